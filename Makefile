@@ -1,0 +1,43 @@
+# longctx: the two entry points are `make demo` and `make test` (see README.md).
+JOBS ?= 2
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+ASSETS ?= $(abspath ../shared/assets)
+
+.PHONY: setup build demo test test-fast test-asan fuzz bench clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)/longctx "$(ASSETS)"
+
+# Everything CI runs: the Release test suite, the same suite under ASan+UBSan, and a short
+# bounded run of every fuzz target.
+test: test-fast test-asan fuzz
+
+test-fast: build
+	@cd $(BUILD) && LONGCTX_ASSETS="$(ASSETS)" ctest --output-on-failure -j$(JOBS)
+
+test-asan: setup
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLONGCTX_SANITIZE=ON -DLONGCTX_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@cd $(ASAN_BUILD) && LONGCTX_ASSETS="$(ASSETS)" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j$(JOBS)
+
+fuzz: setup
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLONGCTX_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) "$(ASSETS)"
+
+bench: build
+	@scripts/bench.sh $(BUILD)/longctx
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,18 @@
+// Instruction-set detection (cpuid + OS support via xgetbv). The environment variable
+// LONGCTX_ISA=generic|avx2|avx512 caps the choice (useful for tests and comparisons).
+#pragma once
+#include <string>
+
+namespace lc {
+
+enum class Isa { Generic = 0, Avx2 = 1, Avx512 = 2 };
+
+const char* isa_name(Isa isa);
+// Best ISA this CPU and OS support (ignores the environment override).
+Isa detect_isa();
+// detect_isa() capped by LONGCTX_ISA when set; throws lc::Error on an unknown value.
+Isa selected_isa();
+// Whether `isa` can run here.
+bool isa_supported(Isa isa);
+
+}  // namespace lc

@@ -1,0 +1,61 @@
+// A fixed pool of worker threads with a static partition of work, so that results are
+// reproducible for a given thread count. The calling thread takes part as thread 0.
+// Workers spin briefly on a generation counter before sleeping: decode issues thousands of
+// small parallel sections per token, and a futex wake-up per section would dominate.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lc {
+
+class ThreadPool {
+ public:
+  // n_threads >= 1 (validated by callers; 0 is clamped to 1).
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(thread_index, n_threads) once on each thread and waits for all.
+  void run(const std::function<void(int, int)>& fn);
+
+  // Splits [0, n) into n_threads contiguous ranges (rounded to multiples of `grain`) and calls
+  // fn(begin, end) for each non-empty range.
+  template <typename F>
+  void parallel_for(int64_t n, int64_t grain, F&& fn) {
+    if (n <= 0) return;
+    if (n_threads_ == 1 || n <= grain) {
+      fn(int64_t{0}, n);
+      return;
+    }
+    run([&](int t, int nt) {
+      int64_t b, e;
+      split_range(n, grain, t, nt, &b, &e);
+      if (b < e) fn(b, e);
+    });
+  }
+
+  static void split_range(int64_t n, int64_t grain, int t, int nt, int64_t* b, int64_t* e);
+
+ private:
+  void worker(int index);
+
+  int n_threads_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int, int)>* job_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<int> sleepers_{0};
+};
+
+}  // namespace lc

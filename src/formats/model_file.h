@@ -1,0 +1,71 @@
+// One uniform description of a model checkpoint, whatever file format it came from:
+// a config plus named tensor views into memory the ModelFile keeps alive (mmap or owned).
+// Tensor names are canonical (GGUF-style): token_embd, blk.{i}.attn_{q,k,v,output},
+// blk.{i}.ffn_{gate,up,down}, blk.{i}.attn_norm, blk.{i}.ffn_norm, output_norm, output.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/aligned.h"
+#include "core/dtype.h"
+#include "core/mmap.h"
+#include "ops/ops.h"
+
+namespace lc {
+
+struct ModelConfig {
+  std::string arch = "llama";
+  int64_t d_model = 0;     // embedding width
+  int64_t hidden = 0;      // MLP inner width
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;  // < n_heads for grouped-query attention
+  int64_t head_dim = 0;    // usually d_model / n_heads
+  int64_t vocab_size = 0;
+  int64_t ctx_len = 0;     // trained context length
+  float norm_eps = 1e-5f;
+  double rope_theta = 10000.0;
+  ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
+  bool tied_embeddings = false;
+  int bos_id = 1;
+  int eos_id = 2;
+  int64_t q_dim() const { return n_heads * head_dim; }
+  int64_t kv_dim() const { return n_kv_heads * head_dim; }
+};
+
+struct TensorRef {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;  // outermost first: a [rows, cols] matrix is {rows, cols}
+  const void* data = nullptr;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+class ModelFile {
+ public:
+  ModelConfig config;
+  std::string path;
+  std::vector<TensorRef> tensors;
+  // Keeps the memory behind `tensors` alive.
+  std::vector<MappedFile> mappings;
+  std::vector<AlignedBuffer<uint8_t>> owned;
+
+  const TensorRef* find(const std::string& name) const;
+  // The tensor `name`, checked to have exactly `shape`; throws naming the file and tensor.
+  const TensorRef& get(const std::string& name, const std::vector<int64_t>& shape) const;
+  // Converts every 2-D tensor to dtype t (into owned memory); 1-D tensors (norms) stay f32.
+  void convert_matrices(DType t);
+  // Bytes of all tensors.
+  size_t weight_bytes() const;
+};
+
+// Detects the format from content and loads it. Supported: llama2.c .bin.
+std::unique_ptr<ModelFile> load_model_file(const std::string& path);
+
+}  // namespace lc

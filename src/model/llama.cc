@@ -1,0 +1,154 @@
+#include "model/llama.h"
+
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "ops/reference.h"
+
+namespace lc {
+
+namespace {
+
+ops::WeightView view(const TensorRef& t) {
+  return ops::WeightView{t.dtype, t.data, t.shape[0], t.shape[1]};
+}
+
+const float* f32_vector(const ModelFile& f, const std::string& name, int64_t n) {
+  const TensorRef& t = f.get(name, {n});
+  if (t.dtype != DType::F32) fail(f.path, ": tensor '", name, "' must be f32");
+  return static_cast<const float*>(t.data);
+}
+
+struct MatmulJob {
+  const ops::WeightView* w;
+  float* y;
+};
+
+// Several matmuls that share the input X, in one parallel section: each thread takes its slice
+// of the rows of every matrix (one synchronisation instead of one per matrix).
+void matmul_shared_input(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* x,
+                         int64_t n) {
+  const ops::KernelTable& K = ops::kernels();
+  pool.run([&](int t, int nt) {
+    for (int j = 0; j < n_jobs; ++j) {
+      const ops::WeightView& w = *jobs[j].w;
+      int64_t b, e;
+      ThreadPool::split_range(w.rows, 16, t, nt, &b, &e);
+      if (b < e) ops::gemm_for(K, w.dtype)(w.data, w.cols, x, w.cols, n, jobs[j].y, w.rows, b, e);
+    }
+  });
+}
+
+}  // namespace
+
+Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_capacity,
+                     int n_threads)
+    : max_tokens(max_tokens_),
+      x(max_tokens_ * c.d_model),
+      xb(max_tokens_ * c.d_model),
+      q(max_tokens_ * c.q_dim()),
+      k(max_tokens_ * c.kv_dim()),
+      v(max_tokens_ * c.kv_dim()),
+      att(max_tokens_ * c.q_dim()),
+      proj(max_tokens_ * c.d_model),
+      gate(max_tokens_ * c.hidden),
+      up(max_tokens_ * c.hidden),
+      rope_cos(max_tokens_ * c.head_dim / 2),
+      rope_sin(max_tokens_ * c.head_dim / 2),
+      scores(static_cast<size_t>(n_threads) * cache_capacity) {}
+
+LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
+  const ModelConfig& c = cfg_;
+  check(c.n_kv_heads > 0 && c.n_heads % c.n_kv_heads == 0, f.path, ": n_heads ", c.n_heads,
+        " must be a multiple of n_kv_heads ", c.n_kv_heads);
+  check(c.head_dim > 0 && c.head_dim % 2 == 0, f.path, ": head_dim ", c.head_dim, " must be even");
+  tok_embd_ = view(f.get("token_embd", {c.vocab_size, c.d_model}));
+  classifier_ = c.tied_embeddings ? tok_embd_ : view(f.get("output", {c.vocab_size, c.d_model}));
+  output_norm_ = f32_vector(f, "output_norm", c.d_model);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    std::string p = "blk." + std::to_string(l) + ".";
+    LlamaLayer L;
+    L.attn_norm = f32_vector(f, p + "attn_norm", c.d_model);
+    L.ffn_norm = f32_vector(f, p + "ffn_norm", c.d_model);
+    L.wq = view(f.get(p + "attn_q", {c.q_dim(), c.d_model}));
+    L.wk = view(f.get(p + "attn_k", {c.kv_dim(), c.d_model}));
+    L.wv = view(f.get(p + "attn_v", {c.kv_dim(), c.d_model}));
+    L.wo = view(f.get(p + "attn_output", {c.d_model, c.q_dim()}));
+    L.w_gate = view(f.get(p + "ffn_gate", {c.hidden, c.d_model}));
+    L.w_up = view(f.get(p + "ffn_up", {c.hidden, c.d_model}));
+    L.w_down = view(f.get(p + "ffn_down", {c.d_model, c.hidden}));
+    layers_.push_back(L);
+  }
+}
+
+void LlamaModel::embed(const int* tokens, int64_t n, float* x) const {
+  for (int64_t i = 0; i < n; ++i) {
+    int tok = tokens[i];
+    check(tok >= 0 && tok < cfg_.vocab_size, "token id ", tok, " is out of range [0, ",
+          cfg_.vocab_size, ")");
+    const void* row = tok_embd_.row(tok);
+    float* dst = x + i * cfg_.d_model;
+    if (tok_embd_.dtype == DType::F32) {
+      std::memcpy(dst, row, sizeof(float) * cfg_.d_model);
+    } else {
+      for (int64_t c = 0; c < cfg_.d_model; ++c) dst[c] = ops::ref::load(row, tok_embd_.dtype, c);
+    }
+  }
+}
+
+void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const int* tokens,
+                         int64_t n, int64_t pos0, float* logits, bool all_logits) const {
+  const ModelConfig& c = cfg_;
+  const ops::KernelTable& K = ops::kernels();
+  check(n >= 1 && n <= ws.max_tokens, "forward: block of ", n, " tokens exceeds the workspace (",
+        ws.max_tokens, ")");
+  check(pos0 + n <= cache.capacity(), "context full: position ", pos0 + n - 1,
+        " is beyond the cache capacity ", cache.capacity(), " (raise --ctx)");
+  const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half = c.head_dim / 2;
+  const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
+
+  embed(tokens, n, ws.x.data());
+  for (int64_t i = 0; i < n; ++i)
+    ops::rope_angles(static_cast<double>(pos0 + i), c.head_dim, c.rope_theta,
+                     ws.rope_cos.data() + i * half, ws.rope_sin.data() + i * half);
+
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LlamaLayer& L = layers_[l];
+    // Attention sub-layer.
+    for (int64_t i = 0; i < n; ++i)
+      K.rmsnorm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim, dim, c.norm_eps);
+    const MatmulJob qkv[3] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
+    matmul_shared_input(pool, qkv, 3, ws.xb.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* cs = ws.rope_cos.data() + i * half;
+      const float* sn = ws.rope_sin.data() + i * half;
+      K.rope(ws.q.data() + i * q_dim, c.n_heads, c.head_dim, cs, sn, c.rope_style);
+      K.rope(ws.k.data() + i * kv_dim, c.n_kv_heads, c.head_dim, cs, sn, c.rope_style);
+      std::memcpy(cache.k(l, pos0 + i), ws.k.data() + i * kv_dim, sizeof(float) * kv_dim);
+      std::memcpy(cache.v(l, pos0 + i), ws.v.data() + i * kv_dim, sizeof(float) * kv_dim);
+    }
+    attend_full(pool, cache, l, shape, ws.q.data(), n, pos0, ws.att.data(), ws.scores.data());
+    ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
+    for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
+
+    // MLP sub-layer: w_down(silu(w_gate x) * w_up x).
+    for (int64_t i = 0; i < n; ++i)
+      K.rmsnorm(ws.x.data() + i * dim, L.ffn_norm, ws.xb.data() + i * dim, dim, c.norm_eps);
+    const MatmulJob gu[2] = {{&L.w_gate, ws.gate.data()}, {&L.w_up, ws.up.data()}};
+    matmul_shared_input(pool, gu, 2, ws.xb.data(), n);
+    K.silu_mul(ws.gate.data(), ws.up.data(), n * c.hidden);
+    ops::matmul(pool, L.w_down, ws.gate.data(), n, ws.proj.data());
+    for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
+  }
+
+  if (!logits) return;
+  int64_t first = all_logits ? 0 : n - 1, rows = n - first;
+  for (int64_t i = first; i < n; ++i)
+    K.rmsnorm(ws.x.data() + i * dim, output_norm_, ws.xb.data() + (i - first) * dim, dim,
+              c.norm_eps);
+  ops::matmul(pool, classifier_, ws.xb.data(), rows, logits);
+}
+
+}  // namespace lc

@@ -1,0 +1,71 @@
+// The Llama architecture (pre-norm RMSNorm, RoPE attention with GQA, SwiGLU MLP), built from a
+// ModelFile's config and canonical tensors. The model itself is immutable; all per-sequence
+// state lives in a KvCache and a Workspace owned by the caller (runtime/session.h).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "attention/attention.h"
+#include "attention/kv_cache.h"
+#include "core/aligned.h"
+#include "formats/model_file.h"
+#include "ops/ops.h"
+
+namespace lc {
+
+class ThreadPool;
+
+struct LlamaLayer {
+  const float* attn_norm;  // [d_model]
+  const float* ffn_norm;   // [d_model]
+  ops::WeightView wq;      // [q_dim, d_model]
+  ops::WeightView wk;      // [kv_dim, d_model]
+  ops::WeightView wv;      // [kv_dim, d_model]
+  ops::WeightView wo;      // [d_model, q_dim]
+  ops::WeightView w_gate;  // [hidden, d_model]   (llama2.c w1)
+  ops::WeightView w_up;    // [hidden, d_model]   (llama2.c w3)
+  ops::WeightView w_down;  // [d_model, hidden]   (llama2.c w2)
+};
+
+// Scratch buffers for a block of up to `max_tokens` tokens, allocated once.
+struct Workspace {
+  Workspace(const ModelConfig& c, int64_t max_tokens, int64_t cache_capacity, int n_threads);
+  int64_t max_tokens;
+  AlignedBuffer<float> x;       // [max_tokens, d_model] residual stream
+  AlignedBuffer<float> xb;      // [max_tokens, d_model] normed input of a sub-layer
+  AlignedBuffer<float> q;       // [max_tokens, q_dim]
+  AlignedBuffer<float> k;       // [max_tokens, kv_dim]
+  AlignedBuffer<float> v;       // [max_tokens, kv_dim]
+  AlignedBuffer<float> att;     // [max_tokens, q_dim] attention output
+  AlignedBuffer<float> proj;    // [max_tokens, d_model] output of wo / w_down
+  AlignedBuffer<float> gate;    // [max_tokens, hidden]
+  AlignedBuffer<float> up;      // [max_tokens, hidden]
+  AlignedBuffer<float> rope_cos;  // [max_tokens, head_dim/2]
+  AlignedBuffer<float> rope_sin;  // [max_tokens, head_dim/2]
+  AlignedBuffer<float> scores;  // [n_threads, cache_capacity] attention scores
+};
+
+class LlamaModel {
+ public:
+  // Binds and shape-checks every tensor; throws lc::Error naming the file and tensor.
+  explicit LlamaModel(const ModelFile& file);
+
+  const ModelConfig& config() const { return cfg_; }
+
+  // Runs n (<= ws.max_tokens) tokens at positions pos0..pos0+n-1, appending their keys and
+  // values to the cache (slot == position). When logits != nullptr, writes the logits of the
+  // last token ([vocab]) or, with all_logits, of every token ([n, vocab]).
+  void forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const int* tokens, int64_t n,
+               int64_t pos0, float* logits, bool all_logits) const;
+
+ private:
+  void embed(const int* tokens, int64_t n, float* x) const;
+
+  ModelConfig cfg_;
+  ops::WeightView tok_embd_;    // [vocab, d_model]
+  ops::WeightView classifier_;  // [vocab, d_model] (== tok_embd_ when tied)
+  const float* output_norm_;
+  std::vector<LlamaLayer> layers_;
+};
+
+}  // namespace lc

@@ -1,0 +1,414 @@
+// The bodies of every kernel in ops.h, written once against a tiny vector wrapper `V` and
+// instantiated per instruction set by kernels_{generic,avx2,avx512}.cc (CTranslate2 style).
+//
+// Rules that keep this safe to include from translation units compiled with different -m flags:
+//  * everything here is a template on V, and each ISA defines its V in an anonymous namespace, so
+//    every instantiation has internal linkage and the linker can never pick, say, the AVX-512
+//    copy of a function for a generic caller;
+//  * no inline non-template functions and no std:: algorithm templates (std::min etc. would be
+//    emitted as shared COMDATs compiled with whichever flags came first).
+//
+// What V must provide (F is its float vector type, kLanes its width):
+//   zero, set1, load/load_n (float, Bf16, Fp16 sources; load_n reads n < kLanes elements and
+//   zero-fills), store/store_n, add, sub, mul, div, min, max, fmadd(a, b, c) = a*b + c,
+//   round (to nearest integer), pow2i (2^n for an integral vector n in [-127, 127]; -127 -> 0),
+//   reduce (sum of lanes), reduce_max, reduce4(a, b, c, d, out) (out[i] = sum of lanes of the
+//   i-th argument), kGemmRN (X rows per prefill micro-tile; limited by the register count).
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#include "ops/ops.h"
+
+namespace lc::ops::impl {
+
+// Tags for 16-bit weight element types so that V can overload its loads on them.
+struct Bf16 {
+  uint16_t bits;
+};
+struct Fp16 {
+  uint16_t bits;
+};
+
+template <typename T>
+constexpr T imin(T a, T b) {
+  return a < b ? a : b;
+}
+
+// ------------------------------------------------------------------------------------------
+// Element-wise kernels and reductions.
+
+// exp(x) after Cephes expf: x = n*ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial
+// (relative error ~2 ulp), 2^n built in the exponent bits. Inputs are clamped to [-88, 88]: below
+// -87.68 the result is 0 (exact for -inf, used by masked softmax), above 88 it is exp(88) ~ 1.65e38
+// rather than overflowing -- harmless for softmax (arguments <= 0) and silu (exp(-a) for a < -88
+// only scales an already ~0 output).
+template <class V>
+typename V::F vexp(typename V::F x) {
+  using F = typename V::F;
+  x = V::min(V::max(x, V::set1(-88.0f)), V::set1(88.0f));
+  F n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
+  // Two-constant Cody-Waite reduction keeps r accurate: C1 has few mantissa bits, so n*C1 is exact.
+  F r = V::fmadd(n, V::set1(-0.693359375f), x);
+  r = V::fmadd(n, V::set1(2.12194440e-4f), r);
+  F p = V::set1(1.9875691500e-4f);
+  p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
+  p = V::fmadd(p, r, V::set1(8.3334519073e-3f));
+  p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
+  p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
+  p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
+  p = V::fmadd(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
+  return V::mul(p, V::pow2i(n));
+}
+
+template <class V>
+float dot(const float* a, const float* b, int64_t n) {
+  constexpr int64_t L = V::kLanes;
+  // Four independent accumulators hide the FMA latency.
+  typename V::F s0 = V::zero(), s1 = V::zero(), s2 = V::zero(), s3 = V::zero();
+  int64_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    s0 = V::fmadd(V::load(a + i), V::load(b + i), s0);
+    s1 = V::fmadd(V::load(a + i + L), V::load(b + i + L), s1);
+    s2 = V::fmadd(V::load(a + i + 2 * L), V::load(b + i + 2 * L), s2);
+    s3 = V::fmadd(V::load(a + i + 3 * L), V::load(b + i + 3 * L), s3);
+  }
+  for (; i + L <= n; i += L) s0 = V::fmadd(V::load(a + i), V::load(b + i), s0);
+  if (i < n) {
+    int r = static_cast<int>(n - i);
+    s1 = V::fmadd(V::load_n(a + i, r), V::load_n(b + i, r), s1);
+  }
+  return V::reduce(V::add(V::add(s0, s1), V::add(s2, s3)));
+}
+
+template <class V>
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  constexpr int64_t L = V::kLanes;
+  typename V::F a = V::set1(alpha);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) V::store(y + i, V::fmadd(a, V::load(x + i), V::load(y + i)));
+  if (i < n) {
+    int r = static_cast<int>(n - i);
+    V::store_n(y + i, V::fmadd(a, V::load_n(x + i, r), V::load_n(y + i, r)), r);
+  }
+}
+
+template <class V>
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  if (n <= 0) return;
+  float ss = dot<V>(x, x, n);
+  // Scale in float: mean(x^2) is accumulated in f32 like every other reduction here.
+  typename V::F scale = V::set1(1.0f / __builtin_sqrtf(ss / static_cast<float>(n) + eps));
+  constexpr int64_t L = V::kLanes;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) V::store(y + i, V::mul(V::mul(V::load(x + i), scale), V::load(w + i)));
+  if (i < n) {
+    int r = static_cast<int>(n - i);
+    V::store_n(y + i, V::mul(V::mul(V::load_n(x + i, r), scale), V::load_n(w + i, r)), r);
+  }
+}
+
+template <class V>
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  // Pass 1: max. The partial tail is padded with x[0] so that it cannot win spuriously.
+  F mx = V::set1(x[0]);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) mx = V::max(mx, V::load(x + i));
+  for (int64_t j = i; j < n; ++j) mx = V::max(mx, V::set1(x[j]));
+  F m = V::set1(V::reduce_max(mx));
+  // Pass 2: exponentiate in place and sum. Pass 3: normalise.
+  F sum = V::zero();
+  for (i = 0; i + L <= n; i += L) {
+    F e = vexp<V>(V::sub(V::load(x + i), m));
+    V::store(x + i, e);
+    sum = V::add(sum, e);
+  }
+  if (i < n) {
+    int r = static_cast<int>(n - i);
+    // load_n zero-fills, and exp(0 - m) would add junk: store only r lanes, sum the stored values.
+    F e = vexp<V>(V::sub(V::load_n(x + i, r), m));
+    V::store_n(x + i, e, r);
+    sum = V::add(sum, V::load_n(x + i, r));
+  }
+  F inv = V::set1(1.0f / V::reduce(sum));
+  for (i = 0; i + L <= n; i += L) V::store(x + i, V::mul(V::load(x + i), inv));
+  if (i < n) {
+    int r = static_cast<int>(n - i);
+    V::store_n(x + i, V::mul(V::load_n(x + i, r), inv), r);
+  }
+}
+
+template <class V>
+void silu_mul(float* a, const float* b, int64_t n) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  auto f = [](F av, F bv) {
+    F one = V::set1(1.0f);
+    F e = vexp<V>(V::sub(V::zero(), av));
+    return V::mul(V::div(av, V::add(one, e)), bv);
+  };
+  int64_t i = 0;
+  for (; i + L <= n; i += L) V::store(a + i, f(V::load(a + i), V::load(b + i)));
+  if (i < n) {
+    int r = static_cast<int>(n - i);
+    V::store_n(a + i, f(V::load_n(a + i, r), V::load_n(b + i, r)), r);
+  }
+}
+
+// RoPE (Su et al. 2021, eq. 34). RotateHalf pairs are contiguous halves, so they vectorise
+// directly; AdjacentPairs interleave, and at O(head_dim) per head per token the scalar loop is
+// not worth a shuffle-based version.
+template <class V>
+void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+          RopeStyle style) {
+  const int64_t half = head_dim / 2;
+  constexpr int64_t L = V::kLanes;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    if (style == RopeStyle::AdjacentPairs) {
+      for (int64_t i = 0; i < half; ++i) {
+        float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * cos[i] - x1 * sin[i];
+        v[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+      }
+      continue;
+    }
+    float* lo = v;
+    float* hi = v + half;
+    auto rot = [&](int64_t i, int r) {
+      auto ld = [&](const float* p) { return r == L ? V::load(p) : V::load_n(p, r); };
+      auto st = [&](float* p, typename V::F val) {
+        if (r == L) V::store(p, val);
+        else V::store_n(p, val, r);
+      };
+      typename V::F c = ld(cos + i), s = ld(sin + i), x0 = ld(lo + i), x1 = ld(hi + i);
+      st(lo + i, V::sub(V::mul(x0, c), V::mul(x1, s)));
+      st(hi + i, V::fmadd(x0, s, V::mul(x1, c)));
+    };
+    int64_t i = 0;
+    for (; i + L <= half; i += L) rot(i, static_cast<int>(L));
+    if (i < half) rot(i, static_cast<int>(half - i));
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Decode: matrix-vector product (N == 1), memory-bound.
+//
+// Four rows at a time, two vectors of K per row per step (8 independent accumulators), one
+// reduce4 per 4 rows. Each row is its own sequential stream; we software-prefetch every stream
+// kPrefetchBytes ahead, and past the end of a row we prefetch the start of the same row of the
+// next 4-row group (which is where that stream continues), so no stream starts cold.
+// kNT selects prefetchnta: those lines bypass L2/L3 (non-inclusive L3), so weights read that
+// way do not evict the weights that are meant to stay resident in L3 across tokens.
+constexpr int64_t kPrefetchBytes = 1024;
+
+template <bool kNT>
+inline void prefetch(const void* p) {
+  if constexpr (kNT) __builtin_prefetch(p, 0, 0);
+  else __builtin_prefetch(p, 0, 3);
+}
+
+template <class V, class WT, bool kNT>
+void gemv(const WT* W, int64_t K, const float* x, float* y, int64_t m0, int64_t m1) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  constexpr int64_t kStepBytes = 2 * L * static_cast<int64_t>(sizeof(WT));
+  constexpr int64_t kPfElems = kPrefetchBytes / static_cast<int64_t>(sizeof(WT));
+  const int64_t row_bytes = K * static_cast<int64_t>(sizeof(WT));
+  int64_t m = m0;
+  for (; m + 4 <= m1; m += 4) {
+    const WT* w0 = W + m * K;
+    const bool has_next = m + 8 <= m1;
+    F a00 = V::zero(), a01 = V::zero(), a10 = V::zero(), a11 = V::zero();
+    F a20 = V::zero(), a21 = V::zero(), a30 = V::zero(), a31 = V::zero();
+    int64_t k = 0;
+    for (; k + 2 * L <= K; k += 2 * L) {
+      const char* pf = nullptr;
+      if (k + kPfElems < K) pf = reinterpret_cast<const char*>(w0 + k + kPfElems);
+      else if (has_next) pf = reinterpret_cast<const char*>(w0 + k + kPfElems + 3 * K);
+      if (pf) {
+        for (int64_t b = 0; b < kStepBytes; b += 64)
+          for (int r = 0; r < 4; ++r) prefetch<kNT>(pf + r * row_bytes + b);
+      }
+      F x0 = V::load(x + k), x1 = V::load(x + k + L);
+      a00 = V::fmadd(V::load(w0 + k), x0, a00);
+      a01 = V::fmadd(V::load(w0 + k + L), x1, a01);
+      a10 = V::fmadd(V::load(w0 + K + k), x0, a10);
+      a11 = V::fmadd(V::load(w0 + K + k + L), x1, a11);
+      a20 = V::fmadd(V::load(w0 + 2 * K + k), x0, a20);
+      a21 = V::fmadd(V::load(w0 + 2 * K + k + L), x1, a21);
+      a30 = V::fmadd(V::load(w0 + 3 * K + k), x0, a30);
+      a31 = V::fmadd(V::load(w0 + 3 * K + k + L), x1, a31);
+    }
+    for (; k < K; k += L) {
+      int r = static_cast<int>(imin<int64_t>(L, K - k));
+      F x0 = r == L ? V::load(x + k) : V::load_n(x + k, r);
+      auto ld = [&](const WT* p) { return r == L ? V::load(p) : V::load_n(p, r); };
+      a00 = V::fmadd(ld(w0 + k), x0, a00);
+      a10 = V::fmadd(ld(w0 + K + k), x0, a10);
+      a20 = V::fmadd(ld(w0 + 2 * K + k), x0, a20);
+      a30 = V::fmadd(ld(w0 + 3 * K + k), x0, a30);
+    }
+    V::reduce4(V::add(a00, a01), V::add(a10, a11), V::add(a20, a21), V::add(a30, a31), y + m);
+  }
+  for (; m < m1; ++m) {
+    const WT* w = W + m * K;
+    F a0 = V::zero(), a1 = V::zero();
+    int64_t k = 0;
+    for (; k + 2 * L <= K; k += 2 * L) {
+      if (k + kPfElems < K) prefetch<kNT>(w + k + kPfElems);
+      a0 = V::fmadd(V::load(w + k), V::load(x + k), a0);
+      a1 = V::fmadd(V::load(w + k + L), V::load(x + k + L), a1);
+    }
+    for (; k < K; k += L) {
+      int r = static_cast<int>(imin<int64_t>(L, K - k));
+      if (r == L) a0 = V::fmadd(V::load(w + k), V::load(x + k), a0);
+      else a0 = V::fmadd(V::load_n(w + k, r), V::load_n(x + k, r), a0);
+    }
+    y[m] = V::reduce(V::add(a0, a1));
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Prefill: N > 1, compute-bound.
+//
+// Micro-tile: 4 rows of W x RN rows of X, both contiguous along K, 4*RN vector accumulators
+// (AVX-512: 24 accumulators + 6 X + 1 W = 31 of 32 registers). Each W vector feeds RN FMAs and
+// each X vector 4, so loads stay below FMAs; one reduce4 per X row turns the 4 accumulators into
+// the 4 consecutive outputs Y[n, m..m+4). Loop nest (outer to inner): N blocks of kNb rows (their
+// K-block of X stays in L2), 4-row groups of W, K blocks of kKb (a converted bf16/f16 W tile,
+// 4 x kKb floats = 16 KiB, lives on the stack and in L1), then the micro-tiles along N, which
+// reuse that W tile from L1. Partial sums over K blocks accumulate in Y.
+constexpr int64_t kKb = 1024;
+
+template <class V, int RN>
+inline void micro_tile(const float* const* w, const float* x, int64_t ldx, int64_t K,
+                       float (*out)[4]) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  F acc[4][RN];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < RN; ++j) acc[i][j] = V::zero();
+  int64_t k = 0;
+  for (; k + L <= K; k += L) {
+    F xv[RN];
+    for (int j = 0; j < RN; ++j) xv[j] = V::load(x + j * ldx + k);
+    for (int i = 0; i < 4; ++i) {
+      F wv = V::load(w[i] + k);
+      for (int j = 0; j < RN; ++j) acc[i][j] = V::fmadd(wv, xv[j], acc[i][j]);
+    }
+  }
+  if (k < K) {
+    int r = static_cast<int>(K - k);
+    F xv[RN];
+    for (int j = 0; j < RN; ++j) xv[j] = V::load_n(x + j * ldx + k, r);
+    for (int i = 0; i < 4; ++i) {
+      F wv = V::load_n(w[i] + k, r);
+      for (int j = 0; j < RN; ++j) acc[i][j] = V::fmadd(wv, xv[j], acc[i][j]);
+    }
+  }
+  for (int j = 0; j < RN; ++j) V::reduce4(acc[0][j], acc[1][j], acc[2][j], acc[3][j], out[j]);
+}
+
+// Runs the micro-tile for the last `rn` (< RN) rows of an N block: picks the instantiation.
+template <class V, int RN>
+inline void micro_tile_tail(int rn, const float* const* w, const float* x, int64_t ldx, int64_t K,
+                            float (*out)[4]) {
+  if constexpr (RN > 1) {
+    if (rn == RN - 1) return micro_tile<V, RN - 1>(w, x, ldx, K, out);
+    return micro_tile_tail<V, RN - 1>(rn, w, x, ldx, K, out);
+  }
+}
+
+template <class V, class WT>
+void gemm_tiled(const WT* W, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,
+                int64_t ldy, int64_t m0, int64_t m1) {
+  constexpr int RN = V::kGemmRN;
+  constexpr int64_t kNb = RN * 20;
+  constexpr bool kConvert = !std::is_same_v<WT, float>;
+  // f32 weights are used in place; a bf16/f16 W tile is converted once per (group, K block) and
+  // then reused by every micro-tile along N.
+  alignas(64) float wbuf[kConvert ? 4 * kKb : 1];
+  float out[RN][4];
+  for (int64_t nb = 0; nb < N; nb += kNb) {
+    const int64_t ne = imin(N, nb + kNb);
+    for (int64_t m = m0; m < m1; m += 4) {
+      const int rows = static_cast<int>(imin<int64_t>(4, m1 - m));
+      for (int64_t k0 = 0; k0 < K; k0 += kKb) {
+        const int64_t kl = imin(kKb, K - k0);
+        const float* w[4];
+        for (int i = 0; i < 4; ++i) {
+          // Rows past m1 repeat the last valid row; their results are discarded.
+          const WT* src = W + (m + imin(i, rows - 1)) * K + k0;
+          if constexpr (kConvert) {
+            float* dst = wbuf + i * kKb;
+            if (i < rows) {
+              int64_t k = 0;
+              for (; k + V::kLanes <= kl; k += V::kLanes) V::store(dst + k, V::load(src + k));
+              if (k < kl) {
+                int r = static_cast<int>(kl - k);
+                V::store_n(dst + k, V::load_n(src + k, r), r);
+              }
+            }
+            w[i] = i < rows ? dst : w[rows - 1];
+          } else {
+            w[i] = src;
+          }
+        }
+        auto emit = [&](int64_t n, int rn) {
+          for (int j = 0; j < rn; ++j) {
+            float* yr = Y + (n + j) * ldy + m;
+            for (int i = 0; i < rows; ++i) yr[i] = k0 == 0 ? out[j][i] : yr[i] + out[j][i];
+          }
+        };
+        int64_t n = nb;
+        for (; n + RN <= ne; n += RN) {
+          micro_tile<V, RN>(w, X + n * ldx + k0, ldx, kl, out);
+          emit(n, RN);
+        }
+        if (n < ne) {
+          int rn = static_cast<int>(ne - n);
+          micro_tile_tail<V, RN>(rn, w, X + n * ldx + k0, ldx, kl, out);
+          emit(n, rn);
+        }
+      }
+    }
+  }
+}
+
+template <class V, class WT, bool kNT>
+void gemm(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y, int64_t ldy,
+          int64_t m0, int64_t m1) {
+  if (N <= 0 || m1 <= m0) return;
+  const WT* w = static_cast<const WT*>(W);
+  if (K <= 0) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t m = m0; m < m1; ++m) Y[n * ldy + m] = 0.0f;
+    return;
+  }
+  if (N == 1) return gemv<V, WT, kNT>(w, K, X, Y, m0, m1);
+  // Prefill reuses every W tile across N, so the non-temporal hint has nothing to protect.
+  gemm_tiled<V, WT>(w, K, X, ldx, N, Y, ldy, m0, m1);
+}
+
+template <class V>
+constexpr KernelTable make_table(Isa isa) {
+  return KernelTable{isa,
+                     gemm<V, float, false>,
+                     gemm<V, Bf16, false>,
+                     gemm<V, Fp16, false>,
+                     rmsnorm<V>,
+                     softmax<V>,
+                     silu_mul<V>,
+                     dot<V>,
+                     axpy<V>,
+                     rope<V>,
+                     gemm<V, float, true>,
+                     gemm<V, Bf16, true>,
+                     gemm<V, Fp16, true>};
+}
+
+}  // namespace lc::ops::impl

@@ -1,0 +1,89 @@
+// Model-agnostic math. Every kernel has a slow, obvious reference (reference.h); fast per-ISA
+// versions live in kernels_{generic,avx2,avx512}.cc, all behind one dispatch table chosen at run
+// time from cpuid (core/cpu.h), overridable with LONGCTX_ISA.
+//
+// Conventions: matrices are row-major. A weight matrix W is [M, K] (M output rows, K inputs),
+// stored as f32, bf16 or f16; activations are always f32 and accumulation is always f32.
+#pragma once
+#include <cstdint>
+
+#include "core/cpu.h"
+#include "core/dtype.h"
+
+namespace lc {
+class ThreadPool;
+}
+
+namespace lc::ops {
+
+// A non-owning view of a row-major [rows, cols] weight matrix (e.g. inside an mmap).
+struct WeightView {
+  DType dtype = DType::F32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  // Decode hint (see KernelTable::gemm_*_nt): read this matrix with non-temporal prefetches so
+  // that streaming it does not evict the weights that should stay resident in the L3 cache.
+  bool stream_nt = false;
+  const void* row(int64_t r) const {
+    return static_cast<const uint8_t*>(data) + r * cols * static_cast<int64_t>(dtype_size(dtype));
+  }
+};
+
+enum class RopeStyle : uint8_t {
+  AdjacentPairs,  // rotates (x[2i], x[2i+1]) by angle pos*theta^(-2i/d): llama2.c, GGUF, Meta
+  RotateHalf,     // rotates (x[i], x[i+d/2]) by the same angle: Hugging Face
+};
+
+// Y[n, m] = sum_k X[n*ldx + k] * W[m, k] for n in [0, N), m in [m0, m1); Y row stride ldy.
+// W has K columns. Rows outside [m0, m1) of Y are not touched (so threads can split M).
+using GemmFn = void (*)(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,
+                        int64_t ldy, int64_t m0, int64_t m1);
+
+struct KernelTable {
+  Isa isa;
+  GemmFn gemm_f32;
+  GemmFn gemm_bf16;
+  GemmFn gemm_f16;
+  // y = x / sqrt(mean(x^2) + eps) * w, length n. y may alias x.
+  void (*rmsnorm)(const float* x, const float* w, float* y, int64_t n, float eps);
+  // In-place numerically stable softmax over n values (n >= 1).
+  void (*softmax)(float* x, int64_t n);
+  // a[i] = silu(a[i]) * b[i]  (the SwiGLU gate), silu(x) = x / (1 + exp(-x)).
+  void (*silu_mul)(float* a, const float* b, int64_t n);
+  // sum_i a[i] * b[i]
+  float (*dot)(const float* a, const float* b, int64_t n);
+  // y[i] += alpha * x[i]
+  void (*axpy)(float alpha, const float* x, float* y, int64_t n);
+  // Rotates n_heads consecutive heads of x (each head_dim floats) by the angles whose cosines and
+  // sines are given (head_dim/2 each, from rope_angles()).
+  void (*rope)(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+               RopeStyle style);
+  // Same results as gemm_* (bit for bit); for N == 1 they read W with non-temporal prefetches
+  // (prefetchnta), so the lines they bring in are not kept in L2/L3. Use them for the part of
+  // the decode weights that does not fit in L3 anyway: when a model's weights are larger than
+  // L3, a plain stream evicts everything every token, whereas streaming the excess with these
+  // lets the rest (up to ~2/3 of L3) stay resident across tokens. For N > 1 identical to gemm_*.
+  GemmFn gemm_f32_nt;
+  GemmFn gemm_bf16_nt;
+  GemmFn gemm_f16_nt;
+};
+
+// The table for the selected ISA (computed once; thread-safe).
+const KernelTable& kernels();
+// The table for a given ISA; only call with isa_supported(isa).
+const KernelTable& kernels_for(Isa isa);
+
+inline GemmFn gemm_for(const KernelTable& k, DType t, bool stream_nt = false) {
+  if (stream_nt) return t == DType::F32 ? k.gemm_f32_nt : t == DType::BF16 ? k.gemm_bf16_nt : k.gemm_f16_nt;
+  return t == DType::F32 ? k.gemm_f32 : t == DType::BF16 ? k.gemm_bf16 : k.gemm_f16;
+}
+
+// cos/sin of pos * theta^(-2i/head_dim), i in [0, head_dim/2), computed in double precision so
+// that positions beyond 10^8 stay exact to float rounding.
+void rope_angles(double pos, int64_t head_dim, double theta, float* cos, float* sin);
+
+// Threaded Y[N, W.rows] = X[N, W.cols] * W^T, splitting the rows of W across the pool.
+void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y);
+
+}  // namespace lc::ops

@@ -1,0 +1,74 @@
+#include "ops/reference.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace lc::ops::ref {
+
+float load(const void* W, DType t, int64_t i) {
+  switch (t) {
+    case DType::F32: return static_cast<const float*>(W)[i];
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(W)[i]);
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(W)[i]);
+  }
+  return 0.0f;
+}
+
+void gemm(const void* W, DType t, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,
+          int64_t ldy, int64_t m0, int64_t m1) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = m0; m < m1; ++m) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(X[n * ldx + k]) * load(W, t, m * K + k);
+      Y[n * ldy + m] = static_cast<float>(acc);
+    }
+}
+
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  double scale = 1.0 / std::sqrt(ss / static_cast<double>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(x[i] * scale * w[i]);
+}
+
+void softmax(float* x, int64_t n) {
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::fmax(mx, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - mx);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - mx) / sum);
+}
+
+void silu_mul(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    double v = a[i];
+    a[i] = static_cast<float>(v / (1.0 + std::exp(-v)) * b[i]);
+  }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  double acc = 0.0;
+  for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(acc);
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+          RopeStyle style) {
+  int64_t half = head_dim / 2;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      int64_t a = style == RopeStyle::AdjacentPairs ? 2 * i : i;
+      int64_t b = style == RopeStyle::AdjacentPairs ? 2 * i + 1 : i + half;
+      double x0 = v[a], x1 = v[b];
+      v[a] = static_cast<float>(x0 * cos[i] - x1 * sin[i]);
+      v[b] = static_cast<float>(x0 * sin[i] + x1 * cos[i]);
+    }
+  }
+}
+
+}  // namespace lc::ops::ref

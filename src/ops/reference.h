@@ -1,0 +1,21 @@
+// Slow, obvious versions of every kernel in ops.h (double accumulation where it matters). The
+// fast kernels are tested against these; nothing in the engine's hot path calls them.
+#pragma once
+#include <cstdint>
+
+#include "ops/ops.h"
+
+namespace lc::ops::ref {
+
+float load(const void* W, DType t, int64_t index);
+void gemm(const void* W, DType t, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,
+          int64_t ldy, int64_t m0, int64_t m1);
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
+void softmax(float* x, int64_t n);
+void silu_mul(float* a, const float* b, int64_t n);
+float dot(const float* a, const float* b, int64_t n);
+void axpy(float alpha, const float* x, float* y, int64_t n);
+void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+          RopeStyle style);
+
+}  // namespace lc::ops::ref

@@ -1,0 +1,34 @@
+// Text generation: prefill the prompt, then sample and decode token by token, streaming the
+// text of each token to a callback as soon as it is produced.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lc {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 256;
+  SamplerOptions sampler;
+};
+
+struct GenerateStats {
+  int64_t n_prompt = 0;
+  int64_t n_generated = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+  bool hit_context_limit = false;
+};
+
+// Generation stops after max_new_tokens, at the end-of-sequence token, or at BOS (which
+// delimits sequences in llama2.c-trained models), or when the context is full.
+GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
+                       const GenerateOptions& opt,
+                       const std::function<void(const std::string&)>& on_text);
+
+}  // namespace lc

@@ -1,0 +1,56 @@
+#include "runtime/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lc {
+
+Sampler::Sampler(int64_t vocab_size, const SamplerOptions& opt)
+    : opt_(opt), rng_(opt.seed), cand_(static_cast<size_t>(vocab_size)) {}
+
+int Sampler::argmax(const float* logits, int64_t n) {
+  int best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (logits[i] > logits[best]) best = static_cast<int>(i);
+  return best;
+}
+
+int Sampler::sample(const float* logits, int64_t n) {
+  if (opt_.temperature <= 0.0f || n == 1) return argmax(logits, n);
+  float mx = logits[argmax(logits, n)];
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    float p = std::exp((logits[i] - mx) / opt_.temperature);
+    cand_[i] = {p, static_cast<int>(i)};
+    sum += p;
+  }
+  int64_t m = n;
+  auto by_prob = [](const std::pair<float, int>& a, const std::pair<float, int>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  if (opt_.top_k > 0 && opt_.top_k < m) {
+    std::partial_sort(cand_.begin(), cand_.begin() + opt_.top_k, cand_.begin() + m, by_prob);
+    m = opt_.top_k;
+    sum = 0.0;
+    for (int64_t i = 0; i < m; ++i) sum += cand_[i].first;
+  }
+  if (opt_.top_p < 1.0f) {
+    if (m == n) std::sort(cand_.begin(), cand_.begin() + m, by_prob);
+    double target = opt_.top_p * sum, acc = 0.0;
+    int64_t keep = 0;
+    while (keep < m) {
+      acc += cand_[keep++].first;
+      if (acc >= target) break;
+    }
+    m = keep;
+    sum = acc;
+  }
+  double r = rng_.uniform() * sum, acc = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    acc += cand_[i].first;
+    if (r < acc) return cand_[i].second;
+  }
+  return cand_[m - 1].second;
+}
+
+}  // namespace lc

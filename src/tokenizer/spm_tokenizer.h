@@ -1,0 +1,76 @@
+// SentencePiece-BPE encoder/decoder shared by every Llama tokenizer format (internal header; the
+// public interface is tokenizer.h). The loaders translate their format into pieces + SpmConfig.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
+
+namespace lc {
+
+enum PieceType : int {
+  kPieceNormal = 1,
+  kPieceUnknown = 2,
+  kPieceControl = 3,
+  kPieceUserDefined = 4,
+  kPieceUnused = 5,
+  kPieceByte = 6,
+};
+
+struct SpmConfig {
+  int bos_id = -1;  // -1: absent
+  int eos_id = -1;
+  int unk_id = -1;
+  bool add_dummy_prefix = true;           // prepend one space to non-empty text
+  bool escape_whitespaces = true;         // ' ' <-> U+2581 (false for llama2.c .bin pieces)
+  bool remove_extra_whitespaces = false;  // strip leading/trailing spaces, collapse runs
+  bool byte_fallback = true;              // characters without a piece -> <0xXX> pieces
+  bool control_decodes_empty = true;      // control/unknown pieces decode to "" (else raw text)
+};
+
+// The byte value of a "<0xXX>" piece (hex digits in either case), or -1 if the text is not one.
+int parse_byte_piece(std::string_view text);
+
+// Heterogeneous lookup so a std::string_view into the text finds a std::string key without
+// allocating.
+struct StringViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class SpmTokenizer final : public Tokenizer {
+ public:
+  // Validates pieces and ids; errors name `name` (the file or the caller).
+  SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config, const std::string& name);
+
+  std::vector<int> encode(std::string_view text, bool add_bos) const override;
+  std::string decode(int prev_id, int id) const override;
+  int vocab_size() const override { return static_cast<int>(pieces_.size()); }
+  int bos_id() const override { return config_.bos_id; }
+  int eos_id() const override { return config_.eos_id; }
+
+ private:
+  // Text after whitespace handling and the dummy prefix; what the BPE merges operate on.
+  std::string normalize(std::string_view text) const;
+  // Length of the user-defined piece starting at s[pos] (longest match), 0 if none; *id set.
+  size_t match_user_defined(std::string_view s, size_t pos, int* id) const;
+  // Appends the ids for a symbol that has no piece: byte pieces, or unk.
+  void emit_unknown(std::string_view symbol, std::vector<int>* out) const;
+
+  std::vector<SpmPiece> pieces_;
+  SpmConfig config_;
+  // Pieces that a symbol may become: normal, user-defined, unused (first occurrence wins).
+  std::unordered_map<std::string, int, StringViewHash, std::equal_to<>> piece_ids_;
+  int byte_ids_[256];          // id of <0xXX> for each byte value, -1 where absent
+  size_t max_piece_bytes_ = 0;  // longest mergeable piece; longer pairs are never looked up
+  // Byte trie over user-defined pieces (matched whole before merging); empty when none.
+  // Edge key: node * 256 + byte -> child node; node_piece_[node] = piece id or -1.
+  std::unordered_map<uint64_t, int32_t> trie_edges_;
+  std::vector<int32_t> trie_piece_;
+};
+
+}  // namespace lc

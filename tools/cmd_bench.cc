@@ -1,0 +1,156 @@
+// longctx bench: prefill and decode throughput (median, p10, p90 over --reps after a warm-up)
+// and peak resident memory, as a table and optionally JSON. Before timing, it checks that
+// batched prefill and token-by-token decode give the same logits.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "common.h"
+#include "core/aligned.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "model/llama.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace lc::cli {
+
+namespace {
+
+struct Summary {
+  double median, p10, p90;
+};
+
+Summary summarize(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto q = [&](double p) {
+    double idx = p * static_cast<double>(v.size() - 1);
+    size_t lo = static_cast<size_t>(std::floor(idx)), hi = static_cast<size_t>(std::ceil(idx));
+    return v[lo] + (v[hi] - v[lo]) * (idx - static_cast<double>(lo));
+  };
+  return {q(0.5), q(0.1), q(0.9)};
+}
+
+// Max |a-b| / max|a| between prefill's last logits and decode's, over a short prefix.
+double prefill_decode_mismatch(Session& s, const std::vector<int>& toks, int64_t vocab) {
+  int64_t n = std::min<int64_t>(8, static_cast<int64_t>(toks.size()));
+  std::vector<float> a(vocab);
+  s.reset();
+  const float* l = s.prefill(toks.data(), n);
+  std::copy(l, l + vocab, a.begin());
+  s.reset();
+  for (int64_t i = 0; i < n; ++i) l = s.decode(toks[i]);
+  double mx = 0, diff = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    mx = std::max(mx, static_cast<double>(std::fabs(a[i])));
+    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - l[i])));
+  }
+  return diff / std::max(mx, 1e-30);
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  Args a("bench", {"-m", "-t", "--prompt", "--gen", "--reps", "--json", "--ctx", "--dtype", "--seed"},
+         {"--help"});
+  a.parse(argc, argv, 2);
+  if (a.has("--help")) {
+    std::fputs(
+        "usage: longctx bench -m MODEL [-t THREADS] [--prompt N] [--gen N] [--reps R]\n"
+        "                     [--json FILE] [--ctx N] [--dtype f32|bf16|f16] [--seed S]\n"
+        "  Times prefill of N random prompt tokens and decode of --gen tokens, R times after a\n"
+        "  warm-up; reports tokens/s median, p10, p90 and peak resident memory.\n",
+        stdout);
+    return 0;
+  }
+  const int threads = threads_flag(a);
+  const int64_t n_prompt = a.integer("--prompt", 128, 1, 1 << 24);
+  const int64_t n_gen = a.integer("--gen", 64, 1, 1 << 24);
+  const int64_t reps = a.integer("--reps", 5, 1, 10000);
+  const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
+  int64_t ctx = a.integer("--ctx", 0, 1, 1 << 26);
+  std::string json = a.str("--json");
+
+  auto file = load_model(a);
+  LlamaModel model(*file);
+  const ModelConfig& c = model.config();
+  if (ctx == 0) ctx = std::max(c.ctx_len, n_prompt + n_gen);
+  if (n_prompt + n_gen > ctx)
+    fail("--prompt + --gen = ", n_prompt + n_gen, " exceeds the context of ", ctx, " (raise --ctx)");
+  SessionOptions so;
+  so.n_threads = threads;
+  so.ctx = ctx;
+  Session session(model, so);
+
+  Rng rng(seed);
+  std::vector<int> prompt(static_cast<size_t>(n_prompt));
+  for (auto& t : prompt) t = static_cast<int>(rng.next_u32() % static_cast<uint32_t>(c.vocab_size));
+
+  double mismatch = prefill_decode_mismatch(session, prompt, c.vocab_size);
+  if (!(mismatch < 1e-3))
+    fail("correctness check failed: prefill and decode logits differ (relative ", mismatch, ")");
+
+  std::vector<double> pre_tps, dec_tps;
+  for (int64_t r = -1; r < reps; ++r) {  // r == -1 is the warm-up
+    session.reset();
+    double t0 = now_seconds();
+    const float* logits = session.prefill(prompt.data(), n_prompt);
+    double t1 = now_seconds();
+    for (int64_t i = 0; i < n_gen; ++i) logits = session.decode(Sampler::argmax(logits, c.vocab_size));
+    double t2 = now_seconds();
+    if (r >= 0) {
+      pre_tps.push_back(static_cast<double>(n_prompt) / (t1 - t0));
+      dec_tps.push_back(static_cast<double>(n_gen) / (t2 - t1));
+    }
+  }
+  Summary pre = summarize(pre_tps), dec = summarize(dec_tps);
+  const double peak_mib = static_cast<double>(peak_rss_bytes()) / (1 << 20);
+  const std::string dtype = a.has("--dtype") ? a.str("--dtype") : "as stored";
+  const double wbytes = static_cast<double>(file->weight_bytes());
+
+  std::printf("model       %s (%.1f M params, %.1f MiB weights, dtype %s)\n", file->path.c_str(),
+              wbytes / dtype_size(file->tensors[0].dtype) / 1e6, wbytes / (1 << 20), dtype.c_str());
+  std::printf("threads %d, isa %s, ctx %lld, KV cache %.1f MiB, prefill/decode check %.1e\n",
+              threads, isa_name(selected_isa()), static_cast<long long>(ctx),
+              static_cast<double>(session.cache_bytes()) / (1 << 20), mismatch);
+  std::printf("| test          | tokens | tok/s median | p10      | p90      |\n");
+  std::printf("|---------------|--------|--------------|----------|----------|\n");
+  std::printf("| prefill       | %6lld | %12.1f | %8.1f | %8.1f |\n", static_cast<long long>(n_prompt),
+              pre.median, pre.p10, pre.p90);
+  std::printf("| decode        | %6lld | %12.1f | %8.1f | %8.1f |\n", static_cast<long long>(n_gen),
+              dec.median, dec.p10, dec.p90);
+  std::printf("peak RSS    %.1f MiB (%lld reps after 1 warm-up)\n", peak_mib,
+              static_cast<long long>(reps));
+
+  if (!json.empty()) {
+    std::string tmp = json + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) fail("--json: cannot open '", json, "' for writing");
+    std::fprintf(f,
+                 "{\"model\": \"%s\", \"weight_bytes\": %.0f, \"dtype\": \"%s\", \"threads\": %d, "
+                 "\"isa\": \"%s\", \"ctx\": %lld, \"kv_cache_bytes\": %zu, \"commit\": \"%s\",\n"
+                 " \"prefill\": {\"tokens\": %lld, \"tok_s_median\": %.3f, \"tok_s_p10\": %.3f, "
+                 "\"tok_s_p90\": %.3f},\n"
+                 " \"decode\": {\"tokens\": %lld, \"tok_s_median\": %.3f, \"tok_s_p10\": %.3f, "
+                 "\"tok_s_p90\": %.3f},\n"
+                 " \"reps\": %lld, \"peak_rss_bytes\": %zu, \"check_rel_err\": %.3e}\n",
+                 json_escape(file->path).c_str(), wbytes, json_escape(dtype).c_str(), threads,
+                 isa_name(selected_isa()), static_cast<long long>(ctx), session.cache_bytes(),
+                 LONGCTX_GIT_COMMIT, static_cast<long long>(n_prompt), pre.median, pre.p10,
+                 pre.p90, static_cast<long long>(n_gen), dec.median, dec.p10, dec.p90,
+                 static_cast<long long>(reps), peak_rss_bytes(), mismatch);
+    bool ok = std::fclose(f) == 0;
+    if (!ok || std::rename(tmp.c_str(), json.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      fail("--json: writing '", json, "' failed");
+    }
+  }
+  return 0;
+}
+
+}  // namespace lc::cli

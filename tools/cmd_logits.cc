@@ -1,0 +1,74 @@
+// longctx logits: one forward over a sequence; all positions' logits as raw little-endian f32,
+// row-major [n_tokens, vocab], for parity checks against other implementations.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "common.h"
+#include "core/aligned.h"
+#include "core/error.h"
+#include "core/parse.h"
+#include "model/llama.h"
+#include "runtime/session.h"
+
+namespace lc::cli {
+
+int cmd_logits(int argc, char** argv) {
+  Args a("logits", {"-m", "-z", "-p", "--tokens", "--out", "-t", "--ctx", "--dtype"}, {"--help"});
+  a.parse(argc, argv, 2);
+  if (a.has("--help")) {
+    std::fputs(
+        "usage: longctx logits -m MODEL [-z TOKENIZER] (-p TEXT | --tokens ID,ID,...)\n"
+        "                      [--out FILE] [-t THREADS] [--ctx N] [--dtype D]\n"
+        "  -p TEXT is tokenized with BOS first; --tokens is used as given (no BOS).\n"
+        "  Writes [n_tokens, vocab] float32 to --out (default: stdout).\n",
+        stdout);
+    return 0;
+  }
+  if (a.has("-p") == a.has("--tokens")) fail("logits: give exactly one of -p or --tokens");
+  SessionOptions so;
+  so.n_threads = threads_flag(a);
+  so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
+  std::vector<int64_t> ids;
+  if (a.has("--tokens")) ids = parse_int_list("--tokens", a.str("--tokens"), 0, INT32_MAX);
+
+  auto file = load_model(a);
+  LlamaModel model(*file);
+  std::vector<int> tokens;
+  if (a.has("-p")) {
+    tokens = load_tokenizer_for(a, *file)->encode(a.str("-p"), true);
+  } else {
+    for (int64_t id : ids) {
+      if (id >= model.config().vocab_size)
+        fail("--tokens: id ", id, " is out of range [0, ", model.config().vocab_size, ")");
+      tokens.push_back(static_cast<int>(id));
+    }
+  }
+  int64_t n = static_cast<int64_t>(tokens.size());
+  if (so.ctx == 0 && n > model.config().ctx_len) so.ctx = n;  // a parity check may exceed it
+  Session session(model, so);
+  AlignedBuffer<float> logits(static_cast<size_t>(n * model.config().vocab_size));
+  session.all_logits(tokens.data(), n, logits.data());
+
+  std::string out = a.str("--out");
+  if (out.empty()) {
+    if (std::fwrite(logits.data(), sizeof(float), logits.size(), stdout) != logits.size())
+      fail("logits: write to stdout failed");
+    return 0;
+  }
+  std::string tmp = out + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail("--out: cannot open '", out, "' for writing");
+  bool ok = std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), out.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail("--out: writing '", out, "' failed");
+  }
+  std::fprintf(stderr, "wrote %lld x %lld logits to %s\n", static_cast<long long>(n),
+               static_cast<long long>(model.config().vocab_size), out.c_str());
+  return 0;
+}
+
+}  // namespace lc::cli

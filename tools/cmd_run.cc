@@ -1,0 +1,82 @@
+// longctx run: generate text, streaming it to stdout.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "model/llama.h"
+#include "runtime/generate.h"
+#include "runtime/session.h"
+
+namespace lc::cli {
+
+namespace {
+const char* kHelp =
+    "usage: longctx run -m MODEL [-z TOKENIZER] [-p PROMPT | -f PROMPT_FILE] [-n N] [--temp T]\n"
+    "                   [--top-k K] [--top-p P] [--seed S] [-t THREADS] [--ctx N]\n"
+    "                   [--dtype f32|bf16|f16] [--verbose]\n"
+    "  -n N        tokens to generate (default 256)\n"
+    "  --temp T    sampling temperature, 0 = greedy (default 1.0)\n"
+    "  --top-k K   sample among the K most likely tokens (0 = off)\n"
+    "  --top-p P   nucleus sampling mass in (0, 1] (1 = off)\n"
+    "  --ctx N     context (KV cache) size; default the model's trained context\n"
+    "  --dtype D   convert weight matrices at load (default: as stored)\n"
+    "  --verbose   print prompt and generation tokens/s to stderr\n";
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  Args a("run",
+         {"-m", "-z", "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--seed", "-t", "--ctx",
+          "--dtype"},
+         {"--verbose", "--help"});
+  a.parse(argc, argv, 2);
+  if (a.has("--help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (a.has("-p") && a.has("-f")) fail("-p and -f are mutually exclusive");
+  // Validate every flag before the (possibly slow) model load.
+  GenerateOptions g;
+  g.max_new_tokens = a.integer("-n", 256, 0, 1'000'000'000);
+  g.sampler.temperature = static_cast<float>(a.number("--temp", 1.0, 0.0, 1e4));
+  g.sampler.top_k = a.integer("--top-k", 0, 0, 1 << 30);
+  g.sampler.top_p = static_cast<float>(a.number("--top-p", 1.0, 1e-9, 1.0));
+  g.sampler.seed = static_cast<uint64_t>(a.integer("--seed", 42, 0, INT64_MAX));
+  SessionOptions so;
+  so.n_threads = threads_flag(a);
+  so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
+  std::string prompt = a.has("-f") ? read_text_file("-f", a.str("-f")) : a.str("-p");
+
+  auto file = load_model(a);
+  auto tok = load_tokenizer_for(a, *file);
+  LlamaModel model(*file);
+  std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
+  int64_t ctx = so.ctx > 0 ? so.ctx : model.config().ctx_len;
+  if (static_cast<int64_t>(tokens.size()) > ctx)
+    fail("the prompt is ", tokens.size(), " tokens, longer than the context of ", ctx,
+         " tokens (raise --ctx)");
+  Session session(model, so);
+
+  GenerateStats st = generate(session, *tok, tokens, g, [](const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  if (st.hit_context_limit)
+    std::fprintf(stderr, "longctx run: stopped at the context limit of %lld tokens\n",
+                 static_cast<long long>(session.capacity()));
+  if (a.has("--verbose")) {
+    std::fprintf(stderr, "prompt: %lld tokens, %.1f tokens/s\n",
+                 static_cast<long long>(st.n_prompt),
+                 st.prefill_seconds > 0 ? st.n_prompt / st.prefill_seconds : 0.0);
+    std::fprintf(stderr, "generation: %lld tokens, %.1f tokens/s\n",
+                 static_cast<long long>(st.n_generated),
+                 st.decode_seconds > 0 ? st.n_generated / st.decode_seconds : 0.0);
+  }
+  return 0;
+}
+
+}  // namespace lc::cli

@@ -1,0 +1,9 @@
+#pragma once
+
+namespace lc::cli {
+// Each returns the process exit code; errors are thrown as lc::Error and reported by main.
+int cmd_run(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+}  // namespace lc::cli

@@ -1,0 +1,79 @@
+#include "common.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace lc::cli {
+
+namespace {
+bool is_file(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+std::string dir_of(const std::string& p) {
+  size_t slash = p.find_last_of('/');
+  return slash == std::string::npos ? "." : p.substr(0, slash);
+}
+}  // namespace
+
+std::unique_ptr<ModelFile> load_model(const Args& a) {
+  auto m = load_model_file(a.required("-m"));
+  if (a.has("--dtype")) m->convert_matrices(parse_dtype(a.str("--dtype")));
+  return m;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_for(const Args& a, const ModelFile& model) {
+  std::string path = a.str("-z");
+  if (path.empty()) {
+    for (const char* name : {"/tokenizer.bin", "/tokenizer.model"}) {
+      std::string cand = dir_of(model.path) + name;
+      if (is_file(cand)) {
+        path = cand;
+        break;
+      }
+    }
+    if (path.empty())
+      fail("no tokenizer: pass -z TOKENIZER (llama2.c tokenizer.bin or SentencePiece .model); "
+           "none found beside ", model.path);
+  }
+  auto tok = load_tokenizer(path, static_cast<int>(model.config.vocab_size));
+  if (tok->vocab_size() > model.config.vocab_size)
+    fail(path, ": tokenizer has ", tok->vocab_size(), " tokens but the model's vocabulary is ",
+         model.config.vocab_size);
+  return tok;
+}
+
+std::string read_text_file(const std::string& flag, const std::string& path) {
+  if (!is_file(path)) fail(flag, ": cannot read '", path, "' (missing or not a regular file)");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in.good() && !in.eof()) fail(flag, ": error reading '", path, "'");
+  return ss.str();
+}
+
+int threads_flag(const Args& a) { return static_cast<int>(a.integer("-t", 2, 1, 256)); }
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o;
+}
+
+}  // namespace lc::cli

@@ -1,0 +1,23 @@
+// Helpers shared by the subcommands: loading a model (+ optional dtype conversion), finding and
+// loading its tokenizer, reading prompt files.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "args.h"
+#include "formats/model_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lc::cli {
+
+// -m MODEL [--dtype f32|bf16|f16]
+std::unique_ptr<ModelFile> load_model(const Args& a);
+// -z TOKENIZER, else tokenizer.bin / tokenizer.model beside the model file.
+std::unique_ptr<Tokenizer> load_tokenizer_for(const Args& a, const ModelFile& model);
+// Whole file as bytes; errors name the flag and file.
+std::string read_text_file(const std::string& flag, const std::string& path);
+// -t THREADS (default 2).
+int threads_flag(const Args& a);
+std::string json_escape(const std::string& s);
+
+}  // namespace lc::cli

@@ -1,0 +1,50 @@
+// longctx: command-line entry point. Each subcommand lives in its own cmd_*.cc; this file only
+// dispatches and turns library errors into a one-line message and a non-zero exit.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "commands.h"
+#include "core/error.h"
+
+namespace {
+void usage() {
+  std::fputs(
+      "longctx: long-context language-model inference on CPUs\n"
+      "\n"
+      "usage: longctx COMMAND [flags]   (longctx COMMAND --help for its flags)\n"
+      "  run          generate text from a prompt\n"
+      "  bench        prefill/decode throughput and peak memory\n"
+      "  logits       one forward over a sequence; all positions' logits as raw float32\n"
+      "  synth-model  write a random-weight llama2.c model (benchmarks at real shapes)\n",
+      stderr);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  try {
+    if (cmd == "run") return lc::cli::cmd_run(argc, argv);
+    if (cmd == "bench") return lc::cli::cmd_bench(argc, argv);
+    if (cmd == "logits") return lc::cli::cmd_logits(argc, argv);
+    if (cmd == "synth-model") return lc::cli::cmd_synth(argc, argv);
+    std::fprintf(stderr, "longctx: unknown command '%s'\n", cmd.c_str());
+    usage();
+    return 2;
+  } catch (const lc::Error& e) {
+    std::fprintf(stderr, "longctx %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "longctx %s: error: out of memory\n", cmd.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "longctx %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}
