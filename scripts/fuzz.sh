@@ -7,6 +7,24 @@ SECONDS_EACH=${2:-30}
 ASSETS=${3:-../shared/assets}
 shopt -s nullglob
 status=0
+# Seeds: a tiny valid llama2.c model (written here), and the real tokenizer files when present.
+seed_model="$BUILD/fuzz/seeds-model_fuzz"
+mkdir -p "$seed_model"
+python3 - "$seed_model/tiny.bin" <<'PY'
+import struct, sys
+dim, hidden, layers, heads, kv, vocab, seq = 8, 12, 1, 2, 1, 16, 4
+hd = dim // heads
+n = vocab*dim + layers*dim + layers*dim*dim + 2*layers*kv*hd*dim + layers*dim*dim + layers*dim \
+    + 3*layers*hidden*dim + dim + seq*hd
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<7i", dim, hidden, layers, heads, kv, vocab, seq))
+    f.write(struct.pack("<%df" % n, *[((i * 37) % 11 - 5) * 0.05 for i in range(n)]))
+PY
+seed_tok="$BUILD/fuzz/seeds-tokenizer_fuzz"
+mkdir -p "$seed_tok"
+for f in tok512.bin tok512.model; do
+  [ -f "$ASSETS/llama2c/$f" ] && cp "$ASSETS/llama2c/$f" "$seed_tok/"
+done
 for target in "$BUILD"/fuzz/*_fuzz; do
   name=$(basename "$target")
   corpus="$BUILD/fuzz/corpus-$name"

@@ -31,7 +31,7 @@ void ThreadPool::split_range(int64_t n, int64_t grain, int t, int nt, int64_t* b
   *e = c1 * grain < n ? c1 * grain : n;
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
+void ThreadPool::run_task(TaskRef fn) {
   if (n_threads_ == 1) {
     fn(0, 1);
     return;
@@ -46,7 +46,11 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+  // Spin while the workers finish; yield now and then in case the pool oversubscribes the cores.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    _mm_pause();
+    if ((spins & 1023) == 1023) std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 
@@ -57,7 +61,7 @@ void ThreadPool::worker(int index) {
     int spins = 0;
     while (g == seen && spins < kSpinIterations) {
       _mm_pause();
-      ++spins;
+      if ((++spins & 1023) == 0) std::this_thread::yield();
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {

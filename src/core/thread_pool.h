@@ -6,12 +6,26 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace lc {
+
+// A non-owning reference to a callable void(int, int): unlike std::function it never allocates,
+// so parallel sections in the decode loop stay allocation-free.
+class TaskRef {
+ public:
+  template <typename F>
+  explicit TaskRef(F& f)
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o, int t, int n) { (*static_cast<F*>(o))(t, n); }) {}
+  void operator()(int t, int n) const { call_(obj_, t, n); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, int, int);
+};
 
 class ThreadPool {
  public:
@@ -24,7 +38,10 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Calls fn(thread_index, n_threads) once on each thread and waits for all.
-  void run(const std::function<void(int, int)>& fn);
+  template <typename F>
+  void run(F&& fn) {
+    run_task(TaskRef(fn));
+  }
 
   // Splits [0, n) into n_threads contiguous ranges (rounded to multiples of `grain`) and calls
   // fn(begin, end) for each non-empty range.
@@ -35,21 +52,23 @@ class ThreadPool {
       fn(int64_t{0}, n);
       return;
     }
-    run([&](int t, int nt) {
+    auto task = [&](int t, int nt) {
       int64_t b, e;
       split_range(n, grain, t, nt, &b, &e);
       if (b < e) fn(b, e);
-    });
+    };
+    run_task(TaskRef(task));
   }
 
   static void split_range(int64_t n, int64_t grain, int t, int nt, int64_t* b, int64_t* e);
 
  private:
+  void run_task(TaskRef fn);
   void worker(int index);
 
   int n_threads_;
   std::vector<std::thread> threads_;
-  const std::function<void(int, int)>* job_ = nullptr;
+  const TaskRef* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};

@@ -75,9 +75,16 @@ Layout parse_header(const std::string& path, const uint8_t* p, size_t size) {
 }  // namespace
 
 std::unique_ptr<ModelFile> load_llama2c(MappedFile file) {
+  auto mf = load_llama2c_from_memory(file.data(), file.size(), file.path());
+  mf->mappings.push_back(std::move(file));
+  return mf;
+}
+
+std::unique_ptr<ModelFile> load_llama2c_from_memory(const uint8_t* data, size_t size,
+                                                    const std::string& name) {
   auto mf = std::make_unique<ModelFile>();
-  mf->path = file.path();
-  Layout L = parse_header(mf->path, file.data(), file.size());
+  mf->path = name;
+  Layout L = parse_header(mf->path, data, size);
   ModelConfig& c = mf->config;
   c.arch = "llama";
   c.d_model = L.dim;
@@ -93,7 +100,7 @@ std::unique_ptr<ModelFile> load_llama2c(MappedFile file) {
   c.rope_style = ops::RopeStyle::AdjacentPairs;
   c.tied_embeddings = L.shared;
 
-  const float* p = reinterpret_cast<const float*>(file.data() + kHeaderBytes);
+  const float* p = reinterpret_cast<const float*>(data + kHeaderBytes);
   auto take = [&](const std::string& name, std::vector<int64_t> shape) {
     TensorRef t;
     t.name = name;
@@ -120,7 +127,6 @@ std::unique_ptr<ModelFile> load_llama2c(MappedFile file) {
   take("output_norm", {L.dim});
   p += L.seq_len * L.head_dim;  // legacy RoPE tables, unused
   if (!L.shared) take("output", {L.vocab, L.dim});
-  mf->mappings.push_back(std::move(file));
   return mf;
 }
 

@@ -13,6 +13,9 @@ namespace lc {
 
 // Validates the header and the exact file size, then exposes the weights in place (no copy).
 std::unique_ptr<ModelFile> load_llama2c(MappedFile file);
+// The same over caller-owned memory (which must outlive the result); `name` is used in errors.
+std::unique_ptr<ModelFile> load_llama2c_from_memory(const uint8_t* data, size_t size,
+                                                    const std::string& name);
 
 struct SynthSpec {
   int64_t d_model, hidden, n_layers, n_heads, n_kv_heads, vocab_size, ctx_len;

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <queue>
+#include <algorithm>
 #include <utility>
 
 #include "core/error.h"
@@ -48,31 +48,33 @@ int hex_digit(char c) {
   return -1;
 }
 
-struct Symbol {
-  size_t start;     // byte offset in the normalized text
-  size_t len;       // bytes; 0 once merged into its left neighbour
-  ptrdiff_t prev;   // -1 at the ends
-  ptrdiff_t next;
-  int id;           // piece id of the symbol's text, -1 if it has none
-  bool frozen;      // a user-defined piece: never merged
-};
-
-struct Candidate {
-  float score;
-  ptrdiff_t left;
-  ptrdiff_t right;
-  size_t len;  // len(left) + len(right) when queued; a mismatch on pop means stale
-  int id;
-};
-
 // Highest score first, then leftmost.
-struct CandidateLess {
-  bool operator()(const Candidate& a, const Candidate& b) const {
-    return a.score < b.score || (a.score == b.score && a.left > b.left);
-  }
-};
+template <typename C>
+bool candidate_less(const C& a, const C& b) {
+  return a.score < b.score || (a.score == b.score && a.left > b.left);
+}
+
+// Segments are capped so that symbol indices fit int32; a cut forced there is the only place the
+// result can differ from one global merge order (a single run of over 2^30 mergeable characters).
+constexpr size_t kMaxSegmentSymbols = size_t{1} << 30;
 
 }  // namespace
+
+struct BpeSymbol {
+  uint32_t start;  // byte offset in the normalized text, relative to the segment start
+  uint32_t len;    // bytes; 0 once merged into its left neighbour
+  int32_t prev;    // -1 at the ends
+  int32_t next;
+  int32_t id;      // piece id of the symbol's text, -1 if it has none
+};
+
+struct BpeCandidate {
+  float score;
+  int32_t left;  // the right symbol is symbols[left].next
+  uint32_t len;  // len(left) + len(right) when queued; lengths only grow, so a mismatch on pop
+                 // means one side has merged since (stale entry)
+  int32_t id;    // the merged piece
+};
 
 int parse_byte_piece(std::string_view text) {
   if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return -1;
@@ -112,8 +114,16 @@ SpmTokenizer::SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config
     }
     if (p.type != kPieceNormal && p.type != kPieceUserDefined && p.type != kPieceUnused) continue;
     if (p.text.empty() || !piece_ids_.emplace(p.text, id).second) continue;
-    if (p.type != kPieceUnused && p.text.size() > max_piece_bytes_) {
-      max_piece_bytes_ = p.text.size();
+    if (p.type != kPieceUnused) {
+      max_piece_bytes_ = std::max(max_piece_bytes_, p.text.size());
+      // Record each pair of consecutive characters, split exactly as encode() splits text.
+      const std::string_view t = p.text;
+      for (size_t pos = 0, prev_len = 0; pos < t.size();) {
+        const size_t len = utf8_char_len(t, pos);
+        if (prev_len > 0) adjacent_pairs_.emplace(t.substr(pos - prev_len, prev_len + len));
+        prev_len = len;
+        pos += len;
+      }
     }
     if (p.type == kPieceUserDefined) {
       size_t node = 0;
@@ -189,82 +199,113 @@ void SpmTokenizer::emit_unknown(std::string_view symbol, std::vector<int>* out) 
   }
 }
 
-std::vector<int> SpmTokenizer::encode(std::string_view text, bool add_bos) const {
-  std::vector<int> out;
-  if (add_bos && config_.bos_id >= 0) out.push_back(config_.bos_id);
-  const std::string norm = normalize(text);
-  if (norm.empty()) return out;
-  const std::string_view norm_view = norm;
-
-  // Initial symbols: whole user-defined pieces, else single UTF-8 characters.
-  std::vector<Symbol> symbols;
-  symbols.reserve(norm.size());
-  for (size_t pos = 0; pos < norm.size();) {
-    int id = -1;
-    size_t len = trie_piece_.empty() ? 0 : match_user_defined(norm_view, pos, &id);
-    const bool frozen = len > 0;
-    if (!frozen) {
-      len = utf8_char_len(norm_view, pos);
-      const auto it = piece_ids_.find(norm_view.substr(pos, len));
-      if (it != piece_ids_.end()) id = it->second;
-    }
-    const auto index = static_cast<ptrdiff_t>(symbols.size());
-    symbols.push_back({pos, len, index - 1, index + 1, id, frozen});
-    pos += len;
-  }
-  symbols.back().next = -1;
-
-  std::vector<Candidate> heap_storage;
-  heap_storage.reserve(symbols.size());
-  std::priority_queue<Candidate, std::vector<Candidate>, CandidateLess> heap(
-      CandidateLess{}, std::move(heap_storage));
-  const auto try_pair = [&](ptrdiff_t left, ptrdiff_t right) {
-    if (left < 0 || right < 0) return;
-    const Symbol& l = symbols[static_cast<size_t>(left)];
-    const Symbol& r = symbols[static_cast<size_t>(right)];
-    if (l.frozen || r.frozen) return;
-    const size_t len = l.len + r.len;
+void SpmTokenizer::encode_segment(std::string_view norm, std::vector<BpeSymbol>* symbols_ptr,
+                                  std::vector<BpeCandidate>* heap_ptr, bool* previous_was_unk,
+                                  std::vector<int>* out) const {
+  std::vector<BpeSymbol>& symbols = *symbols_ptr;
+  std::vector<BpeCandidate>& heap = *heap_ptr;
+  const auto less = [](const BpeCandidate& a, const BpeCandidate& b) {
+    return candidate_less(a, b);
+  };
+  const auto try_pair = [&](int32_t left) {
+    if (left < 0) return;
+    const BpeSymbol& l = symbols[static_cast<size_t>(left)];
+    if (l.next < 0) return;
+    const BpeSymbol& r = symbols[static_cast<size_t>(l.next)];
+    const size_t len = size_t{l.len} + r.len;
     if (len > max_piece_bytes_) return;
-    const auto it = piece_ids_.find(norm_view.substr(l.start, len));
+    const auto it = piece_ids_.find(norm.substr(l.start, len));
     if (it == piece_ids_.end()) return;
     const SpmPiece& piece = pieces_[static_cast<size_t>(it->second)];
     if (piece.type == kPieceUnused) return;
-    heap.push({piece.score, left, right, len, it->second});
+    heap.push_back({piece.score, left, static_cast<uint32_t>(len), it->second});
+    std::push_heap(heap.begin(), heap.end(), less);
   };
-  for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-    try_pair(static_cast<ptrdiff_t>(i), static_cast<ptrdiff_t>(i + 1));
-  }
 
+  heap.clear();
+  if (symbols.size() > 1) {
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) try_pair(static_cast<int32_t>(i));
+  }
   while (!heap.empty()) {
-    const Candidate c = heap.top();
-    heap.pop();
-    Symbol& l = symbols[static_cast<size_t>(c.left)];
-    Symbol& r = symbols[static_cast<size_t>(c.right)];
-    if (l.len == 0 || r.len == 0 || l.next != c.right || l.len + r.len != c.len) continue;
+    std::pop_heap(heap.begin(), heap.end(), less);
+    const BpeCandidate c = heap.back();
+    heap.pop_back();
+    BpeSymbol& l = symbols[static_cast<size_t>(c.left)];
+    if (l.len == 0 || l.next < 0) continue;
+    BpeSymbol& r = symbols[static_cast<size_t>(l.next)];
+    if (l.len + r.len != c.len) continue;  // stale: one side merged since it was queued
     l.len = c.len;
     l.id = c.id;
     l.next = r.next;
     if (r.next >= 0) symbols[static_cast<size_t>(r.next)].prev = c.left;
     r.len = 0;
-    try_pair(l.prev, c.left);
-    try_pair(c.left, l.next);
+    try_pair(l.prev);
+    try_pair(c.left);
   }
 
-  out.reserve(out.size() + symbols.size());
-  bool previous_was_unk = false;  // SentencePiece emits one unk for a run of unknown symbols
-  for (ptrdiff_t i = 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
-    const Symbol& s = symbols[static_cast<size_t>(i)];
+  for (int32_t i = 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
+    const BpeSymbol& s = symbols[static_cast<size_t>(i)];
     if (s.id >= 0) {
-      out.push_back(s.id);
-      previous_was_unk = false;
+      out->push_back(s.id);
+      *previous_was_unk = false;
       continue;
     }
-    const size_t before = out.size();
-    emit_unknown(norm_view.substr(s.start, s.len), &out);
-    const bool is_unk = out.size() == before + 1 && out.back() == config_.unk_id;
-    if (is_unk && previous_was_unk) out.pop_back();
-    previous_was_unk = is_unk;
+    const size_t before = out->size();
+    emit_unknown(norm.substr(s.start, s.len), out);
+    // SentencePiece emits a single unk for a run of unknown symbols.
+    const bool is_unk = out->size() == before + 1 && out->back() == config_.unk_id;
+    if (is_unk && *previous_was_unk) out->pop_back();
+    *previous_was_unk = is_unk;
   }
+}
+
+std::vector<int> SpmTokenizer::encode(std::string_view text, bool add_bos) const {
+  std::vector<int> out;
+  if (add_bos && config_.bos_id >= 0) out.push_back(config_.bos_id);
+  const std::string norm_storage = normalize(text);
+  const std::string_view norm = norm_storage;
+  out.reserve(out.size() + norm.size() / 3 + 1);
+
+  // Walk the text in characters (user-defined pieces whole) and cut it into segments wherever
+  // two neighbours never occur together inside a mergeable piece, or next to a user-defined
+  // piece; each segment is merged on its own.
+  std::vector<BpeSymbol> segment;
+  std::vector<BpeCandidate> heap;
+  size_t segment_begin = 0;
+  bool previous_was_unk = false;
+  bool previous_frozen = false;
+  const auto flush = [&](size_t end) {
+    if (segment.empty()) return;
+    segment.back().next = -1;
+    encode_segment(norm.substr(segment_begin, end - segment_begin), &segment, &heap,
+                   &previous_was_unk, &out);
+    segment.clear();
+    segment_begin = end;
+  };
+  for (size_t pos = 0; pos < norm.size();) {
+    int id = -1;
+    size_t len = trie_piece_.empty() ? 0 : match_user_defined(norm, pos, &id);
+    const bool frozen = len > 0;
+    if (!frozen) {
+      len = utf8_char_len(norm, pos);
+      const auto it = piece_ids_.find(norm.substr(pos, len));
+      if (it != piece_ids_.end()) id = it->second;
+    }
+    if (!segment.empty()) {
+      const BpeSymbol& last = segment.back();
+      const size_t last_begin = segment_begin + last.start;
+      const bool cut = frozen || previous_frozen || segment.size() >= kMaxSegmentSymbols ||
+                       pos - segment_begin + len > UINT32_MAX ||
+                       !adjacent_pairs_.contains(norm.substr(last_begin, last.len + len));
+      if (cut) flush(pos);
+    }
+    const auto index = static_cast<int32_t>(segment.size());
+    segment.push_back({static_cast<uint32_t>(pos - segment_begin), static_cast<uint32_t>(len),
+                       index - 1, index + 1, id});
+    previous_frozen = frozen;
+    pos += len;
+  }
+  flush(norm.size());
   return out;
 }
 

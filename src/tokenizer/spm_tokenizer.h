@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tokenizer/tokenizer.h"
@@ -42,6 +43,9 @@ struct StringViewHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
+struct BpeSymbol;  // defined in spm_tokenizer.cc
+struct BpeCandidate;
+
 class SpmTokenizer final : public Tokenizer {
  public:
   // Validates pieces and ids; errors name `name` (the file or the caller).
@@ -60,6 +64,11 @@ class SpmTokenizer final : public Tokenizer {
   size_t match_user_defined(std::string_view s, size_t pos, int* id) const;
   // Appends the ids for a symbol that has no piece: byte pieces, or unk.
   void emit_unknown(std::string_view symbol, std::vector<int>* out) const;
+  // Runs the merges over one segment of symbols (no merge crosses a segment boundary) and
+  // appends its ids. `heap` is scratch space; `previous_was_unk` carries over between segments.
+  void encode_segment(std::string_view norm, std::vector<BpeSymbol>* symbols,
+                      std::vector<BpeCandidate>* heap, bool* previous_was_unk,
+                      std::vector<int>* out) const;
 
   std::vector<SpmPiece> pieces_;
   SpmConfig config_;
@@ -67,6 +76,10 @@ class SpmTokenizer final : public Tokenizer {
   std::unordered_map<std::string, int, StringViewHash, std::equal_to<>> piece_ids_;
   int byte_ids_[256];          // id of <0xXX> for each byte value, -1 where absent
   size_t max_piece_bytes_ = 0;  // longest mergeable piece; longer pairs are never looked up
+  // Every two consecutive characters inside a mergeable piece. Where the text has a character
+  // pair not in this set, no merge can ever cross, so the text is encoded segment by segment
+  // with small heaps (same result as one global heap, far fewer cache misses).
+  std::unordered_set<std::string, StringViewHash, std::equal_to<>> adjacent_pairs_;
   // Byte trie over user-defined pieces (matched whole before merging); empty when none.
   // Edge key: node * 256 + byte -> child node; node_piece_[node] = piece id or -1.
   std::unordered_map<uint64_t, int32_t> trie_edges_;

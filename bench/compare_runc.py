@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Side-by-side decode benchmark: longctx vs llama2.c's run.c, run interleaved.
+
+Both engines generate the same number of tokens greedily from an empty prompt (BOS only):
+
+    run.c:    OMP_NUM_THREADS=T RUNC MODEL -z TOK -t 0 -n STEPS      (-t is the temperature)
+              stderr: "achieved tok/s: X", measured over the forwards after the first one
+    longctx:  LONGCTX run -m MODEL -z TOK --temp 0 -n STEPS -t T --verbose [--longctx-args]
+              stderr: "generation: N tokens, X tokens/s"
+
+Runs are interleaved (round r: for each thread count: run.c, then every longctx variant), so
+that machine noise hits both engines alike; the ratio longctx/run.c is computed per round pair
+and summarised (median, p10, p90, min, max). One untimed warm-up of each engine comes first.
+
+Timing conventions, made equal here:
+  * run.c reports (pos-1) tokens over the time of the last (pos-1) forwards (millisecond clock).
+  * longctx reports N tokens over the time after the prefill of BOS, i.e. N-1 decode forwards
+    plus N samples. Its rate is multiplied by (N-1)/N, so that both are "forwards per second
+    after the first" (the correction is 0.4% at N = 256).
+  * longctx prints its rate with one decimal; at ~5 tok/s that is a +-1% quantisation.
+run.c stops early when it samples BOS (token 1); longctx stops at BOS or EOS. The number of
+tokens run.c generated is taken from longctx's count when the two texts are identical, and is
+reported as unknown otherwise (with the text lengths in bytes).
+
+Peak RSS is measured per child with os.wait4 (ru_maxrss). The 1-minute load average before each
+run is recorded, since these machines are shared.
+
+Standard library only. Progress goes to stderr; the markdown table to stdout (and --markdown).
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+RUNC_RATE = re.compile(r"achieved tok/s:\s*([0-9.eE+-]+)")
+LONGCTX_RATE = re.compile(r"generation:\s*(\d+)\s+tokens,\s*([0-9.eE+-]+)\s+tokens/s")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def quantile(v, p):
+    """Linear interpolation between order statistics (as longctx bench does)."""
+    s = sorted(v)
+    if not s:
+        return float("nan")
+    idx = p * (len(s) - 1)
+    lo, hi = math.floor(idx), math.ceil(idx)
+    return s[lo] + (s[hi] - s[lo]) * (idx - lo)
+
+
+def summary(v):
+    v = [x for x in v if x is not None and not math.isnan(x)]
+    if not v:
+        return None
+    return {"n": len(v), "median": quantile(v, 0.5), "p10": quantile(v, 0.1),
+            "p90": quantile(v, 0.9), "min": min(v), "max": max(v)}
+
+
+def pct(s):
+    """Median of a summary as a percentage, or '?'."""
+    return "?" if s is None else f"{s['median']:.0%}"
+
+
+def parse_threads(text):
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not re.fullmatch(r"[1-9][0-9]*", part):
+            raise argparse.ArgumentTypeError(f"--threads: '{part}' is not a positive integer")
+        out.append(int(part))
+    if not out:
+        raise argparse.ArgumentTypeError("--threads: empty list")
+    return out
+
+
+def positive_int(text):
+    if not re.fullmatch(r"[1-9][0-9]*", text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive integer")
+    return int(text)
+
+
+def busy_cpu_seconds():
+    """CPU-seconds all CPUs have spent busy since boot (from /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
+
+
+def run_child(cmd, env):
+    """Runs cmd; returns (rc, stdout bytes, stderr text, info dict with wall_s, peak RSS and
+    the share of the machine other processes used meanwhile)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        b0 = busy_cpu_seconds()
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        b1 = busy_cpu_seconds()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        info = {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+                "peak_rss_bytes": ru.ru_maxrss * 1024}  # ru_maxrss is in KiB on Linux
+        if b0 is not None and b1 is not None:
+            foreign = max(0.0, (b1 - b0) - info["cpu_s"])
+            info["foreign_cpu_frac"] = foreign / (wall * (os.cpu_count() or 1))
+        else:
+            info["foreign_cpu_frac"] = None
+        return p.returncode, out.read(), err.read().decode("utf-8", "replace"), info
+
+
+def child_env(threads):
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    # Keep any BLAS that might be linked in from spawning its own threads.
+    for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        env[k] = "1"
+    env["LC_ALL"] = "C"
+    return env
+
+
+def run_runc(args, threads):
+    cmd = [args.runc, args.model, "-z", args.tokenizer, "-t", "0", "-n", str(args.steps)]
+    rc, out, err, info = run_child(cmd, child_env(threads))
+    m = RUNC_RATE.search(err)
+    if rc != 0 or not m:
+        raise RuntimeError(f"run.c failed (rc {rc}): {' '.join(cmd)}\n{err[-2000:]}")
+    return {"cmd": cmd, "tok_s_reported": float(m.group(1)), "tok_s": float(m.group(1)),
+            "text": out, **info}
+
+
+def run_longctx(args, threads, extra):
+    cmd = [args.longctx, "run", "-m", args.model, "-z", args.tokenizer, "--temp", "0",
+           "-n", str(args.steps), "-t", str(threads), "--verbose"] + extra
+    rc, out, err, info = run_child(cmd, child_env(threads))
+    m = LONGCTX_RATE.search(err)
+    if rc != 0 or not m:
+        raise RuntimeError(f"longctx failed (rc {rc}): {' '.join(cmd)}\n{err[-2000:]}")
+    n = int(m.group(1))
+    reported = float(m.group(2))
+    # Same convention as run.c: forwards per second over the forwards after the first.
+    rate = reported * (n - 1) / n if n > 1 else float("nan")
+    return {"cmd": cmd, "tokens": n, "tok_s_reported": reported, "tok_s": rate, "text": out,
+            **info}
+
+
+def cpu_busy(interval=0.5):
+    """Fraction of all CPUs busy over interval seconds (from /proc/stat); None if unreadable."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+        return sum(v), idle
+    try:
+        t0, i0 = read()
+        time.sleep(interval)
+        t1, i1 = read()
+    except OSError:
+        return None
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+
+
+def wait_quiet(args):
+    """Waits (up to --max-wait s) until other processes use at most --max-busy of the CPUs.
+    Returns the last measured busy fraction."""
+    busy = cpu_busy()
+    if args.max_busy is None or busy is None:
+        return busy
+    deadline = time.time() + args.max_wait
+    while busy > args.max_busy and time.time() < deadline:
+        time.sleep(2)
+        busy = cpu_busy()
+    if busy > args.max_busy:
+        log(f"  machine still {busy:.0%} busy after {args.max_wait} s; running anyway")
+    return busy
+
+
+def machine_info():
+    info = {"platform": platform.platform(), "python": platform.python_version()}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, env={"LC_ALL": "C"}).stdout
+        for key in ("Model name", "CPU(s)", "Core(s) per socket", "Thread(s) per core",
+                    "L2 cache", "L3 cache"):
+            m = re.search(rf"^{re.escape(key)}:\s*(.+)$", lscpu, re.M)
+            if m:
+                info[key] = m.group(1).strip()
+    except OSError:
+        pass
+    return info
+
+
+def variant_name(extra):
+    return "longctx" + ((" " + " ".join(extra)) if extra else "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--longctx", required=True, help="longctx binary")
+    ap.add_argument("--runc", required=True, help="llama2.c run binary (built outside the repo)")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--threads", type=parse_threads, default=[1], help="e.g. 1,2")
+    ap.add_argument("--rounds", type=positive_int, default=5)
+    ap.add_argument("--steps", type=positive_int, default=256)
+    ap.add_argument("--longctx-args", action="append", default=None,
+                    help="extra longctx run arguments, e.g. '--dtype bf16'; repeat the flag to "
+                         "compare several longctx variants against the same run.c runs")
+    ap.add_argument("--no-warmup", action="store_true")
+    ap.add_argument("--max-busy", type=float, default=None,
+                    help="before each run.c/longctx pair, wait until the CPUs are at most this "
+                         "fraction busy (e.g. 0.1), measured over 0.5 s from /proc/stat")
+    ap.add_argument("--max-wait", type=float, default=120,
+                    help="longest wait for --max-busy, in seconds (then run anyway)")
+    ap.add_argument("--label", default="", help="free text stored in the JSON / table title")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--markdown", help="write the markdown table here")
+    args = ap.parse_args()
+
+    for path in (args.longctx, args.runc, args.model, args.tokenizer):
+        if not os.path.exists(path):
+            ap.error(f"'{path}' does not exist")
+    variants = [shlex.split(s) for s in (args.longctx_args or [""])]
+    names = [variant_name(v) for v in variants]
+    if len(set(names)) != len(names):
+        ap.error("--longctx-args: the variants must differ")
+
+    if not args.no_warmup:
+        log("warm-up (untimed): run.c and each longctx variant once, "
+            f"{min(args.threads)} thread(s)")
+        run_runc(args, min(args.threads))
+        for v in variants:
+            run_longctx(args, min(args.threads), v)
+
+    # records[(engine, threads)] = list of per-round dicts
+    records = {}
+    t_start = time.time()
+    for r in range(args.rounds):
+        for t in args.threads:
+            busy = wait_quiet(args)
+            load = os.getloadavg()[0]
+            res = run_runc(args, t)
+            res["load1"] = load
+            res["busy_before"] = busy
+            records.setdefault(("run.c", t), []).append(res)
+            msg = [f"round {r + 1}/{args.rounds} t={t}: run.c {res['tok_s']:.2f}"
+                   f" [others {res['foreign_cpu_frac'] or 0:.0%}]"]
+            for name, v in zip(names, variants):
+                busy = cpu_busy(0.2)
+                load = os.getloadavg()[0]
+                lres = run_longctx(args, t, v)
+                lres["load1"] = load
+                lres["busy_before"] = busy
+                records.setdefault((name, t), []).append(lres)
+                msg.append(f"{name} {lres['tok_s']:.2f} ({lres['tok_s'] / res['tok_s']:.3f}x)"
+                           f" [others {lres['foreign_cpu_frac'] or 0:.0%}]")
+            log(", ".join(msg) + f"  [load {os.getloadavg()[0]:.2f}, "
+                f"busy before {res['busy_before'] or 0:.0%}]")
+    elapsed = time.time() - t_start
+
+    # Per engine and thread count.
+    engines = []
+    for (name, t), rs in records.items():
+        texts = {x["text"] for x in rs}
+        entry = {"engine": name, "threads": t,
+                 "tok_s": summary([x["tok_s"] for x in rs]),
+                 "tok_s_reported": summary([x["tok_s_reported"] for x in rs]),
+                 "wall_s": summary([x["wall_s"] for x in rs]),
+                 "peak_rss_mib": summary([x["peak_rss_bytes"] / 2**20 for x in rs]),
+                 "load1": summary([x["load1"] for x in rs]),
+                 "busy_before": summary([x["busy_before"] for x in rs]),
+                 "foreign_cpu_frac": summary([x["foreign_cpu_frac"] for x in rs]),
+                 "cpu_s": summary([x["cpu_s"] for x in rs]),
+                 "deterministic_text": len(texts) == 1,
+                 "text_bytes": len(rs[0]["text"]),
+                 "per_round_tok_s": [x["tok_s"] for x in rs],
+                 "cmd": rs[0]["cmd"]}
+        if name != "run.c":
+            entry["tokens"] = sorted({x["tokens"] for x in rs})
+        engines.append(entry)
+
+    # Ratios per round pair, text agreement and token counts.
+    comparisons = []
+    for name in names:
+        for t in args.threads:
+            a, b = records[(name, t)], records[("run.c", t)]
+            ratios = [x["tok_s"] / y["tok_s"] for x, y in zip(a, b)]
+            same = all(x["text"] == y["text"] for x, y in zip(a, b))
+            runc_tokens = a[0]["tokens"] if same else None
+            comparisons.append({
+                "engine": name, "threads": t, "ratio": summary(ratios),
+                "per_round_ratio": ratios, "same_text_as_runc": same,
+                "longctx_tokens": a[0]["tokens"], "runc_tokens": runc_tokens,
+                "runc_text_bytes": len(b[0]["text"]), "longctx_text_bytes": len(a[0]["text"]),
+                "runc_stopped_early": (runc_tokens is not None and runc_tokens < args.steps)})
+        if len(args.threads) > 1:
+            # Best thread count per engine within each round, then the ratio of the bests.
+            best = []
+            for r in range(args.rounds):
+                la = max(records[(name, t)][r]["tok_s"] for t in args.threads)
+                rb = max(records[("run.c", t)][r]["tok_s"] for t in args.threads)
+                best.append(la / rb)
+            comparisons.append({"engine": name, "threads": "best of " +
+                                ",".join(map(str, args.threads)),
+                                "ratio": summary(best), "per_round_ratio": best})
+
+    result = {"label": args.label, "model": args.model, "tokenizer": args.tokenizer,
+              "steps": args.steps, "rounds": args.rounds, "threads": args.threads,
+              "longctx": args.longctx, "runc": args.runc, "variants": names,
+              "machine": machine_info(), "elapsed_s": elapsed,
+              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "timing_note": "tok_s = forwards/s after the first forward; longctx's reported "
+                             "rate is scaled by (N-1)/N; ratios are per interleaved round pair",
+              "engines": engines, "comparisons": comparisons}
+
+    md = [f"### {args.label or os.path.basename(args.model)}: {args.steps} steps, "
+          f"{args.rounds} interleaved rounds", "",
+          "| engine | threads | tok/s median | p10 | p90 | peak RSS MiB | tokens | others' CPU |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for e in sorted(engines, key=lambda e: (e["threads"], e["engine"] != "run.c", e["engine"])):
+        s = e["tok_s"]
+        if e["engine"] == "run.c":
+            cmp = next((c for c in comparisons if c["threads"] == e["threads"]
+                        and c.get("runc_tokens") is not None), None)
+            tokens = str(cmp["runc_tokens"]) if cmp else "?"
+        else:
+            tokens = ",".join(map(str, e["tokens"]))
+        md.append(f"| {e['engine']} | {e['threads']} | {s['median']:.2f} | {s['p10']:.2f} | "
+                  f"{s['p90']:.2f} | {e['peak_rss_mib']['max']:.0f} | {tokens} | "
+                  f"{pct(e['foreign_cpu_frac'])} |")
+    md += ["", "| longctx / run.c | threads | ratio median | p10 | p90 | min | max | same text |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for c in comparisons:
+        s = c["ratio"]
+        same = c.get("same_text_as_runc")
+        same = "" if same is None else ("yes" if same else "no")
+        md.append(f"| {c['engine']} | {c['threads']} | {s['median']:.3f} | {s['p10']:.3f} | "
+                  f"{s['p90']:.3f} | {s['min']:.3f} | {s['max']:.3f} | {same} |")
+    load = summary([x["load1"] for rs in records.values() for x in rs])
+    busy = summary([x["busy_before"] for rs in records.values() for x in rs]) or \
+        {"median": float("nan"), "max": float("nan")}
+    md += ["", f"Before each run: 1-min load average median {load['median']:.2f} "
+               f"(max {load['max']:.2f}); CPUs busy median {busy['median']:.0%} "
+               f"(max {busy['max']:.0%}); elapsed {elapsed:.0f} s. \"others' CPU\" is the median "
+               "share of all CPUs that other processes used during a run.", ""]
+    text = "\n".join(md)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+    if args.json:
+        for e in engines:
+            e["cmd"] = " ".join(shlex.quote(x) for x in e["cmd"])
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

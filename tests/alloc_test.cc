@@ -1,0 +1,49 @@
+// The decode loop must not allocate: this binary counts every operator new, and the test checks
+// that prefill and decode steps of a warmed-up session perform none.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "formats/llama2c.h"
+#include "model/llama.h"
+#include "runtime/session.h"
+
+namespace {
+std::atomic<long> g_allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace lc {
+namespace {
+
+TEST(NoAllocation, DecodeAndPrefillBlocksDoNotAllocate) {
+  std::string path = ::testing::TempDir() + "/longctx_alloc_" + std::to_string(::getpid()) + ".bin";
+  write_synthetic_llama2c(path, SynthSpec{64, 96, 2, 4, 2, 50, 64, 3, true});
+  auto f = load_model_file(path);
+  LlamaModel m(*f);
+  for (int threads : {1, 2}) {
+    Session s(m, SessionOptions{0, threads, 8});
+    int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+    s.prefill(toks, 3);  // warm-up (first parallel section, lazily initialised kernels)
+    long before = g_allocations.load();
+    s.prefill(toks + 3, 12);
+    for (int i = 0; i < 20; ++i) s.decode(toks[i % 20]);
+    EXPECT_EQ(g_allocations.load() - before, 0) << "threads " << threads;
+  }
+}
+
+}  // namespace
+}  // namespace lc
