@@ -189,6 +189,17 @@ def wait_quiet(args):
     return busy
 
 
+def run_bandwidth(args):
+    """Runs the bandwidth benchmark once; returns {threads: GB/s median}."""
+    cmd = [args.bandwidth, "--mib", "1024", "--reps", "3", "--threads", str(max(args.threads))]
+    rc, out, err, _ = run_child(cmd, child_env(1))
+    text = out.decode("utf-8", "replace")
+    m = re.search(r"^JSON (\[.*\])\s*$", text, re.M)
+    if rc != 0 or not m:
+        raise RuntimeError(f"bandwidth failed (rc {rc}): {' '.join(cmd)}\n{text}{err}")
+    return {int(x["threads"]): float(x["gbps_median"]) for x in json.loads(m.group(1))}
+
+
 def machine_info():
     info = {"platform": platform.platform(), "python": platform.python_version()}
     try:
@@ -220,6 +231,16 @@ def main():
                     help="extra longctx run arguments, e.g. '--dtype bf16'; repeat the flag to "
                          "compare several longctx variants against the same run.c runs")
     ap.add_argument("--no-warmup", action="store_true")
+    ap.add_argument("--quiet", type=float, default=0.10,
+                    help="a round pair counts as quiet when other processes used at most this "
+                         "share of all CPUs during both runs; ratios are also given over quiet "
+                         "pairs only (default 0.10)")
+    ap.add_argument("--bandwidth", help="bench/bandwidth binary: run once per round (1 GiB, 3 "
+                    "reps) to compute the fraction of the DRAM roofline reached")
+    ap.add_argument("--runc-bytes", type=float, help="bytes run.c streams per token "
+                    "(f32 weights), for the roofline")
+    ap.add_argument("--longctx-bytes", type=float, action="append", help="bytes longctx "
+                    "streams per token, one per --longctx-args variant, for the roofline")
     ap.add_argument("--max-busy", type=float, default=None,
                     help="before each run.c/longctx pair, wait until the CPUs are at most this "
                          "fraction busy (e.g. 0.1), measured over 0.5 s from /proc/stat")
@@ -230,7 +251,8 @@ def main():
     ap.add_argument("--markdown", help="write the markdown table here")
     args = ap.parse_args()
 
-    for path in (args.longctx, args.runc, args.model, args.tokenizer):
+    for path in (args.longctx, args.runc, args.model, args.tokenizer) + \
+            ((args.bandwidth,) if args.bandwidth else ()):
         if not os.path.exists(path):
             ap.error(f"'{path}' does not exist")
     variants = [shlex.split(s) for s in (args.longctx_args or [""])]
@@ -248,7 +270,13 @@ def main():
     # records[(engine, threads)] = list of per-round dicts
     records = {}
     t_start = time.time()
+    bandwidths = []
     for r in range(args.rounds):
+        if args.bandwidth:
+            wait_quiet(args)
+            bandwidths.append(run_bandwidth(args))
+            log(f"round {r + 1}/{args.rounds}: read bandwidth GB/s " +
+                ", ".join(f"{t} thr {g:.2f}" for t, g in sorted(bandwidths[-1].items())))
         for t in args.threads:
             busy = wait_quiet(args)
             load = os.getloadavg()[0]
@@ -287,10 +315,25 @@ def main():
                  "deterministic_text": len(texts) == 1,
                  "text_bytes": len(rs[0]["text"]),
                  "per_round_tok_s": [x["tok_s"] for x in rs],
+                 "per_round_foreign_cpu_frac": [x["foreign_cpu_frac"] for x in rs],
                  "cmd": rs[0]["cmd"]}
         if name != "run.c":
             entry["tokens"] = sorted({x["tokens"] for x in rs})
         engines.append(entry)
+
+    # Fraction of the DRAM roofline: tok/s x bytes per token / bandwidth of the same round.
+    stream_bytes = {"run.c": args.runc_bytes}
+    for name, nbytes in zip(names, args.longctx_bytes or []):
+        stream_bytes[name] = nbytes
+    if bandwidths:
+        for e in engines:
+            nbytes = stream_bytes.get(e["engine"])
+            bw = [b.get(e["threads"]) for b in bandwidths]
+            e["bandwidth_gbps"] = summary(bw)
+            if nbytes:
+                e["stream_bytes_per_token"] = nbytes
+                e["roofline_frac"] = summary(
+                    [x * nbytes / (g * 1e9) for x, g in zip(e["per_round_tok_s"], bw) if g])
 
     # Ratios per round pair, text agreement and token counts.
     comparisons = []
@@ -298,24 +341,34 @@ def main():
         for t in args.threads:
             a, b = records[(name, t)], records[("run.c", t)]
             ratios = [x["tok_s"] / y["tok_s"] for x, y in zip(a, b)]
+            # Pairs during which other processes used at most --quiet of the machine (both runs).
+            quiet = [q for q, x, y in zip(ratios, a, b)
+                     if x["foreign_cpu_frac"] is not None and y["foreign_cpu_frac"] is not None
+                     and max(x["foreign_cpu_frac"], y["foreign_cpu_frac"]) <= args.quiet]
             same = all(x["text"] == y["text"] for x, y in zip(a, b))
             runc_tokens = a[0]["tokens"] if same else None
             comparisons.append({
                 "engine": name, "threads": t, "ratio": summary(ratios),
+                "ratio_quiet": summary(quiet),
                 "per_round_ratio": ratios, "same_text_as_runc": same,
                 "longctx_tokens": a[0]["tokens"], "runc_tokens": runc_tokens,
                 "runc_text_bytes": len(b[0]["text"]), "longctx_text_bytes": len(a[0]["text"]),
                 "runc_stopped_early": (runc_tokens is not None and runc_tokens < args.steps)})
         if len(args.threads) > 1:
             # Best thread count per engine within each round, then the ratio of the bests.
-            best = []
+            best, best_quiet = [], []
             for r in range(args.rounds):
                 la = max(records[(name, t)][r]["tok_s"] for t in args.threads)
                 rb = max(records[("run.c", t)][r]["tok_s"] for t in args.threads)
                 best.append(la / rb)
+                fr = [records[(e, t)][r]["foreign_cpu_frac"] for e in (name, "run.c")
+                      for t in args.threads]
+                if all(f is not None and f <= args.quiet for f in fr):
+                    best_quiet.append(la / rb)
             comparisons.append({"engine": name, "threads": "best of " +
                                 ",".join(map(str, args.threads)),
-                                "ratio": summary(best), "per_round_ratio": best})
+                                "ratio": summary(best), "ratio_quiet": summary(best_quiet),
+                                "per_round_ratio": best})
 
     result = {"label": args.label, "model": args.model, "tokenizer": args.tokenizer,
               "steps": args.steps, "rounds": args.rounds, "threads": args.threads,
@@ -324,6 +377,7 @@ def main():
               "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "timing_note": "tok_s = forwards/s after the first forward; longctx's reported "
                              "rate is scaled by (N-1)/N; ratios are per interleaved round pair",
+              "bandwidth_gbps_per_round": [{str(k): v for k, v in b.items()} for b in bandwidths],
               "engines": engines, "comparisons": comparisons}
 
     md = [f"### {args.label or os.path.basename(args.model)}: {args.steps} steps, "
@@ -341,14 +395,28 @@ def main():
         md.append(f"| {e['engine']} | {e['threads']} | {s['median']:.2f} | {s['p10']:.2f} | "
                   f"{s['p90']:.2f} | {e['peak_rss_mib']['max']:.0f} | {tokens} | "
                   f"{pct(e['foreign_cpu_frac'])} |")
-    md += ["", "| longctx / run.c | threads | ratio median | p10 | p90 | min | max | same text |",
-           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    roof = [e for e in engines if e.get("roofline_frac")]
+    if roof:
+        md += ["", "| engine | threads | GB/s streamed per token x tok/s | read bandwidth GB/s "
+                   "(same rounds) | roofline fraction median | p10 | p90 |",
+               "|---|---:|---:|---:|---:|---:|---:|"]
+        for e in sorted(roof, key=lambda e: (e["threads"], e["engine"] != "run.c", e["engine"])):
+            f = e["roofline_frac"]
+            md.append(f"| {e['engine']} | {e['threads']} | "
+                      f"{e['tok_s']['median'] * e['stream_bytes_per_token'] / 1e9:.2f} | "
+                      f"{e['bandwidth_gbps']['median']:.2f} | {f['median']:.0%} | "
+                      f"{f['p10']:.0%} | {f['p90']:.0%} |")
+    md += ["", "| longctx / run.c | threads | ratio median | p10 | p90 | min | max | same text "
+               f"| quiet pairs (others <= {args.quiet:.0%}) | quiet median | quiet min | quiet max |",
+           "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for c in comparisons:
         s = c["ratio"]
         same = c.get("same_text_as_runc")
         same = "" if same is None else ("yes" if same else "no")
         md.append(f"| {c['engine']} | {c['threads']} | {s['median']:.3f} | {s['p10']:.3f} | "
-                  f"{s['p90']:.3f} | {s['min']:.3f} | {s['max']:.3f} | {same} |")
+                  f"{s['p90']:.3f} | {s['min']:.3f} | {s['max']:.3f} | {same} | " +
+                  (f"{q['n']} | {q['median']:.3f} | {q['min']:.3f} | {q['max']:.3f} |"
+                   if (q := c["ratio_quiet"]) else "0 | | | |"))
     load = summary([x["load1"] for rs in records.values() for x in rs])
     busy = summary([x["busy_before"] for rs in records.values() for x in rs]) or \
         {"median": float("nan"), "max": float("nan")}

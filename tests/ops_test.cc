@@ -6,6 +6,8 @@
 // order: |fl(sum) - sum| <= gamma_K * sum |x_k w_k| with gamma_K ~ K * u (u = 2^-24 = eps/2).
 // We allow K * eps * sum|x_k w_k| (twice the bound) plus a few ulps for the final rounding; the
 // reference accumulates in double, so its own error is negligible.
+#include "ops/ops.h"
+
 #include <gtest/gtest.h>
 #include <immintrin.h>
 
@@ -21,7 +23,6 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
-#include "ops/ops.h"
 #include "ops/reference.h"
 
 namespace lc::ops {
@@ -39,8 +40,8 @@ std::vector<Isa> runnable_isas() {
     if (isa_supported(isa)) {
       out.push_back(isa);
     } else if (!printed) {
-      std::printf("[ SKIPPED  ] ISA %s: not supported by this CPU/OS (best is %s)\n",
-                  isa_name(isa), isa_name(detect_isa()));
+      std::printf("[ SKIPPED  ] ISA %s: not supported by this CPU/OS (best is %s)\n", isa_name(isa),
+                  isa_name(detect_isa()));
     }
   }
   printed = true;
@@ -52,7 +53,8 @@ struct Guarded {
   std::vector<float> buf;
   int offset;
   int64_t n;
-  Guarded(int64_t n_, int misalign) : buf(n_ + misalign + kGuardCount, kGuard), offset(misalign), n(n_) {}
+  Guarded(int64_t n_, int misalign)
+      : buf(n_ + misalign + kGuardCount, kGuard), offset(misalign), n(n_) {}
   float* data() { return buf.data() + offset; }
   void fill(Rng& rng, float scale = 1.0f) {
     for (int64_t i = 0; i < n; ++i) data()[i] = rng.normal() * scale;
@@ -73,13 +75,18 @@ struct Weights {
   std::vector<uint16_t> h16;
   int misalign;
   Weights(DType t_, int64_t count, int misalign_, Rng& rng) : t(t_), misalign(misalign_) {
-    if (t == DType::F32) f32.resize(count + misalign);
-    else h16.resize(count + misalign);
+    if (t == DType::F32)
+      f32.resize(count + misalign);
+    else
+      h16.resize(count + misalign);
     for (int64_t i = 0; i < count; ++i) {
       float v = rng.normal();
-      if (t == DType::F32) f32[i + misalign] = v;
-      else if (t == DType::BF16) h16[i + misalign] = f32_to_bf16(v);
-      else h16[i + misalign] = f32_to_f16(v);
+      if (t == DType::F32)
+        f32[i + misalign] = v;
+      else if (t == DType::BF16)
+        h16[i + misalign] = f32_to_bf16(v);
+      else
+        h16[i + misalign] = f32_to_f16(v);
     }
   }
   const void* data() const {
@@ -167,7 +174,8 @@ TEST(OpsGemm, LargeShapes) {
       for (const GemmCase& c : cases) check_gemm(kernels_for(isa), t, c, rng);
 }
 
-const int64_t kLengths[] = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4099};
+const int64_t kLengths[] = {0,  1,  2,  3,  7,  8,  9,   15,   16,  17,
+                            31, 32, 33, 63, 64, 65, 100, 1000, 4099};
 
 TEST(OpsKernels, Dot) {
   Rng rng(7);
@@ -299,7 +307,8 @@ TEST(OpsRope, BothStylesOddHeadCounts) {
             for (int64_t i = 0; i < head_dim; ++i) {
               const int64_t j = h * head_dim + i;
               const int64_t half = head_dim / 2;
-              const int64_t partner = style == RopeStyle::AdjacentPairs ? (i ^ 1) : (i < half ? i + half : i - half);
+              const int64_t partner =
+                  style == RopeStyle::AdjacentPairs ? (i ^ 1) : (i < half ? i + half : i - half);
               const float scale = std::fabs(orig[j]) + std::fabs(orig[h * head_dim + partner]);
               ASSERT_NEAR(x.data()[j], ref[j], 3 * kEps * scale + 1e-30) << "h=" << h << " i=" << i;
             }
@@ -325,24 +334,23 @@ TEST(OpsMatmul, ThreadCountsMatchReference) {
   Rng rng(13);
   for (DType t : {DType::F32, DType::BF16, DType::F16})
     for (int threads : {1, 2, 3})
-      for (int64_t N : {1, 3, 64})
-        for (bool nt : {false, true}) {
-          SCOPED_TRACE(testing::Message() << dtype_name(t) << " threads=" << threads << " N=" << N);
-          const int64_t M = 83, K = 257;
-          Weights W(t, M * K, 0, rng);
-          std::vector<float> X(N * K), Y(N * M, kGuard), Yref(N * M);
-          for (float& v : X) v = rng.normal();
-          ThreadPool pool(threads);
-          matmul(pool, WeightView{t, W.data(), M, K, nt}, X.data(), N, Y.data());
-          ref::gemm(W.data(), t, K, X.data(), K, N, Yref.data(), M, 0, M);
-          for (int64_t n = 0; n < N; ++n)
-            for (int64_t m = 0; m < M; ++m) {
-              double abs_sum = 0.0;
-              for (int64_t k = 0; k < K; ++k)
-                abs_sum += std::fabs(double{X[n * K + k]} * ref::load(W.data(), t, m * K + k));
-              ASSERT_NEAR(Y[n * M + m], Yref[n * M + m], (K + 2) * kEps * abs_sum);
-            }
-        }
+      for (int64_t N : {1, 3, 64}) {
+        SCOPED_TRACE(testing::Message() << dtype_name(t) << " threads=" << threads << " N=" << N);
+        const int64_t M = 83, K = 257;
+        Weights W(t, M * K, 0, rng);
+        std::vector<float> X(N * K), Y(N * M, kGuard), Yref(N * M);
+        for (float& v : X) v = rng.normal();
+        ThreadPool pool(threads);
+        matmul(pool, WeightView{t, W.data(), M, K}, X.data(), N, Y.data());
+        ref::gemm(W.data(), t, K, X.data(), K, N, Yref.data(), M, 0, M);
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t m = 0; m < M; ++m) {
+            double abs_sum = 0.0;
+            for (int64_t k = 0; k < K; ++k)
+              abs_sum += std::fabs(double{X[n * K + k]} * ref::load(W.data(), t, m * K + k));
+            ASSERT_NEAR(Y[n * M + m], Yref[n * M + m], (K + 2) * kEps * abs_sum);
+          }
+      }
 }
 
 // ---- Conversions -------------------------------------------------------------------------
@@ -381,17 +389,35 @@ TEST(DType, F16ToF32MatchesF16cForAllValues) {
 
 TEST(DType, F32ToF16MatchesF16c) {
   if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no F16C on this CPU";
-  std::vector<float> values = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 65504.0f, 65519.99f,
-                               65520.0f, -65520.0f, 1e10f, 5.960464477539063e-8f /* 2^-24 */,
-                               2.98023223876953125e-8f /* 2^-25: tie to 0 */, 2.9802326e-8f,
-                               8.940697e-8f /* 1.5 * 2^-24: tie to even */, 6.097555e-5f,
-                               6.1035156e-5f /* 2^-14 */, 1.0f, 1.00048828125f /* tie */,
-                               1.000732421875f, FLT_MIN, FLT_TRUE_MIN, -FLT_TRUE_MIN};
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               INFINITY,
+                               -INFINITY,
+                               NAN,
+                               -NAN,
+                               65504.0f,
+                               65519.99f,
+                               65520.0f,
+                               -65520.0f,
+                               1e10f,
+                               5.960464477539063e-8f /* 2^-24 */,
+                               2.98023223876953125e-8f /* 2^-25: tie to 0 */,
+                               2.9802326e-8f,
+                               8.940697e-8f /* 1.5 * 2^-24: tie to even */,
+                               6.097555e-5f,
+                               6.1035156e-5f /* 2^-14 */,
+                               1.0f,
+                               1.00048828125f /* tie */,
+                               1.000732421875f,
+                               FLT_MIN,
+                               FLT_TRUE_MIN,
+                               -FLT_TRUE_MIN};
   Rng rng(14);
   for (int i = 0; i < 1 << 20; ++i) values.push_back(from_bits(rng.next_u32()));
   // And values concentrated in the f16 range (exponents around 2^-25 .. 2^16).
   for (int i = 0; i < 1 << 20; ++i)
-    values.push_back(from_bits((rng.next_u32() & 0x80ffffffu) | ((100 + rng.next_u32() % 45) << 23)));
+    values.push_back(
+        from_bits((rng.next_u32() & 0x80ffffffu) | ((100 + rng.next_u32() % 45) << 23)));
   for (float f : values) {
     uint16_t ours = f32_to_f16(f), hw = hw_f32_to_f16(f);
     if (std::isnan(f)) {
@@ -424,9 +450,9 @@ TEST(DType, Bf16RoundsToNearestEven) {
   EXPECT_EQ(f32_to_bf16(-INFINITY), 0xff80);
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(from_bits(0x7f800001u)))));  // sNaN stays NaN
-  EXPECT_EQ(f32_to_bf16(FLT_MAX), 0x7f80);            // rounds up to inf
-  EXPECT_EQ(f32_to_bf16(from_bits(0x3f808000u)), 0x3f80);  // tie, even stays
-  EXPECT_EQ(f32_to_bf16(from_bits(0x3f818000u)), 0x3f82);  // tie, odd rounds up
+  EXPECT_EQ(f32_to_bf16(FLT_MAX), 0x7f80);                                    // rounds up to inf
+  EXPECT_EQ(f32_to_bf16(from_bits(0x3f808000u)), 0x3f80);                     // tie, even stays
+  EXPECT_EQ(f32_to_bf16(from_bits(0x3f818000u)), 0x3f82);                     // tie, odd rounds up
   Rng rng(15);
   for (int i = 0; i < 1 << 20; ++i) {
     float f = from_bits(rng.next_u32());

@@ -1,6 +1,8 @@
 // Tokenizer tests: a hand-computed vocabulary and a slow reference encoder (always run), malformed
 // files (always run, built in memory), and the real Llama / tok512 tokenizers against llama.cpp's
 // test vectors (skipped, saying which file is missing, when ../shared/assets is absent).
+#include "tokenizer/tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,7 +19,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "tokenizer/tokenizer.h"
 
 namespace lc {
 namespace {
@@ -62,7 +63,7 @@ std::string decode_all(const Tokenizer& tok, const std::vector<int>& ids) {
   return s;
 }
 
-// ---- builders for files in both formats --------------------------------------------------------
+// ---- builders for files in both formats ------------------------------------------------------
 
 void put_i32(std::string* s, int32_t v) {
   const auto u = static_cast<uint32_t>(v);
@@ -150,11 +151,10 @@ std::string make_model(const std::vector<SpmPiece>& pieces, const ModelOptions& 
 //   3 a 0 | 4 b 0 | 5 c 0 | 6 ▁ 0 | 7 ab -1 | 8 bc -0.5 | 9 abc -2 | 10 ▁a -3 | 11 ▁abc -4
 //   12 cc -0.5 | 13.. <0x00>..<0xFF> when with_bytes.
 std::vector<SpmPiece> hand_vocab(bool with_bytes) {
-  std::vector<SpmPiece> v = {{"<unk>", 0, 2}, {"<s>", 0, 3},     {"</s>", 0, 3},
-                             {"a", 0, 1},     {"b", 0, 1},       {"c", 0, 1},
-                             {kSp, 0, 1},     {"ab", -1, 1},     {"bc", -0.5f, 1},
-                             {"abc", -2, 1},  {kSp + "a", -3, 1}, {kSp + "abc", -4, 1},
-                             {"cc", -0.5f, 1}};
+  std::vector<SpmPiece> v = {
+      {"<unk>", 0, 2},    {"<s>", 0, 3},        {"</s>", 0, 3},  {"a", 0, 1},      {"b", 0, 1},
+      {"c", 0, 1},        {kSp, 0, 1},          {"ab", -1, 1},   {"bc", -0.5f, 1}, {"abc", -2, 1},
+      {kSp + "a", -3, 1}, {kSp + "abc", -4, 1}, {"cc", -0.5f, 1}};
   if (with_bytes) {
     for (int b = 0; b < 256; ++b) {
       char text[8];
@@ -260,7 +260,7 @@ TEST(TokenizerHandcrafted, RemoveExtraWhitespaces) {
   EXPECT_TRUE(tok->encode("   ", false).empty());
 }
 
-// ---- the fast encoder against a slow, obvious one (llama2.c's rescan loop) ------------------
+// ---- the fast encoder against a slow, obvious one (llama2.c's rescan loop) -------------------
 
 std::vector<int> reference_encode(const std::vector<SpmPiece>& vocab, const std::string& text) {
   std::unordered_map<std::string, int> ids;
@@ -325,7 +325,7 @@ TEST(TokenizerHandcrafted, MatchesSlowReferenceOnRandomVocabularies) {
   }
 }
 
-// ---- malformed files -----------------------------------------------------------------------------
+// ---- malformed files -------------------------------------------------------------------------
 
 // Writes `bytes` to a file named `file` and expects load_tokenizer to throw lc::Error whose
 // message names the file and contains `fragment`.
@@ -345,17 +345,16 @@ void expect_load_error(const std::string& file, const std::string& bytes, int hi
 }
 
 TEST(TokenizerMalformed, Llama2cBin) {
-  const std::string good = make_bin({{"<unk>", 0, 1}, {"\n<s>\n", 0, 1}, {"\n</s>\n", 0, 1},
-                                     {"a", 0, 1}, {" a", -1, 1}});
-  EXPECT_EQ(load_tokenizer_from_memory(reinterpret_cast<const uint8_t*>(good.data()),
-                                       good.size(), "good.bin", 5)
+  const std::string good = make_bin(
+      {{"<unk>", 0, 1}, {"\n<s>\n", 0, 1}, {"\n</s>\n", 0, 1}, {"a", 0, 1}, {" a", -1, 1}});
+  EXPECT_EQ(load_tokenizer_from_memory(reinterpret_cast<const uint8_t*>(good.data()), good.size(),
+                                       "good.bin", 5)
                 ->vocab_size(),
             5);
   expect_load_error("tok_empty.bin", "", 0, "empty");
   expect_load_error("tok_short_header.bin", "\x05\x00", 0, "header");
   for (size_t cut : {5u, 9u, 13u, 20u}) {
-    expect_load_error("tok_truncated" + std::to_string(cut) + ".bin", good.substr(0, cut), 0,
-                      "");
+    expect_load_error("tok_truncated" + std::to_string(cut) + ".bin", good.substr(0, cut), 0, "");
   }
   expect_load_error("tok_truncated_hint.bin", good.substr(0, good.size() - 1), 5, "");
   std::string negative_max = good;
@@ -392,13 +391,12 @@ TEST(TokenizerMalformed, Llama2cBin) {
 TEST(TokenizerMalformed, SentencePieceModel) {
   const auto vocab = hand_vocab(true);
   const std::string good = make_model(vocab, ModelOptions{});
-  EXPECT_EQ(load_tokenizer_from_memory(reinterpret_cast<const uint8_t*>(good.data()),
-                                       good.size(), "good.model", 13 + 256)
+  EXPECT_EQ(load_tokenizer_from_memory(reinterpret_cast<const uint8_t*>(good.data()), good.size(),
+                                       "good.model", 13 + 256)
                 ->vocab_size(),
             13 + 256);
   for (size_t cut : {size_t{3}, size_t{7}, size_t{20}, good.size() / 2, good.size() - 1}) {
-    expect_load_error("tok_truncated" + std::to_string(cut) + ".model", good.substr(0, cut), 0,
-                      "");
+    expect_load_error("tok_truncated" + std::to_string(cut) + ".model", good.substr(0, cut), 0, "");
   }
   expect_load_error("tok_bad_varint.model",
                     std::string("\x0A\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 12), 0,
@@ -412,8 +410,8 @@ TEST(TokenizerMalformed, SentencePieceModel) {
   no_trainer.with_trainer_spec = false;
   expect_load_error("tok_no_trainer.model", make_model(vocab, no_trainer), 0, "trainer_spec");
   expect_load_error("tok_field_zero.model",
-                    make_model(vocab, no_trainer) + "\x12\x02" + std::string(1, '\0') + "\x01",
-                    0, "field number 0");
+                    make_model(vocab, no_trainer) + "\x12\x02" + std::string(1, '\0') + "\x01", 0,
+                    "field number 0");
   ModelOptions unigram;
   unigram.model_type = 1;
   expect_load_error("tok_unigram.model", make_model(vocab, unigram), 0, "UNIGRAM");
@@ -429,7 +427,7 @@ TEST(TokenizerMalformed, SentencePieceModel) {
   expect_load_error("tok_bad_unk.model", make_model(vocab, bad_unk), 0, "unk id 100000");
 }
 
-// ---- the real tokenizers --------------------------------------------------------------------------
+// ---- the real tokenizers ---------------------------------------------------------------------
 
 struct VocabCase {
   std::string text;
@@ -508,8 +506,8 @@ TEST_F(TokenizerLlamaSpm, Llama2cBinReproducesEveryCase) {
 class TokenizerTok512 : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const auto& rel : {"llama2c/tok512.bin", "llama2c/tok512.model",
-                            "corpora/tinystories_sample.txt"}) {
+    for (const auto& rel :
+         {"llama2c/tok512.bin", "llama2c/tok512.model", "corpora/tinystories_sample.txt"}) {
       if (!have(asset(rel))) GTEST_SKIP() << "missing " << asset(rel);
     }
     bin_ = load_tokenizer(asset("llama2c/tok512.bin"), 512);

@@ -15,9 +15,12 @@ const KernelTable& kernels_for(Isa isa) {
         isa_name(detect_isa()), "; pick a supported ISA (e.g. LONGCTX_ISA=", isa_name(detect_isa()),
         ")");
   switch (isa) {
-    case Isa::Avx512: return kernels_avx512();
-    case Isa::Avx2: return kernels_avx2();
-    case Isa::Generic: break;
+    case Isa::Avx512:
+      return kernels_avx512();
+    case Isa::Avx2:
+      return kernels_avx2();
+    case Isa::Generic:
+      break;
   }
   return kernels_generic();
 }

@@ -19,7 +19,9 @@ struct VGeneric {
     return r;
   }
   static F zero() { return set1(0.0f); }
-  static F set1(float s) { return map([&](int) { return s; }); }
+  static F set1(float s) {
+    return map([&](int) { return s; });
+  }
   static float cvt(float w) { return w; }
   static float cvt(impl::Bf16 w) { return bf16_to_f32(w.bits); }
   static float cvt(impl::Fp16 w) { return f16_to_f32(w.bits); }
@@ -37,15 +39,29 @@ struct VGeneric {
   static void store_n(float* p, F a, int n) {
     for (int i = 0; i < n; ++i) p[i] = a.v[i];
   }
-  static F add(F a, F b) { return map([&](int i) { return a.v[i] + b.v[i]; }); }
-  static F sub(F a, F b) { return map([&](int i) { return a.v[i] - b.v[i]; }); }
-  static F mul(F a, F b) { return map([&](int i) { return a.v[i] * b.v[i]; }); }
-  static F div(F a, F b) { return map([&](int i) { return a.v[i] / b.v[i]; }); }
-  static F min(F a, F b) { return map([&](int i) { return a.v[i] < b.v[i] ? a.v[i] : b.v[i]; }); }
-  static F max(F a, F b) { return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; }); }
+  static F add(F a, F b) {
+    return map([&](int i) { return a.v[i] + b.v[i]; });
+  }
+  static F sub(F a, F b) {
+    return map([&](int i) { return a.v[i] - b.v[i]; });
+  }
+  static F mul(F a, F b) {
+    return map([&](int i) { return a.v[i] * b.v[i]; });
+  }
+  static F div(F a, F b) {
+    return map([&](int i) { return a.v[i] / b.v[i]; });
+  }
+  static F min(F a, F b) {
+    return map([&](int i) { return a.v[i] < b.v[i] ? a.v[i] : b.v[i]; });
+  }
+  static F max(F a, F b) {
+    return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; });
+  }
   // No FMA instruction in baseline x86-64: a separate multiply and add (std::fma would be a
   // libm call).
-  static F fmadd(F a, F b, F c) { return map([&](int i) { return a.v[i] * b.v[i] + c.v[i]; }); }
+  static F fmadd(F a, F b, F c) {
+    return map([&](int i) { return a.v[i] * b.v[i] + c.v[i]; });
+  }
   static F round(F a) {
     // Adding and subtracting 1.5 * 2^23 rounds to nearest-even for |a| < 2^22 (here |a| <= 128);
     // without -ffast-math the compiler must keep both operations.

@@ -181,8 +181,10 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const f
     auto rot = [&](int64_t i, int r) {
       auto ld = [&](const float* p) { return r == L ? V::load(p) : V::load_n(p, r); };
       auto st = [&](float* p, typename V::F val) {
-        if (r == L) V::store(p, val);
-        else V::store_n(p, val, r);
+        if (r == L)
+          V::store(p, val);
+        else
+          V::store_n(p, val, r);
       };
       typename V::F c = ld(cos + i), s = ld(sin + i), x0 = ld(lo + i), x1 = ld(hi + i);
       st(lo + i, V::sub(V::mul(x0, c), V::mul(x1, s)));
@@ -207,8 +209,10 @@ constexpr int64_t kPrefetchBytes = 1024;
 
 template <bool kNT>
 inline void prefetch(const void* p) {
-  if constexpr (kNT) __builtin_prefetch(p, 0, 0);
-  else __builtin_prefetch(p, 0, 3);
+  if constexpr (kNT)
+    __builtin_prefetch(p, 0, 0);
+  else
+    __builtin_prefetch(p, 0, 3);
 }
 
 template <class V, class WT, bool kNT>
@@ -227,8 +231,10 @@ void gemv(const WT* W, int64_t K, const float* x, float* y, int64_t m0, int64_t 
     int64_t k = 0;
     for (; k + 2 * L <= K; k += 2 * L) {
       const char* pf = nullptr;
-      if (k + kPfElems < K) pf = reinterpret_cast<const char*>(w0 + k + kPfElems);
-      else if (has_next) pf = reinterpret_cast<const char*>(w0 + k + kPfElems + 3 * K);
+      if (k + kPfElems < K)
+        pf = reinterpret_cast<const char*>(w0 + k + kPfElems);
+      else if (has_next)
+        pf = reinterpret_cast<const char*>(w0 + k + kPfElems + 3 * K);
       if (pf) {
         for (int64_t b = 0; b < kStepBytes; b += 64)
           for (int r = 0; r < 4; ++r) prefetch<kNT>(pf + r * row_bytes + b);
@@ -265,8 +271,10 @@ void gemv(const WT* W, int64_t K, const float* x, float* y, int64_t m0, int64_t 
     }
     for (; k < K; k += L) {
       int r = static_cast<int>(imin<int64_t>(L, K - k));
-      if (r == L) a0 = V::fmadd(V::load(w + k), V::load(x + k), a0);
-      else a0 = V::fmadd(V::load_n(w + k, r), V::load_n(x + k, r), a0);
+      if (r == L)
+        a0 = V::fmadd(V::load(w + k), V::load(x + k), a0);
+      else
+        a0 = V::fmadd(V::load_n(w + k, r), V::load_n(x + k, r), a0);
     }
     y[m] = V::reduce(V::add(a0, a1));
   }

@@ -22,9 +22,6 @@ struct WeightView {
   const void* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
-  // Decode hint (see KernelTable::gemm_*_nt): read this matrix with non-temporal prefetches so
-  // that streaming it does not evict the weights that should stay resident in the L3 cache.
-  bool stream_nt = false;
   const void* row(int64_t r) const {
     return static_cast<const uint8_t*>(data) + r * cols * static_cast<int64_t>(dtype_size(dtype));
   }
@@ -59,11 +56,14 @@ struct KernelTable {
   // sines are given (head_dim/2 each, from rope_angles()).
   void (*rope)(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
                RopeStyle style);
-  // Same results as gemm_* (bit for bit); for N == 1 they read W with non-temporal prefetches
-  // (prefetchnta), so the lines they bring in are not kept in L2/L3. Use them for the part of
-  // the decode weights that does not fit in L3 anyway: when a model's weights are larger than
-  // L3, a plain stream evicts everything every token, whereas streaming the excess with these
-  // lets the rest (up to ~2/3 of L3) stay resident across tokens. For N > 1 identical to gemm_*.
+  // EXPERIMENTAL, not for the default path. Same results as gemm_* (bit for bit); for N == 1
+  // they read W with non-temporal prefetches (prefetchnta), whose lines are not kept in L2/L3, so
+  // that a model larger than L3 could stream its excess weights without evicting the part meant
+  // to stay L3-resident across tokens. Measured on the dev machine (2-vCPU Sapphire Rapids VM,
+  // bench/ops_bench decode/*/resident:*): a loss -- NTA lines are limited by the L1 fill buffers
+  // (~8 GB/s per core vs ~15 GB/s for the plain prefetched stream) and the shared L3 served no
+  // faster than DRAM. Only worth trying where L3 is private and fast; re-measure first.
+  // For N > 1 identical to gemm_*.
   GemmFn gemm_f32_nt;
   GemmFn gemm_bf16_nt;
   GemmFn gemm_f16_nt;
@@ -74,8 +74,11 @@ const KernelTable& kernels();
 // The table for a given ISA; only call with isa_supported(isa).
 const KernelTable& kernels_for(Isa isa);
 
+// stream_nt picks the experimental gemm_*_nt kernels (see KernelTable).
 inline GemmFn gemm_for(const KernelTable& k, DType t, bool stream_nt = false) {
-  if (stream_nt) return t == DType::F32 ? k.gemm_f32_nt : t == DType::BF16 ? k.gemm_bf16_nt : k.gemm_f16_nt;
+  if (stream_nt) {
+    return t == DType::F32 ? k.gemm_f32_nt : t == DType::BF16 ? k.gemm_bf16_nt : k.gemm_f16_nt;
+  }
   return t == DType::F32 ? k.gemm_f32 : t == DType::BF16 ? k.gemm_bf16 : k.gemm_f16;
 }
 

@@ -5,10 +5,10 @@
 // two new neighbours, and heap entries made stale by an earlier merge are skipped when popped.
 #include "tokenizer/spm_tokenizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <utility>
 
 #include "core/error.h"
@@ -23,12 +23,8 @@ constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581, SentencePi
 size_t utf8_char_len(std::string_view s, size_t pos) {
   const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
   const uint8_t lead = byte(pos);
-  size_t n = 0;
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) n = 2;
-  else if (lead >= 0xE0 && lead <= 0xEF) n = 3;
-  else if (lead >= 0xF0 && lead <= 0xF4) n = 4;
-  else return 1;
+  if (lead < 0xC2 || lead > 0xF4) return 1;  // ASCII, a continuation byte, or never valid
+  const size_t n = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
   if (pos + n > s.size()) return 1;
   for (size_t i = 1; i < n; ++i) {
     if ((byte(pos + i) & 0xC0) != 0x80) return 1;
@@ -65,7 +61,7 @@ struct BpeSymbol {
   uint32_t len;    // bytes; 0 once merged into its left neighbour
   int32_t prev;    // -1 at the ends
   int32_t next;
-  int32_t id;      // piece id of the symbol's text, -1 if it has none
+  int32_t id;  // piece id of the symbol's text, -1 if it has none
 };
 
 struct BpeCandidate {
@@ -89,8 +85,8 @@ SpmTokenizer::SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config
   check(n > 0, name, ": tokenizer has no pieces");
   check(n <= static_cast<size_t>(INT32_MAX), name, ": too many pieces (", n, ")");
   const auto check_id = [&](int id, const char* what) {
-    check(id >= -1 && static_cast<int64_t>(id) < static_cast<int64_t>(n), name, ": ", what,
-          " id ", id, " is outside the vocabulary of ", n, " pieces");
+    check(id >= -1 && static_cast<int64_t>(id) < static_cast<int64_t>(n), name, ": ", what, " id ",
+          id, " is outside the vocabulary of ", n, " pieces");
   };
   check_id(config_.bos_id, "BOS");
   check_id(config_.eos_id, "EOS");
@@ -101,14 +97,12 @@ SpmTokenizer::SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config
   for (size_t i = 0; i < n; ++i) {
     const SpmPiece& p = pieces_[i];
     const int id = static_cast<int>(i);
-    check(p.type >= kPieceNormal && p.type <= kPieceByte, name, ": piece ", i,
-          " has type ", p.type, ", expected 1..6 (normal, unknown, control, user-defined, "
-          "unused, byte)");
+    check(p.type >= kPieceNormal && p.type <= kPieceByte, name, ": piece ", i, " has type ", p.type,
+          ", expected 1..6 (normal, unknown, control, user-defined, unused, byte)");
     check(!std::isnan(p.score), name, ": piece ", i, " has a NaN score");
     if (p.type == kPieceByte) {
       const int value = parse_byte_piece(p.text);
-      check(value >= 0, name, ": byte piece ", i, " has text '", p.text,
-            "', expected <0xXX>");
+      check(value >= 0, name, ": byte piece ", i, " has text '", p.text, "', expected <0xXX>");
       if (byte_ids_[value] < 0) byte_ids_[value] = id;
       continue;
     }
@@ -129,8 +123,7 @@ SpmTokenizer::SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config
       size_t node = 0;
       for (const char c : p.text) {
         const uint64_t key = static_cast<uint64_t>(node) * 256 + static_cast<uint8_t>(c);
-        auto [it, inserted] =
-            trie_edges_.emplace(key, static_cast<int32_t>(trie_piece_.size()));
+        auto [it, inserted] = trie_edges_.emplace(key, static_cast<int32_t>(trie_piece_.size()));
         if (inserted) trie_piece_.push_back(-1);
         node = static_cast<size_t>(it->second);
       }

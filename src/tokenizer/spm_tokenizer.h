@@ -74,7 +74,7 @@ class SpmTokenizer final : public Tokenizer {
   SpmConfig config_;
   // Pieces that a symbol may become: normal, user-defined, unused (first occurrence wins).
   std::unordered_map<std::string, int, StringViewHash, std::equal_to<>> piece_ids_;
-  int byte_ids_[256];          // id of <0xXX> for each byte value, -1 where absent
+  int byte_ids_[256];           // id of <0xXX> for each byte value, -1 where absent
   size_t max_piece_bytes_ = 0;  // longest mergeable piece; longer pairs are never looked up
   // Every two consecutive characters inside a mergeable piece. Where the text has a character
   // pair not in this set, no merge can ever cross, so the text is encoded segment by segment

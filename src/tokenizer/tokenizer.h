@@ -34,8 +34,7 @@ class Tokenizer {
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, int vocab_size_hint);
 // Same from memory (used by the fuzz target and by GGUF later). `name` appears in error messages.
 std::unique_ptr<Tokenizer> load_tokenizer_from_memory(const uint8_t* data, size_t size,
-                                                      const std::string& name,
-                                                      int vocab_size_hint);
+                                                      const std::string& name, int vocab_size_hint);
 
 // One vocabulary entry. type as SentencePiece: 1 normal, 2 unknown, 3 control, 4 user-defined,
 // 5 unused, 6 byte.

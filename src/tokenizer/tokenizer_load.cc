@@ -1,7 +1,6 @@
 // Loading tokenizers: llama2.c tokenizer.bin and SentencePiece .model (ModelProto), detected from
 // content. Both become an SpmTokenizer (spm_tokenizer.h).
 #include <cstring>
-#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,8 +53,8 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const uint8_t* data, size_t si
     const size_t i = pieces.size();
     if (size - pos < 8) {
       if (vocab_size_hint > 0 && pos == size) {
-        fail(name, ": llama2.c tokenizer has ", i, " pieces, expected vocab_size ",
-             vocab_size_hint, " (the model's)");
+        fail(name, ": llama2.c tokenizer has ", i, " pieces, expected vocab_size ", vocab_size_hint,
+             " (the model's)");
       }
       fail(name, ": llama2.c tokenizer truncated: piece ", i, " at byte ", pos,
            " needs 8 bytes of score and length, found ", size - pos);
@@ -65,8 +64,8 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const uint8_t* data, size_t si
     check(len >= 0 && len <= max_len, name, ": llama2.c tokenizer: piece ", i, " at byte ", pos,
           " has length ", len, ", expected 0..", max_len, " (max_token_length)");
     pos += 8;
-    check(static_cast<size_t>(len) <= size - pos, name, ": llama2.c tokenizer: piece ", i,
-          " of ", len, " bytes runs past the end of the file (", size - pos, " bytes left)");
+    check(static_cast<size_t>(len) <= size - pos, name, ": llama2.c tokenizer: piece ", i, " of ",
+          len, " bytes runs past the end of the file (", size - pos, " bytes left)");
     std::string text(reinterpret_cast<const char*>(data + pos), static_cast<size_t>(len));
     pos += static_cast<size_t>(len);
     const int type = parse_byte_piece(text) >= 0 ? kPieceByte : kPieceNormal;
@@ -103,7 +102,9 @@ struct NormalizerSpecFields {
 };
 
 // proto int32 fields are varints of the sign-extended 64-bit value.
-int as_int32(uint64_t v) { return static_cast<int>(static_cast<int32_t>(static_cast<uint32_t>(v))); }
+int as_int32(uint64_t v) {
+  return static_cast<int>(static_cast<int32_t>(static_cast<uint32_t>(v)));
+}
 
 SpmPiece parse_piece(ProtoReader r) {
   SpmPiece piece{"", 0.0f, kPieceNormal};
@@ -185,8 +186,7 @@ NormalizerSpecFields parse_normalizer_spec(ProtoReader r) {
 
 // SentencePiece ModelProto: 1 = repeated SentencePiece, 2 = TrainerSpec, 3 = NormalizerSpec.
 std::unique_ptr<Tokenizer> load_sentencepiece_model(const uint8_t* data, size_t size,
-                                                    const std::string& name,
-                                                    int vocab_size_hint) {
+                                                    const std::string& name, int vocab_size_hint) {
   ProtoReader r(data, size, 0, name, "ModelProto");
   std::vector<SpmPiece> pieces;
   TrainerSpecFields trainer;
@@ -210,7 +210,8 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const uint8_t* data, size_t 
       r.skip(wire);
     }
   }
-  check(has_trainer, name, ": SentencePiece model has no trainer_spec, expected one with "
+  check(has_trainer, name,
+        ": SentencePiece model has no trainer_spec, expected one with "
         "model_type BPE");
   if (trainer.model_type != 2) {
     const char* kind = trainer.model_type == 1   ? "UNIGRAM"
@@ -250,7 +251,8 @@ std::unique_ptr<Tokenizer> load_tokenizer_from_memory(const uint8_t* data, size_
                                                       int vocab_size_hint) {
   check(vocab_size_hint >= 0, name, ": vocab_size_hint ", vocab_size_hint,
         ", expected >= 0 (0 = unknown)");
-  check(size > 0, name, ": empty tokenizer file, expected a llama2.c tokenizer.bin or a "
+  check(size > 0, name,
+        ": empty tokenizer file, expected a llama2.c tokenizer.bin or a "
         "SentencePiece .model");
   if (looks_like_model_proto(data, size)) {
     return load_sentencepiece_model(data, size, name, vocab_size_hint);
