@@ -26,6 +26,7 @@ for f in tok512.bin tok512.model; do
   [ -f "$ASSETS/llama2c/$f" ] && cp "$ASSETS/llama2c/$f" "$seed_tok/"
 done
 for target in "$BUILD"/fuzz/*_fuzz; do
+  [ -f "$target" ] && [ -x "$target" ] || continue
   name=$(basename "$target")
   corpus="$BUILD/fuzz/corpus-$name"
   mkdir -p "$corpus"

@@ -214,6 +214,38 @@ TEST(OpsKernels, Axpy) {
     }
 }
 
+TEST(OpsKernels, WeightedSum) {
+  Rng rng(17);
+  for (Isa isa : runnable_isas())
+    for (int64_t rows : {0, 1, 3, 4, 5, 9})
+      for (int64_t keys : {0, 1, 7, 33})
+        for (int64_t cols : {1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 129}) {
+          SCOPED_TRACE(testing::Message() << isa_name(isa) << " rows=" << rows << " keys=" << keys
+                                          << " cols=" << cols);
+          // Strides larger than the used extents, and misaligned starts.
+          const int64_t ldp = keys + 3, ldv = cols + 5, ldo = cols + 2;
+          Guarded p(rows * ldp, 1), v(keys * ldv, 1), out(rows * ldo, 1);
+          p.fill(rng);
+          v.fill(rng);
+          std::vector<float> want(rows * ldo, kGuard);
+          kernels_for(isa).weighted_sum(p.data(), ldp, rows, v.data(), ldv, keys, cols, out.data(), ldo);
+          ref::weighted_sum(p.data(), ldp, rows, v.data(), ldv, keys, cols, want.data(), ldo);
+          ASSERT_TRUE(out.guards_intact());
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t d = 0; d < ldo; ++d) {
+              float got = out.data()[r * ldo + d];
+              if (d >= cols) {  // padding between rows is untouched
+                ASSERT_EQ(got, kGuard) << "r=" << r << " d=" << d;
+                continue;
+              }
+              // A length-`keys` dot product in f32: (keys + 1) eps sum |p v|.
+              double mag = 0;
+              for (int64_t j = 0; j < keys; ++j) mag += std::fabs(p.data()[r * ldp + j] * v.data()[j * ldv + d]);
+              ASSERT_NEAR(got, want[r * ldo + d], (keys + 1) * kEps * mag + 1e-30) << "r=" << r << " d=" << d;
+            }
+        }
+}
+
 TEST(OpsKernels, Rmsnorm) {
   Rng rng(9);
   for (Isa isa : runnable_isas())

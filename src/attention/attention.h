@@ -16,7 +16,7 @@ struct AttentionShape {
 
 // Full causal attention. q: [n_q, n_heads*head_dim], rotated, for positions pos0..pos0+n_q-1;
 // the cache holds keys/values for slots [0, pos0+n_q) (slot == position). out: [n_q,
-// n_heads*head_dim]. scratch: n_threads * cache.capacity() floats.
+// n_heads*head_dim]. scratch: n_threads * (n_heads / n_kv_heads) * cache.capacity() floats.
 void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const AttentionShape& s,
                  const float* q, int64_t n_q, int64_t pos0, float* out, float* scratch);
 

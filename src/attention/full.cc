@@ -8,26 +8,31 @@
 
 namespace lc {
 
+// For each (query row, kv head) item: the scores of the group's query heads against every
+// visible key are one small matrix product (gemm with the keys as the weight matrix), then a
+// softmax per head, then one weighted sum over the value rows. Keys and values of a head are
+// contiguous in the cache, so each is streamed once per item for the whole group.
 void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const AttentionShape& s,
                  const float* q, int64_t n_q, int64_t pos0, float* out, float* scratch) {
   const ops::KernelTable& K = ops::kernels();
   const int64_t hd = s.head_dim, q_dim = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t cap = cache.capacity();
-  // One work item per (query row, head); items are split evenly across threads.
   pool.run([&](int t, int nt) {
     int64_t b, e;
-    ThreadPool::split_range(n_q * s.n_heads, 1, t, nt, &b, &e);
-    float* scores = scratch + t * cap;
+    ThreadPool::split_range(n_q * s.n_kv_heads, 1, t, nt, &b, &e);
+    float* scores = scratch + t * group * cap;  // [group, cap]
     for (int64_t item = b; item < e; ++item) {
-      int64_t i = item / s.n_heads, h = item % s.n_heads, g = h / group;
-      const float* qh = q + i * q_dim + h * hd;
-      int64_t n_keys = pos0 + i + 1;
-      for (int64_t j = 0; j < n_keys; ++j) scores[j] = K.dot(qh, cache.k(layer, j) + g * hd, hd) * scale;
-      K.softmax(scores, n_keys);
-      float* oh = out + i * q_dim + h * hd;
-      std::memset(oh, 0, sizeof(float) * hd);
-      for (int64_t j = 0; j < n_keys; ++j) K.axpy(scores[j], cache.v(layer, j) + g * hd, oh, hd);
+      const int64_t i = item / s.n_kv_heads, g = item % s.n_kv_heads, n_keys = pos0 + i + 1;
+      const float* qg = q + i * q_dim + g * group * hd;  // the group's heads, [group, hd]
+      K.gemm_f32(cache.k(layer, g, 0), hd, qg, hd, group, scores, cap, 0, n_keys);
+      for (int64_t h = 0; h < group; ++h) {
+        float* row = scores + h * cap;
+        for (int64_t j = 0; j < n_keys; ++j) row[j] *= scale;
+        K.softmax(row, n_keys);
+      }
+      K.weighted_sum(scores, cap, group, cache.v(layer, g, 0), hd, n_keys, hd,
+                     out + i * q_dim + g * group * hd, hd);
     }
   });
 }
@@ -42,7 +47,8 @@ void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionS
       double mx = -INFINITY;
       for (int64_t j = 0; j < n_keys; ++j) {
         double d = 0;
-        for (int64_t c = 0; c < hd; ++c) d += static_cast<double>(q[i * q_dim + h * hd + c]) * cache.k(layer, j)[g * hd + c];
+        for (int64_t c = 0; c < hd; ++c)
+          d += static_cast<double>(q[i * q_dim + h * hd + c]) * cache.k(layer, g, j)[c];
         w[j] = d / std::sqrt(static_cast<double>(hd));
         mx = std::fmax(mx, w[j]);
       }
@@ -50,7 +56,7 @@ void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionS
       for (auto& x : w) sum += (x = std::exp(x - mx));
       for (int64_t c = 0; c < hd; ++c) {
         double acc = 0;
-        for (int64_t j = 0; j < n_keys; ++j) acc += w[j] / sum * cache.v(layer, j)[g * hd + c];
+        for (int64_t j = 0; j < n_keys; ++j) acc += w[j] / sum * cache.v(layer, g, j)[c];
         out[i * q_dim + h * hd + c] = static_cast<float>(acc);
       }
     }

@@ -57,7 +57,7 @@ Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_ca
       up(max_tokens_ * c.hidden),
       rope_cos(max_tokens_ * c.head_dim / 2),
       rope_sin(max_tokens_ * c.head_dim / 2),
-      scores(static_cast<size_t>(n_threads) * cache_capacity) {}
+      scores(static_cast<size_t>(n_threads) * (c.n_heads / c.n_kv_heads) * cache_capacity) {}
 
 LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
   const ModelConfig& c = cfg_;
@@ -126,8 +126,11 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const 
       const float* sn = ws.rope_sin.data() + i * half;
       K.rope(ws.q.data() + i * q_dim, c.n_heads, c.head_dim, cs, sn, c.rope_style);
       K.rope(ws.k.data() + i * kv_dim, c.n_kv_heads, c.head_dim, cs, sn, c.rope_style);
-      std::memcpy(cache.k(l, pos0 + i), ws.k.data() + i * kv_dim, sizeof(float) * kv_dim);
-      std::memcpy(cache.v(l, pos0 + i), ws.v.data() + i * kv_dim, sizeof(float) * kv_dim);
+      for (int64_t g = 0; g < c.n_kv_heads; ++g) {
+        const int64_t off = i * kv_dim + g * c.head_dim;
+        std::memcpy(cache.k(l, g, pos0 + i), ws.k.data() + off, sizeof(float) * c.head_dim);
+        std::memcpy(cache.v(l, g, pos0 + i), ws.v.data() + off, sizeof(float) * c.head_dim);
+      }
     }
     attend_full(pool, cache, l, shape, ws.q.data(), n, pos0, ws.att.data(), ws.scores.data());
     ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());

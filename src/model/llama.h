@@ -42,7 +42,7 @@ struct Workspace {
   AlignedBuffer<float> up;      // [max_tokens, hidden]
   AlignedBuffer<float> rope_cos;  // [max_tokens, head_dim/2]
   AlignedBuffer<float> rope_sin;  // [max_tokens, head_dim/2]
-  AlignedBuffer<float> scores;  // [n_threads, cache_capacity] attention scores
+  AlignedBuffer<float> scores;  // [n_threads, n_heads/n_kv_heads, cache_capacity] scores
 };
 
 class LlamaModel {

@@ -402,6 +402,59 @@ void gemm(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N, floa
   gemm_tiled<V, WT>(w, K, X, ldx, N, Y, ldy, m0, m1);
 }
 
+// The attention value pass. Each output row block (up to 4 rows) x column chunk (up to 4
+// vectors) keeps its 16 accumulators in registers while streaming the value rows once, so each
+// value vector loaded feeds up to 4 FMAs and no horizontal reduction is needed.
+template <class V, int kChunks>
+void weighted_sum_block(const float* p, int64_t ldp, int rows, const float* v, int64_t ldv,
+                        int64_t n_keys, int64_t d0, int64_t d_cols, float* out, int64_t ldo) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  F acc[4][kChunks];
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < kChunks; ++c) acc[r][c] = V::zero();
+  // The last chunk may be partial: it is loaded and stored with load_n/store_n.
+  const int tail = static_cast<int>(d_cols - d0 - (kChunks - 1) * L);
+  const bool full = tail >= L;
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const float* vj = v + j * ldv + d0;
+    F x[kChunks];
+    for (int c = 0; c + 1 < kChunks; ++c) x[c] = V::load(vj + c * L);
+    x[kChunks - 1] = full ? V::load(vj + (kChunks - 1) * L) : V::load_n(vj + (kChunks - 1) * L, tail);
+    for (int r = 0; r < 4; ++r) {
+      if (r >= rows) break;
+      F w = V::set1(p[r * ldp + j]);
+      for (int c = 0; c < kChunks; ++c) acc[r][c] = V::fmadd(w, x[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* o = out + r * ldo + d0;
+    for (int c = 0; c + 1 < kChunks; ++c) V::store(o + c * L, acc[r][c]);
+    if (full) V::store(o + (kChunks - 1) * L, acc[r][kChunks - 1]);
+    else V::store_n(o + (kChunks - 1) * L, acc[r][kChunks - 1], tail);
+  }
+}
+
+template <class V>
+void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
+                  int64_t n_keys, int64_t d_cols, float* out, int64_t ldo) {
+  constexpr int64_t L = V::kLanes;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+    int rows = static_cast<int>(imin<int64_t>(4, n_rows - r0));
+    const float* pr = p + r0 * ldp;
+    float* o = out + r0 * ldo;
+    for (int64_t d0 = 0; d0 < d_cols; d0 += 4 * L) {
+      int64_t chunks = imin<int64_t>(4, (d_cols - d0 + L - 1) / L);
+      switch (chunks) {
+        case 1: weighted_sum_block<V, 1>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
+        case 2: weighted_sum_block<V, 2>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
+        case 3: weighted_sum_block<V, 3>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
+        default: weighted_sum_block<V, 4>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
+      }
+    }
+  }
+}
+
 template <class V>
 constexpr KernelTable make_table(Isa isa) {
   return KernelTable{isa,
@@ -414,6 +467,7 @@ constexpr KernelTable make_table(Isa isa) {
                      dot<V>,
                      axpy<V>,
                      rope<V>,
+                     weighted_sum<V>,
                      gemm<V, float, true>,
                      gemm<V, Bf16, true>,
                      gemm<V, Fp16, true>};

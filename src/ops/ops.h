@@ -56,6 +56,10 @@ struct KernelTable {
   // sines are given (head_dim/2 each, from rope_angles()).
   void (*rope)(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
                RopeStyle style);
+  // out[r*ldo + d] = sum_j p[r*ldp + j] * v[j*ldv + d] for r < n_rows, d < d_cols, j < n_keys:
+  // the value pass of attention (probabilities times the value rows), overwriting out.
+  void (*weighted_sum)(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
+                       int64_t n_keys, int64_t d_cols, float* out, int64_t ldo);
   // EXPERIMENTAL, not for the default path. Same results as gemm_* (bit for bit); for N == 1
   // they read W with non-temporal prefetches (prefetchnta), whose lines are not kept in L2/L3, so
   // that a model larger than L3 could stream its excess weights without evicting the part meant

@@ -56,6 +56,16 @@ void axpy(float alpha, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
+void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
+                  int64_t n_keys, int64_t d_cols, float* out, int64_t ldo) {
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t d = 0; d < d_cols; ++d) {
+      double acc = 0.0;
+      for (int64_t j = 0; j < n_keys; ++j) acc += static_cast<double>(p[r * ldp + j]) * v[j * ldv + d];
+      out[r * ldo + d] = static_cast<float>(acc);
+    }
+}
+
 void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
           RopeStyle style) {
   int64_t half = head_dim / 2;

@@ -15,6 +15,8 @@ void softmax(float* x, int64_t n);
 void silu_mul(float* a, const float* b, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
+void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
+                  int64_t n_keys, int64_t d_cols, float* out, int64_t ldo);
 void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
           RopeStyle style);
 

@@ -14,7 +14,8 @@ Session::Session(const LlamaModel& model, const SessionOptions& opt)
     : model_(model),
       opt_(opt),
       pool_(opt.n_threads),
-      cache_(model.config().n_layers, resolve_ctx(model, opt.ctx), model.config().kv_dim()),
+      cache_(model.config().n_layers, resolve_ctx(model, opt.ctx), model.config().n_kv_heads,
+             model.config().head_dim),
       ws_(model.config(), std::max<int64_t>(1, opt.block_tokens), resolve_ctx(model, opt.ctx),
           pool_.size()),
       logits_(static_cast<size_t>(model.config().vocab_size)) {}
