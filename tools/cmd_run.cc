@@ -59,6 +59,8 @@ int cmd_run(int argc, char** argv) {
          " tokens (raise --ctx)");
   Session session(model, so);
 
+  // The prompt is echoed as given, then the continuation is streamed after it.
+  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   GenerateStats st = generate(session, *tok, tokens, g, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
