@@ -18,7 +18,9 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
   const int64_t hd = s.head_dim, q_dim = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t cap = cache.capacity();
-  pool.run([&](int t, int nt) {
+  // Multiply-adds: scores and weighted sum, for every query row and head.
+  const int64_t work = 2 * n_q * s.n_heads * (pos0 + n_q) * hd;
+  pool.run_sized(work, [&](int t, int nt) {
     int64_t b, e;
     ThreadPool::split_range(n_q * s.n_kv_heads, 1, t, nt, &b, &e);
     float* scores = scratch + t * group * cap;  // [group, cap]

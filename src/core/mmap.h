@@ -20,6 +20,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Tells the kernel the mapped bytes [p, p+n) are no longer needed, so their pages leave this
+  // process's resident set (the file is unchanged; a later read faults them back in). Only whole
+  // pages inside the range are dropped; ranges outside the mapping are ignored.
+  void drop_pages(const void* p, size_t n) const;
 
  private:
   void release();

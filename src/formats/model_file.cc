@@ -35,20 +35,29 @@ const TensorRef& ModelFile::get(const std::string& name, const std::vector<int64
 }
 
 void ModelFile::convert_matrices(DType to) {
+  bool any = false;
+  for (const auto& t : tensors) any = any || (t.shape.size() == 2 && t.dtype != to);
+  if (!any) return;
+  // Every tensor moves to owned memory (matrices converted, vectors copied as f32) so that the
+  // file mapping can be released: otherwise the source pages read during conversion would stay
+  // resident beside the converted copy.
   for (auto& t : tensors) {
-    if (t.shape.size() != 2 || t.dtype == to) continue;
-    int64_t n = t.numel();
-    AlignedBuffer<uint8_t> buf(static_cast<size_t>(n) * dtype_size(to));
+    const DType dst = t.shape.size() == 2 ? to : DType::F32;
+    const int64_t n = t.numel();
+    AlignedBuffer<uint8_t> buf(static_cast<size_t>(n) * dtype_size(dst));
     for (int64_t i = 0; i < n; ++i) {
       float v = ops::ref::load(t.data, t.dtype, i);
-      if (to == DType::F32) reinterpret_cast<float*>(buf.data())[i] = v;
-      else if (to == DType::BF16) reinterpret_cast<uint16_t*>(buf.data())[i] = f32_to_bf16(v);
+      if (dst == DType::F32) reinterpret_cast<float*>(buf.data())[i] = v;
+      else if (dst == DType::BF16) reinterpret_cast<uint16_t*>(buf.data())[i] = f32_to_bf16(v);
       else reinterpret_cast<uint16_t*>(buf.data())[i] = f32_to_f16(v);
     }
-    t.dtype = to;
+    // Drop the source pages as we go, so peak memory stays near the converted size.
+    for (const auto& m : mappings) m.drop_pages(t.data, static_cast<size_t>(n) * dtype_size(t.dtype));
+    t.dtype = dst;
     t.data = buf.data();
     owned.push_back(std::move(buf));
   }
+  mappings.clear();
 }
 
 size_t ModelFile::weight_bytes() const {

@@ -59,7 +59,8 @@ class ModelFile {
   const TensorRef* find(const std::string& name) const;
   // The tensor `name`, checked to have exactly `shape`; throws naming the file and tensor.
   const TensorRef& get(const std::string& name, const std::vector<int64_t>& shape) const;
-  // Converts every 2-D tensor to dtype t (into owned memory); 1-D tensors (norms) stay f32.
+  // Converts every 2-D tensor to dtype t; 1-D tensors (norms) stay f32. When anything converts,
+  // all tensors move to owned memory and the file mappings are released.
   void convert_matrices(DType t);
   // Bytes of all tensors.
   size_t weight_bytes() const;

@@ -31,7 +31,9 @@ struct MatmulJob {
 void matmul_shared_input(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* x,
                          int64_t n) {
   const ops::KernelTable& K = ops::kernels();
-  pool.run([&](int t, int nt) {
+  int64_t work = 0;
+  for (int j = 0; j < n_jobs; ++j) work += jobs[j].w->rows * jobs[j].w->cols * n;
+  pool.run_sized(work, [&](int t, int nt) {
     for (int j = 0; j < n_jobs; ++j) {
       const ops::WeightView& w = *jobs[j].w;
       int64_t b, e;

@@ -18,8 +18,10 @@ void rope_angles(double pos, int64_t head_dim, double theta, float* cos, float* 
 void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y) {
   GemmFn fn = gemm_for(kernels(), W.dtype);
   // 16-row grain keeps each thread's slice a multiple of the kernels' row tiles.
-  pool.parallel_for(W.rows, 16, [&](int64_t m0, int64_t m1) {
-    fn(W.data, W.cols, X, W.cols, N, Y, W.rows, m0, m1);
+  pool.run_sized(W.rows * W.cols * N, [&](int t, int nt) {
+    int64_t m0, m1;
+    ThreadPool::split_range(W.rows, 16, t, nt, &m0, &m1);
+    if (m0 < m1) fn(W.data, W.cols, X, W.cols, N, Y, W.rows, m0, m1);
   });
 }
 
