@@ -39,7 +39,7 @@ TEST(NoAllocation, DecodeAndPrefillBlocksDoNotAllocate) {
   auto f = load_model_file(path);
   LlamaModel m(*f);
   for (int threads : {1, 2}) {
-    Session s(m, SessionOptions{0, threads, 8});
+    Session s(m, SessionOptions{0, threads, 8, {}});
     int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
     s.prefill(toks, 3);  // warm-up (first parallel section, lazily initialised kernels)
     long before = g_allocations.load();

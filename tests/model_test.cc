@@ -65,7 +65,7 @@ TEST_P(LlamaForward, AllLogitsMatchReference) {
   LlamaModel m(*f);
   const int64_t n = 23, V = f->config.vocab_size;
   auto toks = random_tokens(n, V, 3);
-  SessionOptions so{0, c.threads, c.block};
+  SessionOptions so{0, c.threads, c.block, {}};
   Session s(m, so);
   std::vector<float> got(n * V);
   s.all_logits(toks.data(), n, got.data());
@@ -81,7 +81,7 @@ TEST_P(LlamaForward, PrefillThenDecodeEqualsTokenByToken) {
   LlamaModel m(*f);
   const int64_t n = 30, n_prompt = 13, V = f->config.vocab_size;
   auto toks = random_tokens(n, V, 5);
-  SessionOptions so{0, c.threads, c.block};
+  SessionOptions so{0, c.threads, c.block, {}};
   Session a(m, so), b(m, so);
   std::vector<float> all(n * V);
   a.all_logits(toks.data(), n, all.data());
@@ -112,7 +112,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LlamaForward,
 TEST(LlamaForward, ContextOverflowIsAnError) {
   auto f = load_model_file(write_tiny(true));
   LlamaModel m(*f);
-  Session s(m, SessionOptions{8, 1, 4});
+  Session s(m, SessionOptions{8, 1, 4, {}});
   auto toks = random_tokens(9, f->config.vocab_size, 1);
   EXPECT_THROW(s.prefill(toks.data(), 9), Error);
   s.reset();
@@ -128,7 +128,7 @@ TEST(LlamaForward, Stories260KMatchesReference) {
   LlamaModel m(*f);
   auto toks = random_tokens(40, f->config.vocab_size, 11);
   toks[0] = 1;
-  Session s(m, SessionOptions{0, 2, 16});
+  Session s(m, SessionOptions{0, 2, 16, {}});
   std::vector<float> got(toks.size() * f->config.vocab_size);
   s.all_logits(toks.data(), static_cast<int64_t>(toks.size()), got.data());
   auto want = test::llama_reference_logits(*f, toks);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_flags.h"
 #include "commands.h"
 #include "common.h"
 #include "core/aligned.h"
@@ -56,8 +57,10 @@ double prefill_decode_mismatch(Session& s, const std::vector<int>& toks, int64_t
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args a("bench", {"-m", "-t", "--prompt", "--gen", "--reps", "--json", "--ctx", "--dtype", "--seed"},
-         {"--help"});
+  std::vector<std::string> flags = {"-m",  "-t",   "--prompt", "--gen", "--reps",
+                                    "--json", "--ctx", "--dtype", "--seed"};
+  for (const auto& f : attention_value_flags()) flags.push_back(f);
+  Args a("bench", flags, {"--help"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(
@@ -75,6 +78,7 @@ int cmd_bench(int argc, char** argv) {
   const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
   int64_t ctx = a.integer("--ctx", 0, 1, 1 << 26);
   std::string json = a.str("--json");
+  const AttentionConfig attn = parse_attention(a, /*allow_many=*/false).front();
 
   auto file = load_model(a);
   LlamaModel model(*file);
@@ -85,6 +89,7 @@ int cmd_bench(int argc, char** argv) {
   SessionOptions so;
   so.n_threads = threads;
   so.ctx = ctx;
+  so.attn = attn;
   Session session(model, so);
 
   Rng rng(seed);

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_flags.h"
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
@@ -16,21 +17,23 @@ namespace {
 const char* kHelp =
     "usage: longctx run -m MODEL [-z TOKENIZER] [-p PROMPT | -f PROMPT_FILE] [-n N] [--temp T]\n"
     "                   [--top-k K] [--top-p P] [--seed S] [-t THREADS] [--ctx N]\n"
-    "                   [--dtype f32|bf16|f16] [--verbose]\n"
+    "                   [--dtype f32|bf16|f16] [--verbose] [attention flags]\n"
     "  -n N        tokens to generate (default 256)\n"
     "  --temp T    sampling temperature, 0 = greedy (default 1.0)\n"
     "  --top-k K   sample among the K most likely tokens (0 = off)\n"
     "  --top-p P   nucleus sampling mass in (0, 1] (1 = off)\n"
     "  --ctx N     context (KV cache) size; default the model's trained context\n"
     "  --dtype D   convert weight matrices at load (default: as stored)\n"
-    "  --verbose   print prompt and generation tokens/s to stderr\n";
+    "  --verbose   print prompt and generation tokens/s to stderr\n"
+    "attention flags: --attn full|window|streaming|lambda --window N --sinks G\n"
+    "                 --ceiling D|none --topk K --topk-from-layer H\n";
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  Args a("run",
-         {"-m", "-z", "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--seed", "-t", "--ctx",
-          "--dtype"},
-         {"--verbose", "--help"});
+  std::vector<std::string> flags = {"-m",     "-z",      "-p",   "-f", "-n",    "--temp",
+                                    "--top-k", "--top-p", "--seed", "-t", "--ctx", "--dtype"};
+  for (const auto& f : attention_value_flags()) flags.push_back(f);
+  Args a("run", flags, {"--verbose", "--help"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
@@ -47,6 +50,7 @@ int cmd_run(int argc, char** argv) {
   SessionOptions so;
   so.n_threads = threads_flag(a);
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
+  so.attn = parse_attention(a, /*allow_many=*/false).front();
   std::string prompt = a.has("-f") ? read_text_file("-f", a.str("-f")) : a.str("-p");
 
   auto file = load_model(a);

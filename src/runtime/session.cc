@@ -18,7 +18,11 @@ Session::Session(const LlamaModel& model, const SessionOptions& opt)
              model.config().head_dim),
       ws_(model.config(), std::max<int64_t>(1, opt.block_tokens), resolve_ctx(model, opt.ctx),
           pool_.size()),
-      logits_(static_cast<size_t>(model.config().vocab_size)) {}
+      logits_(static_cast<size_t>(model.config().vocab_size)) {
+  const AttentionConfig& a = opt.attn;
+  if (a.policy != AttnPolicy::Full || a.ceiling >= 0 || a.topk > 0)
+    fail("--attn ", a.label(), ": bounded attention policies are not implemented yet");
+}
 
 const float* Session::prefill(const int* tokens, int64_t n) {
   check(n >= 1, "prefill: empty prompt");

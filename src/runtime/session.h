@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "attention/config.h"
 #include "attention/kv_cache.h"
 #include "core/aligned.h"
 #include "core/thread_pool.h"
@@ -17,6 +18,7 @@ struct SessionOptions {
   int64_t ctx = 0;           // cache capacity in tokens; 0 = the model's trained context
   int n_threads = 2;
   int64_t block_tokens = 64; // prompt tokens per forward during prefill
+  AttentionConfig attn;      // attention + KV-cache policy
 };
 
 class Session {

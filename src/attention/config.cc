@@ -1,0 +1,40 @@
+#include "attention/config.h"
+
+#include <sstream>
+
+namespace lc {
+
+const char* policy_name(AttnPolicy p) {
+  switch (p) {
+    case AttnPolicy::Full: return "full";
+    case AttnPolicy::Window: return "window";
+    case AttnPolicy::Streaming: return "streaming";
+    case AttnPolicy::Lambda: return "lambda";
+  }
+  return "?";
+}
+
+std::string AttentionConfig::label() const {
+  std::ostringstream os;
+  os << policy_name(policy);
+  auto num = [](int64_t v, const char* unset) {
+    return v < 0 ? std::string(unset) : v == kNoCeiling ? std::string("none") : std::to_string(v);
+  };
+  switch (policy) {
+    case AttnPolicy::Full:
+      if (ceiling >= 0) os << "(D=" << num(ceiling, "") << ")";
+      break;
+    case AttnPolicy::Window: os << "(W=" << num(window ? window : -1, "ctx") << ")"; break;
+    case AttnPolicy::Streaming:
+      os << "(S=" << num(sinks, "4") << ",W=" << num(window ? window : -1, "ctx") << ")";
+      break;
+    case AttnPolicy::Lambda:
+      os << "(G=" << num(sinks, "10") << ",L=" << num(window ? window : -1, "ctx")
+         << ",D=" << num(ceiling, "L") << ")";
+      break;
+  }
+  if (topk > 0) os << "+top" << topk << "@" << topk_from_layer;
+  return os.str();
+}
+
+}  // namespace lc

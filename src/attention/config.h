@@ -1,0 +1,37 @@
+// Which tokens a query attends to and at what distance: the attention + KV-cache policy of a
+// session (semantics: ../shared/specs/lm-infinite.md). One config applies to every layer.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace lc {
+
+enum class AttnPolicy : uint8_t {
+  Full,       // every j <= i, true distance
+  Window,     // the last `window` tokens, true distance
+  Streaming,  // `sinks` first tokens + the last `window` cached, positions re-assigned in cache
+  Lambda,     // LM-Infinite: `sinks` global tokens at distance `ceiling` + last `window` tokens
+};
+
+const char* policy_name(AttnPolicy p);
+
+struct AttentionConfig {
+  AttnPolicy policy = AttnPolicy::Full;
+  // W for window/streaming, L for lambda; 0 = the model's trained context.
+  int64_t window = 0;
+  // S for streaming, G for lambda; -1 = the default (streaming 4, lambda 10).
+  int64_t sinks = -1;
+  // Distance ceiling D. For lambda: -1 = L_pre (the model's trained context), kNoCeiling = global
+  // tokens at their true distance (the "Λ-mask without ceiling" ablation). For full: -1 = none;
+  // a value clips every distance above it to it (the "ceiling without Λ-mask" ablation).
+  int64_t ceiling = -1;
+  static constexpr int64_t kNoCeiling = INT64_MAX;
+  // LM-Infinite top-k middle tokens (0 = off), in layers >= topk_from_layer.
+  int64_t topk = 0;
+  int64_t topk_from_layer = 4;
+
+  // A short label such as "lambda(G=10,L=512,D=512)" for tables, plots and JSON.
+  std::string label() const;
+};
+
+}  // namespace lc

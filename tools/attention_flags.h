@@ -1,0 +1,23 @@
+// The attention flags shared by run, bench and the evaluation commands:
+//   --attn full|window|streaming|lambda   (eval commands: a comma-separated list, one
+//                                          configuration each; items may override the shared
+//                                          flags: lambda:D=none, full:D=512, window:W=256,
+//                                          streaming:S=4:W=508, lambda:G=10:L=512:K=5:H=4)
+//   --window N  --sinks G  --ceiling D|none  --topk K  --topk-from-layer H
+#pragma once
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "attention/config.h"
+
+namespace lc::cli {
+
+// The flag names, for Args' declaration lists.
+const std::vector<std::string>& attention_value_flags();
+
+// Parses the flags; with allow_many == false a list of more than one configuration is an error.
+// Throws lc::Error naming the flag or item on any malformed value.
+std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many);
+
+}  // namespace lc::cli
