@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "formats/llama2c.h"
 #include "model/llama.h"
@@ -38,15 +39,28 @@ TEST(NoAllocation, DecodeAndPrefillBlocksDoNotAllocate) {
   write_synthetic_llama2c(path, SynthSpec{64, 96, 2, 4, 2, 50, 64, 3, true});
   auto f = load_model_file(path);
   LlamaModel m(*f);
-  for (int threads : {1, 2}) {
-    Session s(m, SessionOptions{0, threads, 8, {}});
-    int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-    s.prefill(toks, 3);  // warm-up (first parallel section, lazily initialised kernels)
-    long before = g_allocations.load();
-    s.prefill(toks + 3, 12);
-    for (int i = 0; i < 20; ++i) s.decode(toks[i % 20]);
-    EXPECT_EQ(g_allocations.load() - before, 0) << "threads " << threads;
-  }
+  // Full, and the bounded policies with small windows so that the decode loop runs through the
+  // moment the cache fills and wraps the ring several times.
+  std::vector<AttentionConfig> policies(5);
+  policies[1].policy = AttnPolicy::Lambda;
+  policies[1].sinks = 3;
+  policies[1].window = 9;
+  policies[2].policy = AttnPolicy::Streaming;
+  policies[2].sinks = 2;
+  policies[2].window = 7;
+  policies[3].policy = AttnPolicy::Window;
+  policies[3].window = 5;
+  policies[4].ceiling = 6;  // full with a distance ceiling
+  for (const AttentionConfig& attn : policies)
+    for (int threads : {1, 2}) {
+      Session s(m, SessionOptions{0, threads, 8, attn});
+      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+      s.prefill(toks, 3);  // warm-up (first parallel section, lazily initialised kernels)
+      long before = g_allocations.load();
+      s.prefill(toks + 3, 12);
+      for (int i = 0; i < 40; ++i) s.decode(toks[i % 20]);
+      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
+    }
 }
 
 }  // namespace

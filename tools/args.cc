@@ -12,8 +12,11 @@
 namespace lc::cli {
 
 Args::Args(const std::string& command, std::vector<std::string> value_flags,
-           std::vector<std::string> switches)
-    : command_(command), value_flags_(std::move(value_flags)), switches_(std::move(switches)) {}
+           std::vector<std::string> switches, std::vector<std::string> repeatable)
+    : command_(command),
+      value_flags_(std::move(value_flags)),
+      switches_(std::move(switches)),
+      repeatable_(std::move(repeatable)) {}
 
 void Args::parse(int argc, char** argv, int first) {
   for (int i = first; i < argc; ++i) {
@@ -22,14 +25,21 @@ void Args::parse(int argc, char** argv, int first) {
     bool is_switch = std::find(switches_.begin(), switches_.end(), a) != switches_.end();
     if (!is_value && !is_switch)
       fail(command_, ": unknown argument '", a, "' (see 'longctx ", command_, " --help')");
-    if (values_.count(a)) fail(command_, ": ", a, " given more than once");
+    bool repeat_ok = std::find(repeatable_.begin(), repeatable_.end(), a) != repeatable_.end();
+    if (values_.count(a) && !repeat_ok) fail(command_, ": ", a, " given more than once");
     if (is_switch) {
       values_[a] = "1";
       continue;
     }
     if (i + 1 >= argc) fail(command_, ": ", a, " needs a value");
     values_[a] = argv[++i];
+    all_values_[a].push_back(values_[a]);
   }
+}
+
+std::vector<std::string> Args::all(const std::string& flag) const {
+  auto it = all_values_.find(flag);
+  return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 bool Args::has(const std::string& flag) const { return values_.count(flag) != 0; }

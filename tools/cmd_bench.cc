@@ -58,7 +58,7 @@ double prefill_decode_mismatch(Session& s, const std::vector<int>& toks, int64_t
 
 int cmd_bench(int argc, char** argv) {
   std::vector<std::string> flags = {"-m",  "-t",   "--prompt", "--gen", "--reps",
-                                    "--json", "--ctx", "--dtype", "--seed"};
+                                    "--json", "--ctx", "--dtype", "--seed", "--fill"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("bench", flags, {"--help"});
   a.parse(argc, argv, 2);
@@ -66,8 +66,13 @@ int cmd_bench(int argc, char** argv) {
     std::fputs(
         "usage: longctx bench -m MODEL [-t THREADS] [--prompt N] [--gen N] [--reps R]\n"
         "                     [--json FILE] [--ctx N] [--dtype f32|bf16|f16] [--seed S]\n"
+        "                     [--fill N] [attention flags]\n"
         "  Times prefill of N random prompt tokens and decode of --gen tokens, R times after a\n"
-        "  warm-up; reports tokens/s median, p10, p90 and peak resident memory.\n",
+        "  warm-up; reports tokens/s median, p10, p90 and peak resident memory.\n"
+        "  --fill N  decode at context N: random keys/values stand in for N positions (written\n"
+        "            into the cache rows they occupy -- for bounded policies only the sinks and\n"
+        "            the last window), then the prompt and --gen tokens follow at position N.\n"
+        "  --ctx N   context of --attn full (default: the model's, raised to fit the run)\n",
         stdout);
     return 0;
   }
@@ -77,20 +82,23 @@ int cmd_bench(int argc, char** argv) {
   const int64_t reps = a.integer("--reps", 5, 1, 10000);
   const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
   int64_t ctx = a.integer("--ctx", 0, 1, 1 << 26);
+  const int64_t fill = a.integer("--fill", 0, 0, int64_t{1} << 40);
   std::string json = a.str("--json");
   const AttentionConfig attn = parse_attention(a, /*allow_many=*/false).front();
 
   auto file = load_model(a);
   LlamaModel model(*file);
   const ModelConfig& c = model.config();
-  if (ctx == 0) ctx = std::max(c.ctx_len, n_prompt + n_gen);
-  if (n_prompt + n_gen > ctx)
-    fail("--prompt + --gen = ", n_prompt + n_gen, " exceeds the context of ", ctx, " (raise --ctx)");
+  if (ctx == 0) ctx = std::max(c.ctx_len, fill + n_prompt + n_gen);
   SessionOptions so;
   so.n_threads = threads;
   so.ctx = ctx;
   so.attn = attn;
   Session session(model, so);
+  // Bounded policies (window, streaming, lambda) have no context limit.
+  if (fill + n_prompt + n_gen > session.capacity())
+    fail("--fill + --prompt + --gen = ", fill + n_prompt + n_gen, " exceeds the context of ",
+         session.capacity(), " (raise --ctx)");
 
   Rng rng(seed);
   std::vector<int> prompt(static_cast<size_t>(n_prompt));
@@ -103,6 +111,7 @@ int cmd_bench(int argc, char** argv) {
   std::vector<double> pre_tps, dec_tps;
   for (int64_t r = -1; r < reps; ++r) {  // r == -1 is the warm-up
     session.reset();
+    if (fill > 0) session.fill_random(fill, seed + 17 + static_cast<uint64_t>(r + 1));
     double t0 = now_seconds();
     const float* logits = session.prefill(prompt.data(), n_prompt);
     double t1 = now_seconds();
@@ -120,9 +129,17 @@ int cmd_bench(int argc, char** argv) {
 
   std::printf("model       %s (%.1f M params, %.1f MiB weights, dtype %s)\n", file->path.c_str(),
               wbytes / dtype_size(file->tensors[0].dtype) / 1e6, wbytes / (1 << 20), dtype.c_str());
-  std::printf("threads %d, isa %s, ctx %lld, KV cache %.1f MiB, prefill/decode check %.1e\n",
-              threads, isa_name(selected_isa()), static_cast<long long>(ctx),
-              static_cast<double>(session.cache_bytes()) / (1 << 20), mismatch);
+  const std::string label = session.policy().label();
+  std::printf("attention   %s, KV cache %.1f MiB (%lld slots)\n", label.c_str(),
+              static_cast<double>(session.cache_bytes()) / (1 << 20),
+              static_cast<long long>(session.cache_slots()));
+  std::printf("threads %d, isa %s, ctx %s, prefill/decode check %.1e\n", threads,
+              isa_name(selected_isa()),
+              session.policy().bounded() ? "unbounded" : std::to_string(ctx).c_str(), mismatch);
+  if (fill > 0)
+    std::printf("context     --fill %lld: random keys/values stand in for positions [0, %lld) "
+                "(no prefill); prompt and decode run after them\n",
+                static_cast<long long>(fill), static_cast<long long>(fill));
   std::printf("| test          | tokens | tok/s median | p10      | p90      |\n");
   std::printf("|---------------|--------|--------------|----------|----------|\n");
   std::printf("| prefill       | %6lld | %12.1f | %8.1f | %8.1f |\n", static_cast<long long>(n_prompt),
@@ -139,6 +156,7 @@ int cmd_bench(int argc, char** argv) {
     std::fprintf(f,
                  "{\"model\": \"%s\", \"weight_bytes\": %.0f, \"dtype\": \"%s\", \"threads\": %d, "
                  "\"isa\": \"%s\", \"ctx\": %lld, \"kv_cache_bytes\": %zu, \"commit\": \"%s\",\n"
+                 " \"attn\": \"%s\", \"bounded\": %s, \"cache_slots\": %lld, \"fill\": %lld,\n"
                  " \"prefill\": {\"tokens\": %lld, \"tok_s_median\": %.3f, \"tok_s_p10\": %.3f, "
                  "\"tok_s_p90\": %.3f},\n"
                  " \"decode\": {\"tokens\": %lld, \"tok_s_median\": %.3f, \"tok_s_p10\": %.3f, "
@@ -146,7 +164,10 @@ int cmd_bench(int argc, char** argv) {
                  " \"reps\": %lld, \"peak_rss_bytes\": %zu, \"check_rel_err\": %.3e}\n",
                  json_escape(file->path).c_str(), wbytes, json_escape(dtype).c_str(), threads,
                  isa_name(selected_isa()), static_cast<long long>(ctx), session.cache_bytes(),
-                 LONGCTX_GIT_COMMIT, static_cast<long long>(n_prompt), pre.median, pre.p10,
+                 LONGCTX_GIT_COMMIT, json_escape(label).c_str(),
+                 session.policy().bounded() ? "true" : "false",
+                 static_cast<long long>(session.cache_slots()), static_cast<long long>(fill),
+                 static_cast<long long>(n_prompt), pre.median, pre.p10,
                  pre.p90, static_cast<long long>(n_gen), dec.median, dec.p10, dec.p90,
                  static_cast<long long>(reps), peak_rss_bytes(), mismatch);
     bool ok = std::fclose(f) == 0;

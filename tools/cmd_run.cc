@@ -22,7 +22,8 @@ const char* kHelp =
     "  --temp T    sampling temperature, 0 = greedy (default 1.0)\n"
     "  --top-k K   sample among the K most likely tokens (0 = off)\n"
     "  --top-p P   nucleus sampling mass in (0, 1] (1 = off)\n"
-    "  --ctx N     context (KV cache) size; default the model's trained context\n"
+    "  --ctx N     context (KV cache) size for --attn full; default the model's trained context\n"
+    "              (window, streaming and lambda keep a bounded cache and have no limit)\n"
     "  --dtype D   convert weight matrices at load (default: as stored)\n"
     "  --verbose   print prompt and generation tokens/s to stderr\n"
     "attention flags: --attn full|window|streaming|lambda --window N --sinks G\n"
@@ -57,11 +58,11 @@ int cmd_run(int argc, char** argv) {
   auto tok = load_tokenizer_for(a, *file);
   LlamaModel model(*file);
   std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
-  int64_t ctx = so.ctx > 0 ? so.ctx : model.config().ctx_len;
-  if (static_cast<int64_t>(tokens.size()) > ctx)
-    fail("the prompt is ", tokens.size(), " tokens, longer than the context of ", ctx,
-         " tokens (raise --ctx)");
   Session session(model, so);
+  // Bounded policies (window, streaming, lambda) have no context limit.
+  if (static_cast<int64_t>(tokens.size()) > session.capacity())
+    fail("the prompt is ", tokens.size(), " tokens, longer than the context of ",
+         session.capacity(), " tokens (raise --ctx)");
 
   // The prompt is echoed as given, then the continuation is streamed after it.
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);

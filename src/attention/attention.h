@@ -8,10 +8,16 @@ namespace lc {
 
 class ThreadPool;
 
+class AttentionPolicy;
+
 struct AttentionShape {
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
+  // ALiBi (Press et al.): per-head slopes m_h [n_heads], adding -m_h * distance to every logit
+  // (the distance of a global key is the policy's, e.g. the ceiling D). nullptr = RoPE models,
+  // whose queries and keys arrive already rotated.
+  const float* alibi_slopes = nullptr;
 };
 
 // Full causal attention. q: [n_q, n_heads*head_dim], rotated, for positions pos0..pos0+n_q-1;
@@ -23,5 +29,24 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
 // The same, computed the slow obvious way (double accumulation), for tests.
 void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionShape& s,
                            const float* q, int64_t n_q, int64_t pos0, float* out);
+
+// Writes one token's keys and values (all kv heads, [n_kv_heads * head_dim] each) at position
+// `pos` into its slot; k_unrotated is also kept when pos < n_raw (it may equal k for ALiBi, and
+// may be nullptr when pos >= n_raw).
+void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos, const float* k,
+                 const float* k_unrotated, const float* v);
+
+// Floats of scratch that attend_policy needs.
+int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads);
+
+// Attention of a block of queries at positions pos0..pos0+n_q-1 under `policy`, whose keys and
+// values are already in the cache (cache_store). q: [n_q, n_heads*head_dim] rotated at each
+// row's position; q_global: the same queries rotated to plan(i).global_pos (nullptr = q, e.g.
+// ALiBi or when no row needs it). out: [n_q, n_heads*head_dim]. The keys of one row form at most
+// four contiguous runs (global, pinned local, two ring runs); each is one gemm for the head
+// group, then one softmax over all of them and one weighted sum per run.
+void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const AttentionShape& s,
+                   const AttentionPolicy& policy, const float* q, const float* q_global,
+                   int64_t n_q, int64_t pos0, float* out, float* scratch);
 
 }  // namespace lc

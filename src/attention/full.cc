@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/policy.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
 
@@ -62,6 +64,39 @@ void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionS
         out[i * q_dim + h * hd + c] = static_cast<float>(acc);
       }
     }
+}
+
+namespace {
+
+// `full`: every j <= i. With a ceiling D every distance above D is clipped to D (the "ceiling
+// without Λ-mask" ablation): keys older than D are global keys scored as <R(D) q, k_unrotated>,
+// so every slot keeps an unrotated copy. Slot == position; the cache holds `ctx` positions.
+class FullPolicy final : public AttentionPolicy {
+ public:
+  FullPolicy(int64_t ctx, int64_t ceiling) : ceiling_(ceiling) {
+    check(ceiling >= 0, "full: ceiling D = ", ceiling, " must be >= 0 (or none)");
+    const bool clip = ceiling != AttentionConfig::kNoCeiling;
+    geo_ = CacheGeometry{ctx, 0, clip ? ctx : 0};
+    max_block_ = ctx;
+    plain_causal_ = !clip;
+    needs_global_query_ = clip;
+    label_ = clip ? "full(D=" + std::to_string(ceiling) + ")" : "full";
+  }
+  RowPlan plan(int64_t i) const override {
+    if (plain_causal_) return RowPlan{0, 0, i, false};
+    const int64_t lo = i > ceiling_ ? i - ceiling_ : 0;
+    return RowPlan{lo, lo, ceiling_, true};
+  }
+
+ private:
+  int64_t ceiling_;
+};
+
+}  // namespace
+
+std::unique_ptr<AttentionPolicy> make_full_policy(int64_t ctx, int64_t ceiling) {
+  check(ctx >= 1, "full: context of ", ctx, " tokens");
+  return std::make_unique<FullPolicy>(ctx, ceiling);
 }
 
 }  // namespace lc

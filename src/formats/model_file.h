@@ -66,7 +66,7 @@ class ModelFile {
   size_t weight_bytes() const;
 };
 
-// Detects the format from content and loads it. Supported: llama2.c .bin.
+// Detects the format from content and loads it. Supported: llama2.c .bin, GGUF (v2/v3).
 std::unique_ptr<ModelFile> load_model_file(const std::string& path);
 
 }  // namespace lc

@@ -1,5 +1,6 @@
 #include "model/llama.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -51,7 +52,9 @@ Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_ca
       x(max_tokens_ * c.d_model),
       xb(max_tokens_ * c.d_model),
       q(max_tokens_ * c.q_dim()),
+      q_global(max_tokens_ * c.q_dim()),
       k(max_tokens_ * c.kv_dim()),
+      k_raw(max_tokens_ * c.kv_dim()),
       v(max_tokens_ * c.kv_dim()),
       att(max_tokens_ * c.q_dim()),
       proj(max_tokens_ * c.d_model),
@@ -59,7 +62,10 @@ Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_ca
       up(max_tokens_ * c.hidden),
       rope_cos(max_tokens_ * c.head_dim / 2),
       rope_sin(max_tokens_ * c.head_dim / 2),
-      scores(static_cast<size_t>(n_threads) * (c.n_heads / c.n_kv_heads) * cache_capacity) {}
+      rope_cos_g(max_tokens_ * c.head_dim / 2),
+      rope_sin_g(max_tokens_ * c.head_dim / 2),
+      scores(static_cast<size_t>(attention_scratch_floats(
+          AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, cache_capacity, n_threads))) {}
 
 LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
   const ModelConfig& c = cfg_;
@@ -100,21 +106,32 @@ void LlamaModel::embed(const int* tokens, int64_t n, float* x) const {
   }
 }
 
-void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const int* tokens,
-                         int64_t n, int64_t pos0, float* logits, bool all_logits) const {
+void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
+                         const AttentionPolicy& policy, const int* tokens, int64_t n, int64_t pos0,
+                         float* logits, bool all_logits) const {
   const ModelConfig& c = cfg_;
   const ops::KernelTable& K = ops::kernels();
-  check(n >= 1 && n <= ws.max_tokens, "forward: block of ", n, " tokens exceeds the workspace (",
-        ws.max_tokens, ")");
-  check(pos0 + n <= cache.capacity(), "context full: position ", pos0 + n - 1,
-        " is beyond the cache capacity ", cache.capacity(), " (raise --ctx)");
+  check(n >= 1 && n <= ws.max_tokens && n <= policy.max_block(), "forward: block of ", n,
+        " tokens exceeds the workspace (", std::min(ws.max_tokens, policy.max_block()), ")");
+  check(pos0 >= 0 && pos0 + n <= cache.geometry().max_positions(), "context full: position ",
+        pos0 + n - 1, " is beyond the cache capacity ", cache.geometry().max_positions(),
+        " (raise --ctx)");
   const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half = c.head_dim / 2;
   const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
+  // A second rotation of the queries, to the position they take for global keys (spec: the
+  // distance ceiling for RoPE, <R(D) q, k>; StreamingLLM's in-cache position).
+  const bool global_q = policy.needs_global_query();
 
   embed(tokens, n, ws.x.data());
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < n; ++i) {
     ops::rope_angles(static_cast<double>(pos0 + i), c.head_dim, c.rope_theta,
                      ws.rope_cos.data() + i * half, ws.rope_sin.data() + i * half);
+    if (global_q)
+      ops::rope_angles(static_cast<double>(policy.plan(pos0 + i).global_pos), c.head_dim,
+                       c.rope_theta, ws.rope_cos_g.data() + i * half,
+                       ws.rope_sin_g.data() + i * half);
+  }
+  const int64_t n_raw = cache.geometry().n_raw;
 
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LlamaLayer& L = layers_[l];
@@ -126,15 +143,27 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const 
     for (int64_t i = 0; i < n; ++i) {
       const float* cs = ws.rope_cos.data() + i * half;
       const float* sn = ws.rope_sin.data() + i * half;
-      K.rope(ws.q.data() + i * q_dim, c.n_heads, c.head_dim, cs, sn, c.rope_style);
-      K.rope(ws.k.data() + i * kv_dim, c.n_kv_heads, c.head_dim, cs, sn, c.rope_style);
-      for (int64_t g = 0; g < c.n_kv_heads; ++g) {
-        const int64_t off = i * kv_dim + g * c.head_dim;
-        std::memcpy(cache.k(l, g, pos0 + i), ws.k.data() + off, sizeof(float) * c.head_dim);
-        std::memcpy(cache.v(l, g, pos0 + i), ws.v.data() + off, sizeof(float) * c.head_dim);
+      float* qi = ws.q.data() + i * q_dim;
+      float* ki = ws.k.data() + i * kv_dim;
+      if (global_q) {
+        float* qg = ws.q_global.data() + i * q_dim;
+        std::memcpy(qg, qi, sizeof(float) * q_dim);
+        K.rope(qg, c.n_heads, c.head_dim, ws.rope_cos_g.data() + i * half,
+               ws.rope_sin_g.data() + i * half, c.rope_style);
       }
+      const bool raw = pos0 + i < n_raw;
+      if (raw) std::memcpy(ws.k_raw.data() + i * kv_dim, ki, sizeof(float) * kv_dim);
+      K.rope(qi, c.n_heads, c.head_dim, cs, sn, c.rope_style);
+      K.rope(ki, c.n_kv_heads, c.head_dim, cs, sn, c.rope_style);
+      cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ws.k_raw.data() + i * kv_dim : nullptr,
+                  ws.v.data() + i * kv_dim);
     }
-    attend_full(pool, cache, l, shape, ws.q.data(), n, pos0, ws.att.data(), ws.scores.data());
+    if (policy.plain_causal())
+      attend_full(pool, cache, l, shape, ws.q.data(), n, pos0, ws.att.data(), ws.scores.data());
+    else
+      attend_policy(pool, cache, l, shape, policy, ws.q.data(),
+                    global_q ? ws.q_global.data() : nullptr, n, pos0, ws.att.data(),
+                    ws.scores.data());
     ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
 

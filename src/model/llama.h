@@ -7,6 +7,7 @@
 
 #include "attention/attention.h"
 #include "attention/kv_cache.h"
+#include "attention/policy.h"
 #include "core/aligned.h"
 #include "formats/model_file.h"
 #include "ops/ops.h"
@@ -34,7 +35,9 @@ struct Workspace {
   AlignedBuffer<float> x;       // [max_tokens, d_model] residual stream
   AlignedBuffer<float> xb;      // [max_tokens, d_model] normed input of a sub-layer
   AlignedBuffer<float> q;       // [max_tokens, q_dim]
+  AlignedBuffer<float> q_global;  // [max_tokens, q_dim] queries rotated for global keys
   AlignedBuffer<float> k;       // [max_tokens, kv_dim]
+  AlignedBuffer<float> k_raw;   // [max_tokens, kv_dim] keys before RoPE (for pinned raw slots)
   AlignedBuffer<float> v;       // [max_tokens, kv_dim]
   AlignedBuffer<float> att;     // [max_tokens, q_dim] attention output
   AlignedBuffer<float> proj;    // [max_tokens, d_model] output of wo / w_down
@@ -42,7 +45,10 @@ struct Workspace {
   AlignedBuffer<float> up;      // [max_tokens, hidden]
   AlignedBuffer<float> rope_cos;  // [max_tokens, head_dim/2]
   AlignedBuffer<float> rope_sin;  // [max_tokens, head_dim/2]
-  AlignedBuffer<float> scores;  // [n_threads, n_heads/n_kv_heads, cache_capacity] scores
+  AlignedBuffer<float> rope_cos_g;  // [max_tokens, head_dim/2] angles of RowPlan::global_pos
+  AlignedBuffer<float> rope_sin_g;  // [max_tokens, head_dim/2]
+  // [n_threads, n_heads/n_kv_heads, cache_capacity + head_dim] (attention_scratch_floats)
+  AlignedBuffer<float> scores;
 };
 
 class LlamaModel {
@@ -52,11 +58,12 @@ class LlamaModel {
 
   const ModelConfig& config() const { return cfg_; }
 
-  // Runs n (<= ws.max_tokens) tokens at positions pos0..pos0+n-1, appending their keys and
-  // values to the cache (slot == position). When logits != nullptr, writes the logits of the
-  // last token ([vocab]) or, with all_logits, of every token ([n, vocab]).
-  void forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const int* tokens, int64_t n,
-               int64_t pos0, float* logits, bool all_logits) const;
+  // Runs n (<= ws.max_tokens, <= policy.max_block()) tokens at positions pos0..pos0+n-1,
+  // appending their keys and values to the cache (whose geometry is policy.geometry()) and
+  // attending under `policy`. When logits != nullptr, writes the logits of the last token
+  // ([vocab]) or, with all_logits, of every token ([n, vocab]).
+  void forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const AttentionPolicy& policy,
+               const int* tokens, int64_t n, int64_t pos0, float* logits, bool all_logits) const;
 
  private:
   void embed(const int* tokens, int64_t n, float* x) const;

@@ -3,7 +3,7 @@
 // time from cpuid (core/cpu.h), overridable with LONGCTX_ISA.
 //
 // Conventions: matrices are row-major. A weight matrix W is [M, K] (M output rows, K inputs),
-// stored as f32, bf16 or f16; activations are always f32 and accumulation is always f32.
+// stored as f32, bf16, f16 or q8_0 (K a multiple of 32); activations are always f32 and accumulation is always f32.
 #pragma once
 #include <cstdint>
 
@@ -23,7 +23,7 @@ struct WeightView {
   int64_t rows = 0;
   int64_t cols = 0;
   const void* row(int64_t r) const {
-    return static_cast<const uint8_t*>(data) + r * cols * static_cast<int64_t>(dtype_size(dtype));
+    return static_cast<const uint8_t*>(data) + r * dtype_bytes(dtype, cols);
   }
 };
 
@@ -71,6 +71,12 @@ struct KernelTable {
   GemmFn gemm_f32_nt;
   GemmFn gemm_bf16_nt;
   GemmFn gemm_f16_nt;
+  // Q8_0 weights (K a multiple of 32). As llama.cpp does, each row of X is quantized to int8
+  // per block of 32 (scale max|x|/127, round to nearest) and the block dot products are exact
+  // int32 sums scaled by d_w * d_x. The result therefore differs from the exact product by at
+  // most sum_b (d_x,b / 2) * sum_{k in b} |w_k| (plus f32 rounding); decode and prefill give
+  // bit-identical results for the same row of X.
+  GemmFn gemm_q8_0;
 };
 
 // The table for the selected ISA (computed once; thread-safe).
@@ -80,6 +86,7 @@ const KernelTable& kernels_for(Isa isa);
 
 // stream_nt picks the experimental gemm_*_nt kernels (see KernelTable).
 inline GemmFn gemm_for(const KernelTable& k, DType t, bool stream_nt = false) {
+  if (t == DType::Q8_0) return k.gemm_q8_0;  // no streaming variant
   if (stream_nt) {
     return t == DType::F32 ? k.gemm_f32_nt : t == DType::BF16 ? k.gemm_bf16_nt : k.gemm_f16_nt;
   }

@@ -10,6 +10,12 @@ float load(const void* W, DType t, int64_t i) {
     case DType::F32: return static_cast<const float*>(W)[i];
     case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(W)[i]);
     case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(W)[i]);
+    case DType::Q8_0: {
+      const auto* block = static_cast<const uint8_t*>(W) + i / kQ8Block * kQ8BlockBytes;
+      uint16_t d;
+      std::memcpy(&d, block, 2);
+      return f16_to_f32(d) * static_cast<float>(static_cast<int8_t>(block[2 + i % kQ8Block]));
+    }
   }
   return 0.0f;
 }

@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "core/mmap.h"
+#include "formats/gguf.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/proto_reader.h"
 #include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -254,6 +256,9 @@ std::unique_ptr<Tokenizer> load_tokenizer_from_memory(const uint8_t* data, size_
   check(size > 0, name,
         ": empty tokenizer file, expected a llama2.c tokenizer.bin or a "
         "SentencePiece .model");
+  if (is_gguf(data, size)) {
+    return tokenizer_from_gguf(parse_gguf(data, size, name), vocab_size_hint);
+  }
   if (looks_like_model_proto(data, size)) {
     return load_sentencepiece_model(data, size, name, vocab_size_hint);
   }

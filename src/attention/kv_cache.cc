@@ -1,0 +1,38 @@
+#include "attention/kv_cache.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/rng.h"
+
+namespace lc {
+
+void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
+  check(n_positions >= 0 && n_positions <= geo_.max_positions(), "fill: ", n_positions,
+        " positions do not fit a cache of ", geo_.max_positions());
+  Rng rng(seed);
+  auto fill = [&](float* row) {
+    for (int64_t c = 0; c < head_dim_; ++c)
+      row[c] = static_cast<float>(static_cast<int32_t>(rng.next_u32())) * (1.0f / 2147483648.0f);
+  };
+  const int64_t n_layers = capacity_ > 0 ? static_cast<int64_t>(k_.size()) /
+                                               (n_kv_heads_ * capacity_ * head_dim_)
+                                         : 0;
+  // The positions that are still held: the pinned ones and the last `ring` of the others.
+  const int64_t first_ring = std::max(geo_.n_pinned, n_positions - geo_.ring);
+  for (int64_t l = 0; l < n_layers; ++l)
+    for (int64_t g = 0; g < n_kv_heads_; ++g) {
+      for (int64_t p = 0; p < std::min(n_positions, geo_.n_pinned); ++p) {
+        fill(k(l, g, p));
+        fill(v(l, g, p));
+      }
+      for (int64_t p = 0; p < std::min(n_positions, geo_.n_raw); ++p) fill(k_raw(l, g, p));
+      if (geo_.ring > 0)
+        for (int64_t p = first_ring; p < n_positions; ++p) {
+          fill(k(l, g, slot(p)));
+          fill(v(l, g, slot(p)));
+        }
+    }
+}
+
+}  // namespace lc

@@ -1,0 +1,31 @@
+// SHA-256 (FIPS 180-4), for recording which model file a result came from.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace lc {
+
+class Sha256 {
+ public:
+  Sha256();
+  void update(const void* data, size_t n);
+  // Finishes the hash; the object must not be updated afterwards.
+  std::array<uint8_t, 32> digest();
+  // Lower-case hex of digest().
+  std::string hex();
+
+ private:
+  void block(const uint8_t* p);
+  uint32_t h_[8];
+  uint8_t buf_[64];
+  size_t buf_len_ = 0;
+  uint64_t total_ = 0;
+};
+
+std::string sha256_hex(const void* data, size_t n);
+// Hash of a whole file (read in chunks); throws lc::Error naming the path when it cannot be read.
+std::string sha256_file(const std::string& path);
+
+}  // namespace lc

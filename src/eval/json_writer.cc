@@ -1,0 +1,145 @@
+#include "eval/json_writer.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace lc {
+
+std::string json_quote(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o + "\"";
+}
+
+void JsonWriter::newline() {
+  out_ += '\n';
+  out_.append(2 * stack_.size(), ' ');
+}
+
+void JsonWriter::before_value() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (stack_.empty()) {
+    check(out_.empty(), "JsonWriter: more than one top-level value");
+    return;
+  }
+  check(!stack_.back().is_object, "JsonWriter: object member without a key");
+  if (stack_.back().count++ > 0) out_ += ", ";
+}
+
+JsonWriter& JsonWriter::key(const std::string& k) {
+  check(!stack_.empty() && stack_.back().is_object && !after_key_, "JsonWriter: misplaced key");
+  if (stack_.back().count++ > 0) out_ += ",";
+  newline();
+  out_ += json_quote(k);
+  out_ += ": ";
+  after_key_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::begin_object() {
+  before_value();
+  out_ += "{";
+  stack_.push_back({true, 0});
+  return *this;
+}
+
+JsonWriter& JsonWriter::end_object() {
+  check(!stack_.empty() && stack_.back().is_object && !after_key_, "JsonWriter: unbalanced }");
+  bool empty = stack_.back().count == 0;
+  stack_.pop_back();
+  if (!empty) newline();
+  out_ += "}";
+  if (stack_.empty()) out_ += "\n";
+  return *this;
+}
+
+JsonWriter& JsonWriter::begin_array() {
+  before_value();
+  out_ += "[";
+  stack_.push_back({false, 0});
+  return *this;
+}
+
+JsonWriter& JsonWriter::end_array() {
+  check(!stack_.empty() && !stack_.back().is_object, "JsonWriter: unbalanced ]");
+  stack_.pop_back();
+  out_ += "]";
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(const std::string& s) {
+  before_value();
+  out_ += json_quote(s);
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(double v) {
+  before_value();
+  if (!std::isfinite(v)) {
+    out_ += "null";
+  } else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    out_ += buf;
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(int64_t v) {
+  before_value();
+  out_ += std::to_string(v);
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(uint64_t v) {
+  before_value();
+  out_ += std::to_string(v);
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(bool v) {
+  before_value();
+  out_ += v ? "true" : "false";
+  return *this;
+}
+
+JsonWriter& JsonWriter::null() {
+  before_value();
+  out_ += "null";
+  return *this;
+}
+
+const std::string& JsonWriter::str() const {
+  check(stack_.empty() && !after_key_, "JsonWriter: document not finished");
+  return out_;
+}
+
+void write_text_file(const std::string& flag, const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail(flag, ": cannot open '", path, "' for writing");
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail(flag, ": writing '", path, "' failed");
+  }
+}
+
+}  // namespace lc

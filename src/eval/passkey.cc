@@ -1,0 +1,209 @@
+#include "eval/passkey.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "eval/nll.h"
+#include "eval/scorer.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace lc {
+
+const char* const kPasskeyTask =
+    "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. "
+    "I will quiz you about the important information there.";
+const char* const kPasskeyFiller =
+    "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
+const char* const kPasskeyQuestion = "What is the pass key? The pass key is";
+
+std::string passkey_needle(uint64_t key) {
+  const std::string k = std::to_string(key);
+  return "The pass key is " + k + ". Remember it. " + k + " is the pass key.";
+}
+
+std::string passkey_text(int64_t n_fillers, int64_t slot, uint64_t key) {
+  check(n_fillers >= 0 && slot >= 0 && slot <= n_fillers, "passkey: slot ", slot,
+        " outside [0, ", n_fillers, "]");
+  const std::string filler = kPasskeyFiller, needle = passkey_needle(key);
+  std::string s = kPasskeyTask;
+  s.reserve(s.size() + (filler.size() + 1) * static_cast<size_t>(n_fillers) + 200);
+  for (int64_t i = 0; i <= n_fillers; ++i) {
+    if (i == slot) (s += ' ') += needle;
+    if (i < n_fillers) (s += ' ') += filler;
+  }
+  (s += ' ') += kPasskeyQuestion;
+  return s;
+}
+
+PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uint64_t key,
+                                   double depth_u) {
+  check(depth_u >= 0 && depth_u < 1, "passkey: depth draw ", depth_u, " outside [0, 1)");
+  auto make = [&](int64_t n) {
+    PasskeyPrompt p;
+    p.n_fillers = n;
+    p.slot = std::min<int64_t>(n, static_cast<int64_t>(std::floor(depth_u * static_cast<double>(n + 1))));
+    p.depth = n > 0 ? static_cast<double>(p.slot) / static_cast<double>(n) : 0.0;
+    p.text = passkey_text(n, p.slot, key);
+    p.tokens = tok.encode(p.text, /*add_bos=*/true);
+    return p;
+  };
+  auto fits = [&](const PasskeyPrompt& p) { return static_cast<int64_t>(p.tokens.size()) <= target_len; };
+  PasskeyPrompt best = make(0);
+  if (!fits(best))
+    fail("--lengths: ", target_len, " is below the prompt overhead of ", best.tokens.size(),
+         " tokens (task, needle and question without filler)");
+  // Grow an upper bound that does not fit, then bisect: lo fits, hi does not.
+  int64_t lo = 0, hi = 1;
+  for (;;) {
+    PasskeyPrompt p = make(hi);
+    if (!fits(p)) break;
+    best = std::move(p);
+    lo = hi;
+    check(hi < (int64_t{1} << 40), "passkey: target length ", target_len, " is too large");
+    hi *= 2;
+  }
+  while (hi - lo > 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    PasskeyPrompt p = make(mid);
+    if (fits(p)) {
+      best = std::move(p);
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return best;
+}
+
+std::string first_integer(const std::string& text) {
+  size_t i = text.find_first_of("0123456789");
+  if (i == std::string::npos) return "";
+  size_t j = i;
+  while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+  size_t nz = text.find_first_not_of('0', i);
+  if (nz == std::string::npos || nz >= j) return "0";
+  return text.substr(nz, j - nz);
+}
+
+bool passkey_answer_correct(const std::string& output, uint64_t key) {
+  return first_integer(output) == std::to_string(key);
+}
+
+void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint64_t* key,
+                  double* depth_u) {
+  // splitmix64 over (seed, length, index) so that every sample has its own stream.
+  auto mix = [](uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  Rng rng(mix(mix(mix(seed) ^ static_cast<uint64_t>(length)) ^ static_cast<uint64_t>(index)));
+  uint64_t hi = 1;
+  for (int d = 0; d < digits; ++d) hi *= 10;
+  *key = 1 + rng.next_u64() % (hi - 1);                   // [1, 10^digits - 1]
+  *depth_u = static_cast<double>(rng.next_u64() >> 11) * 0x1.0p-53;  // [0, 1)
+}
+
+namespace {
+
+// The tokens of " KEY" as they continue the prompt: the tail of encode(prompt + " " + KEY) when
+// the prompt's tokens are its prefix (the usual case), else KEY encoded alone (the tokenizer's
+// dummy-prefix space standing for the separating space).
+std::vector<int> key_tokens(const Tokenizer& tok, const PasskeyPrompt& p, uint64_t key) {
+  std::vector<int> all = tok.encode(p.text + " " + std::to_string(key), true);
+  if (all.size() > p.tokens.size() && std::equal(p.tokens.begin(), p.tokens.end(), all.begin()))
+    return std::vector<int>(all.begin() + static_cast<std::ptrdiff_t>(p.tokens.size()), all.end());
+  return tok.encode(std::to_string(key), false);
+}
+
+}  // namespace
+
+PasskeyResult run_passkey(const LlamaModel& model, const Tokenizer& tok, const AttentionConfig& attn,
+                          const PasskeyOptions& opt,
+                          const std::function<void(int64_t, int64_t)>& progress) {
+  check(!opt.lengths.empty(), "--lengths: no lengths given");
+  check(opt.digits >= 1 && opt.digits <= 18, "--digits: expected 1..18, got ", opt.digits);
+  check(opt.samples >= 1, "--samples: expected >= 1");
+  check(opt.depth_buckets >= 1, "passkey: depth buckets must be >= 1");
+  const int64_t longest = *std::max_element(opt.lengths.begin(), opt.lengths.end());
+  const int64_t needed = longest + std::max<int64_t>(opt.max_new_tokens, opt.digits + 4);
+  if (attn.policy == AttnPolicy::Full && opt.full_ctx > 0 && needed > opt.full_ctx)
+    fail("--lengths: ", longest, " plus the answer (", needed - longest,
+         " tokens) exceeds the context of ", opt.full_ctx, " tokens for ", attn.label(),
+         " (raise --ctx or use a bounded policy)");
+  const int64_t vocab = model.config().vocab_size;
+  const int64_t tok_vocab = std::min<int64_t>(vocab, tok.vocab_size());
+  Session session(model, eval_session_options(attn, needed, opt.n_threads));
+
+  PasskeyResult res;
+  res.attn = attn;
+  const double t0 = now_seconds();
+  const int64_t total = static_cast<int64_t>(opt.lengths.size()) * opt.samples;
+  for (int64_t len : opt.lengths) {
+    PasskeyLengthResult lr;
+    lr.target_len = len;
+    lr.bucket_correct.assign(static_cast<size_t>(opt.depth_buckets), 0);
+    lr.bucket_total.assign(static_cast<size_t>(opt.depth_buckets), 0);
+    for (int64_t i = 0; i < opt.samples; ++i) {
+      PasskeySample s;
+      double depth_u = 0;
+      passkey_draw(opt.seed, len, i, opt.digits, &s.key, &depth_u);
+      PasskeyPrompt p = build_passkey_prompt(tok, len, s.key, depth_u);
+      s.target_len = len;
+      s.prompt_tokens = static_cast<int64_t>(p.tokens.size());
+      s.n_fillers = p.n_fillers;
+      s.slot = p.slot;
+      s.depth = p.depth;
+
+      // Greedy answer: up to max_new_tokens, stopping at EOS or BOS.
+      session.reset();
+      const float* logits = session.prefill(p.tokens.data(), s.prompt_tokens);
+      int prev = p.tokens.back();
+      for (int64_t g = 0; g < opt.max_new_tokens; ++g) {
+        int next = Sampler::argmax(logits, tok_vocab);
+        if (next == tok.eos_id() || next == tok.bos_id()) break;
+        s.output += tok.decode(prev, next);
+        prev = next;
+        if (g + 1 < opt.max_new_tokens) logits = session.decode(next);
+      }
+      s.correct = passkey_answer_correct(s.output, s.key);
+
+      // Teacher-forced NLL of " KEY" after the prompt.
+      std::vector<int> kt = key_tokens(tok, p, s.key);
+      session.reset();
+      logits = session.prefill(p.tokens.data(), s.prompt_tokens);
+      double nll = 0;
+      for (size_t k = 0; k < kt.size(); ++k) {
+        nll += token_nll(logits, vocab, kt[k]);
+        if (k + 1 < kt.size()) logits = session.decode(kt[k]);
+      }
+      s.key_tokens = static_cast<int64_t>(kt.size());
+      s.key_nll = kt.empty() ? 0.0 : nll / static_cast<double>(kt.size());
+
+      const size_t bucket = std::min<size_t>(static_cast<size_t>(s.depth * opt.depth_buckets),
+                                             static_cast<size_t>(opt.depth_buckets - 1));
+      ++lr.total;
+      ++lr.bucket_total[bucket];
+      if (s.correct) {
+        ++lr.correct;
+        ++lr.bucket_correct[bucket];
+      }
+      lr.mean_prompt_tokens += static_cast<double>(s.prompt_tokens);
+      lr.mean_key_nll += s.key_nll;
+      res.samples.push_back(std::move(s));
+      if (progress) progress(static_cast<int64_t>(res.samples.size()), total);
+    }
+    lr.mean_prompt_tokens /= static_cast<double>(lr.total);
+    lr.mean_key_nll /= static_cast<double>(lr.total);
+    res.per_length.push_back(std::move(lr));
+  }
+  res.seconds = now_seconds() - t0;
+  return res;
+}
+
+}  // namespace lc

@@ -1,0 +1,92 @@
+// Passkey retrieval (../shared/specs/evals.md; Mohtashami & Jaggi 2023; LM-Infinite Table 2):
+// a key hidden at a random depth in repeated filler text, asked for at the end. Accuracy of
+// greedy answers per target length and needle depth, plus the teacher-forced NLL of the key
+// tokens, which shows the length trend even for models that cannot answer.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "attention/config.h"
+#include "model/llama.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lc {
+
+extern const char* const kPasskeyTask;
+extern const char* const kPasskeyFiller;
+extern const char* const kPasskeyQuestion;
+std::string passkey_needle(uint64_t key);
+
+// The prompt text: task, n fillers with the needle inserted before filler `slot` (slot == n: after
+// the last), question; joined with single spaces.
+std::string passkey_text(int64_t n_fillers, int64_t slot, uint64_t key);
+
+struct PasskeyPrompt {
+  std::string text;
+  std::vector<int> tokens;  // BOS first
+  int64_t n_fillers = 0;
+  int64_t slot = 0;         // needle position among the n_fillers + 1 slots
+  double depth = 0;         // slot / n_fillers (0 = right after the task, 1 = right before the question)
+};
+
+// The prompt with the most fillers whose tokenization (BOS included) has at most target_len
+// tokens; the needle slot is floor(depth_u * (n + 1)) for the chosen n (depth_u in [0, 1)).
+// Binary search on n; throws lc::Error when even zero fillers exceed target_len.
+PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uint64_t key,
+                                   double depth_u);
+
+// The first maximal run of decimal digits in text, as a number string without leading zeros
+// ("0" for all zeros); empty when the text has no digit.
+std::string first_integer(const std::string& text);
+// Whether the first integer in `output` equals key (leading zeros ignored).
+bool passkey_answer_correct(const std::string& output, uint64_t key);
+
+struct PasskeyOptions {
+  std::vector<int64_t> lengths;
+  int64_t samples = 10;
+  int digits = 7;           // key uniform in [1, 10^digits - 1]
+  uint64_t seed = 1;
+  int64_t max_new_tokens = 7;
+  int depth_buckets = 5;
+  int n_threads = 2;
+  int64_t full_ctx = 0;     // KV cache for full attention; 0 = what the longest prompt needs
+};
+
+struct PasskeySample {
+  int64_t target_len = 0, prompt_tokens = 0, n_fillers = 0, slot = 0;
+  double depth = 0;
+  uint64_t key = 0;
+  std::string output;
+  bool correct = false;
+  double key_nll = 0;       // mean NLL per key token, teacher-forced after the prompt
+  int64_t key_tokens = 0;
+};
+
+struct PasskeyLengthResult {
+  int64_t target_len = 0;
+  int64_t correct = 0, total = 0;
+  double mean_prompt_tokens = 0, mean_key_nll = 0;
+  std::vector<int64_t> bucket_correct, bucket_total;  // per depth bucket
+};
+
+struct PasskeyResult {
+  AttentionConfig attn;
+  std::vector<PasskeySample> samples;
+  std::vector<PasskeyLengthResult> per_length;
+  double seconds = 0;
+};
+
+// The seeded key and depth draw of sample `index` at `length`: independent of the other
+// lengths and sample counts, so adding a length does not change the others' prompts.
+void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint64_t* key,
+                  double* depth_u);
+
+// Runs every length x sample for one attention configuration. progress(done, total) after each
+// sample.
+PasskeyResult run_passkey(const LlamaModel& model, const Tokenizer& tok, const AttentionConfig& attn,
+                          const PasskeyOptions& opt,
+                          const std::function<void(int64_t, int64_t)>& progress = {});
+
+}  // namespace lc

@@ -1,0 +1,116 @@
+#include "eval/png.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace lc {
+
+namespace {
+
+void put_be32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
+}
+
+void put_chunk(std::vector<uint8_t>& out, const char type[4], const std::vector<uint8_t>& data) {
+  put_be32(out, static_cast<uint32_t>(data.size()));
+  size_t start = out.size();
+  out.insert(out.end(), type, type + 4);
+  out.insert(out.end(), data.begin(), data.end());
+  put_be32(out, crc32(out.data() + start, out.size() - start));
+}
+
+}  // namespace
+
+uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc) {
+  static const auto table = [] {
+    std::vector<uint32_t> t(256);
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+uint32_t adler32(const uint8_t* data, size_t n) {
+  uint32_t a = 1, b = 0;
+  for (size_t i = 0; i < n; ++i) {
+    a = (a + data[i]) % 65521;
+    b = (b + a) % 65521;
+  }
+  return (b << 16) | a;
+}
+
+std::vector<uint8_t> zlib_store(const uint8_t* data, size_t n) {
+  std::vector<uint8_t> out = {0x78, 0x01};  // deflate, 32K window, no dictionary; 0x7801 % 31 == 0
+  size_t done = 0;
+  do {
+    size_t len = std::min<size_t>(65535, n - done);
+    bool final = done + len == n;
+    out.push_back(final ? 1 : 0);  // BFINAL, BTYPE = 00 (stored); the rest of the byte is padding
+    out.push_back(static_cast<uint8_t>(len));
+    out.push_back(static_cast<uint8_t>(len >> 8));
+    out.push_back(static_cast<uint8_t>(~len));
+    out.push_back(static_cast<uint8_t>(~len >> 8));
+    out.insert(out.end(), data + done, data + done + len);
+    done += len;
+  } while (done < n);
+  put_be32(out, adler32(data, n));
+  return out;
+}
+
+Image::Image(int w, int h, uint32_t fill) : width(w), height(h) {
+  check(w > 0 && h > 0 && w <= 16384 && h <= 16384, "image size ", w, "x", h, " out of range");
+  rgb.resize(static_cast<size_t>(w) * h * 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) set(x, y, fill);
+}
+
+void Image::set(int x, int y, uint32_t color) {
+  if (x < 0 || y < 0 || x >= width || y >= height) return;
+  uint8_t* p = &rgb[(static_cast<size_t>(y) * width + x) * 3];
+  p[0] = static_cast<uint8_t>(color >> 16);
+  p[1] = static_cast<uint8_t>(color >> 8);
+  p[2] = static_cast<uint8_t>(color);
+}
+
+std::vector<uint8_t> encode_png(const Image& img) {
+  std::vector<uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  std::vector<uint8_t> ihdr;
+  put_be32(ihdr, static_cast<uint32_t>(img.width));
+  put_be32(ihdr, static_cast<uint32_t>(img.height));
+  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // bit depth 8, RGB, deflate, adaptive filter, no interlace
+  put_chunk(out, "IHDR", ihdr);
+  // Each scanline starts with its filter type (0 = none).
+  const size_t row = static_cast<size_t>(img.width) * 3;
+  std::vector<uint8_t> raw;
+  raw.reserve((row + 1) * img.height);
+  for (int y = 0; y < img.height; ++y) {
+    raw.push_back(0);
+    raw.insert(raw.end(), img.rgb.begin() + y * row, img.rgb.begin() + (y + 1) * row);
+  }
+  put_chunk(out, "IDAT", zlib_store(raw.data(), raw.size()));
+  put_chunk(out, "IEND", {});
+  return out;
+}
+
+void write_png(const std::string& path, const Image& img) {
+  std::vector<uint8_t> bytes = encode_png(img);
+  std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail("cannot open '", path, "' for writing");
+  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail("writing '", path, "' failed");
+  }
+}
+
+}  // namespace lc

@@ -1,0 +1,31 @@
+// A minimal PNG encoder with no zlib dependency: 8-bit RGB, one IDAT chunk holding a zlib stream
+// of stored (uncompressed) deflate blocks (RFC 1950/1951), CRC-32 per chunk (PNG spec §5.5) and
+// Adler-32 over the raw scanlines. Plots are small, so compression is not worth a dependency.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lc {
+
+// CRC-32 (ISO 3309, polynomial 0xEDB88320 reflected), as PNG chunks use.
+uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc = 0);
+// Adler-32 (RFC 1950 §8).
+uint32_t adler32(const uint8_t* data, size_t n);
+// A zlib stream of stored deflate blocks (at most 65535 bytes each) holding `data`.
+std::vector<uint8_t> zlib_store(const uint8_t* data, size_t n);
+
+// An RGB image, row-major, 3 bytes per pixel.
+struct Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // [height, width, 3]
+  Image(int w, int h, uint32_t fill = 0xFFFFFF);
+  void set(int x, int y, uint32_t color);  // 0xRRGGBB; ignores points outside the image
+};
+
+std::vector<uint8_t> encode_png(const Image& img);
+// Writes atomically (temporary file + rename); throws lc::Error naming the path.
+void write_png(const std::string& path, const Image& img);
+
+}  // namespace lc

@@ -1,0 +1,31 @@
+// What every evaluation result records (../shared/specs/evals.md): the model file and its
+// sha256, the attention configuration with its parameters, the thread count and the commit.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "attention/config.h"
+#include "eval/json_writer.h"
+#include "formats/model_file.h"
+
+namespace lc {
+
+struct RunInfo {
+  std::string evaluation;   // "ppl", "passkey"
+  std::string model_path, model_sha256, tokenizer;
+  int threads = 0;
+  std::string command_line;
+};
+
+// Writes the members "evaluation", "model" {path, sha256, config}, "tokenizer", "threads",
+// "commit", "command" into the current JSON object.
+void write_run_info(JsonWriter& j, const RunInfo& info, const ModelConfig& cfg);
+// An object {label, policy, window, sinks, ceiling, topk, topk_from_layer, resolved {...}};
+// -1 settings are written as null and "none" for no ceiling; `resolved` fills in the model's
+// defaults (window/L = trained context, sinks 4 or 10, D = L).
+void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ctx);
+
+// "%.*f" with non-finite values as "-".
+std::string fmt(double v, int decimals);
+
+}  // namespace lc

@@ -1,0 +1,108 @@
+// GGUF → ModelFile for the llama architecture: llama.* metadata to ModelConfig, GGUF tensor
+// names (token_embd.weight, blk.N.attn_q.weight, ...) to the canonical names (the ".weight"
+// suffix dropped), dims (innermost first) reversed into shapes (outermost first).
+#include <cstring>
+
+#include "core/error.h"
+#include "formats/gguf.h"
+#include "ops/reference.h"
+
+namespace lc {
+
+namespace {
+
+void fill_config(const GgufFile& g, ModelConfig* c) {
+  const std::string arch = g.get_string("general.architecture");
+  // Mistral GGUFs are written with architecture "llama"; accept the name as an alias too.
+  if (arch != "llama" && arch != "mistral")
+    fail(g.path, ": GGUF general.architecture '", arch,
+         "' is not supported (expected llama or mistral)");
+  const std::string p = arch + ".";
+  c->arch = "llama";
+  c->d_model = g.get_int(p + "embedding_length", 1, 1 << 20);
+  c->n_layers = g.get_int(p + "block_count", 1, 4096);
+  c->hidden = g.get_int(p + "feed_forward_length", 1, 1 << 22);
+  c->n_heads = g.get_int(p + "attention.head_count", 1, 1 << 16);
+  c->n_kv_heads = g.get_int(p + "attention.head_count_kv", 1, 1 << 16, c->n_heads);
+  if (!g.find(p + "attention.key_length") && c->d_model % c->n_heads != 0)
+    fail(g.path, ": GGUF ", p, "embedding_length ", c->d_model,
+         " is not divisible by head_count ", c->n_heads);
+  c->head_dim = g.get_int(p + "attention.key_length", 1, 1 << 16, c->d_model / c->n_heads);
+  const int64_t value_len = g.get_int(p + "attention.value_length", 1, 1 << 16, c->head_dim);
+  if (value_len != c->head_dim)
+    fail(g.path, ": GGUF ", p, "attention.value_length ", value_len, " differs from key_length ",
+         c->head_dim, " (not supported)");
+  const int64_t rot = g.get_int(p + "rope.dimension_count", 1, 1 << 16, c->head_dim);
+  if (rot != c->head_dim)
+    fail(g.path, ": GGUF ", p, "rope.dimension_count ", rot, " differs from head_dim ",
+         c->head_dim, " (partial rotary embeddings are not supported)");
+  const std::string scaling = g.get_string(p + "rope.scaling.type", "none");
+  if (scaling != "none")
+    fail(g.path, ": GGUF ", p, "rope.scaling.type '", scaling, "' is not supported");
+  c->ctx_len = g.get_int(p + "context_length", 1, int64_t{1} << 30, 2048);
+  c->norm_eps = static_cast<float>(g.get_float(p + "attention.layer_norm_rms_epsilon", 1e-5));
+  c->rope_theta = g.get_float(p + "rope.freq_base", 10000.0);
+  if (!(c->norm_eps > 0.0f) || !(c->rope_theta > 1.0))
+    fail(g.path, ": GGUF rms epsilon ", c->norm_eps, " / rope.freq_base ", c->rope_theta,
+         " out of range");
+  c->rope_style = ops::RopeStyle::AdjacentPairs;  // GGUF llama q/k rows are Meta-ordered
+  c->bos_id = static_cast<int>(g.get_int("tokenizer.ggml.bos_token_id", -1, INT32_MAX, 1));
+  c->eos_id = static_cast<int>(g.get_int("tokenizer.ggml.eos_token_id", -1, INT32_MAX, 2));
+}
+
+std::string canonical_name(const std::string& n) {
+  const std::string suffix = ".weight";
+  if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return n.substr(0, n.size() - suffix.size());
+  return n;
+}
+
+}  // namespace
+
+std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t size,
+                                                 const std::string& name) {
+  GgufFile g = parse_gguf(data, size, name);
+  auto mf = std::make_unique<ModelFile>();
+  mf->path = name;
+  if (g.tensors.empty())
+    fail(name, ": GGUF file has no tensors (a vocabulary-only file? pass it as -z TOKENIZER)");
+  fill_config(g, &mf->config);
+  for (const GgufTensorInfo& gt : g.tensors) {
+    TensorRef t;
+    t.name = canonical_name(gt.name);
+    t.dtype = gt.dtype;
+    t.shape.assign(gt.dims.rbegin(), gt.dims.rend());
+    t.data = gt.data;
+    if (t.shape.size() == 1 && t.dtype != DType::F32) {
+      // Norm weights are read as f32 vectors; the rare f16/bf16 one is widened once here.
+      AlignedBuffer<uint8_t> buf(static_cast<size_t>(4 * t.numel()));
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        const float v = ops::ref::load(t.data, t.dtype, i);
+        std::memcpy(buf.data() + 4 * i, &v, 4);
+      }
+      t.dtype = DType::F32;
+      t.data = buf.data();
+      mf->owned.push_back(std::move(buf));
+    }
+    mf->tensors.push_back(std::move(t));
+  }
+  ModelConfig& c = mf->config;
+  const TensorRef* embd = mf->find("token_embd");
+  if (!embd || embd->shape.size() != 2)
+    fail(name, ": GGUF tensor 'token_embd.weight' is missing or not a matrix");
+  c.vocab_size = embd->shape[0];
+  const int64_t declared = g.get_int(g.get_string("general.architecture") + ".vocab_size", 1,
+                                     INT32_MAX, c.vocab_size);
+  if (declared != c.vocab_size)
+    fail(name, ": GGUF vocab_size ", declared, " differs from token_embd rows ", c.vocab_size);
+  c.tied_embeddings = mf->find("output") == nullptr;
+  return mf;
+}
+
+std::unique_ptr<ModelFile> load_gguf(MappedFile file) {
+  auto mf = load_gguf_from_memory(file.data(), file.size(), file.path());
+  mf->mappings.push_back(std::move(file));
+  return mf;
+}
+
+}  // namespace lc

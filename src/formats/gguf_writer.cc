@@ -1,0 +1,206 @@
+#include "formats/gguf_writer.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace lc {
+
+namespace {
+
+GgufValue scalar(uint32_t type) {
+  GgufValue v;
+  v.type = type;
+  return v;
+}
+
+class Out {
+ public:
+  explicit Out(const std::string& path) : path_(path), tmp_(path + ".tmp") {
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    if (!f_) fail(path, ": cannot open '", tmp_, "' for writing");
+  }
+  ~Out() {
+    if (f_) {
+      std::fclose(f_);
+      std::remove(tmp_.c_str());
+    }
+  }
+  void bytes(const void* p, size_t n) {
+    if (n && std::fwrite(p, 1, n, f_) != n) ok_ = false;
+    pos_ += n;
+  }
+  template <typename T>
+  void put(T v) {
+    bytes(&v, sizeof v);
+  }
+  void str(const std::string& s) {
+    put<uint64_t>(s.size());
+    bytes(s.data(), s.size());
+  }
+  void pad_to(uint64_t alignment) {
+    static const char zeros[64] = {};
+    while (pos_ % alignment) bytes(zeros, static_cast<size_t>(alignment - pos_ % alignment) % 64);
+  }
+  uint64_t pos() const { return pos_; }
+  void commit() {
+    const bool closed = std::fclose(f_) == 0;
+    f_ = nullptr;
+    if (!ok_ || !closed) {
+      std::remove(tmp_.c_str());
+      fail(path_, ": write failed (disk full?)");
+    }
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      std::remove(tmp_.c_str());
+      fail(path_, ": cannot rename the temporary file into place");
+    }
+  }
+
+ private:
+  std::string path_, tmp_;
+  FILE* f_ = nullptr;
+  bool ok_ = true;
+  uint64_t pos_ = 0;
+};
+
+void put_scalar(Out& o, uint32_t type, int64_t i, double f) {
+  switch (type) {
+    case kGgufU8: o.put<uint8_t>(static_cast<uint8_t>(i)); break;
+    case kGgufI8: o.put<int8_t>(static_cast<int8_t>(i)); break;
+    case kGgufU16: o.put<uint16_t>(static_cast<uint16_t>(i)); break;
+    case kGgufI16: o.put<int16_t>(static_cast<int16_t>(i)); break;
+    case kGgufU32: o.put<uint32_t>(static_cast<uint32_t>(i)); break;
+    case kGgufI32: o.put<int32_t>(static_cast<int32_t>(i)); break;
+    case kGgufBool: o.put<uint8_t>(i != 0); break;
+    case kGgufU64: o.put<uint64_t>(static_cast<uint64_t>(i)); break;
+    case kGgufI64: o.put<int64_t>(i); break;
+    case kGgufF32: o.put<float>(static_cast<float>(f)); break;
+    case kGgufF64: o.put<double>(f); break;
+    default: fail("write_gguf: unknown value type ", type);
+  }
+}
+
+}  // namespace
+
+GgufValue gguf_u32(uint32_t v) {
+  GgufValue g = scalar(kGgufU32);
+  g.i = v;
+  return g;
+}
+GgufValue gguf_i32(int32_t v) {
+  GgufValue g = scalar(kGgufI32);
+  g.i = v;
+  return g;
+}
+GgufValue gguf_f32(float v) {
+  GgufValue g = scalar(kGgufF32);
+  g.f = v;
+  return g;
+}
+GgufValue gguf_bool(bool v) {
+  GgufValue g = scalar(kGgufBool);
+  g.i = v;
+  return g;
+}
+GgufValue gguf_string(std::string v) {
+  GgufValue g = scalar(kGgufString);
+  g.str = std::move(v);
+  return g;
+}
+GgufValue gguf_string_array(std::vector<std::string> v) {
+  GgufValue g = scalar(kGgufArray);
+  g.elem_type = kGgufString;
+  g.strs = std::move(v);
+  return g;
+}
+GgufValue gguf_f32_array(std::vector<double> v) {
+  GgufValue g = scalar(kGgufArray);
+  g.elem_type = kGgufF32;
+  g.floats = std::move(v);
+  return g;
+}
+GgufValue gguf_i32_array(std::vector<int64_t> v) {
+  GgufValue g = scalar(kGgufArray);
+  g.elem_type = kGgufI32;
+  g.ints = std::move(v);
+  return g;
+}
+
+void write_gguf(const std::string& path, const GgufKv& kv, const std::vector<GgufOutTensor>& tensors) {
+  constexpr uint64_t kAlign = 32;
+  Out o(path);
+  o.bytes("GGUF", 4);
+  o.put<uint32_t>(3);
+  o.put<uint64_t>(tensors.size());
+  o.put<uint64_t>(kv.size());
+  for (const auto& [key, v] : kv) {
+    o.str(key);
+    o.put<uint32_t>(v.type);
+    if (v.type == kGgufString) {
+      o.str(v.str);
+    } else if (v.type == kGgufArray) {
+      o.put<uint32_t>(v.elem_type);
+      o.put<uint64_t>(v.array_size());
+      for (const auto& s : v.strs) o.str(s);
+      for (int64_t i : v.ints) put_scalar(o, v.elem_type, i, 0);
+      for (double f : v.floats) put_scalar(o, v.elem_type, 0, f);
+    } else {
+      put_scalar(o, v.type, v.i, v.f);
+    }
+  }
+  std::vector<uint64_t> offsets;
+  uint64_t off = 0;
+  for (const auto& t : tensors) {
+    int64_t n = 1;
+    for (int64_t d : t.shape) n *= d;
+    o.str(t.name);
+    o.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
+    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) o.put<uint64_t>(*it);
+    o.put<uint32_t>(ggml_type_of(t.dtype));
+    o.put<uint64_t>(off);
+    offsets.push_back(off);
+    off = (off + dtype_bytes(t.dtype, n) + kAlign - 1) / kAlign * kAlign;
+  }
+  o.pad_to(kAlign);
+  const uint64_t data_start = o.pos();
+  for (size_t j = 0; j < tensors.size(); ++j) {
+    const auto& t = tensors[j];
+    int64_t n = 1;
+    for (int64_t d : t.shape) n *= d;
+    o.pad_to(kAlign);
+    if (o.pos() - data_start != offsets[j]) fail(path, ": internal error: tensor offset mismatch");
+    o.bytes(t.data, static_cast<size_t>(dtype_bytes(t.dtype, n)));
+  }
+  o.commit();
+}
+
+void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv& extra) {
+  const ModelConfig& c = m.config;
+  if (c.rope_style != ops::RopeStyle::AdjacentPairs)
+    fail(path, ": internal error: GGUF llama needs adjacent-pair q/k rows (permute first)");
+  const std::string p = "llama.";
+  GgufKv kv = {
+      {"general.architecture", gguf_string("llama")},
+      {"general.name", gguf_string("longctx conversion")},
+      {"general.alignment", gguf_u32(32)},
+      {p + "context_length", gguf_u32(static_cast<uint32_t>(c.ctx_len))},
+      {p + "embedding_length", gguf_u32(static_cast<uint32_t>(c.d_model))},
+      {p + "block_count", gguf_u32(static_cast<uint32_t>(c.n_layers))},
+      {p + "feed_forward_length", gguf_u32(static_cast<uint32_t>(c.hidden))},
+      {p + "attention.head_count", gguf_u32(static_cast<uint32_t>(c.n_heads))},
+      {p + "attention.head_count_kv", gguf_u32(static_cast<uint32_t>(c.n_kv_heads))},
+      {p + "attention.key_length", gguf_u32(static_cast<uint32_t>(c.head_dim))},
+      {p + "attention.value_length", gguf_u32(static_cast<uint32_t>(c.head_dim))},
+      {p + "rope.dimension_count", gguf_u32(static_cast<uint32_t>(c.head_dim))},
+      {p + "attention.layer_norm_rms_epsilon", gguf_f32(c.norm_eps)},
+      {p + "rope.freq_base", gguf_f32(static_cast<float>(c.rope_theta))},
+      {p + "vocab_size", gguf_u32(static_cast<uint32_t>(c.vocab_size))},
+  };
+  for (const auto& e : extra) kv.push_back(e);
+  std::vector<GgufOutTensor> ts;
+  for (const auto& t : m.tensors) ts.push_back({t.name + ".weight", t.shape, t.dtype, t.data});
+  write_gguf(path, kv, ts);
+}
+
+}  // namespace lc

@@ -1,0 +1,79 @@
+#include "tokenizer/gguf_tokenizer.h"
+
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/spm_tokenizer.h"
+
+namespace lc {
+
+namespace {
+
+const std::vector<std::string>& string_array(const GgufFile& g, const std::string& key) {
+  const GgufValue* v = g.find(key);
+  if (!v) fail(g.path, ": GGUF has no '", key, "' (no embedded tokenizer)");
+  if (v->type != kGgufArray || v->elem_type != kGgufString)
+    fail(g.path, ": GGUF key '", key, "' has type ", gguf_value_type_name(v->type),
+         ", expected an array of strings");
+  return v->strs;
+}
+
+int optional_id(const GgufFile& g, const std::string& key, int64_t n, int def) {
+  const int64_t id = g.get_int(key, -1, INT32_MAX, def);
+  if (id >= n) fail(g.path, ": GGUF ", key, " = ", id, " is not a token id (", n, " tokens)");
+  return static_cast<int>(id);
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size_hint) {
+  const std::string model = g.get_string("tokenizer.ggml.model");
+  const std::vector<std::string>& tokens = string_array(g, "tokenizer.ggml.tokens");
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) fail(g.path, ": GGUF tokenizer.ggml.tokens is empty");
+  if (vocab_size_hint > 0 && n > vocab_size_hint)
+    fail(g.path, ": GGUF tokenizer has ", n, " tokens, more than the model's vocab_size ",
+         vocab_size_hint);
+  std::vector<int> types(static_cast<size_t>(n), kPieceNormal);
+  if (const GgufValue* tt = g.find("tokenizer.ggml.token_type")) {
+    if (tt->type != kGgufArray || tt->ints.size() != tokens.size())
+      fail(g.path, ": GGUF tokenizer.ggml.token_type must be an integer array of ", n,
+           " entries");
+    for (int64_t i = 0; i < n; ++i) {
+      if (tt->ints[i] < 1 || tt->ints[i] > 6)
+        fail(g.path, ": GGUF token ", i, " has token_type ", tt->ints[i], ", expected 1..6");
+      types[i] = static_cast<int>(tt->ints[i]);
+    }
+  }
+  if (model == "llama") {
+    const GgufValue* sc = g.find("tokenizer.ggml.scores");
+    if (!sc || sc->type != kGgufArray || sc->floats.size() != tokens.size())
+      fail(g.path, ": GGUF tokenizer.ggml.scores must be a float array of ", n, " entries");
+    std::vector<SpmPiece> pieces;
+    pieces.reserve(tokens.size());
+    for (int64_t i = 0; i < n; ++i)
+      pieces.push_back({tokens[i], static_cast<float>(sc->floats[i]), types[i]});
+    SpmConfig config;
+    config.bos_id = optional_id(g, "tokenizer.ggml.bos_token_id", n, 1);
+    config.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", n, 2);
+    config.unk_id = optional_id(g, "tokenizer.ggml.unknown_token_id", n, 0);
+    config.add_dummy_prefix = g.get_bool("tokenizer.ggml.add_space_prefix", true);
+    config.remove_extra_whitespaces = false;  // llama.cpp's SPM tokenizer keeps spaces as given
+    return std::make_unique<SpmTokenizer>(std::move(pieces), config, g.path);
+  }
+  if (model == "gpt2") {
+    BpeSpec spec;
+    spec.tokens = tokens;
+    spec.types = types;
+    spec.merges = string_array(g, "tokenizer.ggml.merges");
+    spec.bos_id = optional_id(g, "tokenizer.ggml.bos_token_id", n, -1);
+    spec.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", n, -1);
+    return make_bpe_tokenizer(std::move(spec), g.path);
+  }
+  fail(g.path, ": GGUF tokenizer.ggml.model '", model,
+       "' is not supported (expected llama or gpt2)");
+}
+
+}  // namespace lc

@@ -1,0 +1,16 @@
+// The tokenizer embedded in a GGUF file (internal header; reached through load_tokenizer, which
+// detects GGUF by its magic): tokenizer.ggml.model "llama" -> SentencePiece-BPE from tokens /
+// scores / token_type, "gpt2" -> byte-level BPE from tokens / merges.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "formats/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lc {
+
+// vocab_size_hint != 0: the vocabulary must not be larger (the model's embedding rows).
+std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size_hint);
+
+}  // namespace lc

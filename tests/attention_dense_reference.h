@@ -1,0 +1,113 @@
+// The spec's oracle 1 (../shared/specs/lm-infinite.md, "Test oracles"): a dense reference that
+// builds the explicit n x n logit matrix from the policy table, softmax, times V. Written from
+// the spec alone, independently of src/attention: every logit is <R(d) q_i, k_j> / sqrt(head_dim)
+// with q and k *unrotated* and d the distance the table assigns to (i, j) -- for a local key
+// that equals the usual <R(i) q, R(j) k>, for a global key it is LM-Infinite's <R(D) q, k_j>.
+// ALiBi instead adds -m_h * d to the unrotated dot product. Double precision throughout.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "attention/config.h"
+#include "ops/ops.h"
+
+namespace lc::test {
+
+struct DensePolicy {
+  AttnPolicy policy = AttnPolicy::Full;
+  int64_t sinks = 0;   // S (streaming) or G (lambda)
+  int64_t window = 0;  // W (window, streaming) or L (lambda)
+  int64_t ceiling = AttentionConfig::kNoCeiling;  // D (lambda, full); kNoCeiling = none
+};
+
+// The distance at which the token at position pos[i] sees the one at pos[j] (positions strictly
+// increasing), or -1 when it is not attended.
+inline int64_t dense_distance(const DensePolicy& p, const std::vector<int64_t>& pos, int64_t i,
+                              int64_t j) {
+  if (j > i) return -1;
+  const int64_t d = pos[i] - pos[j];
+  const bool none = p.ceiling == AttentionConfig::kNoCeiling;
+  switch (p.policy) {
+    case AttnPolicy::Full:
+      return none ? d : std::min(d, p.ceiling);
+    case AttnPolicy::Window:
+      return d < p.window ? d : -1;
+    case AttnPolicy::Streaming: {
+      // The cache after token i holds the first S tokens and the last W of the others; it is read
+      // as a contiguous sequence, so a token's position is its rank among what is cached.
+      auto cached = [&](int64_t x) { return x < p.sinks || x > i - p.window; };
+      if (!cached(j)) return -1;
+      int64_t rank_i = 0, rank_j = 0;
+      for (int64_t x = 0; x < i; ++x) rank_i += cached(x);
+      for (int64_t x = 0; x < j; ++x) rank_j += cached(x);
+      return rank_i - rank_j;
+    }
+    case AttnPolicy::Lambda:
+      if (d < p.window) return d;                   // local (also for a starting token)
+      if (pos[j] < p.sinks) return none ? d : p.ceiling;  // global
+      return -1;
+  }
+  return -1;
+}
+
+// Rotates x (head_dim values, one head) by RoPE position `p`, in double.
+inline void rope_rotate(std::vector<double>& x, double p, double theta, ops::RopeStyle style) {
+  const int64_t hd = static_cast<int64_t>(x.size());
+  for (int64_t c = 0; c < hd / 2; ++c) {
+    const double ang = p * std::pow(theta, -2.0 * static_cast<double>(c) / static_cast<double>(hd));
+    const bool adj = style == ops::RopeStyle::AdjacentPairs;
+    const int64_t a = adj ? 2 * c : c, b = adj ? 2 * c + 1 : c + hd / 2;
+    const double x0 = x[a], x1 = x[b];
+    x[a] = x0 * std::cos(ang) - x1 * std::sin(ang);
+    x[b] = x0 * std::sin(ang) + x1 * std::cos(ang);
+  }
+}
+
+struct DenseShape {
+  int64_t n_heads, n_kv_heads, head_dim;
+  double rope_theta = 10000.0;
+  ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
+  const std::vector<double>* alibi_slopes = nullptr;  // [n_heads]; then no RoPE
+};
+
+// q: [n][n_heads*head_dim], k, v: [n][n_kv_heads*head_dim], all unrotated; pos: positions of
+// the n tokens. Returns the attention output [n][n_heads*head_dim].
+inline std::vector<std::vector<double>> dense_attention(const DensePolicy& p, const DenseShape& s,
+                                                        const std::vector<int64_t>& pos,
+                                                        const std::vector<std::vector<double>>& q,
+                                                        const std::vector<std::vector<double>>& k,
+                                                        const std::vector<std::vector<double>>& v) {
+  const int64_t n = static_cast<int64_t>(q.size()), hd = s.head_dim;
+  const int64_t group = s.n_heads / s.n_kv_heads;
+  std::vector<std::vector<double>> out(n, std::vector<double>(s.n_heads * hd, 0.0));
+  for (int64_t h = 0; h < s.n_heads; ++h) {
+    const int64_t g = h / group;
+    // The explicit logit matrix of this head; -inf where not attended.
+    std::vector<std::vector<double>> logit(n, std::vector<double>(n, -INFINITY));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j <= i; ++j) {
+        const int64_t d = dense_distance(p, pos, i, j);
+        if (d < 0) continue;
+        std::vector<double> qi(q[i].begin() + h * hd, q[i].begin() + (h + 1) * hd);
+        if (!s.alibi_slopes) rope_rotate(qi, static_cast<double>(d), s.rope_theta, s.rope_style);
+        double dot = 0;
+        for (int64_t c = 0; c < hd; ++c) dot += qi[c] * k[j][g * hd + c];
+        logit[i][j] = dot / std::sqrt(static_cast<double>(hd));
+        if (s.alibi_slopes) logit[i][j] -= (*s.alibi_slopes)[h] * static_cast<double>(d);
+      }
+    for (int64_t i = 0; i < n; ++i) {
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, logit[i][j]);
+      for (int64_t j = 0; j <= i; ++j) sum += std::exp(logit[i][j] - mx);
+      for (int64_t j = 0; j <= i; ++j) {
+        const double w = std::exp(logit[i][j] - mx) / sum;
+        for (int64_t c = 0; c < hd; ++c) out[i][h * hd + c] += w * v[j][g * hd + c];
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace lc::test
