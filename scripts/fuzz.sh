@@ -25,6 +25,32 @@ mkdir -p "$seed_tok"
 for f in tok512.bin tok512.model; do
   [ -f "$ASSETS/llama2c/$f" ] && cp "$ASSETS/llama2c/$f" "$seed_tok/"
 done
+# GGUF seeds: a tiny model in every tensor type, converted from the llama2.c seed by the built
+# tool when present (the fuzz build has no tools), and llama.cpp's small vocabulary files.
+seed_gguf="$BUILD/fuzz/seeds-gguf_fuzz"
+mkdir -p "$seed_gguf"
+for tool in build/longctx build-fmt/longctx; do
+  if [ -x "$tool" ] && "$tool" convert --help >/dev/null 2>&1; then
+    for d in f32 f16 bf16 q8_0; do
+      "$tool" convert "$seed_model/tiny.bin" "$seed_gguf/tiny_$d.gguf" --dtype "$d" 2>/dev/null || true
+    done
+    break
+  fi
+done
+[ -f "$ASSETS/llamacpp_vocab/ggml-vocab-llama-spm.gguf" ] && \
+  cp "$ASSETS/llamacpp_vocab/ggml-vocab-llama-spm.gguf" "$seed_gguf/"
+# safetensors seeds: a small valid file and a JSON document.
+seed_st="$BUILD/fuzz/seeds-safetensors_fuzz"
+mkdir -p "$seed_st"
+python3 - "$seed_st/tiny.safetensors" <<'PY'
+import json, struct, sys
+h = json.dumps({"__metadata__": {"format": "pt"},
+                "a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+                "b": {"dtype": "BF16", "shape": [4], "data_offsets": [16, 24]}}).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + bytes(24))
+PY
+printf '{"a": [1, 2.5e-3, "x\\u00e9", {"b": null}], "c": true}' > "$seed_st/doc.json"
 for target in "$BUILD"/fuzz/*_fuzz; do
   [ -f "$target" ] && [ -x "$target" ] || continue
   name=$(basename "$target")

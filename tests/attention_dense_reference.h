@@ -17,8 +17,8 @@ namespace lc::test {
 
 struct DensePolicy {
   AttnPolicy policy = AttnPolicy::Full;
-  int64_t sinks = 0;   // S (streaming) or G (lambda)
-  int64_t window = 0;  // W (window, streaming) or L (lambda)
+  int64_t sinks = 0;                              // S (streaming) or G (lambda)
+  int64_t window = 0;                             // W (window, streaming) or L (lambda)
   int64_t ceiling = AttentionConfig::kNoCeiling;  // D (lambda, full); kNoCeiling = none
 };
 
@@ -45,7 +45,7 @@ inline int64_t dense_distance(const DensePolicy& p, const std::vector<int64_t>& 
       return rank_i - rank_j;
     }
     case AttnPolicy::Lambda:
-      if (d < p.window) return d;                   // local (also for a starting token)
+      if (d < p.window) return d;                         // local (also for a starting token)
       if (pos[j] < p.sinks) return none ? d : p.ceiling;  // global
       return -1;
   }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,11 @@ struct ModelCase {
   ops::RopeStyle style;
 };
 
+void PrintTo(const ModelCase& c, std::ostream* os) {
+  *os << config_of(c.pol).label() << " model " << kModels[c.model].name << " block " << c.block
+      << " threads " << c.threads;
+}
+
 class AttentionPolicyModel : public ::testing::TestWithParam<ModelCase> {};
 
 // Oracle 1 through the whole model: every policy's fast path equals the dense reference.
@@ -147,12 +153,12 @@ TEST_P(AttentionPolicyModel, DecodeAfterPrefillEqualsOneShot) {
 }
 
 const Pol kPols[] = {
-    {AttnPolicy::Full, 0, 0, kNone},       {AttnPolicy::Full, 0, 0, 5},
-    {AttnPolicy::Window, 0, 7, kNone},     {AttnPolicy::Window, 0, 1, kNone},
-    {AttnPolicy::Streaming, 3, 9, kNone},  {AttnPolicy::Streaming, 0, 5, kNone},
-    {AttnPolicy::Streaming, 4, 2, kNone},  {AttnPolicy::Lambda, 3, 11, 11},
-    {AttnPolicy::Lambda, 2, 6, kNone},     {AttnPolicy::Lambda, 5, 9, 4},
-    {AttnPolicy::Lambda, 1, 1, 1},         {AttnPolicy::Lambda, 12, 4, 30},
+    {AttnPolicy::Full, 0, 0, kNone},      {AttnPolicy::Full, 0, 0, 5},
+    {AttnPolicy::Window, 0, 7, kNone},    {AttnPolicy::Window, 0, 1, kNone},
+    {AttnPolicy::Streaming, 3, 9, kNone}, {AttnPolicy::Streaming, 0, 5, kNone},
+    {AttnPolicy::Streaming, 4, 2, kNone}, {AttnPolicy::Lambda, 3, 11, 11},
+    {AttnPolicy::Lambda, 2, 6, kNone},    {AttnPolicy::Lambda, 5, 9, 4},
+    {AttnPolicy::Lambda, 1, 1, 1},        {AttnPolicy::Lambda, 12, 4, 30},
 };
 
 std::vector<ModelCase> model_cases() {
@@ -166,16 +172,16 @@ std::vector<ModelCase> model_cases() {
   return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Policies, AttentionPolicyModel, ::testing::ValuesIn(model_cases()),
-    [](const ::testing::TestParamInfo<ModelCase>& i) {
-      std::string s = config_of(i.param.pol).label();
-      for (char& ch : s)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return s + "_" + kModels[i.param.model].name + "_b" + std::to_string(i.param.block) + "_t" +
-             std::to_string(i.param.threads) +
-             (i.param.style == ops::RopeStyle::RotateHalf ? "_half" : "_adj");
-    });
+INSTANTIATE_TEST_SUITE_P(Policies, AttentionPolicyModel, ::testing::ValuesIn(model_cases()),
+                         [](const ::testing::TestParamInfo<ModelCase>& i) {
+                           std::string s = config_of(i.param.pol).label();
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s + "_" + kModels[i.param.model].name + "_b" +
+                                  std::to_string(i.param.block) + "_t" +
+                                  std::to_string(i.param.threads) +
+                                  (i.param.style == ops::RopeStyle::RotateHalf ? "_half" : "_adj");
+                         });
 
 // Oracle 2: identities.
 TEST(AttentionPolicyIdentities, LambdaWithoutGlobalsIsWindow) {
@@ -193,16 +199,17 @@ TEST(AttentionPolicyIdentities, LambdaWithoutGlobalsIsWindow) {
 
 TEST(AttentionPolicyIdentities, BudgetAtLeastNIsFull) {
   for (int model = 0; model < 3; ++model) {
-    auto f = load_sharp(model, model == 1 ? ops::RopeStyle::RotateHalf
-                                          : ops::RopeStyle::AdjacentPairs);
+    auto f =
+        load_sharp(model, model == 1 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs);
     LlamaModel m(*f);
     const int64_t n = 40;
     auto toks = random_tokens(n, f->config.vocab_size, 5);
     auto full = session_logits(m, {AttnPolicy::Full, 0, 0, kNone}, toks, 6, 2, n);
-    const Pol same[] = {{AttnPolicy::Window, 0, n, kNone},     {AttnPolicy::Window, 0, 500, kNone},
-                        {AttnPolicy::Streaming, 4, n - 4, kNone}, {AttnPolicy::Streaming, 0, n, kNone},
-                        {AttnPolicy::Lambda, 10, n, n},        {AttnPolicy::Lambda, 3, n, 2},
-                        {AttnPolicy::Lambda, 10, n + 9, kNone}, {AttnPolicy::Full, 0, 0, n - 1}};
+    const Pol same[] = {
+        {AttnPolicy::Window, 0, n, kNone},        {AttnPolicy::Window, 0, 500, kNone},
+        {AttnPolicy::Streaming, 4, n - 4, kNone}, {AttnPolicy::Streaming, 0, n, kNone},
+        {AttnPolicy::Lambda, 10, n, n},           {AttnPolicy::Lambda, 3, n, 2},
+        {AttnPolicy::Lambda, 10, n + 9, kNone},   {AttnPolicy::Full, 0, 0, n - 1}};
     for (const Pol& p : same) {
       auto got = session_logits(m, p, toks, 6, 2, n);
       EXPECT_LT(rel_err(got.data(), full.data(), got.size()), 2e-6)

@@ -129,9 +129,10 @@ std::vector<int64_t> iota(int64_t n) {
 std::string describe(const KernelCase& c) {
   return name_of(c.pol) + " heads " + std::to_string(c.heads) + "/" + std::to_string(c.kv_heads) +
          " hd " + std::to_string(c.head_dim) + " block " + std::to_string(c.block) + " threads " +
-         std::to_string(c.threads) + (c.alibi ? " alibi" : c.style == ops::RopeStyle::RotateHalf
-                                                                ? " rope-half"
-                                                                : " rope-adjacent");
+         std::to_string(c.threads) +
+         (c.alibi                                 ? " alibi"
+          : c.style == ops::RopeStyle::RotateHalf ? " rope-half"
+                                                  : " rope-adjacent");
 }
 
 // Outputs are convex combinations of N(0,1) values; softmax of logits of a few units over <= 100
@@ -177,8 +178,13 @@ TEST(AttentionPolicyKernel, BothRopeStylesAndAlibiForEveryPolicy) {
                       {AttnPolicy::Full, 0, 0, 5}};
   for (const Pol& p : pols)
     for (int scheme = 0; scheme < 3; ++scheme) {
-      KernelCase c{p,     6, 3, 12, 5, 2, scheme == 1 ? ops::RopeStyle::RotateHalf
-                                                      : ops::RopeStyle::AdjacentPairs,
+      KernelCase c{p,
+                   6,
+                   3,
+                   12,
+                   5,
+                   2,
+                   scheme == 1 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs,
                    scheme == 2};
       EXPECT_LT(run_stream(c, iota(41), 7 + scheme, [](int64_t) { return true; }), kTol)
           << describe(c);
@@ -202,9 +208,8 @@ TEST(AttentionPolicyKernel, ExactAtPositionsNear1e8) {
       for (int64_t i = 0; i < 40; ++i) pos.push_back(far - 7 + i);
       KernelCase c{p, 4, 2, 16, 4, 2, style, false};
       const int64_t L = p.window;
-      double err = run_stream(c, pos, 99, [&](int64_t r) {
-        return r < jump_row || pos[r] - L + 1 >= pos[jump_row];
-      });
+      double err = run_stream(
+          c, pos, 99, [&](int64_t r) { return r < jump_row || pos[r] - L + 1 >= pos[jump_row]; });
       EXPECT_LT(err, 5e-5) << describe(c);
     }
 }

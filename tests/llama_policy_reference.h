@@ -44,7 +44,8 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
   std::vector<std::vector<double>> x(n, std::vector<double>(d));
   const TensorRef* emb = mat("token_embd");
   for (int64_t t = 0; t < n; ++t)
-    for (int64_t i = 0; i < d; ++i) x[t][i] = ops::ref::load(emb->data, emb->dtype, toks[t] * d + i);
+    for (int64_t i = 0; i < d; ++i)
+      x[t][i] = ops::ref::load(emb->data, emb->dtype, toks[t] * d + i);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string pre = "blk." + std::to_string(l) + ".";
     std::vector<std::vector<double>> q(n), k(n), v(n);

@@ -5,9 +5,6 @@
 
 #include <gtest/gtest.h>
 
-// GCC 12 at -O3 reports a false -Wrestrict inside std::string concatenation (GCC bug 105329).
-#pragma GCC diagnostic ignored "-Wrestrict"
-
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>

@@ -1,8 +1,5 @@
 #include "args.h"
 
-// GCC 12 at -O3 reports a false -Wrestrict inside std::string's char_traits here (GCC bug
-// 105329); nothing in this file copies overlapping memory.
-#pragma GCC diagnostic ignored "-Wrestrict"
 
 #include <algorithm>
 

@@ -85,7 +85,7 @@ int cmd_passkey(int argc, char** argv) {
       progress.update(done, total);
     });
     progress.finish();
-    std::fprintf(stderr, "%s: %zu prompts in %.1f s\n", attn.label().c_str(), r.samples.size(),
+    std::fprintf(stderr, "%s: %zu prompts in %.1f s\n", r.label.c_str(), r.samples.size(),
                  r.seconds);
     results.push_back(std::move(r));
   }
@@ -100,7 +100,7 @@ int cmd_passkey(int argc, char** argv) {
   std::printf("\n");
   for (const auto& r : results)
     for (const auto& l : r.per_length) {
-      std::printf("| %s | %lld | %.0f | %lld/%lld | %.3f |", r.attn.label().c_str(),
+      std::printf("| %s | %lld | %.0f | %lld/%lld | %.3f |", r.label.c_str(),
                   static_cast<long long>(l.target_len), l.mean_prompt_tokens,
                   static_cast<long long>(l.correct), static_cast<long long>(l.total), l.mean_key_nll);
       for (int b = 0; b < kBuckets; ++b)
@@ -121,7 +121,7 @@ int cmd_passkey(int argc, char** argv) {
       j.begin_object();
       j.key("attention");
       write_attention(j, r.attn, c.ctx_len);
-      j.member("seconds", r.seconds);
+      j.member("resolved_label", r.label).member("seconds", r.seconds);
       j.key("per_length").begin_array();
       for (const auto& l : r.per_length) {
         j.begin_object().member("target_len", l.target_len).member("correct", l.correct);
@@ -154,7 +154,7 @@ int cmd_passkey(int argc, char** argv) {
     std::vector<PlotSeries> nll, acc;
     for (const auto& r : results) {
       PlotSeries sn, sa;
-      sn.label = sa.label = r.attn.label();
+      sn.label = sa.label = r.label;
       for (const auto& l : r.per_length) {
         sn.x.push_back(static_cast<double>(l.target_len));
         sa.x.push_back(static_cast<double>(l.target_len));

@@ -6,6 +6,7 @@ int cmd_run(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 int cmd_ppl(int argc, char** argv);
 int cmd_passkey(int argc, char** argv);
 }  // namespace lc::cli

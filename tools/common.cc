@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "tokenizer/bpe_tokenizer.h"
 
 namespace lc::cli {
 
@@ -29,9 +30,16 @@ std::unique_ptr<ModelFile> load_model(const Args& a) {
 
 std::unique_ptr<Tokenizer> load_tokenizer_for(const Args& a, const ModelFile& model) {
   std::string path = a.str("-z");
+  // A GGUF model carries its tokenizer; a Hugging Face directory holds it inside.
+  if (path.empty() && is_file(model.path)) {
+    std::ifstream f(model.path, std::ios::binary);
+    char magic[4] = {};
+    if (f.read(magic, 4) && std::string(magic, 4) == "GGUF") path = model.path;
+  }
+  const bool dir = !is_file(model.path);
   if (path.empty()) {
-    for (const char* name : {"/tokenizer.bin", "/tokenizer.model"}) {
-      std::string cand = dir_of(model.path) + name;
+    for (const char* name : {"/tokenizer.bin", "/tokenizer.model", "/tokenizer.json"}) {
+      std::string cand = (dir ? model.path : dir_of(model.path)) + name;
       if (is_file(cand)) {
         path = cand;
         break;
@@ -41,7 +49,9 @@ std::unique_ptr<Tokenizer> load_tokenizer_for(const Args& a, const ModelFile& mo
       fail("no tokenizer: pass -z TOKENIZER (llama2.c tokenizer.bin or SentencePiece .model); "
            "none found beside ", model.path);
   }
-  auto tok = load_tokenizer(path, static_cast<int>(model.config.vocab_size));
+  auto tok = path.size() >= 15 && path.compare(path.size() - 15, 15, "/tokenizer.json") == 0
+                 ? load_hf_tokenizer_json(path)
+                 : load_tokenizer(path, static_cast<int>(model.config.vocab_size));
   if (tok->vocab_size() > model.config.vocab_size)
     fail(path, ": tokenizer has ", tok->vocab_size(), " tokens but the model's vocabulary is ",
          model.config.vocab_size);

@@ -19,6 +19,7 @@ void usage() {
       "  bench        prefill/decode throughput and peak memory\n"
       "  logits       one forward over a sequence; all positions' logits as raw float32\n"
       "  synth-model  write a random-weight llama2.c model (benchmarks at real shapes)\n"
+      "  convert      rewrite a model as GGUF or a Hugging Face directory (--dtype, -z)\n"
       "  ppl          per-position NLL / perplexity of long documents or a long stream\n"
       "  passkey      passkey retrieval accuracy and key NLL versus prompt length\n",
       stderr);
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return lc::cli::cmd_bench(argc, argv);
     if (cmd == "logits") return lc::cli::cmd_logits(argc, argv);
     if (cmd == "synth-model") return lc::cli::cmd_synth(argc, argv);
+    if (cmd == "convert") return lc::cli::cmd_convert(argc, argv);
     if (cmd == "ppl") return lc::cli::cmd_ppl(argc, argv);
     if (cmd == "passkey") return lc::cli::cmd_passkey(argc, argv);
     std::fprintf(stderr, "longctx: unknown command '%s'\n", cmd.c_str());

@@ -15,9 +15,8 @@ void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
     for (int64_t c = 0; c < head_dim_; ++c)
       row[c] = static_cast<float>(static_cast<int32_t>(rng.next_u32())) * (1.0f / 2147483648.0f);
   };
-  const int64_t n_layers = capacity_ > 0 ? static_cast<int64_t>(k_.size()) /
-                                               (n_kv_heads_ * capacity_ * head_dim_)
-                                         : 0;
+  const int64_t n_layers =
+      capacity_ > 0 ? static_cast<int64_t>(k_.size()) / (n_kv_heads_ * capacity_ * head_dim_) : 0;
   // The positions that are still held: the pinned ones and the last `ring` of the others.
   const int64_t first_ring = std::max(geo_.n_pinned, n_positions - geo_.ring);
   for (int64_t l = 0; l < n_layers; ++l)

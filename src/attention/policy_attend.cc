@@ -17,7 +17,7 @@ struct Run {
   const float* v;  // [n, head_dim]
   int64_t first;   // position of the first key
   int64_t n;
-  int64_t col;     // first score column
+  int64_t col;  // first score column
   bool global;
 };
 
@@ -33,8 +33,12 @@ int runs_of(const KvCache& cache, int64_t layer, int64_t g, int64_t pos, const R
   // Local keys in pinned slots.
   const int64_t pin_end = std::min(pos + 1, geo.n_pinned);
   if (p.local_lo < pin_end)
-    runs[n++] = Run{cache.k(layer, g, p.local_lo), cache.v(layer, g, p.local_lo), p.local_lo,
-                    pin_end - p.local_lo, 0, false};
+    runs[n++] = Run{cache.k(layer, g, p.local_lo),
+                    cache.v(layer, g, p.local_lo),
+                    p.local_lo,
+                    pin_end - p.local_lo,
+                    0,
+                    false};
   // Local keys in the ring: one run, or two when they wrap around its end.
   const int64_t a = std::max(p.local_lo, geo.n_pinned);
   if (a <= pos) {
@@ -42,8 +46,12 @@ int runs_of(const KvCache& cache, int64_t layer, int64_t g, int64_t pos, const R
     const int64_t first_run = std::min(count, geo.n_pinned + geo.ring - s0);
     runs[n++] = Run{cache.k(layer, g, s0), cache.v(layer, g, s0), a, first_run, 0, false};
     if (count > first_run)
-      runs[n++] = Run{cache.k(layer, g, geo.n_pinned), cache.v(layer, g, geo.n_pinned),
-                      a + first_run, count - first_run, 0, false};
+      runs[n++] = Run{cache.k(layer, g, geo.n_pinned),
+                      cache.v(layer, g, geo.n_pinned),
+                      a + first_run,
+                      count - first_run,
+                      0,
+                      false};
   }
   return n;
 }
@@ -79,7 +87,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
     int64_t b, e;
     ThreadPool::split_range(n_q * s.n_kv_heads, 1, t, nt, &b, &e);
     float* scores = scratch + t * group * (cap + hd);  // [group, cap]
-    float* partial = scores + group * cap;              // [group, hd]
+    float* partial = scores + group * cap;             // [group, hd]
     for (int64_t item = b; item < e; ++item) {
       const int64_t i = item / s.n_kv_heads, g = item % s.n_kv_heads, pos = pos0 + i;
       const RowPlan plan = policy.plan(pos);
@@ -106,7 +114,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
             float* x = row + runs[r].col;
             for (int64_t j = 0; j < runs[r].n; ++j) {
               const int64_t key = runs[r].first + j;
-              const int64_t d = !runs[r].global ? pos - key
+              const int64_t d = !runs[r].global   ? pos - key
                                 : plan.global_raw ? plan.global_pos
                                                   : plan.global_pos - key;
               x[j] -= m * static_cast<float>(d);

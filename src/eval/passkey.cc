@@ -142,6 +142,7 @@ PasskeyResult run_passkey(const LlamaModel& model, const Tokenizer& tok, const A
 
   PasskeyResult res;
   res.attn = attn;
+  res.label = session.policy().label();
   const double t0 = now_seconds();
   const int64_t total = static_cast<int64_t>(opt.lengths.size()) * opt.samples;
   for (int64_t len : opt.lengths) {

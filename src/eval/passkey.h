@@ -73,6 +73,7 @@ struct PasskeyLengthResult {
 
 struct PasskeyResult {
   AttentionConfig attn;
+  std::string label;  // resolved, e.g. "lambda(G=10,L=512,D=512)"
   std::vector<PasskeySample> samples;
   std::vector<PasskeyLengthResult> per_length;
   double seconds = 0;

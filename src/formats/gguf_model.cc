@@ -87,6 +87,8 @@ std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t siz
     mf->tensors.push_back(std::move(t));
   }
   ModelConfig& c = mf->config;
+  if (mf->find("blk.0.attn_q.bias"))
+    fail(name, ": GGUF has q/k/v biases, which the model does not support yet");
   const TensorRef* embd = mf->find("token_embd");
   if (!embd || embd->shape.size() != 2)
     fail(name, ": GGUF tensor 'token_embd.weight' is missing or not a matrix");

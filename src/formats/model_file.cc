@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/hf.h"
 #include "formats/llama2c.h"
 #include "ops/reference.h"
 
@@ -86,6 +87,7 @@ size_t ModelFile::weight_bytes() const {
 }
 
 std::unique_ptr<ModelFile> load_model_file(const std::string& path) {
+  if (is_directory(path)) return load_hf_dir(path);
   MappedFile file(path);
   if (is_gguf(file.data(), file.size())) return load_gguf(std::move(file));
   return load_llama2c(std::move(file));

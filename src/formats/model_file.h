@@ -29,6 +29,8 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
   bool tied_embeddings = false;
+  int64_t sliding_window = 0;  // > 0: the model was trained with a sliding window (Mistral)
+  bool qkv_bias = false;       // blk.{i}.attn_{q,k,v}.bias present (Qwen2)
   int bos_id = 1;
   int eos_id = 2;
   int64_t q_dim() const { return n_heads * head_dim; }
@@ -66,7 +68,8 @@ class ModelFile {
   size_t weight_bytes() const;
 };
 
-// Detects the format from content and loads it. Supported: llama2.c .bin, GGUF (v2/v3).
+// Detects the format from content and loads it. Supported: llama2.c .bin, GGUF (v2/v3), and
+// a Hugging Face directory (config.json + safetensors).
 std::unique_ptr<ModelFile> load_model_file(const std::string& path);
 
 }  // namespace lc

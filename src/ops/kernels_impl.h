@@ -527,6 +527,15 @@ void gemm_q8_0(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N,
               const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
               return V::fmadd(V::set1(V::half(dw) * dx), V::dot_q8(qw, xb), acc);
             };
+            // Rows are contiguous, so the next 4-row group is the 4 * row_bytes after this
+            // one; while this group consumes 4 x 34 bytes per block, prefetch as much of the
+            // next, so that short rows (a few cache lines each) never start cold.
+            if (r == 0) {
+              const uint8_t* pf = wr[0] + 4 * row_bytes + 4 * off;
+              prefetch<false>(pf);
+              prefetch<false>(pf + 64);
+              prefetch<false>(pf + 128);
+            }
             a0 = term(wr[0] + off, a0);
             a1 = term(wr[1] + off, a1);
             a2 = term(wr[2] + off, a2);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "formats/gguf_writer.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
@@ -74,6 +75,45 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
   }
   fail(g.path, ": GGUF tokenizer.ggml.model '", model,
        "' is not supported (expected llama or gpt2)");
+}
+
+std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const Tokenizer& tok) {
+  const auto* spm = dynamic_cast<const SpmTokenizer*>(&tok);
+  if (!spm) fail("only SentencePiece tokenizers can be embedded in a GGUF file");
+  const SpmConfig& c = spm->config();
+  if (c.remove_extra_whitespaces)
+    fail("the tokenizer squeezes whitespace (SentencePiece remove_extra_whitespaces), which "
+         "GGUF's llama tokenizer cannot express");
+  std::vector<std::string> tokens;
+  std::vector<double> scores;
+  std::vector<int64_t> types;
+  const auto& pieces = spm->pieces();
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    std::string text = pieces[i].text;
+    int type = pieces[i].type;
+    if (!c.escape_whitespaces) {  // llama2.c pieces: ' ' -> U+2581, types from conventions
+      std::string esc;
+      for (char ch : text) esc += ch == ' ' ? std::string("\xE2\x96\x81") : std::string(1, ch);
+      text = esc;
+      if (static_cast<int>(i) == c.unk_id) type = kPieceUnknown;
+      else if (static_cast<int>(i) == c.bos_id || static_cast<int>(i) == c.eos_id)
+        type = kPieceControl;
+    }
+    tokens.push_back(std::move(text));
+    scores.push_back(pieces[i].score);
+    types.push_back(type);
+  }
+  std::vector<std::pair<std::string, GgufValue>> kv = {
+      {"tokenizer.ggml.model", gguf_string("llama")},
+      {"tokenizer.ggml.tokens", gguf_string_array(std::move(tokens))},
+      {"tokenizer.ggml.scores", gguf_f32_array(std::move(scores))},
+      {"tokenizer.ggml.token_type", gguf_i32_array(std::move(types))},
+      {"tokenizer.ggml.add_space_prefix", gguf_bool(c.add_dummy_prefix)},
+  };
+  if (c.bos_id >= 0) kv.push_back({"tokenizer.ggml.bos_token_id", gguf_u32(c.bos_id)});
+  if (c.eos_id >= 0) kv.push_back({"tokenizer.ggml.eos_token_id", gguf_u32(c.eos_id)});
+  if (c.unk_id >= 0) kv.push_back({"tokenizer.ggml.unknown_token_id", gguf_u32(c.unk_id)});
+  return kv;
 }
 
 }  // namespace lc

@@ -13,4 +13,9 @@ namespace lc {
 // vocab_size_hint != 0: the vocabulary must not be larger (the model's embedding rows).
 std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size_hint);
 
+// The tokenizer.ggml.* metadata that embeds `tok` in a GGUF file. SentencePiece tokenizers
+// only (llama2.c .bin pieces have their spaces escaped to U+2581 and their types inferred:
+// <unk> unknown, BOS/EOS control, <0xXX> byte); anything else throws.
+std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const Tokenizer& tok);
+
 }  // namespace lc

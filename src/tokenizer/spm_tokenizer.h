@@ -56,6 +56,8 @@ class SpmTokenizer final : public Tokenizer {
   int vocab_size() const override { return static_cast<int>(pieces_.size()); }
   int bos_id() const override { return config_.bos_id; }
   int eos_id() const override { return config_.eos_id; }
+  const std::vector<SpmPiece>& pieces() const { return pieces_; }
+  const SpmConfig& config() const { return config_; }
 
  private:
   // Text after whitespace handling and the dummy prefix; what the BPE merges operate on.

@@ -1,0 +1,32 @@
+// Hugging Face checkpoints: a directory with config.json and model.safetensors (or shards listed
+// in model.safetensors.index.json). Llama-family architectures (LlamaForCausalLM,
+// MistralForCausalLM, Qwen2ForCausalLM) map onto the canonical tensor names; HF q/k rows are in
+// the rotate-half RoPE layout (ModelConfig::rope_style = RotateHalf).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "formats/model_file.h"
+
+namespace lc {
+
+// "blk.3.attn_q" -> "model.layers.3.self_attn.q_proj.weight" ("" when the name has no HF
+// counterpart); canonical_from_hf is the inverse ("" for unknown names).
+std::string hf_tensor_name(const std::string& canonical);
+std::string canonical_from_hf(const std::string& hf);
+
+// Reorders the rows of every attn_q / attn_k (and their biases) within each head from the
+// model's rope_style to `to`, copying them to owned memory, and sets config.rope_style.
+// AdjacentPairs -> RotateHalf moves row 2i+p of a head to p*head_dim/2 + i (the permutation of
+// Meta's convert_llama_weights_to_hf.py); RotateHalf -> AdjacentPairs is its inverse.
+void permute_rope_rows(ModelFile& m, ops::RopeStyle to);
+
+// Writes DIR/config.json and DIR/model.safetensors (creating DIR), each atomically. Tensors
+// must be f32, f16 or bf16 and q/k rows in the rotate-half layout.
+void write_hf_dir(const std::string& dir, const ModelFile& m);
+
+bool is_directory(const std::string& path);
+// Loads a Hugging Face directory; every error names the file and key or tensor.
+std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir);
+
+}  // namespace lc

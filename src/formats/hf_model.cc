@@ -1,0 +1,202 @@
+// load_hf_dir: config.json -> ModelConfig, safetensors tensors (single file or shards) under
+// canonical names, used in place from the mappings.
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "formats/hf.h"
+#include "formats/json.h"
+#include "formats/safetensors.h"
+
+namespace lc {
+
+namespace {
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, ": cannot open");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Config {
+ public:
+  Config(const Json& j, const std::string& path) : j_(j), path_(path) {}
+  const Json* get(const char* key) const {
+    const Json* v = j_.find(key);
+    return v && !v->is_null() ? v : nullptr;
+  }
+  int64_t integer(const char* key, int64_t lo, int64_t hi, const int64_t* def = nullptr) const {
+    const Json* v = get(key);
+    if (!v) {
+      if (def) return *def;
+      fail(path_, ": key '", key, "' is missing");
+    }
+    if (!v->is_int()) fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected an integer");
+    if (v->integer() < lo || v->integer() > hi)
+      fail(path_, ": key '", key, "' = ", v->integer(), " is out of range [", lo, ", ", hi, "]");
+    return v->integer();
+  }
+  double number(const char* key, double def) const {
+    const Json* v = get(key);
+    if (!v) return def;
+    if (!v->is_number()) fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected a number");
+    return v->number();
+  }
+  bool boolean(const char* key, bool def) const {
+    const Json* v = get(key);
+    if (!v) return def;
+    if (!v->is_bool()) fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected true or false");
+    return v->boolean();
+  }
+  // bos/eos may be an integer or a list of integers (the first is used).
+  int token_id(const char* key, int def) const {
+    const Json* v = get(key);
+    if (v && v->is_array() && !v->items().empty()) v = &v->items()[0];
+    if (!v) return def;
+    if (!v->is_int() || v->integer() < 0 || v->integer() > INT32_MAX)
+      fail(path_, ": key '", key, "' must be a token id");
+    return static_cast<int>(v->integer());
+  }
+
+ private:
+  const Json& j_;
+  const std::string& path_;
+};
+
+void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
+  if (!j.is_object()) fail(path, ": expected a JSON object");
+  const Json* archs = j.find("architectures");
+  if (!archs || !archs->is_array() || archs->items().empty() || !archs->items()[0].is_string())
+    fail(path, ": 'architectures' must be a non-empty list of strings");
+  const std::string arch = archs->items()[0].str();
+  const bool mistral = arch == "MistralForCausalLM", qwen2 = arch == "Qwen2ForCausalLM";
+  if (arch != "LlamaForCausalLM" && !mistral && !qwen2)
+    fail(path, ": architecture '", arch,
+         "' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)");
+  const Config g(j, path);
+  c->arch = "llama";
+  c->d_model = g.integer("hidden_size", 1, 1 << 20);
+  c->hidden = g.integer("intermediate_size", 1, 1 << 22);
+  c->n_layers = g.integer("num_hidden_layers", 1, 4096);
+  c->n_heads = g.integer("num_attention_heads", 1, 1 << 16);
+  c->n_kv_heads = g.integer("num_key_value_heads", 1, 1 << 16, &c->n_heads);
+  if (!g.get("head_dim") && c->d_model % c->n_heads != 0)
+    fail(path, ": hidden_size ", c->d_model, " is not divisible by num_attention_heads ", c->n_heads);
+  const int64_t hd = c->d_model / c->n_heads;
+  c->head_dim = g.integer("head_dim", 2, 1 << 16, &hd);
+  c->vocab_size = g.integer("vocab_size", 1, INT32_MAX);
+  const int64_t ctx = 2048;
+  c->ctx_len = g.integer("max_position_embeddings", 1, int64_t{1} << 30, &ctx);
+  c->norm_eps = static_cast<float>(g.number("rms_norm_eps", 1e-6));
+  c->rope_theta = g.number("rope_theta", 10000.0);
+  if (!(c->norm_eps > 0.0f) || !(c->rope_theta > 1.0))
+    fail(path, ": rms_norm_eps ", c->norm_eps, " / rope_theta ", c->rope_theta, " out of range");
+  if (const Json* rs = g.get("rope_scaling"))
+    fail(path, ": rope_scaling is not supported (found ", Json::type_name(rs->type()), ")");
+  c->tied_embeddings = g.boolean("tie_word_embeddings", false);
+  const int64_t zero = 0;
+  const bool use_window = !qwen2 || g.boolean("use_sliding_window", false);
+  const int64_t window = g.integer("sliding_window", 0, int64_t{1} << 40, &zero);
+  c->sliding_window = use_window ? window : 0;
+  if (g.boolean("attention_bias", false) && !qwen2)
+    fail(path, ": attention_bias is only supported for Qwen2ForCausalLM");
+  c->qkv_bias = qwen2;
+  c->bos_id = g.token_id("bos_token_id", 1);
+  c->eos_id = g.token_id("eos_token_id", 2);
+  c->rope_style = ops::RopeStyle::RotateHalf;
+}
+
+// Shard file names come from the index: plain names inside the directory only.
+void check_shard_name(const std::string& index, const std::string& f) {
+  if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..")
+    fail(index, ": shard file name '", f, "' must be a plain file name in the directory");
+}
+
+}  // namespace
+
+std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
+  auto mf = std::make_unique<ModelFile>();
+  mf->path = dir;
+  const std::string cfg_path = dir + "/config.json";
+  fill_config(parse_json(read_small_file(cfg_path), cfg_path), cfg_path, &mf->config);
+
+  std::vector<std::string> shards;
+  std::map<std::string, std::string> weight_map;  // tensor -> shard
+  const std::string single = dir + "/model.safetensors", index = single + ".index.json";
+  if (std::ifstream(single).good()) {
+    shards.push_back("model.safetensors");
+  } else if (std::ifstream(index).good()) {
+    const Json j = parse_json(read_small_file(index), index);
+    const Json* wm = j.is_object() ? j.find("weight_map") : nullptr;
+    if (!wm || !wm->is_object()) fail(index, ": 'weight_map' must be an object");
+    for (const auto& [t, f] : wm->members()) {
+      if (!f.is_string()) fail(index, ": weight_map entry '", t, "' must be a file name");
+      check_shard_name(index, f.str());
+      weight_map[t] = f.str();
+      bool seen = false;
+      for (const auto& s : shards) seen = seen || s == f.str();
+      if (!seen) shards.push_back(f.str());
+    }
+  } else {
+    fail(dir, ": no model.safetensors or model.safetensors.index.json");
+  }
+  for (const std::string& shard : shards) {
+    MappedFile file(dir + "/" + shard);
+    for (SafetensorsTensor& st : parse_safetensors(file.data(), file.size(), file.path())) {
+      if (!weight_map.empty()) {
+        auto it = weight_map.find(st.name);
+        if (it == weight_map.end() || it->second != shard)
+          fail(file.path(), ": tensor '", st.name, "' is not listed for this shard in ", index);
+      }
+      const std::string canon = canonical_from_hf(st.name);
+      if (canon.empty()) continue;  // e.g. rotary_emb.inv_freq buffers
+      if (mf->find(canon)) fail(file.path(), ": tensor '", st.name, "' appears twice");
+      TensorRef t;
+      t.name = canon;
+      t.dtype = st.dtype;
+      t.shape = st.shape;
+      t.data = st.data;
+      const size_t align = st.dtype == DType::F32 ? 4 : 2;
+      if (reinterpret_cast<uintptr_t>(st.data) % align != 0 ||
+          (t.shape.size() == 1 && t.dtype != DType::F32)) {
+        // Misaligned data, or a non-f32 norm / bias: one owned f32-or-same copy.
+        const bool widen = t.shape.size() == 1 && t.dtype != DType::F32;
+        AlignedBuffer<uint8_t> buf(static_cast<size_t>(widen ? 4 * t.numel() : st.bytes));
+        if (widen) {
+          for (int64_t i = 0; i < t.numel(); ++i) {
+            uint16_t h;
+            std::memcpy(&h, st.data + 2 * i, 2);
+            const float v = t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+            std::memcpy(buf.data() + 4 * i, &v, 4);
+          }
+          t.dtype = DType::F32;
+        } else {
+          std::memcpy(buf.data(), st.data, st.bytes);
+        }
+        t.data = buf.data();
+        mf->owned.push_back(std::move(buf));
+      }
+      mf->tensors.push_back(std::move(t));
+    }
+    mf->mappings.push_back(std::move(file));
+  }
+  for (const auto& [t, f] : weight_map) {
+    bool found = false;
+    (void)f;
+    for (const auto& tr : mf->tensors) found = found || hf_tensor_name(tr.name) == t;
+    if (!found && !canonical_from_hf(t).empty())
+      fail(index, ": tensor '", t, "' is listed but not found in its shard");
+  }
+  ModelConfig& c = mf->config;
+  // LlamaModel has no q/k/v bias yet: refuse rather than silently drop the biases.
+  if (c.qkv_bias || mf->find("blk.0.attn_q.bias"))
+    fail(dir, ": q/k/v biases (Qwen2ForCausalLM) are not supported by the model yet");
+  if (!c.tied_embeddings && !mf->find("output"))
+    fail(dir, ": missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
+  return mf;
+}
+
+}  // namespace lc

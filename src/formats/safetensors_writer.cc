@@ -1,0 +1,123 @@
+// write_hf_dir: config.json + model.safetensors (8-byte little-endian header length, JSON header
+// padded with spaces to a multiple of 8, then the tensors back to back).
+#include <sys/stat.h>
+
+#include <charconv>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "formats/hf.h"
+
+namespace lc {
+
+namespace {
+
+void write_atomic(const std::string& path, const std::vector<std::pair<const void*, size_t>>& parts) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail(path, ": cannot open '", tmp, "' for writing");
+  bool ok = true;
+  for (const auto& [p, n] : parts) ok = ok && (n == 0 || std::fwrite(p, 1, n, f) == n);
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    fail(path, ": write failed (disk full?)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail(path, ": cannot rename the temporary file into place");
+  }
+}
+
+// Shortest text that reads back as the same float.
+std::string float_text(float v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, r.ptr);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+const char* st_dtype(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void write_hf_dir(const std::string& dir, const ModelFile& m) {
+  const ModelConfig& c = m.config;
+  if (c.rope_style != ops::RopeStyle::RotateHalf)
+    fail(dir, ": internal error: HF checkpoints need rotate-half q/k rows (permute first)");
+  if (!is_directory(dir) && ::mkdir(dir.c_str(), 0755) != 0)
+    fail(dir, ": cannot create the output directory");
+
+  std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
+  std::vector<std::pair<const void*, size_t>> data;
+  uint64_t off = 0;
+  bool has_bias = false;
+  for (const auto& t : m.tensors) {
+    const std::string name = hf_tensor_name(t.name);
+    if (name.empty()) fail(dir, ": tensor '", t.name, "' has no Hugging Face name");
+    const char* dt = st_dtype(t.dtype);
+    if (!dt)
+      fail(dir, ": tensor '", t.name, "' is ", dtype_name(t.dtype),
+           "; safetensors holds f32, f16 or bf16 (use --dtype f32|f16|bf16)");
+    has_bias = has_bias || t.name.find(".bias") != std::string::npos;
+    const uint64_t n = static_cast<uint64_t>(dtype_bytes(t.dtype, t.numel()));
+    header += ",\"" + name + "\":{\"dtype\":\"" + dt + "\",\"shape\":[";
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      header += (i ? "," : "") + std::to_string(t.shape[i]);
+    header += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + n) + "]}";
+    data.emplace_back(t.data, static_cast<size_t>(n));
+    off += n;
+  }
+  header += "}";
+  while (header.size() % 8) header += ' ';
+  const uint64_t hlen = header.size();
+  std::vector<std::pair<const void*, size_t>> parts = {{&hlen, 8}, {header.data(), header.size()}};
+  parts.insert(parts.end(), data.begin(), data.end());
+  write_atomic(dir + "/model.safetensors", parts);
+
+  const DType dt = m.tensors.empty() ? DType::F32 : m.find("token_embd") ? m.find("token_embd")->dtype
+                                                                           : DType::F32;
+  const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
+  const bool qwen = has_bias;
+  std::string j = "{\n";
+  auto kv = [&](const std::string& k, const std::string& v) {
+    j += "  \"" + k + "\": " + v + ",\n";
+  };
+  kv("architectures", qwen ? "[\"Qwen2ForCausalLM\"]" : "[\"LlamaForCausalLM\"]");
+  kv("model_type", qwen ? "\"qwen2\"" : "\"llama\"");
+  kv("hidden_size", std::to_string(c.d_model));
+  kv("intermediate_size", std::to_string(c.hidden));
+  kv("num_hidden_layers", std::to_string(c.n_layers));
+  kv("num_attention_heads", std::to_string(c.n_heads));
+  kv("num_key_value_heads", std::to_string(c.n_kv_heads));
+  kv("head_dim", std::to_string(c.head_dim));
+  kv("hidden_act", "\"silu\"");
+  kv("max_position_embeddings", std::to_string(c.ctx_len));
+  kv("rms_norm_eps", float_text(c.norm_eps));
+  kv("rope_theta", float_text(static_cast<float>(c.rope_theta)));
+  kv("vocab_size", std::to_string(c.vocab_size));
+  kv("tie_word_embeddings", c.tied_embeddings ? "true" : "false");
+  kv("attention_bias", "false");
+  if (c.sliding_window > 0) kv("sliding_window", std::to_string(c.sliding_window));
+  kv("bos_token_id", std::to_string(c.bos_id));
+  kv("eos_token_id", std::to_string(c.eos_id));
+  j += std::string("  \"torch_dtype\": \"") + torch + "\"\n}\n";
+  write_atomic(dir + "/config.json", {{j.data(), j.size()}});
+}
+
+}  // namespace lc

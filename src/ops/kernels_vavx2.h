@@ -1,0 +1,92 @@
+// The AVX2 + FMA + F16C vector wrapper for kernels_impl.h. Included (inside an anonymous
+// namespace, so every instantiation stays internal) by kernels_avx2.cc and by kernels_avx512.cc,
+// whose Q8_0 kernel works on 32-byte blocks and is faster on 256-bit vectors.
+#pragma once
+#include <immintrin.h>
+
+#include "ops/kernels_impl.h"
+
+namespace lc::ops {
+namespace {
+
+// Sliding window for tail masks: loading 8 ints at kMaskWindow + 8 - n gives n all-ones lanes.
+alignas(32) constexpr int32_t kMaskWindow[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                 0,  0,  0,  0,  0,  0,  0,  0};
+
+struct VAvx2 {
+  using F = __m256;
+  static constexpr int kLanes = 8;
+  static constexpr int kGemmRN = 3;  // 12 accumulators + 3 X + 1 W = 16 ymm registers
+
+  static __m256i mask(int n) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskWindow + 8 - n));
+  }
+  // 16-bit tails: copy into a zeroed 8-element block (there is no masked 16-bit load in AVX2).
+  static __m128i load16_n(const uint16_t* p, int n) {
+    alignas(16) uint16_t buf[8] = {};
+    for (int i = 0; i < n; ++i) buf[i] = p[i];
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(buf));
+  }
+  static F bf16_to_f32(__m128i h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+
+  static F zero() { return _mm256_setzero_ps(); }
+  static F set1(float s) { return _mm256_set1_ps(s); }
+  static F load(const float* p) { return _mm256_loadu_ps(p); }
+  static F load(const impl::Bf16* p) {
+    return bf16_to_f32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static F load(const impl::Fp16* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static F load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  static F load_n(const impl::Bf16* p, int n) {
+    return bf16_to_f32(load16_n(reinterpret_cast<const uint16_t*>(p), n));
+  }
+  static F load_n(const impl::Fp16* p, int n) {
+    return _mm256_cvtph_ps(load16_n(reinterpret_cast<const uint16_t*>(p), n));
+  }
+  static void store(float* p, F a) { _mm256_storeu_ps(p, a); }
+  static void store_n(float* p, F a, int n) { _mm256_maskstore_ps(p, mask(n), a); }
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm256_div_ps(a, b); }
+  static F min(F a, F b) { return _mm256_min_ps(a, b); }
+  static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F round(F a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F pow2i(F n) {
+    __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  static float reduce(F a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float reduce_max(F a) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float half(uint16_t h) { return _cvtsh_ss(h); }
+  // llama.cpp's trick: maddubs multiplies unsigned by signed bytes, so move x's sign onto w.
+  static F dot_q8(const int8_t* w, const int8_t* x) {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+  }
+  // Three horizontal adds reduce four vectors at once (a quarter of the cost of four reduce()s).
+  static void reduce4(F a, F b, F c, F d, float* out) {
+    __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+  }
+};
+
+}  // namespace
+}  // namespace lc::ops
