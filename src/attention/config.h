@@ -21,7 +21,7 @@ struct AttentionConfig {
   int64_t window = 0;
   // S for streaming, G for lambda; -1 = the default (streaming 4, lambda 10).
   int64_t sinks = -1;
-  // Distance ceiling D. For lambda: -1 = L_pre (the model's trained context), kNoCeiling = global
+  // Distance ceiling D. For lambda: -1 = L (L_pre unless L is set), kNoCeiling = global
   // tokens at their true distance (the "Λ-mask without ceiling" ablation). For full: -1 = none;
   // a value clips every distance above it to it (the "ceiling without Λ-mask" ablation).
   int64_t ceiling = -1;
