@@ -21,5 +21,11 @@ echo
 echo "== longctx run: sampled continuation of a prompt =="
 "$BIN" run -m "$MODEL" -z "$TOK" -p "Once upon a time, a little dog" --temp 0.8 --top-p 0.9 --seed 7 -n 120
 echo
+echo "== longctx ppl: reading 8x past the trained context (512): full attention vs LM-Infinite =="
+CORPUS="$ASSETS/corpora/pride_and_prejudice.txt"
+if [ -f "$CORPUS" ]; then
+  "$BIN" ppl -m "$MODEL" -z "$TOK" -f "$CORPUS" --max-len 4096 --bin 512 --attn full,lambda
+fi
+echo
 echo "== longctx bench: stories260K, 2 threads =="
 "$BIN" bench -m "$MODEL" -t 2 --prompt 256 --gen 200 --reps 5

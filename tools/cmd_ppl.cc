@@ -43,6 +43,9 @@ struct ConfigResult {
   NllStats stats;
   double seconds = 0;
   size_t cache_bytes = 0, peak_rss = 0;
+  // Stream mode: resident memory sampled at every 5% of the stream, to show it stays constant.
+  std::vector<int64_t> rss_tokens;
+  std::vector<int64_t> rss_bytes;
 };
 
 struct Doc {
@@ -160,14 +163,24 @@ int cmd_ppl(int argc, char** argv) {
   for (const AttentionConfig& attn : configs) {
     SequenceScorer scorer(model, attn, max_tokens, threads);
     ConfigResult r{attn, scorer.label(), NllStats(bin, default_landmarks(stream ? stream : longest)),
-                   0, scorer.cache_bytes(), 0};
+                   0, scorer.cache_bytes(), 0, {}, {}};
     ProgressLine progress(r.label);
     const double t0 = now_seconds();
     if (stream) {
       std::vector<std::vector<int>> toks;
       for (const Doc& d : docs) toks.push_back(d.tokens);
+      int64_t next_sample = 0;
       score_stream(scorer, tok->bos_id(), toks, stream, r.stats,
-                   [&](int64_t done, int64_t total) { progress.update(done, total); });
+                   [&](int64_t done, int64_t total) {
+                     progress.update(done, total);
+                     if (done >= next_sample) {
+                       r.rss_tokens.push_back(done);
+                       r.rss_bytes.push_back(static_cast<int64_t>(current_rss_bytes()));
+                       next_sample = done + std::max<int64_t>(1, total / 20);
+                     }
+                   });
+      r.rss_tokens.push_back(stream);
+      r.rss_bytes.push_back(static_cast<int64_t>(current_rss_bytes()));
     } else {
       int64_t total = 0, base = 0;
       for (const Doc& d : docs) total += static_cast<int64_t>(d.tokens.size()) - 1;
@@ -186,6 +199,14 @@ int cmd_ppl(int argc, char** argv) {
                  r.label.c_str(), static_cast<long long>(r.stats.count()), r.seconds,
                  static_cast<double>(r.stats.count()) / r.seconds,
                  static_cast<double>(r.peak_rss) / (1 << 20));
+    if (r.rss_bytes.size() > 2) {
+      // From the second sample on (after the first 5%, the bounded caches are full).
+      auto [lo, hi] = std::minmax_element(r.rss_bytes.begin() + 1, r.rss_bytes.end());
+      std::fprintf(stderr, "%s: resident memory from 5%% to 100%% of the stream: %.1f..%.1f MiB (spread %.1f%%)\n",
+                   r.label.c_str(), static_cast<double>(*lo) / (1 << 20),
+                   static_cast<double>(*hi) / (1 << 20),
+                   100.0 * static_cast<double>(*hi - *lo) / static_cast<double>(*lo));
+    }
     results.push_back(std::move(r));
   }
 
@@ -234,6 +255,10 @@ int cmd_ppl(int argc, char** argv) {
       j.member("tokens_per_second", static_cast<double>(r.stats.count()) / r.seconds);
       j.member("kv_cache_bytes", static_cast<uint64_t>(r.cache_bytes));
       j.member("peak_rss_bytes", static_cast<uint64_t>(r.peak_rss));
+      if (!r.rss_tokens.empty()) {
+        j.key("rss_samples").begin_object();
+        j.array("tokens", r.rss_tokens).array("rss_bytes", r.rss_bytes).end_object();
+      }
       j.end_object();
     }
     j.end_array();
