@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "git_commit.h"
 #include "attention_flags.h"
 #include "commands.h"
 #include "common.h"

@@ -1,3 +1,4 @@
+#include "git_commit.h"
 #include "eval/report.h"
 
 #include <cmath>
