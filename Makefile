@@ -42,3 +42,11 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Independent-implementation parity (not part of `make test`): longctx logits vs HF
+# transformers, and GGUF files read back with the gguf PyPI package. Installs its Python deps.
+.PHONY: parity
+parity: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target longctx
+	@tests/parity/run.sh $(BUILD)/longctx "$(ASSETS)"

@@ -1,0 +1,30 @@
+#!/bin/bash
+# Independent-implementation parity checks (make parity): longctx vs Hugging Face transformers
+# (tests/parity/hf_parity.py) and longctx's GGUF writer vs the gguf PyPI reader
+# (tests/parity/gguf_readback.py). Installs its Python dependencies idempotently.
+# usage: tests/parity/run.sh LONGCTX ASSETS
+set -euo pipefail
+LONGCTX=$(realpath "$1")
+ASSETS=$(realpath "$2")
+HERE=$(cd "$(dirname "$0")" && pwd)
+# One interpreter throughout: Debian's python3 (its python3-torch package is built for it).
+PY=${PARITY_PYTHON:-/usr/bin/python3}
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SKYLAKEX} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+if ! "$PY" -c "import torch" 2>/dev/null; then
+  echo "parity: installing python3-torch (apt)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch >/dev/null
+fi
+if ! "$PY" -c "import numpy, safetensors, gguf, transformers" 2>/dev/null; then
+  echo "parity: installing transformers, safetensors, gguf (pip)"
+  # transformers 4.44 is the last line that supports Debian's torch 1.13.
+  "$PY" -m pip install -q --break-system-packages "transformers>=4.40,<4.45" safetensors gguf
+fi
+
+WORK=$(mktemp -d /tmp/longctx-parity.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+status=0
+"$PY" "$HERE/hf_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+"$PY" "$HERE/gguf_readback.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
+exit $status
