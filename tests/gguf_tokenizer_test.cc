@@ -3,8 +3,8 @@
 // file, when ../shared/assets is absent.
 #include <gtest/gtest.h>
 
-// GCC 12 at -O3 reports a false -Wrestrict inside std::string concatenation (GCC bug 105329).
-#pragma GCC diagnostic ignored "-Wrestrict"
+
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -104,6 +104,39 @@ TEST(BpeTokenizer, Gpt2VocabMergesFilesMatchGgufVectors) {
   const auto tok = load_bpe_vocab_merges(vocab, merges);
   EXPECT_EQ(tok->vocab_size(), 50257);
   EXPECT_EQ(tok->eos_id(), 50256);
+  check_cases(*tok, v, true);
+}
+
+// The same GPT-2 vocabulary as a Hugging Face tokenizer.json (model.vocab + model.merges as
+// "left right" strings), assembled here from vocab.json and merges.txt.
+TEST(BpeTokenizer, HfTokenizerJsonMatchesGgufVectors) {
+  const std::string vocab = test::asset("gpt2_bpe/gpt2_vocab.json");
+  const std::string merges = test::asset("gpt2_bpe/gpt2_merges.txt");
+  const std::string v = test::asset("llamacpp_vocab/ggml-vocab-gpt-2.gguf");
+  LC_REQUIRE_ASSET(vocab);
+  LC_REQUIRE_ASSET(merges);
+  LC_REQUIRE_ASSET(v);
+  std::string json = "{\"version\": \"1.0\", \"added_tokens\": [], \"model\": {\"type\": \"BPE\", \"vocab\": ";
+  json += read_text(vocab);
+  json += ", \"merges\": [";
+  std::istringstream in(read_text(merges));
+  std::string line;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.rfind("#version", 0) == 0) continue;
+    json += first ? "\"" : ", \"";
+    first = false;
+    for (char ch : line) {
+      if (ch == '"' || ch == '\\') json += '\\';
+      json += ch;
+    }
+    json += "\"";
+  }
+  json += "]}}";
+  const std::string path = ::testing::TempDir() + "/longctx_tokenizer_" + std::to_string(::getpid()) + ".json";
+  std::ofstream(path, std::ios::binary) << json;
+  const auto tok = load_hf_tokenizer_json(path);
+  EXPECT_EQ(tok->vocab_size(), 50257);
   check_cases(*tok, v, true);
 }
 
