@@ -28,6 +28,10 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
     }
     return y;
   };
+  auto add_bias = [&](std::vector<double>& y, const std::string& name) {  // Qwen2
+    if (const TensorRef* b = mat(name))
+      for (size_t i = 0; i < y.size(); ++i) y[i] += ops::ref::load(b->data, b->dtype, i);
+  };
   auto rmsnorm = [&](const std::vector<double>& x, const std::string& w) {
     const float* g = static_cast<const float*>(mat(w)->data);
     double ss = 0;
@@ -54,6 +58,9 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
       q[t] = matvec(mat(pre + "attn_q"), xn);
       k[t] = matvec(mat(pre + "attn_k"), xn);
       v[t] = matvec(mat(pre + "attn_v"), xn);
+      add_bias(q[t], pre + "attn_q.bias");
+      add_bias(k[t], pre + "attn_k.bias");
+      add_bias(v[t], pre + "attn_v.bias");
     }
     auto att = dense_attention(p, shape, pos, q, k, v);
     for (int64_t t = 0; t < n; ++t) {

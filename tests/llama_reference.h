@@ -25,6 +25,10 @@ inline std::vector<float> llama_reference_logits(const ModelFile& f, const std::
     }
     return y;
   };
+  auto add_bias = [&](std::vector<double>& y, const std::string& name) {  // Qwen2
+    if (const TensorRef* b = mat(name))
+      for (size_t i = 0; i < y.size(); ++i) y[i] += ops::ref::load(b->data, b->dtype, i);
+  };
   auto rmsnorm = [&](const std::vector<double>& x, const std::string& w) {
     const float* g = static_cast<const float*>(mat(w)->data);
     double ss = 0;
@@ -57,6 +61,9 @@ inline std::vector<float> llama_reference_logits(const ModelFile& f, const std::
       q[t] = matvec(mat(p + "attn_q"), xn);
       k[t] = matvec(mat(p + "attn_k"), xn);
       v[t] = matvec(mat(p + "attn_v"), xn);
+      add_bias(q[t], p + "attn_q.bias");
+      add_bias(k[t], p + "attn_k.bias");
+      add_bias(v[t], p + "attn_v.bias");
       rope(q[t], c.n_heads, t);
       rope(k[t], c.n_kv_heads, t);
     }

@@ -88,7 +88,8 @@ std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t siz
   }
   ModelConfig& c = mf->config;
   if (mf->find("blk.0.attn_q.bias"))
-    fail(name, ": GGUF has q/k/v biases, which the model does not support yet");
+    fail(name, ": GGUF tensor 'blk.0.attn_q.bias': q/k/v biases are not supported in GGUF "
+                "(load the Hugging Face directory instead)");
   const TensorRef* embd = mf->find("token_embd");
   if (!embd || embd->shape.size() != 2)
     fail(name, ": GGUF tensor 'token_embd.weight' is missing or not a matrix");

@@ -179,6 +179,8 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
   const ModelConfig& c = m.config;
   if (c.rope_style != ops::RopeStyle::AdjacentPairs)
     fail(path, ": internal error: GGUF llama needs adjacent-pair q/k rows (permute first)");
+  if (c.qkv_bias || m.find("blk.0.attn_q.bias"))
+    fail(path, ": writing q/k/v biases (Qwen2) to GGUF is not supported (use --to hf)");
   const std::string p = "llama.";
   GgufKv kv = {
       {"general.architecture", gguf_string("llama")},

@@ -101,6 +101,8 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
   const bool use_window = !qwen2 || g.boolean("use_sliding_window", false);
   const int64_t window = g.integer("sliding_window", 0, int64_t{1} << 40, &zero);
   c->sliding_window = use_window ? window : 0;
+  // Llama/Mistral attention_bias also biases o_proj, which the model has no slot for; Qwen2
+  // has q/k/v biases (never o_proj) whatever the key says.
   if (g.boolean("attention_bias", false) && !qwen2)
     fail(path, ": attention_bias is only supported for Qwen2ForCausalLM");
   c->qkv_bias = qwen2;
@@ -191,9 +193,19 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
       fail(index, ": tensor '", t, "' is listed but not found in its shard");
   }
   ModelConfig& c = mf->config;
-  // LlamaModel has no q/k/v bias yet: refuse rather than silently drop the biases.
-  if (c.qkv_bias || mf->find("blk.0.attn_q.bias"))
-    fail(dir, ": q/k/v biases (Qwen2ForCausalLM) are not supported by the model yet");
+  // Qwen2 always has q/k/v biases (and no o_proj bias); other architectures must have none,
+  // so that no bias is silently dropped.
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    for (const char* b : {"attn_q.bias", "attn_k.bias", "attn_v.bias"}) {
+      const std::string canon = "blk." + std::to_string(l) + "." + b;
+      const bool has = mf->find(canon) != nullptr;
+      if (c.qkv_bias && !has)
+        fail(dir, ": missing tensor '", hf_tensor_name(canon),
+             "' (Qwen2ForCausalLM has q/k/v biases)");
+      if (!c.qkv_bias && has)
+        fail(dir, ": tensor '", hf_tensor_name(canon),
+             "' is a q/k/v bias, supported only for Qwen2ForCausalLM");
+    }
   if (!c.tied_embeddings && !mf->find("output"))
     fail(dir, ": missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
   return mf;

@@ -93,7 +93,9 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   const DType dt = m.tensors.empty() ? DType::F32 : m.find("token_embd") ? m.find("token_embd")->dtype
                                                                            : DType::F32;
   const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
-  const bool qwen = has_bias;
+  const bool qwen = has_bias || c.qkv_bias;
+  if (c.qkv_bias != has_bias)
+    fail(dir, ": internal error: config qkv_bias does not match the bias tensors");
   std::string j = "{\n";
   auto kv = [&](const std::string& k, const std::string& v) {
     j += "  \"" + k + "\": " + v + ",\n";
@@ -114,6 +116,7 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   kv("tie_word_embeddings", c.tied_embeddings ? "true" : "false");
   kv("attention_bias", "false");
   if (c.sliding_window > 0) kv("sliding_window", std::to_string(c.sliding_window));
+  if (qwen) kv("use_sliding_window", c.sliding_window > 0 ? "true" : "false");
   kv("bos_token_id", std::to_string(c.bos_id));
   kv("eos_token_id", std::to_string(c.eos_id));
   j += std::string("  \"torch_dtype\": \"") + torch + "\"\n}\n";

@@ -22,6 +22,10 @@ const float* f32_vector(const ModelFile& f, const std::string& name, int64_t n) 
   return static_cast<const float*>(t.data);
 }
 
+void add_bias(float* y, const float* b, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] += b[j];
+}
+
 struct MatmulJob {
   const ops::WeightView* w;
   float* y;
@@ -87,6 +91,15 @@ LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
     L.w_gate = view(f.get(p + "ffn_gate", {c.hidden, c.d_model}));
     L.w_up = view(f.get(p + "ffn_up", {c.hidden, c.d_model}));
     L.w_down = view(f.get(p + "ffn_down", {c.d_model, c.hidden}));
+    if (c.qkv_bias) {
+      L.bq = f32_vector(f, p + "attn_q.bias", c.q_dim());
+      L.bk = f32_vector(f, p + "attn_k.bias", c.kv_dim());
+      L.bv = f32_vector(f, p + "attn_v.bias", c.kv_dim());
+    } else if (f.find(p + "attn_q.bias") || f.find(p + "attn_k.bias") ||
+               f.find(p + "attn_v.bias")) {
+      fail(f.path, ": tensor '", p, "attn_{q,k,v}.bias' is present but the config has no q/k/v "
+           "bias");
+    }
     layers_.push_back(L);
   }
 }
@@ -140,6 +153,13 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
       K.rmsnorm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim, dim, c.norm_eps);
     const MatmulJob qkv[3] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     matmul_shared_input(pool, qkv, 3, ws.xb.data(), n);
+    if (L.bq) {  // biases go on before RoPE (and before the raw-key copy)
+      for (int64_t i = 0; i < n; ++i) {
+        add_bias(ws.q.data() + i * q_dim, L.bq, q_dim);
+        add_bias(ws.k.data() + i * kv_dim, L.bk, kv_dim);
+        add_bias(ws.v.data() + i * kv_dim, L.bv, kv_dim);
+      }
+    }
     for (int64_t i = 0; i < n; ++i) {
       const float* cs = ws.rope_cos.data() + i * half;
       const float* sn = ws.rope_sin.data() + i * half;

@@ -26,6 +26,10 @@ struct LlamaLayer {
   ops::WeightView w_gate;  // [hidden, d_model]   (llama2.c w1)
   ops::WeightView w_up;    // [hidden, d_model]   (llama2.c w3)
   ops::WeightView w_down;  // [d_model, hidden]   (llama2.c w2)
+  // q/k/v projection biases (ModelConfig::qkv_bias, Qwen2); nullptr when the model has none.
+  const float* bq = nullptr;  // [q_dim]
+  const float* bk = nullptr;  // [kv_dim]
+  const float* bv = nullptr;  // [kv_dim]
 };
 
 // Scratch buffers for a block of up to `max_tokens` tokens, allocated once.
