@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "eval/json_writer.h"
 #include "model/llama.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
@@ -155,17 +156,17 @@ int cmd_bench(int argc, char** argv) {
     FILE* f = std::fopen(tmp.c_str(), "w");
     if (!f) fail("--json: cannot open '", json, "' for writing");
     std::fprintf(f,
-                 "{\"model\": \"%s\", \"weight_bytes\": %.0f, \"dtype\": \"%s\", \"threads\": %d, "
+                 "{\"model\": %s, \"weight_bytes\": %.0f, \"dtype\": %s, \"threads\": %d, "
                  "\"isa\": \"%s\", \"ctx\": %lld, \"kv_cache_bytes\": %zu, \"commit\": \"%s\",\n"
-                 " \"attn\": \"%s\", \"bounded\": %s, \"cache_slots\": %lld, \"fill\": %lld,\n"
+                 " \"attn\": %s, \"bounded\": %s, \"cache_slots\": %lld, \"fill\": %lld,\n"
                  " \"prefill\": {\"tokens\": %lld, \"tok_s_median\": %.3f, \"tok_s_p10\": %.3f, "
                  "\"tok_s_p90\": %.3f},\n"
                  " \"decode\": {\"tokens\": %lld, \"tok_s_median\": %.3f, \"tok_s_p10\": %.3f, "
                  "\"tok_s_p90\": %.3f},\n"
                  " \"reps\": %lld, \"peak_rss_bytes\": %zu, \"check_rel_err\": %.3e}\n",
-                 json_escape(file->path).c_str(), wbytes, json_escape(dtype).c_str(), threads,
+                 json_quote(file->path).c_str(), wbytes, json_quote(dtype).c_str(), threads,
                  isa_name(selected_isa()), static_cast<long long>(ctx), session.cache_bytes(),
-                 LONGCTX_GIT_COMMIT, json_escape(label).c_str(),
+                 LONGCTX_GIT_COMMIT, json_quote(label).c_str(),
                  session.policy().bounded() ? "true" : "false",
                  static_cast<long long>(session.cache_slots()), static_cast<long long>(fill),
                  static_cast<long long>(n_prompt), pre.median, pre.p10,

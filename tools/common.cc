@@ -69,21 +69,5 @@ std::string read_text_file(const std::string& flag, const std::string& path) {
 
 int threads_flag(const Args& a) { return static_cast<int>(a.integer("-t", 2, 1, 256)); }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o;
-}
 
 }  // namespace lc::cli

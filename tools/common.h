@@ -18,6 +18,5 @@ std::unique_ptr<Tokenizer> load_tokenizer_for(const Args& a, const ModelFile& mo
 std::string read_text_file(const std::string& flag, const std::string& path);
 // -t THREADS (default 2).
 int threads_flag(const Args& a);
-std::string json_escape(const std::string& s);
 
 }  // namespace lc::cli
