@@ -19,6 +19,7 @@
 #include "llama_policy_reference.h"
 #include "model/llama.h"
 #include "runtime/session.h"
+#include "test_util.h"
 
 namespace lc {
 namespace {
@@ -75,22 +76,8 @@ std::unique_ptr<ModelFile> load_sharp(int model, ops::RopeStyle style) {
   return f;
 }
 
-std::vector<int> random_tokens(int64_t n, int64_t vocab, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int> t(n);
-  for (auto& x : t) x = static_cast<int>(r.next_u32() % vocab);
-  return t;
-}
-
-// max |a - b| / max |b|
-double rel_err(const float* a, const float* b, size_t n) {
-  double mx = 0, d = 0;
-  for (size_t i = 0; i < n; ++i) {
-    mx = std::max(mx, static_cast<double>(std::fabs(b[i])));
-    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
-  }
-  return d / std::max(mx, 1e-30);
-}
+using test::random_tokens;
+using test::rel_err;
 
 std::vector<float> session_logits(const LlamaModel& m, const Pol& p, const std::vector<int>& toks,
                                   int64_t block, int threads, int64_t ctx = 0) {

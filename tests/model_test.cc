@@ -32,22 +32,8 @@ std::string write_tiny(bool shared, uint64_t seed = 7) {
   return p;
 }
 
-std::vector<int> random_tokens(int64_t n, int64_t vocab, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int> t(n);
-  for (auto& x : t) x = static_cast<int>(r.next_u32() % vocab);
-  return t;
-}
-
-// max |a - b| / max |b|
-double rel_err(const float* a, const float* b, size_t n) {
-  double mx = 0, d = 0;
-  for (size_t i = 0; i < n; ++i) {
-    mx = std::max(mx, static_cast<double>(std::fabs(b[i])));
-    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
-  }
-  return d / std::max(mx, 1e-30);
-}
+using test::random_tokens;
+using test::rel_err;
 
 struct Case {
   bool shared;

@@ -106,21 +106,10 @@ std::string write_qwen2_dir(const std::string& name, bool tied, const std::strin
 }
 
 std::vector<int> random_tokens(int64_t n, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int> t(n);
-  for (auto& x : t) x = static_cast<int>(r.next_u32() % kVocab);
-  return t;
+  return test::random_tokens(n, kVocab, seed);
 }
 
-// max |a - b| / max |b|
-double rel_err(const float* a, const float* b, size_t n) {
-  double mx = 0, d = 0;
-  for (size_t i = 0; i < n; ++i) {
-    mx = std::max(mx, static_cast<double>(std::fabs(b[i])));
-    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
-  }
-  return d / std::max(mx, 1e-30);
-}
+using test::rel_err;
 
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {
   try {

@@ -2,8 +2,14 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
+
+#include "core/rng.h"
 
 namespace lc::test {
 
@@ -24,6 +30,24 @@ inline bool file_exists(const std::string& p) {
 inline std::string longctx_bin() {
   const char* env = std::getenv("LONGCTX_BIN");
   return env && *env ? std::string(env) : std::string();
+}
+
+// n seeded token ids in [0, vocab).
+inline std::vector<int> random_tokens(int64_t n, int64_t vocab, uint64_t seed) {
+  Rng r(seed);
+  std::vector<int> t(static_cast<size_t>(n));
+  for (auto& x : t) x = static_cast<int>(r.next_u32() % static_cast<uint32_t>(vocab));
+  return t;
+}
+
+// max |a - b| / max |b|: the error of a against the reference b, relative to b's scale.
+inline double rel_err(const float* a, const float* b, size_t n) {
+  double mx = 0, d = 0;
+  for (size_t i = 0; i < n; ++i) {
+    mx = std::max(mx, static_cast<double>(std::fabs(b[i])));
+    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
+  }
+  return d / std::max(mx, 1e-30);
 }
 
 }  // namespace lc::test
