@@ -8,6 +8,7 @@
 #include "common.h"
 #include "core/aligned.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/parse.h"
 #include "model/llama.h"
 #include "runtime/session.h"
@@ -57,15 +58,7 @@ int cmd_logits(int argc, char** argv) {
       fail("logits: write to stdout failed");
     return 0;
   }
-  std::string tmp = out + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail("--out: cannot open '", out, "' for writing");
-  bool ok = std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), out.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("--out: writing '", out, "' failed");
-  }
+  write_file_atomic("--out", out, {{logits.data(), logits.bytes()}});
   std::fprintf(stderr, "wrote %lld x %lld logits to %s\n", static_cast<long long>(n),
                static_cast<long long>(model.config().vocab_size), out.c_str());
   return 0;

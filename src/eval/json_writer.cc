@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace lc {
 
@@ -131,15 +132,7 @@ const std::string& JsonWriter::str() const {
 }
 
 void write_text_file(const std::string& flag, const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(flag, ": cannot open '", path, "' for writing");
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(flag, ": writing '", path, "' failed");
-  }
+  write_file_atomic(flag, path, {{text.data(), text.size()}});
 }
 
 }  // namespace lc

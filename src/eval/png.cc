@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace lc {
 
@@ -102,15 +103,7 @@ std::vector<uint8_t> encode_png(const Image& img) {
 
 void write_png(const std::string& path, const Image& img) {
   std::vector<uint8_t> bytes = encode_png(img);
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail("cannot open '", path, "' for writing");
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("writing '", path, "' failed");
-  }
+  write_file_atomic("png", path, {{bytes.data(), bytes.size()}});
 }
 
 }  // namespace lc

@@ -8,28 +8,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "formats/hf.h"
 
 namespace lc {
 
 namespace {
-
-void write_atomic(const std::string& path, const std::vector<std::pair<const void*, size_t>>& parts) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(path, ": cannot open '", tmp, "' for writing");
-  bool ok = true;
-  for (const auto& [p, n] : parts) ok = ok && (n == 0 || std::fwrite(p, 1, n, f) == n);
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail(path, ": write failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, ": cannot rename the temporary file into place");
-  }
-}
 
 // Shortest text that reads back as the same float.
 std::string float_text(float v) {
@@ -88,7 +72,7 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   const uint64_t hlen = header.size();
   std::vector<std::pair<const void*, size_t>> parts = {{&hlen, 8}, {header.data(), header.size()}};
   parts.insert(parts.end(), data.begin(), data.end());
-  write_atomic(dir + "/model.safetensors", parts);
+  write_file_atomic(dir, dir + "/model.safetensors", parts);
 
   const DType dt = m.tensors.empty() ? DType::F32 : m.find("token_embd") ? m.find("token_embd")->dtype
                                                                            : DType::F32;
@@ -120,7 +104,7 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   kv("bos_token_id", std::to_string(c.bos_id));
   kv("eos_token_id", std::to_string(c.eos_id));
   j += std::string("  \"torch_dtype\": \"") + torch + "\"\n}\n";
-  write_atomic(dir + "/config.json", {{j.data(), j.size()}});
+  write_file_atomic(dir, dir + "/config.json", {{j.data(), j.size()}});
 }
 
 }  // namespace lc
