@@ -57,6 +57,7 @@ std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many) {
     std::vector<std::string> parts = split(item, ':');
     AttentionConfig c = base;
     c.policy = parse_policy("--attn", parts[0]);
+    c.model_window = !a.has("--attn");  // an explicit `--attn full` means full attention
     for (size_t i = 1; i < parts.size(); ++i) {
       size_t eq = parts[i].find('=');
       if (eq == std::string::npos || eq == 0)

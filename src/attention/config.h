@@ -29,6 +29,9 @@ struct AttentionConfig {
   // LM-Infinite top-k middle tokens (0 = off), in layers >= topk_from_layer.
   int64_t topk = 0;
   int64_t topk_from_layer = 4;
+  // Full only: a model trained with a sliding window (Mistral's `sliding_window`) attends within
+  // that window, as it was trained, unless the user asked for full attention explicitly (false).
+  bool model_window = true;
 
   // A short label such as "lambda(G=10,L=512,D=512)" for tables, plots and JSON.
   std::string label() const;

@@ -14,6 +14,8 @@ std::unique_ptr<AttentionPolicy> make_policy(const AttentionConfig& c, const Pol
   const int64_t window = c.window > 0 ? c.window : pc.trained_ctx;
   switch (c.policy) {
     case AttnPolicy::Full:
+      if (c.model_window && pc.model_window > 0 && c.ceiling < 0)
+        return make_window_policy(pc.model_window, pc.block_tokens);
       check(pc.ctx > 0, "attention: context of ", pc.ctx, " tokens");
       return make_full_policy(pc.ctx, c.ceiling < 0 ? AttentionConfig::kNoCeiling : c.ceiling);
     case AttnPolicy::Window:

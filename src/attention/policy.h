@@ -59,6 +59,7 @@ struct PolicyContext {
   int64_t trained_ctx = 0;   // the model's trained context L_pre
   int64_t ctx = 0;           // capacity of an unbounded (full) cache
   int64_t block_tokens = 1;  // most tokens per forward
+  int64_t model_window = 0;  // the window the model was trained with (Mistral); 0 = none
 };
 
 // Resolves defaults (spec: lambda G = 10, L = L_pre, D = L; streaming S = 4, W = L_pre; window

@@ -24,6 +24,7 @@ SequenceScorer::SequenceScorer(const LlamaModel& model, const AttentionConfig& a
   pc.trained_ctx = c.ctx_len;
   pc.ctx = max_tokens;
   pc.block_tokens = block_;
+  pc.model_window = c.sliding_window;
   policy_ = make_policy(attn, pc);
   block_ = std::min(block_, policy_->max_block());
   pool_ = std::make_unique<ThreadPool>(n_threads);

@@ -98,7 +98,9 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
     fail(path, ": rope_scaling is not supported (found ", Json::type_name(rs->type()), ")");
   c->tied_embeddings = g.boolean("tie_word_embeddings", false);
   const int64_t zero = 0;
-  const bool use_window = !qwen2 || g.boolean("use_sliding_window", false);
+  // Mistral trains with `sliding_window` (null = none); Qwen2 only when use_sliding_window is
+  // set; LlamaForCausalLM has no window, so a stray key there is ignored as transformers does.
+  const bool use_window = mistral || (qwen2 && g.boolean("use_sliding_window", false));
   const int64_t window = g.integer("sliding_window", 0, int64_t{1} << 40, &zero);
   c->sliding_window = use_window ? window : 0;
   // Llama/Mistral attention_bias also biases o_proj, which the model has no slot for; Qwen2

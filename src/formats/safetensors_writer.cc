@@ -84,8 +84,11 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   auto kv = [&](const std::string& k, const std::string& v) {
     j += "  \"" + k + "\": " + v + ",\n";
   };
-  kv("architectures", qwen ? "[\"Qwen2ForCausalLM\"]" : "[\"LlamaForCausalLM\"]");
-  kv("model_type", qwen ? "\"qwen2\"" : "\"llama\"");
+  const bool mistral = !qwen && c.sliding_window > 0;  // Llama has no sliding-window key
+  kv("architectures", qwen      ? "[\"Qwen2ForCausalLM\"]"
+                      : mistral ? "[\"MistralForCausalLM\"]"
+                                : "[\"LlamaForCausalLM\"]");
+  kv("model_type", qwen ? "\"qwen2\"" : mistral ? "\"mistral\"" : "\"llama\"");
   kv("hidden_size", std::to_string(c.d_model));
   kv("intermediate_size", std::to_string(c.hidden));
   kv("num_hidden_layers", std::to_string(c.n_layers));

@@ -15,6 +15,7 @@ std::unique_ptr<AttentionPolicy> policy_for(const LlamaModel& m, const SessionOp
   pc.trained_ctx = m.config().ctx_len;
   pc.ctx = resolve_ctx(m, opt.ctx);
   pc.block_tokens = std::max<int64_t>(1, opt.block_tokens);
+  pc.model_window = m.config().sliding_window;
   return make_policy(opt.attn, pc);
 }
 
