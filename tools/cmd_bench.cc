@@ -128,9 +128,11 @@ int cmd_bench(int argc, char** argv) {
   const double peak_mib = static_cast<double>(peak_rss_bytes()) / (1 << 20);
   const std::string dtype = a.has("--dtype") ? a.str("--dtype") : "as stored";
   const double wbytes = static_cast<double>(file->weight_bytes());
+  double n_params = 0;  // elements, not bytes: q8_0 blocks carry a scale per 32 weights
+  for (const TensorRef& t : file->tensors) n_params += static_cast<double>(t.numel());
 
   std::printf("model       %s (%.1f M params, %.1f MiB weights, dtype %s)\n", file->path.c_str(),
-              wbytes / dtype_size(file->tensors[0].dtype) / 1e6, wbytes / (1 << 20), dtype.c_str());
+              n_params / 1e6, wbytes / (1 << 20), dtype.c_str());
   const std::string label = session.policy().label();
   std::printf("attention   %s, KV cache %.1f MiB (%lld slots)\n", label.c_str(),
               static_cast<double>(session.cache_bytes()) / (1 << 20),
