@@ -1,7 +1,8 @@
 // Hugging Face checkpoints: a directory with config.json and model.safetensors (or shards listed
 // in model.safetensors.index.json). Llama-family architectures (LlamaForCausalLM,
-// MistralForCausalLM, Qwen2ForCausalLM) map onto the canonical tensor names; HF q/k rows are in
-// the rotate-half RoPE layout (ModelConfig::rope_style = RotateHalf).
+// MistralForCausalLM, Qwen2ForCausalLM) and MPT (MptForCausalLM / MPTForCausalLM, ALiBi) map
+// onto the canonical tensor names; HF q/k rows are in the rotate-half RoPE layout
+// (ModelConfig::rope_style = RotateHalf).
 #pragma once
 #include <memory>
 #include <string>
@@ -11,9 +12,11 @@
 namespace lc {
 
 // "blk.3.attn_q" -> "model.layers.3.self_attn.q_proj.weight" ("" when the name has no HF
-// counterpart); canonical_from_hf is the inverse ("" for unknown names).
-std::string hf_tensor_name(const std::string& canonical);
-std::string canonical_from_hf(const std::string& hf);
+// counterpart); canonical_from_hf is the inverse ("" for unknown names). `arch` is
+// ModelConfig::arch: "llama" (Llama, Mistral, Qwen2) or "mpt" ("blk.3.attn_qkv" ->
+// "transformer.blocks.3.attn.Wqkv.weight").
+std::string hf_tensor_name(const std::string& canonical, const std::string& arch = "llama");
+std::string canonical_from_hf(const std::string& hf, const std::string& arch = "llama");
 
 // Reorders the rows of every attn_q / attn_k (and their biases) within each head from the
 // model's rope_style to `to`, copying them to owned memory, and sets config.rope_style.

@@ -66,16 +66,84 @@ class Config {
   const std::string& path_;
 };
 
+// MPT (transformers' MptConfig and mosaicml's original keys): LayerNorm without biases, ALiBi,
+// fused Wqkv, GELU MLP of expansion_ratio * d_model. Options that change the maths and are not
+// implemented are refused by name rather than silently ignored.
+void fill_mpt_config(const Json& j, const std::string& path, ModelConfig* c) {
+  const Config g(j, path);
+  c->arch = "mpt";
+  c->norm = NormKind::LayerNorm;
+  c->ffn = FfnKind::GELU;
+  c->position = PositionKind::ALiBi;
+  c->d_model = g.integer("d_model", 1, 1 << 20);
+  c->n_layers = g.integer("n_layers", 1, 4096);
+  c->n_heads = g.integer("n_heads", 1, 1 << 16);
+  if (c->d_model % c->n_heads != 0)
+    fail(path, ": d_model ", c->d_model, " is not divisible by n_heads ", c->n_heads);
+  c->head_dim = c->d_model / c->n_heads;
+  const int64_t four = 4;
+  c->hidden = g.integer("expansion_ratio", 1, 64, &four) * c->d_model;
+  c->vocab_size = g.integer("vocab_size", 1, INT32_MAX);
+  const int64_t ctx = 2048;
+  c->ctx_len = g.integer("max_seq_len", 1, int64_t{1} << 30, &ctx);
+  c->norm_eps = static_cast<float>(g.number("layer_norm_epsilon", 1e-5));
+  if (!(c->norm_eps > 0.0f)) fail(path, ": layer_norm_epsilon ", c->norm_eps, " out of range");
+  c->tied_embeddings = g.boolean("tie_word_embeddings", true);
+  if (!g.boolean("no_bias", true))
+    fail(path, ": no_bias false (biased MPT layers) is not supported");
+  if (const Json* v = g.get("logit_scale"))
+    fail(path, ": logit_scale is not supported (found ", Json::type_name(v->type()), ")");
+  if (const Json* v = g.get("norm_type"); v && (!v->is_string() || v->str().find("layernorm") ==
+                                                                        std::string::npos))
+    fail(path, ": norm_type must be a LayerNorm variant");
+  const Json* ac = g.get("attn_config");
+  if (ac && !ac->is_object())
+    fail(path, ": key 'attn_config' is ", Json::type_name(ac->type()), ", expected an object");
+  static const Json kEmpty = parse_json("{}", "attn_config");
+  const Config a(ac ? *ac : kEmpty, path);
+  if (!a.boolean("alibi", false))
+    fail(path, ": attn_config.alibi is false (learned position embeddings are not supported)");
+  c->alibi_bias_max = a.number("alibi_bias_max", 8.0);
+  if (!(c->alibi_bias_max > 0 && c->alibi_bias_max <= 64))
+    fail(path, ": attn_config.alibi_bias_max ", c->alibi_bias_max, " is out of range (0, 64]");
+  for (const char* k : {"clip_qkv", "softmax_scale"})
+    if (const Json* v = a.get(k))
+      fail(path, ": attn_config.", k, " is not supported (found ", Json::type_name(v->type()), ")");
+  for (const char* k : {"qk_ln", "prefix_lm", "attn_uses_sequence_id"})
+    if (a.boolean(k, false)) fail(path, ": attn_config.", k, " = true is not supported");
+  std::string type = "multihead_attention";
+  if (const Json* t = a.get("attn_type")) {
+    if (!t->is_string()) fail(path, ": attn_config.attn_type must be a string");
+    type = t->str();
+  }
+  if (type == "multihead_attention") {
+    c->n_kv_heads = c->n_heads;
+  } else if (type == "multiquery_attention") {
+    c->n_kv_heads = 1;
+  } else if (type == "grouped_query_attention") {
+    c->n_kv_heads = a.integer("kv_n_heads", 1, c->n_heads);
+    if (c->n_heads % c->n_kv_heads != 0)
+      fail(path, ": attn_config.kv_n_heads ", c->n_kv_heads, " does not divide n_heads ",
+           c->n_heads);
+  } else {
+    fail(path, ": attn_config.attn_type '", type, "' is not supported");
+  }
+  c->bos_id = g.token_id("bos_token_id", 0);
+  c->eos_id = g.token_id("eos_token_id", 0);
+}
+
 void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
   if (!j.is_object()) fail(path, ": expected a JSON object");
   const Json* archs = j.find("architectures");
   if (!archs || !archs->is_array() || archs->items().empty() || !archs->items()[0].is_string())
     fail(path, ": 'architectures' must be a non-empty list of strings");
   const std::string arch = archs->items()[0].str();
+  if (arch == "MptForCausalLM" || arch == "MPTForCausalLM") return fill_mpt_config(j, path, c);
   const bool mistral = arch == "MistralForCausalLM", qwen2 = arch == "Qwen2ForCausalLM";
   if (arch != "LlamaForCausalLM" && !mistral && !qwen2)
     fail(path, ": architecture '", arch,
-         "' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)");
+         "' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+         "MptForCausalLM)");
   const Config g(j, path);
   c->arch = "llama";
   c->d_model = g.integer("hidden_size", 1, 1 << 20);
@@ -155,7 +223,9 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
         if (it == weight_map.end() || it->second != shard)
           fail(file.path(), ": tensor '", st.name, "' is not listed for this shard in ", index);
       }
-      const std::string canon = canonical_from_hf(st.name);
+      const std::string canon = canonical_from_hf(st.name, mf->config.arch);
+      if (canon.empty() && mf->config.arch == "mpt")  // e.g. a learned wpe: never drop weights
+        fail(file.path(), ": tensor '", st.name, "' is not part of the supported MPT layout");
       if (canon.empty()) continue;  // e.g. rotary_emb.inv_freq buffers
       if (mf->find(canon)) fail(file.path(), ": tensor '", st.name, "' appears twice");
       TensorRef t;
@@ -190,8 +260,8 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
   for (const auto& [t, f] : weight_map) {
     bool found = false;
     (void)f;
-    for (const auto& tr : mf->tensors) found = found || hf_tensor_name(tr.name) == t;
-    if (!found && !canonical_from_hf(t).empty())
+    for (const auto& tr : mf->tensors) found = found || hf_tensor_name(tr.name, mf->config.arch) == t;
+    if (!found && !canonical_from_hf(t, mf->config.arch).empty())
       fail(index, ": tensor '", t, "' is listed but not found in its shard");
   }
   ModelConfig& c = mf->config;

@@ -1,4 +1,5 @@
 #include <cstring>
+#include <span>
 
 #include "core/error.h"
 #include "formats/hf.h"
@@ -9,9 +10,9 @@ namespace {
 
 struct Pair {
   const char* canonical;  // suffix after "blk.N."
-  const char* hf;         // suffix after "model.layers.N."
+  const char* hf;         // suffix after the architecture's layer prefix and "N."
 };
-constexpr Pair kLayerNames[] = {
+constexpr Pair kLlamaLayer[] = {
     {"attn_norm", "input_layernorm.weight"},
     {"ffn_norm", "post_attention_layernorm.weight"},
     {"attn_q", "self_attn.q_proj.weight"},
@@ -25,11 +26,31 @@ constexpr Pair kLayerNames[] = {
     {"ffn_up", "mlp.up_proj.weight"},
     {"ffn_down", "mlp.down_proj.weight"},
 };
-constexpr Pair kGlobalNames[] = {
+constexpr Pair kLlamaGlobal[] = {
     {"token_embd", "model.embed_tokens.weight"},
     {"output_norm", "model.norm.weight"},
     {"output", "lm_head.weight"},
 };
+// MPT (transformers' MptForCausalLM and mosaicml's MPTForCausalLM share these names).
+constexpr Pair kMptLayer[] = {
+    {"attn_norm", "norm_1.weight"},          {"ffn_norm", "norm_2.weight"},
+    {"attn_qkv", "attn.Wqkv.weight"},        {"attn_output", "attn.out_proj.weight"},
+    {"ffn_up", "ffn.up_proj.weight"},        {"ffn_down", "ffn.down_proj.weight"},
+};
+constexpr Pair kMptGlobal[] = {
+    {"token_embd", "transformer.wte.weight"},
+    {"output_norm", "transformer.norm_f.weight"},
+    {"output", "lm_head.weight"},
+};
+
+struct Names {
+  std::span<const Pair> global, layer;
+  const char* layer_prefix;
+};
+Names names_for(const std::string& arch) {
+  if (arch == "mpt") return Names{kMptGlobal, kMptLayer, "transformer.blocks."};
+  return Names{kLlamaGlobal, kLlamaLayer, "model.layers."};
+}
 
 // Splits "<prefix><digits>.<rest>" into the layer number and rest; false if it does not match.
 bool split_layer(const std::string& s, const std::string& prefix, int64_t* layer,
@@ -45,24 +66,26 @@ bool split_layer(const std::string& s, const std::string& prefix, int64_t* layer
 
 }  // namespace
 
-std::string hf_tensor_name(const std::string& c) {
-  for (const Pair& p : kGlobalNames)
+std::string hf_tensor_name(const std::string& c, const std::string& arch) {
+  const Names n = names_for(arch);
+  for (const Pair& p : n.global)
     if (c == p.canonical) return p.hf;
   int64_t l;
   std::string rest;
   if (!split_layer(c, "blk.", &l, &rest)) return "";
-  for (const Pair& p : kLayerNames)
-    if (rest == p.canonical) return "model.layers." + std::to_string(l) + "." + p.hf;
+  for (const Pair& p : n.layer)
+    if (rest == p.canonical) return n.layer_prefix + std::to_string(l) + "." + p.hf;
   return "";
 }
 
-std::string canonical_from_hf(const std::string& h) {
-  for (const Pair& p : kGlobalNames)
+std::string canonical_from_hf(const std::string& h, const std::string& arch) {
+  const Names n = names_for(arch);
+  for (const Pair& p : n.global)
     if (h == p.hf) return p.canonical;
   int64_t l;
   std::string rest;
-  if (!split_layer(h, "model.layers.", &l, &rest)) return "";
-  for (const Pair& p : kLayerNames)
+  if (!split_layer(h, n.layer_prefix, &l, &rest)) return "";
+  for (const Pair& p : n.layer)
     if (rest == p.hf) return "blk." + std::to_string(l) + "." + p.canonical;
   return "";
 }

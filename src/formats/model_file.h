@@ -1,6 +1,7 @@
 // One uniform description of a model checkpoint, whatever file format it came from:
 // a config plus named tensor views into memory the ModelFile keeps alive (mmap or owned).
-// Tensor names are canonical (GGUF-style): token_embd, blk.{i}.attn_{q,k,v,output},
+// Tensor names are canonical (GGUF-style): token_embd, blk.{i}.attn_{q,k,v,output} (or the fused
+// blk.{i}.attn_qkv, rows [q | k | v]),
 // blk.{i}.ffn_{gate,up,down}, blk.{i}.attn_norm, blk.{i}.ffn_norm, output_norm, output.
 #pragma once
 #include <cstdint>
@@ -15,8 +16,18 @@
 
 namespace lc {
 
+// The decoder-only transformer family is one forward pass with three switches:
+// Llama/Mistral/Qwen2 = RMSNorm + SwiGLU + RoPE; MPT = LayerNorm (no bias) + GELU + ALiBi.
+enum class NormKind : uint8_t { RMSNorm, LayerNorm };
+enum class FfnKind : uint8_t { SwiGLU, GELU };  // GELU: ffn_down(gelu(ffn_up x)), exact erf form
+enum class PositionKind : uint8_t { RoPE, ALiBi };
+
 struct ModelConfig {
-  std::string arch = "llama";
+  std::string arch = "llama";  // "llama" (Llama, Mistral, Qwen2) or "mpt"
+  NormKind norm = NormKind::RMSNorm;
+  FfnKind ffn = FfnKind::SwiGLU;
+  PositionKind position = PositionKind::RoPE;
+  double alibi_bias_max = 8.0;  // ALiBi slopes 2^(-bias_max*h/H') (MPT's alibi_bias_max)
   int64_t d_model = 0;     // embedding width
   int64_t hidden = 0;      // MLP inner width
   int64_t n_layers = 0;

@@ -33,6 +33,44 @@ const char* st_dtype(DType t) {
   }
 }
 
+// An MPT config.json that both transformers' MptConfig and longctx read (ALiBi, no biases).
+std::string mpt_config_json(const ModelConfig& c, const char* torch_dtype) {
+  if (c.hidden % c.d_model != 0)
+    fail("mpt config: MLP width ", c.hidden, " is not a multiple of d_model ", c.d_model,
+         " (MPT stores expansion_ratio)");
+  std::string attn = "{\"alibi\": true, \"alibi_bias_max\": " +
+                     float_text(static_cast<float>(c.alibi_bias_max));
+  if (c.n_kv_heads == c.n_heads)
+    attn += ", \"attn_type\": \"multihead_attention\"}";
+  else if (c.n_kv_heads == 1)
+    attn += ", \"attn_type\": \"multiquery_attention\"}";
+  else  // mosaicml's key; transformers' MptForCausalLM has no grouped-query attention
+    attn += ", \"attn_type\": \"grouped_query_attention\", \"kv_n_heads\": " +
+            std::to_string(c.n_kv_heads) + "}";
+  std::string j = "{\n";
+  auto kv = [&](const std::string& k, const std::string& v) {
+    j += "  \"" + k + "\": " + v + ",\n";
+  };
+  kv("architectures", "[\"MptForCausalLM\"]");
+  kv("model_type", "\"mpt\"");
+  kv("d_model", std::to_string(c.d_model));
+  kv("n_heads", std::to_string(c.n_heads));
+  kv("n_layers", std::to_string(c.n_layers));
+  kv("expansion_ratio", std::to_string(c.hidden / c.d_model));
+  kv("max_seq_len", std::to_string(c.ctx_len));
+  kv("vocab_size", std::to_string(c.vocab_size));
+  kv("layer_norm_epsilon", float_text(c.norm_eps));
+  kv("no_bias", "true");
+  kv("learned_pos_emb", "false");
+  kv("norm_type", "\"low_precision_layernorm\"");
+  kv("attn_config", attn);
+  kv("tie_word_embeddings", c.tied_embeddings ? "true" : "false");
+  kv("bos_token_id", std::to_string(c.bos_id));
+  kv("eos_token_id", std::to_string(c.eos_id));
+  j += std::string("  \"torch_dtype\": \"") + torch_dtype + "\"\n}\n";
+  return j;
+}
+
 }  // namespace
 
 bool is_directory(const std::string& path) {
@@ -42,17 +80,23 @@ bool is_directory(const std::string& path) {
 
 void write_hf_dir(const std::string& dir, const ModelFile& m) {
   const ModelConfig& c = m.config;
-  if (c.rope_style != ops::RopeStyle::RotateHalf)
+  if (c.position == PositionKind::RoPE && c.rope_style != ops::RopeStyle::RotateHalf)
     fail(dir, ": internal error: HF checkpoints need rotate-half q/k rows (permute first)");
   if (!is_directory(dir) && ::mkdir(dir.c_str(), 0755) != 0)
     fail(dir, ": cannot create the output directory");
+
+  const DType dt = m.tensors.empty() ? DType::F32 : m.find("token_embd") ? m.find("token_embd")->dtype
+                                                                           : DType::F32;
+  const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
+  // Validated before anything is written.
+  const std::string mpt_json = c.arch == "mpt" ? mpt_config_json(c, torch) : "";
 
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
   std::vector<std::pair<const void*, size_t>> data;
   uint64_t off = 0;
   bool has_bias = false;
   for (const auto& t : m.tensors) {
-    const std::string name = hf_tensor_name(t.name);
+    const std::string name = hf_tensor_name(t.name, c.arch);
     if (name.empty()) fail(dir, ": tensor '", t.name, "' has no Hugging Face name");
     const char* dt = st_dtype(t.dtype);
     if (!dt)
@@ -74,9 +118,10 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   parts.insert(parts.end(), data.begin(), data.end());
   write_file_atomic(dir, dir + "/model.safetensors", parts);
 
-  const DType dt = m.tensors.empty() ? DType::F32 : m.find("token_embd") ? m.find("token_embd")->dtype
-                                                                           : DType::F32;
-  const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
+  if (c.arch == "mpt") {
+    write_file_atomic(dir, dir + "/config.json", {{mpt_json.data(), mpt_json.size()}});
+    return;
+  }
   const bool qwen = has_bias || c.qkv_bias;
   if (c.qkv_bias != has_bias)
     fail(dir, ": internal error: config qkv_bias does not match the bias tensors");

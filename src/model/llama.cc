@@ -1,6 +1,7 @@
 #include "model/llama.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -20,6 +21,12 @@ const float* f32_vector(const ModelFile& f, const std::string& name, int64_t n) 
   const TensorRef& t = f.get(name, {n});
   if (t.dtype != DType::F32) fail(f.path, ": tensor '", name, "' must be f32");
   return static_cast<const float*>(t.data);
+}
+
+// Rows [row0, row0 + rows) of a matrix, in place (the q, k, v parts of a fused Wqkv).
+ops::WeightView row_slice(const ops::WeightView& w, int64_t row0, int64_t rows) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  return ops::WeightView{w.dtype, base + dtype_bytes(w.dtype, row0 * w.cols), rows, w.cols};
 }
 
 void add_bias(float* y, const float* b, int64_t n) {
@@ -49,6 +56,21 @@ void matmul_shared_input(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, co
 }
 
 }  // namespace
+
+std::vector<float> alibi_slopes(int64_t n_heads, double bias_max) {
+  int64_t p2 = 1;
+  while (p2 < n_heads) p2 *= 2;
+  std::vector<float> m(static_cast<size_t>(p2));
+  for (int64_t h = 0; h < p2; ++h)
+    m[h] = static_cast<float>(std::pow(2.0, -bias_max * static_cast<double>(h + 1) /
+                                                static_cast<double>(p2)));
+  if (p2 == n_heads) return m;
+  std::vector<float> out;
+  for (int64_t h = 1; h < p2; h += 2) out.push_back(m[h]);
+  for (int64_t h = 0; h < p2; h += 2) out.push_back(m[h]);
+  out.resize(static_cast<size_t>(n_heads));
+  return out;
+}
 
 Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_capacity,
                      int n_threads)
@@ -84,11 +106,22 @@ LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
     LlamaLayer L;
     L.attn_norm = f32_vector(f, p + "attn_norm", c.d_model);
     L.ffn_norm = f32_vector(f, p + "ffn_norm", c.d_model);
-    L.wq = view(f.get(p + "attn_q", {c.q_dim(), c.d_model}));
-    L.wk = view(f.get(p + "attn_k", {c.kv_dim(), c.d_model}));
-    L.wv = view(f.get(p + "attn_v", {c.kv_dim(), c.d_model}));
+    if (f.find(p + "attn_qkv")) {  // fused [q | k | v] rows (MPT's Wqkv)
+      const ops::WeightView qkv =
+          view(f.get(p + "attn_qkv", {c.q_dim() + 2 * c.kv_dim(), c.d_model}));
+      L.wq = row_slice(qkv, 0, c.q_dim());
+      L.wk = row_slice(qkv, c.q_dim(), c.kv_dim());
+      L.wv = row_slice(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+    } else {
+      L.wq = view(f.get(p + "attn_q", {c.q_dim(), c.d_model}));
+      L.wk = view(f.get(p + "attn_k", {c.kv_dim(), c.d_model}));
+      L.wv = view(f.get(p + "attn_v", {c.kv_dim(), c.d_model}));
+    }
     L.wo = view(f.get(p + "attn_output", {c.d_model, c.q_dim()}));
-    L.w_gate = view(f.get(p + "ffn_gate", {c.hidden, c.d_model}));
+    if (c.ffn == FfnKind::SwiGLU)
+      L.w_gate = view(f.get(p + "ffn_gate", {c.hidden, c.d_model}));
+    else if (f.find(p + "ffn_gate"))
+      fail(f.path, ": tensor '", p, "ffn_gate' is present but the MLP is GELU (no gate)");
     L.w_up = view(f.get(p + "ffn_up", {c.hidden, c.d_model}));
     L.w_down = view(f.get(p + "ffn_down", {c.d_model, c.hidden}));
     if (c.qkv_bias) {
@@ -102,6 +135,18 @@ LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
     }
     layers_.push_back(L);
   }
+  if (c.position == PositionKind::ALiBi) {
+    check(c.alibi_bias_max > 0 && c.alibi_bias_max <= 64, f.path, ": alibi_bias_max ",
+          c.alibi_bias_max, " is out of range (0, 64]");
+    alibi_slopes_ = alibi_slopes(c.n_heads, c.alibi_bias_max);
+  }
+}
+
+void LlamaModel::norm(const float* x, const float* w, float* y) const {
+  if (cfg_.norm == NormKind::RMSNorm)
+    ops::kernels().rmsnorm(x, w, y, cfg_.d_model, cfg_.norm_eps);
+  else
+    ops::layernorm(x, w, y, cfg_.d_model, cfg_.norm_eps);
 }
 
 void LlamaModel::embed(const int* tokens, int64_t n, float* x) const {
@@ -130,13 +175,16 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
         pos0 + n - 1, " is beyond the cache capacity ", cache.geometry().max_positions(),
         " (raise --ctx)");
   const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half = c.head_dim / 2;
-  const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
+  const bool alibi = c.position == PositionKind::ALiBi;
+  const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
+                             alibi ? alibi_slopes_.data() : nullptr};
   // A second rotation of the queries, to the position they take for global keys (spec: the
-  // distance ceiling for RoPE, <R(D) q, k>; StreamingLLM's in-cache position).
-  const bool global_q = policy.needs_global_query();
+  // distance ceiling for RoPE, <R(D) q, k>; StreamingLLM's in-cache position). ALiBi models take
+  // the global distance as a bias inside the attention kernel instead.
+  const bool global_q = policy.needs_global_query() && !alibi;
 
   embed(tokens, n, ws.x.data());
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < n && !alibi; ++i) {
     ops::rope_angles(static_cast<double>(pos0 + i), c.head_dim, c.rope_theta,
                      ws.rope_cos.data() + i * half, ws.rope_sin.data() + i * half);
     if (global_q)
@@ -149,8 +197,7 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LlamaLayer& L = layers_[l];
     // Attention sub-layer.
-    for (int64_t i = 0; i < n; ++i)
-      K.rmsnorm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim, dim, c.norm_eps);
+    for (int64_t i = 0; i < n; ++i) norm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim);
     const MatmulJob qkv[3] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     matmul_shared_input(pool, qkv, 3, ws.xb.data(), n);
     if (L.bq) {  // biases go on before RoPE (and before the raw-key copy)
@@ -172,13 +219,18 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
                ws.rope_sin_g.data() + i * half, c.rope_style);
       }
       const bool raw = pos0 + i < n_raw;
+      if (alibi) {  // no rotation: the cached key is the unrotated key
+        cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ki : nullptr,
+                    ws.v.data() + i * kv_dim);
+        continue;
+      }
       if (raw) std::memcpy(ws.k_raw.data() + i * kv_dim, ki, sizeof(float) * kv_dim);
       K.rope(qi, c.n_heads, c.head_dim, cs, sn, c.rope_style);
       K.rope(ki, c.n_kv_heads, c.head_dim, cs, sn, c.rope_style);
       cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ws.k_raw.data() + i * kv_dim : nullptr,
                   ws.v.data() + i * kv_dim);
     }
-    if (policy.plain_causal())
+    if (policy.plain_causal() && !alibi)  // attend_full has no bias term
       attend_full(pool, cache, l, shape, ws.q.data(), n, pos0, ws.att.data(), ws.scores.data());
     else
       attend_policy(pool, cache, l, shape, policy, ws.q.data(),
@@ -187,12 +239,16 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
     ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
 
-    // MLP sub-layer: w_down(silu(w_gate x) * w_up x).
-    for (int64_t i = 0; i < n; ++i)
-      K.rmsnorm(ws.x.data() + i * dim, L.ffn_norm, ws.xb.data() + i * dim, dim, c.norm_eps);
-    const MatmulJob gu[2] = {{&L.w_gate, ws.gate.data()}, {&L.w_up, ws.up.data()}};
-    matmul_shared_input(pool, gu, 2, ws.xb.data(), n);
-    K.silu_mul(ws.gate.data(), ws.up.data(), n * c.hidden);
+    // MLP sub-layer: w_down(silu(w_gate x) * w_up x), or w_down(gelu(w_up x)).
+    for (int64_t i = 0; i < n; ++i) norm(ws.x.data() + i * dim, L.ffn_norm, ws.xb.data() + i * dim);
+    if (c.ffn == FfnKind::SwiGLU) {
+      const MatmulJob gu[2] = {{&L.w_gate, ws.gate.data()}, {&L.w_up, ws.up.data()}};
+      matmul_shared_input(pool, gu, 2, ws.xb.data(), n);
+      K.silu_mul(ws.gate.data(), ws.up.data(), n * c.hidden);
+    } else {
+      ops::matmul(pool, L.w_up, ws.xb.data(), n, ws.gate.data());
+      ops::gelu(ws.gate.data(), n * c.hidden);
+    }
     ops::matmul(pool, L.w_down, ws.gate.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
   }
@@ -200,8 +256,7 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
   if (!logits) return;
   int64_t first = all_logits ? 0 : n - 1, rows = n - first;
   for (int64_t i = first; i < n; ++i)
-    K.rmsnorm(ws.x.data() + i * dim, output_norm_, ws.xb.data() + (i - first) * dim, dim,
-              c.norm_eps);
+    norm(ws.x.data() + i * dim, output_norm_, ws.xb.data() + (i - first) * dim);
   ops::matmul(pool, classifier_, ws.xb.data(), rows, logits);
 }
 

@@ -1,5 +1,6 @@
-// The Llama architecture (pre-norm RMSNorm, RoPE attention with GQA, SwiGLU MLP), built from a
-// ModelFile's config and canonical tensors. The model itself is immutable; all per-sequence
+// The decoder-only transformer family, built from a ModelFile's config and canonical tensors:
+// Llama/Mistral/Qwen2 (pre-norm RMSNorm, RoPE attention with GQA, SwiGLU MLP) and MPT (pre-norm
+// LayerNorm without bias, ALiBi attention, fused Wqkv, GELU MLP) -- ModelConfig's switches. The model itself is immutable; all per-sequence
 // state lives in a KvCache and a Workspace owned by the caller (runtime/session.h).
 #pragma once
 #include <cstdint>
@@ -23,7 +24,7 @@ struct LlamaLayer {
   ops::WeightView wk;      // [kv_dim, d_model]
   ops::WeightView wv;      // [kv_dim, d_model]
   ops::WeightView wo;      // [d_model, q_dim]
-  ops::WeightView w_gate;  // [hidden, d_model]   (llama2.c w1)
+  ops::WeightView w_gate;  // [hidden, d_model]   (llama2.c w1; absent for a GELU MLP)
   ops::WeightView w_up;    // [hidden, d_model]   (llama2.c w3)
   ops::WeightView w_down;  // [d_model, hidden]   (llama2.c w2)
   // q/k/v projection biases (ModelConfig::qkv_bias, Qwen2); nullptr when the model has none.
@@ -55,6 +56,11 @@ struct Workspace {
   AlignedBuffer<float> scores;
 };
 
+// ALiBi slopes as MPT generates them (gen_slopes / transformers' build_mpt_alibi_tensor): with
+// H' = the power of two >= n_heads, m_h = 2^(-bias_max (h+1) / H'); when H' > n_heads the odd-
+// indexed slopes come first, then the even ones, truncated to n_heads.
+std::vector<float> alibi_slopes(int64_t n_heads, double bias_max);
+
 class LlamaModel {
  public:
   // Binds and shape-checks every tensor; throws lc::Error naming the file and tensor.
@@ -75,8 +81,11 @@ class LlamaModel {
   ModelConfig cfg_;
   ops::WeightView tok_embd_;    // [vocab, d_model]
   ops::WeightView classifier_;  // [vocab, d_model] (== tok_embd_ when tied)
+  void norm(const float* x, const float* w, float* y) const;
+
   const float* output_norm_;
   std::vector<LlamaLayer> layers_;
+  std::vector<float> alibi_slopes_;  // [n_heads] for ALiBi models, else empty
 };
 
 }  // namespace lc

@@ -97,6 +97,11 @@ inline GemmFn gemm_for(const KernelTable& k, DType t, bool stream_nt = false) {
 // that positions beyond 10^8 stay exact to float rounding.
 void rope_angles(double pos, int64_t head_dim, double theta, float* cos, float* sin);
 
+// LayerNorm without bias (MPT's no_bias): y = (x - mean(x)) / sqrt(var(x) + eps) * w.
+void layernorm(const float* x, const float* w, float* y, int64_t n, float eps);
+// Exact GELU in place: x * Phi(x) = x/2 * (1 + erf(x / sqrt(2))) (torch's approximate='none').
+void gelu(float* x, int64_t n);
+
 // Threaded Y[N, W.rows] = X[N, W.cols] * W^T, splitting the rows of W across the pool.
 void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y);
 

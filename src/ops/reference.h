@@ -12,6 +12,8 @@ void gemm(const void* W, DType t, int64_t K, const float* X, int64_t ldx, int64_
           int64_t ldy, int64_t m0, int64_t m1);
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
+void layernorm(const float* x, const float* w, float* y, int64_t n, float eps);
+void gelu(float* x, int64_t n);
 void silu_mul(float* a, const float* b, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
