@@ -1,5 +1,8 @@
-// A slow, obvious Llama forward pass whose attention is the dense policy reference
-// (attention_dense_reference.h): no cache, no ring, no blocks, no threads, double precision.
+// A slow, obvious forward pass of the transformer family (Llama: RMSNorm, RoPE, SwiGLU; MPT:
+// LayerNorm without bias, ALiBi, fused Wqkv, exact GELU) whose attention is the dense policy
+// reference (attention_dense_reference.h): no cache, no ring, no blocks, no threads, double
+// precision. The ALiBi slopes are written out here from MPT's definition, independently of the
+// engine's alibi_slopes().
 #pragma once
 #include <cmath>
 #include <string>
@@ -34,14 +37,47 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
   };
   auto rmsnorm = [&](const std::vector<double>& x, const std::string& w) {
     const float* g = static_cast<const float*>(mat(w)->data);
-    double ss = 0;
-    for (double e : x) ss += e * e;
-    const double s = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + c.norm_eps);
+    const double N = static_cast<double>(x.size());
+    double mean = 0, ss = 0;
+    if (c.norm == NormKind::LayerNorm) {
+      for (double e : x) mean += e / N;
+      for (double e : x) ss += (e - mean) * (e - mean);
+    } else {
+      for (double e : x) ss += e * e;
+    }
+    const double s = 1.0 / std::sqrt(ss / N + c.norm_eps);
     std::vector<double> y(x.size());
-    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * g[i];
+    for (size_t i = 0; i < x.size(); ++i) y[i] = (x[i] - mean) * s * g[i];
     return y;
   };
-  const DenseShape shape{c.n_heads, c.n_kv_heads, c.head_dim, c.rope_theta, c.rope_style, nullptr};
+  // MPT: slopes 2^(-bias_max (h+1)/H') over the next power of two H', odd-indexed ones first.
+  std::vector<double> slopes;
+  if (c.position == PositionKind::ALiBi) {
+    int64_t p2 = 1;
+    while (p2 < c.n_heads) p2 *= 2;
+    std::vector<double> all;
+    for (int64_t h = 1; h <= p2; ++h) all.push_back(std::pow(2.0, -c.alibi_bias_max * h / p2));
+    for (int64_t h = p2 == c.n_heads ? 0 : 1; h < p2; h += p2 == c.n_heads ? 1 : 2)
+      slopes.push_back(all[h]);
+    for (int64_t h = 0; p2 != c.n_heads && h < p2; h += 2) slopes.push_back(all[h]);
+    slopes.resize(c.n_heads);
+  }
+  const DenseShape shape{c.n_heads, c.n_kv_heads, c.head_dim, c.rope_theta, c.rope_style,
+                         slopes.empty() ? nullptr : &slopes};
+  // q, k, v of a normed input: separate matrices, or rows [q | k | v] of a fused one.
+  auto project = [&](const std::string& pre, const std::vector<double>& xn, std::vector<double>* q,
+                     std::vector<double>* k, std::vector<double>* v) {
+    if (const TensorRef* qkv = mat(pre + "attn_qkv")) {
+      auto all = matvec(qkv, xn);
+      q->assign(all.begin(), all.begin() + c.q_dim());
+      k->assign(all.begin() + c.q_dim(), all.begin() + c.q_dim() + c.kv_dim());
+      v->assign(all.begin() + c.q_dim() + c.kv_dim(), all.end());
+      return;
+    }
+    *q = matvec(mat(pre + "attn_q"), xn);
+    *k = matvec(mat(pre + "attn_k"), xn);
+    *v = matvec(mat(pre + "attn_v"), xn);
+  };
   std::vector<int64_t> pos(n);
   for (int64_t t = 0; t < n; ++t) pos[t] = t;
 
@@ -55,9 +91,7 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
     std::vector<std::vector<double>> q(n), k(n), v(n);
     for (int64_t t = 0; t < n; ++t) {
       auto xn = rmsnorm(x[t], pre + "attn_norm");
-      q[t] = matvec(mat(pre + "attn_q"), xn);
-      k[t] = matvec(mat(pre + "attn_k"), xn);
-      v[t] = matvec(mat(pre + "attn_v"), xn);
+      project(pre, xn, &q[t], &k[t], &v[t]);
       add_bias(q[t], pre + "attn_q.bias");
       add_bias(k[t], pre + "attn_k.bias");
       add_bias(v[t], pre + "attn_v.bias");
@@ -67,9 +101,14 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
       auto o = matvec(mat(pre + "attn_output"), att[t]);
       for (int64_t i = 0; i < d; ++i) x[t][i] += o[i];
       auto xn = rmsnorm(x[t], pre + "ffn_norm");
-      auto gate = matvec(mat(pre + "ffn_gate"), xn), up = matvec(mat(pre + "ffn_up"), xn);
-      for (size_t i = 0; i < gate.size(); ++i) gate[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
-      auto down = matvec(mat(pre + "ffn_down"), gate);
+      auto up = matvec(mat(pre + "ffn_up"), xn);
+      if (c.ffn == FfnKind::GELU) {
+        for (double& u : up) u = 0.5 * u * std::erfc(-u / std::sqrt(2.0));
+      } else {
+        auto gate = matvec(mat(pre + "ffn_gate"), xn);
+        for (size_t i = 0; i < up.size(); ++i) up[i] *= gate[i] / (1 + std::exp(-gate[i]));
+      }
+      auto down = matvec(mat(pre + "ffn_down"), up);
       for (int64_t i = 0; i < d; ++i) x[t][i] += down[i];
     }
   }

@@ -66,6 +66,9 @@ int cmd_convert(int argc, char** argv) {
   const DType dtype = parse_dtype(a.str("--dtype", "f32"));
 
   auto model = load_model_file(in);
+  if (to == "gguf" && model->config.arch != "llama")
+    fail(out, ": writing the '", model->config.arch,
+         "' architecture to GGUF is not supported (use --to hf)");
   if (to == "gguf" && model->config.qkv_bias)
     fail(out, ": writing q/k/v biases (Qwen2ForCausalLM) to GGUF is not supported (use --to hf)");
   model->convert_matrices(dtype);

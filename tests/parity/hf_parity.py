@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Independent-implementation parity: longctx logits vs Hugging Face transformers.
 
-For each model (stories260K, and a random GQA model from `longctx synth-model`):
+For each model (stories260K, a random GQA model from `longctx synth-model`, and a random ALiBi
+model from `longctx synth-model --arch mpt`):
   1. `longctx convert IN DIR --to hf` writes config.json + model.safetensors;
-  2. transformers' LlamaForCausalLM.from_pretrained(DIR, torch_dtype=float32) (local, offline)
+  2. transformers' LlamaForCausalLM / MptForCausalLM .from_pretrained(DIR, torch_dtype=float32)
+     (local, offline)
      runs one forward over N token ids (BOS=1 first, then fixed pseudo-random ids);
   3. `longctx logits -m DIR --tokens ... --out F` gives raw float32 [N, vocab];
   4. asserts max|diff| / max|logit| <= REL_TOL and argmax agreement at every position.
@@ -19,7 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
 import torch
-from transformers import LlamaForCausalLM
+from transformers import LlamaForCausalLM, MptForCausalLM
 
 N_TOKENS = 300
 REL_TOL = 1e-4      # max|diff| / max|logit|, both sides f32
@@ -32,13 +34,14 @@ def sh(*args):
         sys.exit(f"command failed ({r.returncode}): {' '.join(map(str, args))}\n{r.stdout}{r.stderr}")
 
 
-def check(longctx, name, src, work):
+def check(longctx, name, src, work, cls=LlamaForCausalLM):
     hf_dir = os.path.join(work, name + "_hf")
     sh(longctx, "convert", src, hf_dir, "--to", "hf")
-    model = LlamaForCausalLM.from_pretrained(hf_dir, torch_dtype=torch.float32, local_files_only=True)
+    model = cls.from_pretrained(hf_dir, torch_dtype=torch.float32, local_files_only=True)
     model.eval()
     cfg = model.config
-    n = min(N_TOKENS, cfg.max_position_embeddings)
+    ctx = getattr(cfg, "max_position_embeddings", None) or cfg.max_seq_len  # MptConfig: max_seq_len
+    n = min(N_TOKENS, ctx)
     rng = np.random.default_rng(SEED)
     ids = [1] + rng.integers(3, cfg.vocab_size, size=n - 1).tolist()
 
@@ -59,7 +62,8 @@ def check(longctx, name, src, work):
     top2 = np.sort(ref, axis=1)[:, -2:]
     near_ties = int(((top2[:, 1] - top2[:, 0]) <= 2 * max_diff).sum())
     ok = rel <= REL_TOL and (agree == n or agree + near_ties >= n)
-    print(f"  {name:<12} heads {cfg.num_attention_heads}/{cfg.num_key_value_heads} dim {cfg.hidden_size} "
+    kv_heads = getattr(cfg, "num_key_value_heads", cfg.num_attention_heads)
+    print(f"  {name:<12} heads {cfg.num_attention_heads}/{kv_heads} dim {cfg.hidden_size} "
           f"layers {cfg.num_hidden_layers} vocab {cfg.vocab_size}: {n} tokens, max|diff| {max_diff:.3e}, "
           f"max|logit| {max_logit:.3f}, rel {rel:.2e} (tol {REL_TOL:.0e}), argmax {agree}/{n} "
           f"-> {'PASS' if ok else 'FAIL'}")
@@ -77,6 +81,12 @@ def main():
           f"(torch {torch.__version__}), float32")
     ok = check(longctx, "stories260K", os.path.join(assets, "llama2c/stories260K.bin"), work)
     ok &= check(longctx, "synth_gqa", gqa, work)
+    # ALiBi, LayerNorm without bias, fused Wqkv, exact GELU; 12 heads (not a power of two, so the
+    # interleaved slope order matters); weights large enough that attention is not uniform.
+    mpt = os.path.join(work, "synth_mpt")
+    sh(longctx, "synth-model", "--arch", "mpt", "-o", mpt, "--dim", "192", "--layers", "3",
+       "--heads", "12", "--vocab", "1000", "--ctx", "512", "--seed", "9", "--weight-std", "0.08")
+    ok &= check(longctx, "synth_mpt", mpt, work, MptForCausalLM)
     print("hf_parity:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 
