@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "formats/hf.h"
+#include "formats/synthetic.h"
 #include "model/llama.h"
 #include "runtime/session.h"
 #include "test_util.h"
@@ -29,18 +30,6 @@ std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/longctx_hfdir_" + std::to_string(::getpid()) + "_" + name;
 }
 
-void add_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shape, Rng& r,
-                float scale, float offset = 0.0f) {
-  TensorRef t;
-  t.name = name;
-  t.shape = std::move(shape);
-  AlignedBuffer<uint8_t> buf(static_cast<size_t>(4 * t.numel()));
-  auto* f = reinterpret_cast<float*>(buf.data());
-  for (int64_t i = 0; i < t.numel(); ++i) f[i] = offset + scale * r.normal();
-  t.data = buf.data();
-  m.owned.push_back(std::move(buf));
-  m.tensors.push_back(std::move(t));
-}
 
 // A random rotate-half Llama-family model with GQA (untied), `sliding_window` 0 = Llama.
 void fill_model(ModelFile& m, int64_t sliding_window) {
@@ -56,20 +45,20 @@ void fill_model(ModelFile& m, int64_t sliding_window) {
   c.rope_style = ops::RopeStyle::RotateHalf;
   c.sliding_window = sliding_window;
   Rng r(5);
-  add_tensor(m, "token_embd", {kVocab, kDim}, r, 0.5f);
-  add_tensor(m, "output", {kVocab, kDim}, r, 0.3f);
-  add_tensor(m, "output_norm", {kDim}, r, 0.1f, 1.0f);
+  add_random_tensor(m, "token_embd", {kVocab, kDim}, r, 0.5f);
+  add_random_tensor(m, "output", {kVocab, kDim}, r, 0.3f);
+  add_random_tensor(m, "output_norm", {kDim}, r, 0.1f, 1.0f);
   for (int64_t l = 0; l < kLayers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    add_tensor(m, p + "attn_norm", {kDim}, r, 0.1f, 1.0f);
-    add_tensor(m, p + "ffn_norm", {kDim}, r, 0.1f, 1.0f);
-    add_tensor(m, p + "attn_q", {kHeads * kHeadDim, kDim}, r, 0.4f);
-    add_tensor(m, p + "attn_k", {kKvHeads * kHeadDim, kDim}, r, 0.4f);
-    add_tensor(m, p + "attn_v", {kKvHeads * kHeadDim, kDim}, r, 0.4f);
-    add_tensor(m, p + "attn_output", {kDim, kHeads * kHeadDim}, r, 0.3f);
-    add_tensor(m, p + "ffn_gate", {kHidden, kDim}, r, 0.3f);
-    add_tensor(m, p + "ffn_up", {kHidden, kDim}, r, 0.3f);
-    add_tensor(m, p + "ffn_down", {kDim, kHidden}, r, 0.3f);
+    add_random_tensor(m, p + "attn_norm", {kDim}, r, 0.1f, 1.0f);
+    add_random_tensor(m, p + "ffn_norm", {kDim}, r, 0.1f, 1.0f);
+    add_random_tensor(m, p + "attn_q", {kHeads * kHeadDim, kDim}, r, 0.4f);
+    add_random_tensor(m, p + "attn_k", {kKvHeads * kHeadDim, kDim}, r, 0.4f);
+    add_random_tensor(m, p + "attn_v", {kKvHeads * kHeadDim, kDim}, r, 0.4f);
+    add_random_tensor(m, p + "attn_output", {kDim, kHeads * kHeadDim}, r, 0.3f);
+    add_random_tensor(m, p + "ffn_gate", {kHidden, kDim}, r, 0.3f);
+    add_random_tensor(m, p + "ffn_up", {kHidden, kDim}, r, 0.3f);
+    add_random_tensor(m, p + "ffn_down", {kDim, kHidden}, r, 0.3f);
   }
 }
 
@@ -118,16 +107,7 @@ std::vector<float> logits_of(const ModelFile& f, const std::vector<int>& toks,
   return out;
 }
 
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& s : needles) EXPECT_NE(msg.find(s), std::string::npos) << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
-  }
-}
+using test::expect_error;
 
 TEST(HfShards, ShardedDirectoryEqualsSingleFile) {
   ModelFile m;

@@ -20,6 +20,7 @@
 #include "core/rng.h"
 #include "formats/gguf_writer.h"
 #include "formats/hf.h"
+#include "formats/synthetic.h"
 #include "llama_reference.h"
 #include "model/llama.h"
 #include "runtime/session.h"
@@ -35,19 +36,6 @@ std::string temp_path(const std::string& name) {
 constexpr int64_t kDim = 32, kHidden = 40, kLayers = 2, kHeads = 4, kKvHeads = 2, kHeadDim = 8,
                   kVocab = 50, kCtx = 128;
 
-// Adds an f32 tensor of `shape` filled with scale * N(0, 1) (+ offset) to m.
-void add_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shape, Rng& r,
-                float scale, float offset = 0.0f) {
-  TensorRef t;
-  t.name = name;
-  t.shape = std::move(shape);
-  AlignedBuffer<uint8_t> buf(static_cast<size_t>(4 * t.numel()));
-  auto* f = reinterpret_cast<float*>(buf.data());
-  for (int64_t i = 0; i < t.numel(); ++i) f[i] = offset + scale * r.normal();
-  t.data = buf.data();
-  m.owned.push_back(std::move(buf));
-  m.tensors.push_back(std::move(t));
-}
 
 // Writes a random Qwen2 directory; `drop` names a canonical tensor to leave out.
 std::string write_qwen2_dir(const std::string& name, bool tied, const std::string& drop = "",
@@ -68,24 +56,24 @@ std::string write_qwen2_dir(const std::string& name, bool tied, const std::strin
   c.tied_embeddings = tied;
   c.qkv_bias = true;
   Rng r(seed);
-  add_tensor(m, "token_embd", {kVocab, kDim}, r, 0.5f);
-  if (!tied) add_tensor(m, "output", {kVocab, kDim}, r, 0.3f);
-  add_tensor(m, "output_norm", {kDim}, r, 0.1f, 1.0f);
+  add_random_tensor(m, "token_embd", {kVocab, kDim}, r, 0.5f);
+  if (!tied) add_random_tensor(m, "output", {kVocab, kDim}, r, 0.3f);
+  add_random_tensor(m, "output_norm", {kDim}, r, 0.1f, 1.0f);
   const int64_t q = kHeads * kHeadDim, kv = kKvHeads * kHeadDim;
   for (int64_t l = 0; l < kLayers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    add_tensor(m, p + "attn_norm", {kDim}, r, 0.1f, 1.0f);
-    add_tensor(m, p + "ffn_norm", {kDim}, r, 0.1f, 1.0f);
-    add_tensor(m, p + "attn_q", {q, kDim}, r, 0.25f);
-    add_tensor(m, p + "attn_k", {kv, kDim}, r, 0.25f);
-    add_tensor(m, p + "attn_v", {kv, kDim}, r, 0.25f);
-    add_tensor(m, p + "attn_q.bias", {q}, r, 0.8f);  // large enough to matter
-    add_tensor(m, p + "attn_k.bias", {kv}, r, 0.8f);
-    add_tensor(m, p + "attn_v.bias", {kv}, r, 0.8f);
-    add_tensor(m, p + "attn_output", {kDim, q}, r, 0.25f);
-    add_tensor(m, p + "ffn_gate", {kHidden, kDim}, r, 0.25f);
-    add_tensor(m, p + "ffn_up", {kHidden, kDim}, r, 0.25f);
-    add_tensor(m, p + "ffn_down", {kDim, kHidden}, r, 0.25f);
+    add_random_tensor(m, p + "attn_norm", {kDim}, r, 0.1f, 1.0f);
+    add_random_tensor(m, p + "ffn_norm", {kDim}, r, 0.1f, 1.0f);
+    add_random_tensor(m, p + "attn_q", {q, kDim}, r, 0.25f);
+    add_random_tensor(m, p + "attn_k", {kv, kDim}, r, 0.25f);
+    add_random_tensor(m, p + "attn_v", {kv, kDim}, r, 0.25f);
+    add_random_tensor(m, p + "attn_q.bias", {q}, r, 0.8f);  // large enough to matter
+    add_random_tensor(m, p + "attn_k.bias", {kv}, r, 0.8f);
+    add_random_tensor(m, p + "attn_v.bias", {kv}, r, 0.8f);
+    add_random_tensor(m, p + "attn_output", {kDim, q}, r, 0.25f);
+    add_random_tensor(m, p + "ffn_gate", {kHidden, kDim}, r, 0.25f);
+    add_random_tensor(m, p + "ffn_up", {kHidden, kDim}, r, 0.25f);
+    add_random_tensor(m, p + "ffn_down", {kDim, kHidden}, r, 0.25f);
   }
   for (size_t i = 0; i < m.tensors.size(); ++i)
     if (m.tensors[i].name == drop) m.tensors.erase(m.tensors.begin() + static_cast<long>(i));
@@ -111,16 +99,7 @@ std::vector<int> random_tokens(int64_t n, uint64_t seed) {
 
 using test::rel_err;
 
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& s : needles) EXPECT_NE(msg.find(s), std::string::npos) << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
-  }
-}
+using test::expect_error;
 
 TEST(Qwen2Load, ConfigMapsToBiasedRotateHalfGqa) {
   auto f = load_model_file(write_qwen2_dir("cfg", false));

@@ -1,14 +1,17 @@
 // Shared helpers for tests: where the shared assets are, and skipping when they are absent.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/rng.h"
 
 namespace lc::test {
@@ -48,6 +51,18 @@ inline double rel_err(const float* a, const float* b, size_t n) {
     d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
   }
   return d / std::max(mx, 1e-30);
+}
+
+// f() must throw lc::Error with a one-line message containing every needle (file, tensor, ...).
+inline void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const auto& s : needles) EXPECT_NE(msg.find(s), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  }
 }
 
 }  // namespace lc::test

@@ -7,10 +7,8 @@
 
 namespace lc {
 
-namespace {
-
-void add_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shape, Rng& rng,
-                float std, float offset) {
+void add_random_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shape,
+                       Rng& rng, float std, float offset) {
   TensorRef t;
   t.name = name;
   t.shape = std::move(shape);
@@ -21,8 +19,6 @@ void add_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shap
   m.owned.push_back(std::move(buf));
   m.tensors.push_back(std::move(t));
 }
-
-}  // namespace
 
 std::unique_ptr<ModelFile> synthetic_mpt(const SynthSpec& s, const SynthOptions& opt) {
   check(s.d_model >= 2 && s.n_heads >= 1 && s.d_model % s.n_heads == 0, "synth mpt: d_model ",
@@ -53,18 +49,18 @@ std::unique_ptr<ModelFile> synthetic_mpt(const SynthSpec& s, const SynthOptions&
   c.eos_id = 0;
   Rng rng(s.seed);
   const float w = opt.weight_std, j = opt.norm_jitter;
-  add_tensor(*m, "token_embd", {c.vocab_size, c.d_model}, rng, w, 0.0f);
+  add_random_tensor(*m, "token_embd", {c.vocab_size, c.d_model}, rng, w, 0.0f);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    add_tensor(*m, p + "attn_norm", {c.d_model}, rng, j, 1.0f);
-    add_tensor(*m, p + "attn_qkv", {c.q_dim() + 2 * c.kv_dim(), c.d_model}, rng, w, 0.0f);
-    add_tensor(*m, p + "attn_output", {c.d_model, c.q_dim()}, rng, w, 0.0f);
-    add_tensor(*m, p + "ffn_norm", {c.d_model}, rng, j, 1.0f);
-    add_tensor(*m, p + "ffn_up", {c.hidden, c.d_model}, rng, w, 0.0f);
-    add_tensor(*m, p + "ffn_down", {c.d_model, c.hidden}, rng, w, 0.0f);
+    add_random_tensor(*m, p + "attn_norm", {c.d_model}, rng, j, 1.0f);
+    add_random_tensor(*m, p + "attn_qkv", {c.q_dim() + 2 * c.kv_dim(), c.d_model}, rng, w, 0.0f);
+    add_random_tensor(*m, p + "attn_output", {c.d_model, c.q_dim()}, rng, w, 0.0f);
+    add_random_tensor(*m, p + "ffn_norm", {c.d_model}, rng, j, 1.0f);
+    add_random_tensor(*m, p + "ffn_up", {c.hidden, c.d_model}, rng, w, 0.0f);
+    add_random_tensor(*m, p + "ffn_down", {c.d_model, c.hidden}, rng, w, 0.0f);
   }
-  add_tensor(*m, "output_norm", {c.d_model}, rng, j, 1.0f);
-  if (!c.tied_embeddings) add_tensor(*m, "output", {c.vocab_size, c.d_model}, rng, w, 0.0f);
+  add_random_tensor(*m, "output_norm", {c.d_model}, rng, j, 1.0f);
+  if (!c.tied_embeddings) add_random_tensor(*m, "output", {c.vocab_size, c.d_model}, rng, w, 0.0f);
   return m;
 }
 

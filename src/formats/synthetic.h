@@ -3,6 +3,10 @@
 // tensors under canonical names) for architectures written as Hugging Face directories.
 #pragma once
 #include <memory>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
 
 #include "formats/llama2c.h"
 #include "formats/model_file.h"
@@ -14,6 +18,10 @@ struct SynthOptions {
   float norm_jitter = 0.0f;   // norm weights ~ 1 + N(0, norm_jitter^2)
   double alibi_bias_max = 8.0;
 };
+
+// Appends an owned f32 tensor `name` of `shape`, filled with offset + std * N(0, 1) from rng.
+void add_random_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shape,
+                       Rng& rng, float std, float offset = 0.0f);
 
 // An MPT model (LayerNorm without bias, ALiBi, fused Wqkv [q | k | v], GELU MLP of width
 // spec.hidden, tied embeddings unless !spec.shared_classifier), seeded by spec.seed.
