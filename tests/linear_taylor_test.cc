@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "core/timer.h"
 #include "linear/taylor.h"
 
 namespace lc {
@@ -336,6 +337,65 @@ TEST(LinearTaylor, RejectsBadArguments) {
   EXPECT_THROW(taylor_prefill(pool, st, kGq, kGk, kGv, -1, 4, out.data(), scratch.data()), Error);
   TaylorState empty;
   EXPECT_THROW(taylor_prefill(pool, empty, kGq, kGk, kGv, 3, 4, out.data(), scratch.data()), Error);
+}
+
+// --- Timing (not run by default: --gtest_also_run_disabled_tests) -----------------------------
+
+// Chunked prefill vs the f32 quadratic form at BASED's shape (H = 16, f = 16, dv = 64) on 2
+// threads, after checking that they agree. Prints medians and min..max; asserts nothing on time.
+TEST(LinearTaylor, DISABLED_TimingChunkedVsQuadratic) {
+  const TaylorShape s{16, 16, 64};
+  ThreadPool pool(2);
+  auto median = [](std::vector<double> t) {
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  };
+  for (int64_t n : {4096, 16384}) {
+    const Inputs in = random_inputs(s, n, 42, 0.7f);
+    const int64_t vd = s.n_heads * s.head_dim;
+    const std::vector<float> quad = run_quadratic(pool, in);
+    for (int64_t chunk : {32, 64, 128}) {
+      TaylorState st(s);
+      std::vector<float> scratch(taylor_scratch_floats(s, chunk, pool.size()));
+      std::vector<float> out(n * vd);
+      std::vector<double> times;
+      for (int rep = 0; rep < 6; ++rep) {
+        st.reset();
+        const double t0 = now_seconds();
+        taylor_prefill(pool, st, in.q.data(), in.k.data(), in.v.data(), n, chunk, out.data(),
+                       scratch.data());
+        if (rep > 0) times.push_back(now_seconds() - t0);  // rep 0: warm-up
+      }
+      const double err = max_rel_err(out, quad);
+      EXPECT_LT(err, 1e-4) << "chunk " << chunk;
+      std::printf(
+          "[ TIMING   ] n %6lld chunked C=%-3lld median %8.1f ms (min %.1f, max %.1f), "
+          "%.2f us/token; max rel diff vs quadratic %.2g\n",
+          static_cast<long long>(n), static_cast<long long>(chunk), 1e3 * median(times),
+          1e3 * *std::min_element(times.begin(), times.end()),
+          1e3 * *std::max_element(times.begin(), times.end()), 1e6 * median(times) / n, err);
+      if (chunk != 64) continue;
+      // Decode continuing the prefilled state.
+      const int64_t qd = s.n_heads * s.feature_dim, steps = 512;
+      const double t0 = now_seconds();
+      for (int64_t i = 0; i < steps; ++i)
+        taylor_decode(pool, st, in.q.data() + i * qd, in.k.data() + i * qd, in.v.data() + i * vd,
+                      out.data(), scratch.data());
+      std::printf("[ TIMING   ] n %6lld decode after prefill: %.2f us/token\n",
+                  static_cast<long long>(n), 1e6 * (now_seconds() - t0) / steps);
+    }
+    std::vector<double> times;
+    std::vector<float> out(n * vd);
+    for (int rep = 0; rep < 3; ++rep) {
+      const double t0 = now_seconds();
+      taylor_quadratic(pool, s, in.q.data(), in.k.data(), in.v.data(), n, out.data());
+      times.push_back(now_seconds() - t0);
+    }
+    std::printf("[ TIMING   ] n %6lld quadratic     median %8.1f ms (min %.1f, max %.1f)\n",
+                static_cast<long long>(n), 1e3 * median(times),
+                1e3 * *std::min_element(times.begin(), times.end()),
+                1e3 * *std::max_element(times.begin(), times.end()));
+  }
 }
 
 }  // namespace

@@ -64,11 +64,12 @@ void prefill_chunk(TaylorState& st, int64_t h, const float* q, const float* k, c
   const int64_t f = st.shape().feature_dim, dv = st.shape().head_dim, D = cs.D;
   float* kv = st.kv(h);  // [D][dv]
   float* kz = st.kz(h);  // [D]
+  const taylor_detail::FeatureScales sc(f);
   // Features of the chunk; keys also copied contiguous for the intra-chunk product.
   for (int64_t i = 0; i < nc; ++i) {
-    taylor_feature_map(q + i * ldq, f, cs.phi_q + i * cs.Dp);
+    taylor_detail::feature_map(q + i * ldq, f, sc, cs.phi_q + i * cs.Dp);
     std::memcpy(cs.kc + i * f, k + i * ldq, sizeof(float) * f);
-    taylor_feature_map(k + i * ldq, f, cs.phi);
+    taylor_detail::feature_map(k + i * ldq, f, sc, cs.phi);
     for (int64_t d = 0; d < D; ++d) cs.phi_kt[d * cs.Cp + i] = cs.phi[d];
   }
   // Earlier chunks (and earlier calls): phi(q_i)^T KV and phi(q_i) . Kz.
@@ -132,6 +133,7 @@ void taylor_decode(ThreadPool& pool, TaylorState& state, const float* q, const f
   const ops::KernelTable& K = ops::kernels();
   const TaylorShape& s = state.shape();
   const int64_t f = s.feature_dim, dv = s.head_dim, D = state.n_features(), Dp = round_up16(D);
+  const taylor_detail::FeatureScales sc(f);
   pool.run_sized(2 * s.n_heads * D * dv, [&](int t, int nt) {
     int64_t b, e;
     ThreadPool::split_range(s.n_heads, 1, t, nt, &b, &e);
@@ -143,8 +145,8 @@ void taylor_decode(ThreadPool& pool, TaylorState& state, const float* q, const f
       float* kv = state.kv(h);
       float* kz = state.kz(h);
       float* y = out + h * dv;
-      taylor_feature_map(q + h * f, f, phi_q);
-      taylor_feature_map(k + h * f, f, phi_k);
+      taylor_detail::feature_map(q + h * f, f, sc, phi_q);
+      taylor_detail::feature_map(k + h * f, f, sc, phi_k);
       // KV += phi(k) v^T, Kz += phi(k): the current token is attended too.
       for (int64_t d = 0; d < D; ++d) {
         K.axpy(phi_k[d], vh, kv + d * dv, dv);

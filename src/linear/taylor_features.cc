@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "linear/taylor.h"
+#include "linear/taylor_block.h"
 
 namespace lc {
 
@@ -11,31 +12,14 @@ namespace {
 
 int64_t round_up16(int64_t x) { return (x + 15) / 16 * 16; }
 
-// Scales of the three blocks of phi (spec): 1 / f^(1/4), 1 / (sqrt(2) sqrt(f)), and for the
-// packed off-diagonal terms sqrt(2) times the latter, 1 / sqrt(f).
-struct Scales {
-  float lin, diag, off;
-  explicit Scales(int64_t f)
-      : lin(static_cast<float>(1.0 / std::pow(static_cast<double>(f), 0.25))),
-        diag(static_cast<float>(1.0 / (std::sqrt(2.0) * std::sqrt(static_cast<double>(f))))),
-        off(static_cast<float>(1.0 / std::sqrt(static_cast<double>(f)))) {}
-};
-
 }  // namespace
 
 void taylor_feature_map(const float* x, int64_t f, float* phi) {
-  const Scales sc(f);
-  phi[0] = 1.0f;
-  for (int64_t a = 0; a < f; ++a) phi[1 + a] = x[a] * sc.lin;
-  float* p = phi + 1 + f;
-  for (int64_t a = 0; a < f; ++a) {
-    *p++ = x[a] * x[a] * sc.diag;
-    for (int64_t b = a + 1; b < f; ++b) *p++ = x[a] * x[b] * sc.off;
-  }
+  taylor_detail::feature_map(x, f, taylor_detail::FeatureScales(f), phi);
 }
 
 void taylor_feature_map_full(const float* x, int64_t f, float* phi) {
-  const Scales sc(f);
+  const taylor_detail::FeatureScales sc(f);
   phi[0] = 1.0f;
   for (int64_t a = 0; a < f; ++a) phi[1 + a] = x[a] * sc.lin;
   for (int64_t a = 0; a < f; ++a)
