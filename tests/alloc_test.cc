@@ -8,7 +8,11 @@
 #include <new>
 #include <vector>
 
+#include "attention/sliding_window.h"
+#include "core/thread_pool.h"
 #include "formats/llama2c.h"
+#include "linear/baseconv.h"
+#include "linear/taylor.h"
 #include "model/llama.h"
 #include "runtime/session.h"
 
@@ -61,6 +65,38 @@ TEST(NoAllocation, DecodeAndPrefillBlocksDoNotAllocate) {
       for (int i = 0; i < 40; ++i) s.decode(toks[i % 20]);
       EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
     }
+}
+
+// The BASED mixer cores: decode steps and prefill blocks reuse their preallocated state.
+TEST(NoAllocation, BasedMixersDecodeAndPrefillDoNotAllocate) {
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    const TaylorShape ts{4, 16, 8};
+    TaylorState taylor(ts);
+    std::vector<float> scratch(taylor_scratch_floats(ts, 16, threads));
+    std::vector<float> qk(40 * 64, 0.1f), v(40 * 32, 0.2f), out(40 * 64);
+    SlidingWindowAttention window(SlidingWindowShape{2, 8, 6}, 2, 4, threads);
+    std::vector<float> qkv(40 * 48, 0.3f);
+    BaseConvState conv(16);
+    std::vector<float> w(48, 0.5f), u(40 * 32, 0.4f);
+    // Warm-up (first parallel section, lazily initialised kernels).
+    taylor_prefill(pool, taylor, qk.data(), qk.data(), v.data(), 3, 16, out.data(), scratch.data());
+    window.forward(pool, 1, qkv.data(), qkv.data() + 16, qkv.data() + 32, 48, 3, out.data());
+    long before = g_allocations.load();
+    taylor_prefill(pool, taylor, qk.data(), qk.data(), v.data(), 37, 16, out.data(),
+                   scratch.data());
+    window.forward(pool, 1, qkv.data(), qkv.data() + 16, qkv.data() + 32, 48, 37, out.data());
+    baseconv_forward(conv, w.data(), u.data(), u.data() + 16, 32, 37, out.data(), 16);
+    for (int i = 0; i < 40; ++i) {
+      taylor_decode(pool, taylor, qk.data() + i * 64, qk.data() + i * 64, v.data() + i * 32,
+                    out.data(), scratch.data());
+      window.forward(pool, 1, qkv.data() + i * 48, qkv.data() + i * 48 + 16,
+                     qkv.data() + i * 48 + 32, 48, 1, out.data());
+      baseconv_forward(conv, w.data(), u.data() + i * 32, u.data() + i * 32 + 16, 32, 1, out.data(),
+                       16);
+    }
+    EXPECT_EQ(g_allocations.load() - before, 0) << "threads " << threads;
+  }
 }
 
 }  // namespace
