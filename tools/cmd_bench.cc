@@ -9,6 +9,7 @@
 
 #include "git_commit.h"
 #include "attention_flags.h"
+#include "based_cli.h"
 #include "commands.h"
 #include "common.h"
 #include "core/aligned.h"
@@ -89,6 +90,7 @@ int cmd_bench(int argc, char** argv) {
   const AttentionConfig attn = parse_attention(a, /*allow_many=*/false).front();
 
   auto file = load_model(a);
+  if (file->config.arch == "based") return bench_based(a, *file);
   LlamaModel model(*file);
   const ModelConfig& c = model.config();
   if (ctx == 0) ctx = std::max(c.ctx_len, fill + n_prompt + n_gen);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "based_cli.h"
 #include "commands.h"
 #include "common.h"
 #include "core/aligned.h"
@@ -35,6 +36,7 @@ int cmd_logits(int argc, char** argv) {
   if (a.has("--tokens")) ids = parse_int_list("--tokens", a.str("--tokens"), 0, INT32_MAX);
 
   auto file = load_model(a);
+  if (file->config.arch == "based") return logits_based(a, *file, ids);
   LlamaModel model(*file);
   std::vector<int> tokens;
   if (a.has("-p")) {

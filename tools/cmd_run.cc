@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "attention_flags.h"
+#include "based_cli.h"
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
@@ -55,6 +56,7 @@ int cmd_run(int argc, char** argv) {
   std::string prompt = a.has("-f") ? read_text_file("-f", a.str("-f")) : a.str("-p");
 
   auto file = load_model(a);
+  if (file->config.arch == "based") return run_based(a, *file, prompt, g);
   auto tok = load_tokenizer_for(a, *file);
   LlamaModel model(*file);
   std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);

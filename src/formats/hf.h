@@ -13,8 +13,9 @@ namespace lc {
 
 // "blk.3.attn_q" -> "model.layers.3.self_attn.q_proj.weight" ("" when the name has no HF
 // counterpart); canonical_from_hf is the inverse ("" for unknown names). `arch` is
-// ModelConfig::arch: "llama" (Llama, Mistral, Qwen2) or "mpt" ("blk.3.attn_qkv" ->
-// "transformer.blocks.3.attn.Wqkv.weight").
+// ModelConfig::arch: "llama" (Llama, Mistral, Qwen2), "mpt" ("blk.3.attn_qkv" ->
+// "transformer.blocks.3.attn.Wqkv.weight") or "based" ("blk.3.conv_kernel" ->
+// "transformer.layers.3.mixer.conv.conv.weight"; the loader strips an optional "model." prefix).
 std::string hf_tensor_name(const std::string& canonical, const std::string& arch = "llama");
 std::string canonical_from_hf(const std::string& hf, const std::string& arch = "llama");
 

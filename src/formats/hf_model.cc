@@ -132,8 +132,96 @@ void fill_mpt_config(const Json& j, const std::string& path, ModelConfig* c) {
   c->eos_id = g.token_id("eos_token_id", 0);
 }
 
+// A list of distinct layer indices in [0, n_layers).
+std::vector<int64_t> layer_list(const Json* v, const char* key, int64_t n_layers,
+                                const std::string& path) {
+  std::vector<int64_t> out;
+  if (!v) return out;
+  if (!v->is_array()) fail(path, ": key '", key, "' must be a list of layer indices");
+  for (const Json& e : v->items()) {
+    if (!e.is_int() || e.integer() < 0 || e.integer() >= n_layers)
+      fail(path, ": key '", key, "' has an entry that is not a layer index in [0, ", n_layers, ")");
+    for (int64_t x : out)
+      if (x == e.integer()) fail(path, ": key '", key, "' lists layer ", x, " twice");
+    out.push_back(e.integer());
+  }
+  return out;
+}
+
+// A mixer sub-config's optional "_target_" (the official class path) must name the mixer the
+// engine implements for that slot; anything else is refused rather than run as something else.
+void check_mixer_target(const Json* m, const char* key, const char* expected,
+                        const std::string& path) {
+  if (!m) return;
+  if (!m->is_object()) fail(path, ": key '", key, "' is ", Json::type_name(m->type()), ", expected an object");
+  const Json* t = m->find("_target_");
+  if (t && !t->is_null() && (!t->is_string() || t->str().find(expected) == std::string::npos))
+    fail(path, ": ", key, "._target_ is not a ", expected, " mixer (unknown mixer entry)");
+}
+
+// BASED (../shared/specs/based.md): the flash-attn GPT config of the released checkpoints.
+void fill_based_config(const Json& j, const std::string& path, ModelConfig* c) {
+  const Config g(j, path);
+  c->arch = "based";
+  c->d_model = g.integer("n_embd", 1, 1 << 20);
+  c->n_layers = g.integer("n_layer", 1, 4096);
+  c->n_heads = g.integer("n_head", 1, 1 << 16);
+  if (c->d_model % c->n_heads != 0 || (c->d_model / c->n_heads) % 2 != 0)
+    fail(path, ": n_embd ", c->d_model, " / n_head ", c->n_heads, " must give an even head dim");
+  c->n_kv_heads = c->n_heads;
+  c->head_dim = c->d_model / c->n_heads;
+  const int64_t four_d = 4 * c->d_model;
+  const int64_t inner = g.integer("n_inner", 1, 1 << 22, &four_d);
+  c->hidden = (inner + 255) / 256 * 256;  // spec: n_inner rounded up to a multiple of 256
+  c->vocab_size = g.integer("vocab_size", 1, INT32_MAX - 8);
+  c->based.padded_vocab = (c->vocab_size + 7) / 8 * 8;
+  const int64_t ctx = 2048;
+  c->ctx_len = g.integer("n_positions", 1, int64_t{1} << 30, &ctx);
+  c->norm_eps = static_cast<float>(g.number("layer_norm_epsilon", 1e-5));
+  c->rope_theta = g.number("rotary_emb_base", 10000.0);
+  if (!(c->norm_eps > 0.0f) || !(c->rope_theta > 1.0))
+    fail(path, ": layer_norm_epsilon ", c->norm_eps, " / rotary_emb_base ", c->rope_theta,
+         " out of range");
+  c->rope_style = ops::RopeStyle::RotateHalf;
+  c->tied_embeddings = true;
+  BasedConfig& b = c->based;
+  b.linear_layers = layer_list(g.get("alt_mixer_layers"), "alt_mixer_layers", c->n_layers, path);
+  b.window_layers = layer_list(g.get("alt_mixer_2_layers"), "alt_mixer_2_layers", c->n_layers, path);
+  check_mixer_target(g.get("mixer"), "mixer", "BaseConv", path);
+  check_mixer_target(g.get("alt_mixer"), "alt_mixer", "LinearAttention", path);
+  check_mixer_target(g.get("alt_mixer_2"), "alt_mixer_2", "SlidingAttention", path);
+  static const Json kEmpty = parse_json("{}", "alt_mixer");
+  const Json* am = g.get("alt_mixer");
+  const Config a(am ? *am : kEmpty, path);
+  if (const Json* fm = a.get("feature_map"))
+    check_mixer_target(fm, "alt_mixer.feature_map", "TaylorExp", path);
+  const int64_t sixteen = 16;
+  b.linear_heads = a.integer("num_heads", 1, 1 << 12, &sixteen);
+  b.feature_dim = a.integer("feature_dim", 1, 256, &sixteen);
+  if (c->d_model % b.linear_heads != 0)
+    fail(path, ": alt_mixer.num_heads ", b.linear_heads, " does not divide n_embd ", c->d_model);
+  const Json* aw = g.get("alt_mixer_2");
+  const Config w(aw ? *aw : kEmpty, path);
+  const int64_t zero = 0;
+  b.window_size = w.integer("window_size", b.window_layers.empty() ? 0 : 2, 1 << 24,
+                            b.window_layers.empty() ? &zero : nullptr);
+  c->bos_id = g.token_id("bos_token_id", 50256);
+  c->eos_id = g.token_id("eos_token_id", 50256);
+}
+
+// BASED checkpoints carry no usable "architectures" entry of their own (the flash-attn GPT
+// config); a config is BASED when architectures[0] is "BasedForCausalLM" or, without an
+// architectures list, when it has the mixer keys alt_mixer_layers / alt_mixer_2_layers.
+bool is_based_config(const Json& j) {
+  const Json* archs = j.find("architectures");
+  if (archs && archs->is_array() && !archs->items().empty() && archs->items()[0].is_string())
+    return archs->items()[0].str() == "BasedForCausalLM";
+  return (!archs || archs->is_null()) && (j.find("alt_mixer_layers") || j.find("alt_mixer_2_layers"));
+}
+
 void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
   if (!j.is_object()) fail(path, ": expected a JSON object");
+  if (is_based_config(j)) return fill_based_config(j, path, c);
   const Json* archs = j.find("architectures");
   if (!archs || !archs->is_array() || archs->items().empty() || !archs->items()[0].is_string())
     fail(path, ": 'architectures' must be a non-empty list of strings");
@@ -143,7 +231,7 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
   if (arch != "LlamaForCausalLM" && !mistral && !qwen2)
     fail(path, ": architecture '", arch,
          "' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
-         "MptForCausalLM)");
+         "MptForCausalLM, BasedForCausalLM)");
   const Config g(j, path);
   c->arch = "llama";
   c->d_model = g.integer("hidden_size", 1, 1 << 20);
@@ -223,9 +311,19 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
         if (it == weight_map.end() || it->second != shard)
           fail(file.path(), ": tensor '", st.name, "' is not listed for this shard in ", index);
       }
-      const std::string canon = canonical_from_hf(st.name, mf->config.arch);
-      if (canon.empty() && mf->config.arch == "mpt")  // e.g. a learned wpe: never drop weights
-        fail(file.path(), ": tensor '", st.name, "' is not part of the supported MPT layout");
+      const bool based = mf->config.arch == "based";
+      // BASED: an optional "model." prefix; training metrics, decay buffers and RoPE inv_freq
+      // buffers carry no weights.
+      const std::string hf_name =
+          based && st.name.rfind("model.", 0) == 0 ? st.name.substr(6) : st.name;
+      if (based && (hf_name.find("metrics") != std::string::npos ||
+                    hf_name.find("decay") != std::string::npos ||
+                    hf_name.find("inv_freq") != std::string::npos))
+        continue;
+      const std::string canon = canonical_from_hf(hf_name, mf->config.arch);
+      if (canon.empty() && (mf->config.arch == "mpt" || based))  // never drop weights
+        fail(file.path(), ": tensor '", st.name, "' is not part of the supported ",
+             based ? "BASED" : "MPT", " layout");
       if (canon.empty()) continue;  // e.g. rotary_emb.inv_freq buffers
       if (mf->find(canon)) fail(file.path(), ": tensor '", st.name, "' appears twice");
       TensorRef t;

@@ -43,12 +43,37 @@ constexpr Pair kMptGlobal[] = {
     {"output", "lm_head.weight"},
 };
 
+// BASED (flash-attn GPT layout, ../shared/specs/based.md "Checkpoint layout"). One canonical
+// name per HF name whatever the layer's mixer: out_proj is attn_output for all three mixers
+// (with a bias only in BaseConv layers); fc1 is the fused [value | gate] SwiGLU input.
+constexpr Pair kBasedLayer[] = {
+    {"attn_norm", "norm1.weight"},
+    {"ffn_norm", "norm2.weight"},
+    {"ffn_fc1", "mlp.fc1.weight"},
+    {"ffn_down", "mlp.fc2.weight"},
+    {"attn_q", "mixer.proj_q.weight"},
+    {"attn_k", "mixer.proj_k.weight"},
+    {"attn_v", "mixer.proj_v.weight"},
+    {"attn_qkv", "mixer.Wqkv.weight"},
+    {"attn_output", "mixer.out_proj.weight"},
+    {"attn_output.bias", "mixer.out_proj.bias"},
+    {"conv_in", "mixer.in_proj.weight"},
+    {"conv_in.bias", "mixer.in_proj.bias"},
+    {"conv_kernel", "mixer.conv.conv.weight"},
+};
+constexpr Pair kBasedGlobal[] = {
+    {"token_embd", "transformer.embeddings.word_embeddings.weight"},
+    {"output_norm", "transformer.ln_f.weight"},
+    {"output", "lm_head.weight"},
+};
+
 struct Names {
   std::span<const Pair> global, layer;
   const char* layer_prefix;
 };
 Names names_for(const std::string& arch) {
   if (arch == "mpt") return Names{kMptGlobal, kMptLayer, "transformer.blocks."};
+  if (arch == "based") return Names{kBasedGlobal, kBasedLayer, "transformer.layers."};
   return Names{kLlamaGlobal, kLlamaLayer, "model.layers."};
 }
 

@@ -22,8 +22,28 @@ enum class NormKind : uint8_t { RMSNorm, LayerNorm };
 enum class FfnKind : uint8_t { SwiGLU, GELU };  // GELU: ffn_down(gelu(ffn_up x)), exact erf form
 enum class PositionKind : uint8_t { RoPE, ALiBi };
 
+// BASED (arch "based", ../shared/specs/based.md): which layers mix with what, and the mixers'
+// own sizes. The MLP width is ModelConfig::hidden (n_inner rounded up to a multiple of 256),
+// sliding-window heads are ModelConfig::n_heads (head_dim = d_model / n_heads).
+struct BasedConfig {
+  std::vector<int64_t> linear_layers;  // alt_mixer_layers: Taylor linear attention
+  std::vector<int64_t> window_layers;  // alt_mixer_2_layers: sliding-window softmax attention
+  int64_t linear_heads = 16;           // alt_mixer.num_heads (value head dim = d_model / this)
+  int64_t feature_dim = 16;            // alt_mixer.feature_dim (f, q/k width per linear head)
+  int64_t window_size = 0;             // alt_mixer_2.window_size: keys [i - ws/2, i]
+  int64_t padded_vocab = 0;            // embedding rows: vocab_size rounded up to a multiple of 8
+  // The mixer of layer l: 'w' sliding window (checked first), 'l' linear attention, 'c' BaseConv.
+  char mixer(int64_t l) const {
+    for (int64_t i : window_layers)
+      if (i == l) return 'w';
+    for (int64_t i : linear_layers)
+      if (i == l) return 'l';
+    return 'c';
+  }
+};
+
 struct ModelConfig {
-  std::string arch = "llama";  // "llama" (Llama, Mistral, Qwen2) or "mpt"
+  std::string arch = "llama";  // "llama" (Llama, Mistral, Qwen2), "mpt" or "based"
   NormKind norm = NormKind::RMSNorm;
   FfnKind ffn = FfnKind::SwiGLU;
   PositionKind position = PositionKind::RoPE;
@@ -34,7 +54,7 @@ struct ModelConfig {
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;  // < n_heads for grouped-query attention
   int64_t head_dim = 0;    // usually d_model / n_heads
-  int64_t vocab_size = 0;
+  int64_t vocab_size = 0;  // real tokens (BASED: the embedding has based.padded_vocab rows)
   int64_t ctx_len = 0;     // trained context length
   float norm_eps = 1e-5f;
   double rope_theta = 10000.0;
@@ -44,6 +64,7 @@ struct ModelConfig {
   bool qkv_bias = false;       // blk.{i}.attn_{q,k,v}.bias present (Qwen2)
   int bos_id = 1;
   int eos_id = 2;
+  BasedConfig based;  // arch == "based" only
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
 };

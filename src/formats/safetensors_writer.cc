@@ -71,6 +71,51 @@ std::string mpt_config_json(const ModelConfig& c, const char* torch_dtype) {
   return j;
 }
 
+std::string int_list(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// A BASED config.json in the released checkpoints' flash-attn GPT layout (the keys longctx and
+// tests/parity/based_parity.py read), with architectures = ["BasedForCausalLM"].
+std::string based_config_json(const ModelConfig& c, const char* torch_dtype) {
+  const BasedConfig& b = c.based;
+  std::string j = "{\n";
+  auto kv = [&](const std::string& k, const std::string& v) {
+    j += "  \"" + k + "\": " + v + ",\n";
+  };
+  kv("architectures", "[\"BasedForCausalLM\"]");
+  kv("model_type", "\"based\"");
+  kv("n_embd", std::to_string(c.d_model));
+  kv("n_inner", std::to_string(c.hidden));
+  kv("n_layer", std::to_string(c.n_layers));
+  kv("n_head", std::to_string(c.n_heads));
+  kv("n_positions", std::to_string(c.ctx_len));
+  kv("vocab_size", std::to_string(c.vocab_size));
+  kv("pad_vocab_size_multiple", "8");
+  kv("layer_norm_epsilon", float_text(c.norm_eps));
+  kv("rotary_emb_base", float_text(static_cast<float>(c.rope_theta)));
+  kv("activation_function", "\"swiglu\"");
+  kv("tie_word_embeddings", "true");
+  kv("alt_mixer_layers", int_list(b.linear_layers));
+  kv("alt_mixer_2_layers", int_list(b.window_layers));
+  kv("mixer", "{\"_target_\": \"based.models.mixers.convolution.BaseConv\", \"kernel_sizes\": 3, "
+              "\"expand_proj\": 4, \"use_bias\": true}");
+  kv("alt_mixer", "{\"_target_\": \"based.models.mixers.linear_attention.LinearAttention\", "
+                  "\"num_heads\": " + std::to_string(b.linear_heads) + ", \"feature_dim\": " +
+                      std::to_string(b.feature_dim) +
+                      ", \"feature_map\": {\"_target_\": "
+                      "\"based.models.mixers.linear_attention.TaylorExp\"}}");
+  kv("alt_mixer_2", "{\"_target_\": \"based.models.mixers.slide_attention.SlidingAttention\", "
+                    "\"num_heads\": " + std::to_string(c.n_heads) + ", \"window_size\": " +
+                        std::to_string(b.window_size) + ", \"causal\": true}");
+  kv("bos_token_id", std::to_string(c.bos_id));
+  kv("eos_token_id", std::to_string(c.eos_id));
+  j += std::string("  \"torch_dtype\": \"") + torch_dtype + "\"\n}\n";
+  return j;
+}
+
 }  // namespace
 
 bool is_directory(const std::string& path) {
@@ -89,7 +134,9 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
                                                                            : DType::F32;
   const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
   // Validated before anything is written.
-  const std::string mpt_json = c.arch == "mpt" ? mpt_config_json(c, torch) : "";
+  const std::string mpt_json = c.arch == "mpt"     ? mpt_config_json(c, torch)
+                               : c.arch == "based" ? based_config_json(c, torch)
+                                                   : "";
 
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
   std::vector<std::pair<const void*, size_t>> data;
@@ -118,7 +165,7 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   parts.insert(parts.end(), data.begin(), data.end());
   write_file_atomic(dir, dir + "/model.safetensors", parts);
 
-  if (c.arch == "mpt") {
+  if (c.arch == "mpt" || c.arch == "based") {  // mpt_json holds that architecture's config
     write_file_atomic(dir, dir + "/config.json", {{mpt_json.data(), mpt_json.size()}});
     return;
   }

@@ -7,9 +7,13 @@
 
 namespace lc {
 
-GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
-                       const GenerateOptions& opt,
-                       const std::function<void(const std::string&)>& on_text) {
+namespace {
+
+// One loop for every session type (Session, BasedSession).
+template <class S>
+GenerateStats generate_impl(S& session, const Tokenizer& tok, const std::vector<int>& prompt,
+                            const GenerateOptions& opt,
+                            const std::function<void(const std::string&)>& on_text) {
   GenerateStats st;
   check(!prompt.empty(), "generate: the prompt has no tokens (BOS expected at least)");
   const int64_t vocab = std::min<int64_t>(tok.vocab_size(), session.vocab_size());
@@ -38,6 +42,20 @@ GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector
   }
   st.decode_seconds = now_seconds() - t1;
   return st;
+}
+
+}  // namespace
+
+GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
+                       const GenerateOptions& opt,
+                       const std::function<void(const std::string&)>& on_text) {
+  return generate_impl(session, tok, prompt, opt, on_text);
+}
+
+GenerateStats generate(BasedSession& session, const Tokenizer& tok, const std::vector<int>& prompt,
+                       const GenerateOptions& opt,
+                       const std::function<void(const std::string&)>& on_text) {
+  return generate_impl(session, tok, prompt, opt, on_text);
 }
 
 }  // namespace lc

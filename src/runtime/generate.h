@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/based_session.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +29,10 @@ struct GenerateStats {
 // Generation stops after max_new_tokens, at the end-of-sequence token, or at BOS (which
 // delimits sequences in llama2.c-trained models), or when the context is full.
 GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
+                       const GenerateOptions& opt,
+                       const std::function<void(const std::string&)>& on_text);
+// The same for a BASED session (only the model's real vocabulary is sampled).
+GenerateStats generate(BasedSession& session, const Tokenizer& tok, const std::vector<int>& prompt,
                        const GenerateOptions& opt,
                        const std::function<void(const std::string&)>& on_text);
 

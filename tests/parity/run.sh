@@ -1,7 +1,8 @@
 #!/bin/bash
 # Independent-implementation parity checks (make parity): longctx vs Hugging Face transformers
-# (tests/parity/hf_parity.py) and longctx's GGUF writer vs the gguf PyPI reader
-# (tests/parity/gguf_readback.py). Installs its Python dependencies idempotently.
+# (tests/parity/hf_parity.py), longctx's GGUF writer vs the gguf PyPI reader
+# (tests/parity/gguf_readback.py), and BASED vs a PyTorch model written from the spec
+# (tests/parity/based_parity.py). Installs its Python dependencies idempotently.
 # usage: tests/parity/run.sh LONGCTX ASSETS
 set -euo pipefail
 LONGCTX=$(realpath "$1")
@@ -26,5 +27,6 @@ trap 'rm -rf "$WORK"' EXIT
 status=0
 "$PY" "$HERE/hf_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/gguf_readback.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+"$PY" "$HERE/based_parity.py" "$LONGCTX" "$WORK" || status=1
 echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
 exit $status

@@ -1,0 +1,269 @@
+#include "model/based.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "formats/hf.h"
+#include "ops/reference.h"
+
+namespace lc {
+
+namespace {
+
+const char* mixer_name(BasedMixer m) {
+  return m == BasedMixer::Window ? "sliding window" : m == BasedMixer::Linear ? "linear attention"
+                                                                             : "BaseConv";
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+// Binds the tensors of one model, with errors that name the layer, its mixer and the
+// checkpoint's own tensor name.
+class Binder {
+ public:
+  explicit Binder(const ModelFile& f) : f_(f) {}
+
+  const TensorRef& get(const std::string& canon, const std::vector<int64_t>& shape,
+                       const std::string& where) const {
+    const TensorRef* t = f_.find(canon);
+    if (!t) fail(f_.path, ": ", where, "missing tensor '", hf(canon), "'");
+    if (t->shape != shape)
+      fail(f_.path, ": ", where, "tensor '", hf(canon), "' has shape ", shape_text(t->shape),
+           ", expected ", shape_text(shape), " from config.json");
+    return *t;
+  }
+  ops::WeightView matrix(const std::string& canon, int64_t rows, int64_t cols,
+                         const std::string& where) const {
+    const TensorRef& t = get(canon, {rows, cols}, where);
+    return ops::WeightView{t.dtype, t.data, rows, cols};
+  }
+  const float* vector(const std::string& canon, int64_t n, const std::string& where) const {
+    const TensorRef& t = get(canon, {n}, where);
+    if (t.dtype != DType::F32) fail(f_.path, ": ", where, "tensor '", hf(canon), "' must be f32");
+    return static_cast<const float*>(t.data);
+  }
+  // A tensor that belongs to another mixer must not be present (a layer list that disagrees
+  // with the checkpoint).
+  void absent(const std::string& canon, const std::string& where) const {
+    if (f_.find(canon))
+      fail(f_.path, ": ", where, "has tensor '", hf(canon),
+           "' of another mixer (alt_mixer_layers / alt_mixer_2_layers disagree with the weights)");
+  }
+  static std::string hf(const std::string& canon) {
+    const std::string h = hf_tensor_name(canon, "based");
+    return h.empty() ? canon : h;
+  }
+
+ private:
+  const ModelFile& f_;
+};
+
+void add_bias(float* y, const float* b, int64_t n, int64_t width, int64_t ld) {
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < width; ++i) y[t * ld + i] += b[i];
+}
+
+}  // namespace
+
+BasedModel::BasedModel(const ModelFile& f) : cfg_(f.config) {
+  const ModelConfig& c = cfg_;
+  const BasedConfig& b = c.based;
+  if (c.arch != "based") fail(f.path, ": not a BASED model (arch '", c.arch, "')");
+  const int64_t d = c.d_model;
+  check(d % c.n_heads == 0 && d % b.linear_heads == 0 && b.feature_dim >= 1,
+        f.path, ": BASED head counts do not divide d_model ", d);
+  check(b.padded_vocab >= c.vocab_size, f.path, ": padded vocabulary smaller than vocab_size");
+  const Binder g(f);
+  embd_ = g.matrix("token_embd", b.padded_vocab, d, "");
+  if (embd_.dtype != DType::F32 && embd_.dtype != DType::BF16 && embd_.dtype != DType::F16)
+    fail(f.path, ": tensor '", Binder::hf("token_embd"), "' is ", dtype_name(embd_.dtype),
+         " (BASED embeddings must be f32, bf16 or f16)");
+  // Tied embeddings: lm_head.weight, when stored at all, is used as is (its real rows).
+  classifier_ = f.find("output") ? g.matrix("output", b.padded_vocab, d, "") : embd_;
+  classifier_.rows = c.vocab_size;
+  norm_f_ = g.vector("output_norm", d, "");
+  const int64_t qk = b.linear_heads * b.feature_dim;
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    BasedLayer L;
+    const char m = b.mixer(l);
+    L.mixer = m == 'w' ? BasedMixer::Window : m == 'l' ? BasedMixer::Linear : BasedMixer::Conv;
+    const std::string where =
+        "layer " + std::to_string(l) + " (" + mixer_name(L.mixer) + "): ";
+    L.norm1 = g.vector(p + "attn_norm", d, where);
+    L.norm2 = g.vector(p + "ffn_norm", d, where);
+    L.fc1 = g.matrix(p + "ffn_fc1", 2 * c.hidden, d, where);
+    L.fc2 = g.matrix(p + "ffn_down", d, c.hidden, where);
+    switch (L.mixer) {
+      case BasedMixer::Window:
+        L.index = n_window_++;
+        L.wqkv = g.matrix(p + "attn_qkv", 3 * d, d, where);
+        L.wo = g.matrix(p + "attn_output", d, d, where);
+        for (const char* s : {"attn_q", "attn_k", "attn_v", "conv_in", "conv_in.bias",
+                              "conv_kernel", "attn_output.bias"})
+          g.absent(p + s, where);
+        break;
+      case BasedMixer::Linear:
+        L.index = n_linear_++;
+        L.wq = g.matrix(p + "attn_q", qk, d, where);
+        L.wk = g.matrix(p + "attn_k", qk, d, where);
+        L.wv = g.matrix(p + "attn_v", d, d, where);
+        L.wo = g.matrix(p + "attn_output", d, d, where);
+        for (const char* s : {"attn_qkv", "conv_in", "conv_in.bias", "conv_kernel",
+                              "attn_output.bias"})
+          g.absent(p + s, where);
+        break;
+      case BasedMixer::Conv: {
+        L.index = n_conv_++;
+        L.w_in = g.matrix(p + "conv_in", 4 * d, d, where);
+        L.b_in = g.vector(p + "conv_in.bias", 4 * d, where);
+        L.wo = g.matrix(p + "attn_output", d, 2 * d, where);
+        L.bo = g.vector(p + "attn_output.bias", d, where);
+        const TensorRef& k = g.get(p + "conv_kernel", {2 * d, 1, kBaseConvKernel}, where);
+        if (k.dtype == DType::F32) {
+          L.kernel = static_cast<const float*>(k.data);
+        } else {
+          std::vector<float> w(static_cast<size_t>(k.numel()));
+          for (int64_t i = 0; i < k.numel(); ++i) w[i] = ops::ref::load(k.data, k.dtype, i);
+          owned_kernels_.push_back(std::move(w));
+          L.kernel = owned_kernels_.back().data();
+        }
+        for (const char* s : {"attn_q", "attn_k", "attn_v", "attn_qkv"}) g.absent(p + s, where);
+        break;
+      }
+    }
+    layers_.push_back(L);
+  }
+}
+
+BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk,
+                       int n_threads)
+    : block_(std::max<int64_t>(1, block_tokens)),
+      chunk_(std::max<int64_t>(1, chunk)),
+      window_(SlidingWindowShape{model.config().n_heads, model.config().head_dim,
+                                 std::max<int64_t>(2, model.config().based.window_size),
+                                 model.config().rope_theta},
+              model.n_window(), block_, n_threads) {
+  const ModelConfig& c = model.config();
+  const int64_t d = c.d_model, B = block_;
+  const TaylorShape ts{c.based.linear_heads, c.based.feature_dim, d / c.based.linear_heads};
+  for (int64_t i = 0; i < model.n_linear(); ++i) taylor_.emplace_back(ts);
+  for (int64_t i = 0; i < model.n_conv(); ++i) conv_.emplace_back(2 * d);
+  const int64_t qk = c.based.linear_heads * c.based.feature_dim;
+  x_ = AlignedBuffer<float>(static_cast<size_t>(B * d));
+  xb_ = AlignedBuffer<float>(static_cast<size_t>(B * d));
+  // q | k | v of a linear layer, Wqkv's 3d, or in_proj's 4d.
+  proj_ = AlignedBuffer<float>(static_cast<size_t>(B * std::max(4 * d, 2 * qk + d)));
+  att_ = AlignedBuffer<float>(static_cast<size_t>(B * 2 * d));
+  out_ = AlignedBuffer<float>(static_cast<size_t>(B * d));
+  fc1_ = AlignedBuffer<float>(static_cast<size_t>(B * 2 * c.hidden));
+  mid_ = AlignedBuffer<float>(static_cast<size_t>(B * c.hidden));
+  taylor_scratch_ = AlignedBuffer<float>(
+      static_cast<size_t>(std::max<int64_t>(1, taylor_scratch_floats(ts, chunk_, n_threads))));
+}
+
+void BasedState::reset() {
+  for (auto& t : taylor_) t.reset();
+  window_.reset();
+  for (auto& c : conv_) c.reset();
+  pos_ = 0;
+}
+
+size_t BasedState::state_bytes() const {
+  size_t n = window_.bytes();
+  for (const auto& t : taylor_) n += t.bytes();
+  for (const auto& c : conv_) n += c.bytes();
+  return n;
+}
+
+size_t BasedState::workspace_bytes() const {
+  return x_.bytes() + xb_.bytes() + proj_.bytes() + att_.bytes() + out_.bytes() + fc1_.bytes() +
+         mid_.bytes() + taylor_scratch_.bytes();
+}
+
+void BasedModel::forward(ThreadPool& pool, BasedState& st, const int* tokens, int64_t n,
+                         float* logits, bool all_logits) const {
+  const ModelConfig& c = cfg_;
+  const ops::KernelTable& K = ops::kernels();
+  check(n >= 1 && n <= st.block_, "based forward: block of ", n, " tokens exceeds the state's ",
+        st.block_);
+  const int64_t d = c.d_model, h = c.hidden;
+  const int64_t qk = c.based.linear_heads * c.based.feature_dim;
+  float* x = st.x_.data();    // [n, d]
+  float* xb = st.xb_.data();  // [n, d]
+  float* out = st.out_.data();  // [n, d]
+  for (int64_t t = 0; t < n; ++t) {
+    const int tok = tokens[t];
+    check(tok >= 0 && tok < c.vocab_size, "token id ", tok, " is out of range [0, ",
+          c.vocab_size, ")");
+    const void* row = embd_.row(tok);
+    if (embd_.dtype == DType::F32)
+      std::memcpy(x + t * d, row, sizeof(float) * d);
+    else
+      for (int64_t i = 0; i < d; ++i) x[t * d + i] = ops::ref::load(row, embd_.dtype, i);
+  }
+  for (const BasedLayer& L : layers_) {
+    // x = x + mixer(norm1(x))
+    for (int64_t t = 0; t < n; ++t) K.rmsnorm(x + t * d, L.norm1, xb + t * d, d, c.norm_eps);
+    float* att = st.att_.data();
+    switch (L.mixer) {
+      case BasedMixer::Window: {
+        float* qkv = st.proj_.data();  // [n, 3d]
+        ops::matmul(pool, L.wqkv, xb, n, qkv);
+        st.window_.forward(pool, L.index, qkv, qkv + d, qkv + 2 * d, 3 * d, n, att);
+        ops::matmul(pool, L.wo, att, n, out);
+        break;
+      }
+      case BasedMixer::Linear: {
+        float* q = st.proj_.data();  // [n, H*f]
+        float* k = q + n * qk;       // [n, H*f]
+        float* v = k + n * qk;       // [n, d]
+        ops::matmul(pool, L.wq, xb, n, q);
+        ops::matmul(pool, L.wk, xb, n, k);
+        ops::matmul(pool, L.wv, xb, n, v);
+        TaylorState& ts = st.taylor_[L.index];
+        if (n == 1)
+          taylor_decode(pool, ts, q, k, v, att, st.taylor_scratch_.data());
+        else
+          taylor_prefill(pool, ts, q, k, v, n, st.chunk_, att, st.taylor_scratch_.data());
+        ops::matmul(pool, L.wo, att, n, out);
+        break;
+      }
+      case BasedMixer::Conv: {
+        float* u = st.proj_.data();  // [n, 4d] = [u1 (2d) | u2 (2d)]
+        ops::matmul(pool, L.w_in, xb, n, u);
+        add_bias(u, L.b_in, n, 4 * d, 4 * d);
+        baseconv_forward(st.conv_[L.index], L.kernel, u, u + 2 * d, 4 * d, n, att, 2 * d);
+        ops::matmul(pool, L.wo, att, n, out);  // att: [n, 2d]
+        add_bias(out, L.bo, n, d, d);
+        break;
+      }
+    }
+    for (int64_t i = 0; i < n * d; ++i) x[i] += out[i];
+    // x = x + fc2(value * silu(gate)),  [value | gate] = fc1(norm2(x))
+    for (int64_t t = 0; t < n; ++t) K.rmsnorm(x + t * d, L.norm2, xb + t * d, d, c.norm_eps);
+    float* f1 = st.fc1_.data();  // [n, 2h]
+    float* mid = st.mid_.data();  // [n, h]
+    ops::matmul(pool, L.fc1, xb, n, f1);
+    for (int64_t t = 0; t < n; ++t) {
+      std::memcpy(mid + t * h, f1 + t * 2 * h + h, sizeof(float) * h);  // gate
+      K.silu_mul(mid + t * h, f1 + t * 2 * h, h);                        // silu(gate) * value
+    }
+    ops::matmul(pool, L.fc2, mid, n, out);
+    for (int64_t i = 0; i < n * d; ++i) x[i] += out[i];
+  }
+  st.pos_ += n;
+  if (!logits) return;
+  const int64_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
+  for (int64_t t = first; t < n; ++t) K.rmsnorm(x + t * d, norm_f_, xb + t * d, d, c.norm_eps);
+  ops::matmul(pool, classifier_, xb + first * d, rows, logits);
+}
+
+}  // namespace lc

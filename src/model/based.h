@@ -1,0 +1,108 @@
+// BASED (../shared/specs/based.md, "Model skeleton"): a pre-norm residual stack whose layers mix
+// tokens with one of three mixers -- sliding-window softmax attention (alt_mixer_2_layers),
+// Taylor linear attention (alt_mixer_layers) or BaseConv (all others) -- each followed by a
+// SwiGLU MLP; RMSNorm everywhere, tied embeddings, logits = norm_f(x) E^T over the real
+// vocabulary only (the padding rows of E are never scored, so nothing can sample them).
+//
+// The model is immutable; one sequence's state (every layer's recurrent state plus scratch)
+// lives in a BasedState allocated once; forward() allocates nothing.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "attention/sliding_window.h"
+#include "core/aligned.h"
+#include "formats/model_file.h"
+#include "linear/baseconv.h"
+#include "linear/taylor.h"
+#include "ops/ops.h"
+
+namespace lc {
+
+class ThreadPool;
+
+enum class BasedMixer : uint8_t { Window, Linear, Conv };
+
+struct BasedLayer {
+  BasedMixer mixer = BasedMixer::Conv;
+  int64_t index = 0;         // among the layers with the same mixer (its state slot)
+  const float* norm1 = nullptr;  // [d]
+  const float* norm2 = nullptr;  // [d]
+  ops::WeightView fc1;       // [2*hidden, d]: rows [value | gate]
+  ops::WeightView fc2;       // [d, hidden]
+  ops::WeightView wq, wk;    // Linear: [H*f, d]
+  ops::WeightView wv;        // Linear: [d, d]  (H heads of dv = d/H)
+  ops::WeightView wqkv;      // Window: [3d, d], rows [q | k | v]
+  ops::WeightView w_in;      // Conv: [4d, d]
+  const float* b_in = nullptr;    // Conv: [4d]
+  const float* kernel = nullptr;  // Conv: [2d][3] f32
+  ops::WeightView wo;        // [d, d] (attention) or [d, 2d] (Conv)
+  const float* bo = nullptr;  // Conv: [d]
+};
+
+class BasedModel;
+
+// One sequence: the recurrent state of every layer (independent of the sequence length) and the
+// scratch of a block of up to block_tokens tokens.
+class BasedState {
+ public:
+  // chunk: Taylor prefill chunk (tokens); n_threads: the largest pool used with this state.
+  BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk, int n_threads);
+
+  // Forgets the sequence (every state zeroed, next position 0).
+  void reset();
+  int64_t pos() const { return pos_; }
+  int64_t block_tokens() const { return block_; }
+  int64_t chunk() const { return chunk_; }
+  // Bytes of the per-sequence recurrent state: Taylor KV/Kz, window rings, conv histories.
+  size_t state_bytes() const;
+  // Bytes of the block scratch (x, projections, MLP, Taylor scratch).
+  size_t workspace_bytes() const;
+
+ private:
+  friend class BasedModel;
+  int64_t block_ = 0, chunk_ = 0, pos_ = 0;
+  std::vector<TaylorState> taylor_;   // [linear layers]
+  SlidingWindowAttention window_;     // all window layers
+  std::vector<BaseConvState> conv_;   // [conv layers]
+  AlignedBuffer<float> x_;       // [block, d] residual stream
+  AlignedBuffer<float> xb_;      // [block, d] normed sub-layer input
+  AlignedBuffer<float> proj_;    // [block, 4d] q|k|v, Wqkv or in_proj outputs
+  AlignedBuffer<float> att_;     // [block, 2d] mixer core output (d, or 2d for BaseConv)
+  AlignedBuffer<float> out_;     // [block, d] out_proj / fc2 output
+  AlignedBuffer<float> fc1_;     // [block, 2*hidden]
+  AlignedBuffer<float> mid_;     // [block, hidden] value * silu(gate)
+  AlignedBuffer<float> taylor_scratch_;
+};
+
+class BasedModel {
+ public:
+  // Binds and shape-checks every tensor against config.based; throws one-line lc::Error naming
+  // the layer and the checkpoint's tensor.
+  explicit BasedModel(const ModelFile& file);
+
+  const ModelConfig& config() const { return cfg_; }
+  // Real (sampleable) vocabulary: the logits have this many entries.
+  int64_t vocab_size() const { return cfg_.vocab_size; }
+  int64_t n_linear() const { return n_linear_; }
+  int64_t n_window() const { return n_window_; }
+  int64_t n_conv() const { return n_conv_; }
+  const std::vector<BasedLayer>& layers() const { return layers_; }
+
+  // Runs n (1 <= n <= st.block_tokens()) tokens continuing the sequence in st. When logits !=
+  // nullptr writes the last token's logits ([vocab]) or, with all_logits, every token's
+  // ([n, vocab]). A single token (decode) uses the recurrent Taylor form.
+  void forward(ThreadPool& pool, BasedState& st, const int* tokens, int64_t n, float* logits,
+               bool all_logits) const;
+
+ private:
+  ModelConfig cfg_;
+  ops::WeightView embd_;        // [padded_vocab, d]
+  ops::WeightView classifier_;  // [vocab, d]: the real rows of lm_head (or the embedding)
+  const float* norm_f_ = nullptr;
+  std::vector<BasedLayer> layers_;
+  std::vector<std::vector<float>> owned_kernels_;  // conv kernels stored as bf16/f16
+  int64_t n_linear_ = 0, n_window_ = 0, n_conv_ = 0;
+};
+
+}  // namespace lc

@@ -1,0 +1,23 @@
+// The BASED branches of run, bench and logits (arch "based": model/based.h through
+// runtime/based_session.h). BASED mixes with its own layers, so the attention flags do not apply.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "formats/model_file.h"
+#include "runtime/generate.h"
+
+namespace lc::cli {
+
+// Fails naming the flag when any attention flag was given (they configure the transformer's
+// KV cache; BASED has none).
+void refuse_attention_flags_for_based(const Args& a);
+
+int run_based(const Args& a, const ModelFile& file, const std::string& prompt,
+              const GenerateOptions& g);
+int bench_based(const Args& a, const ModelFile& file);
+// ids: --tokens as given (empty with -p).
+int logits_based(const Args& a, const ModelFile& file, const std::vector<int64_t>& ids);
+
+}  // namespace lc::cli
