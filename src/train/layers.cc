@@ -1,0 +1,493 @@
+#include "train/layers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "ops/ops.h"
+
+namespace lc::train {
+
+namespace {
+
+// Calls f(i) for i in [0, n), rows split over the pool in contiguous ranges. Each i is handled
+// by exactly one thread, so the result never depends on the partition.
+template <typename F>
+void for_rows(ThreadPool& pool, int64_t n, int64_t work_per_row, F&& f) {
+  pool.run_sized(n * std::max<int64_t>(1, work_per_row), [&](int t, int nt) {
+    int64_t b, e;
+    ThreadPool::split_range(n, 1, t, nt, &b, &e);
+    for (int64_t i = b; i < e; ++i) f(i);
+  });
+}
+
+template <typename T>
+T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+}  // namespace
+
+template <typename T>
+void gemm_nt(ThreadPool& pool, const T* A, int64_t N, int64_t K, const T* B, int64_t M, T* C) {
+  if (N <= 0 || M <= 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    const ops::GemmFn fn = ops::kernels().gemm_f32;
+    pool.run_sized(N * M * K, [&](int t, int nt) {
+      int64_t m0, m1;
+      ThreadPool::split_range(M, 16, t, nt, &m0, &m1);
+      if (m0 < m1) fn(B, K, A, K, N, C, M, m0, m1);
+    });
+  } else {
+    for_rows(pool, N, M * K, [&](int64_t i) {
+      const T* a = A + i * K;
+      for (int64_t j = 0; j < M; ++j) {
+        const T* b = B + j * K;
+        T acc = 0;
+        for (int64_t k = 0; k < K; ++k) acc += a[k] * b[k];
+        C[i * M + j] = acc;
+      }
+    });
+  }
+}
+
+template <typename T>
+void transpose(const T* in, int64_t R, int64_t C, T* out) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < R; r0 += kTile)
+    for (int64_t c0 = 0; c0 < C; c0 += kTile)
+      for (int64_t r = r0; r < std::min(R, r0 + kTile); ++r)
+        for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c) out[c * R + r] = in[r * C + c];
+}
+
+template <typename T>
+void linear_forward(ThreadPool& pool, const T* X, int64_t N, int64_t K, const T* W, const T* b,
+                    int64_t M, T* Y) {
+  gemm_nt(pool, X, N, K, W, M, Y);
+  if (b)
+    for_rows(pool, N, M, [&](int64_t n) {
+      for (int64_t m = 0; m < M; ++m) Y[n * M + m] += b[m];
+    });
+}
+
+template <typename T>
+void linear_backward(ThreadPool& pool, const T* X, const T* dY, int64_t N, int64_t K, const T* W,
+                     int64_t M, T* dX, T* dW, T* db, std::vector<T>& scratch) {
+  // scratch: [K, M] W^T | [M, N] dY^T | [K, N] X^T | [M, K] dW of this call.
+  const size_t need = static_cast<size_t>(K * M + M * N + K * N + M * K);
+  if (scratch.size() < need) scratch.resize(need);
+  T* wt = scratch.data();
+  T* dyt = wt + K * M;
+  T* xt = dyt + M * N;
+  T* dw = xt + K * N;
+  if (dX) {
+    transpose(W, M, K, wt);
+    gemm_nt(pool, dY, N, M, wt, K, dX);  // dX[N, K] = dY[N, M] (W^T)[K, M]^T
+  }
+  transpose(dY, N, M, dyt);
+  transpose(X, N, K, xt);
+  gemm_nt(pool, dyt, M, N, xt, K, dw);  // dW[M, K] = (dY^T)[M, N] (X^T)[K, N]^T
+  for_rows(pool, M, K, [&](int64_t m) {
+    for (int64_t k = 0; k < K; ++k) dW[m * K + k] += dw[m * K + k];
+  });
+  if (db)
+    for_rows(pool, M, N, [&](int64_t m) {
+      T acc = 0;
+      for (int64_t n = 0; n < N; ++n) acc += dyt[m * N + n];
+      db[m] += acc;
+    });
+}
+
+template <typename T>
+void embedding_forward(const int* tokens, int64_t N, const T* E, int64_t V, int64_t d, T* X) {
+  for (int64_t n = 0; n < N; ++n) {
+    check(tokens[n] >= 0 && tokens[n] < V, "embedding: token ", tokens[n], " at row ", n,
+          " is outside the vocabulary [0, ", V, ")");
+    std::copy(E + tokens[n] * d, E + (tokens[n] + 1) * d, X + n * d);
+  }
+}
+
+template <typename T>
+void embedding_backward(const int* tokens, int64_t N, const T* dX, int64_t d, T* dE) {
+  for (int64_t n = 0; n < N; ++n) {
+    T* row = dE + static_cast<int64_t>(tokens[n]) * d;
+    for (int64_t i = 0; i < d; ++i) row[i] += dX[n * d + i];
+  }
+}
+
+template <typename T>
+void rmsnorm_forward(ThreadPool& pool, const T* X, const T* w, int64_t N, int64_t d, double eps,
+                     T* Y, T* rinv) {
+  for_rows(pool, N, d, [&](int64_t n) {
+    const T* x = X + n * d;
+    T ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += x[i] * x[i];
+    const T r = T(1) / std::sqrt(ss / T(d) + T(eps));
+    rinv[n] = r;
+    for (int64_t i = 0; i < d; ++i) Y[n * d + i] = x[i] * r * w[i];
+  });
+}
+
+template <typename T>
+void rmsnorm_backward(ThreadPool& pool, const T* X, const T* w, const T* rinv, const T* dY,
+                      int64_t N, int64_t d, T* dX, T* dw) {
+  // y_i = x_i r w_i, r = (mean(x^2) + eps)^(-1/2): dx_i = r w_i dy_i - r^3/d x_i sum_j w_j dy_j x_j.
+  for_rows(pool, N, d, [&](int64_t n) {
+    const T* x = X + n * d;
+    const T* dy = dY + n * d;
+    const T r = rinv[n];
+    T dot = 0;
+    for (int64_t i = 0; i < d; ++i) dot += w[i] * dy[i] * x[i];
+    const T c = r * r * r * dot / T(d);
+    for (int64_t i = 0; i < d; ++i) dX[n * d + i] += r * w[i] * dy[i] - c * x[i];
+  });
+  for_rows(pool, d, N, [&](int64_t i) {
+    T acc = 0;
+    for (int64_t n = 0; n < N; ++n) acc += dY[n * d + i] * X[n * d + i] * rinv[n];
+    dw[i] += acc;
+  });
+}
+
+template <typename T>
+void rope_rotate_half(ThreadPool& pool, T* X, int64_t ld, int64_t N, int64_t seq, int64_t n_heads,
+                      int64_t head_dim, double theta, bool inverse) {
+  const int64_t half = head_dim / 2;
+  for_rows(pool, N, n_heads * head_dim, [&](int64_t n) {
+    const double pos = static_cast<double>(n % seq);
+    for (int64_t i = 0; i < half; ++i) {
+      const double ang = pos * std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
+      const T c = static_cast<T>(std::cos(ang));
+      const T s = static_cast<T>(inverse ? -std::sin(ang) : std::sin(ang));
+      for (int64_t h = 0; h < n_heads; ++h) {
+        T* x = X + n * ld + h * head_dim;
+        const T a = x[i], b = x[i + half];
+        x[i] = a * c - b * s;
+        x[i + half] = a * s + b * c;
+      }
+    }
+  });
+}
+
+template <typename T>
+void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                       int64_t ld, T* out) {
+  const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
+  const T scale = T(1) / std::sqrt(T(hd));
+  for_rows(pool, s.batch * s.n_heads, s.seq * s.seq * hd, [&](int64_t unit) {
+    const int64_t b = unit / s.n_heads, h = unit % s.n_heads, kh = h / group;
+    std::vector<T> p(static_cast<size_t>(s.seq));
+    for (int64_t i = 0; i < s.seq; ++i) {
+      const int64_t lo = s.window > 0 ? std::max<int64_t>(0, i - s.window + 1) : 0;
+      const T* qi = q + (b * s.seq + i) * ld + h * hd;
+      T mx = -INFINITY;
+      for (int64_t j = lo; j <= i; ++j) {
+        const T* kj = k + (b * s.seq + j) * ld + kh * hd;
+        T dot = 0;
+        for (int64_t x = 0; x < hd; ++x) dot += qi[x] * kj[x];
+        p[j] = dot * scale;
+        mx = std::max(mx, p[j]);
+      }
+      T sum = 0;
+      for (int64_t j = lo; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
+      T* o = out + (b * s.seq + i) * ldo + h * hd;
+      std::fill(o, o + hd, T(0));
+      for (int64_t j = lo; j <= i; ++j) {
+        const T pj = p[j] / sum;
+        const T* vj = v + (b * s.seq + j) * ld + kh * hd;
+        for (int64_t x = 0; x < hd; ++x) o[x] += pj * vj[x];
+      }
+    }
+  });
+}
+
+template <typename T>
+void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                        int64_t ld, const T* out, const T* dout, T* dq, T* dk, T* dv) {
+  const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
+  const T scale = T(1) / std::sqrt(T(hd));
+  // One unit per (sequence, kv head): it owns dk/dv of that head, so no two threads write the
+  // same memory and every sum runs in a fixed order.
+  for_rows(pool, s.batch * s.n_kv_heads, 2 * group * s.seq * s.seq * hd, [&](int64_t unit) {
+    const int64_t b = unit / s.n_kv_heads, kh = unit % s.n_kv_heads;
+    std::vector<T> p(static_cast<size_t>(s.seq));
+    for (int64_t j = 0; j < s.seq; ++j) {
+      std::fill(dk + (b * s.seq + j) * ld + kh * hd, dk + (b * s.seq + j) * ld + (kh + 1) * hd, T(0));
+      std::fill(dv + (b * s.seq + j) * ld + kh * hd, dv + (b * s.seq + j) * ld + (kh + 1) * hd, T(0));
+    }
+    for (int64_t h = kh * group; h < (kh + 1) * group; ++h) {
+      for (int64_t i = 0; i < s.seq; ++i) {
+        const int64_t lo = s.window > 0 ? std::max<int64_t>(0, i - s.window + 1) : 0;
+        const T* qi = q + (b * s.seq + i) * ld + h * hd;
+        T mx = -INFINITY;
+        for (int64_t j = lo; j <= i; ++j) {
+          const T* kj = k + (b * s.seq + j) * ld + kh * hd;
+          T dot = 0;
+          for (int64_t x = 0; x < hd; ++x) dot += qi[x] * kj[x];
+          p[j] = dot * scale;
+          mx = std::max(mx, p[j]);
+        }
+        T sum = 0;
+        for (int64_t j = lo; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
+        const T* doi = dout + (b * s.seq + i) * ldo + h * hd;
+        const T* oi = out + (b * s.seq + i) * ldo + h * hd;
+        T D = 0;  // sum_j p_j (do . v_j) = do . o
+        for (int64_t x = 0; x < hd; ++x) D += doi[x] * oi[x];
+        T* dqi = dq + (b * s.seq + i) * ld + h * hd;
+        std::fill(dqi, dqi + hd, T(0));
+        for (int64_t j = lo; j <= i; ++j) {
+          const T pj = p[j] / sum;
+          const T* vj = v + (b * s.seq + j) * ld + kh * hd;
+          const T* kj = k + (b * s.seq + j) * ld + kh * hd;
+          T* dvj = dv + (b * s.seq + j) * ld + kh * hd;
+          T* dkj = dk + (b * s.seq + j) * ld + kh * hd;
+          T dp = 0;
+          for (int64_t x = 0; x < hd; ++x) dp += doi[x] * vj[x];
+          const T ds = pj * (dp - D) * scale;
+          for (int64_t x = 0; x < hd; ++x) {
+            dvj[x] += pj * doi[x];
+            dqi[x] += ds * kj[x];
+            dkj[x] += ds * qi[x];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void taylor_forward(ThreadPool& pool, const TaylorShape& s, const T* q, const T* k, const T* v,
+                    int64_t ld, T* out) {
+  const int64_t f = s.feature_dim, dv = s.head_dim, ldo = s.n_heads * dv;
+  const T rs = T(1) / std::sqrt(T(f));
+  for_rows(pool, s.batch * s.n_heads, s.seq * s.seq * (f + dv), [&](int64_t unit) {
+    const int64_t b = unit / s.n_heads, h = unit % s.n_heads;
+    for (int64_t n = 0; n < s.seq; ++n) {
+      const T* qn = q + (b * s.seq + n) * ld + h * f;
+      T* o = out + (b * s.seq + n) * ldo + h * dv;
+      std::fill(o, o + dv, T(0));
+      T z = 0;
+      for (int64_t m = 0; m <= n; ++m) {
+        const T* km = k + (b * s.seq + m) * ld + h * f;
+        const T* vm = v + (b * s.seq + m) * ld + h * dv;
+        T dot = 0;
+        for (int64_t x = 0; x < f; ++x) dot += qn[x] * km[x];
+        const T sc = dot * rs;
+        const T a = T(1) + sc + sc * sc / T(2);
+        z += a;
+        for (int64_t x = 0; x < dv; ++x) o[x] += a * vm[x];
+      }
+      const T inv = T(1) / (z + T(kTaylorEps));
+      for (int64_t x = 0; x < dv; ++x) o[x] *= inv;
+    }
+  });
+}
+
+template <typename T>
+void taylor_backward(ThreadPool& pool, const TaylorShape& s, const T* q, const T* k, const T* v,
+                     int64_t ld, const T* out, const T* dout, T* dq, T* dk, T* dv) {
+  const int64_t f = s.feature_dim, hv = s.head_dim, ldo = s.n_heads * hv;
+  const T rs = T(1) / std::sqrt(T(f));
+  // y_n = sum_m a_nm v_m / Z_n: dv_m += a_nm/Z_n dy_n; da_nm = dy_n.(v_m - y_n)/Z_n;
+  // ds_nm = da_nm (1 + s_nm); dq_n += ds_nm k_m / sqrt(f); dk_m += ds_nm q_n / sqrt(f).
+  for_rows(pool, s.batch * s.n_heads, 2 * s.seq * s.seq * (f + hv), [&](int64_t unit) {
+    const int64_t b = unit / s.n_heads, h = unit % s.n_heads;
+    for (int64_t m = 0; m < s.seq; ++m) {
+      std::fill(dk + (b * s.seq + m) * ld + h * f, dk + (b * s.seq + m) * ld + (h + 1) * f, T(0));
+      std::fill(dv + (b * s.seq + m) * ld + h * hv, dv + (b * s.seq + m) * ld + (h + 1) * hv, T(0));
+    }
+    for (int64_t n = 0; n < s.seq; ++n) {
+      const T* qn = q + (b * s.seq + n) * ld + h * f;
+      const T* yn = out + (b * s.seq + n) * ldo + h * hv;
+      const T* dyn = dout + (b * s.seq + n) * ldo + h * hv;
+      // Z_n again (recomputed rather than stored).
+      T z = 0;
+      for (int64_t m = 0; m <= n; ++m) {
+        const T* km = k + (b * s.seq + m) * ld + h * f;
+        T dot = 0;
+        for (int64_t x = 0; x < f; ++x) dot += qn[x] * km[x];
+        const T sc = dot * rs;
+        z += T(1) + sc + sc * sc / T(2);
+      }
+      const T inv = T(1) / (z + T(kTaylorEps));
+      T dyy = 0;
+      for (int64_t x = 0; x < hv; ++x) dyy += dyn[x] * yn[x];
+      T* dqn = dq + (b * s.seq + n) * ld + h * f;
+      std::fill(dqn, dqn + f, T(0));
+      for (int64_t m = 0; m <= n; ++m) {
+        const T* km = k + (b * s.seq + m) * ld + h * f;
+        const T* vm = v + (b * s.seq + m) * ld + h * hv;
+        T* dkm = dk + (b * s.seq + m) * ld + h * f;
+        T* dvm = dv + (b * s.seq + m) * ld + h * hv;
+        T dot = 0;
+        for (int64_t x = 0; x < f; ++x) dot += qn[x] * km[x];
+        const T sc = dot * rs;
+        const T a = T(1) + sc + sc * sc / T(2);
+        T dyv = 0;
+        for (int64_t x = 0; x < hv; ++x) {
+          dyv += dyn[x] * vm[x];
+          dvm[x] += a * inv * dyn[x];
+        }
+        const T ds = (dyv - dyy) * inv * (T(1) + sc) * rs;
+        for (int64_t x = 0; x < f; ++x) {
+          dqn[x] += ds * km[x];
+          dkm[x] += ds * qn[x];
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv_gate_forward(ThreadPool& pool, int64_t batch, int64_t seq, int64_t width, const T* u,
+                       const T* kernel, T* c, T* g) {
+  const int64_t ldu = 2 * width;
+  for_rows(pool, batch * seq, 4 * width, [&](int64_t n) {
+    const int64_t t = n % seq;
+    for (int64_t i = 0; i < width; ++i) {
+      const T* w = kernel + i * 3;
+      T acc = w[2] * u[n * ldu + i];
+      if (t >= 1) acc += w[1] * u[(n - 1) * ldu + i];
+      if (t >= 2) acc += w[0] * u[(n - 2) * ldu + i];
+      c[n * width + i] = acc;
+      g[n * width + i] = acc * sigmoid(acc) * u[n * ldu + width + i];
+    }
+  });
+}
+
+template <typename T>
+void conv_gate_backward(ThreadPool& pool, int64_t batch, int64_t seq, int64_t width, const T* u,
+                        const T* kernel, const T* c, const T* dg, T* du, T* dkernel) {
+  const int64_t ldu = 2 * width, N = batch * seq;
+  // dc (kept in the u1 half of du until the conv's transpose below reads it) and du2.
+  std::vector<T> dc(static_cast<size_t>(N * width));
+  for_rows(pool, N, 4 * width, [&](int64_t n) {
+    for (int64_t i = 0; i < width; ++i) {
+      const T ci = c[n * width + i], sg = sigmoid(ci);
+      const T d = dg[n * width + i];
+      du[n * ldu + width + i] = d * ci * sg;
+      dc[n * width + i] = d * u[n * ldu + width + i] * sg * (T(1) + ci * (T(1) - sg));
+    }
+  });
+  // du1[t] = k2 dc[t] + k1 dc[t+1] + k0 dc[t+2] (within the sequence).
+  for_rows(pool, N, 3 * width, [&](int64_t n) {
+    const int64_t t = n % seq;
+    for (int64_t i = 0; i < width; ++i) {
+      const T* w = kernel + i * 3;
+      T acc = w[2] * dc[n * width + i];
+      if (t + 1 < seq) acc += w[1] * dc[(n + 1) * width + i];
+      if (t + 2 < seq) acc += w[0] * dc[(n + 2) * width + i];
+      du[n * ldu + i] = acc;
+    }
+  });
+  for_rows(pool, width, 3 * N, [&](int64_t i) {
+    T a0 = 0, a1 = 0, a2 = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t t = n % seq;
+      const T d = dc[n * width + i];
+      a2 += d * u[n * ldu + i];
+      if (t >= 1) a1 += d * u[(n - 1) * ldu + i];
+      if (t >= 2) a0 += d * u[(n - 2) * ldu + i];
+    }
+    dkernel[i * 3 + 0] += a0;
+    dkernel[i * 3 + 1] += a1;
+    dkernel[i * 3 + 2] += a2;
+  });
+}
+
+template <typename T>
+void swiglu_forward(ThreadPool& pool, const T* a, int64_t N, int64_t h, T* m) {
+  for_rows(pool, N, 4 * h, [&](int64_t n) {
+    for (int64_t i = 0; i < h; ++i) {
+      const T val = a[n * 2 * h + i], gate = a[n * 2 * h + h + i];
+      m[n * h + i] = val * gate * sigmoid(gate);
+    }
+  });
+}
+
+template <typename T>
+void swiglu_backward(ThreadPool& pool, const T* a, const T* dm, int64_t N, int64_t h, T* da) {
+  for_rows(pool, N, 6 * h, [&](int64_t n) {
+    for (int64_t i = 0; i < h; ++i) {
+      const T val = a[n * 2 * h + i], gate = a[n * 2 * h + h + i], sg = sigmoid(gate);
+      const T d = dm[n * h + i];
+      da[n * 2 * h + i] = d * gate * sg;
+      da[n * 2 * h + h + i] = d * val * sg * (T(1) + gate * (T(1) - sg));
+    }
+  });
+}
+
+template <typename T>
+double cross_entropy(ThreadPool& pool, const T* logits, const int* labels, int64_t N, int64_t V,
+                     T* dlogits, int64_t* n_scored) {
+  int64_t count = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    if (labels[n] == kIgnoreLabel) continue;
+    check(labels[n] >= 0 && labels[n] < V, "cross_entropy: label ", labels[n], " at row ", n,
+          " is outside [0, ", V, ") and not ", kIgnoreLabel);
+    ++count;
+  }
+  *n_scored = count;
+  std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
+  const T inv_count = count > 0 ? T(1) / T(count) : T(0);
+  for_rows(pool, N, 3 * V, [&](int64_t n) {
+    const T* z = logits + n * V;
+    T* dz = dlogits ? dlogits + n * V : nullptr;
+    if (labels[n] == kIgnoreLabel) {
+      if (dz) std::fill(dz, dz + V, T(0));
+      return;
+    }
+    T mx = z[0];
+    for (int64_t i = 1; i < V; ++i) mx = std::max(mx, z[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(z[i] - mx));
+    row_loss[n] = std::log(sum) - static_cast<double>(z[labels[n]] - mx);
+    if (dz) {
+      for (int64_t i = 0; i < V; ++i)
+        dz[i] = static_cast<T>(std::exp(static_cast<double>(z[i] - mx)) / sum) * inv_count;
+      dz[labels[n]] -= inv_count;
+    }
+  });
+  double total = 0;
+  for (int64_t n = 0; n < N; ++n) total += row_loss[n];
+  return count > 0 ? total / static_cast<double>(count) : 0.0;
+}
+
+#define LC_TRAIN_INSTANTIATE(T)                                                                   \
+  template void gemm_nt<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, T*);       \
+  template void transpose<T>(const T*, int64_t, int64_t, T*);                                     \
+  template void linear_forward<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, const T*,    \
+                                  int64_t, T*);                                                   \
+  template void linear_backward<T>(ThreadPool&, const T*, const T*, int64_t, int64_t, const T*,   \
+                                   int64_t, T*, T*, T*, std::vector<T>&);                         \
+  template void embedding_forward<T>(const int*, int64_t, const T*, int64_t, int64_t, T*);        \
+  template void embedding_backward<T>(const int*, int64_t, const T*, int64_t, T*);                \
+  template void rmsnorm_forward<T>(ThreadPool&, const T*, const T*, int64_t, int64_t, double, T*, \
+                                   T*);                                                           \
+  template void rmsnorm_backward<T>(ThreadPool&, const T*, const T*, const T*, const T*, int64_t, \
+                                    int64_t, T*, T*);                                             \
+  template void rope_rotate_half<T>(ThreadPool&, T*, int64_t, int64_t, int64_t, int64_t, int64_t, \
+                                    double, bool);                                                \
+  template void attention_forward<T>(ThreadPool&, const AttnShape&, const T*, const T*, const T*, \
+                                     int64_t, T*);                                                \
+  template void attention_backward<T>(ThreadPool&, const AttnShape&, const T*, const T*,          \
+                                      const T*, int64_t, const T*, const T*, T*, T*, T*);         \
+  template void taylor_forward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*,  \
+                                  int64_t, T*);                                                   \
+  template void taylor_backward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*, \
+                                   int64_t, const T*, const T*, T*, T*, T*);                      \
+  template void conv_gate_forward<T>(ThreadPool&, int64_t, int64_t, int64_t, const T*, const T*,  \
+                                     T*, T*);                                                     \
+  template void conv_gate_backward<T>(ThreadPool&, int64_t, int64_t, int64_t, const T*,           \
+                                      const T*, const T*, const T*, T*, T*);                      \
+  template void swiglu_forward<T>(ThreadPool&, const T*, int64_t, int64_t, T*);                   \
+  template void swiglu_backward<T>(ThreadPool&, const T*, const T*, int64_t, int64_t, T*);        \
+  template double cross_entropy<T>(ThreadPool&, const T*, const int*, int64_t, int64_t, T*,       \
+                                   int64_t*);
+
+LC_TRAIN_INSTANTIATE(float)
+LC_TRAIN_INSTANTIATE(double)
+#undef LC_TRAIN_INSTANTIATE
+
+}  // namespace lc::train
