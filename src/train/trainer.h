@@ -1,0 +1,46 @@
+// The training loop: batches from a BatchSource, forward + backward (train/model.h), an AdamW
+// step (train/optim.h), and a per-step report. Byte-level text batches live here; other sources
+// (the MQAR task of src/eval) are implemented by the caller.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "train/model.h"
+#include "train/optim.h"
+
+namespace lc::train {
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  // Fills tokens and labels ([batch * seq] each; labels may be kIgnoreLabel).
+  virtual void next(int64_t batch, int64_t seq, int* tokens, int* labels) = 0;
+};
+
+// Byte-level language modelling: vocabulary 256 bytes + BOS (id 256). Each row is BOS followed by
+// seq - 1 bytes of a window at a seeded random offset; label t is the token after position t.
+class ByteBatches final : public BatchSource {
+ public:
+  static constexpr int kBos = 256;
+  static constexpr int64_t kVocab = 257;
+  ByteBatches(std::string data, uint64_t seed);
+  void next(int64_t batch, int64_t seq, int* tokens, int* labels) override;
+
+ private:
+  std::string data_;
+  uint64_t state_;
+};
+
+struct StepStats {
+  int64_t step = 0;  // 1-based
+  double loss = 0, lr = 0, grad_norm = 0;
+  double seconds = 0;       // this step's wall time
+  double tokens_per_s = 0;  // batch * seq / seconds
+};
+
+// Runs `steps` optimizer steps; on_step (may be empty) is called after each.
+void train_loop(ThreadPool& pool, TrainModel<float>& model, BatchSource& data, AdamW& opt,
+                int64_t steps, const std::function<void(const StepStats&)>& on_step);
+
+}  // namespace lc::train
