@@ -150,7 +150,11 @@ BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t ch
       window_(SlidingWindowShape{model.config().n_heads, model.config().head_dim,
                                  std::max<int64_t>(2, model.config().based.window_size),
                                  model.config().rope_theta},
-              model.n_window(), block_, n_threads) {
+              // SlidingWindowAttention needs >= 1 layer: a model without window layers (e.g.
+              // BaseConv + linear attention) keeps an unused 1-layer placeholder, not counted
+              // in state_bytes().
+              std::max<int64_t>(1, model.n_window()), block_, n_threads),
+      window_used_(model.n_window() > 0) {
   const ModelConfig& c = model.config();
   const int64_t d = c.d_model, B = block_;
   const TaylorShape ts{c.based.linear_heads, c.based.feature_dim, d / c.based.linear_heads};
@@ -177,7 +181,7 @@ void BasedState::reset() {
 }
 
 size_t BasedState::state_bytes() const {
-  size_t n = window_.bytes();
+  size_t n = window_used_ ? window_.bytes() : 0;
   for (const auto& t : taylor_) n += t.bytes();
   for (const auto& c : conv_) n += c.bytes();
   return n;

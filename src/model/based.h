@@ -64,6 +64,7 @@ class BasedState {
   int64_t block_ = 0, chunk_ = 0, pos_ = 0;
   std::vector<TaylorState> taylor_;   // [linear layers]
   SlidingWindowAttention window_;     // all window layers
+  bool window_used_ = true;           // false: the model has no window layers
   std::vector<BaseConvState> conv_;   // [conv layers]
   AlignedBuffer<float> x_;       // [block, d] residual stream
   AlignedBuffer<float> xb_;      // [block, d] normed sub-layer input
