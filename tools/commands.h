@@ -9,4 +9,5 @@ int cmd_synth(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_ppl(int argc, char** argv);
 int cmd_passkey(int argc, char** argv);
+int cmd_train(int argc, char** argv);
 }  // namespace lc::cli

@@ -21,7 +21,8 @@ void usage() {
       "  synth-model  write a random-weight llama2.c model (benchmarks at real shapes)\n"
       "  convert      rewrite a model as GGUF or a Hugging Face directory (--dtype, -z)\n"
       "  ppl          per-position NLL / perplexity of long documents or a long stream\n"
-      "  passkey      passkey retrieval accuracy and key NLL versus prompt length\n",
+      "  passkey      passkey retrieval accuracy and key NLL versus prompt length\n"
+      "  train        train a small Llama-style or BASED-style model on the CPU\n",
       stderr);
 }
 }  // namespace
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     if (cmd == "convert") return lc::cli::cmd_convert(argc, argv);
     if (cmd == "ppl") return lc::cli::cmd_ppl(argc, argv);
     if (cmd == "passkey") return lc::cli::cmd_passkey(argc, argv);
+    if (cmd == "train") return lc::cli::cmd_train(argc, argv);
     std::fprintf(stderr, "longctx: unknown command '%s'\n", cmd.c_str());
     usage();
     return 2;

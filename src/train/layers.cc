@@ -28,6 +28,28 @@ T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
+// sum_i a[i] b[i] and y += alpha x: the dispatched SIMD kernels for float (this file is compiled
+// for the baseline ISA), plain loops for double.
+template <typename T>
+inline T vdot(const T* a, const T* b, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    return ops::kernels().dot(a, b, n);
+  } else {
+    T s = 0;
+    for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+  }
+}
+
+template <typename T>
+inline void vaxpy(T alpha, const T* x, T* y, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    ops::kernels().axpy(alpha, x, y, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -62,6 +84,22 @@ void transpose(const T* in, int64_t R, int64_t C, T* out) {
         for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c) out[c * R + r] = in[r * C + c];
 }
 
+namespace {
+
+// transpose() with the tiles of 32 output rows split over the pool.
+template <typename T>
+void transpose_par(ThreadPool& pool, const T* in, int64_t R, int64_t C, T* out) {
+  constexpr int64_t kTile = 32;
+  for_rows(pool, (C + kTile - 1) / kTile, kTile * R, [&](int64_t tc) {
+    const int64_t c0 = tc * kTile, c1 = std::min(C, c0 + kTile);
+    for (int64_t r0 = 0; r0 < R; r0 += kTile)
+      for (int64_t r = r0; r < std::min(R, r0 + kTile); ++r)
+        for (int64_t c = c0; c < c1; ++c) out[c * R + r] = in[r * C + c];
+  });
+}
+
+}  // namespace
+
 template <typename T>
 void linear_forward(ThreadPool& pool, const T* X, int64_t N, int64_t K, const T* W, const T* b,
                     int64_t M, T* Y) {
@@ -83,11 +121,11 @@ void linear_backward(ThreadPool& pool, const T* X, const T* dY, int64_t N, int64
   T* xt = dyt + M * N;
   T* dw = xt + K * N;
   if (dX) {
-    transpose(W, M, K, wt);
+    transpose_par(pool, W, M, K, wt);
     gemm_nt(pool, dY, N, M, wt, K, dX);  // dX[N, K] = dY[N, M] (W^T)[K, M]^T
   }
-  transpose(dY, N, M, dyt);
-  transpose(X, N, K, xt);
+  transpose_par(pool, dY, N, M, dyt);
+  transpose_par(pool, X, N, K, xt);
   gemm_nt(pool, dyt, M, N, xt, K, dw);  // dW[M, K] = (dY^T)[M, N] (X^T)[K, N]^T
   for_rows(pool, M, K, [&](int64_t m) {
     for (int64_t k = 0; k < K; ++k) dW[m * K + k] += dw[m * K + k];
@@ -183,10 +221,7 @@ void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T
       const T* qi = q + (b * s.seq + i) * ld + h * hd;
       T mx = -INFINITY;
       for (int64_t j = lo; j <= i; ++j) {
-        const T* kj = k + (b * s.seq + j) * ld + kh * hd;
-        T dot = 0;
-        for (int64_t x = 0; x < hd; ++x) dot += qi[x] * kj[x];
-        p[j] = dot * scale;
+        p[j] = vdot(qi, k + (b * s.seq + j) * ld + kh * hd, hd) * scale;
         mx = std::max(mx, p[j]);
       }
       T sum = 0;
@@ -194,9 +229,7 @@ void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T
       T* o = out + (b * s.seq + i) * ldo + h * hd;
       std::fill(o, o + hd, T(0));
       for (int64_t j = lo; j <= i; ++j) {
-        const T pj = p[j] / sum;
-        const T* vj = v + (b * s.seq + j) * ld + kh * hd;
-        for (int64_t x = 0; x < hd; ++x) o[x] += pj * vj[x];
+        vaxpy(p[j] / sum, v + (b * s.seq + j) * ld + kh * hd, o, hd);
       }
     }
   });
@@ -222,10 +255,7 @@ void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const 
         const T* qi = q + (b * s.seq + i) * ld + h * hd;
         T mx = -INFINITY;
         for (int64_t j = lo; j <= i; ++j) {
-          const T* kj = k + (b * s.seq + j) * ld + kh * hd;
-          T dot = 0;
-          for (int64_t x = 0; x < hd; ++x) dot += qi[x] * kj[x];
-          p[j] = dot * scale;
+          p[j] = vdot(qi, k + (b * s.seq + j) * ld + kh * hd, hd) * scale;
           mx = std::max(mx, p[j]);
         }
         T sum = 0;
@@ -242,14 +272,10 @@ void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const 
           const T* kj = k + (b * s.seq + j) * ld + kh * hd;
           T* dvj = dv + (b * s.seq + j) * ld + kh * hd;
           T* dkj = dk + (b * s.seq + j) * ld + kh * hd;
-          T dp = 0;
-          for (int64_t x = 0; x < hd; ++x) dp += doi[x] * vj[x];
-          const T ds = pj * (dp - D) * scale;
-          for (int64_t x = 0; x < hd; ++x) {
-            dvj[x] += pj * doi[x];
-            dqi[x] += ds * kj[x];
-            dkj[x] += ds * qi[x];
-          }
+          const T ds = pj * (vdot(doi, vj, hd) - D) * scale;
+          vaxpy(pj, doi, dvj, hd);
+          vaxpy(ds, kj, dqi, hd);
+          vaxpy(ds, qi, dkj, hd);
         }
       }
     }
@@ -269,14 +295,10 @@ void taylor_forward(ThreadPool& pool, const TaylorShape& s, const T* q, const T*
       std::fill(o, o + dv, T(0));
       T z = 0;
       for (int64_t m = 0; m <= n; ++m) {
-        const T* km = k + (b * s.seq + m) * ld + h * f;
-        const T* vm = v + (b * s.seq + m) * ld + h * dv;
-        T dot = 0;
-        for (int64_t x = 0; x < f; ++x) dot += qn[x] * km[x];
-        const T sc = dot * rs;
+        const T sc = vdot(qn, k + (b * s.seq + m) * ld + h * f, f) * rs;
         const T a = T(1) + sc + sc * sc / T(2);
         z += a;
-        for (int64_t x = 0; x < dv; ++x) o[x] += a * vm[x];
+        vaxpy(a, v + (b * s.seq + m) * ld + h * dv, o, dv);
       }
       const T inv = T(1) / (z + T(kTaylorEps));
       for (int64_t x = 0; x < dv; ++x) o[x] *= inv;
@@ -324,16 +346,10 @@ void taylor_backward(ThreadPool& pool, const TaylorShape& s, const T* q, const T
         for (int64_t x = 0; x < f; ++x) dot += qn[x] * km[x];
         const T sc = dot * rs;
         const T a = T(1) + sc + sc * sc / T(2);
-        T dyv = 0;
-        for (int64_t x = 0; x < hv; ++x) {
-          dyv += dyn[x] * vm[x];
-          dvm[x] += a * inv * dyn[x];
-        }
-        const T ds = (dyv - dyy) * inv * (T(1) + sc) * rs;
-        for (int64_t x = 0; x < f; ++x) {
-          dqn[x] += ds * km[x];
-          dkm[x] += ds * qn[x];
-        }
+        const T ds = (vdot(dyn, vm, hv) - dyy) * inv * (T(1) + sc) * rs;
+        vaxpy(a * inv, dyn, dvm, hv);
+        vaxpy(ds, km, dqn, f);
+        vaxpy(ds, qn, dkm, f);
       }
     }
   });

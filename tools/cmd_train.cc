@@ -1,0 +1,146 @@
+// longctx train: trains a small Llama-style or BASED-style model on the CPU (src/train/) on
+// byte-level text (--data FILE: vocabulary 256 bytes + BOS 256) or on the MQAR task
+// (../shared/specs/mqar.md, src/eval/mqar.h), prints a progress line per step on stderr (loss,
+// learning rate, gradient norm, tokens/s) and, with -o DIR, exports the weights as a Hugging
+// Face directory that `longctx run/ppl/bench/logits` load (Llama family or BASED).
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/thread_pool.h"
+#include "eval/mqar.h"
+#include "train/export.h"
+#include "train/layers.h"
+#include "train/model.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+
+namespace lc::cli {
+
+namespace {
+
+// MQAR examples drawn fresh from one seeded generator; seq must equal the spec's seq_len.
+class MqarBatches final : public train::BatchSource {
+ public:
+  MqarBatches(const MqarSpec& s, uint64_t seed) : spec_(s), rng_(seed) { check_mqar_spec(s); }
+  void next(int64_t batch, int64_t seq, int* tokens, int* labels) override {
+    check(seq == spec_.seq_len, "mqar: --seq-len mismatch");
+    for (int64_t b = 0; b < batch; ++b) {
+      const MqarExample e = mqar_example(spec_, rng_);
+      for (int64_t i = 0; i < seq; ++i) {
+        tokens[b * seq + i] = e.tokens[i];
+        labels[b * seq + i] = e.labels[i] == kMqarIgnore ? train::kIgnoreLabel : e.labels[i];
+      }
+    }
+  }
+
+ private:
+  MqarSpec spec_;
+  Rng rng_;
+};
+
+constexpr const char* kHelp =
+    "usage: longctx train --arch llama|based (--data FILE | --task mqar --vocab V --pairs P)\n"
+    "                     [--dim D --layers L --heads NH --kv-heads NKV --hidden H]\n"
+    "                     [--mixers MIX --window W --linear-heads LH --feature-dim F]\n"
+    "                     [--untied] [--steps N --batch B --seq-len T --lr X --warmup N]\n"
+    "                     [--weight-decay X --clip X --seed S -t THREADS] [-o DIR]\n"
+    "  --data FILE    byte-level language modelling (vocab 257: bytes + BOS 256)\n"
+    "  --task mqar    multi-query associative recall; --vocab V, --pairs P, --seq-len T\n"
+    "  --mixers MIX   one letter per layer: a attention, w sliding window (--window W keys),\n"
+    "                 l Taylor linear attention, c BaseConv (llama: a or w only; default all a,\n"
+    "                 based default 'cl'); --hidden 0 = no MLP (the MQAR models)\n"
+    "  -o DIR         export a Hugging Face directory (Llama family or BASED) after training\n"
+    "  defaults: --dim 64 --layers 2 --heads 4 --hidden 4*dim (llama) / 0 (based)\n"
+    "            --steps 100 --batch 8 --seq-len 128 --lr 1e-3 --warmup steps/10\n"
+    "            --weight-decay 0.1 --clip 1.0 --seed 1 -t 2\n";
+
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+  Args a("train",
+         {"--arch", "--data", "--task", "--vocab", "--pairs", "--dim", "--layers", "--heads",
+          "--kv-heads", "--hidden", "--mixers", "--window", "--linear-heads", "--feature-dim",
+          "--steps", "--batch", "--seq-len", "--lr", "--warmup", "--weight-decay", "--clip",
+          "--seed", "-t", "-o"},
+         {"--untied", "--help"});
+  a.parse(argc, argv, 2);
+  if (a.has("--help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  train::TrainConfig c;
+  c.arch = a.str("--arch", "llama");
+  if (c.arch != "llama" && c.arch != "based") fail("--arch: expected llama or based, got '", c.arch, "'");
+  const bool mqar = a.has("--task");
+  if (mqar && a.str("--task") != "mqar") fail("--task: expected mqar, got '", a.str("--task"), "'");
+  if (mqar == a.has("--data")) fail("give exactly one of --data FILE or --task mqar");
+  const int64_t T = a.integer("--seq-len", 128, 2, 1 << 16);
+  c.d_model = a.integer("--dim", 64, 2, 1 << 14);
+  c.n_layers = a.integer("--layers", 2, 1, 256);
+  c.n_heads = a.integer("--heads", 4, 1, 1 << 10);
+  c.n_kv_heads = a.integer("--kv-heads", c.n_heads, 1, 1 << 10);
+  c.hidden = a.integer("--hidden", c.arch == "llama" ? 4 * c.d_model : 0, 0, 1 << 18);
+  c.mixers = a.str("--mixers", c.arch == "llama" ? std::string(c.n_layers, 'a')
+                                                 : (c.n_layers == 2 ? std::string("cl")
+                                                                    : std::string(c.n_layers, 'l')));
+  c.window = a.integer("--window", 0, 0, 1 << 20);
+  c.linear_heads = a.integer("--linear-heads", 4, 1, 1 << 10);
+  c.feature_dim = a.integer("--feature-dim", 8, 1, 64);
+  c.tied = !a.has("--untied");
+  const int64_t B = a.integer("--batch", 8, 1, 1 << 16);
+  const int64_t steps = a.integer("--steps", 100, 1, int64_t{1} << 40);
+  const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
+  train::AdamWConfig oc;
+  oc.lr = a.number("--lr", 1e-3, 1e-8, 10.0);
+  oc.warmup_steps = a.integer("--warmup", steps / 10, 0, steps);
+  oc.total_steps = steps;
+  oc.weight_decay = a.number("--weight-decay", 0.1, 0.0, 10.0);
+  oc.clip_norm = a.number("--clip", 1.0, 0.0, 1e9);
+  const int threads = threads_flag(a);
+
+  std::unique_ptr<train::BatchSource> data;
+  train::ExportOptions eo;
+  eo.ctx_len = T;
+  if (mqar) {
+    MqarSpec s;
+    s.vocab = a.integer("--vocab", 8192, 4, 1 << 24);
+    s.seq_len = T;
+    s.pairs = a.integer("--pairs", 4, 1, 1 << 20);
+    c.vocab_size = s.vocab;
+    data = std::make_unique<MqarBatches>(s, seed);
+  } else {
+    if (a.has("--vocab") || a.has("--pairs")) fail("--vocab/--pairs apply to --task mqar only");
+    c.vocab_size = train::ByteBatches::kVocab;
+    eo.bos_id = eo.eos_id = train::ByteBatches::kBos;
+    data = std::make_unique<train::ByteBatches>(read_text_file("--data", a.str("--data")), seed);
+  }
+  train::validate(c);
+  ThreadPool pool(threads);
+  train::TrainModel<float> model(c, B, T, seed);
+  train::AdamW opt(oc, model.params());
+  std::fprintf(stderr, "train: %s model, %lld parameters, mixers %s, batch %lld x %lld tokens, %d threads\n",
+               c.arch.c_str(), static_cast<long long>(model.n_params()), c.mixers.c_str(),
+               static_cast<long long>(B), static_cast<long long>(T), threads);
+  double total_s = 0;
+  train::train_loop(pool, model, *data, opt, steps, [&](const train::StepStats& s) {
+    total_s += s.seconds;
+    std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s\n",
+                 static_cast<long long>(s.step), static_cast<long long>(steps), s.loss, s.lr,
+                 s.grad_norm, s.tokens_per_s);
+  });
+  std::fprintf(stderr, "train: %lld steps in %.2f s, %.0f tokens/s\n",
+               static_cast<long long>(steps), total_s,
+               static_cast<double>(steps * B * T) / total_s);
+  if (a.has("-o")) {
+    train::export_hf_dir(model, eo, a.str("-o"));
+    std::fprintf(stderr, "wrote %s\n", a.str("-o").c_str());
+  }
+  return 0;
+}
+
+}  // namespace lc::cli
