@@ -1,6 +1,7 @@
 #include "attention/kv_cache.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -30,8 +31,25 @@ void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
         for (int64_t p = first_ring; p < n_positions; ++p) {
           fill(k(l, g, slot(p)));
           fill(v(l, g, slot(p)));
+          if (geo_.slot_scores) *score(l, g, slot(p)) = static_cast<float>(rng.normal());
         }
     }
+  // The middle store: every position >= its first, in the layers that keep one.
+  if (middle_.enabled()) {
+    std::vector<float> kr(static_cast<size_t>(n_kv_heads_ * head_dim_)), vr(kr.size());
+    std::vector<float> sc(static_cast<size_t>(n_kv_heads_));
+    for (int64_t l = 0; l < n_layers; ++l) {
+      if (!middle_.has_layer(l)) continue;
+      for (int64_t p = middle_.first(); p < n_positions; ++p) {
+        for (int64_t g = 0; g < n_kv_heads_; ++g) {
+          fill(kr.data() + g * head_dim_);
+          fill(vr.data() + g * head_dim_);
+          sc[g] = static_cast<float>(rng.normal());
+        }
+        middle_.store(l, p, kr.data(), vr.data(), sc.data());
+      }
+    }
+  }
 }
 
 }  // namespace lc
