@@ -4,6 +4,7 @@
 // a middle store in the layers >= H) and TRAMS (a score per token and kv head). Token scores are
 // seeded random numbers here; the score formula itself is tested through the model.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -107,7 +108,8 @@ inline double run_policy_stream(const StreamCase& c, int64_t n, uint64_t seed,
   double max_err = 0;
   size_t chunk_i = 0;
   for (int64_t r0 = 0; r0 < n;) {
-    const int64_t nb = std::min(n - r0, chunk_i < chunks.size() ? chunks[chunk_i++] : block);
+    const int64_t nb =
+        std::min({n - r0, block, chunk_i < chunks.size() ? chunks[chunk_i++] : block});
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t t = r0 + b;
       for (int64_t i = 0; i < q_dim; ++i)
