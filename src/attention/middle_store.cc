@@ -1,6 +1,7 @@
 #include "attention/middle_store.h"
 
 #include <cstring>
+#include <utility>
 
 #include "core/error.h"
 
@@ -20,6 +21,7 @@ MiddleStore::MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_head
     v_.resize(static_cast<size_t>(n * capacity_ * head_dim_));
     score_.resize(static_cast<size_t>(n * capacity_));
     pos_.resize(static_cast<size_t>(n * capacity_));
+    heap_.resize(static_cast<size_t>(n * capacity_));
   }
 }
 
@@ -59,26 +61,43 @@ void MiddleStore::store(int64_t layer, int64_t pos, const float* k_raw, const fl
     const int64_t idx = index(layer, g);
     float* sc = score_.data() + idx * capacity_;
     int64_t* ps = pos_.data() + idx * capacity_;
-    int64_t slot = held_[idx];
-    if (slot == capacity_) {
-      // Full: replace the worst held row by (score, position) if the new token beats it. The new
-      // position is the largest, so it wins a tie in score.
-      slot = 0;
-      for (int64_t s = 1; s < capacity_; ++s)
-        if (sc[s] < sc[slot] || (sc[s] == sc[slot] && ps[s] < ps[slot])) slot = s;
-      if (!(scores[g] >= sc[slot])) continue;
+    int64_t* heap = heap_.data() + idx * capacity_;  // rows, worst (score, position) on top
+    auto below = [&](int64_t a, int64_t b) {  // row a ranks below row b
+      return sc[a] < sc[b] || (sc[a] == sc[b] && ps[a] < ps[b]);
+    };
+    int64_t& n = held_[idx];
+    int64_t row;
+    if (n < capacity_) {
+      row = n;
+      sc[row] = scores[g];
+      ps[row] = pos;
+      int64_t c = n++;
+      heap[c] = row;
+      for (; c > 0 && below(heap[c], heap[(c - 1) / 2]); c = (c - 1) / 2)
+        std::swap(heap[c], heap[(c - 1) / 2]);
     } else {
-      ++held_[idx];
+      // Full: the new token replaces the worst held row if it beats it; the new position is
+      // the largest, so it wins a tie in score. O(log C).
+      row = heap[0];
+      if (!(scores[g] >= sc[row])) continue;
+      sc[row] = scores[g];
+      ps[row] = pos;
+      for (int64_t c = 0;;) {
+        int64_t w = c;
+        for (int64_t ch : {2 * c + 1, 2 * c + 2})
+          if (ch < n && below(heap[ch], heap[w])) w = ch;
+        if (w == c) break;
+        std::swap(heap[c], heap[w]);
+        c = w;
+      }
     }
-    sc[slot] = scores[g];
-    ps[slot] = pos;
-    std::memcpy(k_.data() + row0(layer, g) + slot * hd, k_raw + g * hd, sizeof(float) * hd);
-    std::memcpy(v_.data() + row0(layer, g) + slot * hd, v + g * hd, sizeof(float) * hd);
+    std::memcpy(k_.data() + row0(layer, g) + row * hd, k_raw + g * hd, sizeof(float) * hd);
+    std::memcpy(v_.data() + row0(layer, g) + row * hd, v + g * hd, sizeof(float) * hd);
   }
 }
 
 size_t MiddleStore::bytes() const {
-  size_t b = k_.bytes() + v_.bytes() + score_.bytes() + pos_.bytes();
+  size_t b = k_.bytes() + v_.bytes() + score_.bytes() + pos_.bytes() + heap_.bytes();
   for (const auto& c : k_chunks_) b += c.bytes();
   for (const auto& c : v_chunks_) b += c.bytes();
   return b;

@@ -11,7 +11,7 @@
 //     Memory O(n) -- the paper's behaviour.
 //   bounded (capacity C): per (layer, kv head) at most C rows, preallocated, with the position and
 //     TRAMS score of each. A new token is kept if fewer than C are held or it beats the worst held
-//     one by (score, position), which it replaces. With static scores the held set after storing
+//     one by (score, position), which it replaces (a min-heap of the rows: O(log C) per token). With static scores the held set after storing
 //     positions first..t is exactly the C best of them, so a query that needs the best P of a
 //     shorter prefix first..t' (t - t' <= C - P) finds all of them here (policy_attend.cc).
 #pragma once
@@ -85,6 +85,7 @@ class MiddleStore {
   // Bounded: [layers - from_layer][kv_head][capacity](...).
   AlignedBuffer<float> k_, v_, score_;
   AlignedBuffer<int64_t> pos_;
+  AlignedBuffer<int64_t> heap_;  // per (layer, head): a min-heap of rows by (score, position)
   std::vector<int64_t> held_, last_pos_;  // per (layer, head); last stored position per layer
 };
 
