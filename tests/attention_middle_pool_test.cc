@@ -89,7 +89,7 @@ TEST(MiddlePool, RowsMatchSlowEvictionReference) {
   const int64_t n = 60, G = 2, L = 5, P = 6, hd = 8, heads = 6, kv = 2;
   for (bool alibi : {false, true}) {
     StreamCase c{pool_config(G, L, 100, 0, P), heads, kv, hd, 7, 2,
-                 ops::RopeStyle::RotateHalf, alibi, 1};
+                 ops::RopeStyle::RotateHalf,   alibi, 1};
     std::vector<std::vector<float>> rows;
     test::run_policy_stream(c, n, 41, {}, &rows);
     // The harness's values, regenerated (same seed, same order).
@@ -140,9 +140,15 @@ TEST(MiddlePool, MatchesDenseReference) {
   int idx = 0;
   for (const AttentionConfig& cfg : cfgs)
     for (int64_t block : {1, 6, 16}) {
-      StreamCase c{cfg, idx % 2 ? 6 : 4, idx % 2 ? 3 : 1, 8, block, 1 + idx % 2,
+      StreamCase c{cfg,
+                   idx % 2 ? 6 : 4,
+                   idx % 2 ? 3 : 1,
+                   8,
+                   block,
+                   1 + idx % 2,
                    idx % 2 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs,
-                   idx % 3 == 2, 1};
+                   idx % 3 == 2,
+                   1};
       EXPECT_LT(test::run_policy_stream(c, 55, 900 + idx), 2e-5) << test::describe(c);
       ++idx;
     }
@@ -151,9 +157,15 @@ TEST(MiddlePool, MatchesDenseReference) {
 TEST(MiddlePool, PoolAtLeastTheMiddleIsUnboundedTopK) {
   for (int scheme = 0; scheme < 3; ++scheme) {
     auto run = [&](int64_t P) {
-      StreamCase c{pool_config(3, 6, 3, 0, P), 6, 2, 8, 5, 2,
+      StreamCase c{pool_config(3, 6, 3, 0, P),
+                   6,
+                   2,
+                   8,
+                   5,
+                   2,
                    scheme == 1 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs,
-                   scheme == 2, 1};
+                   scheme == 2,
+                   1};
       std::vector<std::vector<float>> rows;
       test::run_policy_stream(c, 50, 17, {}, &rows);
       return rows;

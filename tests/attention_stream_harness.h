@@ -97,8 +97,8 @@ inline double run_policy_stream(const StreamCase& c, int64_t n, uint64_t seed,
 
   const int64_t layers = 2;
   KvCache cache(layers, c.kv_heads, hd, policy->geometry());
-  AttentionShape shape{c.heads, c.kv_heads, hd, c.alibi ? slopes.data() : nullptr, 10000.0,
-                       c.style};
+  AttentionShape shape{c.heads, c.kv_heads, hd, c.alibi ? slopes.data() : nullptr,
+                       10000.0, c.style};
   ThreadPool pool(c.threads);
   std::vector<float> scratch(attention_scratch_floats(shape, *policy, c.threads));
   std::vector<int64_t> scratch_idx(attention_scratch_indices(shape, *policy, c.threads) + 1);

@@ -48,8 +48,8 @@ struct Case {
 };
 
 std::vector<Case> cases() {
-  const AttentionConfig cfgs[] = {topk_config(3, 9, 4, 1),   topk_config(2, 6, 1, 0),
-                                  topk_config(4, 5, 100, 2), topk_config(0, 7, 2, 0),
+  const AttentionConfig cfgs[] = {topk_config(3, 9, 4, 1),    topk_config(2, 6, 1, 0),
+                                  topk_config(4, 5, 100, 2),  topk_config(0, 7, 2, 0),
                                   topk_config(3, 6, 3, 0, 8), topk_config(2, 5, 2, 1, 3)};
   const int64_t blocks[] = {1, 4, 7, 64, 3};
   std::vector<Case> v;
@@ -104,8 +104,7 @@ INSTANTIATE_TEST_SUITE_P(TopK, AttentionTopKModel, ::testing::ValuesIn(cases()),
                            for (char& ch : s)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return s + "_" + test::kSharpModels[i.param.model].name + "_b" +
-                                  std::to_string(i.param.block) + "_" +
-                                  std::to_string(i.index);
+                                  std::to_string(i.param.block) + "_" + std::to_string(i.index);
                          });
 
 // A session reused after reset() (all_logits resets) gives the same logits again: the middle

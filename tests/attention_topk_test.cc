@@ -39,11 +39,12 @@ TEST(AttentionTopK, MatchesDenseReference) {
   };
   const Dims dims[] = {{6, 2, 8}, {4, 1, 10}, {3, 3, 6}, {8, 4, 34}};
   const AttentionConfig cfgs[] = {
-      topk_config(3, 11, 11, 5, 0),   topk_config(2, 6, 6, 1, 1),
-      topk_config(4, 7, 3, 200, 1),   // K larger than any middle
-      topk_config(0, 5, 5, 3, 0),     // no global tokens
+      topk_config(3, 11, 11, 5, 0),
+      topk_config(2, 6, 6, 1, 1),
+      topk_config(4, 7, 3, 200, 1),  // K larger than any middle
+      topk_config(0, 5, 5, 3, 0),    // no global tokens
       topk_config(5, 9, AttentionConfig::kNoCeiling, 4, 0),
-      topk_config(1, 1, 1, 2, 1),     // L = 1: nearly everything is middle
+      topk_config(1, 1, 1, 2, 1),  // L = 1: nearly everything is middle
   };
   const int64_t blocks[] = {1, 4, 7, 16};
   int idx = 0;
@@ -96,8 +97,8 @@ TEST(AttentionTopK, DecodeAfterPrefillEqualsOneShot) {
 // Identity: K = 0, and top-k from a layer beyond the model's, are plain lambda (the same rows).
 TEST(AttentionTopK, KZeroAndHBeyondTheLayersAreLambda) {
   std::vector<std::vector<float>> plain;
-  StreamCase base{topk_config(3, 7, 7, 0, 0), 4, 2, 8, 4, 1, ops::RopeStyle::AdjacentPairs,
-                  false, 1};
+  StreamCase base{topk_config(3, 7, 7, 0, 0),    4,     2, 8, 4, 1,
+                  ops::RopeStyle::AdjacentPairs, false, 1};
   test::run_policy_stream(base, 40, 8, {}, &plain);
   for (auto [K, H] : {std::pair<int64_t, int64_t>{0, 0}, {3, 2}, {3, 1000}}) {
     StreamCase c = base;
@@ -169,7 +170,7 @@ TEST(AttentionTopK, GeometryAndErrors) {
   EXPECT_EQ(p->label(), "lambda(G=10,L=512,D=512)+top5@4");
   EXPECT_EQ(p->middle().distance, 256);  // L_pre / 2
   EXPECT_EQ(p->geometry().middle_from_layer, 4);
-  EXPECT_EQ(p->geometry().middle_capacity, 0);  // unbounded
+  EXPECT_EQ(p->geometry().middle_capacity, 0);      // unbounded
   EXPECT_EQ(p->geometry().slots(), 10 + 512 + 63);  // the ring stays O(G + L)
   auto msg = [&](AttentionConfig bad) {
     try {

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -161,7 +161,8 @@ TEST(AttentionTramsScore, RankingMatchesHandRecomputedKPrime) {
       std::vector<int64_t> by_hand(n), by_engine(n);
       std::iota(by_hand.begin(), by_hand.end(), 0);
       std::iota(by_engine.begin(), by_engine.end(), 0);
-      std::sort(by_hand.begin(), by_hand.end(), [&](int64_t a, int64_t b) { return hand[a] > hand[b]; });
+      std::sort(by_hand.begin(), by_hand.end(),
+                [&](int64_t a, int64_t b) { return hand[a] > hand[b]; });
       auto engine = [&](int64_t t) { return *cache.score(0, g, cache.slot(t)); };
       std::sort(by_engine.begin(), by_engine.end(),
                 [&](int64_t a, int64_t b) { return engine(a) > engine(b); });

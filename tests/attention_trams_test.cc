@@ -44,7 +44,8 @@ std::vector<std::vector<float>> rows_of(const StreamCase& c, int64_t n, uint64_t
   return rows;
 }
 
-double max_diff(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+double max_diff(const std::vector<std::vector<float>>& a,
+                const std::vector<std::vector<float>>& b) {
   double err = 0;
   for (size_t r = 0; r < a.size(); ++r)
     for (size_t i = 0; i < a[r].size(); ++i)
@@ -58,8 +59,8 @@ TEST(AttentionTrams, MatchesDenseReference) {
   };
   const Dims dims[] = {{6, 2, 8}, {4, 1, 10}, {3, 3, 6}, {8, 4, 34}};
   const AttentionConfig cfgs[] = {
-      trams_config(20, 6, 10),       trams_config(20, 6, 10, true), trams_config(13, 0, 4),
-      trams_config(9, 3, 3),         trams_config(11, 2, 11, true), trams_config(1, 0, 1),
+      trams_config(20, 6, 10),      trams_config(20, 6, 10, true), trams_config(13, 0, 4),
+      trams_config(9, 3, 3),        trams_config(11, 2, 11, true), trams_config(1, 0, 1),
       trams_config(16, 4, 7, true),
   };
   const int64_t blocks[] = {1, 4, 7, 16};
@@ -101,8 +102,8 @@ TEST(AttentionTrams, SelectAllIsThePoolAndSelectNoneIsAWindow) {
 
 TEST(AttentionTrams, DecodeAfterPrefillEqualsOneShot) {
   for (bool compacted : {false, true}) {
-    StreamCase c{trams_config(14, 3, 8, compacted), 6, 3, 8, 16, 2, ops::RopeStyle::RotateHalf,
-                 false, 0};
+    StreamCase c{trams_config(14, 3, 8, compacted), 6,     3, 8, 16, 2,
+                 ops::RopeStyle::RotateHalf,        false, 0};
     std::vector<std::vector<float>> one, chunked;
     test::run_policy_stream(c, 60, 5, {}, &one);
     std::vector<int64_t> chunks = {15};

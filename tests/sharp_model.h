@@ -54,8 +54,8 @@ inline std::unique_ptr<ModelFile> load_sharp_model(int model, ops::RopeStyle sty
 }
 
 inline std::vector<float> session_logits(const LlamaModel& m, const AttentionConfig& c,
-                                         const std::vector<int>& toks, int64_t block,
-                                         int threads, int64_t ctx = 0) {
+                                         const std::vector<int>& toks, int64_t block, int threads,
+                                         int64_t ctx = 0) {
   Session s(m, SessionOptions{ctx, threads, block, c});
   std::vector<float> out(toks.size() * m.config().vocab_size);
   s.all_logits(toks.data(), static_cast<int64_t>(toks.size()), out.data());

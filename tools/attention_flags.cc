@@ -67,7 +67,8 @@ std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many) {
   base.trams_pool = a.integer("--pool", -1, 1, kMaxTokens);
   base.trams_recent = a.integer("--recent", -1, 0, kMaxTokens);
   base.trams_select = a.integer("--select", -1, 0, kMaxTokens);
-  if (a.has("--trams-score")) base.trams_score = parse_score("--trams-score", a.str("--trams-score"));
+  if (a.has("--trams-score"))
+    base.trams_score = parse_score("--trams-score", a.str("--trams-score"));
   if (a.has("--trams-distance"))
     base.trams_compacted = parse_compacted("--trams-distance", a.str("--trams-distance"));
 

@@ -7,10 +7,14 @@
 
 namespace lc {
 
-MiddleStore::MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_heads,
-                         int64_t head_dim, int64_t first, int64_t capacity)
-    : n_layers_(n_layers), from_layer_(from_layer), n_kv_heads_(n_kv_heads), head_dim_(head_dim),
-      first_(first), capacity_(capacity) {
+MiddleStore::MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_heads, int64_t head_dim,
+                         int64_t first, int64_t capacity)
+    : n_layers_(n_layers),
+      from_layer_(from_layer),
+      n_kv_heads_(n_kv_heads),
+      head_dim_(head_dim),
+      first_(first),
+      capacity_(capacity) {
   check(from_layer >= 0 && first >= 0 && capacity >= 0, "middle store: bad geometry");
   if (!enabled()) return;
   const int64_t n = (n_layers - from_layer) * n_kv_heads;
@@ -26,7 +30,8 @@ MiddleStore::MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_head
 }
 
 void MiddleStore::add_chunk() {
-  const size_t n = static_cast<size_t>((n_layers_ - from_layer_) * n_kv_heads_ * kChunk * head_dim_);
+  const size_t n =
+      static_cast<size_t>((n_layers_ - from_layer_) * n_kv_heads_ * kChunk * head_dim_);
   k_chunks_.emplace_back(n);
   v_chunks_.emplace_back(n);
 }
@@ -62,7 +67,7 @@ void MiddleStore::store(int64_t layer, int64_t pos, const float* k_raw, const fl
     float* sc = score_.data() + idx * capacity_;
     int64_t* ps = pos_.data() + idx * capacity_;
     int64_t* heap = heap_.data() + idx * capacity_;  // rows, worst (score, position) on top
-    auto below = [&](int64_t a, int64_t b) {  // row a ranks below row b
+    auto below = [&](int64_t a, int64_t b) {         // row a ranks below row b
       return sc[a] < sc[b] || (sc[a] == sc[b] && ps[a] < ps[b]);
     };
     int64_t& n = held_[idx];

@@ -11,9 +11,10 @@
 //     Memory O(n) -- the paper's behaviour.
 //   bounded (capacity C): per (layer, kv head) at most C rows, preallocated, with the position and
 //     TRAMS score of each. A new token is kept if fewer than C are held or it beats the worst held
-//     one by (score, position), which it replaces (a min-heap of the rows: O(log C) per token). With static scores the held set after storing
-//     positions first..t is exactly the C best of them, so a query that needs the best P of a
-//     shorter prefix first..t' (t - t' <= C - P) finds all of them here (policy_attend.cc).
+//     one by (score, position), which it replaces (a min-heap of the rows: O(log C) per token).
+//     With static scores the held set after storing positions first..t is exactly the C best of
+//     them, so a query that needs the best P of a shorter prefix first..t' (t - t' <= C - P) finds
+//     all of them here (policy_attend.cc).
 #pragma once
 #include <cstdint>
 #include <memory>

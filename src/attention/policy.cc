@@ -10,11 +10,10 @@ std::unique_ptr<AttentionPolicy> make_policy(const AttentionConfig& c, const Pol
   check(pc.block_tokens >= 1, "attention: block of ", pc.block_tokens, " tokens");
   check(c.topk >= 0 && c.topk <= 65536, "--topk ", c.topk, ": expected a count in [0, 65536]");
   if (c.topk > 0 && c.policy != AttnPolicy::Lambda)
-    fail("--topk ", c.topk, ": expected --attn lambda (top-k middle tokens are LM-Infinite's), "
-         "got ", policy_name(c.policy));
+    fail("--topk ", c.topk, ": expected --attn lambda (LM-Infinite's top-k), got ",
+         policy_name(c.policy));
   if (c.middle_pool > 0 && c.topk == 0)
-    fail("--middle-pool ", c.middle_pool, ": expected --topk K >= 1 as well (the pool is what "
-         "top-k retrieves from)");
+    fail("--middle-pool ", c.middle_pool, ": expected --topk K >= 1 too (top-k reads the pool)");
   check(c.middle_pool >= 0, "--middle-pool ", c.middle_pool, ": expected a count >= 1");
   check(c.window >= 0, "--window ", c.window, " must be positive");
   const int64_t window = c.window > 0 ? c.window : pc.trained_ctx;

@@ -67,11 +67,11 @@ int64_t topk_columns(const AttentionPolicy& p) {
 
 // Per-thread scratch, in floats and in int64s (one layout for sizing and for use).
 struct Layout {
-  int64_t cols;                       // score row stride
-  int64_t scores, partial;            // [group, cols], [group, head_dim]
-  int64_t mid_rows, mid_logits;       // [group, mid_rows] logits of a block of middle keys
-  int64_t heap_logits;                // [group, kcols]
-  int64_t gather_k, gather_v, angles; // TRAMS: [extra, head_dim] x 2, cos|sin [head_dim]
+  int64_t cols;                        // score row stride
+  int64_t scores, partial;             // [group, cols], [group, head_dim]
+  int64_t mid_rows, mid_logits;        // [group, mid_rows] logits of a block of middle keys
+  int64_t heap_logits;                 // [group, kcols]
+  int64_t gather_k, gather_v, angles;  // TRAMS: [extra, head_dim] x 2, cos|sin [head_dim]
   int64_t floats;
   int64_t heap_refs, candidates, dists;  // int64s: [group, kcols], [pool], [extra]
   int64_t indices;
@@ -84,9 +84,7 @@ Layout layout_of(const AttentionShape& s, const AttentionPolicy& p) {
   l.cols = geo.slots() + kcols;
   l.scores = 0;
   l.partial = group * l.cols;
-  l.mid_rows = kcols == 0            ? 0
-               : geo.middle_capacity ? geo.middle_capacity
-                                     : MiddleStore::kChunk;
+  l.mid_rows = kcols == 0 ? 0 : geo.middle_capacity ? geo.middle_capacity : MiddleStore::kChunk;
   l.mid_logits = l.partial + group * hd;
   l.heap_logits = l.mid_logits + group * l.mid_rows;
   const int64_t extra = p.trams().pool > 0 ? p.trams().extra() : 0;
@@ -120,7 +118,8 @@ struct TopK {
     if (size < cap) {
       logit[size] = x;
       ref[size] = r;
-      for (int64_t c = size++; c > 0 && worse(c, (c - 1) / 2); c = (c - 1) / 2) swap(c, (c - 1) / 2);
+      for (int64_t c = size++; c > 0 && worse(c, (c - 1) / 2); c = (c - 1) / 2)
+        swap(c, (c - 1) / 2);
       return;
     }
     if (x < logit[0] || (x == logit[0] && tie(r) < tie(ref[0]))) return;
@@ -151,8 +150,8 @@ int64_t select_middle(const KvCache& cache, int64_t layer, int64_t g, const Atte
   float* logits = scratch + lay.mid_logits;
   const int64_t kcols = topk_columns(policy);
   auto heap = [&](int64_t h, int64_t size, const int64_t* pos_of) {
-    return TopK{scratch + lay.heap_logits + h * kcols, idx + lay.heap_refs + h * kcols, size,
-                kcols, pos_of};
+    return TopK{scratch + lay.heap_logits + h * kcols, idx + lay.heap_refs + h * kcols, size, kcols,
+                pos_of};
   };
   auto bias = [&](int64_t h) {  // ALiBi: the middle keys sit at the fixed distance
     return s.alibi_slopes ? s.alibi_slopes[g * group + h] * static_cast<float>(mt.distance) : 0.f;
@@ -302,8 +301,8 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
     lay.floats = group * (lay.cols + hd);
   } else {
     check(scratch_idx != nullptr, "attend_policy: ", policy.label(), " needs index scratch");
-    check(lay.cols >= cache.capacity() + topk_columns(policy), "attend_policy: cache larger than "
-          "the policy's geometry");
+    check(lay.cols >= cache.capacity() + topk_columns(policy),
+          "attend_policy: the cache is larger than the policy's geometry");
   }
   const int64_t cols = lay.cols;
   if (!q_global) q_global = q;
@@ -349,7 +348,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
             float* x = row + runs[r].col;
             for (int64_t j = 0; j < runs[r].n; ++j) {
               const int64_t key = runs[r].first + j;
-              const int64_t d = runs[r].dist    ? runs[r].dist[j]
+              const int64_t d = runs[r].dist      ? runs[r].dist[j]
                                 : !runs[r].global ? pos - key
                                 : plan.global_raw ? plan.global_pos
                                                   : plan.global_pos - key;
