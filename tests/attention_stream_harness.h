@@ -97,6 +97,7 @@ inline double run_policy_stream(const StreamCase& c, int64_t n, uint64_t seed,
 
   const int64_t layers = 2;
   KvCache cache(layers, c.kv_heads, hd, policy->geometry());
+  cache.set_key_rotation(!c.alibi, 10000.0, c.style);
   AttentionShape shape{c.heads, c.kv_heads, hd, c.alibi ? slopes.data() : nullptr,
                        10000.0, c.style};
   ThreadPool pool(c.threads);

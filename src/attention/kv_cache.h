@@ -19,6 +19,7 @@
 
 #include "attention/middle_store.h"
 #include "core/aligned.h"
+#include "ops/ops.h"
 
 namespace lc {
 
@@ -33,6 +34,11 @@ struct CacheGeometry {
   int64_t middle_from_layer = -1;
   int64_t middle_first = 0;
   int64_t middle_capacity = 0;
+  // 0: a token enters the MiddleStore as it enters the cache (from the given unrotated key).
+  // lag > 0 (a bounded pool): position p - lag enters when p is stored, i.e. when it leaves a
+  // window of `lag`, from its ring slot (key rotated back, value, slot score), so that the pool
+  // holds no window tokens. Needs ring >= lag and slot_scores.
+  int64_t middle_lag = 0;
 
   int64_t slots() const { return n_pinned + ring; }
   // Largest number of positions the cache can take (a ring streams indefinitely).
@@ -56,7 +62,9 @@ class KvCache {
         middle_(g.middle_from_layer >= 0
                     ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads, head_dim,
                                   g.middle_first, g.middle_capacity)
-                    : MiddleStore()) {}
+                    : MiddleStore()),
+        admit_(g.middle_lag > 0 ? static_cast<size_t>(n_kv_heads * (2 * head_dim + 1) + head_dim)
+                                : 0) {}
 
   // Number of slots (pinned + ring).
   int64_t capacity() const { return capacity_; }
@@ -98,6 +106,15 @@ class KvCache {
   }
   MiddleStore& middle() { return middle_; }
   const MiddleStore& middle() const { return middle_; }
+  // How ring keys are stored: rotated by RoPE (theta, style) at their positions, or unrotated
+  // (ALiBi). The forward sets it; a lagged middle store rotates keys back with it.
+  void set_key_rotation(bool rope, double theta, ops::RopeStyle style) {
+    rope_ = rope;
+    rope_theta_ = theta;
+    rope_style_ = style;
+  }
+  // Moves position `pos` (in the ring) into the lagged middle store of `layer` (cache_store).
+  void admit_middle(int64_t layer, int64_t pos);
 
   // Benchmarks: writes uniform values in [-1, 1) into every row that positions [0, n_positions)
   // occupy (touching that memory), as a stand-in for the keys and values of a long context
@@ -113,6 +130,11 @@ class KvCache {
   AlignedBuffer<float> k_, v_, k_raw_;
   AlignedBuffer<float> scores_;  // [layer][kv_head][slot] when geometry().slot_scores
   MiddleStore middle_;
+  AlignedBuffer<float> admit_;  // lagged admission: keys, values [n_kv_heads, head_dim], scores
+                                // [n_kv_heads], cos|sin [head_dim]
+  bool rope_ = false;
+  double rope_theta_ = 10000.0;
+  ops::RopeStyle rope_style_ = ops::RopeStyle::AdjacentPairs;
 };
 
 }  // namespace lc

@@ -15,8 +15,8 @@
 // row does it, so that a prompt prefilled in one call and the same text decoded token by token
 // give the same logits (decode-vs-prefill). The middle keys (unrotated) and values of layers >= H
 // live in the cache's MiddleStore: every position >= G, unbounded (O(n), the paper's behaviour),
-// or the P best by TRAMS score with a bounded middle pool (O(G + L + P)); layers < H stay
-// O(G + L).
+// or the P best by TRAMS score with a bounded middle pool (O(G + L + P): the ring keeps a score
+// per slot and hands a token to the pool when it leaves the window); layers < H stay O(G + L).
 #include <algorithm>
 
 #include "attention/policy.h"
@@ -43,9 +43,14 @@ class LambdaPolicy final : public AttentionPolicy {
       score_kind_ = score;
       geo_.middle_from_layer = topk.from_layer;
       geo_.middle_first = global;
-      // A bounded pool holds the best P of the middle tokens for every row of a block: the
-      // store runs up to L + block - 1 positions ahead of the oldest row's middle (middle_store.h).
-      geo_.middle_capacity = topk.pool > 0 ? topk.pool + local + block - 1 : 0;
+      if (topk.pool > 0) {
+        // A bounded pool takes a token when it leaves the window (lag L, from its ring slot and
+        // slot score) and holds the best P + block - 1: the last row of a block is up to
+        // block - 1 tokens ahead of the first, which still finds its best P (middle_store.h).
+        geo_.middle_capacity = topk.pool + block - 1;
+        geo_.middle_lag = local;
+        geo_.slot_scores = true;
+      }
       label_ += "+top" + std::to_string(topk.k) + "@" + std::to_string(topk.from_layer);
       if (topk.pool > 0)
         label_ += "+pool" + std::to_string(topk.pool) + "(" + trams_score_name(score) + ")";

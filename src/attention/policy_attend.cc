@@ -253,6 +253,11 @@ void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos,
   const int64_t hd = cache.head_dim(), slot = cache.slot(pos);
   const CacheGeometry& geo = cache.geometry();
   const bool raw = k_unrotated && pos < geo.n_raw;
+  MiddleStore& ms = cache.middle();
+  // A lagged middle store takes the token leaving the window now, before its slot can be reused
+  // (with a ring of exactly `lag` slots, by this very token).
+  if (geo.middle_lag > 0 && ms.has_layer(layer) && pos - geo.middle_lag >= ms.first())
+    cache.admit_middle(layer, pos - geo.middle_lag);
   for (int64_t g = 0; g < n_kv_heads; ++g) {
     std::memcpy(cache.k(layer, g, slot), k + g * hd, sizeof(float) * hd);
     std::memcpy(cache.v(layer, g, slot), v + g * hd, sizeof(float) * hd);
@@ -262,8 +267,7 @@ void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos,
       *cache.score(layer, g, slot) = scores[g];
     }
   }
-  MiddleStore& ms = cache.middle();
-  if (ms.has_layer(layer) && pos >= ms.first()) {
+  if (geo.middle_lag == 0 && ms.has_layer(layer) && pos >= ms.first()) {
     check(k_unrotated != nullptr, "cache_store: the middle store needs the unrotated key");
     ms.store(layer, pos, k_unrotated, v, scores);
   }

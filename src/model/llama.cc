@@ -214,6 +214,7 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
                        ws.rope_sin_g.data() + i * half);
   }
   const int64_t n_raw = cache.geometry().n_raw;
+  cache.set_key_rotation(!alibi, c.rope_theta, c.rope_style);
   // LM-Infinite top-k: middle keys are scored with the query rotated to the fixed distance
   // (RoPE; ALiBi takes it as a bias in the kernel), and kept unrotated in the middle store.
   const MiddleTopK& mid = policy.middle();
