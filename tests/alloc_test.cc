@@ -99,5 +99,39 @@ TEST(NoAllocation, BasedMixersDecodeAndPrefillDoNotAllocate) {
   }
 }
 
+// LM-Infinite top-k (its unbounded middle store allocated up front from --ctx, or a bounded
+// pool) and TRAMS: no allocation per token either.
+TEST(NoAllocation, TopKAndTramsDecodeDoNotAllocate) {
+  std::string path =
+      ::testing::TempDir() + "/longctx_alloc_topk_" + std::to_string(::getpid()) + ".bin";
+  write_synthetic_llama2c(path, SynthSpec{64, 96, 2, 4, 2, 50, 64, 3, true});
+  auto f = load_model_file(path);
+  LlamaModel m(*f);
+  std::vector<AttentionConfig> policies(3);
+  for (int i = 0; i < 2; ++i) {
+    policies[i].policy = AttnPolicy::Lambda;
+    policies[i].sinks = 3;
+    policies[i].window = 9;
+    policies[i].topk = 2;
+    policies[i].topk_from_layer = 1;
+  }
+  policies[1].middle_pool = 5;
+  policies[1].trams_score = TramsScore::Code;
+  policies[2].policy = AttnPolicy::Trams;
+  policies[2].trams_pool = 12;
+  policies[2].trams_recent = 3;
+  policies[2].trams_select = 6;
+  for (const AttentionConfig& attn : policies)
+    for (int threads : {1, 2}) {
+      Session s(m, SessionOptions{100, threads, 8, attn});  // --ctx 100: reserved up front
+      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+      s.prefill(toks, 3);
+      long before = g_allocations.load();
+      s.prefill(toks + 3, 12);
+      for (int i = 0; i < 80; ++i) s.decode(toks[i % 20]);
+      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
+    }
+}
+
 }  // namespace
 }  // namespace lc

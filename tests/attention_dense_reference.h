@@ -4,10 +4,17 @@
 // with q and k *unrotated* and d the distance the table assigns to (i, j) -- for a local key
 // that equals the usual <R(i) q, R(j) k>, for a global key it is LM-Infinite's <R(D) q, k_j>.
 // ALiBi instead adds -m_h * d to the unrotated dot product. Double precision throughout.
+//
+// Also, from the specs alone: LM-Infinite's top-k middle tokens (lm-infinite.md, "Optional: top-k
+// middle tokens": per head the k middle tokens G <= j <= i - L with the largest logits at the
+// fixed distance, optionally only among the P middle tokens with the best score -- trams.md's
+// bounded middle pool) and TRAMS (trams.md: itself, the R before it, and the best m - R of the
+// M - R older by score; true or compacted distances). Scores are given per token and kv head.
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "attention/config.h"
@@ -20,6 +27,17 @@ struct DensePolicy {
   int64_t sinks = 0;                              // S (streaming) or G (lambda)
   int64_t window = 0;                             // W (window, streaming) or L (lambda)
   int64_t ceiling = AttentionConfig::kNoCeiling;  // D (lambda, full); kNoCeiling = none
+  // Lambda top-k middle tokens (0 = off), scored at topk_distance; middle_pool > 0: candidates
+  // are only the middle_pool best middle tokens by score. topk_from_layer: for whole-model
+  // references (layers below it use no top-k).
+  int64_t topk = 0, topk_distance = 0, middle_pool = 0, topk_from_layer = 0;
+  // TRAMS: pool M, recent R, select m.
+  int64_t trams_pool = 0, trams_recent = 0, trams_select = 0;
+  bool trams_compacted = false;
+  // [n][n_kv_heads] token scores (TRAMS, bounded middle pool). Whole-model references compute
+  // them from W_Q (score_code: the official code's variant, else the paper's).
+  const std::vector<std::vector<double>>* scores = nullptr;
+  bool score_code = false;
 };
 
 // The distance at which the token at position pos[i] sees the one at pos[j] (positions strictly
@@ -48,8 +66,27 @@ inline int64_t dense_distance(const DensePolicy& p, const std::vector<int64_t>& 
       if (d < p.window) return d;                         // local (also for a starting token)
       if (pos[j] < p.sinks) return none ? d : p.ceiling;  // global
       return -1;
+    case AttnPolicy::Trams:
+      return d <= p.trams_recent ? d : -1;  // itself and the R before it; selection below
   }
   return -1;
+}
+
+// Whether token a ranks above token b by score (kv head g), ties to the later position.
+inline bool dense_score_above(const DensePolicy& p, const std::vector<int64_t>& pos, int64_t g,
+                              int64_t a, int64_t b) {
+  const double sa = (*p.scores)[a][g], sb = (*p.scores)[b][g];
+  return sa > sb || (sa == sb && pos[a] > pos[b]);
+}
+
+// The `count` best of `cand` by score for kv head g (all of them when count >= size).
+inline std::vector<int64_t> dense_best(const DensePolicy& p, const std::vector<int64_t>& pos,
+                                       int64_t g, std::vector<int64_t> cand, int64_t count) {
+  std::sort(cand.begin(), cand.end(),
+            [&](int64_t a, int64_t b) { return dense_score_above(p, pos, g, a, b); });
+  if (static_cast<int64_t>(cand.size()) > count) cand.resize(static_cast<size_t>(count));
+  std::sort(cand.begin(), cand.end());
+  return cand;
 }
 
 // Rotates x (head_dim values, one head) by RoPE position `p`, in double.
@@ -86,17 +123,48 @@ inline std::vector<std::vector<double>> dense_attention(const DensePolicy& p, co
     const int64_t g = h / group;
     // The explicit logit matrix of this head; -inf where not attended.
     std::vector<std::vector<double>> logit(n, std::vector<double>(n, -INFINITY));
-    for (int64_t i = 0; i < n; ++i)
+    auto logit_at = [&](int64_t i, int64_t j, int64_t d) {
+      std::vector<double> qi(q[i].begin() + h * hd, q[i].begin() + (h + 1) * hd);
+      if (!s.alibi_slopes) rope_rotate(qi, static_cast<double>(d), s.rope_theta, s.rope_style);
+      double dot = 0;
+      for (int64_t c = 0; c < hd; ++c) dot += qi[c] * k[j][g * hd + c];
+      double x = dot / std::sqrt(static_cast<double>(hd));
+      if (s.alibi_slopes) x -= (*s.alibi_slopes)[h] * static_cast<double>(d);
+      return x;
+    };
+    for (int64_t i = 0; i < n; ++i) {
       for (int64_t j = 0; j <= i; ++j) {
         const int64_t d = dense_distance(p, pos, i, j);
-        if (d < 0) continue;
-        std::vector<double> qi(q[i].begin() + h * hd, q[i].begin() + (h + 1) * hd);
-        if (!s.alibi_slopes) rope_rotate(qi, static_cast<double>(d), s.rope_theta, s.rope_style);
-        double dot = 0;
-        for (int64_t c = 0; c < hd; ++c) dot += qi[c] * k[j][g * hd + c];
-        logit[i][j] = dot / std::sqrt(static_cast<double>(hd));
-        if (s.alibi_slopes) logit[i][j] -= (*s.alibi_slopes)[h] * static_cast<double>(d);
+        if (d >= 0) logit[i][j] = logit_at(i, j, d);
       }
+      if (p.policy == AttnPolicy::Trams) {
+        std::vector<int64_t> cand;  // the older pool: pos[i] - M <= pos[j] < pos[i] - R
+        for (int64_t j = 0; j < i; ++j)
+          if (pos[i] - pos[j] <= p.trams_pool && pos[i] - pos[j] > p.trams_recent)
+            cand.push_back(j);
+        auto sel = dense_best(p, pos, g, cand, p.trams_select - p.trams_recent);
+        const int64_t n_sel = static_cast<int64_t>(sel.size());
+        int64_t n_recent = 0;
+        for (int64_t j = 0; j < i; ++j) n_recent += pos[i] - pos[j] <= p.trams_recent;
+        for (int64_t e = 0; e < n_sel; ++e) {
+          const int64_t j = sel[e];
+          logit[i][j] = logit_at(i, j, p.trams_compacted ? n_recent + n_sel - e : pos[i] - pos[j]);
+        }
+      }
+      if (p.policy == AttnPolicy::Lambda && p.topk > 0) {
+        std::vector<int64_t> mid;  // G <= j <= i - L
+        for (int64_t j = 0; j <= i; ++j)
+          if (pos[j] >= p.sinks && pos[i] - pos[j] >= p.window) mid.push_back(j);
+        if (p.middle_pool > 0) mid = dense_best(p, pos, g, mid, p.middle_pool);
+        std::vector<std::pair<double, int64_t>> by_logit;
+        for (int64_t j : mid) by_logit.push_back({logit_at(i, j, p.topk_distance), pos[j]});
+        std::sort(by_logit.rbegin(), by_logit.rend());  // largest logit first, ties: later
+        for (size_t e = 0; e < by_logit.size() && static_cast<int64_t>(e) < p.topk; ++e) {
+          const int64_t j = std::find(pos.begin(), pos.end(), by_logit[e].second) - pos.begin();
+          logit[i][j] = by_logit[e].first;
+        }
+      }
+    }
     for (int64_t i = 0; i < n; ++i) {
       double mx = -INFINITY, sum = 0;
       for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, logit[i][j]);

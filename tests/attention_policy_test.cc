@@ -252,14 +252,15 @@ TEST(AttentionPolicyConfig, DefaultsAndGeometry) {
 TEST(AttentionPolicyConfig, RejectsUnsupported) {
   PolicyContext pc{512, 2048, 64};
   AttentionConfig c;
-  c.policy = AttnPolicy::Lambda;
-  c.topk = 5;
+  c.policy = AttnPolicy::Window;
+  c.topk = 5;  // top-k middle tokens are lambda's (attention_topk_test.cc)
   try {
     make_policy(c, pc);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("top-k"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--topk"), std::string::npos) << e.what();
   }
+  c.policy = AttnPolicy::Lambda;
   c.topk = 0;
   c.sinks = -5;  // -1 is the default; other negatives are nonsense
   c.sinks = -1;

@@ -2,8 +2,11 @@
 // LayerNorm without bias, ALiBi, fused Wqkv, exact GELU) whose attention is the dense policy
 // reference (attention_dense_reference.h): no cache, no ring, no blocks, no threads, double
 // precision. The ALiBi slopes are written out here from MPT's definition, independently of the
-// engine's alibi_slopes().
+// engine's alibi_slopes(). TRAMS scores (trams.md) are recomputed by hand: the reformulated key
+// K' = W_Q,h^T k (a d_model vector) per query head, then sum(K')/sqrt(d_model) (paper) or
+// |K'| * |sum(K')| (code), the max over a kv head's query heads.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -13,6 +16,34 @@
 #include "ops/reference.h"
 
 namespace lc::test {
+
+// TRAMS scores [n][n_kv_heads] of layer l's unrotated keys k [n][kv_dim], from K' by hand.
+inline std::vector<std::vector<double>> trams_reference_scores(
+    const ModelFile& f, int64_t l, const std::vector<std::vector<double>>& k, bool code) {
+  const ModelConfig& c = f.config;
+  const std::string pre = "blk." + std::to_string(l) + ".";
+  const TensorRef* wq = f.find(pre + "attn_q");
+  const bool fused = wq == nullptr;  // MPT: the first q_dim rows of attn_qkv
+  if (fused) wq = f.find(pre + "attn_qkv");
+  const int64_t d = c.d_model, hd = c.head_dim, group = c.n_heads / c.n_kv_heads;
+  std::vector<std::vector<double>> out;
+  for (const auto& kt : k) {
+    std::vector<double> s(c.n_kv_heads, -INFINITY);
+    for (int64_t h = 0; h < c.n_heads; ++h) {
+      const int64_t g = h / group;
+      std::vector<double> kp(d, 0.0);  // K' = W_Q,h^T k_g
+      for (int64_t a = 0; a < hd; ++a)
+        for (int64_t x = 0; x < d; ++x)
+          kp[x] += ops::ref::load(wq->data, wq->dtype, (h * hd + a) * d + x) * kt[g * hd + a];
+      double sum = 0, norm2 = 0;
+      for (double e : kp) sum += e, norm2 += e * e;
+      const double score = code ? std::sqrt(norm2) * std::fabs(sum) : sum / std::sqrt(double(d));
+      s[g] = std::max(s[g], score);
+    }
+    out.push_back(s);
+  }
+  return out;
+}
 
 // Logits [n, vocab] for tokens at positions 0..n-1 under policy p.
 inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
@@ -96,7 +127,14 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
       add_bias(k[t], pre + "attn_k.bias");
       add_bias(v[t], pre + "attn_v.bias");
     }
-    auto att = dense_attention(p, shape, pos, q, k, v);
+    DensePolicy pl = p;
+    if (l < p.topk_from_layer) pl.topk = 0;
+    std::vector<std::vector<double>> scores;
+    if (p.policy == AttnPolicy::Trams || pl.middle_pool > 0) {
+      scores = trams_reference_scores(f, l, k, p.score_code);
+      pl.scores = &scores;
+    }
+    auto att = dense_attention(pl, shape, pos, q, k, v);
     for (int64_t t = 0; t < n; ++t) {
       auto o = matvec(mat(pre + "attn_output"), att[t]);
       for (int64_t i = 0; i < d; ++i) x[t][i] += o[i];

@@ -308,5 +308,59 @@ TEST(MptCli, SynthRunConvert) {
   EXPECT_NE(slurp(log).find("multiple of --dim"), std::string::npos) << slurp(log);
 }
 
+// ALiBi with LM-Infinite top-k (unbounded and a bounded middle pool) and TRAMS (true and
+// compacted distances): the whole model against the dense reference forward (scores recomputed
+// by hand from Wqkv's q rows), and decode after prefill against one shot.
+TEST(MptTopKAndTrams, MatchDenseReferenceAndDecodeAfterPrefill) {
+  std::vector<AttentionConfig> cfgs(4);
+  for (int i = 0; i < 2; ++i) {
+    cfgs[i].policy = AttnPolicy::Lambda;
+    cfgs[i].sinks = 2;
+    cfgs[i].window = 6;
+    cfgs[i].ceiling = 6;
+    cfgs[i].topk = 3 - i;
+    cfgs[i].topk_from_layer = i;
+  }
+  cfgs[1].middle_pool = 5;
+  cfgs[1].trams_score = TramsScore::Code;
+  for (int i = 2; i < 4; ++i) {
+    cfgs[i].policy = AttnPolicy::Trams;
+    cfgs[i].trams_pool = 14;
+    cfgs[i].trams_recent = 3;
+    cfgs[i].trams_select = 7;
+  }
+  cfgs[3].trams_compacted = true;
+  cfgs[3].trams_score = TramsScore::Code;
+  int idx = 0;
+  for (const AttentionConfig& cfg : cfgs)
+    for (int shape = 0; shape < 3; ++shape, ++idx) {
+      auto f = load_model_file(write_mpt_dir(kShapes[shape]));
+      LlamaModel m(*f);
+      const int64_t n = 45, V = f->config.vocab_size, block = 1 + idx % 7;
+      auto toks = test::random_tokens(n, V, 5 + shape);
+      Session one(m, SessionOptions{n, 2, block, cfg});
+      std::vector<float> got(n * V);
+      one.all_logits(toks.data(), n, got.data());
+      test::DensePolicy dp{cfg.policy, cfg.sinks, cfg.window, cfg.ceiling};
+      dp.topk = cfg.topk;
+      dp.topk_distance = f->config.ctx_len / 2;
+      dp.topk_from_layer = cfg.topk_from_layer;
+      dp.middle_pool = cfg.middle_pool;
+      dp.trams_pool = cfg.trams_pool;
+      dp.trams_recent = cfg.trams_recent;
+      dp.trams_select = cfg.trams_select;
+      dp.trams_compacted = cfg.trams_compacted;
+      dp.score_code = cfg.trams_score == TramsScore::Code;
+      auto want = test::llama_policy_reference_logits(*f, toks, dp);
+      EXPECT_LT(test::rel_err(got.data(), want.data(), got.size()), 5e-5)
+          << cfg.label() << " " << kShapes[shape].name;
+      Session s(m, SessionOptions{0, 1, block, cfg});
+      const float* l = s.prefill(toks.data(), 17);
+      for (int64_t i = 17; i < n; ++i) l = s.decode(toks[i]);
+      EXPECT_LT(test::rel_err(l, got.data() + (n - 1) * V, V), 1e-5)
+          << cfg.label() << " " << kShapes[shape].name;
+    }
+}
+
 }  // namespace
 }  // namespace lc

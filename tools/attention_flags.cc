@@ -16,7 +16,20 @@ AttnPolicy parse_policy(const std::string& what, const std::string& s) {
   if (s == "window") return AttnPolicy::Window;
   if (s == "streaming") return AttnPolicy::Streaming;
   if (s == "lambda") return AttnPolicy::Lambda;
-  fail(what, ": expected full, window, streaming or lambda, got '", s, "'");
+  if (s == "trams") return AttnPolicy::Trams;
+  fail(what, ": expected full, window, streaming, lambda or trams, got '", s, "'");
+}
+
+TramsScore parse_score(const std::string& what, const std::string& s) {
+  if (s == "paper") return TramsScore::Paper;
+  if (s == "code") return TramsScore::Code;
+  fail(what, ": expected paper or code, got '", s, "'");
+}
+
+bool parse_compacted(const std::string& what, const std::string& s) {
+  if (s == "true") return false;
+  if (s == "compacted") return true;
+  fail(what, ": expected true or compacted, got '", s, "'");
 }
 
 int64_t parse_ceiling(const std::string& what, const std::string& s) {
@@ -37,8 +50,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }  // namespace
 
 const std::vector<std::string>& attention_value_flags() {
-  static const std::vector<std::string> flags = {"--attn",    "--window", "--sinks",
-                                                 "--ceiling", "--topk",   "--topk-from-layer"};
+  static const std::vector<std::string> flags = {
+      "--attn",        "--window", "--sinks",  "--ceiling", "--topk",        "--topk-from-layer",
+      "--middle-pool", "--pool",   "--recent", "--select",  "--trams-score", "--trams-distance"};
   return flags;
 }
 
@@ -49,6 +63,14 @@ std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many) {
   if (a.has("--ceiling")) base.ceiling = parse_ceiling("--ceiling", a.str("--ceiling"));
   base.topk = a.integer("--topk", 0, 0, kMaxTokens);
   base.topk_from_layer = a.integer("--topk-from-layer", 4, 0, 1 << 20);
+  base.middle_pool = a.integer("--middle-pool", 0, 1, kMaxTokens);
+  base.trams_pool = a.integer("--pool", -1, 1, kMaxTokens);
+  base.trams_recent = a.integer("--recent", -1, 0, kMaxTokens);
+  base.trams_select = a.integer("--select", -1, 0, kMaxTokens);
+  if (a.has("--trams-score"))
+    base.trams_score = parse_score("--trams-score", a.str("--trams-score"));
+  if (a.has("--trams-distance"))
+    base.trams_compacted = parse_compacted("--trams-distance", a.str("--trams-distance"));
 
   std::vector<AttentionConfig> out;
   const std::string list = a.str("--attn", "full");
@@ -68,10 +90,23 @@ std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many) {
       else if (key == "D") c.ceiling = parse_ceiling(what + " D", val);
       else if (key == "K") c.topk = parse_int(what + " K", val, 0, kMaxTokens);
       else if (key == "H") c.topk_from_layer = parse_int(what + " H", val, 0, 1 << 20);
-      else fail(what, ": unknown key '", key, "' (expected W, L, G, S, D, K or H)");
+      else if (key == "P") c.middle_pool = parse_int(what + " P", val, 1, kMaxTokens);
+      else if (key == "M") c.trams_pool = parse_int(what + " M", val, 1, kMaxTokens);
+      else if (key == "R") c.trams_recent = parse_int(what + " R", val, 0, kMaxTokens);
+      else if (key == "m") c.trams_select = parse_int(what + " m", val, 0, kMaxTokens);
+      else if (key == "score") c.trams_score = parse_score(what + " score", val);
+      else if (key == "dist") c.trams_compacted = parse_compacted(what + " dist", val);
+      else
+        fail(what, ": unknown key '", key,
+             "' (expected W, L, G, S, D, K, H, P, M, R, m, score or dist)");
     }
     if (c.topk > 0 && c.policy != AttnPolicy::Lambda)
-      fail(what, ": --topk applies to lambda only");
+      fail(what, ": --topk applies to lambda only (expected --attn lambda)");
+    if (c.middle_pool > 0 && (c.policy != AttnPolicy::Lambda || c.topk == 0))
+      fail(what, ": --middle-pool needs lambda with --topk K >= 1");
+    const bool trams_set = c.trams_pool >= 0 || c.trams_recent >= 0 || c.trams_select >= 0;
+    if (trams_set && c.policy != AttnPolicy::Trams)
+      fail(what, ": --pool/--recent/--select apply to trams only (expected --attn trams)");
     out.push_back(c);
   }
   if (!allow_many && out.size() > 1)

@@ -1,9 +1,11 @@
 // The attention flags shared by run, bench and the evaluation commands:
-//   --attn full|window|streaming|lambda   (eval commands: a comma-separated list, one
+//   --attn full|window|streaming|lambda|trams   (eval commands: a comma-separated list, one
 //                                          configuration each; items may override the shared
 //                                          flags: lambda:D=none, full:D=512, window:W=256,
-//                                          streaming:S=4:W=508, lambda:G=10:L=512:K=5:H=4)
-//   --window N  --sinks G  --ceiling D|none  --topk K  --topk-from-layer H
+//                                          streaming:S=4:W=508, lambda:G=10:L=512:K=5:H=4:P=1024,
+//                                          trams:M=400:R=150:m=200:score=code:dist=compacted)
+//   --window N  --sinks G  --ceiling D|none  --topk K  --topk-from-layer H  --middle-pool P
+//   --pool M  --recent R  --select m  --trams-score paper|code  --trams-distance true|compacted
 #pragma once
 #include <string>
 #include <vector>

@@ -28,7 +28,9 @@ const char* kHelp =
     "  --dtype D   convert weight matrices at load (default: as stored)\n"
     "  --verbose   print prompt and generation tokens/s to stderr\n"
     "attention flags: --attn full|window|streaming|lambda --window N --sinks G\n"
-    "                 --ceiling D|none --topk K --topk-from-layer H\n";
+    "                 --ceiling D|none --topk K --topk-from-layer H --middle-pool P\n"
+    "                 --attn trams --pool M --recent R --select m --trams-score paper|code\n"
+    "                 --trams-distance true|compacted\n";
 }  // namespace
 
 int cmd_run(int argc, char** argv) {

@@ -10,9 +10,12 @@ const char* policy_name(AttnPolicy p) {
     case AttnPolicy::Window: return "window";
     case AttnPolicy::Streaming: return "streaming";
     case AttnPolicy::Lambda: return "lambda";
+    case AttnPolicy::Trams: return "trams";
   }
   return "?";
 }
+
+const char* trams_score_name(TramsScore s) { return s == TramsScore::Code ? "code" : "paper"; }
 
 std::string AttentionConfig::label() const {
   std::ostringstream os;
@@ -32,8 +35,15 @@ std::string AttentionConfig::label() const {
       os << "(G=" << num(sinks, "10") << ",L=" << num(window ? window : -1, "ctx")
          << ",D=" << num(ceiling, "L") << ")";
       break;
+    case AttnPolicy::Trams:
+      os << "(M=" << num(trams_pool, "400") << ",R=" << num(trams_recent, "150")
+         << ",m=" << num(trams_select, "200") << "," << trams_score_name(trams_score)
+         << (trams_compacted ? ",compacted" : "") << ")";
+      break;
   }
   if (topk > 0) os << "+top" << topk << "@" << topk_from_layer;
+  if (topk > 0 && middle_pool > 0)
+    os << "+pool" << middle_pool << "(" << trams_score_name(trams_score) << ")";
   return os.str();
 }
 

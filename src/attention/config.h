@@ -11,9 +11,17 @@ enum class AttnPolicy : uint8_t {
   Window,     // the last `window` tokens, true distance
   Streaming,  // `sinks` first tokens + the last `window` cached, positions re-assigned in cache
   Lambda,     // LM-Infinite: `sinks` global tokens at distance `ceiling` + last `window` tokens
+  Trams,      // TRAMS: the `recent` last tokens + the best of an older pool by a query-free score
+};
+
+// The query-independent TRAMS score of a cached key (../shared/specs/trams.md).
+enum class TramsScore : uint8_t {
+  Paper,  // cos<K', 1> * |K'| = sum(K') / sqrt(d_model)
+  Code,   // |K'| * |sum(K')|, the official code
 };
 
 const char* policy_name(AttnPolicy p);
+const char* trams_score_name(TramsScore s);
 
 struct AttentionConfig {
   AttnPolicy policy = AttnPolicy::Full;
@@ -29,6 +37,17 @@ struct AttentionConfig {
   // LM-Infinite top-k middle tokens (0 = off), in layers >= topk_from_layer.
   int64_t topk = 0;
   int64_t topk_from_layer = 4;
+  // Lambda with top-k: keep at most this many middle tokens per layer and kv head, evicting the
+  // lowest TRAMS score (0 = keep every middle token, O(n) memory).
+  int64_t middle_pool = 0;
+  // TRAMS: pool M, always-attended recent R, attended memory m (R <= m <= M); -1 = the paper's
+  // 400, 150, 200. `compacted`: selected tokens at distances as if contiguous (official code).
+  int64_t trams_pool = -1;
+  int64_t trams_recent = -1;
+  int64_t trams_select = -1;
+  bool trams_compacted = false;
+  // The score ranking TRAMS pools and bounded middle pools.
+  TramsScore trams_score = TramsScore::Paper;
   // Full only: a model trained with a sliding window (Mistral's `sliding_window`) attends within
   // that window, as it was trained, unless the user asked for full attention explicitly (false).
   bool model_window = true;

@@ -1,11 +1,32 @@
 #include "attention/kv_cache.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "ops/ops.h"
 
 namespace lc {
+
+void KvCache::admit_middle(int64_t layer, int64_t pos) {
+  const int64_t hd = head_dim_, s = slot(pos);
+  float* keys = admit_.data();
+  float* vals = keys + n_kv_heads_ * hd;
+  float* sc = vals + n_kv_heads_ * hd;
+  float* cs = sc + n_kv_heads_;
+  for (int64_t g = 0; g < n_kv_heads_; ++g) {
+    std::copy(k(layer, g, s), k(layer, g, s) + hd, keys + g * hd);
+    std::copy(v(layer, g, s), v(layer, g, s) + hd, vals + g * hd);
+    sc[g] = *score(layer, g, s);
+  }
+  if (rope_) {  // R(-pos): the angles of pos with the sines negated
+    ops::rope_angles(static_cast<double>(pos), hd, rope_theta_, cs, cs + hd / 2);
+    for (int64_t c = hd / 2; c < hd; ++c) cs[c] = -cs[c];
+    ops::kernels().rope(keys, n_kv_heads_, hd, cs, cs + hd / 2, rope_style_);
+  }
+  middle_.store(layer, pos, keys, vals, sc);
+}
 
 void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
   check(n_positions >= 0 && n_positions <= geo_.max_positions(), "fill: ", n_positions,
@@ -30,8 +51,25 @@ void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
         for (int64_t p = first_ring; p < n_positions; ++p) {
           fill(k(l, g, slot(p)));
           fill(v(l, g, slot(p)));
+          if (geo_.slot_scores) *score(l, g, slot(p)) = static_cast<float>(rng.normal());
         }
     }
+  // The middle store: every position >= its first, in the layers that keep one.
+  if (middle_.enabled()) {
+    std::vector<float> kr(static_cast<size_t>(n_kv_heads_ * head_dim_)), vr(kr.size());
+    std::vector<float> sc(static_cast<size_t>(n_kv_heads_));
+    for (int64_t l = 0; l < n_layers; ++l) {
+      if (!middle_.has_layer(l)) continue;
+      for (int64_t p = middle_.first(); p < n_positions - geo_.middle_lag; ++p) {
+        for (int64_t g = 0; g < n_kv_heads_; ++g) {
+          fill(kr.data() + g * head_dim_);
+          fill(vr.data() + g * head_dim_);
+          sc[g] = static_cast<float>(rng.normal());
+        }
+        middle_.store(l, p, kr.data(), vr.data(), sc.data());
+      }
+    }
+  }
 }
 
 }  // namespace lc

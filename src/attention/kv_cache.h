@@ -10,12 +10,16 @@
 //   [n_pinned, n_pinned + ring)  a ring: position p >= n_pinned lives in slot
 //                                n_pinned + (p - n_pinned) % ring, overwriting p - ring
 // plus, for the first n_raw positions, a copy of the key *before* RoPE (LM-Infinite scores global
-// keys as <R(D) q, k> with k unrotated; spec "The distance ceiling for RoPE").
+// keys as <R(D) q, k> with k unrotated; spec "The distance ceiling for RoPE"), optionally a TRAMS
+// score per slot (trams.md), and optionally a MiddleStore of the middle tokens for LM-Infinite's
+// top-k retrieval (middle_store.h).
 #pragma once
 #include <cstdint>
 #include <limits>
 
+#include "attention/middle_store.h"
 #include "core/aligned.h"
+#include "ops/ops.h"
 
 namespace lc {
 
@@ -23,6 +27,18 @@ struct CacheGeometry {
   int64_t n_pinned = 0;
   int64_t ring = 0;   // 0 = no ring: positions >= n_pinned do not fit
   int64_t n_raw = 0;  // <= n_pinned
+  // TRAMS: one score per (layer, kv head, slot), written with the key.
+  bool slot_scores = false;
+  // Top-k middle tokens: layers >= middle_from_layer keep positions >= middle_first in a
+  // MiddleStore of middle_capacity rows per (layer, kv head); 0 = unbounded. -1 = no store.
+  int64_t middle_from_layer = -1;
+  int64_t middle_first = 0;
+  int64_t middle_capacity = 0;
+  // 0: a token enters the MiddleStore as it enters the cache (from the given unrotated key).
+  // lag > 0 (a bounded pool): position p - lag enters when p is stored, i.e. when it leaves a
+  // window of `lag`, from its ring slot (key rotated back, value, slot score), so that the pool
+  // holds no window tokens. Needs ring >= lag and slot_scores.
+  int64_t middle_lag = 0;
 
   int64_t slots() const { return n_pinned + ring; }
   // Largest number of positions the cache can take (a ring streams indefinitely).
@@ -41,13 +57,23 @@ class KvCache {
       : geo_(g), n_kv_heads_(n_kv_heads), capacity_(g.slots()), head_dim_(head_dim),
         k_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * head_dim)),
         v_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * head_dim)),
-        k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * head_dim)) {}
+        k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * head_dim)),
+        scores_(g.slot_scores ? static_cast<size_t>(n_layers * n_kv_heads * g.slots()) : 0),
+        middle_(g.middle_from_layer >= 0
+                    ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads, head_dim,
+                                  g.middle_first, g.middle_capacity)
+                    : MiddleStore()),
+        admit_(g.middle_lag > 0 ? static_cast<size_t>(n_kv_heads * (2 * head_dim + 1) + head_dim)
+                                : 0) {}
 
   // Number of slots (pinned + ring).
   int64_t capacity() const { return capacity_; }
   int64_t head_dim() const { return head_dim_; }
   const CacheGeometry& geometry() const { return geo_; }
-  size_t bytes() const { return k_.bytes() + v_.bytes() + k_raw_.bytes(); }
+  // Every byte held, including a growing (unbounded) middle store.
+  size_t bytes() const {
+    return k_.bytes() + v_.bytes() + k_raw_.bytes() + scores_.bytes() + middle_.bytes();
+  }
 
   // The slot holding position `pos` (pos must fit: pos < max_positions()).
   int64_t slot(int64_t pos) const {
@@ -71,6 +97,25 @@ class KvCache {
     return k_raw_.data() + ((layer * n_kv_heads_ + head) * geo_.n_raw + pos) * head_dim_;
   }
 
+  // The TRAMS score of `slot` for one kv head (geometry().slot_scores); consecutive slots adjacent.
+  float* score(int64_t layer, int64_t head, int64_t slot) {
+    return scores_.data() + (layer * n_kv_heads_ + head) * capacity_ + slot;
+  }
+  const float* score(int64_t layer, int64_t head, int64_t slot) const {
+    return scores_.data() + (layer * n_kv_heads_ + head) * capacity_ + slot;
+  }
+  MiddleStore& middle() { return middle_; }
+  const MiddleStore& middle() const { return middle_; }
+  // How ring keys are stored: rotated by RoPE (theta, style) at their positions, or unrotated
+  // (ALiBi). The forward sets it; a lagged middle store rotates keys back with it.
+  void set_key_rotation(bool rope, double theta, ops::RopeStyle style) {
+    rope_ = rope;
+    rope_theta_ = theta;
+    rope_style_ = style;
+  }
+  // Moves position `pos` (in the ring) into the lagged middle store of `layer` (cache_store).
+  void admit_middle(int64_t layer, int64_t pos);
+
   // Benchmarks: writes uniform values in [-1, 1) into every row that positions [0, n_positions)
   // occupy (touching that memory), as a stand-in for the keys and values of a long context
   // without computing them. n_positions must fit.
@@ -83,6 +128,13 @@ class KvCache {
   CacheGeometry geo_;
   int64_t n_kv_heads_ = 0, capacity_ = 0, head_dim_ = 0;
   AlignedBuffer<float> k_, v_, k_raw_;
+  AlignedBuffer<float> scores_;  // [layer][kv_head][slot] when geometry().slot_scores
+  MiddleStore middle_;
+  AlignedBuffer<float> admit_;  // lagged admission: keys, values [n_kv_heads, head_dim], scores
+                                // [n_kv_heads], cos|sin [head_dim]
+  bool rope_ = false;
+  double rope_theta_ = 10000.0;
+  ops::RopeStyle rope_style_ = ops::RopeStyle::AdjacentPairs;
 };
 
 }  // namespace lc

@@ -7,6 +7,16 @@
 //
 // Cache: G pinned slots (with unrotated key copies when there is a ceiling) and a ring of
 // L + block_tokens - 1 slots for positions >= G; memory O(G + L) for any stream length.
+//
+// Top-k middle tokens (spec "Optional: top-k middle tokens"): in layers >= H each query head also
+// attends to the k middle tokens G <= j <= i - L with the largest logits <R(L_pre/2) q, k_j>
+// (k_j unrotated), in the same softmax and with that logit. Deliberate deviation from the
+// official code, which does this for the last query row of each forward call only: here every
+// row does it, so that a prompt prefilled in one call and the same text decoded token by token
+// give the same logits (decode-vs-prefill). The middle keys (unrotated) and values of layers >= H
+// live in the cache's MiddleStore: every position >= G, unbounded (O(n), the paper's behaviour),
+// or the P best by TRAMS score with a bounded middle pool (O(G + L + P): the ring keeps a score
+// per slot and hands a token to the pool when it leaves the window); layers < H stay O(G + L).
 #include <algorithm>
 
 #include "attention/policy.h"
@@ -18,7 +28,8 @@ namespace {
 
 class LambdaPolicy final : public AttentionPolicy {
  public:
-  LambdaPolicy(int64_t global, int64_t local, int64_t ceiling, int64_t block)
+  LambdaPolicy(int64_t global, int64_t local, int64_t ceiling, int64_t block,
+               const MiddleTopK& topk, TramsScore score)
       : global_(global), local_(local), ceiling_(ceiling) {
     const bool clip = ceiling != AttentionConfig::kNoCeiling;
     geo_ = CacheGeometry{global, local + block - 1, clip ? global : 0};
@@ -26,6 +37,24 @@ class LambdaPolicy final : public AttentionPolicy {
     needs_global_query_ = clip && global > 0;
     label_ = "lambda(G=" + std::to_string(global) + ",L=" + std::to_string(local) +
              ",D=" + (clip ? std::to_string(ceiling) : std::string("none")) + ")";
+    if (topk.k > 0) {
+      middle_ = topk;
+      middle_.first = global;
+      score_kind_ = score;
+      geo_.middle_from_layer = topk.from_layer;
+      geo_.middle_first = global;
+      if (topk.pool > 0) {
+        // A bounded pool takes a token when it leaves the window (lag L, from its ring slot and
+        // slot score) and holds the best P + block - 1: the last row of a block is up to
+        // block - 1 tokens ahead of the first, which still finds its best P (middle_store.h).
+        geo_.middle_capacity = topk.pool + block - 1;
+        geo_.middle_lag = local;
+        geo_.slot_scores = true;
+      }
+      label_ += "+top" + std::to_string(topk.k) + "@" + std::to_string(topk.from_layer);
+      if (topk.pool > 0)
+        label_ += "+pool" + std::to_string(topk.pool) + "(" + trams_score_name(score) + ")";
+    }
   }
   RowPlan plan(int64_t i) const override {
     RowPlan p;
@@ -44,11 +73,16 @@ class LambdaPolicy final : public AttentionPolicy {
 }  // namespace
 
 std::unique_ptr<AttentionPolicy> make_lambda_policy(int64_t global, int64_t local, int64_t ceiling,
-                                                    int64_t block_tokens) {
+                                                    int64_t block_tokens, const MiddleTopK& topk,
+                                                    TramsScore score) {
   check(global >= 0, "lambda: G = ", global, " must be >= 0");
   check(local >= 1, "lambda: L = ", local, " must be >= 1");
   check(ceiling >= 0, "lambda: D = ", ceiling, " must be >= 0 (or none)");
-  return std::make_unique<LambdaPolicy>(global, local, ceiling, block_tokens);
+  check(topk.k >= 0, "--topk ", topk.k, ": expected a count >= 0");
+  check(topk.from_layer >= 0, "--topk-from-layer ", topk.from_layer, ": expected a layer >= 0");
+  check(topk.distance >= 0, "lambda: top-k distance ", topk.distance, " must be >= 0");
+  check(topk.pool >= 0, "--middle-pool ", topk.pool, ": expected a count >= 1");
+  return std::make_unique<LambdaPolicy>(global, local, ceiling, block_tokens, topk, score);
 }
 
 }  // namespace lc

@@ -1,7 +1,8 @@
 // An attention policy resolved for one session: the KV-cache geometry it needs and, for a query
 // at absolute position i, which cached keys it attends to and at what distance (the table in
 // ../shared/specs/lm-infinite.md, "Policies"). One file per policy: full.cc, window.cc,
-// streaming.cc, lambda.cc; the kernel that executes any plan is attend_policy (policy_attend.cc).
+// streaming.cc, lambda.cc, trams.cc; the kernel that executes any plan is attend_policy
+// (policy_attend.cc).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -27,6 +28,32 @@ struct RowPlan {
   bool global_raw = false;
 };
 
+// LM-Infinite's top-k middle tokens (spec lm-infinite.md, "Optional: top-k middle tokens"): in
+// layers >= from_layer a query at i also attends, per query head, to the k middle tokens
+// first <= j < RowPlan::local_lo with the largest logits <R(distance) q, k_j> (k_j unrotated;
+// ALiBi: bias -m * distance), in the same softmax. pool > 0: only the pool tokens with the best
+// TRAMS score among those middle tokens are candidates (the bounded middle pool).
+struct MiddleTopK {
+  int64_t k = 0;  // 0 = off
+  int64_t from_layer = 0;
+  int64_t first = 0;
+  int64_t distance = 0;
+  int64_t pool = 0;  // 0 = every middle token
+  bool active(int64_t layer) const { return k > 0 && layer >= from_layer; }
+};
+
+// TRAMS memory selection (spec trams.md): besides its local keys [RowPlan::local_lo, i] (itself
+// and the `recent` before it) the query at i attends to the best `select - recent` of the older
+// pool [i - pool, local_lo) by the per-(layer, kv head) score the cache keeps per slot.
+// compacted: a selected key's distance is its rank as if the attended keys were contiguous.
+struct TramsSelect {
+  int64_t pool = 0;  // 0 = off
+  int64_t recent = 0;
+  int64_t select = 0;
+  bool compacted = false;
+  int64_t extra() const { return select - recent; }
+};
+
 class AttentionPolicy {
  public:
   virtual ~AttentionPolicy() = default;
@@ -45,6 +72,14 @@ class AttentionPolicy {
   bool needs_global_query() const { return needs_global_query_; }
   // E.g. "lambda(G=10,L=512,D=512)", with every default resolved.
   const std::string& label() const { return label_; }
+  const MiddleTopK& middle() const { return middle_; }
+  const TramsSelect& trams() const { return trams_; }
+  // Which TRAMS score the cache keeps (geometry().slot_scores, or a bounded middle pool).
+  TramsScore score_kind() const { return score_kind_; }
+  // Whether the model must compute token scores for `layer`.
+  bool scores_layer(int64_t layer) const {
+    return geo_.slot_scores || (middle_.pool > 0 && middle_.active(layer));
+  }
 
  protected:
   CacheGeometry geo_;
@@ -52,6 +87,9 @@ class AttentionPolicy {
   bool plain_causal_ = false;
   bool needs_global_query_ = false;
   std::string label_;
+  MiddleTopK middle_;
+  TramsSelect trams_;
+  TramsScore score_kind_ = TramsScore::Paper;
 };
 
 // What a policy's defaults resolve against.
@@ -71,7 +109,12 @@ std::unique_ptr<AttentionPolicy> make_full_policy(int64_t ctx, int64_t ceiling);
 std::unique_ptr<AttentionPolicy> make_window_policy(int64_t window, int64_t block_tokens);
 std::unique_ptr<AttentionPolicy> make_streaming_policy(int64_t sinks, int64_t window,
                                                        int64_t block_tokens);
+// topk: k == 0 for plain lambda; else distance, from_layer and pool as resolved (first = global).
 std::unique_ptr<AttentionPolicy> make_lambda_policy(int64_t global, int64_t local, int64_t ceiling,
-                                                    int64_t block_tokens);
+                                                    int64_t block_tokens,
+                                                    const MiddleTopK& topk = {},
+                                                    TramsScore score = TramsScore::Paper);
+std::unique_ptr<AttentionPolicy> make_trams_policy(const TramsSelect& sel, TramsScore score,
+                                                   int64_t block_tokens);
 
 }  // namespace lc

@@ -48,6 +48,14 @@ void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ct
     case AttnPolicy::Lambda:
       j.member("sinks", a.sinks >= 0 ? a.sinks : int64_t{10}).member("window", w);
       opt("ceiling", a.ceiling >= 0 ? a.ceiling : trained_ctx);
+      if (a.topk > 0) j.member("middle_pool", a.middle_pool);
+      break;
+    case AttnPolicy::Trams:
+      j.member("pool", a.trams_pool >= 0 ? a.trams_pool : int64_t{400})
+          .member("recent", a.trams_recent >= 0 ? a.trams_recent : int64_t{150})
+          .member("select", a.trams_select >= 0 ? a.trams_select : int64_t{200})
+          .member("score", trams_score_name(a.trams_score))
+          .member("compacted", a.trams_compacted);
       break;
   }
   j.end_object();

@@ -29,7 +29,8 @@ SequenceScorer::SequenceScorer(const LlamaModel& model, const AttentionConfig& a
   block_ = std::min(block_, policy_->max_block());
   pool_ = std::make_unique<ThreadPool>(n_threads);
   cache_ = std::make_unique<KvCache>(c.n_layers, c.n_kv_heads, c.head_dim, policy_->geometry());
-  ws_ = std::make_unique<Workspace>(c, block_, cache_->capacity(), pool_->size());
+  cache_->middle().reserve(max_tokens);  // unbounded top-k: no growth while scoring
+  ws_ = std::make_unique<Workspace>(c, block_, *policy_, pool_->size());
   logits_ = AlignedBuffer<float>(static_cast<size_t>(block_ * vocab_));
 }
 

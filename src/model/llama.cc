@@ -90,8 +90,29 @@ Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_ca
       rope_sin(max_tokens_ * c.head_dim / 2),
       rope_cos_g(max_tokens_ * c.head_dim / 2),
       rope_sin_g(max_tokens_ * c.head_dim / 2),
+      q_middle(max_tokens_ * c.q_dim()),
+      rope_cos_m(c.head_dim / 2),
+      rope_sin_m(c.head_dim / 2),
+      tok_scores(max_tokens_ * c.n_kv_heads),
       scores(static_cast<size_t>(attention_scratch_floats(
           AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, cache_capacity, n_threads))) {}
+
+Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, const AttentionPolicy& policy,
+                     int n_threads)
+    : Workspace(c, max_tokens_, policy.geometry().slots(), n_threads) {
+  const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
+  const int64_t floats = attention_scratch_floats(shape, policy, n_threads);
+  if (floats > static_cast<int64_t>(scores.size())) scores.resize(static_cast<size_t>(floats));
+  att_index.resize(static_cast<size_t>(attention_scratch_indices(shape, policy, n_threads)));
+}
+
+const std::vector<TramsLayerWeights>& LlamaModel::trams_weights() const {
+  std::call_once(*trams_once_, [&] {
+    for (const LlamaLayer& L : layers_)
+      trams_->push_back(trams_layer_weights(L.wq, cfg_.n_heads, cfg_.head_dim));
+  });
+  return *trams_;
+}
 
 LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
   const ModelConfig& c = cfg_;
@@ -177,7 +198,7 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
   const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half = c.head_dim / 2;
   const bool alibi = c.position == PositionKind::ALiBi;
   const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
-                             alibi ? alibi_slopes_.data() : nullptr};
+                             alibi ? alibi_slopes_.data() : nullptr, c.rope_theta, c.rope_style};
   // A second rotation of the queries, to the position they take for global keys (spec: the
   // distance ceiling for RoPE, <R(D) q, k>; StreamingLLM's in-cache position). ALiBi models take
   // the global distance as a bias inside the attention kernel instead.
@@ -193,6 +214,17 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
                        ws.rope_sin_g.data() + i * half);
   }
   const int64_t n_raw = cache.geometry().n_raw;
+  cache.set_key_rotation(!alibi, c.rope_theta, c.rope_style);
+  // LM-Infinite top-k: middle keys are scored with the query rotated to the fixed distance
+  // (RoPE; ALiBi takes it as a bias in the kernel), and kept unrotated in the middle store.
+  const MiddleTopK& mid = policy.middle();
+  const bool middle_q = mid.k > 0 && !alibi;
+  if (middle_q)
+    ops::rope_angles(static_cast<double>(mid.distance), c.head_dim, c.rope_theta,
+                     ws.rope_cos_m.data(), ws.rope_sin_m.data());
+  const std::vector<TramsLayerWeights>* trams_w = nullptr;
+  for (int64_t l = 0; l < c.n_layers && !trams_w; ++l)
+    if (policy.scores_layer(l)) trams_w = &trams_weights();
 
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LlamaLayer& L = layers_[l];
@@ -207,6 +239,9 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
         add_bias(ws.v.data() + i * kv_dim, L.bv, kv_dim);
       }
     }
+    const bool middle_layer = cache.middle().has_layer(l);
+    const bool scored = policy.scores_layer(l);
+    float* tok_scores = scored ? ws.tok_scores.data() : nullptr;
     for (int64_t i = 0; i < n; ++i) {
       const float* cs = ws.rope_cos.data() + i * half;
       const float* sn = ws.rope_sin.data() + i * half;
@@ -218,24 +253,34 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
         K.rope(qg, c.n_heads, c.head_dim, ws.rope_cos_g.data() + i * half,
                ws.rope_sin_g.data() + i * half, c.rope_style);
       }
-      const bool raw = pos0 + i < n_raw;
+      if (middle_q && mid.active(l)) {
+        float* qm = ws.q_middle.data() + i * q_dim;
+        std::memcpy(qm, qi, sizeof(float) * q_dim);
+        K.rope(qm, c.n_heads, c.head_dim, ws.rope_cos_m.data(), ws.rope_sin_m.data(),
+               c.rope_style);
+      }
+      // TRAMS scores from the unrotated key (spec trams.md), once, as the token enters the cache.
+      float* si = scored ? tok_scores + i * c.n_kv_heads : nullptr;
+      if (scored) trams_scores((*trams_w)[l], policy.score_kind(), c.n_kv_heads, ki, si);
+      const bool raw = pos0 + i < n_raw || middle_layer;
       if (alibi) {  // no rotation: the cached key is the unrotated key
         cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ki : nullptr,
-                    ws.v.data() + i * kv_dim);
+                    ws.v.data() + i * kv_dim, si);
         continue;
       }
       if (raw) std::memcpy(ws.k_raw.data() + i * kv_dim, ki, sizeof(float) * kv_dim);
       K.rope(qi, c.n_heads, c.head_dim, cs, sn, c.rope_style);
       K.rope(ki, c.n_kv_heads, c.head_dim, cs, sn, c.rope_style);
       cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ws.k_raw.data() + i * kv_dim : nullptr,
-                  ws.v.data() + i * kv_dim);
+                  ws.v.data() + i * kv_dim, si);
     }
     if (policy.plain_causal() && !alibi)  // attend_full has no bias term
       attend_full(pool, cache, l, shape, ws.q.data(), n, pos0, ws.att.data(), ws.scores.data());
     else
       attend_policy(pool, cache, l, shape, policy, ws.q.data(),
                     global_q ? ws.q_global.data() : nullptr, n, pos0, ws.att.data(),
-                    ws.scores.data());
+                    ws.scores.data(), middle_q ? ws.q_middle.data() : nullptr,
+                    ws.att_index.size() ? ws.att_index.data() : nullptr);
     ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
 

@@ -4,11 +4,14 @@
 // state lives in a KvCache and a Workspace owned by the caller (runtime/session.h).
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "attention/attention.h"
 #include "attention/kv_cache.h"
 #include "attention/policy.h"
+#include "attention/trams_score.h"
 #include "core/aligned.h"
 #include "formats/model_file.h"
 #include "ops/ops.h"
@@ -36,6 +39,9 @@ struct LlamaLayer {
 // Scratch buffers for a block of up to `max_tokens` tokens, allocated once.
 struct Workspace {
   Workspace(const ModelConfig& c, int64_t max_tokens, int64_t cache_capacity, int n_threads);
+  // Scratch sized for `policy` (top-k middle tokens, TRAMS) over a cache of its geometry.
+  Workspace(const ModelConfig& c, int64_t max_tokens, const AttentionPolicy& policy,
+            int n_threads);
   int64_t max_tokens;
   AlignedBuffer<float> x;       // [max_tokens, d_model] residual stream
   AlignedBuffer<float> xb;      // [max_tokens, d_model] normed input of a sub-layer
@@ -52,8 +58,14 @@ struct Workspace {
   AlignedBuffer<float> rope_sin;  // [max_tokens, head_dim/2]
   AlignedBuffer<float> rope_cos_g;  // [max_tokens, head_dim/2] angles of RowPlan::global_pos
   AlignedBuffer<float> rope_sin_g;  // [max_tokens, head_dim/2]
+  AlignedBuffer<float> q_middle;    // [max_tokens, q_dim] queries rotated to the top-k distance
+  AlignedBuffer<float> rope_cos_m;  // [head_dim/2] angles of policy.middle().distance
+  AlignedBuffer<float> rope_sin_m;  // [head_dim/2]
+  AlignedBuffer<float> tok_scores;  // [max_tokens, n_kv_heads] TRAMS scores of the block
   // [n_threads, n_heads/n_kv_heads, cache_capacity + head_dim] (attention_scratch_floats)
   AlignedBuffer<float> scores;
+  // Index scratch of attend_policy (top-k heaps, TRAMS candidates); empty for plain policies.
+  AlignedBuffer<int64_t> att_index;
 };
 
 // ALiBi slopes as MPT generates them (gen_slopes / transformers' build_mpt_alibi_tensor): with
@@ -67,6 +79,9 @@ class LlamaModel {
   explicit LlamaModel(const ModelFile& file);
 
   const ModelConfig& config() const { return cfg_; }
+  // What the TRAMS score needs from W_Q of every layer (trams_score.h), computed on first use
+  // (once per model; O(n_heads * head_dim^2 * d_model) per layer) and shared by all sessions.
+  const std::vector<TramsLayerWeights>& trams_weights() const;
 
   // Runs n (<= ws.max_tokens, <= policy.max_block()) tokens at positions pos0..pos0+n-1,
   // appending their keys and values to the cache (whose geometry is policy.geometry()) and
@@ -86,6 +101,9 @@ class LlamaModel {
   const float* output_norm_;
   std::vector<LlamaLayer> layers_;
   std::vector<float> alibi_slopes_;  // [n_heads] for ALiBi models, else empty
+  std::shared_ptr<std::once_flag> trams_once_ = std::make_shared<std::once_flag>();
+  std::shared_ptr<std::vector<TramsLayerWeights>> trams_ =
+      std::make_shared<std::vector<TramsLayerWeights>>();
 };
 
 }  // namespace lc

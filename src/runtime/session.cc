@@ -28,9 +28,12 @@ Session::Session(const LlamaModel& model, const SessionOptions& opt)
       policy_(policy_for(model, opt)),
       cache_(model.config().n_layers, model.config().n_kv_heads, model.config().head_dim,
              policy_->geometry()),
-      ws_(model.config(), std::max<int64_t>(1, opt.block_tokens), cache_.capacity(),
-          pool_.size()),
-      logits_(static_cast<size_t>(model.config().vocab_size)) {}
+      ws_(model.config(), std::max<int64_t>(1, opt.block_tokens), *policy_, pool_.size()),
+      logits_(static_cast<size_t>(model.config().vocab_size)) {
+  // An unbounded top-k middle store grows by one chunk every MiddleStore::kChunk tokens; with an
+  // explicit --ctx it is allocated up front instead, so that decoding allocates nothing.
+  if (opt.ctx > 0) cache_.middle().reserve(opt.ctx);
+}
 
 const float* Session::prefill(const int* tokens, int64_t n) {
   check(n >= 1, "prefill: empty prompt");
