@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -148,6 +151,44 @@ TEST(BatchDecode, BasedQuadraticPrefillMatchesChunkedAndCannotContinue) {
   const float* b = quadratic.prefill(toks.data(), 40);
   EXPECT_LT(test::rel_err(b, a_copy.data(), static_cast<size_t>(model.vocab_size())), 1e-5);
   test::expect_error([&] { quadratic.decode(1); }, {"quadratic", "no recurrent state"});
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// bench --batch for both architectures: the JSON reports the state / KV bytes per sequence and
+// the batch total (B times it); BASED's --fill and --taylor run.
+TEST(BatchCli, BenchBatchReportsBytesPerSequenceAndTotal) {
+  const std::string bin = test::longctx_bin();
+  if (bin.empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
+  const std::string based = temp_path("based_dir"), llama = temp_path("ll.bin");
+  ASSERT_EQ(std::system((bin + " synth-model --arch based --preset tiny -o " + based +
+                         " >/dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(std::system((bin + " synth-model -o " + llama + " --dim 32 --hidden 64 --layers 2 "
+                         "--heads 4 --kv-heads 2 --vocab 60 --ctx 256 >/dev/null 2>&1").c_str()),
+            0);
+  const std::string js = temp_path("bench.json");
+  for (const std::string& m : {based, llama}) {
+    ASSERT_EQ(std::system((bin + " bench -m " + m + " --batch 3 --fill 100 --prompt 4 --gen 5 "
+                           "--reps 1 --json " + js + " >/dev/null").c_str()), 0) << m;
+    const std::string j = slurp(js);
+    const auto num = [&](const std::string& key) {
+      const size_t at = j.find("\"" + key + "\": ");
+      EXPECT_NE(at, std::string::npos) << key;
+      return std::atoll(j.c_str() + at + key.size() + 4);
+    };
+    EXPECT_GT(num("state_bytes_per_seq"), 0) << m;
+    EXPECT_EQ(num("state_bytes_total"), 3 * num("state_bytes_per_seq")) << m;
+    EXPECT_EQ(num("batch"), 3);
+  }
+  EXPECT_EQ(std::system((bin + " bench -m " + based + " --taylor quadratic --prompt 40 --reps 1"
+                         " >/dev/null").c_str()), 0);
+  EXPECT_NE(std::system((bin + " bench -m " + llama + " --taylor quadratic 2>/dev/null").c_str()),
+            0);
 }
 
 }  // namespace

@@ -16,7 +16,6 @@ void refuse_attention_flags_for_based(const Args& a);
 
 int run_based(const Args& a, const ModelFile& file, const std::string& prompt,
               const GenerateOptions& g);
-int bench_based(const Args& a, const ModelFile& file);
 // ids: --tokens as given (empty with -p).
 int logits_based(const Args& a, const ModelFile& file, const std::vector<int64_t>& ids);
 

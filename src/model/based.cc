@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/thread_pool.h"
 #include "formats/hf.h"
 #include "ops/reference.h"
@@ -188,6 +189,31 @@ void BasedState::reset() {
   for (auto& c : conv_) c.reset();
   pos_ = 0;
   quadratic_ = false;
+}
+
+void BasedState::fill_random(int64_t n, uint64_t seed) {
+  check(n >= 0, "fill: negative position count ", n);
+  reset();
+  Rng rng(seed);
+  auto u = [&rng] { return 2.0f * rng.uniform() - 1.0f; };
+  for (TaylorState& t : taylor_) {
+    const TaylorShape& s = t.shape();
+    for (int64_t h = 0; h < s.n_heads; ++h) {
+      float* kv = t.kv(h);  // [D][head_dim]
+      for (int64_t i = 0; i < t.n_features() * s.head_dim; ++i) kv[i] = u();
+      float* kz = t.kz(h);
+      kz[0] = static_cast<float>(n);
+      for (int64_t i = 1; i < t.n_features(); ++i) kz[i] = 0.01f * u();
+    }
+    t.add_tokens(n);
+  }
+  window_.fill_random(n, rng.next_u64());
+  for (BaseConvState& c : conv_)
+    for (int64_t i = 0; i < c.channels(); ++i) {
+      c.older()[i] = u();
+      c.newer()[i] = u();
+    }
+  pos_ = n;
 }
 
 size_t BasedState::state_bytes() const {

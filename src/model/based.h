@@ -84,6 +84,12 @@ class BasedState {
 
   // Forgets the sequence (every state zeroed, next position 0).
   void reset();
+  // Benchmarks: pretends that n tokens were processed without computing them -- the analogue of
+  // Session::fill_random. The state has a fixed size, so random contents cost a decode exactly
+  // what a real prefill's would: Taylor KV and Kz random with Kz's constant feature = n (the
+  // token count, which keeps every denominator positive), window rings random over the
+  // positions they hold, conv histories random; next position n.
+  void fill_random(int64_t n, uint64_t seed);
   int64_t pos() const { return pos_; }
   int64_t block_tokens() const { return block_; }
   int64_t chunk() const { return chunk_; }

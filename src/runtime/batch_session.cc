@@ -108,6 +108,11 @@ const float* BasedBatchSession::decode(const int* tokens) {
   return logits_.data();
 }
 
+void BasedBatchSession::fill_random(int64_t seq, int64_t n, uint64_t seed) {
+  check(seq >= 0 && seq < n_seqs(), "batch fill: sequence ", seq, " out of range");
+  states_[seq].fill_random(n, seed);
+}
+
 void BasedBatchSession::reset() {
   for (auto& s : states_) s.reset();
 }

@@ -62,6 +62,8 @@ class BasedBatchSession {
   const float* prefill(int64_t seq, const int* tokens, int64_t n);
   // Appends tokens[s] to every sequence s in one forward; returns [n_seqs, vocab_size()].
   const float* decode(const int* tokens);
+  // Benchmarks: sequence `seq` pretends n tokens were processed (BasedState::fill_random).
+  void fill_random(int64_t seq, int64_t n, uint64_t seed);
 
   void reset();
   int64_t pos(int64_t seq) const { return states_[seq].pos(); }
