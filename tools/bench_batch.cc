@@ -53,7 +53,9 @@ struct Spec {
 Spec read_spec(const Args& a) {
   Spec s;
   s.batch = a.integer("--batch", 1, 1, 1 << 20);
-  s.n_prompt = a.integer("--prompt", 128, 1, 1 << 24);
+  // --prompt 0 (batch runs after --fill): no per-sequence prefill; decoding starts from random
+  // tokens, so a large batch is not prefilled sequence by sequence.
+  s.n_prompt = a.integer("--prompt", 128, 0, 1 << 24);
   s.n_gen = a.integer("--gen", 64, 1, 1 << 24);
   s.reps = a.integer("--reps", 5, 1, 10000);
   s.fill = a.integer("--fill", 0, 0, int64_t{1} << 40);
@@ -99,6 +101,10 @@ double batch_check(BatchS& batch, Alone& alone, int64_t vocab, uint64_t seed) {
   return worst;
 }
 
+int prompt_free_token(int64_t seq, int64_t vocab) {
+  return static_cast<int>((seq * 7919 + 13) % vocab);
+}
+
 struct Timings {
   Summary prefill, decode;  // tokens/s over all sequences
   double fill_seconds = 0;  // median per rep
@@ -119,7 +125,8 @@ Timings time_batch(BatchS& s, const Spec& sp, int64_t vocab) {
         s.fill_random(q, sp.fill, sp.seed + 17 + static_cast<uint64_t>((r + 1) * sp.batch + q));
     const double t0 = now_seconds();
     for (int64_t q = 0; q < sp.batch; ++q)
-      next[q] = Sampler::argmax(s.prefill(q, prompt.data(), sp.n_prompt), vocab);
+      next[q] = sp.n_prompt > 0 ? Sampler::argmax(s.prefill(q, prompt.data(), sp.n_prompt), vocab)
+                                : prompt_free_token(q, vocab);
     const double t1 = now_seconds();
     for (int64_t i = 0; i < sp.n_gen; ++i) {
       const float* l = s.decode(next.data());
@@ -128,7 +135,7 @@ Timings time_batch(BatchS& s, const Spec& sp, int64_t vocab) {
     const double t2 = now_seconds();
     if (r >= 0) {
       fills.push_back(t0 - tf);
-      pre.push_back(static_cast<double>(sp.batch * sp.n_prompt) / (t1 - t0));
+      if (sp.n_prompt > 0) pre.push_back(static_cast<double>(sp.batch * sp.n_prompt) / (t1 - t0));
       dec.push_back(static_cast<double>(sp.batch * sp.n_gen) / (t2 - t1));
     }
   }
@@ -173,7 +180,8 @@ void print_report(const Args& a, const Report& r) {
                 static_cast<long long>(r.spec.fill), r.fill_kind.c_str(), r.t.fill_seconds);
   std::printf("| test          | tokens (all seqs) | tok/s median | p10      | p90      |\n");
   std::printf("|---------------|-------------------|--------------|----------|----------|\n");
-  std::printf("| prefill       | %17lld | %12.1f | %8.1f | %8.1f |\n",
+  if (r.spec.n_prompt > 0)
+    std::printf("| prefill       | %17lld | %12.1f | %8.1f | %8.1f |\n",
               static_cast<long long>(r.spec.batch * r.spec.n_prompt), r.t.prefill.median,
               r.t.prefill.p10, r.t.prefill.p90);
   if (r.has_decode)
@@ -307,6 +315,7 @@ const char* const kBenchFlags[] = {"-m",     "-t",     "--prompt", "--gen",  "--
 int bench_batch_llama(const Args& a, const ModelFile& file) {
   if (a.has("--taylor")) fail("--taylor: applies to BASED models only");
   const Spec sp = read_spec(a);
+  if (sp.n_prompt == 0 && sp.fill == 0) fail("--prompt 0: needs --fill N (a context to decode)");
   const AttentionConfig attn = parse_attention(a, /*allow_many=*/false).front();
   LlamaModel model(file);
   const ModelConfig& c = model.config();
@@ -343,7 +352,11 @@ int bench_batch_based(const Args& a, const ModelFile& file) {
   refuse_attention_flags_for_based(a);
   if (a.has("--ctx")) fail("--ctx: not supported for BASED models (no context limit)");
   const Spec sp = read_spec(a);
-  if (a.has("--taylor")) return bench_taylor(a, file, sp);
+  if (a.has("--taylor")) {
+    if (sp.n_prompt < 1) fail("--taylor: --prompt must be at least 1");
+    return bench_taylor(a, file, sp);
+  }
+  if (sp.n_prompt == 0 && sp.fill == 0) fail("--prompt 0: needs --fill N (a context to decode)");
   BasedModel model(file);
   const int64_t vocab = model.vocab_size();
   BasedSessionOptions so;

@@ -89,7 +89,7 @@ int cmd_bench(int argc, char** argv) {
   }
   if (a.has("--mixer-only") && !a.has("--taylor")) fail("--mixer-only: needs --taylor");
   const int threads = threads_flag(a);
-  const int64_t n_prompt = a.integer("--prompt", 128, 1, 1 << 24);
+  const int64_t n_prompt = a.integer("--prompt", 128, 0, 1 << 24);  // 0: --batch runs only
   const int64_t n_gen = a.integer("--gen", 64, 1, 1 << 24);
   const int64_t reps = a.integer("--reps", 5, 1, 10000);
   const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
@@ -101,6 +101,7 @@ int cmd_bench(int argc, char** argv) {
   auto file = load_model(a);
   if (file->config.arch == "based") return bench_batch_based(a, *file);
   if (a.has("--batch") || a.has("--taylor")) return bench_batch_llama(a, *file);
+  if (n_prompt < 1) fail("--prompt 0: only with --batch (after --fill)");
   LlamaModel model(*file);
   const ModelConfig& c = model.config();
   if (ctx == 0) ctx = std::max(c.ctx_len, fill + n_prompt + n_gen);
