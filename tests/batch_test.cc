@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -189,6 +190,34 @@ TEST(BatchCli, BenchBatchReportsBytesPerSequenceAndTotal) {
                          " >/dev/null").c_str()), 0);
   EXPECT_NE(std::system((bin + " bench -m " + llama + " --taylor quadratic 2>/dev/null").c_str()),
             0);
+}
+
+std::string capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  EXPECT_EQ(::pclose(p), 0) << cmd;
+  return out;
+}
+
+// run --batch 3 --seed S: sequence s prints exactly what run --seed S+s prints alone.
+TEST(BatchCli, RunBatchEqualsEachSeedAlone) {
+  const std::string bin = test::longctx_bin();
+  if (bin.empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
+  const std::string model = test::asset("llama2c/stories260K.bin"),
+                    tok = test::asset("llama2c/tok512.bin");
+  if (!test::file_exists(model) || !test::file_exists(tok)) GTEST_SKIP() << "assets absent";
+  const std::string base = bin + " run -m '" + model + "' -z '" + tok +
+                           "' -p 'Once upon' -n 30 --temp 0.9 --top-p 0.9 2>/dev/null";
+  const std::string batched = capture(base + " --batch 3 --seed 3");
+  std::string want;
+  for (int s = 0; s < 3; ++s)
+    want += "--- sequence " + std::to_string(s) + " ---\n" +
+            capture(base + " --seed " + std::to_string(3 + s));
+  EXPECT_EQ(batched, want);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "core/timer.h"
 #include "model/based.h"
 #include "runtime/based_session.h"
+#include "runtime/batch_session.h"
 #include "runtime/sampler.h"
 
 namespace lc::cli {
@@ -24,6 +25,25 @@ void refuse_attention_flags_for_based(const Args& a) {
               "attention layers are fixed by config.json)");
 }
 
+void print_batch(const std::string& prompt, const std::vector<std::string>& texts) {
+  for (size_t s = 0; s < texts.size(); ++s) {
+    std::printf("--- sequence %zu ---\n", s);
+    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+    std::fwrite(texts[s].data(), 1, texts[s].size(), stdout);
+    std::fputc('\n', stdout);
+  }
+  std::fflush(stdout);
+}
+
+void print_batch_stats(const GenerateStats& st, int64_t batch) {
+  std::fprintf(stderr, "prompt: %lld tokens x %lld sequences, %.1f tokens/s\n",
+               static_cast<long long>(st.n_prompt), static_cast<long long>(batch),
+               st.prefill_seconds > 0 ? st.n_prompt * batch / st.prefill_seconds : 0.0);
+  std::fprintf(stderr, "generation: %lld tokens over %lld sequences, %.1f tokens/s in total\n",
+               static_cast<long long>(st.n_generated), static_cast<long long>(batch),
+               st.decode_seconds > 0 ? st.n_generated / st.decode_seconds : 0.0);
+}
+
 int run_based(const Args& a, const ModelFile& file, const std::string& prompt,
               const GenerateOptions& g) {
   refuse_attention_flags_for_based(a);
@@ -31,6 +51,16 @@ int run_based(const Args& a, const ModelFile& file, const std::string& prompt,
   BasedModel model(file);
   BasedSessionOptions so;
   so.n_threads = threads_flag(a);
+  if (a.has("--batch")) {
+    const int64_t batch = a.integer("--batch", 1, 1, 1 << 16);
+    BasedBatchSession batched(model, so, batch);
+    std::vector<std::string> texts;
+    const GenerateStats st =
+        generate_batch(batched, *tok, tok->encode(prompt, /*add_bos=*/true), g, &texts);
+    print_batch(prompt, texts);
+    if (a.has("--verbose")) print_batch_stats(st, batch);
+    return 0;
+  }
   BasedSession session(model, so);
   std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);

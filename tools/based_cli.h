@@ -14,6 +14,10 @@ namespace lc::cli {
 // KV cache; BASED has none).
 void refuse_attention_flags_for_based(const Args& a);
 
+// run --batch output: every sequence's prompt + continuation, one after another.
+void print_batch(const std::string& prompt, const std::vector<std::string>& texts);
+void print_batch_stats(const GenerateStats& st, int64_t batch);
+
 int run_based(const Args& a, const ModelFile& file, const std::string& prompt,
               const GenerateOptions& g);
 // ids: --tokens as given (empty with -p).
