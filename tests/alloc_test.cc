@@ -14,6 +14,9 @@
 #include "linear/baseconv.h"
 #include "linear/taylor.h"
 #include "model/llama.h"
+#include "formats/synthetic.h"
+#include "model/based.h"
+#include "runtime/batch_session.h"
 #include "runtime/session.h"
 
 // The replacement operators below pair malloc with free consistently; GCC cannot see that once
@@ -131,6 +134,48 @@ TEST(NoAllocation, TopKAndTramsDecodeDoNotAllocate) {
       for (int i = 0; i < 80; ++i) s.decode(toks[i % 20]);
       EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
     }
+}
+
+// Batched decode: one forward over B sequences (Llama under a full and a bounded policy, and
+// BASED) reuses the sessions' preallocated caches, states and shared scratch.
+TEST(NoAllocation, BatchedDecodeStepsDoNotAllocate) {
+  std::string path =
+      ::testing::TempDir() + "/longctx_alloc_batch_" + std::to_string(::getpid()) + ".bin";
+  write_synthetic_llama2c(path, SynthSpec{64, 96, 2, 4, 2, 50, 128, 3, true});
+  auto f = load_model_file(path);
+  LlamaModel m(*f);
+  std::vector<AttentionConfig> policies(3);
+  for (int i = 1; i < 3; ++i) {
+    policies[i].policy = AttnPolicy::Lambda;
+    policies[i].sinks = 3;
+    policies[i].window = 9;
+  }
+  policies[2].topk = 2;  // top-k from a bounded middle pool
+  policies[2].topk_from_layer = 1;
+  policies[2].middle_pool = 5;
+  const int toks[4] = {1, 2, 3, 4};
+  for (const AttentionConfig& attn : policies)
+    for (int threads : {1, 2}) {
+      BatchSession batch(m, SessionOptions{0, threads, 8, attn}, 4);
+      for (int64_t s = 0; s < 4; ++s) batch.prefill(s, toks, 1 + s);
+      batch.decode(toks);  // warm-up
+      long before = g_allocations.load();
+      for (int i = 0; i < 30; ++i) batch.decode(toks);
+      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
+    }
+  auto based = synthetic_based(based_preset("tiny"), 3);
+  BasedModel bm(*based);
+  for (int threads : {1, 2}) {
+    BasedSessionOptions so;
+    so.n_threads = threads;
+    so.block_tokens = 8;
+    BasedBatchSession batch(bm, so, 4);
+    for (int64_t s = 0; s < 4; ++s) batch.prefill(s, toks, 1 + s);
+    batch.decode(toks);  // warm-up
+    long before = g_allocations.load();
+    for (int i = 0; i < 30; ++i) batch.decode(toks);
+    EXPECT_EQ(g_allocations.load() - before, 0) << "BASED threads " << threads;
+  }
 }
 
 }  // namespace

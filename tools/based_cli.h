@@ -14,9 +14,12 @@ namespace lc::cli {
 // KV cache; BASED has none).
 void refuse_attention_flags_for_based(const Args& a);
 
+// run --batch output: every sequence's prompt + continuation, one after another.
+void print_batch(const std::string& prompt, const std::vector<std::string>& texts);
+void print_batch_stats(const GenerateStats& st, int64_t batch);
+
 int run_based(const Args& a, const ModelFile& file, const std::string& prompt,
               const GenerateOptions& g);
-int bench_based(const Args& a, const ModelFile& file);
 // ids: --tokens as given (empty with -p).
 int logits_based(const Args& a, const ModelFile& file, const std::vector<int64_t>& ids);
 

@@ -10,6 +10,7 @@
 #include "git_commit.h"
 #include "attention_flags.h"
 #include "based_cli.h"
+#include "bench_batch.h"
 #include "commands.h"
 #include "common.h"
 #include "core/aligned.h"
@@ -60,10 +61,10 @@ double prefill_decode_mismatch(Session& s, const std::vector<int>& toks, int64_t
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",  "-t",   "--prompt", "--gen", "--reps",
-                                    "--json", "--ctx", "--dtype", "--seed", "--fill"};
+  std::vector<std::string> flags;
+  for (const char* const* f = kBenchFlags; *f; ++f) flags.push_back(*f);
   for (const auto& f : attention_value_flags()) flags.push_back(f);
-  Args a("bench", flags, {"--help"});
+  Args a("bench", flags, {"--help", "--mixer-only"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(
@@ -75,12 +76,21 @@ int cmd_bench(int argc, char** argv) {
         "  --fill N  decode at context N: random keys/values stand in for N positions (written\n"
         "            into the cache rows they occupy -- for bounded policies only the sinks and\n"
         "            the last window), then the prompt and --gen tokens follow at position N.\n"
-        "  --ctx N   context of --attn full (default: the model's, raised to fit the run)\n",
+        "  --ctx N   context of --attn full (default: the model's, raised to fit the run)\n"
+        "  --batch B B independent sequences, each its own KV cache (BASED: recurrent state);\n"
+        "            every decode step is one forward over all B (tokens/s count all of them);\n"
+        "            reports the KV / state bytes per sequence and in total; --prompt 0 (with\n"
+        "            --fill) skips the per-sequence prefill and decodes from random tokens\n"
+        "  BASED: --fill N gives every sequence a random recurrent state standing in for N\n"
+        "            tokens (fixed-size state: a decode costs the same as after a prefill)\n"
+        "  --taylor chunked|quadratic  (BASED) prefill only, the prompt in one block, with the\n"
+        "            linear attention in that form; --mixer-only times that core alone\n",
         stdout);
     return 0;
   }
+  if (a.has("--mixer-only") && !a.has("--taylor")) fail("--mixer-only: needs --taylor");
   const int threads = threads_flag(a);
-  const int64_t n_prompt = a.integer("--prompt", 128, 1, 1 << 24);
+  const int64_t n_prompt = a.integer("--prompt", 128, 0, 1 << 24);  // 0: --batch runs only
   const int64_t n_gen = a.integer("--gen", 64, 1, 1 << 24);
   const int64_t reps = a.integer("--reps", 5, 1, 10000);
   const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
@@ -90,7 +100,9 @@ int cmd_bench(int argc, char** argv) {
   const AttentionConfig attn = parse_attention(a, /*allow_many=*/false).front();
 
   auto file = load_model(a);
-  if (file->config.arch == "based") return bench_based(a, *file);
+  if (file->config.arch == "based") return bench_batch_based(a, *file);
+  if (a.has("--batch") || a.has("--taylor")) return bench_batch_llama(a, *file);
+  if (n_prompt < 1) fail("--prompt 0: only with --batch (after --fill)");
   LlamaModel model(*file);
   const ModelConfig& c = model.config();
   if (ctx == 0) ctx = std::max(c.ctx_len, fill + n_prompt + n_gen);

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "core/error.h"
 #include "model/llama.h"
+#include "runtime/batch_session.h"
 #include "runtime/generate.h"
 #include "runtime/session.h"
 
@@ -27,6 +28,8 @@ const char* kHelp =
     "              (window, streaming and lambda keep a bounded cache and have no limit)\n"
     "  --dtype D   convert weight matrices at load (default: as stored)\n"
     "  --verbose   print prompt and generation tokens/s to stderr\n"
+    "  --batch B   B independent sequences from the prompt (sampler seeds S, S+1, ...), each\n"
+    "              decode step one forward over all of them; printed one after another\n"
     "attention flags: --attn full|window|streaming|lambda --window N --sinks G\n"
     "                 --ceiling D|none --topk K --topk-from-layer H --middle-pool P\n"
     "                 --attn trams --pool M --recent R --select m --trams-score paper|code\n"
@@ -35,7 +38,8 @@ const char* kHelp =
 
 int cmd_run(int argc, char** argv) {
   std::vector<std::string> flags = {"-m",     "-z",      "-p",   "-f", "-n",    "--temp",
-                                    "--top-k", "--top-p", "--seed", "-t", "--ctx", "--dtype"};
+                                    "--top-k", "--top-p", "--seed", "-t", "--ctx", "--dtype",
+                                    "--batch"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("run", flags, {"--verbose", "--help"});
   a.parse(argc, argv, 2);
@@ -56,6 +60,7 @@ int cmd_run(int argc, char** argv) {
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
   so.attn = parse_attention(a, /*allow_many=*/false).front();
   std::string prompt = a.has("-f") ? read_text_file("-f", a.str("-f")) : a.str("-p");
+  const int64_t batch = a.integer("--batch", 1, 1, 1 << 16);
 
   auto file = load_model(a);
   if (file->config.arch == "based") return run_based(a, *file, prompt, g);
@@ -68,6 +73,17 @@ int cmd_run(int argc, char** argv) {
     fail("the prompt is ", tokens.size(), " tokens, longer than the context of ",
          session.capacity(), " tokens (raise --ctx)");
 
+  if (a.has("--batch")) {
+    BatchSession batched(model, so, batch);
+    std::vector<std::string> texts;
+    GenerateStats st = generate_batch(batched, *tok, tokens, g, &texts);
+    print_batch(prompt, texts);
+    if (st.hit_context_limit)
+      std::fprintf(stderr, "longctx run: stopped at the context limit of %lld tokens\n",
+                   static_cast<long long>(batched.capacity()));
+    if (a.has("--verbose")) print_batch_stats(st, batch);
+    return 0;
+  }
   // The prompt is echoed as given, then the continuation is streamed after it.
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   GenerateStats st = generate(session, *tok, tokens, g, [](const std::string& piece) {

@@ -55,6 +55,11 @@ size_t SlidingWindowAttention::bytes() const {
 
 void SlidingWindowAttention::reset() { std::fill(pos_.begin(), pos_.end(), 0); }
 
+void SlidingWindowAttention::fill_random(int64_t n, uint64_t seed) {
+  cache_.fill_random(n, seed);
+  std::fill(pos_.begin(), pos_.end(), n);
+}
+
 void SlidingWindowAttention::forward(ThreadPool& pool, int64_t layer, const float* q,
                                      const float* k, const float* v, int64_t ld, int64_t n,
                                      float* out) {

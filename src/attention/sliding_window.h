@@ -49,6 +49,9 @@ class SlidingWindowAttention {
 
   // Forgets every layer's tokens (the next token is position 0 again).
   void reset();
+  // Benchmarks: every layer pretends n tokens were seen -- random keys/values in the ring rows
+  // those positions occupy (KvCache::fill_random), next position n.
+  void fill_random(int64_t n, uint64_t seed);
 
   // The next n >= 0 tokens of `layer`. q, k, v: unrotated rows at q + i*ld (i < n), each
   // [n_heads*head_dim]; for the fused Wqkv output [n, 3d]: q = qkv, k = qkv + d, v = qkv + 2d,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/thread_pool.h"
 #include "formats/hf.h"
 #include "ops/reference.h"
@@ -143,23 +144,11 @@ BasedModel::BasedModel(const ModelFile& f) : cfg_(f.config) {
   }
 }
 
-BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk,
-                       int n_threads)
-    : block_(std::max<int64_t>(1, block_tokens)),
-      chunk_(std::max<int64_t>(1, chunk)),
-      window_(SlidingWindowShape{model.config().n_heads, model.config().head_dim,
-                                 std::max<int64_t>(2, model.config().based.window_size),
-                                 model.config().rope_theta},
-              // SlidingWindowAttention needs >= 1 layer: a model without window layers (e.g.
-              // BaseConv + linear attention) keeps an unused 1-layer placeholder, not counted
-              // in state_bytes().
-              std::max<int64_t>(1, model.n_window()), block_, n_threads),
-      window_used_(model.n_window() > 0) {
+BasedScratch::BasedScratch(const BasedModel& model, int64_t rows, int64_t chunk, int n_threads)
+    : rows_(std::max<int64_t>(1, rows)), chunk_(std::max<int64_t>(1, chunk)) {
   const ModelConfig& c = model.config();
-  const int64_t d = c.d_model, B = block_;
+  const int64_t d = c.d_model, B = rows_;
   const TaylorShape ts{c.based.linear_heads, c.based.feature_dim, d / c.based.linear_heads};
-  for (int64_t i = 0; i < model.n_linear(); ++i) taylor_.emplace_back(ts);
-  for (int64_t i = 0; i < model.n_conv(); ++i) conv_.emplace_back(2 * d);
   const int64_t qk = c.based.linear_heads * c.based.feature_dim;
   x_ = AlignedBuffer<float>(static_cast<size_t>(B * d));
   xb_ = AlignedBuffer<float>(static_cast<size_t>(B * d));
@@ -173,11 +162,62 @@ BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t ch
       static_cast<size_t>(std::max<int64_t>(1, taylor_scratch_floats(ts, chunk_, n_threads))));
 }
 
+size_t BasedScratch::bytes() const {
+  return x_.bytes() + xb_.bytes() + proj_.bytes() + att_.bytes() + out_.bytes() + fc1_.bytes() +
+         mid_.bytes() + taylor_scratch_.bytes();
+}
+
+BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk,
+                       int n_threads, bool own_scratch)
+    : block_(std::max<int64_t>(1, block_tokens)),
+      chunk_(std::max<int64_t>(1, chunk)),
+      window_(SlidingWindowShape{model.config().n_heads, model.config().head_dim,
+                                 std::max<int64_t>(2, model.config().based.window_size),
+                                 model.config().rope_theta},
+              // SlidingWindowAttention needs >= 1 layer: a model without window layers (e.g.
+              // BaseConv + linear attention) keeps an unused 1-layer placeholder, not counted
+              // in state_bytes().
+              std::max<int64_t>(1, model.n_window()), block_, n_threads),
+      window_used_(model.n_window() > 0) {
+  const ModelConfig& c = model.config();
+  const int64_t d = c.d_model;
+  const TaylorShape ts{c.based.linear_heads, c.based.feature_dim, d / c.based.linear_heads};
+  for (int64_t i = 0; i < model.n_linear(); ++i) taylor_.emplace_back(ts);
+  for (int64_t i = 0; i < model.n_conv(); ++i) conv_.emplace_back(2 * d);
+  if (own_scratch) scratch_ = BasedScratch(model, block_, chunk_, n_threads);
+}
+
 void BasedState::reset() {
   for (auto& t : taylor_) t.reset();
   window_.reset();
   for (auto& c : conv_) c.reset();
   pos_ = 0;
+  quadratic_ = false;
+}
+
+void BasedState::fill_random(int64_t n, uint64_t seed) {
+  check(n >= 0, "fill: negative position count ", n);
+  reset();
+  Rng rng(seed);
+  auto u = [&rng] { return 2.0f * rng.uniform() - 1.0f; };
+  for (TaylorState& t : taylor_) {
+    const TaylorShape& s = t.shape();
+    for (int64_t h = 0; h < s.n_heads; ++h) {
+      float* kv = t.kv(h);  // [D][head_dim]
+      for (int64_t i = 0; i < t.n_features() * s.head_dim; ++i) kv[i] = u();
+      float* kz = t.kz(h);
+      kz[0] = static_cast<float>(n);
+      for (int64_t i = 1; i < t.n_features(); ++i) kz[i] = 0.01f * u();
+    }
+    t.add_tokens(n);
+  }
+  window_.fill_random(n, rng.next_u64());
+  for (BaseConvState& c : conv_)
+    for (int64_t i = 0; i < c.channels(); ++i) {
+      c.older()[i] = u();
+      c.newer()[i] = u();
+    }
+  pos_ = n;
 }
 
 size_t BasedState::state_bytes() const {
@@ -187,22 +227,36 @@ size_t BasedState::state_bytes() const {
   return n;
 }
 
-size_t BasedState::workspace_bytes() const {
-  return x_.bytes() + xb_.bytes() + proj_.bytes() + att_.bytes() + out_.bytes() + fc1_.bytes() +
-         mid_.bytes() + taylor_scratch_.bytes();
-}
-
 void BasedModel::forward(ThreadPool& pool, BasedState& st, const int* tokens, int64_t n,
                          float* logits, bool all_logits) const {
-  const ModelConfig& c = cfg_;
-  const ops::KernelTable& K = ops::kernels();
   check(n >= 1 && n <= st.block_, "based forward: block of ", n, " tokens exceeds the state's ",
         st.block_);
+  check(st.scratch_.rows() >= n, "based forward: the state has no scratch of its own");
+  const BasedRows one{&st, 0, n};
+  forward(pool, st.scratch_, &one, 1, tokens, logits, all_logits);
+}
+
+void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* seqs,
+                         int64_t n_seqs, const int* tokens, float* logits, bool all_logits) const {
+  const ModelConfig& c = cfg_;
+  const ops::KernelTable& K = ops::kernels();
+  int64_t n = 0;  // rows over all sequences
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    const BasedRows& r = seqs[s];
+    check(r.row0 == n, "based forward: sequence ", s, " starts at row ", r.row0, ", expected ", n);
+    check(r.n >= 1 && r.n <= r.state->block_, "based forward: block of ", r.n,
+          " tokens exceeds the state's ", r.state->block_);
+    check(!r.state->quadratic_, "based forward: the sequence was prefilled with the quadratic "
+          "Taylor form, which keeps no recurrent state (use the chunked form to continue)");
+    n += r.n;
+  }
+  check(n_seqs >= 1 && n <= sc.rows_, "based forward: ", n, " rows exceed the scratch's ",
+        sc.rows_);
   const int64_t d = c.d_model, h = c.hidden;
   const int64_t qk = c.based.linear_heads * c.based.feature_dim;
-  float* x = st.x_.data();    // [n, d]
-  float* xb = st.xb_.data();  // [n, d]
-  float* out = st.out_.data();  // [n, d]
+  float* x = sc.x_.data();    // [n, d]
+  float* xb = sc.xb_.data();  // [n, d]
+  float* out = sc.out_.data();  // [n, d]
   for (int64_t t = 0; t < n; ++t) {
     const int tok = tokens[t];
     check(tok >= 0 && tok < c.vocab_size, "token id ", tok, " is out of range [0, ",
@@ -216,35 +270,56 @@ void BasedModel::forward(ThreadPool& pool, BasedState& st, const int* tokens, in
   for (const BasedLayer& L : layers_) {
     // x = x + mixer(norm1(x))
     for (int64_t t = 0; t < n; ++t) K.rmsnorm(x + t * d, L.norm1, xb + t * d, d, c.norm_eps);
-    float* att = st.att_.data();
+    float* att = sc.att_.data();
     switch (L.mixer) {
       case BasedMixer::Window: {
-        float* qkv = st.proj_.data();  // [n, 3d]
+        float* qkv = sc.proj_.data();  // [n, 3d]
         ops::matmul(pool, L.wqkv, xb, n, qkv);
-        st.window_.forward(pool, L.index, qkv, qkv + d, qkv + 2 * d, 3 * d, n, att);
+        for (int64_t s = 0; s < n_seqs; ++s) {
+          const float* r = qkv + seqs[s].row0 * 3 * d;
+          seqs[s].state->window_.forward(pool, L.index, r, r + d, r + 2 * d, 3 * d, seqs[s].n,
+                                         att + seqs[s].row0 * d);
+        }
         ops::matmul(pool, L.wo, att, n, out);
         break;
       }
       case BasedMixer::Linear: {
-        float* q = st.proj_.data();  // [n, H*f]
+        float* q = sc.proj_.data();  // [n, H*f]
         float* k = q + n * qk;       // [n, H*f]
         float* v = k + n * qk;       // [n, d]
         ops::matmul(pool, L.wq, xb, n, q);
         ops::matmul(pool, L.wk, xb, n, k);
         ops::matmul(pool, L.wv, xb, n, v);
-        TaylorState& ts = st.taylor_[L.index];
-        if (n == 1)
-          taylor_decode(pool, ts, q, k, v, att, st.taylor_scratch_.data());
-        else
-          taylor_prefill(pool, ts, q, k, v, n, st.chunk_, att, st.taylor_scratch_.data());
+        for (int64_t s = 0; s < n_seqs; ++s) {
+          BasedState& st = *seqs[s].state;
+          TaylorState& ts = st.taylor_[L.index];
+          const int64_t r0 = seqs[s].row0, m = seqs[s].n;
+          float* o = att + r0 * d;
+          if (m == 1) {
+            taylor_decode(pool, ts, q + r0 * qk, k + r0 * qk, v + r0 * d, o,
+                          sc.taylor_scratch_.data());
+          } else if (sc.taylor_form == TaylorForm::Quadratic) {
+            check(st.pos_ == 0, "based forward: the quadratic Taylor form covers one block from "
+                  "a fresh state (raise block_tokens to the prompt length)");
+            taylor_quadratic(pool, ts.shape(), q + r0 * qk, k + r0 * qk, v + r0 * d, m, o);
+            st.quadratic_ = true;
+          } else {
+            taylor_prefill(pool, ts, q + r0 * qk, k + r0 * qk, v + r0 * d, m, sc.chunk_, o,
+                           sc.taylor_scratch_.data());
+          }
+        }
         ops::matmul(pool, L.wo, att, n, out);
         break;
       }
       case BasedMixer::Conv: {
-        float* u = st.proj_.data();  // [n, 4d] = [u1 (2d) | u2 (2d)]
+        float* u = sc.proj_.data();  // [n, 4d] = [u1 (2d) | u2 (2d)]
         ops::matmul(pool, L.w_in, xb, n, u);
         add_bias(u, L.b_in, n, 4 * d, 4 * d);
-        baseconv_forward(st.conv_[L.index], L.kernel, u, u + 2 * d, 4 * d, n, att, 2 * d);
+        for (int64_t s = 0; s < n_seqs; ++s) {
+          const float* r = u + seqs[s].row0 * 4 * d;
+          baseconv_forward(seqs[s].state->conv_[L.index], L.kernel, r, r + 2 * d, 4 * d,
+                           seqs[s].n, att + seqs[s].row0 * 2 * d, 2 * d);
+        }
         ops::matmul(pool, L.wo, att, n, out);  // att: [n, 2d]
         add_bias(out, L.bo, n, d, d);
         break;
@@ -253,8 +328,8 @@ void BasedModel::forward(ThreadPool& pool, BasedState& st, const int* tokens, in
     for (int64_t i = 0; i < n * d; ++i) x[i] += out[i];
     // x = x + fc2(value * silu(gate)),  [value | gate] = fc1(norm2(x))
     for (int64_t t = 0; t < n; ++t) K.rmsnorm(x + t * d, L.norm2, xb + t * d, d, c.norm_eps);
-    float* f1 = st.fc1_.data();  // [n, 2h]
-    float* mid = st.mid_.data();  // [n, h]
+    float* f1 = sc.fc1_.data();  // [n, 2h]
+    float* mid = sc.mid_.data();  // [n, h]
     ops::matmul(pool, L.fc1, xb, n, f1);
     for (int64_t t = 0; t < n; ++t) {
       std::memcpy(mid + t * h, f1 + t * 2 * h + h, sizeof(float) * h);  // gate
@@ -263,11 +338,15 @@ void BasedModel::forward(ThreadPool& pool, BasedState& st, const int* tokens, in
     ops::matmul(pool, L.fc2, mid, n, out);
     for (int64_t i = 0; i < n * d; ++i) x[i] += out[i];
   }
-  st.pos_ += n;
+  for (int64_t s = 0; s < n_seqs; ++s) seqs[s].state->pos_ += seqs[s].n;
   if (!logits) return;
-  const int64_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
-  for (int64_t t = first; t < n; ++t) K.rmsnorm(x + t * d, norm_f_, xb + t * d, d, c.norm_eps);
-  ops::matmul(pool, classifier_, xb + first * d, rows, logits);
+  // Every row, or the last row of each sequence.
+  const int64_t rows = all_logits ? n : n_seqs;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t t = all_logits ? r : seqs[r].row0 + seqs[r].n - 1;
+    K.rmsnorm(x + t * d, norm_f_, out + r * d, d, c.norm_eps);
+  }
+  ops::matmul(pool, classifier_, out, rows, logits);
 }
 
 }  // namespace lc

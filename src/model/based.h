@@ -42,38 +42,80 @@ struct BasedLayer {
 
 class BasedModel;
 
-// One sequence: the recurrent state of every layer (independent of the sequence length) and the
-// scratch of a block of up to block_tokens tokens.
+// How the linear-attention layers run a prefill block: the chunked (IO-aware) form, or the
+// explicit n x n quadratic form (benchmarks only: it covers one block from a fresh state and
+// leaves no recurrent state behind, so that state cannot be decoded or continued).
+enum class TaylorForm : uint8_t { Chunked, Quadratic };
+
+// The scratch of one forward over up to `rows` token rows (one sequence's block, or one row per
+// sequence in a batched decode). Separate from the recurrent state so that a batch of sequences
+// shares one.
+class BasedScratch {
+ public:
+  BasedScratch() = default;
+  // chunk: Taylor prefill chunk (tokens); n_threads: the largest pool used with this scratch.
+  BasedScratch(const BasedModel& model, int64_t rows, int64_t chunk, int n_threads);
+  int64_t rows() const { return rows_; }
+  int64_t chunk() const { return chunk_; }
+  size_t bytes() const;
+  TaylorForm taylor_form = TaylorForm::Chunked;
+
+ private:
+  friend class BasedModel;
+  int64_t rows_ = 0, chunk_ = 0;
+  AlignedBuffer<float> x_;       // [rows, d] residual stream
+  AlignedBuffer<float> xb_;      // [rows, d] normed sub-layer input
+  AlignedBuffer<float> proj_;    // [rows, 4d] q|k|v, Wqkv or in_proj outputs
+  AlignedBuffer<float> att_;     // [rows, 2d] mixer core output (d, or 2d for BaseConv)
+  AlignedBuffer<float> out_;     // [rows, d] out_proj / fc2 output
+  AlignedBuffer<float> fc1_;     // [rows, 2*hidden]
+  AlignedBuffer<float> mid_;     // [rows, hidden] value * silu(gate)
+  AlignedBuffer<float> taylor_scratch_;
+};
+
+// One sequence: the recurrent state of every layer (independent of the sequence length) and,
+// unless constructed without, the scratch of a block of up to block_tokens tokens.
 class BasedState {
  public:
   // chunk: Taylor prefill chunk (tokens); n_threads: the largest pool used with this state.
-  BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk, int n_threads);
+  // own_scratch = false: the caller passes a shared BasedScratch to forward (batched sessions).
+  BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk, int n_threads,
+             bool own_scratch = true);
 
   // Forgets the sequence (every state zeroed, next position 0).
   void reset();
+  // Benchmarks: pretends that n tokens were processed without computing them -- the analogue of
+  // Session::fill_random. The state has a fixed size, so random contents cost a decode exactly
+  // what a real prefill's would: Taylor KV and Kz random with Kz's constant feature = n (the
+  // token count, which keeps every denominator positive), window rings random over the
+  // positions they hold, conv histories random; next position n.
+  void fill_random(int64_t n, uint64_t seed);
   int64_t pos() const { return pos_; }
   int64_t block_tokens() const { return block_; }
   int64_t chunk() const { return chunk_; }
   // Bytes of the per-sequence recurrent state: Taylor KV/Kz, window rings, conv histories.
   size_t state_bytes() const;
-  // Bytes of the block scratch (x, projections, MLP, Taylor scratch).
-  size_t workspace_bytes() const;
+  // Bytes of the block scratch (x, projections, MLP, Taylor scratch); 0 without own scratch.
+  size_t workspace_bytes() const { return scratch_.bytes(); }
+  BasedScratch& scratch() { return scratch_; }
 
  private:
   friend class BasedModel;
   int64_t block_ = 0, chunk_ = 0, pos_ = 0;
+  bool quadratic_ = false;            // a quadratic-form prefill left no recurrent state
   std::vector<TaylorState> taylor_;   // [linear layers]
   SlidingWindowAttention window_;     // all window layers
   bool window_used_ = true;           // false: the model has no window layers
   std::vector<BaseConvState> conv_;   // [conv layers]
-  AlignedBuffer<float> x_;       // [block, d] residual stream
-  AlignedBuffer<float> xb_;      // [block, d] normed sub-layer input
-  AlignedBuffer<float> proj_;    // [block, 4d] q|k|v, Wqkv or in_proj outputs
-  AlignedBuffer<float> att_;     // [block, 2d] mixer core output (d, or 2d for BaseConv)
-  AlignedBuffer<float> out_;     // [block, d] out_proj / fc2 output
-  AlignedBuffer<float> fc1_;     // [block, 2*hidden]
-  AlignedBuffer<float> mid_;     // [block, hidden] value * silu(gate)
-  AlignedBuffer<float> taylor_scratch_;
+  BasedScratch scratch_;              // empty when constructed without own scratch
+};
+
+// One sequence's rows in a forward over several sequences: rows [row0, row0 + n) continue the
+// sequence in `state`. Segments are contiguous and in order.
+struct BasedRows {
+  BasedState* state = nullptr;
+  int64_t row0 = 0;
+  int64_t n = 0;
 };
 
 class BasedModel {
@@ -95,6 +137,12 @@ class BasedModel {
   // ([n, vocab]). A single token (decode) uses the recurrent Taylor form.
   void forward(ThreadPool& pool, BasedState& st, const int* tokens, int64_t n, float* logits,
                bool all_logits) const;
+  // The same over n_seqs sequences in one pass (batched decode): projections, MLPs and the
+  // classifier matrix-matrix over all rows (<= scratch.rows()), each mixer core per sequence on
+  // its own state. Logits: every row's with all_logits, else each sequence's last ([n_seqs,
+  // vocab]). The forward above is the case n_seqs == 1 with the state's own scratch.
+  void forward(ThreadPool& pool, BasedScratch& scratch, const BasedRows* seqs, int64_t n_seqs,
+               const int* tokens, float* logits, bool all_logits) const;
 
  private:
   ModelConfig cfg_;

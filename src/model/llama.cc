@@ -188,13 +188,28 @@ void LlamaModel::embed(const int* tokens, int64_t n, float* x) const {
 void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
                          const AttentionPolicy& policy, const int* tokens, int64_t n, int64_t pos0,
                          float* logits, bool all_logits) const {
+  const SeqRows one{&cache, 0, n, pos0};
+  forward(pool, ws, policy, &one, 1, tokens, logits, all_logits);
+}
+
+void LlamaModel::forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy& policy,
+                         const SeqRows* seqs, int64_t n_seqs, const int* tokens, float* logits,
+                         bool all_logits) const {
   const ModelConfig& c = cfg_;
   const ops::KernelTable& K = ops::kernels();
-  check(n >= 1 && n <= ws.max_tokens && n <= policy.max_block(), "forward: block of ", n,
-        " tokens exceeds the workspace (", std::min(ws.max_tokens, policy.max_block()), ")");
-  check(pos0 >= 0 && pos0 + n <= cache.geometry().max_positions(), "context full: position ",
-        pos0 + n - 1, " is beyond the cache capacity ", cache.geometry().max_positions(),
-        " (raise --ctx)");
+  int64_t n = 0;  // rows over all sequences
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    const SeqRows& sq = seqs[s];
+    check(sq.row0 == n, "forward: sequence ", s, " starts at row ", sq.row0, ", expected ", n);
+    check(sq.n >= 1 && sq.n <= policy.max_block(), "forward: block of ", sq.n,
+          " tokens exceeds the policy's block (", policy.max_block(), ")");
+    check(sq.pos0 >= 0 && sq.pos0 + sq.n <= sq.cache->geometry().max_positions(),
+          "context full: position ", sq.pos0 + sq.n - 1, " is beyond the cache capacity ",
+          sq.cache->geometry().max_positions(), " (raise --ctx)");
+    n += sq.n;
+  }
+  check(n_seqs >= 1 && n <= ws.max_tokens, "forward: block of ", n,
+        " tokens exceeds the workspace (", ws.max_tokens, ")");
   const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half = c.head_dim / 2;
   const bool alibi = c.position == PositionKind::ALiBi;
   const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
@@ -205,7 +220,9 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
   const bool global_q = policy.needs_global_query() && !alibi;
 
   embed(tokens, n, ws.x.data());
-  for (int64_t i = 0; i < n && !alibi; ++i) {
+  for (int64_t s = 0; s < n_seqs; ++s) {
+  const int64_t pos0 = seqs[s].pos0 - seqs[s].row0;  // position of row i: pos0 + i
+  for (int64_t i = seqs[s].row0; i < seqs[s].row0 + seqs[s].n && !alibi; ++i) {
     ops::rope_angles(static_cast<double>(pos0 + i), c.head_dim, c.rope_theta,
                      ws.rope_cos.data() + i * half, ws.rope_sin.data() + i * half);
     if (global_q)
@@ -213,8 +230,8 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
                        c.rope_theta, ws.rope_cos_g.data() + i * half,
                        ws.rope_sin_g.data() + i * half);
   }
-  const int64_t n_raw = cache.geometry().n_raw;
-  cache.set_key_rotation(!alibi, c.rope_theta, c.rope_style);
+  }
+  for (int64_t s = 0; s < n_seqs; ++s) seqs[s].cache->set_key_rotation(!alibi, c.rope_theta, c.rope_style);
   // LM-Infinite top-k: middle keys are scored with the query rotated to the fixed distance
   // (RoPE; ALiBi takes it as a bias in the kernel), and kept unrotated in the middle store.
   const MiddleTopK& mid = policy.middle();
@@ -239,10 +256,14 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
         add_bias(ws.v.data() + i * kv_dim, L.bv, kv_dim);
       }
     }
-    const bool middle_layer = cache.middle().has_layer(l);
     const bool scored = policy.scores_layer(l);
     float* tok_scores = scored ? ws.tok_scores.data() : nullptr;
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t s = 0; s < n_seqs; ++s) {  // per sequence: RoPE, cache stores, attention
+    KvCache& cache = *seqs[s].cache;
+    const int64_t row0 = seqs[s].row0, pos0 = seqs[s].pos0 - row0;  // row i is at pos0 + i
+    const int64_t n_raw = cache.geometry().n_raw;
+    const bool middle_layer = cache.middle().has_layer(l);
+    for (int64_t i = row0; i < row0 + seqs[s].n; ++i) {
       const float* cs = ws.rope_cos.data() + i * half;
       const float* sn = ws.rope_sin.data() + i * half;
       float* qi = ws.q.data() + i * q_dim;
@@ -274,13 +295,17 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
       cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ws.k_raw.data() + i * kv_dim : nullptr,
                   ws.v.data() + i * kv_dim, si);
     }
+    const int64_t qo = row0 * q_dim;
     if (policy.plain_causal() && !alibi)  // attend_full has no bias term
-      attend_full(pool, cache, l, shape, ws.q.data(), n, pos0, ws.att.data(), ws.scores.data());
+      attend_full(pool, cache, l, shape, ws.q.data() + qo, seqs[s].n, seqs[s].pos0,
+                  ws.att.data() + qo, ws.scores.data());
     else
-      attend_policy(pool, cache, l, shape, policy, ws.q.data(),
-                    global_q ? ws.q_global.data() : nullptr, n, pos0, ws.att.data(),
-                    ws.scores.data(), middle_q ? ws.q_middle.data() : nullptr,
+      attend_policy(pool, cache, l, shape, policy, ws.q.data() + qo,
+                    global_q ? ws.q_global.data() + qo : nullptr, seqs[s].n, seqs[s].pos0,
+                    ws.att.data() + qo, ws.scores.data(),
+                    middle_q ? ws.q_middle.data() + qo : nullptr,
                     ws.att_index.size() ? ws.att_index.data() : nullptr);
+    }
     ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
 
@@ -299,9 +324,12 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
   }
 
   if (!logits) return;
-  int64_t first = all_logits ? 0 : n - 1, rows = n - first;
-  for (int64_t i = first; i < n; ++i)
-    norm(ws.x.data() + i * dim, output_norm_, ws.xb.data() + (i - first) * dim);
+  // Every row, or the last row of each sequence.
+  const int64_t rows = all_logits ? n : n_seqs;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = all_logits ? r : seqs[r].row0 + seqs[r].n - 1;
+    norm(ws.x.data() + i * dim, output_norm_, ws.xb.data() + r * dim);
+  }
   ops::matmul(pool, classifier_, ws.xb.data(), rows, logits);
 }
 

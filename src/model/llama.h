@@ -73,6 +73,16 @@ struct Workspace {
 // indexed slopes come first, then the even ones, truncated to n_heads.
 std::vector<float> alibi_slopes(int64_t n_heads, double bias_max);
 
+// One sequence's rows in a forward over several sequences (batched decode): rows [row0, row0+n)
+// of the token block continue the sequence held in `cache`, at positions pos0..pos0+n-1. The
+// segments of one forward are contiguous and in order (row0 of each = the sum of the n before).
+struct SeqRows {
+  KvCache* cache = nullptr;
+  int64_t row0 = 0;
+  int64_t n = 0;
+  int64_t pos0 = 0;
+};
+
 class LlamaModel {
  public:
   // Binds and shape-checks every tensor; throws lc::Error naming the file and tensor.
@@ -89,6 +99,14 @@ class LlamaModel {
   // ([vocab]) or, with all_logits, of every token ([n, vocab]).
   void forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const AttentionPolicy& policy,
                const int* tokens, int64_t n, int64_t pos0, float* logits, bool all_logits) const;
+  // The same over n_seqs independent sequences in one pass: every projection, the MLP and the
+  // classifier run matrix-matrix over all rows; RoPE, the cache stores and attention run per
+  // sequence (its own cache, positions, policy plan). tokens: [sum of n]. Logits: every row's
+  // ([rows, vocab]) with all_logits, else the last row of each sequence ([n_seqs, vocab]).
+  // The single-sequence forward above is the case n_seqs == 1.
+  void forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy& policy,
+               const SeqRows* seqs, int64_t n_seqs, const int* tokens, float* logits,
+               bool all_logits) const;
 
  private:
   void embed(const int* tokens, int64_t n, float* x) const;

@@ -10,7 +10,9 @@ BasedSession::BasedSession(const BasedModel& model, const BasedSessionOptions& o
     : model_(model),
       pool_(opt.n_threads),
       state_(model, opt.block_tokens, opt.chunk, pool_.size()),
-      logits_(static_cast<size_t>(model.vocab_size())) {}
+      logits_(static_cast<size_t>(model.vocab_size())) {
+  state_.scratch().taylor_form = opt.taylor;
+}
 
 const float* BasedSession::prefill(const int* tokens, int64_t n) {
   check(n >= 1, "prefill: empty prompt");

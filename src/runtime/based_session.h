@@ -15,6 +15,9 @@ struct BasedSessionOptions {
   int n_threads = 2;
   int64_t block_tokens = 64;  // prompt tokens per forward during prefill
   int64_t chunk = 64;         // Taylor linear-attention prefill chunk (tokens)
+  // Prefill form of the linear-attention layers. Quadratic is for benchmarks: the whole prompt
+  // must fit one block (block_tokens >= prompt) and the sequence cannot be decoded afterwards.
+  TaylorForm taylor = TaylorForm::Chunked;
 };
 
 class BasedSession {

@@ -44,7 +44,74 @@ GenerateStats generate_impl(S& session, const Tokenizer& tok, const std::vector<
   return st;
 }
 
+template <class S>
+GenerateStats generate_batch_impl(S& session, const Tokenizer& tok, const std::vector<int>& prompt,
+                                  const GenerateOptions& opt, std::vector<std::string>* texts) {
+  GenerateStats st;
+  check(!prompt.empty(), "generate: the prompt has no tokens (BOS expected at least)");
+  const int64_t B = session.n_seqs();
+  const int64_t vocab = std::min<int64_t>(tok.vocab_size(), session.vocab_size());
+  const int64_t stride = session.vocab_size();
+  std::vector<Sampler> samplers;
+  for (int64_t s = 0; s < B; ++s) {
+    SamplerOptions so = opt.sampler;
+    so.seed += static_cast<uint64_t>(s);
+    samplers.emplace_back(vocab, so);
+  }
+  texts->assign(static_cast<size_t>(B), std::string());
+  st.n_prompt = static_cast<int64_t>(prompt.size());
+  std::vector<int> prev(static_cast<size_t>(B), prompt.back()), next(static_cast<size_t>(B));
+  std::vector<char> done(static_cast<size_t>(B), 0);
+
+  double t0 = now_seconds();
+  std::vector<float> first(static_cast<size_t>(B * stride));  // prefill logits per sequence
+  for (int64_t s = 0; s < B; ++s) {
+    const float* l = session.prefill(s, prompt.data(), st.n_prompt);
+    std::copy(l, l + stride, first.begin() + s * stride);
+  }
+  const float* logits = first.data();
+  double t1 = now_seconds();
+  st.prefill_seconds = t1 - t0;
+
+  for (int64_t i = 0; i < opt.max_new_tokens; ++i) {
+    int64_t active = 0;
+    for (int64_t s = 0; s < B; ++s) {
+      next[s] = prev[s];
+      if (done[s]) continue;
+      const int t = samplers[s].sample(logits + s * stride, vocab);
+      if (t == tok.eos_id() || t == tok.bos_id()) {
+        done[s] = 1;
+        continue;
+      }
+      (*texts)[s] += tok.decode(prev[s], t);
+      ++st.n_generated;
+      ++active;
+      prev[s] = next[s] = t;
+    }
+    if (active == 0 || i + 1 == opt.max_new_tokens) break;
+    if (session.pos(0) >= session.capacity()) {
+      st.hit_context_limit = true;
+      break;
+    }
+    logits = session.decode(next.data());
+  }
+  st.decode_seconds = now_seconds() - t1;
+  return st;
+}
+
 }  // namespace
+
+GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
+                             const std::vector<int>& prompt, const GenerateOptions& opt,
+                             std::vector<std::string>* texts) {
+  return generate_batch_impl(session, tok, prompt, opt, texts);
+}
+
+GenerateStats generate_batch(BasedBatchSession& session, const Tokenizer& tok,
+                             const std::vector<int>& prompt, const GenerateOptions& opt,
+                             std::vector<std::string>* texts) {
+  return generate_batch_impl(session, tok, prompt, opt, texts);
+}
 
 GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
                        const GenerateOptions& opt,

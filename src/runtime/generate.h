@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/based_session.h"
+#include "runtime/batch_session.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
@@ -35,5 +36,16 @@ GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector
 GenerateStats generate(BasedSession& session, const Tokenizer& tok, const std::vector<int>& prompt,
                        const GenerateOptions& opt,
                        const std::function<void(const std::string&)>& on_text);
+
+// Batched generation: every sequence of the session starts from the same prompt and samples on
+// its own (sampler seed + sequence index); each step is one decode over all sequences. A
+// sequence that has ended (EOS/BOS) still occupies its row until all have ended (its outputs are
+// ignored). texts[s] receives sequence s's continuation; n_generated counts all sequences.
+GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
+                             const std::vector<int>& prompt, const GenerateOptions& opt,
+                             std::vector<std::string>* texts);
+GenerateStats generate_batch(BasedBatchSession& session, const Tokenizer& tok,
+                             const std::vector<int>& prompt, const GenerateOptions& opt,
+                             std::vector<std::string>* texts);
 
 }  // namespace lc
