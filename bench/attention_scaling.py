@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--prefill", default="4096,65536",
                     help="lambda prefill prompt lengths ('' to skip)")
     ap.add_argument("--prefill-rounds", type=int, default=1)
+    ap.add_argument("--ratio", default="full,lambda",
+                    help="BASE,OTHER: report OTHER/BASE decode speed and BASE/OTHER memory")
     ap.add_argument("--out", default="docs/perf/attention_scaling",
                     help="writes OUT.md and OUT.json")
     args = ap.parse_args()
@@ -81,7 +83,7 @@ def main():
             r = run_bench(args, extra)
             r.update(round=rnd, policy=pol, context=ctx)
             decode_runs.append(r)
-            print("round %d %-7s ctx %6d: decode %7.2f tok/s, peak RSS %7.1f MiB, KV %7.1f MiB "
+            print("round %d %-7s ctx %7d: decode %7.2f tok/s, peak RSS %7.1f MiB, KV %7.1f MiB "
                   "(load %.1f)" % (rnd, pol, ctx, r["decode"]["tok_s_median"],
                                     r["peak_rss_bytes"] / 2**20, r["kv_cache_bytes"] / 2**20,
                                     r["load1_before"]), flush=True)
@@ -107,12 +109,13 @@ def main():
                          "kv_cache_mib": rs[0]["kv_cache_bytes"] / 2**20,
                          "cache_slots": rs[0]["cache_slots"]})
     ratios = []
-    if "full" in policies and "lambda" in policies:
+    base, other = (args.ratio.split(",") + [""])[:2]
+    if base in policies and other in policies:
         for ctx in contexts:
             per_round = []
             for rnd in range(args.rounds):
-                f = [r for r in decode_runs if (r["context"], r["policy"], r["round"]) == (ctx, "full", rnd)][0]
-                l = [r for r in decode_runs if (r["context"], r["policy"], r["round"]) == (ctx, "lambda", rnd)][0]
+                f = [r for r in decode_runs if (r["context"], r["policy"], r["round"]) == (ctx, base, rnd)][0]
+                l = [r for r in decode_runs if (r["context"], r["policy"], r["round"]) == (ctx, other, rnd)][0]
                 per_round.append((l["decode"]["tok_s_median"] / f["decode"]["tok_s_median"],
                                   f["peak_rss_bytes"] / l["peak_rss_bytes"],
                                   f["kv_cache_bytes"] / l["kv_cache_bytes"]))
@@ -150,7 +153,8 @@ def main():
             spread(r["peak_rss_mib"], "%.0f"), r["kv_cache_mib"], r["cache_slots"]))
     if ratios:
         md.append("")
-        md.append("| context | lambda/full decode speed-up median [min–max] | full/lambda peak RSS | full/lambda KV cache |")
+        md.append("| context | %s / %s decode speed-up median [min–max] | peak RSS ratio (inverse) | KV cache ratio (inverse) |"
+                  % (other, base))
         md.append("|---:|---:|---:|---:|")
         for r in ratios:
             md.append("| %d | %s | %s | %.1f× |" % (r["context"], spread(r["decode_speedup"], "%.2f×"),
