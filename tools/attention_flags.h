@@ -15,6 +15,15 @@
 
 namespace lc::cli {
 
+// The help lines for these flags, shared by every command's --help.
+inline constexpr const char* kAttentionFlagsHelp =
+    "attention flags: --attn full|window|streaming|lambda|trams (ppl/passkey: a list; items\n"
+    "                 override: lambda:D=none, window:W=256, lambda:G=10:L=512:K=5:H=4:P=1024,\n"
+    "                 trams:M=400:R=150:m=200:score=code:dist=compacted)\n"
+    "                 --window N --sinks G --ceiling D|none --topk K --topk-from-layer H\n"
+    "                 --middle-pool P --pool M --recent R --select m --trams-score paper|code\n"
+    "                 --trams-distance true|compacted\n";
+
 // The flag names, for Args' declaration lists.
 const std::vector<std::string>& attention_value_flags();
 

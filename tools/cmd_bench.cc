@@ -86,6 +86,7 @@ int cmd_bench(int argc, char** argv) {
         "  --taylor chunked|quadratic  (BASED) prefill only, the prompt in one block, with the\n"
         "            linear attention in that form; --mixer-only times that core alone\n",
         stdout);
+    std::fputs(kAttentionFlagsHelp, stdout);
     return 0;
   }
   if (a.has("--mixer-only") && !a.has("--taylor")) fail("--mixer-only: needs --taylor");

@@ -32,8 +32,7 @@ const char* kHelp =
     "  --digits D   key uniform in [1, 10^D - 1] (default 7)\n"
     "  --ctx N      limit of the full-attention KV cache (default: the longest prompt + answer)\n"
     "  --plot F     key NLL vs length to F, accuracy vs length to F with '-accuracy' before .png\n"
-    "attention flags: --attn LIST --window N --sinks G --ceiling D|none --topk K\n"
-    "                 --topk-from-layer H\n";
+    ;
 
 constexpr int kBuckets = 5;
 
@@ -54,6 +53,7 @@ int cmd_passkey(int argc, char** argv) {
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
+    std::fputs(kAttentionFlagsHelp, stdout);
     return 0;
   }
   PasskeyOptions opt;

@@ -34,8 +34,7 @@ const char* kHelp =
     "               scoring only new tokens (Hugging Face style)\n"
     "  --attn LIST  comma-separated configurations, each scored in turn, e.g.\n"
     "               full,window,lambda,lambda:D=none,full:D=512\n"
-    "attention flags: --attn LIST --window N --sinks G --ceiling D|none --topk K\n"
-    "                 --topk-from-layer H\n";
+    ;
 
 struct ConfigResult {
   AttentionConfig attn;
@@ -113,6 +112,7 @@ int cmd_ppl(int argc, char** argv) {
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
+    std::fputs(kAttentionFlagsHelp, stdout);
     return 0;
   }
   // Validate every flag before loading anything.

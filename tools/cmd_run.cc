@@ -30,10 +30,7 @@ const char* kHelp =
     "  --verbose   print prompt and generation tokens/s to stderr\n"
     "  --batch B   B independent sequences from the prompt (sampler seeds S, S+1, ...), each\n"
     "              decode step one forward over all of them; printed one after another\n"
-    "attention flags: --attn full|window|streaming|lambda --window N --sinks G\n"
-    "                 --ceiling D|none --topk K --topk-from-layer H --middle-pool P\n"
-    "                 --attn trams --pool M --recent R --select m --trams-score paper|code\n"
-    "                 --trams-distance true|compacted\n";
+    ;
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
@@ -45,6 +42,7 @@ int cmd_run(int argc, char** argv) {
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
+    std::fputs(kAttentionFlagsHelp, stdout);
     return 0;
   }
   if (a.has("-p") && a.has("-f")) fail("-p and -f are mutually exclusive");
