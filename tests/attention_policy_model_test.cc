@@ -19,46 +19,16 @@
 #include "llama_policy_reference.h"
 #include "model/llama.h"
 #include "runtime/session.h"
+#include "policy_cases.h"
+#include "sharp_model.h"
 #include "test_util.h"
 
 namespace lc {
 namespace {
 
-constexpr int64_t kNone = AttentionConfig::kNoCeiling;
-
-struct Pol {
-  AttnPolicy policy;
-  int64_t sinks, window, ceiling;
-};
-
-AttentionConfig config_of(const Pol& p) {
-  AttentionConfig c;
-  c.policy = p.policy;
-  c.sinks = p.sinks;
-  c.window = p.window;
-  c.ceiling = p.policy == AttnPolicy::Full && p.ceiling == kNone ? -1 : p.ceiling;
-  return c;
-}
-
-// A random llama2.c model whose q and k projections are scaled up, so that attention is sharp
-// and a wrong key set or distance changes the logits well beyond float rounding.
-std::string write_sharp_model(const SynthSpec& s, float qk_scale) {
-  const std::string p = ::testing::TempDir() + "/longctx_policy_" + std::to_string(::getpid()) +
-                        "_" + std::to_string(s.d_model) + "_" + std::to_string(s.n_kv_heads) +
-                        ".bin";
-  write_synthetic_llama2c(p, s);
-  std::ifstream in(p, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  // llama2.c order: header (7 int32), token_embd [vocab, d], attn_norm [layers, d],
-  // attn_q [layers, d, d], attn_k [layers, kv_dim, d], ...
-  const int64_t d = s.d_model, kv_dim = d / s.n_heads * s.n_kv_heads;
-  const int64_t q_at = 7 + s.vocab_size * d + s.n_layers * d;
-  const int64_t n_qk = s.n_layers * d * d + s.n_layers * kv_dim * d;
-  float* w = reinterpret_cast<float*>(bytes.data() + 4 * q_at);
-  for (int64_t i = 0; i < n_qk; ++i) w[i] *= qk_scale;
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
-  return p;
-}
+using test::config_of;
+using test::kNone;
+using test::Pol;
 
 struct ModelSpec {
   SynthSpec synth;
@@ -71,7 +41,7 @@ const ModelSpec kModels[] = {
 };
 
 std::unique_ptr<ModelFile> load_sharp(int model, ops::RopeStyle style) {
-  auto f = load_model_file(write_sharp_model(kModels[model].synth, 6.0f));
+  auto f = load_model_file(test::write_sharp_llama2c(kModels[model].synth, 6.0f, "policy"));
   f->config.rope_style = style;
   return f;
 }

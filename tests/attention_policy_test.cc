@@ -14,6 +14,7 @@
 #include "attention/attention.h"
 #include "attention/policy.h"
 #include "attention_dense_reference.h"
+#include "policy_cases.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
@@ -22,21 +23,9 @@
 namespace lc {
 namespace {
 
-constexpr int64_t kNone = AttentionConfig::kNoCeiling;
-
-struct Pol {
-  AttnPolicy policy;
-  int64_t sinks, window, ceiling;  // explicit values (ceiling: kNone = none)
-};
-
-AttentionConfig config_of(const Pol& p) {
-  AttentionConfig c;
-  c.policy = p.policy;
-  c.sinks = p.sinks;
-  c.window = p.window;
-  c.ceiling = p.policy == AttnPolicy::Full && p.ceiling == kNone ? -1 : p.ceiling;
-  return c;
-}
+using test::config_of;
+using test::kNone;
+using test::Pol;
 
 test::DensePolicy dense_of(const Pol& p) { return {p.policy, p.sinks, p.window, p.ceiling}; }
 

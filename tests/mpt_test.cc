@@ -20,12 +20,13 @@
 #include "llama_policy_reference.h"
 #include "model/llama.h"
 #include "runtime/session.h"
+#include "policy_cases.h"
 #include "test_util.h"
 
 namespace lc {
 namespace {
 
-constexpr int64_t kNone = AttentionConfig::kNoCeiling;
+using test::kNone;
 
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/longctx_mpt_" + std::to_string(::getpid()) + "_" + name;
@@ -68,19 +69,8 @@ std::string slurp(const std::string& path) {
 
 using test::expect_error;
 
-struct Pol {
-  AttnPolicy policy;
-  int64_t sinks, window, ceiling;
-};
-
-AttentionConfig config_of(const Pol& p) {
-  AttentionConfig c;
-  c.policy = p.policy;
-  c.sinks = p.sinks;
-  c.window = p.window;
-  c.ceiling = p.policy == AttnPolicy::Full && p.ceiling == kNone ? -1 : p.ceiling;
-  return c;
-}
+using test::config_of;
+using test::Pol;
 
 std::vector<float> session_logits(const LlamaModel& m, const Pol& p, const std::vector<int>& toks,
                                   int64_t block, int threads) {
