@@ -1,7 +1,7 @@
 // The MQAR recall sweep (src/train/recall.h, tools/cmd_recall.cc): state-size accounting against
 // the spec's formulas worked by hand, the batched accuracy evaluation against mqar_accuracy on
 // single-example forwards, determinism, and a tiny `longctx recall` sweep end to end (table,
-// valid JSON, PNG).
+// valid JSON, PNG, --from-json replot).
 #include "train/recall.h"
 
 #include <gtest/gtest.h>
@@ -218,6 +218,17 @@ TEST(RecallCli, TinySweepWritesTableJsonAndPlot) {
   const std::string o2 = slurp(out + "2");
   // The header line carries the wall time; compare the table rows.
   EXPECT_EQ(o.substr(o.find("| model")), o2.substr(o2.find("| model")));
+
+  // --from-json: the same table again without training; merging a file with itself is allowed
+  // (same sweep) and doubles the rows.
+  const std::string js2 = tmp("r2.json");
+  ASSERT_EQ(run("'" + test::longctx_bin() + "' recall --from-json '" + js + "' --from-json '" + js +
+                "' --json '" + js2 + "' >'" + out + "3' 2>'" + err + "'"), 0) << slurp(err);
+  const std::string o3 = slurp(out + "3");
+  const std::string rows = o.substr(o.find("| attention d=16"));
+  EXPECT_NE(o3.find(rows + rows.substr(0, rows.find('\n') + 1)), std::string::npos) << o3;
+  EXPECT_NE(slurp(js2).find("\"mixer_state\": 255"), std::string::npos);
+  EXPECT_EQ(run("'" + test::longctx_bin() + "' recall --from-json '" + js + "' --seed 2 2>/dev/null"), 1);
 
   if (std::system("python3 -c 'import json' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "python3 not available: JSON validity checked by key search only";

@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "eval/json_writer.h"
 #include "eval/plot_png.h"
+#include "formats/json.h"
 #include "git_commit.h"
 #include "train/recall.h"
 
@@ -31,15 +32,18 @@ constexpr const char* kHelp =
     "                      [--test SLICES] [--lr LIST] [--steps N] [--tokens-per-step N]\n"
     "                      [--warmup N] [--eval-every N] [--val-examples N] [--test-examples N]\n"
     "                      [--stop ACC] [--seed S] [-t THREADS] [--json FILE] [--plot FILE.png]\n"
+    "       longctx recall --from-json FILE [--from-json FILE2 ...] [--json FILE] [--plot FILE.png]\n"
     "  SPEC           attention:d=D | window:d=D:w=W | based:d=D:f=F (layer 1's mixer; layer 0\n"
     "                 is a BaseConv, no MLP); repeatable. --sweep FILE: one SPEC per line, #\n"
     "                 comments. Default: the scaled preset of docs/results/mqar_recall.md\n"
     "  SLICES         comma-separated SEQxPAIRS, e.g. 64x4,64x8,128x16\n"
     "  --lr LIST      learning rates tried in order (best validation kept; a run that reaches\n"
     "                 --stop ends the search)\n"
-    "  defaults: --vocab 256 --train 64x4,64x8,128x16 --test 64x4,64x8,64x16,128x32,256x64\n"
-    "            --lr 3.2e-3 --steps 600 --tokens-per-step 4096 --warmup steps/20\n"
-    "            --eval-every 50 --val-examples 100 --test-examples 200 --stop 0.99 --seed 1 -t 2\n";
+    "  --from-json    no training: the results of earlier runs (same sweep settings and seed)\n"
+    "                 merged into one table, JSON and plot\n"
+    "  defaults: --vocab 256 --train 64x4,64x8,64x16,128x32 --test 64x4,64x8,64x16,128x32,256x64\n"
+    "            --lr 3.2e-3 --steps 800 --tokens-per-step 4096 --warmup steps/20\n"
+    "            --eval-every 100 --val-examples 100 --test-examples 200 --stop 0.99 --seed 1 -t 2\n";
 
 // The default sweep (scaled down; see docs/results/mqar_recall.md).
 const char* const kPreset[] = {
@@ -133,9 +137,9 @@ void write_plot(const std::string& path, const train::RecallSweep& s,
     for (const auto& t : s.test)
       if (t.seq_len == L) pairs += (pairs.empty() ? "" : ",") + std::to_string(t.pairs);
     PlotSpec spec;
-    spec.title = "MQAR accuracy vs state, seq_len " + std::to_string(L) + " (pairs " + pairs +
-                 "; vocab " + std::to_string(s.vocab) + "); lines: per-family Pareto frontier";
-    spec.x_label = "state size (values: mixer + conv, spec accounting), log2";
+    spec.title = "MQAR, seq_len " + std::to_string(L) + ", pairs " + pairs + ", vocab " +
+                 std::to_string(s.vocab);
+    spec.x_label = "state size (values: mixer + conv), log2; lines: per-family Pareto frontier";
     spec.y_label = "accuracy (mean over pairs)";
     spec.log2_x = true;
     spec.y_min = 0;
@@ -176,6 +180,87 @@ void write_plot(const std::string& path, const train::RecallSweep& s,
   write_png(path, all);
 }
 
+std::vector<train::MqarSlice> slices_from_json(const Json& a) {
+  std::vector<train::MqarSlice> out;
+  for (const Json& t : a.items()) out.push_back({t.find("seq_len")->integer(), t.find("pairs")->integer()});
+  return out;
+}
+
+const Json& member(const Json& o, const char* key, const std::string& file) {
+  const Json* j = o.find(key);
+  if (!j) fail("--from-json ", file, ": missing \"", key, "\" (not a `longctx recall --json` file?)");
+  return *j;
+}
+
+// The sweep settings and results of a `longctx recall --json` file; the wall time is added.
+void read_results(const std::string& file, train::RecallSweep* s, std::vector<train::RecallResult>* out,
+                  double* wall, int* threads) {
+  const Json doc = parse_json(read_text_file("--from-json", file), file);
+  const Json& sw = member(doc, "sweep", file);
+  train::RecallSweep f;
+  f.vocab = member(sw, "vocab", file).integer();
+  f.train = slices_from_json(member(sw, "train", file));
+  f.test = slices_from_json(member(sw, "test", file));
+  f.lrs.clear();
+  for (const Json& x : member(sw, "lrs", file).items()) f.lrs.push_back(x.number());
+  f.steps = member(sw, "steps", file).integer();
+  f.tokens_per_step = member(sw, "tokens_per_step", file).integer();
+  f.warmup_steps = member(sw, "warmup_steps", file).integer();
+  f.weight_decay = member(sw, "weight_decay", file).number();
+  f.eval_every = member(sw, "eval_every", file).integer();
+  f.val_examples = member(sw, "val_examples_per_slice", file).integer();
+  f.test_examples = member(sw, "test_examples_per_slice", file).integer();
+  f.stop_accuracy = member(sw, "stop_accuracy", file).number();
+  f.seed = static_cast<uint64_t>(member(doc, "seed", file).integer());
+  const int th = static_cast<int>(member(doc, "threads", file).integer());
+  auto same = [](const std::vector<train::MqarSlice>& a, const std::vector<train::MqarSlice>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].seq_len != b[i].seq_len || a[i].pairs != b[i].pairs) return false;
+    return true;
+  };
+  if (out->empty()) {
+    *s = f;
+    *threads = th;
+  } else if (f.vocab != s->vocab || !same(f.train, s->train) || !same(f.test, s->test) ||
+             f.lrs != s->lrs || f.steps != s->steps || f.tokens_per_step != s->tokens_per_step ||
+             f.warmup_steps != s->warmup_steps || f.eval_every != s->eval_every ||
+             f.val_examples != s->val_examples || f.test_examples != s->test_examples ||
+             f.stop_accuracy != s->stop_accuracy || f.seed != s->seed || th != *threads) {
+    fail("--from-json ", file, ": its sweep settings, seed or threads differ from the first file's; "
+         "only runs of one sweep can be merged");
+  }
+  *wall += member(doc, "wall_seconds", file).number();
+  for (const Json& r : member(doc, "results", file).items()) {
+    train::RecallResult res;
+    const std::string mixer = member(r, "mixer", file).str();
+    std::string spec = (mixer == "a" ? "a" : mixer == "w" ? "w" : "l") + std::string(":d=") +
+                       std::to_string(member(r, "d_model", file).integer());
+    if (mixer == "w") spec += ":w=" + std::to_string(member(r, "window", file).integer());
+    if (mixer == "l") spec += ":f=" + std::to_string(member(r, "feature_dim", file).integer());
+    res.model = train::parse_recall_model(spec);
+    res.n_params = member(r, "n_params", file).integer();
+    const double best_lr = member(r, "best_lr", file).number();
+    for (const Json& run : member(r, "runs", file).items()) {
+      train::RecallRun x;
+      x.lr = member(run, "lr", file).number();
+      x.steps_run = member(run, "steps_run", file).integer();
+      x.final_loss = member(run, "final_loss", file).number();
+      x.val_accuracy = member(run, "val_accuracy", file).number();
+      x.stopped_early = member(run, "stopped_early", file).boolean();
+      x.seconds = member(run, "seconds", file).number();
+      if (x.lr == best_lr) res.best = res.runs.size();
+      res.runs.push_back(x);
+    }
+    for (const Json& t : member(r, "test", file).items()) res.test_accuracy.push_back(member(t, "accuracy", file).number());
+    if (res.runs.empty() || res.test_accuracy.size() != s->test.size())
+      fail("--from-json ", file, ": result '", res.model.label(), "' is incomplete");
+    res.train_seconds = member(r, "train_seconds", file).number();
+    res.test_seconds = member(r, "test_seconds", file).number();
+    out->push_back(std::move(res));
+  }
+}
+
 std::string join_argv(int argc, char** argv) {
   std::string s;
   for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
@@ -188,14 +273,25 @@ int cmd_recall(int argc, char** argv) {
   Args a("recall",
          {"--model", "--sweep", "--vocab", "--train", "--test", "--lr", "--steps",
           "--tokens-per-step", "--warmup", "--eval-every", "--val-examples", "--test-examples",
-          "--stop", "--seed", "-t", "--json", "--plot"},
-         {"--help"}, {"--model"});
+          "--stop", "--seed", "-t", "--json", "--plot", "--from-json"},
+         {"--help"}, {"--model", "--from-json"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
     return 0;
   }
   train::RecallSweep s;
+  std::vector<train::RecallResult> results;
+  double wall = 0;
+  int threads = 2;
+  const std::string json = a.str("--json"), plot = a.str("--plot");
+  if (a.has("--from-json")) {
+    for (const char* f : {"--model", "--sweep", "--vocab", "--train", "--test", "--lr", "--steps",
+                          "--tokens-per-step", "--warmup", "--eval-every", "--val-examples",
+                          "--test-examples", "--stop", "--seed", "-t"})
+      if (a.has(f)) fail(f, " does not apply to --from-json (the files hold the sweep settings)");
+    for (const std::string& f : a.all("--from-json")) read_results(f, &s, &results, &wall, &threads);
+  } else {
   s.vocab = a.integer("--vocab", 256, 4, 1 << 20);
   if (a.has("--train")) s.train = parse_slices("--train", a.str("--train"));
   if (a.has("--test")) s.test = parse_slices("--test", a.str("--test"));
@@ -203,15 +299,15 @@ int cmd_recall(int argc, char** argv) {
     s.lrs.clear();
     for (const std::string& x : split(a.str("--lr"), ',')) s.lrs.push_back(parse_float("--lr", x, 1e-8, 10.0));
   }
-  s.steps = a.integer("--steps", 600, 1, int64_t{1} << 30);
+  s.steps = a.integer("--steps", 800, 1, int64_t{1} << 30);
   s.tokens_per_step = a.integer("--tokens-per-step", 4096, 1, int64_t{1} << 30);
   s.warmup_steps = a.integer("--warmup", s.steps / 20, 0, s.steps);
-  s.eval_every = a.integer("--eval-every", 50, 1, int64_t{1} << 30);
+  s.eval_every = a.integer("--eval-every", 100, 1, int64_t{1} << 30);
   s.val_examples = a.integer("--val-examples", 100, 1, 1 << 20);
   s.test_examples = a.integer("--test-examples", 200, 1, 1 << 20);
   s.stop_accuracy = a.number("--stop", 0.99, 0.0, 1.0);
   s.seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
-  const int threads = threads_flag(a);
+  threads = threads_flag(a);
   train::validate(s);
 
   std::vector<std::string> specs = a.all("--model");
@@ -226,11 +322,9 @@ int cmd_recall(int argc, char** argv) {
     models.push_back(train::parse_recall_model(sp));
     train::recall_train_config(models.back(), s.vocab);  // validate before any training
   }
-  const std::string json = a.str("--json"), plot = a.str("--plot");
 
   ThreadPool pool(threads);
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<train::RecallResult> results;
   for (size_t i = 0; i < models.size(); ++i) {
     const train::RecallModel& m = models[i];
     std::fprintf(stderr, "recall: [%zu/%zu] %s, state %s values\n", i + 1, models.size(),
@@ -248,7 +342,8 @@ int cmd_recall(int argc, char** argv) {
                  models.size(), m.label().c_str(), r.train_seconds + r.test_seconds,
                  r.runs[r.best].lr, accs.c_str());
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 
   std::printf("MQAR recall sweep: vocab %lld, train", static_cast<long long>(s.vocab));
   for (const auto& t : s.train) std::printf(" %s", slice_name(t).c_str());

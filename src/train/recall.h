@@ -55,14 +55,14 @@ TrainConfig recall_train_config(const RecallModel& m, int64_t vocab);
 
 struct RecallSweep {
   int64_t vocab = 256;
-  std::vector<MqarSlice> train = {{64, 4}, {64, 8}, {128, 16}};
+  std::vector<MqarSlice> train = {{64, 4}, {64, 8}, {64, 16}, {128, 32}};
   std::vector<MqarSlice> test = {{64, 4}, {64, 8}, {64, 16}, {128, 32}, {256, 64}};
   std::vector<double> lrs = {3.2e-3};  // each tried in order; the best validation is kept
-  int64_t steps = 600;                 // per learning rate (the cosine spans all of them)
+  int64_t steps = 800;                 // per learning rate (the cosine spans all of them)
   int64_t tokens_per_step = 4096;      // batch = tokens_per_step / seq_len rows
-  int64_t warmup_steps = 30;
+  int64_t warmup_steps = 40;
   double weight_decay = 0.1;
-  int64_t eval_every = 50;        // validation every N steps (and after the last)
+  int64_t eval_every = 100;       // validation every N steps (and after the last)
   int64_t val_examples = 100;     // per train slice
   int64_t test_examples = 200;    // per test slice
   double stop_accuracy = 0.99;    // stop a run (and skip the remaining learning rates) here
