@@ -52,8 +52,8 @@ TEST(RecallModelSpec, ParsesAndRejects) {
   EXPECT_EQ(w.label(), "window d=32 w=8");
   EXPECT_EQ(parse_recall_model("based:d=64:f=16").label(), "BASED d=64 f=16");
   EXPECT_EQ(parse_recall_model("a:d=128").family(), "attention");
-  for (const char* bad : {"mamba:d=64", "attention", "attention:d=63", "window:d=64",
-                          "based:d=64", "attention:d=64:f=8", "based:d=64:f=8x", "window:d=64:w=0",
+  for (const char* bad : {"mamba:d=64", "attention", "attention:d=63", "window:d=64", "based:d=64",
+                          "attention:d=64:f=8", "based:d=64:f=8x", "window:d=64:w=0",
                           "based:d=64:f=65", "attention:d64"})
     EXPECT_THROW(parse_recall_model(bad), Error) << bad;
   const TrainConfig c = recall_train_config(parse_recall_model("based:d=32:f=8"), 64);
@@ -193,10 +193,11 @@ int run(const std::string& cmd) {
 TEST(RecallCli, TinySweepWritesTableJsonAndPlot) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string js = tmp("r.json"), png = tmp("r.png"), out = tmp("out"), err = tmp("err");
-  const std::string args = " recall --model attention:d=16 --model based:d=16:f=4 --vocab 32"
-                           " --train 16x2,32x4 --test 16x2,32x4,32x8 --lr 1e-2 --steps 4"
-                           " --tokens-per-step 128 --eval-every 2 --val-examples 4"
-                           " --test-examples 4 --seed 3 -t 2";
+  const std::string args =
+      " recall --model attention:d=16 --model based:d=16:f=4 --vocab 32"
+      " --train 16x2,32x4 --test 16x2,32x4,32x8 --lr 1e-2 --steps 4"
+      " --tokens-per-step 128 --eval-every 2 --val-examples 4"
+      " --test-examples 4 --seed 3 -t 2";
   const int st = run("timeout 120 '" + test::longctx_bin() + "'" + args + " --json '" + js +
                      "' --plot '" + png + "' >'" + out + "' 2>'" + err + "' </dev/null");
   ASSERT_EQ(st, 0) << slurp(err);
@@ -206,15 +207,16 @@ TEST(RecallCli, TinySweepWritesTableJsonAndPlot) {
   EXPECT_NE(o.find("| BASED d=16 f=4 | 303 |"), std::string::npos) << o;  // 16*15+15 + 16*3
   EXPECT_NE(e.find("recall: [2/2] BASED d=16 f=4 lr 1.0e-02 step 4/4"), std::string::npos) << e;
   const std::string j = slurp(js);
-  for (const char* key : {"\"results\"", "\"state\": 1072", "\"mixer_state\": 255",
-                          "\"accuracy\"", "\"best_lr\"", "\"wall_seconds\"", "\"evaluation\""})
+  for (const char* key : {"\"results\"", "\"state\": 1072", "\"mixer_state\": 255", "\"accuracy\"",
+                          "\"best_lr\"", "\"wall_seconds\"", "\"evaluation\""})
     EXPECT_NE(j.find(key), std::string::npos) << key << "\n" << j;
   const std::string p = slurp(png);
   ASSERT_GT(p.size(), 8u);
   EXPECT_EQ(p.substr(1, 3), "PNG");
 
   // Same seed and threads: the same table.
-  ASSERT_EQ(run("timeout 120 '" + test::longctx_bin() + "'" + args + " >'" + out + "2' 2>/dev/null"), 0);
+  ASSERT_EQ(
+      run("timeout 120 '" + test::longctx_bin() + "'" + args + " >'" + out + "2' 2>/dev/null"), 0);
   const std::string o2 = slurp(out + "2");
   // The header line carries the wall time; compare the table rows.
   EXPECT_EQ(o.substr(o.find("| model")), o2.substr(o2.find("| model")));
@@ -223,12 +225,15 @@ TEST(RecallCli, TinySweepWritesTableJsonAndPlot) {
   // (same sweep) and doubles the rows.
   const std::string js2 = tmp("r2.json");
   ASSERT_EQ(run("'" + test::longctx_bin() + "' recall --from-json '" + js + "' --from-json '" + js +
-                "' --json '" + js2 + "' >'" + out + "3' 2>'" + err + "'"), 0) << slurp(err);
+                "' --json '" + js2 + "' >'" + out + "3' 2>'" + err + "'"),
+            0)
+      << slurp(err);
   const std::string o3 = slurp(out + "3");
   const std::string rows = o.substr(o.find("| attention d=16"));
   EXPECT_NE(o3.find(rows + rows.substr(0, rows.find('\n') + 1)), std::string::npos) << o3;
   EXPECT_NE(slurp(js2).find("\"mixer_state\": 255"), std::string::npos);
-  EXPECT_EQ(run("'" + test::longctx_bin() + "' recall --from-json '" + js + "' --seed 2 2>/dev/null"), 1);
+  EXPECT_EQ(
+      run("'" + test::longctx_bin() + "' recall --from-json '" + js + "' --seed 2 2>/dev/null"), 1);
 
   if (std::system("python3 -c 'import json' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "python3 not available: JSON validity checked by key search only";
@@ -238,12 +243,28 @@ TEST(RecallCli, TinySweepWritesTableJsonAndPlot) {
             0);
 }
 
+TEST(RecallCli, SweepFileWithComments) {
+  if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
+  const std::string sw = tmp("sweep.txt"), out = tmp("sw_out"), err = tmp("sw_err");
+  std::ofstream(sw) << "# two tiny models\nwindow:d=8:w=4   # a window\n\n  based:d=8:f=2\n";
+  const int st = run("timeout 120 '" + test::longctx_bin() + "' recall --sweep '" + sw +
+                     "' --vocab 16 --train 16x2 --test 16x2 --steps 2 --tokens-per-step 32"
+                     " --eval-every 1 --val-examples 2 --test-examples 2 >'" + out + "' 2>'" +
+                     err + "'");
+  ASSERT_EQ(st, 0) << slurp(err);
+  const std::string o = slurp(out);
+  EXPECT_NE(o.find("| window d=8 w=4 | 88 |"), std::string::npos) << o;  // 2*8*4 + 8*3
+  EXPECT_NE(o.find("| BASED d=8 f=2 | 78 |"), std::string::npos) << o;   // 8*6 + 6 + 8*3
+  EXPECT_NE(slurp(err).find("recall: [2/2] BASED d=8 f=2"), std::string::npos);
+}
+
 TEST(RecallCli, RejectsBadFlags) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   for (const char* bad : {"--model mamba:d=8", "--train 64x", "--test 64x20", "--lr 1e-3,abc",
                           "--model window:d=16 --steps 2"}) {
     const std::string err = tmp("bad");
-    const int st = run("'" + test::longctx_bin() + "' recall " + bad + " >/dev/null 2>'" + err + "'");
+    const int st =
+        run("'" + test::longctx_bin() + "' recall " + bad + " >/dev/null 2>'" + err + "'");
     EXPECT_EQ(st, 1) << bad;
     EXPECT_NE(slurp(err).find("error"), std::string::npos) << bad;
   }

@@ -32,7 +32,7 @@ constexpr const char* kHelp =
     "                      [--test SLICES] [--lr LIST] [--steps N] [--tokens-per-step N]\n"
     "                      [--warmup N] [--eval-every N] [--val-examples N] [--test-examples N]\n"
     "                      [--stop ACC] [--seed S] [-t THREADS] [--json FILE] [--plot FILE.png]\n"
-    "       longctx recall --from-json FILE [--from-json FILE2 ...] [--json FILE] [--plot FILE.png]\n"
+    "       longctx recall --from-json FILE [--from-json FILE ...] [--json FILE] [--plot PNG]\n"
     "  SPEC           attention:d=D | window:d=D:w=W | based:d=D:f=F (layer 1's mixer; layer 0\n"
     "                 is a BaseConv, no MLP); repeatable. --sweep FILE: one SPEC per line, #\n"
     "                 comments. Default: the scaled preset of docs/results/mqar_recall.md\n"
@@ -43,13 +43,16 @@ constexpr const char* kHelp =
     "                 merged into one table, JSON and plot\n"
     "  defaults: --vocab 256 --train 64x4,64x8,64x16,128x32 --test 64x4,64x8,64x16,128x32,256x64\n"
     "            --lr 3.2e-3 --steps 800 --tokens-per-step 4096 --warmup steps/20\n"
-    "            --eval-every 100 --val-examples 100 --test-examples 200 --stop 0.99 --seed 1 -t 2\n";
+    "            --eval-every 100 --val-examples 100 --test-examples 200 --stop 0.99\n"
+    "            --seed 1 -t 2\n";
 
-// The default sweep (scaled down; see docs/results/mqar_recall.md).
+// The default sweep (scaled down; see docs/results/mqar_recall.md). based:d=128:f=8 was added
+// after the recorded sweep ran and was recorded with the same settings.
 const char* const kPreset[] = {
-    "attention:d=32", "attention:d=64", "attention:d=128",
-    "window:d=64:w=8", "window:d=64:w=16", "window:d=64:w=32", "window:d=64:w=64",
-    "based:d=32:f=8", "based:d=64:f=4", "based:d=64:f=8", "based:d=64:f=16",
+    "attention:d=32",  "attention:d=64",  "attention:d=128",                       // 2 d L
+    "window:d=64:w=8", "window:d=64:w=16", "window:d=64:w=32", "window:d=64:w=64",  // 2 d w
+    "based:d=32:f=8",  "based:d=64:f=4",  "based:d=64:f=8",  "based:d=64:f=16",
+    "based:d=128:f=8",
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -73,7 +76,8 @@ std::vector<train::MqarSlice> parse_slices(const std::string& flag, const std::s
   std::vector<train::MqarSlice> out;
   for (const std::string& item : split(text, ',')) {
     const size_t x = item.find('x');
-    if (x == std::string::npos) fail(flag, ": expected SEQxPAIRS items (e.g. 64x4), got '", item, "'");
+    if (x == std::string::npos)
+      fail(flag, ": expected SEQxPAIRS items (e.g. 64x4), got '", item, "'");
     train::MqarSlice s;
     s.seq_len = parse_int(flag + " seq_len", item.substr(0, x), 4, 1 << 16);
     s.pairs = parse_int(flag + " pairs", item.substr(x + 1), 1, 1 << 14);
@@ -99,7 +103,8 @@ std::string state_text(const train::RecallModel& m, const std::vector<train::Mqa
     lo = std::min(lo, train::model_state_size(m, s.seq_len));
     hi = std::max(hi, train::model_state_size(m, s.seq_len));
   }
-  return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi) + " (grows with L)";
+  return lo == hi ? std::to_string(lo)
+                  : std::to_string(lo) + "-" + std::to_string(hi) + " (grows with L)";
 }
 
 void print_table(const train::RecallSweep& s, const std::vector<train::RecallResult>& res) {
@@ -112,7 +117,8 @@ void print_table(const train::RecallSweep& s, const std::vector<train::RecallRes
     const train::RecallRun& b = r.runs[r.best];
     std::printf("| %s | %s | %lld | %.1e | %lld%s | %.3f |", r.model.label().c_str(),
                 state_text(r.model, s.test).c_str(), static_cast<long long>(r.n_params), b.lr,
-                static_cast<long long>(b.steps_run), b.stopped_early ? " (stop)" : "", b.val_accuracy);
+                static_cast<long long>(b.steps_run), b.stopped_early ? " (stop)" : "",
+                b.val_accuracy);
     for (double a : r.test_accuracy) std::printf(" %.3f |", a);
     std::printf("\n");
   }
@@ -151,7 +157,8 @@ void write_plot(const std::string& path, const train::RecallSweep& s,
       std::vector<std::pair<double, double>> pts;
       for (const auto& r : res)
         if (r.model.family() == fam)
-          pts.push_back({static_cast<double>(train::model_state_size(r.model, L)), mean_at_length(s, r, L)});
+          pts.push_back(
+              {static_cast<double>(train::model_state_size(r.model, L)), mean_at_length(s, r, L)});
       if (pts.empty()) continue;
       // Pareto frontier within the family: sorted by state, keep each point that beats every
       // smaller-state point (dominated models are in the table and JSON).
@@ -174,7 +181,8 @@ void write_plot(const std::string& path, const train::RecallSweep& s,
   Image all(panels[0].width, h);
   int y0 = 0;
   for (const auto& p : panels) {
-    std::copy(p.rgb.begin(), p.rgb.end(), all.rgb.begin() + static_cast<ptrdiff_t>(y0) * all.width * 3);
+    std::copy(p.rgb.begin(), p.rgb.end(),
+              all.rgb.begin() + static_cast<ptrdiff_t>(y0) * all.width * 3);
     y0 += p.height;
   }
   write_png(path, all);
@@ -182,19 +190,21 @@ void write_plot(const std::string& path, const train::RecallSweep& s,
 
 std::vector<train::MqarSlice> slices_from_json(const Json& a) {
   std::vector<train::MqarSlice> out;
-  for (const Json& t : a.items()) out.push_back({t.find("seq_len")->integer(), t.find("pairs")->integer()});
+  for (const Json& t : a.items())
+    out.push_back({t.find("seq_len")->integer(), t.find("pairs")->integer()});
   return out;
 }
 
 const Json& member(const Json& o, const char* key, const std::string& file) {
   const Json* j = o.find(key);
-  if (!j) fail("--from-json ", file, ": missing \"", key, "\" (not a `longctx recall --json` file?)");
+  if (!j)
+    fail("--from-json ", file, ": missing \"", key, "\" (not a `longctx recall --json` file?)");
   return *j;
 }
 
 // The sweep settings and results of a `longctx recall --json` file; the wall time is added.
-void read_results(const std::string& file, train::RecallSweep* s, std::vector<train::RecallResult>* out,
-                  double* wall, int* threads) {
+void read_results(const std::string& file, train::RecallSweep* s,
+                  std::vector<train::RecallResult>* out, double* wall, int* threads) {
   const Json doc = parse_json(read_text_file("--from-json", file), file);
   const Json& sw = member(doc, "sweep", file);
   train::RecallSweep f;
@@ -227,15 +237,15 @@ void read_results(const std::string& file, train::RecallSweep* s, std::vector<tr
              f.warmup_steps != s->warmup_steps || f.eval_every != s->eval_every ||
              f.val_examples != s->val_examples || f.test_examples != s->test_examples ||
              f.stop_accuracy != s->stop_accuracy || f.seed != s->seed || th != *threads) {
-    fail("--from-json ", file, ": its sweep settings, seed or threads differ from the first file's; "
+    fail("--from-json ", file,
+         ": its sweep settings, seed or threads differ from the first file's; "
          "only runs of one sweep can be merged");
   }
   *wall += member(doc, "wall_seconds", file).number();
   for (const Json& r : member(doc, "results", file).items()) {
     train::RecallResult res;
     const std::string mixer = member(r, "mixer", file).str();
-    std::string spec = (mixer == "a" ? "a" : mixer == "w" ? "w" : "l") + std::string(":d=") +
-                       std::to_string(member(r, "d_model", file).integer());
+    std::string spec = mixer + ":d=" + std::to_string(member(r, "d_model", file).integer());
     if (mixer == "w") spec += ":w=" + std::to_string(member(r, "window", file).integer());
     if (mixer == "l") spec += ":f=" + std::to_string(member(r, "feature_dim", file).integer());
     res.model = train::parse_recall_model(spec);
@@ -252,7 +262,8 @@ void read_results(const std::string& file, train::RecallSweep* s, std::vector<tr
       if (x.lr == best_lr) res.best = res.runs.size();
       res.runs.push_back(x);
     }
-    for (const Json& t : member(r, "test", file).items()) res.test_accuracy.push_back(member(t, "accuracy", file).number());
+    for (const Json& t : member(r, "test", file).items())
+      res.test_accuracy.push_back(member(t, "accuracy", file).number());
     if (res.runs.empty() || res.test_accuracy.size() != s->test.size())
       fail("--from-json ", file, ": result '", res.model.label(), "' is incomplete");
     res.train_seconds = member(r, "train_seconds", file).number();
@@ -290,68 +301,72 @@ int cmd_recall(int argc, char** argv) {
                           "--tokens-per-step", "--warmup", "--eval-every", "--val-examples",
                           "--test-examples", "--stop", "--seed", "-t"})
       if (a.has(f)) fail(f, " does not apply to --from-json (the files hold the sweep settings)");
-    for (const std::string& f : a.all("--from-json")) read_results(f, &s, &results, &wall, &threads);
+    for (const std::string& f : a.all("--from-json"))
+      read_results(f, &s, &results, &wall, &threads);
   } else {
-  s.vocab = a.integer("--vocab", 256, 4, 1 << 20);
-  if (a.has("--train")) s.train = parse_slices("--train", a.str("--train"));
-  if (a.has("--test")) s.test = parse_slices("--test", a.str("--test"));
-  if (a.has("--lr")) {
-    s.lrs.clear();
-    for (const std::string& x : split(a.str("--lr"), ',')) s.lrs.push_back(parse_float("--lr", x, 1e-8, 10.0));
-  }
-  s.steps = a.integer("--steps", 800, 1, int64_t{1} << 30);
-  s.tokens_per_step = a.integer("--tokens-per-step", 4096, 1, int64_t{1} << 30);
-  s.warmup_steps = a.integer("--warmup", s.steps / 20, 0, s.steps);
-  s.eval_every = a.integer("--eval-every", 100, 1, int64_t{1} << 30);
-  s.val_examples = a.integer("--val-examples", 100, 1, 1 << 20);
-  s.test_examples = a.integer("--test-examples", 200, 1, 1 << 20);
-  s.stop_accuracy = a.number("--stop", 0.99, 0.0, 1.0);
-  s.seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
-  threads = threads_flag(a);
-  train::validate(s);
-
-  std::vector<std::string> specs = a.all("--model");
-  if (a.has("--sweep"))
-    for (const std::string& line : split(read_text_file("--sweep", a.str("--sweep")), '\n')) {
-      const std::string t = trim(line.substr(0, line.find('#')));
-      if (!t.empty()) specs.push_back(t);
+    s.vocab = a.integer("--vocab", 256, 4, 1 << 20);
+    if (a.has("--train")) s.train = parse_slices("--train", a.str("--train"));
+    if (a.has("--test")) s.test = parse_slices("--test", a.str("--test"));
+    if (a.has("--lr")) {
+      s.lrs.clear();
+      for (const std::string& x : split(a.str("--lr"), ','))
+        s.lrs.push_back(parse_float("--lr", x, 1e-8, 10.0));
     }
-  if (specs.empty()) specs.assign(std::begin(kPreset), std::end(kPreset));
-  std::vector<train::RecallModel> models;
-  for (const std::string& sp : specs) {
-    models.push_back(train::parse_recall_model(sp));
-    train::recall_train_config(models.back(), s.vocab);  // validate before any training
-  }
+    s.steps = a.integer("--steps", 800, 1, int64_t{1} << 30);
+    s.tokens_per_step = a.integer("--tokens-per-step", 4096, 1, int64_t{1} << 30);
+    s.warmup_steps = a.integer("--warmup", s.steps / 20, 0, s.steps);
+    s.eval_every = a.integer("--eval-every", 100, 1, int64_t{1} << 30);
+    s.val_examples = a.integer("--val-examples", 100, 1, 1 << 20);
+    s.test_examples = a.integer("--test-examples", 200, 1, 1 << 20);
+    s.stop_accuracy = a.number("--stop", 0.99, 0.0, 1.0);
+    s.seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
+    threads = threads_flag(a);
+    train::validate(s);
 
-  ThreadPool pool(threads);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < models.size(); ++i) {
-    const train::RecallModel& m = models[i];
-    std::fprintf(stderr, "recall: [%zu/%zu] %s, state %s values\n", i + 1, models.size(),
-                 m.label().c_str(), state_text(m, s.test).c_str());
-    results.push_back(train::run_recall_model(pool, s, m, [&](const train::RecallProgress& p) {
-      std::fprintf(stderr, "recall: [%zu/%zu] %s lr %.1e step %lld/%lld  loss %.4f  val acc %.3f\n",
-                   i + 1, models.size(), m.label().c_str(), p.lr, static_cast<long long>(p.step),
-                   static_cast<long long>(p.steps), p.loss, p.val_accuracy);
-    }));
-    const train::RecallResult& r = results.back();
-    std::string accs;
-    for (size_t k = 0; k < s.test.size(); ++k)
-      accs += " " + slice_name(s.test[k]) + "=" + fixed(r.test_accuracy[k], 3);
-    std::fprintf(stderr, "recall: [%zu/%zu] %s done in %.1f s (best lr %.1e):%s\n", i + 1,
-                 models.size(), m.label().c_str(), r.train_seconds + r.test_seconds,
-                 r.runs[r.best].lr, accs.c_str());
-  }
-  wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::vector<std::string> specs = a.all("--model");
+    if (a.has("--sweep"))
+      for (const std::string& line : split(read_text_file("--sweep", a.str("--sweep")), '\n')) {
+        const std::string t = trim(line.substr(0, line.find('#')));
+        if (!t.empty()) specs.push_back(t);
+      }
+    if (specs.empty()) specs.assign(std::begin(kPreset), std::end(kPreset));
+    std::vector<train::RecallModel> models;
+    for (const std::string& sp : specs) {
+      models.push_back(train::parse_recall_model(sp));
+      train::recall_train_config(models.back(), s.vocab);  // validate before any training
+    }
+
+    ThreadPool pool(threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < models.size(); ++i) {
+      const train::RecallModel& m = models[i];
+      std::fprintf(stderr, "recall: [%zu/%zu] %s, state %s values\n", i + 1, models.size(),
+                   m.label().c_str(), state_text(m, s.test).c_str());
+      results.push_back(train::run_recall_model(pool, s, m, [&](const train::RecallProgress& p) {
+        std::fprintf(stderr,
+                     "recall: [%zu/%zu] %s lr %.1e step %lld/%lld  loss %.4f  val acc %.3f\n",
+                     i + 1, models.size(), m.label().c_str(), p.lr, static_cast<long long>(p.step),
+                     static_cast<long long>(p.steps), p.loss, p.val_accuracy);
+      }));
+      const train::RecallResult& r = results.back();
+      std::string accs;
+      for (size_t k = 0; k < s.test.size(); ++k)
+        accs += " " + slice_name(s.test[k]) + "=" + fixed(r.test_accuracy[k], 3);
+      std::fprintf(stderr, "recall: [%zu/%zu] %s done in %.1f s (best lr %.1e):%s\n", i + 1,
+                   models.size(), m.label().c_str(), r.train_seconds + r.test_seconds,
+                   r.runs[r.best].lr, accs.c_str());
+    }
+    wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
   std::printf("MQAR recall sweep: vocab %lld, train", static_cast<long long>(s.vocab));
   for (const auto& t : s.train) std::printf(" %s", slice_name(t).c_str());
-  std::printf(", %lld steps x %lld tokens, seed %llu, %d threads, %.0f s; accuracy by the "
-              "trainer's forward pass, %lld test examples per slice\n\n",
-              static_cast<long long>(s.steps), static_cast<long long>(s.tokens_per_step),
-              static_cast<unsigned long long>(s.seed), threads, wall,
-              static_cast<long long>(s.test_examples));
+  std::printf(
+      ", %lld steps x %lld tokens, seed %llu, %d threads, %.0f s; accuracy by the "
+      "trainer's forward pass, %lld test examples per slice\n\n",
+      static_cast<long long>(s.steps), static_cast<long long>(s.tokens_per_step),
+      static_cast<unsigned long long>(s.seed), threads, wall,
+      static_cast<long long>(s.test_examples));
   print_table(s, results);
 
   if (!json.empty()) {

@@ -1,5 +1,6 @@
 #include "train/recall.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -21,7 +22,13 @@ uint64_t stream_seed(uint64_t seed, uint64_t tag) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-enum : uint64_t { kTagTrain = 1, kTagVal = 1000, kTagTest = 2000, kTagInit = 3000, kTagPick = 4000 };
+enum : uint64_t {
+  kTagTrain = 1,
+  kTagVal = 1000,
+  kTagTest = 2000,
+  kTagInit = 3000,
+  kTagPick = 4000
+};
 
 MqarSpec spec_of(const RecallSweep& s, const MqarSlice& sl) {
   MqarSpec m;
@@ -62,20 +69,28 @@ RecallModel parse_recall_model(const std::string& text) {
   const std::string what = "recall model '" + text + "'";
   RecallModel m;
   const std::string& fam = parts[0];
-  if (fam == "attention" || fam == "a") m.mixer = 'a';
-  else if (fam == "window" || fam == "w") m.mixer = 'w';
-  else if (fam == "based" || fam == "l") m.mixer = 'l';
+  if (fam == "attention" || fam == "a")
+    m.mixer = 'a';
+  else if (fam == "window" || fam == "w")
+    m.mixer = 'w';
+  else if (fam == "based" || fam == "l")
+    m.mixer = 'l';
   else
     throw Error(what + ": family must be attention, window or based (e.g. based:d=64:f=8)");
   m.d_model = 0;
   for (size_t i = 1; i < parts.size(); ++i) {
     const std::string& p = parts[i];
-    if (p.size() < 3 || p[1] != '=') throw Error(what + ": expected d=N, w=N or f=N, got '" + p + "'");
+    if (p.size() < 3 || p[1] != '=')
+      throw Error(what + ": expected d=N, w=N or f=N, got '" + p + "'");
     const int64_t v = parse_int(what + " " + p.substr(0, 1), p.substr(2), 1, 1 << 14);
-    if (p[0] == 'd') m.d_model = v;
-    else if (p[0] == 'w' && m.mixer == 'w') m.window = v;
-    else if (p[0] == 'f' && m.mixer == 'l') m.feature_dim = v;
-    else throw Error(what + ": '" + p.substr(0, 1) + "=' does not apply to " + m.family());
+    if (p[0] == 'd')
+      m.d_model = v;
+    else if (p[0] == 'w' && m.mixer == 'w')
+      m.window = v;
+    else if (p[0] == 'f' && m.mixer == 'l')
+      m.feature_dim = v;
+    else
+      throw Error(what + ": '" + p.substr(0, 1) + "=' does not apply to " + m.family());
   }
   if (m.d_model < 2 || m.d_model % 2) throw Error(what + ": needs an even d=N >= 2");
   if (m.mixer == 'w' && m.window < 1) throw Error(what + ": a window model needs w=N");
@@ -86,8 +101,10 @@ RecallModel parse_recall_model(const std::string& text) {
 
 int64_t mixer_state_size(const RecallModel& m, int64_t seq_len) {
   switch (m.mixer) {
-    case 'a': return 2 * m.d_model * seq_len;
-    case 'w': return 2 * m.d_model * m.window;
+    case 'a':
+      return 2 * m.d_model * seq_len;
+    case 'w':
+      return 2 * m.d_model * m.window;
     default: {
       const int64_t n = taylor_features(m.feature_dim);
       return m.d_model * n + n;
@@ -150,13 +167,14 @@ double mqar_eval_accuracy(ThreadPool& pool, const TrainConfig& c, const float* w
     for (int64_t r = 0; r < batch; ++r) {
       // A short last batch repeats its first example in the unused rows (not scored).
       const MqarExample& e = examples[static_cast<size_t>(b0 + (r < rows ? r : 0))];
-      check(static_cast<int64_t>(e.tokens.size()) == T, "recall: examples of one call must share seq_len");
+      check(static_cast<int64_t>(e.tokens.size()) == T,
+            "recall: examples of one call must share seq_len");
       std::copy(e.tokens.begin(), e.tokens.end(), tokens.begin() + r * T);
     }
     model.forward(pool, tokens.data(), nullptr);
     for (int64_t r = 0; r < rows; ++r)
-      sum += mqar_accuracy(examples[static_cast<size_t>(b0 + r)], model.logits() + r * T * c.vocab_size,
-                           c.vocab_size);
+      sum += mqar_accuracy(examples[static_cast<size_t>(b0 + r)],
+                           model.logits() + r * T * c.vocab_size, c.vocab_size);
   }
   return sum / static_cast<double>(n);
 }
@@ -169,7 +187,8 @@ RecallResult run_recall_model(ThreadPool& pool, const RecallSweep& s, const Reca
   // Validation sets, one per train slice, from streams the training never draws from.
   std::vector<std::vector<MqarExample>> val;
   for (size_t i = 0; i < n_train; ++i)
-    val.push_back(mqar_dataset(spec_of(s, s.train[i]), s.val_examples, stream_seed(s.seed, kTagVal + i)));
+    val.push_back(
+        mqar_dataset(spec_of(s, s.train[i]), s.val_examples, stream_seed(s.seed, kTagVal + i)));
   auto val_accuracy = [&](const float* w) {
     double acc = 0;
     for (const auto& v : val) acc += mqar_eval_accuracy(pool, c, w, v, s.eval_batch);
@@ -260,7 +279,8 @@ RecallResult run_recall_model(ThreadPool& pool, const RecallSweep& s, const Reca
 
   const auto t_test = std::chrono::steady_clock::now();
   for (size_t i = 0; i < s.test.size(); ++i) {
-    const auto test = mqar_dataset(spec_of(s, s.test[i]), s.test_examples, stream_seed(s.seed, kTagTest + i));
+    const auto test =
+        mqar_dataset(spec_of(s, s.test[i]), s.test_examples, stream_seed(s.seed, kTagTest + i));
     res.test_accuracy.push_back(mqar_eval_accuracy(pool, c, best_w.data(), test, s.eval_batch));
   }
   res.test_seconds = seconds_since(t_test);

@@ -30,10 +30,10 @@ struct MqarSlice {
 
 // One model of the sweep: the mixer of layer 1 and its size knobs.
 struct RecallModel {
-  char mixer = 'a';        // 'a' attention (1 head), 'w' sliding window (1 head), 'l' BASED
+  char mixer = 'a';  // 'a' attention (1 head), 'w' sliding window (1 head), 'l' BASED
   int64_t d_model = 64;
-  int64_t window = 0;      // 'w': keys i - window < j <= i
-  int64_t feature_dim = 0; // 'l': Taylor feature dim f (1 head, value dim d)
+  int64_t window = 0;          // 'w': keys i - window < j <= i
+  int64_t feature_dim = 0;     // 'l': Taylor feature dim f (1 head, value dim d)
   std::string family() const;  // "attention", "sliding window", "BASED"
   std::string label() const;   // e.g. "attention d=64", "window d=64 w=16", "BASED d=64 f=8"
 };
@@ -62,12 +62,12 @@ struct RecallSweep {
   int64_t tokens_per_step = 4096;      // batch = tokens_per_step / seq_len rows
   int64_t warmup_steps = 40;
   double weight_decay = 0.1;
-  int64_t eval_every = 100;       // validation every N steps (and after the last)
-  int64_t val_examples = 100;     // per train slice
-  int64_t test_examples = 200;    // per test slice
-  double stop_accuracy = 0.99;    // stop a run (and skip the remaining learning rates) here
+  int64_t eval_every = 100;     // validation every N steps (and after the last)
+  int64_t val_examples = 100;   // per train slice
+  int64_t test_examples = 200;  // per test slice
+  double stop_accuracy = 0.99;  // stop a run (and skip the remaining learning rates) here
   int64_t eval_batch = 32;
-  uint64_t seed = 1;              // data streams and initial weights (the same for every model)
+  uint64_t seed = 1;  // data streams and initial weights (the same for every model)
 };
 
 // Throws lc::Error naming the setting that is impossible (slices, vocab, counts).
@@ -85,9 +85,9 @@ struct RecallRun {
 struct RecallResult {
   RecallModel model;
   int64_t n_params = 0;
-  std::vector<RecallRun> runs;         // one per learning rate tried
-  size_t best = 0;                     // index into runs
-  std::vector<double> test_accuracy;   // per RecallSweep::test slice
+  std::vector<RecallRun> runs;        // one per learning rate tried
+  size_t best = 0;                    // index into runs
+  std::vector<double> test_accuracy;  // per RecallSweep::test slice
   double train_seconds = 0, test_seconds = 0;
 };
 
@@ -95,7 +95,7 @@ struct RecallProgress {
   const RecallModel* model = nullptr;
   double lr = 0;
   int64_t step = 0, steps = 0;
-  double loss = 0;          // mean training loss since the previous report
+  double loss = 0;  // mean training loss since the previous report
   double val_accuracy = 0;
 };
 
