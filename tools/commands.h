@@ -10,4 +10,5 @@ int cmd_convert(int argc, char** argv);
 int cmd_ppl(int argc, char** argv);
 int cmd_passkey(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_recall(int argc, char** argv);
 }  // namespace lc::cli

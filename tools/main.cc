@@ -22,7 +22,8 @@ void usage() {
       "  convert      rewrite a model as GGUF or a Hugging Face directory (--dtype, -z)\n"
       "  ppl          per-position NLL / perplexity of long documents or a long stream\n"
       "  passkey      passkey retrieval accuracy and key NLL versus prompt length\n"
-      "  train        train a small Llama-style or BASED-style model on the CPU\n",
+      "  train        train a small Llama-style or BASED-style model on the CPU\n"
+      "  recall       MQAR recall-vs-state sweep: train 2-layer models, accuracy vs state size\n",
       stderr);
 }
 }  // namespace
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (cmd == "ppl") return lc::cli::cmd_ppl(argc, argv);
     if (cmd == "passkey") return lc::cli::cmd_passkey(argc, argv);
     if (cmd == "train") return lc::cli::cmd_train(argc, argv);
+    if (cmd == "recall") return lc::cli::cmd_recall(argc, argv);
     std::fprintf(stderr, "longctx: unknown command '%s'\n", cmd.c_str());
     usage();
     return 2;
