@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake git googletest libgtest-dev libbenchmark-dev clang
-          libclang-rt-14-dev python3)
+          libclang-rt-14-dev python3 zlib1g-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <zlib.h>
+
 #include "core/error.h"
 #include "core/file_io.h"
 
@@ -39,30 +41,13 @@ uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc) {
   return ~crc;
 }
 
-uint32_t adler32(const uint8_t* data, size_t n) {
-  uint32_t a = 1, b = 0;
-  for (size_t i = 0; i < n; ++i) {
-    a = (a + data[i]) % 65521;
-    b = (b + a) % 65521;
-  }
-  return (b << 16) | a;
-}
-
-std::vector<uint8_t> zlib_store(const uint8_t* data, size_t n) {
-  std::vector<uint8_t> out = {0x78, 0x01};  // deflate, 32K window, no dictionary; 0x7801 % 31 == 0
-  size_t done = 0;
-  do {
-    size_t len = std::min<size_t>(65535, n - done);
-    bool final = done + len == n;
-    out.push_back(final ? 1 : 0);  // BFINAL, BTYPE = 00 (stored); the rest of the byte is padding
-    out.push_back(static_cast<uint8_t>(len));
-    out.push_back(static_cast<uint8_t>(len >> 8));
-    out.push_back(static_cast<uint8_t>(~len));
-    out.push_back(static_cast<uint8_t>(~len >> 8));
-    out.insert(out.end(), data + done, data + done + len);
-    done += len;
-  } while (done < n);
-  put_be32(out, adler32(data, n));
+std::vector<uint8_t> zlib_compress(const uint8_t* data, size_t n) {
+  uLongf len = compressBound(static_cast<uLong>(n));
+  std::vector<uint8_t> out(len);
+  const int rc = compress2(out.data(), &len, n ? data : reinterpret_cast<const Bytef*>(""),
+                           static_cast<uLong>(n), Z_BEST_COMPRESSION);
+  check(rc == Z_OK, "png: zlib compress2 failed (", rc, ")");
+  out.resize(len);
   return out;
 }
 
@@ -96,7 +81,7 @@ std::vector<uint8_t> encode_png(const Image& img) {
     raw.push_back(0);
     raw.insert(raw.end(), img.rgb.begin() + y * row, img.rgb.begin() + (y + 1) * row);
   }
-  put_chunk(out, "IDAT", zlib_store(raw.data(), raw.size()));
+  put_chunk(out, "IDAT", zlib_compress(raw.data(), raw.size()));
   put_chunk(out, "IEND", {});
   return out;
 }
