@@ -14,25 +14,15 @@
 #include "attention/middle_store.h"
 #include "attention_stream_harness.h"
 #include "core/rng.h"
+#include "policy_cases.h"
 #include "sharp_model.h"
 #include "test_util.h"
 
 namespace lc {
 namespace {
 
+using test::lambda_topk;
 using test::StreamCase;
-
-AttentionConfig pool_config(int64_t G, int64_t L, int64_t K, int64_t H, int64_t P) {
-  AttentionConfig c;
-  c.policy = AttnPolicy::Lambda;
-  c.sinks = G;
-  c.window = L;
-  c.ceiling = L;
-  c.topk = K;
-  c.topk_from_layer = H;
-  c.middle_pool = P;
-  return c;
-}
 
 // Slow pool: insert positions in order; when more than P are held, evict the lowest score (ties:
 // the older position).
@@ -88,7 +78,7 @@ TEST(MiddlePool, StoreHoldsWhatEvictionOneByOneHolds) {
 TEST(MiddlePool, RowsMatchSlowEvictionReference) {
   const int64_t n = 60, G = 2, L = 5, P = 6, hd = 8, heads = 6, kv = 2;
   for (bool alibi : {false, true}) {
-    StreamCase c{pool_config(G, L, 100, 0, P), heads, kv, hd, 7, 2,
+    StreamCase c{lambda_topk(G, L, L, 100, 0, P), heads, kv, hd, 7, 2,
                  ops::RopeStyle::RotateHalf,   alibi, 1};
     std::vector<std::vector<float>> rows;
     test::run_policy_stream(c, n, 41, {}, &rows);
@@ -135,8 +125,8 @@ TEST(MiddlePool, RowsMatchSlowEvictionReference) {
 }
 
 TEST(MiddlePool, MatchesDenseReference) {
-  const AttentionConfig cfgs[] = {pool_config(3, 7, 2, 0, 5), pool_config(2, 5, 1, 1, 1),
-                                  pool_config(0, 6, 4, 0, 9), pool_config(4, 3, 10, 1, 4)};
+  const AttentionConfig cfgs[] = {lambda_topk(3, 7, 7, 2, 0, 5), lambda_topk(2, 5, 5, 1, 1, 1),
+                                  lambda_topk(0, 6, 6, 4, 0, 9), lambda_topk(4, 3, 3, 10, 1, 4)};
   int idx = 0;
   for (const AttentionConfig& cfg : cfgs)
     for (int64_t block : {1, 6, 16}) {
@@ -157,7 +147,7 @@ TEST(MiddlePool, MatchesDenseReference) {
 TEST(MiddlePool, PoolAtLeastTheMiddleIsUnboundedTopK) {
   for (int scheme = 0; scheme < 3; ++scheme) {
     auto run = [&](int64_t P) {
-      StreamCase c{pool_config(3, 6, 3, 0, P),
+      StreamCase c{lambda_topk(3, 6, 6, 3, 0, P),
                    6,
                    2,
                    8,
@@ -188,13 +178,13 @@ TEST(MiddlePool, PoolAtLeastTheMiddleIsUnboundedTopK) {
 // The pool holds no window tokens: P + block - 1 rows, filled from the ring as tokens leave the
 // window of L (whose slots keep the scores).
 TEST(MiddlePool, Geometry) {
-  auto p = make_policy(pool_config(10, 512, 5, 4, 100), PolicyContext{1024, 0, 64});
+  auto p = make_policy(lambda_topk(10, 512, 512, 5, 4, 100), PolicyContext{1024, 0, 64});
   EXPECT_EQ(p->geometry().middle_capacity, 100 + 63);
   EXPECT_EQ(p->geometry().middle_lag, 512);
   EXPECT_TRUE(p->geometry().slot_scores);
   EXPECT_EQ(p->geometry().slots(), 10 + 512 + 63);
   EXPECT_EQ(p->label(), "lambda(G=10,L=512,D=512)+top5@4+pool100(paper)");
-  auto unbounded = make_policy(pool_config(10, 512, 5, 4, 0), PolicyContext{1024, 0, 64});
+  auto unbounded = make_policy(lambda_topk(10, 512, 512, 5, 4, 0), PolicyContext{1024, 0, 64});
   EXPECT_EQ(unbounded->geometry().middle_lag, 0);
   EXPECT_FALSE(unbounded->geometry().slot_scores);
 }
@@ -205,8 +195,8 @@ TEST(MiddlePool, CacheBytesConstantOverAStream) {
   auto f = test::load_sharp_model(1, ops::RopeStyle::AdjacentPairs, "pool");
   LlamaModel m(*f);
   auto toks = test::random_tokens(1500, f->config.vocab_size, 8);
-  Session pooled(m, SessionOptions{0, 2, 4, pool_config(3, 8, 2, 1, 16)});
-  Session unbounded(m, SessionOptions{0, 2, 4, pool_config(3, 8, 2, 1, 0)});
+  Session pooled(m, SessionOptions{0, 2, 4, lambda_topk(3, 8, 8, 2, 1, 16)});
+  Session unbounded(m, SessionOptions{0, 2, 4, lambda_topk(3, 8, 8, 2, 1, 0)});
   const size_t pooled_bytes = pooled.cache_bytes(), unbounded_bytes = unbounded.cache_bytes();
   pooled.prefill(toks.data(), 100);
   unbounded.prefill(toks.data(), 100);

@@ -4,6 +4,8 @@
 // a middle store in the layers >= H) and TRAMS (a score per token and kv head). Token scores are
 // seeded random numbers here; the score formula itself is tested through the model.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -143,6 +145,29 @@ inline double run_policy_stream(const StreamCase& c, int64_t n, uint64_t seed,
     r0 += nb;
   }
   return max_err;
+}
+
+// Every config over four head shapes (GQA 6/2 hd 8, MQA 4/1 hd 10, MHA 3/3 hd 6, 8/4 hd 34),
+// cycling block sizes 1/4/7/16, 1-3 threads, both RoPE styles and ALiBi, on sequences of 53-57
+// tokens (the ring wraps several times); a test failure names every case whose largest error
+// against the dense reference reaches tol.
+inline void expect_dense_over_head_shapes(const std::vector<AttentionConfig>& cfgs,
+                                          uint64_t seed0, double tol) {
+  struct Dims {
+    int64_t heads, kv, hd;
+  };
+  const Dims dims[] = {{6, 2, 8}, {4, 1, 10}, {3, 3, 6}, {8, 4, 34}};
+  const int64_t blocks[] = {1, 4, 7, 16};
+  int idx = 0;
+  for (const AttentionConfig& cfg : cfgs)
+    for (const Dims& d : dims) {
+      const bool alibi = idx % 3 == 2;
+      const auto style = idx % 2 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs;
+      StreamCase c{cfg, d.heads, d.kv, d.hd, blocks[idx % 4], 1 + idx % 3, style, alibi, 1};
+      EXPECT_LT(run_policy_stream(c, 53 + idx % 5, seed0 + static_cast<uint64_t>(idx)), tol)
+          << describe(c);
+      ++idx;
+    }
 }
 
 }  // namespace lc::test

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "llama_policy_reference.h"
+#include "policy_cases.h"
 #include "sharp_model.h"
 #include "test_util.h"
 
@@ -15,19 +16,8 @@ namespace lc {
 namespace {
 
 using test::random_tokens;
+using test::lambda_topk;
 using test::rel_err;
-
-AttentionConfig topk_config(int64_t G, int64_t L, int64_t K, int64_t H, int64_t P = 0) {
-  AttentionConfig c;
-  c.policy = AttnPolicy::Lambda;
-  c.sinks = G;
-  c.window = L;
-  c.ceiling = L;
-  c.topk = K;
-  c.topk_from_layer = H;
-  c.middle_pool = P;
-  return c;
-}
 
 test::DensePolicy dense_of(const AttentionConfig& c, int64_t trained_ctx) {
   test::DensePolicy d{AttnPolicy::Lambda, c.sinks, c.window, c.ceiling};
@@ -48,9 +38,9 @@ struct Case {
 };
 
 std::vector<Case> cases() {
-  const AttentionConfig cfgs[] = {topk_config(3, 9, 4, 1),    topk_config(2, 6, 1, 0),
-                                  topk_config(4, 5, 100, 2),  topk_config(0, 7, 2, 0),
-                                  topk_config(3, 6, 3, 0, 8), topk_config(2, 5, 2, 1, 3)};
+  const AttentionConfig cfgs[] = {lambda_topk(3, 9, 9, 4, 1),    lambda_topk(2, 6, 6, 1, 0),
+                                  lambda_topk(4, 5, 5, 100, 2),  lambda_topk(0, 7, 7, 2, 0),
+                                  lambda_topk(3, 6, 6, 3, 0, 8), lambda_topk(2, 5, 5, 2, 1, 3)};
   const int64_t blocks[] = {1, 4, 7, 64, 3};
   std::vector<Case> v;
   int i = 0;
@@ -114,7 +104,7 @@ TEST(AttentionTopKModelIdentities, ResetSessionRepeats) {
   LlamaModel m(*f);
   auto toks = random_tokens(60, f->config.vocab_size, 4);
   for (int64_t P : {0, 6}) {
-    Session s(m, SessionOptions{0, 2, 5, topk_config(2, 6, 3, 0, P)});
+    Session s(m, SessionOptions{0, 2, 5, lambda_topk(2, 6, 6, 3, 0, P)});
     std::vector<float> a(60 * f->config.vocab_size), b(a.size());
     s.all_logits(toks.data(), 60, a.data());
     s.all_logits(toks.data(), 60, b.data());

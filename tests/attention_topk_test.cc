@@ -11,58 +11,35 @@
 #include <vector>
 
 #include "attention_stream_harness.h"
+#include "policy_cases.h"
 #include "core/error.h"
 
 namespace lc {
 namespace {
 
+using test::lambda_topk;
 using test::StreamCase;
-
-AttentionConfig topk_config(int64_t G, int64_t L, int64_t D, int64_t K, int64_t H) {
-  AttentionConfig c;
-  c.policy = AttnPolicy::Lambda;
-  c.sinks = G;
-  c.window = L;
-  c.ceiling = D;
-  c.topk = K;
-  c.topk_from_layer = H;
-  return c;
-}
 
 // Sharp attention (logits of a few units) over <= 100 keys in f32: 2e-5 absolute is ~100x the
 // expected rounding (as in attention_policy_test.cc).
 constexpr double kTol = 2e-5;
 
 TEST(AttentionTopK, MatchesDenseReference) {
-  struct Dims {
-    int64_t heads, kv, hd;
+  const std::vector<AttentionConfig> cfgs = {
+      lambda_topk(3, 11, 11, 5, 0),
+      lambda_topk(2, 6, 6, 1, 1),
+      lambda_topk(4, 7, 3, 200, 1),  // K larger than any middle
+      lambda_topk(0, 5, 5, 3, 0),    // no global tokens
+      lambda_topk(5, 9, AttentionConfig::kNoCeiling, 4, 0),
+      lambda_topk(1, 1, 1, 2, 1),  // L = 1: nearly everything is middle
   };
-  const Dims dims[] = {{6, 2, 8}, {4, 1, 10}, {3, 3, 6}, {8, 4, 34}};
-  const AttentionConfig cfgs[] = {
-      topk_config(3, 11, 11, 5, 0),
-      topk_config(2, 6, 6, 1, 1),
-      topk_config(4, 7, 3, 200, 1),  // K larger than any middle
-      topk_config(0, 5, 5, 3, 0),    // no global tokens
-      topk_config(5, 9, AttentionConfig::kNoCeiling, 4, 0),
-      topk_config(1, 1, 1, 2, 1),  // L = 1: nearly everything is middle
-  };
-  const int64_t blocks[] = {1, 4, 7, 16};
-  int idx = 0;
-  for (const AttentionConfig& cfg : cfgs)
-    for (const Dims& d : dims) {
-      const bool alibi = idx % 3 == 2;
-      const auto style = idx % 2 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs;
-      StreamCase c{cfg, d.heads, d.kv, d.hd, blocks[idx % 4], 1 + idx % 3, style, alibi, 1};
-      const int64_t n = 53 + idx % 5;  // several windows: the ring wraps
-      EXPECT_LT(test::run_policy_stream(c, n, 300 + idx), kTol) << test::describe(c);
-      ++idx;
-    }
+  test::expect_dense_over_head_shapes(cfgs, 300, kTol);
 }
 
 TEST(AttentionTopK, BothRopeStylesAndAlibiAndLayersAroundH) {
   for (int scheme = 0; scheme < 3; ++scheme)
     for (int64_t H : {0, 1, 2, 100}) {  // layer 1 uses top-k for H <= 1 only
-      StreamCase c{topk_config(3, 8, 8, 3, H),
+      StreamCase c{lambda_topk(3, 8, 8, 3, H),
                    6,
                    3,
                    12,
@@ -79,7 +56,7 @@ TEST(AttentionTopK, BothRopeStylesAndAlibiAndLayersAroundH) {
 // rows the one-shot run gives (every row does top-k: the documented deviation).
 TEST(AttentionTopK, DecodeAfterPrefillEqualsOneShot) {
   for (bool alibi : {false, true}) {
-    StreamCase c{topk_config(2, 6, 6, 3, 0), 6, 2, 8, 16, 2, ops::RopeStyle::RotateHalf, alibi, 1};
+    StreamCase c{lambda_topk(2, 6, 6, 3, 0), 6, 2, 8, 16, 2, ops::RopeStyle::RotateHalf, alibi, 1};
     std::vector<std::vector<float>> one, chunked;
     test::run_policy_stream(c, 50, 5, {}, &one);
     std::vector<int64_t> chunks = {13};
@@ -97,12 +74,12 @@ TEST(AttentionTopK, DecodeAfterPrefillEqualsOneShot) {
 // Identity: K = 0, and top-k from a layer beyond the model's, are plain lambda (the same rows).
 TEST(AttentionTopK, KZeroAndHBeyondTheLayersAreLambda) {
   std::vector<std::vector<float>> plain;
-  StreamCase base{topk_config(3, 7, 7, 0, 0),    4,     2, 8, 4, 1,
+  StreamCase base{lambda_topk(3, 7, 7, 0, 0),    4,     2, 8, 4, 1,
                   ops::RopeStyle::AdjacentPairs, false, 1};
   test::run_policy_stream(base, 40, 8, {}, &plain);
   for (auto [K, H] : {std::pair<int64_t, int64_t>{0, 0}, {3, 2}, {3, 1000}}) {
     StreamCase c = base;
-    c.cfg = topk_config(3, 7, 7, K, H);
+    c.cfg = lambda_topk(3, 7, 7, K, H);
     std::vector<std::vector<float>> rows;
     test::run_policy_stream(c, 40, 8, {}, &rows);
     for (size_t r = 0; r < rows.size(); ++r)
@@ -111,7 +88,7 @@ TEST(AttentionTopK, KZeroAndHBeyondTheLayersAreLambda) {
   }
   // And top-k does change the rows where it applies.
   StreamCase on = base;
-  on.cfg = topk_config(3, 7, 7, 3, 1);
+  on.cfg = lambda_topk(3, 7, 7, 3, 1);
   std::vector<std::vector<float>> rows;
   test::run_policy_stream(on, 40, 8, {}, &rows);
   EXPECT_NE(rows.back(), plain.back());
@@ -152,7 +129,7 @@ TEST(AttentionTopK, KAtLeastMiddleAttendsEveryMiddleTokenAtHalfLpre) {
         for (int64_t c = 0; c < hd; ++c) want[i][h * hd + c] += lg[j] / sum * v[j][g * hd + c];
     }
   // The engine, fed the same values (run_policy_stream's generator, same seed, same order).
-  StreamCase c{topk_config(G, L, D, 1000, 0), heads, kv, hd, 4, 2,
+  StreamCase c{lambda_topk(G, L, D, 1000, 0), heads, kv, hd, 4, 2,
                ops::RopeStyle::AdjacentPairs, false, 1};
   std::vector<std::vector<float>> rows;
   test::run_policy_stream(c, n, 21, {}, &rows);
@@ -165,7 +142,7 @@ TEST(AttentionTopK, KAtLeastMiddleAttendsEveryMiddleTokenAtHalfLpre) {
 
 TEST(AttentionTopK, GeometryAndErrors) {
   PolicyContext pc{512, 2048, 64};
-  AttentionConfig c = topk_config(-1, 0, -1, 5, 4);
+  AttentionConfig c = lambda_topk(-1, 0, -1, 5, 4);
   auto p = make_policy(c, pc);
   EXPECT_EQ(p->label(), "lambda(G=10,L=512,D=512)+top5@4");
   EXPECT_EQ(p->middle().distance, 256);  // L_pre / 2
@@ -183,7 +160,7 @@ TEST(AttentionTopK, GeometryAndErrors) {
   AttentionConfig w = c;
   w.policy = AttnPolicy::Window;
   EXPECT_NE(msg(w).find("--topk"), std::string::npos) << msg(w);
-  AttentionConfig pool_only = topk_config(-1, 0, -1, 0, 4);
+  AttentionConfig pool_only = lambda_topk(-1, 0, -1, 0, 4);
   pool_only.middle_pool = 100;
   EXPECT_NE(msg(pool_only).find("--middle-pool"), std::string::npos) << msg(pool_only);
   AttentionConfig huge = c;

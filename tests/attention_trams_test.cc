@@ -54,26 +54,12 @@ double max_diff(const std::vector<std::vector<float>>& a,
 }
 
 TEST(AttentionTrams, MatchesDenseReference) {
-  struct Dims {
-    int64_t heads, kv, hd;
-  };
-  const Dims dims[] = {{6, 2, 8}, {4, 1, 10}, {3, 3, 6}, {8, 4, 34}};
-  const AttentionConfig cfgs[] = {
+  const std::vector<AttentionConfig> cfgs = {
       trams_config(20, 6, 10),      trams_config(20, 6, 10, true), trams_config(13, 0, 4),
       trams_config(9, 3, 3),        trams_config(11, 2, 11, true), trams_config(1, 0, 1),
       trams_config(16, 4, 7, true),
   };
-  const int64_t blocks[] = {1, 4, 7, 16};
-  int idx = 0;
-  for (const AttentionConfig& cfg : cfgs)
-    for (const Dims& d : dims) {
-      const bool alibi = idx % 3 == 2;
-      const auto style = idx % 2 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs;
-      StreamCase c{cfg, d.heads, d.kv, d.hd, blocks[idx % 4], 1 + idx % 3, style, alibi, 1};
-      const int64_t n = 53 + idx % 5;  // several pools: the ring wraps
-      EXPECT_LT(test::run_policy_stream(c, n, 500 + idx), kTol) << test::describe(c);
-      ++idx;
-    }
+  test::expect_dense_over_head_shapes(cfgs, 500, kTol);
 }
 
 // Oracle 1: selecting everything (m = M) attends the whole pool [i - M, i], i.e. a window of
