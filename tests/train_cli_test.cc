@@ -69,6 +69,33 @@ TEST(TrainCli, TextLlamaExportsLoadableCheckpoint) {
   EXPECT_EQ(f->config.vocab_size, 257);
   EXPECT_EQ(f->config.bos_id, 256);
   LlamaModel m(*f);
+  // The byte-level tokenizer.json beside the weights makes `run -p TEXT` work on its own.
+  EXPECT_EQ(run_cli("run -m '" + dir + "' -p 'a small' -n 4 --temp 0").status, 0);
+}
+
+TEST(TrainCli, HeldOutValidationAndJsonLog) {
+  if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
+  const std::string t1 = tmp("doc1.txt"), t2 = tmp("doc2.txt"), js = tmp("log.json");
+  {
+    std::ofstream a(t1), b(t2);
+    for (int i = 0; i < 60; ++i) a << "first document, line " << i << "\n";
+    for (int i = 0; i < 60; ++i) b << "second document, line " << i << "\n";
+  }
+  const std::string common = "train --arch llama --data '" + t1 + "' --data '" + t2 +
+                             "' --dim 16 --heads 2 --hidden 32 --seq-len 24 --batch 2 ";
+  const Result r = run_cli(common + "--steps 4 --val-frac 0.2 --eval-every 2 --log-every 2 "
+                           "--json '" + js + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("step 2/4  val loss "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("step 4/4  val loss "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("step 1/4  loss"), std::string::npos) << r.err;  // --log-every 2
+  std::ifstream in(js);
+  const std::string json((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(json.find("\"validation\""), std::string::npos);
+  EXPECT_NE(json.find("\"tokens_per_s\""), std::string::npos);
+  const Result tiny = run_cli(common + "--steps 1 --val-frac 0.01");
+  EXPECT_EQ(tiny.status, 1);
+  EXPECT_NE(tiny.err.find("--val-frac"), std::string::npos) << tiny.err;
 }
 
 TEST(TrainCli, RefusesBadFlags) {

@@ -256,5 +256,51 @@ TEST(TrainLoop, LossDecreasesOnText) {
   EXPECT_LT(last, losses.front() - 1.5);
 }
 
+TEST(TrainData, SplitDocumentsHoldsOutEachTail) {
+  std::string train, held;
+  split_documents({"abcdefghij", "0123456789012345678\n"}, 0.2, &train, &held);
+  EXPECT_EQ(train, "abcdefgh\n\n0123456789012345");
+  EXPECT_EQ(held, "ij\n\n678\n");
+  split_documents({"abc"}, 0.0, &train, &held);
+  EXPECT_EQ(train, "abc");
+  EXPECT_EQ(held, "");
+  EXPECT_THROW(split_documents({"abc"}, 1.0, &train, &held), Error);
+}
+
+// Validation windows are consecutive (BOS + seq-1 bytes, labels shifted by one), and the loss is
+// the mean of the model's loss over exactly those batches.
+TEST(TrainData, ValidationWindowsAndLoss) {
+  TrainConfig c;
+  c.arch = "llama";
+  c.vocab_size = ByteBatches::kVocab;
+  c.d_model = 16;
+  c.n_layers = 1;
+  c.mixers = "a";
+  c.n_heads = 2;
+  c.n_kv_heads = 2;
+  c.hidden = 32;
+  const int64_t B = 2, T = 8;
+  std::string text;
+  for (int i = 0; i < 40; ++i) text.push_back(static_cast<char>('a' + i % 26));
+  const ByteValidation val(text, B, T, 100);
+  // 40 bytes, 7 new bytes per window, the last label needs one byte more: 5 windows -> 2 batches.
+  EXPECT_EQ(val.batches(), 2);
+  ThreadPool pool(2);
+  TrainModel<float> m(c, B, T, 7);
+  double want = 0;
+  for (int64_t b = 0; b < 2; ++b) {
+    std::vector<int> tok, lab;
+    for (int64_t w = b * B; w < (b + 1) * B; ++w) {
+      tok.push_back(ByteBatches::kBos);
+      for (int64_t i = 1; i < T; ++i) tok.push_back(text[w * (T - 1) + i - 1]);
+      for (int64_t i = 0; i < T; ++i) lab.push_back(text[w * (T - 1) + i]);
+    }
+    want += m.forward(pool, tok.data(), lab.data()) / 2;
+  }
+  EXPECT_EQ(val.loss(pool, m), want);
+  EXPECT_EQ(ByteValidation("short", B, T, 100).batches(), 0);
+  EXPECT_EQ(ByteValidation(text, B, T, 1).batches(), 1);
+}
+
 }  // namespace
 }  // namespace lc::train

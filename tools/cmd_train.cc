@@ -3,23 +3,32 @@
 // (../shared/specs/mqar.md, src/eval/mqar.h), prints a progress line per step on stderr (loss,
 // learning rate, gradient norm, tokens/s) and, with -o DIR, exports the weights as a Hugging
 // Face directory that `longctx run/ppl/bench/logits` load (Llama family or BASED).
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "eval/json_writer.h"
 #include "eval/mqar.h"
 #include "train/export.h"
 #include "train/layers.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "tokenizer/byte_level.h"
 #include "train/trainer.h"
 
 namespace lc::cli {
+
+static_assert(train::ByteBatches::kBos == kByteLevelSpecialId &&
+              train::ByteBatches::kVocab == kByteLevelVocab);
 
 namespace {
 
@@ -49,7 +58,15 @@ constexpr const char* kHelp =
     "                     [--mixers MIX --window W --linear-heads LH --feature-dim F]\n"
     "                     [--untied] [--steps N --batch B --seq-len T --lr X --warmup N]\n"
     "                     [--weight-decay X --clip X --seed S -t THREADS] [-o DIR]\n"
-    "  --data FILE    byte-level language modelling (vocab 257: bytes + BOS 256)\n"
+    "                     [--val-frac F --eval-every N --val-batches N] [--log-every N]\n"
+    "                     [--json FILE]\n"
+    "  --data FILE    byte-level language modelling (vocab 257: bytes + BOS 256); repeat the\n"
+    "                 flag for several documents (joined by a blank line); -o also writes a\n"
+    "                 byte-level tokenizer.json\n"
+    "  --val-frac F   hold out the last F of every --data document; validation loss (nats and\n"
+    "                 bits per byte) every --eval-every steps and at the end, over at most\n"
+    "                 --val-batches batches of held-out windows (default 8)\n"
+    "  --json FILE    the run as JSON: settings, per-step loss/lr/gnorm/tok/s, validation\n"
     "  --task mqar    multi-query associative recall; --vocab V, --pairs P, --seq-len T\n"
     "  --mixers MIX   one letter per layer: a attention, w sliding window (--window W keys),\n"
     "                 l Taylor linear attention, c BaseConv (llama: a or w only; default all a,\n"
@@ -59,6 +76,32 @@ constexpr const char* kHelp =
     "            --steps 100 --batch 8 --seq-len 128 --lr 1e-3 --warmup steps/10\n"
     "            --weight-decay 0.1 --clip 1.0 --seed 1 -t 2\n";
 
+struct TrainLog {
+  std::vector<train::StepStats> steps;
+  std::vector<std::pair<int64_t, double>> val;  // (step, loss)
+  double tokens_per_s = 0;
+};
+
+void write_train_json(const std::string& path, int argc, char** argv,
+                      const train::TrainModel<float>& model, const TrainLog& log) {
+  std::string cmd = "longctx";
+  for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
+  JsonWriter j;
+  j.begin_object().member("command", cmd).member("arch", model.config().arch);
+  j.member("parameters", model.n_params()).member("tokens_per_s", log.tokens_per_s);
+  j.key("steps").begin_array();
+  for (const train::StepStats& s : log.steps) {
+    j.begin_object().member("step", s.step).member("loss", s.loss).member("lr", s.lr);
+    j.member("grad_norm", s.grad_norm).member("tokens_per_s", s.tokens_per_s).end_object();
+  }
+  j.end_array().key("validation").begin_array();
+  for (const auto& [step, loss] : log.val)
+    j.begin_object().member("step", step).member("loss", loss).end_object();
+  j.end_array().end_object();
+  const std::string& text = j.str();
+  write_file_atomic("--json", path, {{text.data(), text.size()}});
+}
+
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
@@ -66,8 +109,9 @@ int cmd_train(int argc, char** argv) {
          {"--arch", "--data", "--task", "--vocab", "--pairs", "--dim", "--layers", "--heads",
           "--kv-heads", "--hidden", "--mixers", "--window", "--linear-heads", "--feature-dim",
           "--steps", "--batch", "--seq-len", "--lr", "--warmup", "--weight-decay", "--clip",
-          "--seed", "-t", "-o"},
-         {"--untied", "--help"});
+          "--seed", "-t", "-o", "--val-frac", "--eval-every", "--val-batches", "--log-every",
+          "--json"},
+         {"--untied", "--help"}, {"--data"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
@@ -103,6 +147,10 @@ int cmd_train(int argc, char** argv) {
   oc.clip_norm = a.number("--clip", 1.0, 0.0, 1e9);
   const int threads = threads_flag(a);
 
+  const double val_frac = a.number("--val-frac", 0.0, 0.0, 0.9);
+  if (val_frac > 0 && mqar) fail("--val-frac applies to --data only");
+  const int64_t log_every = a.integer("--log-every", 1, 1, int64_t{1} << 40);
+  std::string held_out;
   std::unique_ptr<train::BatchSource> data;
   train::ExportOptions eo;
   eo.ctx_len = T;
@@ -117,7 +165,12 @@ int cmd_train(int argc, char** argv) {
     if (a.has("--vocab") || a.has("--pairs")) fail("--vocab/--pairs apply to --task mqar only");
     c.vocab_size = train::ByteBatches::kVocab;
     eo.bos_id = eo.eos_id = train::ByteBatches::kBos;
-    data = std::make_unique<train::ByteBatches>(read_text_file("--data", a.str("--data")), seed);
+    eo.byte_tokenizer = true;
+    std::vector<std::string> docs;
+    for (const std::string& path : a.all("--data")) docs.push_back(read_text_file("--data", path));
+    std::string train_text;
+    train::split_documents(docs, val_frac, &train_text, &held_out);
+    data = std::make_unique<train::ByteBatches>(std::move(train_text), seed);
   }
   train::validate(c);
   ThreadPool pool(threads);
@@ -126,16 +179,38 @@ int cmd_train(int argc, char** argv) {
   std::fprintf(stderr, "train: %s model, %lld parameters, mixers %s, batch %lld x %lld tokens, %d threads\n",
                c.arch.c_str(), static_cast<long long>(model.n_params()), c.mixers.c_str(),
                static_cast<long long>(B), static_cast<long long>(T), threads);
+  std::unique_ptr<train::ByteValidation> val;
+  if (val_frac > 0) {
+    val = std::make_unique<train::ByteValidation>(held_out, B, T,
+                                                  a.integer("--val-batches", 8, 1, 1 << 20));
+    if (val->batches() == 0)
+      fail("--val-frac ", val_frac, ": the held-out text (", held_out.size(),
+           " bytes) is shorter than one batch of ", B, " x ", T, " tokens");
+  }
+  const int64_t eval_every = a.integer("--eval-every", std::max<int64_t>(1, steps / 10), 1,
+                                       int64_t{1} << 40);
+  TrainLog log;
+  auto validate_now = [&](int64_t step) {
+    const double l = val->loss(pool, model);
+    log.val.push_back({step, l});
+    std::fprintf(stderr, "step %lld/%lld  val loss %.4f  (%.3f bits/byte, %lld held-out tokens)\n",
+                 static_cast<long long>(step), static_cast<long long>(steps), l, l / std::log(2.0),
+                 static_cast<long long>(val->batches() * B * T));
+  };
   double total_s = 0;
   train::train_loop(pool, model, *data, opt, steps, [&](const train::StepStats& s) {
     total_s += s.seconds;
-    std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s\n",
-                 static_cast<long long>(s.step), static_cast<long long>(steps), s.loss, s.lr,
-                 s.grad_norm, s.tokens_per_s);
+    log.steps.push_back(s);
+    if (s.step % log_every == 0 || s.step == steps)
+      std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s\n",
+                   static_cast<long long>(s.step), static_cast<long long>(steps), s.loss, s.lr,
+                   s.grad_norm, s.tokens_per_s);
+    if (val && (s.step % eval_every == 0 || s.step == steps)) validate_now(s.step);
   });
+  log.tokens_per_s = static_cast<double>(steps * B * T) / total_s;
   std::fprintf(stderr, "train: %lld steps in %.2f s, %.0f tokens/s\n",
-               static_cast<long long>(steps), total_s,
-               static_cast<double>(steps * B * T) / total_s);
+               static_cast<long long>(steps), total_s, log.tokens_per_s);
+  if (a.has("--json")) write_train_json(a.str("--json"), argc, argv, model, log);
   if (a.has("-o")) {
     train::export_hf_dir(model, eo, a.str("-o"));
     std::fprintf(stderr, "wrote %s\n", a.str("-o").c_str());

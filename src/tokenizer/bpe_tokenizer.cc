@@ -300,6 +300,8 @@ int find_id(const BpeSpec& s, const std::string& text) {
 
 }  // namespace
 
+std::string bpe_byte_text(unsigned char b) { return byte_map().to_text[b]; }
+
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(BpeSpec spec, const std::string& name) {
   return std::make_unique<BpeTokenizer>(std::move(spec), name);
 }

@@ -25,6 +25,9 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(BpeSpec spec, const std::string& n
 // GPT-2 files: vocab.json ({token: id}) and merges.txt ("#version" line, then "left right").
 std::unique_ptr<Tokenizer> load_bpe_vocab_merges(const std::string& vocab_json,
                                                  const std::string& merges_txt);
+// The text GPT-2's bytes_to_unicode gives byte b (UTF-8 of one code point), as vocabularies
+// spell single bytes.
+std::string bpe_byte_text(unsigned char b);
 // A Hugging Face tokenizer.json with a BPE model (byte-level): model.vocab, model.merges
 // (strings "a b" or pairs), added_tokens.
 std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path);

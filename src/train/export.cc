@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "formats/hf.h"
+#include "tokenizer/byte_level.h"
 
 namespace lc::train {
 
@@ -191,6 +193,10 @@ std::unique_ptr<ModelFile> export_model_file(const TrainModel<float>& m, const E
 
 void export_hf_dir(const TrainModel<float>& m, const ExportOptions& o, const std::string& dir) {
   write_hf_dir(dir, *export_model_file(m, o));
+  if (o.byte_tokenizer) {
+    const std::string json = byte_level_tokenizer_json();
+    write_file_atomic("export", dir + "/tokenizer.json", {{json.data(), json.size()}});
+  }
 }
 
 }  // namespace lc::train

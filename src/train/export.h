@@ -26,11 +26,12 @@ namespace lc::train {
 struct ExportOptions {
   int64_t ctx_len = 0;  // the trained context (config max_position_embeddings / n_positions)
   int bos_id = 0, eos_id = 0;
+  bool byte_tokenizer = false;  // export_hf_dir also writes tokenizer.json (tokenizer/byte_level.h)
 };
 
 std::unique_ptr<ModelFile> export_model_file(const TrainModel<float>& m, const ExportOptions& o);
 
-// export_model_file + write_hf_dir.
+// export_model_file + write_hf_dir (+ tokenizer.json when o.byte_tokenizer).
 void export_hf_dir(const TrainModel<float>& m, const ExportOptions& o, const std::string& dir);
 
 }  // namespace lc::train

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -25,6 +26,49 @@ void ByteBatches::next(int64_t batch, int64_t seq, int* tokens, int* labels) {
     t[0] = kBos;
     for (int64_t i = 1; i < seq; ++i) t[i] = static_cast<unsigned char>(data_[off + i - 1]);
     for (int64_t i = 0; i < seq; ++i) l[i] = static_cast<unsigned char>(data_[off + i]);
+  }
+}
+
+ByteValidation::ByteValidation(const std::string& text, int64_t batch, int64_t seq,
+                               int64_t max_batches)
+    : batch_(batch), seq_(seq) {
+  const int64_t stride = seq - 1;  // bytes consumed per window (label of the last = next byte)
+  const int64_t windows = static_cast<int64_t>(text.size()) > stride
+                              ? (static_cast<int64_t>(text.size()) - 1) / stride
+                              : 0;
+  const int64_t n_batches = std::min(max_batches, windows / batch);
+  for (int64_t w = 0; w < n_batches * batch; ++w) {
+    const int64_t off = w * stride;
+    tokens_.push_back(ByteBatches::kBos);
+    for (int64_t i = 1; i < seq; ++i)
+      tokens_.push_back(static_cast<unsigned char>(text[static_cast<size_t>(off + i - 1)]));
+    for (int64_t i = 0; i < seq; ++i)
+      labels_.push_back(static_cast<unsigned char>(text[static_cast<size_t>(off + i)]));
+  }
+}
+
+double ByteValidation::loss(ThreadPool& pool, TrainModel<float>& model) const {
+  check(model.batch() == batch_ && model.seq() == seq_, "validation: model shape mismatch");
+  const int64_t n = batches();
+  double sum = 0;
+  for (int64_t b = 0; b < n; ++b)
+    sum += model.forward(pool, tokens_.data() + b * batch_ * seq_, labels_.data() + b * batch_ * seq_);
+  return n > 0 ? sum / static_cast<double>(n) : 0.0;
+}
+
+void split_documents(const std::vector<std::string>& docs, double frac, std::string* train,
+                     std::string* held_out) {
+  check(frac >= 0 && frac < 1, "held-out fraction must be in [0, 1), got ", frac);
+  train->clear();
+  held_out->clear();
+  for (const std::string& d : docs) {
+    const size_t tail = static_cast<size_t>(static_cast<double>(d.size()) * frac);
+    const size_t cut = d.size() - tail;
+    if (!train->empty()) *train += "\n\n";
+    train->append(d, 0, cut);
+    if (tail == 0) continue;
+    if (!held_out->empty()) *held_out += "\n\n";
+    held_out->append(d, cut, tail);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "train/model.h"
 #include "train/optim.h"
@@ -31,6 +32,25 @@ class ByteBatches final : public BatchSource {
   std::string data_;
   uint64_t state_;
 };
+
+// A fixed held-out set for validation loss: consecutive non-overlapping windows of the text
+// (BOS + seq - 1 bytes each, labels as ByteBatches), at most max_batches batches of `batch` rows.
+class ByteValidation {
+ public:
+  ByteValidation(const std::string& text, int64_t batch, int64_t seq, int64_t max_batches);
+  int64_t batches() const { return static_cast<int64_t>(tokens_.size()) / (batch_ * seq_); }
+  // Mean cross-entropy (nats per byte) of `model` over every window; 0 when there are none.
+  double loss(ThreadPool& pool, TrainModel<float>& model) const;
+
+ private:
+  int64_t batch_, seq_;
+  std::vector<int> tokens_, labels_;
+};
+
+// Splits each document into (head, tail): the last `frac` of every document (cut at a byte)
+// goes to *held_out, the rest to *train; documents are joined with "\n\n".
+void split_documents(const std::vector<std::string>& docs, double frac, std::string* train,
+                     std::string* held_out);
 
 struct StepStats {
   int64_t step = 0;  // 1-based
