@@ -3,10 +3,13 @@
 // answer parser, the PNG writer (decoded here with a tiny inflate of stored blocks), SHA-256,
 // JSON output and input validation.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -428,6 +431,17 @@ TEST(EvalSha256, KnownVectors) {
   }
   EXPECT_EQ(h.hex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   EXPECT_THROW(sha256_file("/nonexistent/model.bin"), Error);
+}
+
+TEST(EvalSha256, DirectoryHashesItsFilesInNameOrder) {
+  const std::string dir = ::testing::TempDir() + "/longctx_sha_dir_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir + "/sub");
+  std::ofstream(dir + "/b.json") << "bb";
+  std::ofstream(dir + "/a.bin") << "a";
+  const std::string lines = sha256_hex("a", 1) + "  a.bin\n" + sha256_hex("bb", 2) + "  b.json\n";
+  EXPECT_EQ(sha256_path(dir), sha256_hex(lines.data(), lines.size()));
+  EXPECT_EQ(sha256_path(dir + "/a.bin"), sha256_hex("a", 1));
+  EXPECT_THROW(sha256_path("/nonexistent/dir"), Error);
 }
 
 TEST(EvalJson, WriterNestsAndEscapes) {

@@ -49,7 +49,7 @@ RunInfo make_run_info(const std::string& evaluation, const Args& a, const ModelF
   RunInfo info;
   info.evaluation = evaluation;
   info.model_path = file.path;
-  info.model_sha256 = sha256_file(file.path);
+  info.model_sha256 = sha256_path(file.path);
   info.tokenizer = a.has("-z") ? a.str("-z") : "(beside the model)";
   info.threads = threads;
   info.command_line = command_line(argc, argv);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.h"
@@ -118,6 +119,20 @@ std::string sha256_file(const std::string& path) {
   std::fclose(f);
   if (err) fail("sha256: error reading '", path, "'");
   return h.hex();
+}
+
+std::string sha256_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return sha256_file(path);
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec)) names.push_back(it->path().filename().string());
+  if (ec) fail("sha256: cannot list '", path, "': ", ec.message());
+  std::sort(names.begin(), names.end());
+  std::string lines;
+  for (const std::string& n : names) lines += sha256_file(path + "/" + n) + "  " + n + "\n";
+  return sha256_hex(lines.data(), lines.size());
 }
 
 }  // namespace lc

@@ -27,5 +27,8 @@ class Sha256 {
 std::string sha256_hex(const void* data, size_t n);
 // Hash of a whole file (read in chunks); throws lc::Error naming the path when it cannot be read.
 std::string sha256_file(const std::string& path);
+// sha256_file for a file; for a directory (a Hugging Face model), the SHA-256 of the lines
+// "<sha256 of file>  <name>\n" over its regular files in name order (not recursive).
+std::string sha256_path(const std::string& path);
 
 }  // namespace lc
