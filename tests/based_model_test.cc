@@ -21,7 +21,11 @@
 #include "formats/hf.h"
 #include "formats/safetensors.h"
 #include "formats/synthetic.h"
+#include "eval/based_scorer.h"
+#include "eval/nll.h"
+#include "eval/perplexity.h"
 #include "model/based.h"
+#include "tokenizer/byte_level.h"
 #include "runtime/based_session.h"
 #include "test_util.h"
 
@@ -490,6 +494,66 @@ TEST(BasedCli, SynthLogitsAndAttentionFlagsRefused) {
   ASSERT_EQ(got.size(), want.size() * 4);
   EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0);
   EXPECT_NE(std::system((bin + " bench -m " + dir + " --attn window 2>/dev/null").c_str()), 0);
+}
+
+// The evaluations' scorer over a BASED model: blocks of uneven sizes give the logits of one
+// forward over the whole sequence, and score_sequence's mean NLL is the log-softmax of those.
+TEST(BasedScorer, BlocksEqualOneShotAndNllMatches) {
+  auto file = tiny_model(5);
+  BasedModel model(*file);
+  const int64_t n = 150, V = model.vocab_size();
+  std::vector<int> toks(n);
+  for (int64_t i = 0; i < n; ++i) toks[i] = static_cast<int>((i * 37 + 11) % V);
+  BasedSession s(model, {});
+  std::vector<float> want(n * V);
+  s.all_logits(toks.data(), n, want.data());
+  BasedScorer scorer(model, 2);
+  EXPECT_EQ(scorer.vocab(), V);
+  EXPECT_EQ(scorer.label(), "based");
+  EXPECT_GT(scorer.cache_bytes(), 0u);
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass checks reset()
+    scorer.reset();
+    int64_t pos = 0;
+    for (int64_t blk : {1, 63, 64, 5, 17}) {
+      const float* got = scorer.forward(toks.data() + pos, blk);
+      for (int64_t i = 0; i < blk * V; ++i)
+        ASSERT_NEAR(got[i], want[pos * V + i], 2e-4f * (1 + std::fabs(want[pos * V + i])))
+            << "pass " << pass << " row " << pos + i / V;
+      pos += blk;
+    }
+    EXPECT_EQ(scorer.pos(), n);
+  }
+  NllStats stats(50, {n});
+  score_sequence(scorer, toks.data(), n, stats);
+  double sum = 0;
+  for (int64_t i = 0; i + 1 < n; ++i) {
+    const float* z = want.data() + i * V;
+    double mx = z[0], se = 0;
+    for (int64_t v = 1; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
+    for (int64_t v = 0; v < V; ++v) se += std::exp(z[v] - mx);
+    sum += mx + std::log(se) - z[toks[i + 1]];
+  }
+  EXPECT_EQ(stats.count(), n - 1);
+  EXPECT_NEAR(stats.mean_nll(), sum / static_cast<double>(n - 1), 1e-4);
+  EXPECT_THROW(scorer.forward(toks.data(), 65), Error);
+}
+
+TEST(BasedCli, PplScoresABasedDirectory) {
+  const std::string bin = test::longctx_bin();
+  if (bin.empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
+  const std::string dir = temp_dir("ppl");
+  ASSERT_EQ(std::system((bin + " synth-model --arch based --preset tiny --vocab 300 -o " + dir +
+                         " 2>/dev/null").c_str()), 0);
+  std::ofstream(dir + "/tokenizer.json") << byte_level_tokenizer_json();
+  const std::string text = dir + "/text.txt", json = dir + "/ppl.json";
+  std::ofstream(text) << std::string(500, 'a') << "bcd";
+  ASSERT_EQ(std::system((bin + " ppl -m " + dir + " -f " + text + " --bin 100 --json " + json +
+                         " >/dev/null 2>&1").c_str()), 0);
+  const std::string j = read_file_text(json);
+  EXPECT_NE(j.find("\"resolved_label\": \"based\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"positions_scored\": 503"), std::string::npos) << j;
+  EXPECT_NE(std::system((bin + " ppl -m " + dir + " -f " + text + " --attn lambda 2>/dev/null")
+                            .c_str()), 0);
 }
 
 }  // namespace

@@ -12,10 +12,12 @@
 #include "common.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "eval/based_scorer.h"
 #include "eval/json_writer.h"
 #include "eval/perplexity.h"
 #include "eval/plot_png.h"
 #include "eval_common.h"
+#include "model/based.h"
 #include "model/llama.h"
 
 namespace lc::cli {
@@ -136,8 +138,14 @@ int cmd_ppl(int argc, char** argv) {
 
   auto file = load_model(a);
   auto tok = load_tokenizer_for(a, *file);
-  LlamaModel model(*file);
-  const ModelConfig& c = model.config();
+  // BASED: one fixed-state configuration, no attention policy to choose.
+  const bool based = file->config.arch == "based";
+  if (based)
+    for (const auto& f : attention_value_flags())
+      if (a.has(f)) fail(f, ": a BASED model has no attention policy (its state is fixed-size)");
+  std::unique_ptr<LlamaModel> llama = based ? nullptr : std::make_unique<LlamaModel>(*file);
+  std::unique_ptr<BasedModel> based_model = based ? std::make_unique<BasedModel>(*file) : nullptr;
+  const ModelConfig& c = based ? based_model->config() : llama->config();
   if (stride && stride > c.ctx_len)
     fail("--stride: ", stride, " exceeds the window (the trained context, ", c.ctx_len, ")");
 
@@ -161,7 +169,10 @@ int cmd_ppl(int argc, char** argv) {
 
   std::vector<ConfigResult> results;
   for (const AttentionConfig& attn : configs) {
-    SequenceScorer scorer(model, attn, max_tokens, threads);
+    std::unique_ptr<SequenceScorer> owned;
+    if (based) owned = std::make_unique<BasedScorer>(*based_model, threads);
+    else owned = std::make_unique<LlamaScorer>(*llama, attn, max_tokens, threads);
+    SequenceScorer& scorer = *owned;
     ConfigResult r{attn, scorer.label(), NllStats(bin, default_landmarks(stream ? stream : longest)),
                    0, scorer.cache_bytes(), 0, {}, {}};
     ProgressLine progress(r.label);
@@ -232,7 +243,8 @@ int cmd_ppl(int argc, char** argv) {
     for (const auto& r : results) {
       j.begin_object();
       j.key("attention");
-      write_attention(j, r.attn, c.ctx_len);
+      if (based) j.begin_object().member("label", r.label).member("policy", "none").end_object();
+      else write_attention(j, r.attn, c.ctx_len);
       j.member("resolved_label", r.label);
       j.member("positions_scored", r.stats.count()).member("sequences", r.stats.n_sequences());
       j.member("mean_nll", r.stats.mean_nll()).member("perplexity", r.stats.perplexity());

@@ -15,9 +15,10 @@ SessionOptions eval_session_options(const AttentionConfig& attn, int64_t max_tok
   return so;
 }
 
-SequenceScorer::SequenceScorer(const LlamaModel& model, const AttentionConfig& attn,
-                               int64_t max_tokens, int n_threads)
-    : model_(model), vocab_(model.config().vocab_size), max_tokens_(max_tokens) {
+LlamaScorer::LlamaScorer(const LlamaModel& model, const AttentionConfig& attn, int64_t max_tokens,
+                         int n_threads)
+    : model_(model), max_tokens_(max_tokens) {
+  vocab_ = model.config().vocab_size;
   check(max_tokens >= 1, "scorer: max_tokens must be >= 1");
   const ModelConfig& c = model.config();
   PolicyContext pc;
@@ -34,9 +35,9 @@ SequenceScorer::SequenceScorer(const LlamaModel& model, const AttentionConfig& a
   logits_ = AlignedBuffer<float>(static_cast<size_t>(block_ * vocab_));
 }
 
-SequenceScorer::~SequenceScorer() = default;
+LlamaScorer::~LlamaScorer() = default;
 
-const float* SequenceScorer::forward(const int* tokens, int64_t n) {
+const float* LlamaScorer::forward(const int* tokens, int64_t n) {
   check(n >= 1 && n <= block_, "scorer: block of ", n, " tokens (expected 1..", block_, ")");
   check(pos_ + n <= max_tokens_, "scorer: sequence longer than the declared maximum of ",
         max_tokens_, " tokens");

@@ -1,5 +1,6 @@
 // Teacher-forced scoring primitive of the evaluations: runs a model over one growing sequence,
-// block by block, and returns the logits of EVERY position of each block (Session::prefill only
+// block by block, and returns the logits of EVERY position of each block. LlamaScorer is the
+// Llama-family implementation; eval/based_scorer.h the BASED one (Session::prefill only
 // returns the last one, and Session::all_logits restarts the sequence).
 //
 // Until Session offers "append a block and return all of its logits", this drives
@@ -8,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "attention/config.h"
 #include "attention/kv_cache.h"
@@ -24,27 +26,42 @@ namespace lc {
 SessionOptions eval_session_options(const AttentionConfig& attn, int64_t max_tokens,
                                     int n_threads);
 
+// What the evaluations drive: one sequence, appended block by block, every position's logits.
 class SequenceScorer {
  public:
-  SequenceScorer(const LlamaModel& model, const AttentionConfig& attn, int64_t max_tokens,
-                 int n_threads);
-  ~SequenceScorer();
-
+  virtual ~SequenceScorer() = default;
   // Starts a new sequence at position 0.
-  void reset() { pos_ = 0; }
+  virtual void reset() = 0;
   int64_t pos() const { return pos_; }
   int64_t max_block() const { return block_; }
   int64_t vocab() const { return vocab_; }
   // Appends n (1..max_block()) tokens; returns their logits, [n, vocab] row-major, valid until
   // the next call.
-  const float* forward(const int* tokens, int64_t n);
-  size_t cache_bytes() const { return cache_->bytes(); }
+  virtual const float* forward(const int* tokens, int64_t n) = 0;
+  // Bytes of the per-sequence memory: the KV cache, or a recurrent model's state.
+  virtual size_t cache_bytes() const = 0;
   // The resolved policy label, e.g. "lambda(G=10,L=512,D=512)".
-  const std::string& label() const { return policy_->label(); }
+  virtual const std::string& label() const = 0;
+
+ protected:
+  int64_t block_ = 64, vocab_ = 0, pos_ = 0;
+};
+
+// A Llama-family model under an attention policy (attention/policy.h).
+class LlamaScorer final : public SequenceScorer {
+ public:
+  LlamaScorer(const LlamaModel& model, const AttentionConfig& attn, int64_t max_tokens,
+              int n_threads);
+  ~LlamaScorer() override;
+
+  void reset() override { pos_ = 0; }
+  const float* forward(const int* tokens, int64_t n) override;
+  size_t cache_bytes() const override { return cache_->bytes(); }
+  const std::string& label() const override { return policy_->label(); }
 
  private:
   const LlamaModel& model_;
-  int64_t block_ = 64, vocab_, max_tokens_, pos_ = 0;
+  int64_t max_tokens_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<AttentionPolicy> policy_;
   std::unique_ptr<KvCache> cache_;
