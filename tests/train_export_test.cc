@@ -194,6 +194,12 @@ TEST(TrainExport, BasedMqarStyleNoMlp) {
     c.feature_dim = 4;
     c.hidden = 0;
     EXPECT_LT(based_roundtrip(c, 32, std::string("based_mqar_") + mixers), kBound) << mixers;
+    if (mixers[1] == 'l') continue;
+    // As in longctx recall: attention without any position encoding (longctx_rotary false).
+    c.rope = false;
+    EXPECT_LT(based_roundtrip(c, 32, std::string("based_mqar_nope_") + mixers), kBound) << mixers;
+    EXPECT_FALSE(load_model_file(temp_dir(std::string("based_mqar_nope_") + mixers))
+                     ->config.based.window_rope);
   }
 }
 

@@ -76,13 +76,16 @@ void SlidingWindowAttention::forward(ThreadPool& pool, int64_t layer, const floa
     const int64_t nb = std::min(block_, n - b0), pos0 = pos_[layer];
     for (int64_t i = 0; i < nb; ++i) {
       const int64_t row = b0 + i;
-      ops::rope_angles(static_cast<double>(pos0 + i), hd, shape_.rope_theta, cos_.data(),
-                       sin_.data());
       float* qi = q_.data() + i * d;
       std::memcpy(qi, q + row * ld, sizeof(float) * d);
       std::memcpy(k_.data(), k + row * ld, sizeof(float) * d);
-      K.rope(qi, shape_.n_heads, hd, cos_.data(), sin_.data(), ops::RopeStyle::RotateHalf);
-      K.rope(k_.data(), shape_.n_heads, hd, cos_.data(), sin_.data(), ops::RopeStyle::RotateHalf);
+      if (shape_.rope) {
+        ops::rope_angles(static_cast<double>(pos0 + i), hd, shape_.rope_theta, cos_.data(),
+                         sin_.data());
+        K.rope(qi, shape_.n_heads, hd, cos_.data(), sin_.data(), ops::RopeStyle::RotateHalf);
+        K.rope(k_.data(), shape_.n_heads, hd, cos_.data(), sin_.data(),
+               ops::RopeStyle::RotateHalf);
+      }
       cache_store(cache_, layer, shape_.n_heads, pos0 + i, k_.data(), nullptr, v + row * ld);
     }
     attend_policy(pool, cache_, layer, shape, *policy_, q_.data(), nullptr, nb, pos0, out + b0 * d,

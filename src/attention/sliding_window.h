@@ -26,6 +26,7 @@ struct SlidingWindowShape {
   int64_t head_dim = 0;     // even (RoPE pairs)
   int64_t window_size = 0;  // config alt_mixer_2.window_size (256 in the released checkpoints)
   double rope_theta = 10000.0;
+  bool rope = true;  // false: no position encoding (keys and queries are used as projected)
 };
 
 class SlidingWindowAttention {

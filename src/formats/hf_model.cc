@@ -205,6 +205,7 @@ void fill_based_config(const Json& j, const std::string& path, ModelConfig* c) {
   const int64_t zero = 0;
   b.window_size = w.integer("window_size", b.window_layers.empty() ? 0 : 2, 1 << 24,
                             b.window_layers.empty() ? &zero : nullptr);
+  b.window_rope = w.boolean("longctx_rotary", true);
   c->bos_id = g.token_id("bos_token_id", 50256);
   c->eos_id = g.token_id("eos_token_id", 50256);
 }

@@ -31,6 +31,9 @@ struct BasedConfig {
   int64_t linear_heads = 16;           // alt_mixer.num_heads (value head dim = d_model / this)
   int64_t feature_dim = 16;            // alt_mixer.feature_dim (f, q/k width per linear head)
   int64_t window_size = 0;             // alt_mixer_2.window_size: keys [i - ws/2, i]
+  // alt_mixer_2.longctx_rotary (a longctx extension; absent = true, the released models): false
+  // = no position encoding in the window layers, as in the MQAR models `longctx train` exports.
+  bool window_rope = true;
   int64_t padded_vocab = 0;            // embedding rows: vocab_size rounded up to a multiple of 8
   // The mixer of layer l: 'w' sliding window (checked first), 'l' linear attention, 'c' BaseConv.
   char mixer(int64_t l) const {

@@ -109,7 +109,8 @@ std::string based_config_json(const ModelConfig& c, const char* torch_dtype) {
                       "\"based.models.mixers.linear_attention.TaylorExp\"}}");
   kv("alt_mixer_2", "{\"_target_\": \"based.models.mixers.slide_attention.SlidingAttention\", "
                     "\"num_heads\": " + std::to_string(c.n_heads) + ", \"window_size\": " +
-                        std::to_string(b.window_size) + ", \"causal\": true}");
+                        std::to_string(b.window_size) + ", \"causal\": true" +
+                        (b.window_rope ? "" : ", \"longctx_rotary\": false") + "}");
   kv("bos_token_id", std::to_string(c.bos_id));
   kv("eos_token_id", std::to_string(c.eos_id));
   j += std::string("  \"torch_dtype\": \"") + torch_dtype + "\"\n}\n";

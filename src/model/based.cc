@@ -173,7 +173,7 @@ BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t ch
       chunk_(std::max<int64_t>(1, chunk)),
       window_(SlidingWindowShape{model.config().n_heads, model.config().head_dim,
                                  std::max<int64_t>(2, model.config().based.window_size),
-                                 model.config().rope_theta},
+                                 model.config().rope_theta, model.config().based.window_rope},
               // SlidingWindowAttention needs >= 1 layer: a model without window layers (e.g.
               // BaseConv + linear attention) keeps an unused 1-layer placeholder, not counted
               // in state_bytes().

@@ -105,7 +105,6 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
     softmax = x;
   }
   if (softmax) {
-    check(c.rope, "export based: the engine's BASED attention always applies RoPE");
     check(c.n_kv_heads == c.n_heads, "export based: the fused Wqkv has no GQA (n_kv_heads ",
           c.n_kv_heads, " != n_heads ", c.n_heads, ")");
     if (softmax == 'w')
@@ -128,6 +127,7 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
   b.feature_dim = c.feature_dim;
   b.window_size = softmax == 'w' ? 2 * (c.window - 1) : softmax == 'a' ? 2 * o.ctx_len : 0;
   b.padded_vocab = (c.vocab_size + 7) / 8 * 8;
+  b.window_rope = c.rope;  // trained without RoPE: written as alt_mixer_2.longctx_rotary false
   const ParamInfo& e = m.param("token_embd");
   add_tensor(*f, "token_embd", {b.padded_vocab, d}, [&](float* dst) {
     std::memcpy(dst, m.weights() + e.offset, static_cast<size_t>(4 * e.numel));

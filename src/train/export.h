@@ -6,6 +6,8 @@
 //  - based: tied embeddings only; all softmax layers must be of one kind: 'w' with window W is
 //    window_size = 2 (W - 1) (keys [i - ws/2, i]), 'a' is written as window_size = 2 * ctx_len,
 //    which equals full attention for sequences up to ctx_len + 1 tokens (and is a window beyond).
+//    Softmax layers trained without RoPE (the MQAR models) are written with the longctx config
+//    extension alt_mixer_2.longctx_rotary = false (the engine then rotates nothing).
 //    Softmax layers need n_kv_heads == n_heads (the fused Wqkv has no GQA).
 //    The MLP width is padded with zero rows/columns up to a multiple of 256 (as the loader rounds
 //    n_inner), and a model without MLP (the MQAR models) gets an all-zero MLP of width 256 with
