@@ -243,6 +243,33 @@ TEST(RecallCli, TinySweepWritesTableJsonAndPlot) {
             0);
 }
 
+// The engine (the trained weights exported as a BASED checkpoint, no position encoding) scores
+// every test slice exactly as the trainer's forward does, on models that learned something.
+TEST(RecallCli, EngineAccuracyEqualsTrainerAccuracy) {
+  if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
+  const std::string js = tmp("engine.json"), out = tmp("engine_out"), err = tmp("engine_err");
+  ASSERT_EQ(run("timeout 300 '" + test::longctx_bin() + "' recall --model attention:d=16"
+                " --model window:d=16:w=4 --model based:d=16:f=4 --vocab 16 --train 16x2"
+                " --test 16x2,32x4 --lr 1e-2 --steps 300 --tokens-per-step 256"
+                " --eval-every 100 --val-examples 8 --test-examples 50 --seed 3 -t 2 --json '" +
+                js + "' >'" + out + "' 2>'" + err + "'"),
+            0)
+      << slurp(err);
+  const std::string o = slurp(out);
+  for (const char* row : {"| attention d=16 |", "| window d=16 w=4 |", "| BASED d=16 f=4 |"}) {
+    const size_t at = o.find(row);
+    ASSERT_NE(at, std::string::npos) << o;
+    const std::string line = o.substr(at, o.find('\n', at) - at);
+    EXPECT_EQ(line.substr(line.size() - 9), "| 0.000 |") << line;  // engine vs trainer
+  }
+  const std::string j = slurp(js);
+  EXPECT_NE(j.find("\"engine_accuracy\""), std::string::npos);
+  // Attention learned the short slice well above chance (1/8 of the values).
+  const size_t a = o.find("| attention d=16 |");
+  const std::string cells = o.substr(a, o.find('\n', a) - a);
+  EXPECT_NE(cells.find("| 0.400 |"), std::string::npos) << cells;
+}
+
 TEST(RecallCli, SweepFileWithComments) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string sw = tmp("sweep.txt"), out = tmp("sw_out"), err = tmp("sw_err");

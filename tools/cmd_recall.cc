@@ -21,6 +21,9 @@
 #include "eval/plot_png.h"
 #include "formats/json.h"
 #include "git_commit.h"
+#include "model/based.h"
+#include "runtime/based_session.h"
+#include "train/export.h"
 #include "train/recall.h"
 
 namespace lc::cli {
@@ -107,10 +110,54 @@ std::string state_text(const train::RecallModel& m, const std::vector<train::Mqa
                   : std::to_string(lo) + "-" + std::to_string(hi) + " (grows with L)";
 }
 
+// The engine's accuracy per test slice: the trained weights exported (in memory) as the BASED
+// checkpoint `longctx train -o` would write, with ctx_len = the longest test sequence (so an
+// attention layer's window_size 2 ctx_len covers every test sequence), run by BasedModel /
+// BasedSession and scored with the same mqar_accuracy.
+std::vector<double> engine_accuracy(const train::RecallSweep& s, const train::RecallResult& r,
+                                    int threads) {
+  int64_t lmax = 0;
+  for (const auto& t : s.test) lmax = std::max(lmax, t.seq_len);
+  train::TrainModel<float> m(train::recall_train_config(r.model, s.vocab), 1, lmax, 1);
+  check(static_cast<int64_t>(r.weights.size()) == m.n_params(), "recall: weights missing");
+  std::copy(r.weights.begin(), r.weights.end(), m.weights());
+  train::ExportOptions o;
+  o.ctx_len = lmax;
+  const auto file = train::export_model_file(m, o);
+  const BasedModel model(*file);
+  BasedSessionOptions so;
+  so.n_threads = threads;
+  BasedSession session(model, so);
+  std::vector<double> acc;
+  std::vector<float> logits;
+  for (size_t i = 0; i < s.test.size(); ++i) {
+    const std::vector<MqarExample> ex = train::recall_test_set(s, i);
+    double sum = 0;
+    for (const MqarExample& e : ex) {
+      const int64_t T = static_cast<int64_t>(e.tokens.size());
+      logits.resize(static_cast<size_t>(T * s.vocab));
+      session.all_logits(e.tokens.data(), T, logits.data());
+      sum += mqar_accuracy(e, logits.data(), s.vocab);
+    }
+    acc.push_back(sum / static_cast<double>(ex.size()));
+  }
+  return acc;
+}
+
+// Largest |engine - trainer| accuracy over the test slices ("-" without engine results).
+std::string engine_gap(const train::RecallResult& r) {
+  if (r.engine_accuracy.size() != r.test_accuracy.size()) return "-";
+  double gap = 0;
+  for (size_t k = 0; k < r.test_accuracy.size(); ++k)
+    gap = std::max(gap, std::fabs(r.engine_accuracy[k] - r.test_accuracy[k]));
+  return fixed(gap, 3);
+}
+
 void print_table(const train::RecallSweep& s, const std::vector<train::RecallResult>& res) {
   std::printf("| model | state (values) | params | lr | steps | val acc |");
   for (const auto& t : s.test) std::printf(" %s |", slice_name(t).c_str());
-  std::printf("\n|---|---:|---:|---:|---:|---:|");
+  std::printf(" engine vs trainer |");
+  std::printf("\n|---|---:|---:|---:|---:|---:|---:|");
   for (size_t i = 0; i < s.test.size(); ++i) std::printf("---:|");
   std::printf("\n");
   for (const auto& r : res) {
@@ -120,7 +167,7 @@ void print_table(const train::RecallSweep& s, const std::vector<train::RecallRes
                 static_cast<long long>(b.steps_run), b.stopped_early ? " (stop)" : "",
                 b.val_accuracy);
     for (double a : r.test_accuracy) std::printf(" %.3f |", a);
-    std::printf("\n");
+    std::printf(" %s |\n", engine_gap(r).c_str());
   }
 }
 
@@ -262,8 +309,11 @@ void read_results(const std::string& file, train::RecallSweep* s,
       if (x.lr == best_lr) res.best = res.runs.size();
       res.runs.push_back(x);
     }
-    for (const Json& t : member(r, "test", file).items())
+    for (const Json& t : member(r, "test", file).items()) {
       res.test_accuracy.push_back(member(t, "accuracy", file).number());
+      if (const Json* e = t.find("engine_accuracy"); e && e->is_number())
+        res.engine_accuracy.push_back(e->number());
+    }
     if (res.runs.empty() || res.test_accuracy.size() != s->test.size())
       fail("--from-json ", file, ": result '", res.model.label(), "' is incomplete");
     res.train_seconds = member(r, "train_seconds", file).number();
@@ -348,13 +398,15 @@ int cmd_recall(int argc, char** argv) {
                      i + 1, models.size(), m.label().c_str(), p.lr, static_cast<long long>(p.step),
                      static_cast<long long>(p.steps), p.loss, p.val_accuracy);
       }));
-      const train::RecallResult& r = results.back();
+      train::RecallResult& r = results.back();
+      r.engine_accuracy = engine_accuracy(s, r, threads);
       std::string accs;
       for (size_t k = 0; k < s.test.size(); ++k)
         accs += " " + slice_name(s.test[k]) + "=" + fixed(r.test_accuracy[k], 3);
-      std::fprintf(stderr, "recall: [%zu/%zu] %s done in %.1f s (best lr %.1e):%s\n", i + 1,
-                   models.size(), m.label().c_str(), r.train_seconds + r.test_seconds,
-                   r.runs[r.best].lr, accs.c_str());
+      std::fprintf(stderr, "recall: [%zu/%zu] %s done in %.1f s (best lr %.1e):%s; engine "
+                   "vs trainer accuracy differs by at most %s\n", i + 1, models.size(),
+                   m.label().c_str(), r.train_seconds + r.test_seconds, r.runs[r.best].lr,
+                   accs.c_str(), engine_gap(r).c_str());
     }
     wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -407,6 +459,7 @@ int cmd_recall(int argc, char** argv) {
       for (size_t k = 0; k < s.test.size(); ++k) {
         j.begin_object().member("seq_len", s.test[k].seq_len).member("pairs", s.test[k].pairs);
         j.member("accuracy", r.test_accuracy[k]);
+        if (!r.engine_accuracy.empty()) j.member("engine_accuracy", r.engine_accuracy[k]);
         j.member("mixer_state", train::mixer_state_size(m, s.test[k].seq_len));
         j.member("state", train::model_state_size(m, s.test[k].seq_len)).end_object();
       }

@@ -152,6 +152,11 @@ void validate(const RecallSweep& s) {
         "recall: example counts and eval batch must be >= 1");
 }
 
+std::vector<MqarExample> recall_test_set(const RecallSweep& s, size_t i) {
+  check(i < s.test.size(), "recall: test slice ", i, " out of range");
+  return mqar_dataset(spec_of(s, s.test[i]), s.test_examples, stream_seed(s.seed, kTagTest + i));
+}
+
 double mqar_eval_accuracy(ThreadPool& pool, const TrainConfig& c, const float* w,
                           const std::vector<MqarExample>& examples, int64_t batch) {
   check(!examples.empty(), "recall: no examples to score");
@@ -279,10 +284,10 @@ RecallResult run_recall_model(ThreadPool& pool, const RecallSweep& s, const Reca
 
   const auto t_test = std::chrono::steady_clock::now();
   for (size_t i = 0; i < s.test.size(); ++i) {
-    const auto test =
-        mqar_dataset(spec_of(s, s.test[i]), s.test_examples, stream_seed(s.seed, kTagTest + i));
-    res.test_accuracy.push_back(mqar_eval_accuracy(pool, c, best_w.data(), test, s.eval_batch));
+    res.test_accuracy.push_back(
+        mqar_eval_accuracy(pool, c, best_w.data(), recall_test_set(s, i), s.eval_batch));
   }
+  res.weights = std::move(best_w);
   res.test_seconds = seconds_since(t_test);
   return res;
 }

@@ -2,7 +2,8 @@
 // scaled to a CPU: 2-layer models (layer 0 BaseConv, layer 1 the mixer under test, no MLP,
 // pre-norm, no position embedding and no RoPE, tied LM head) trained with the in-repo trainer on
 // a mix of MQAR slices, stopped at a validation accuracy, and scored per test slice with the
-// trainer's forward pass (argmax at the query positions, eval/mqar.h mqar_accuracy).
+// trainer's forward pass (argmax at the query positions, eval/mqar.h mqar_accuracy). `longctx
+// recall` also scores the exported checkpoint with the engine (tools/cmd_recall.cc).
 //
 // Training mixes slices of different sequence lengths: each step draws one train slice uniformly
 // and runs a [tokens_per_step / seq_len, seq_len] batch of it through a TrainModel of that shape;
@@ -88,6 +89,8 @@ struct RecallResult {
   std::vector<RecallRun> runs;        // one per learning rate tried
   size_t best = 0;                    // index into runs
   std::vector<double> test_accuracy;  // per RecallSweep::test slice
+  std::vector<float> weights;         // the best run's weights (TrainModel layout); not in JSON
+  std::vector<double> engine_accuracy;  // per test slice, by the engine (tools/cmd_recall.cc)
   double train_seconds = 0, test_seconds = 0;
 };
 
@@ -98,6 +101,9 @@ struct RecallProgress {
   double loss = 0;  // mean training loss since the previous report
   double val_accuracy = 0;
 };
+
+// The test set of slice s.test[i] (seeded by the sweep's seed: the same for every model).
+std::vector<MqarExample> recall_test_set(const RecallSweep& s, size_t i);
 
 // Mean MQAR accuracy of `examples` (all of one seq_len) under weights `w` (the layout of
 // TrainModel(c, ...)), computed with the trainer's forward in batches of `batch` rows; each
