@@ -24,6 +24,7 @@
 #include "train/export.h"
 #include "train/model.h"
 #include "train/trainer.h"
+#include "train_configs.h"
 
 namespace lc::train {
 namespace {
@@ -133,29 +134,14 @@ double based_roundtrip(const TrainConfig& c, int64_t T, const std::string& name,
 constexpr double kBound = 1e-5;
 
 TEST(TrainExport, LlamaTiedFullAttention) {
-  TrainConfig c;
-  c.arch = "llama";
-  c.vocab_size = 37;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.mixers = "aa";
-  c.n_heads = 4;
-  c.n_kv_heads = 4;
-  c.hidden = 48;
+  const TrainConfig c = test::llama_config(37, 32, 2, 4, 4, 48);
   EXPECT_LT(llama_roundtrip(c, 40, "llama_tied"), kBound);
 }
 
 TEST(TrainExport, LlamaUntiedGqaSlidingWindow) {
-  TrainConfig c;
-  c.arch = "llama";
-  c.vocab_size = 37;
-  c.d_model = 32;
-  c.n_layers = 2;
+  TrainConfig c = test::llama_config(37, 32, 2, 4, 2, 40);
   c.mixers = "ww";
   c.window = 7;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.hidden = 40;
   c.tied = false;
   EXPECT_LT(llama_roundtrip(c, 45, "llama_gqa_window"), kBound);
 }

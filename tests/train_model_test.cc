@@ -19,6 +19,7 @@
 #include "train/model.h"
 #include "train/optim.h"
 #include "train/trainer.h"
+#include "train_configs.h"
 
 namespace lc::train {
 namespace {
@@ -237,15 +238,7 @@ TEST(TrainLoop, DeterministicForSeedAndThreads) {
 }
 
 TEST(TrainLoop, LossDecreasesOnText) {
-  TrainConfig c;
-  c.arch = "llama";
-  c.vocab_size = ByteBatches::kVocab;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.mixers = "aa";
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.hidden = 64;
+  const TrainConfig c = test::llama_config(ByteBatches::kVocab, 32, 2, 2, 2, 64);
   std::vector<double> losses;
   train_weights(c, 2, 60, &losses);
   ASSERT_EQ(losses.size(), 60u);
@@ -270,15 +263,7 @@ TEST(TrainData, SplitDocumentsHoldsOutEachTail) {
 // Validation windows are consecutive (BOS + seq-1 bytes, labels shifted by one), and the loss is
 // the mean of the model's loss over exactly those batches.
 TEST(TrainData, ValidationWindowsAndLoss) {
-  TrainConfig c;
-  c.arch = "llama";
-  c.vocab_size = ByteBatches::kVocab;
-  c.d_model = 16;
-  c.n_layers = 1;
-  c.mixers = "a";
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.hidden = 32;
+  const TrainConfig c = test::llama_config(ByteBatches::kVocab, 16, 1, 2, 2, 32);
   const int64_t B = 2, T = 8;
   std::string text;
   for (int i = 0; i < 40; ++i) text.push_back(static_cast<char>('a' + i % 26));
