@@ -261,26 +261,87 @@ TEST(TrainLayers, CrossEntropyGradients) {
   EXPECT_THROW(cross_entropy(pool, z.data(), bad.data(), N, V, dz.data(), &scored), Error);
 }
 
-// The float path (gemm_f32 kernels, float accumulation) against the double path at a training
-// shape; bound ~ K * 2^-24 * |x||w| with margin.
+// The float path (gemm_f32 / weighted_sum kernels, float accumulation; dW in chunks of 256 rows)
+// against the double path (the transposing reference); bound ~ K * 2^-24 * |x||w| with margin.
 TEST(TrainLayers, FloatLinearMatchesDouble) {
   ThreadPool pool(2);
-  const int64_t N = 67, K = 129, M = 33;
+  const int64_t N = 523, K = 129, M = 33;  // N: two full dW chunks of 256 and a tail
   Vec X = rand_vec(N * K, 21), W = rand_vec(M * K, 22), dY = rand_vec(N * M, 23);
   std::vector<float> Xf(X.begin(), X.end()), Wf(W.begin(), W.end()), dYf(dY.begin(), dY.end());
-  Vec Y(N * M), dX(N * K), dW(M * K, 0.0);
-  std::vector<float> Yf(N * M), dXf(N * K), dWf(M * K, 0.0f);
+  Vec Y(N * M), dX(N * K), dW(M * K, 0.0), db(M, 0.0);
+  std::vector<float> Yf(N * M), dXf(N * K), dWf(M * K, 0.0f), dbf(M, 0.0f);
   std::vector<double> sd;
   std::vector<float> sf;
   linear_forward(pool, X.data(), N, K, W.data(), (const double*)nullptr, M, Y.data());
   linear_forward(pool, Xf.data(), N, K, Wf.data(), (const float*)nullptr, M, Yf.data());
-  linear_backward(pool, X.data(), dY.data(), N, K, W.data(), M, dX.data(), dW.data(),
-                  (double*)nullptr, sd);
+  linear_backward(pool, X.data(), dY.data(), N, K, W.data(), M, dX.data(), dW.data(), db.data(),
+                  sd);
   linear_backward(pool, Xf.data(), dYf.data(), N, K, Wf.data(), M, dXf.data(), dWf.data(),
-                  (float*)nullptr, sf);
+                  dbf.data(), sf);
   for (int64_t i = 0; i < N * M; ++i) ASSERT_NEAR(Yf[i], Y[i], 1e-4 * std::sqrt(double(K))) << i;
   for (int64_t i = 0; i < N * K; ++i) ASSERT_NEAR(dXf[i], dX[i], 1e-4 * std::sqrt(double(M))) << i;
   for (int64_t i = 0; i < M * K; ++i) ASSERT_NEAR(dWf[i], dW[i], 1e-4 * std::sqrt(double(N))) << i;
+  for (int64_t i = 0; i < M; ++i) ASSERT_NEAR(dbf[i], db[i], 1e-4 * std::sqrt(double(N))) << i;
+}
+
+// max |a - b| / max(max |b|, 1).
+template <typename A>
+double norm_error(const std::vector<A>& a, const Vec& b) {
+  double diff = 0, mag = 1;
+  for (size_t i = 0; i < b.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    mag = std::max(mag, std::abs(b[i]));
+  }
+  return diff / mag;
+}
+
+// The float attention (matrix-kernel path, attention_gemm.cc) against the double reference, over
+// shapes around its row blocks of 32 (1, 31..33, 65, 70 rows), GQA, sliding windows and odd head
+// dims; and bit-identical for 1 and 2 threads. Each output is a sum of <= seq float products,
+// so the bound is c * seq * 2^-24 relative to the largest value (c = 2: margin for the softmax;
+// the measured errors are ~0.05-0.5 of seq * 2^-24).
+TEST(TrainLayers, FloatAttentionMatchesReference) {
+  struct Case {
+    int64_t batch, seq, n_heads, n_kv_heads, head_dim, window;
+  };
+  const Case cases[] = {{2, 1, 1, 1, 2, 0},  {2, 33, 4, 2, 8, 0},   {1, 31, 2, 2, 6, 0},
+                        {1, 70, 2, 2, 40, 0}, {2, 65, 4, 1, 16, 7},  {1, 96, 3, 3, 10, 40},
+                        {1, 256, 4, 4, 32, 0}};
+  ThreadPool pool1(1), pool2(2);
+  for (const Case& c : cases) {
+    AttnShape s{c.batch, c.seq, c.n_heads, c.n_kv_heads, c.head_dim, c.window};
+    const int64_t N = s.batch * s.seq, qd = s.n_heads * s.head_dim;
+    const int64_t kvd = s.n_kv_heads * s.head_dim, ld = qd + 2 * kvd;
+    const Vec x = rand_vec(N * ld, 31, 1.5), dout = rand_vec(N * qd, 32);
+    Vec out(N * qd), d(N * ld);
+    attention_forward_ref(pool2, s, x.data(), x.data() + qd, x.data() + qd + kvd, ld, out.data());
+    attention_backward_ref(pool2, s, x.data(), x.data() + qd, x.data() + qd + kvd, ld, out.data(),
+                           dout.data(), d.data(), d.data() + qd, d.data() + qd + kvd);
+    const std::vector<float> xf(x.begin(), x.end()), doutf(dout.begin(), dout.end());
+    std::vector<float> outf[2], df[2];
+    ThreadPool* pools[2] = {&pool1, &pool2};
+    for (int p = 0; p < 2; ++p) {
+      outf[p].assign(N * qd, 0.0f);
+      df[p].assign(N * ld, -1.0f);
+      const float* q = xf.data();
+      attention_forward(*pools[p], s, q, q + qd, q + qd + kvd, ld, outf[p].data());
+      float* g = df[p].data();
+      attention_backward(*pools[p], s, q, q + qd, q + qd + kvd, ld, outf[p].data(), doutf.data(),
+                         g, g + qd, g + qd + kvd);
+    }
+    const std::string name = "attention b" + std::to_string(c.batch) + " T" +
+                             std::to_string(c.seq) + " h" + std::to_string(c.n_heads) + "/" +
+                             std::to_string(c.n_kv_heads) + " hd" + std::to_string(c.head_dim) +
+                             " w" + std::to_string(c.window);
+    const double bound = 2.0 * static_cast<double>(c.seq) * std::ldexp(1.0, -24);
+    const double eo = norm_error(outf[1], out), ed = norm_error(df[1], d);
+    std::printf("[float-vs-ref] %-32s out %.2e  grads %.2e  (bound %.2e)\n", name.c_str(), eo, ed,
+                bound);
+    EXPECT_LT(eo, bound) << name;
+    EXPECT_LT(ed, bound) << name;
+    EXPECT_EQ(outf[0], outf[1]) << name << ": 1 vs 2 threads";
+    EXPECT_EQ(df[0], df[1]) << name << ": 1 vs 2 threads";
+  }
 }
 
 }  // namespace

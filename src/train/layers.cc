@@ -86,15 +86,19 @@ void transpose(const T* in, int64_t R, int64_t C, T* out) {
 
 namespace {
 
-// transpose() with the tiles of 32 output rows split over the pool.
+// transpose() with the tiles of 32 output rows split over the pool. Inside a 32 x 32 tile the
+// writes run along the output rows: with R a multiple of 1024 (N = batch * seq), writing down an
+// output column touched 32 lines 4 KiB apart (one L1 set) per input row and thrashed.
 template <typename T>
 void transpose_par(ThreadPool& pool, const T* in, int64_t R, int64_t C, T* out) {
   constexpr int64_t kTile = 32;
   for_rows(pool, (C + kTile - 1) / kTile, kTile * R, [&](int64_t tc) {
     const int64_t c0 = tc * kTile, c1 = std::min(C, c0 + kTile);
-    for (int64_t r0 = 0; r0 < R; r0 += kTile)
-      for (int64_t r = r0; r < std::min(R, r0 + kTile); ++r)
-        for (int64_t c = c0; c < c1; ++c) out[c * R + r] = in[r * C + c];
+    for (int64_t r0 = 0; r0 < R; r0 += kTile) {
+      const int64_t r1 = std::min(R, r0 + kTile);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) out[c * R + r] = in[r * C + c];
+    }
   });
 }
 
@@ -110,9 +114,64 @@ void linear_forward(ThreadPool& pool, const T* X, int64_t N, int64_t K, const T*
     });
 }
 
+namespace {
+
+// dW[M, K] += dY[N, M]^T X[N, K] in float without transposing X or all of dY: the rows n go in
+// chunks of kChunk; a chunk's dY block is transposed into a panel [M, kChunk] (it stays in cache)
+// and weighted_sum (out = panel X_chunk) gives that chunk's part, added to dW in chunk order.
+// Threads own ranges of output rows m, so every dW entry has one writer and a fixed order.
+constexpr int64_t kDwChunk = 256;
+
+void dweight_f32(ThreadPool& pool, const float* X, const float* dY, int64_t N, int64_t K,
+                 int64_t M, float* dW, float* panel /* [M, kDwChunk] */, float* part /* [M, K] */) {
+  const auto weighted_sum = ops::kernels().weighted_sum;
+  pool.run_sized(N * M * K, [&](int t, int nt) {
+    int64_t m0, m1;
+    ThreadPool::split_range(M, 4, t, nt, &m0, &m1);
+    if (m0 >= m1) return;
+    float* pan = panel + m0 * kDwChunk;
+    float* out = part + m0 * K;
+    for (int64_t n0 = 0; n0 < N; n0 += kDwChunk) {
+      const int64_t nc = std::min(kDwChunk, N - n0);
+      for (int64_t j0 = 0; j0 < nc; j0 += 16) {  // 16 dY rows at a time stay in L1
+        const int64_t j1 = std::min(nc, j0 + 16);
+        for (int64_t m = m0; m < m1; ++m)
+          for (int64_t j = j0; j < j1; ++j) pan[(m - m0) * kDwChunk + j] = dY[(n0 + j) * M + m];
+      }
+      weighted_sum(pan, kDwChunk, m1 - m0, X + n0 * K, K, nc, K, out, K);
+      for (int64_t i = 0; i < (m1 - m0) * K; ++i) dW[m0 * K + i] += out[i];
+    }
+  });
+}
+
+}  // namespace
+
 template <typename T>
 void linear_backward(ThreadPool& pool, const T* X, const T* dY, int64_t N, int64_t K, const T* W,
                      int64_t M, T* dX, T* dW, T* db, std::vector<T>& scratch) {
+  if constexpr (std::is_same_v<T, float>) {
+    // scratch: [K, M] W^T | [M, kDwChunk] panel | [M, K] partial dW.
+    const size_t need = static_cast<size_t>(K * M + M * kDwChunk + M * K);
+    if (scratch.size() < need) scratch.resize(need);
+    float* wt = scratch.data();
+    if (dX) {
+      transpose_par(pool, W, M, K, wt);
+      gemm_nt(pool, dY, N, M, wt, K, dX);  // dX[N, K] = dY[N, M] (W^T)[K, M]^T
+    }
+    dweight_f32(pool, X, dY, N, K, M, dW, wt + K * M, wt + K * M + M * kDwChunk);
+    if (db) {  // column sums of dY, each over n in ascending order; threads own column chunks
+      constexpr int64_t kCols = 32;
+      for_rows(pool, (M + kCols - 1) / kCols, kCols * N, [&](int64_t chunk) {
+        const int64_t c0 = chunk * kCols, c1 = std::min(M, c0 + kCols);
+        float acc[kCols] = {};
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t m = c0; m < c1; ++m) acc[m - c0] += dY[n * M + m];
+        for (int64_t m = c0; m < c1; ++m) db[m] += acc[m - c0];
+      });
+    }
+    return;
+  }
+  // The reference (and the double path): transpose, then gemm_nt.
   // scratch: [K, M] W^T | [M, N] dY^T | [K, N] X^T | [M, K] dW of this call.
   const size_t need = static_cast<size_t>(K * M + M * N + K * N + M * K);
   if (scratch.size() < need) scratch.resize(need);
@@ -181,23 +240,39 @@ void rmsnorm_backward(ThreadPool& pool, const T* X, const T* w, const T* rinv, c
     const T c = r * r * r * dot / T(d);
     for (int64_t i = 0; i < d; ++i) dX[n * d + i] += r * w[i] * dy[i] - c * x[i];
   });
-  for_rows(pool, d, N, [&](int64_t i) {
-    T acc = 0;
-    for (int64_t n = 0; n < N; ++n) acc += dY[n * d + i] * X[n * d + i] * rinv[n];
-    dw[i] += acc;
+  // dw: each column summed over n in ascending order (as a plain loop would), but a thread owns a
+  // chunk of kCols columns and walks the rows, so the reads are contiguous.
+  constexpr int64_t kCols = 32;
+  for_rows(pool, (d + kCols - 1) / kCols, kCols * N, [&](int64_t chunk) {
+    const int64_t i0 = chunk * kCols, i1 = std::min(d, i0 + kCols);
+    T acc[kCols] = {};
+    for (int64_t n = 0; n < N; ++n) {
+      const T r = rinv[n];
+      for (int64_t i = i0; i < i1; ++i) acc[i - i0] += dY[n * d + i] * X[n * d + i] * r;
+    }
+    for (int64_t i = i0; i < i1; ++i) dw[i] += acc[i - i0];
   });
 }
 
 template <typename T>
 void rope_rotate_half(ThreadPool& pool, T* X, int64_t ld, int64_t N, int64_t seq, int64_t n_heads,
                       int64_t head_dim, double theta, bool inverse) {
-  const int64_t half = head_dim / 2;
-  for_rows(pool, N, n_heads * head_dim, [&](int64_t n) {
-    const double pos = static_cast<double>(n % seq);
+  const int64_t half = head_dim / 2, n_pos = std::min(N, seq);
+  // cos/sin of every (position, i) once per call: [n_pos, half] each, in double as before.
+  thread_local std::vector<T> cs;  // kept: no allocation per call once large enough
+  cs.resize(static_cast<size_t>(2 * n_pos * half));
+  for_rows(pool, n_pos, 40 * half, [&](int64_t p) {
     for (int64_t i = 0; i < half; ++i) {
-      const double ang = pos * std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
-      const T c = static_cast<T>(std::cos(ang));
-      const T s = static_cast<T>(inverse ? -std::sin(ang) : std::sin(ang));
+      const double ang =
+          static_cast<double>(p) * std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
+      cs[2 * (p * half + i)] = static_cast<T>(std::cos(ang));
+      cs[2 * (p * half + i) + 1] = static_cast<T>(inverse ? -std::sin(ang) : std::sin(ang));
+    }
+  });
+  for_rows(pool, N, n_heads * head_dim, [&](int64_t n) {
+    const int64_t p = n % seq;
+    for (int64_t i = 0; i < half; ++i) {
+      const T c = cs[2 * (p * half + i)], s = cs[2 * (p * half + i) + 1];
       for (int64_t h = 0; h < n_heads; ++h) {
         T* x = X + n * ld + h * head_dim;
         const T a = x[i], b = x[i + half];
@@ -211,6 +286,25 @@ void rope_rotate_half(ThreadPool& pool, T* X, int64_t ld, int64_t N, int64_t seq
 template <typename T>
 void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
                        int64_t ld, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.seq <= kAttnGemmMaxSeq) return attention_forward_gemm(pool, s, q, k, v, ld, out);
+  }
+  attention_forward_ref(pool, s, q, k, v, ld, out);
+}
+
+template <typename T>
+void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                        int64_t ld, const T* out, const T* dout, T* dq, T* dk, T* dv) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.seq <= kAttnGemmMaxSeq)
+      return attention_backward_gemm(pool, s, q, k, v, ld, out, dout, dq, dk, dv);
+  }
+  attention_backward_ref(pool, s, q, k, v, ld, out, dout, dq, dk, dv);
+}
+
+template <typename T>
+void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k,
+                           const T* v, int64_t ld, T* out) {
   const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
   const T scale = T(1) / std::sqrt(T(hd));
   for_rows(pool, s.batch * s.n_heads, s.seq * s.seq * hd, [&](int64_t unit) {
@@ -236,8 +330,9 @@ void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T
 }
 
 template <typename T>
-void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
-                        int64_t ld, const T* out, const T* dout, T* dq, T* dk, T* dv) {
+void attention_backward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k,
+                            const T* v, int64_t ld, const T* out, const T* dout, T* dq, T* dk,
+                            T* dv) {
   const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
   const T scale = T(1) / std::sqrt(T(hd));
   // One unit per (sequence, kv head): it owns dk/dv of that head, so no two threads write the
@@ -489,6 +584,10 @@ double cross_entropy(ThreadPool& pool, const T* logits, const int* labels, int64
                                      int64_t, T*);                                                \
   template void attention_backward<T>(ThreadPool&, const AttnShape&, const T*, const T*,          \
                                       const T*, int64_t, const T*, const T*, T*, T*, T*);         \
+  template void attention_forward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,      \
+                                         const T*, int64_t, T*);                                  \
+  template void attention_backward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,     \
+                                          const T*, int64_t, const T*, const T*, T*, T*, T*);     \
   template void taylor_forward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*,  \
                                   int64_t, T*);                                                   \
   template void taylor_backward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*, \
