@@ -509,6 +509,14 @@ void conv_gate_backward(ThreadPool& pool, int64_t batch, int64_t seq, int64_t wi
 
 template <typename T>
 void swiglu_forward(ThreadPool& pool, const T* a, int64_t N, int64_t h, T* m) {
+  if constexpr (std::is_same_v<T, float>) {  // the engine's SIMD silu_mul (as its MLP uses)
+    const auto silu_mul = ops::kernels().silu_mul;
+    for_rows(pool, N, 4 * h, [&](int64_t n) {
+      std::copy(a + n * 2 * h + h, a + (n + 1) * 2 * h, m + n * h);  // gate
+      silu_mul(m + n * h, a + n * 2 * h, h);                         // silu(gate) * value
+    });
+    return;
+  }
   for_rows(pool, N, 4 * h, [&](int64_t n) {
     for (int64_t i = 0; i < h; ++i) {
       const T val = a[n * 2 * h + i], gate = a[n * 2 * h + h + i];
@@ -552,13 +560,20 @@ double cross_entropy(ThreadPool& pool, const T* logits, const int* labels, int64
     T mx = z[0];
     for (int64_t i = 1; i < V; ++i) mx = std::max(mx, z[i]);
     double sum = 0;
-    for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(z[i] - mx));
-    row_loss[n] = std::log(sum) - static_cast<double>(z[labels[n]] - mx);
-    if (dz) {
+    if (dz) {  // one exp per logit: kept in dz, then normalised
+      for (int64_t i = 0; i < V; ++i) {
+        const double e = std::exp(static_cast<double>(z[i] - mx));
+        dz[i] = static_cast<T>(e);
+        sum += e;
+      }
+      const double inv_sum = 1.0 / sum;
       for (int64_t i = 0; i < V; ++i)
-        dz[i] = static_cast<T>(std::exp(static_cast<double>(z[i] - mx)) / sum) * inv_count;
+        dz[i] = static_cast<T>(static_cast<double>(dz[i]) * inv_sum) * inv_count;
       dz[labels[n]] -= inv_count;
+    } else {
+      for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(z[i] - mx));
     }
+    row_loss[n] = std::log(sum) - static_cast<double>(z[labels[n]] - mx);
   });
   double total = 0;
   for (int64_t n = 0; n < N; ++n) total += row_loss[n];
