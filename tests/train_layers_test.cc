@@ -284,6 +284,28 @@ TEST(TrainLayers, FloatLinearMatchesDouble) {
   for (int64_t i = 0; i < M; ++i) ASSERT_NEAR(dbf[i], db[i], 1e-4 * std::sqrt(double(N))) << i;
 }
 
+// The float SwiGLU (SIMD silu_mul, sigmoid as silu(g)/g away from 0) against the double path,
+// over gates from -100 to 100 including 0 and +-1e-3 (the switch to the series).
+TEST(TrainLayers, FloatSwigluMatchesDouble) {
+  ThreadPool pool(2);
+  const int64_t N = 3, h = 37;
+  Vec a = rand_vec(N * 2 * h, 41, 3.0), dm = rand_vec(N * h, 42);
+  const double special[] = {0.0, 1e-3, -1e-3, 9.99e-4, 1e-7, -30.0, 30.0, -100.0, 100.0};
+  for (int i = 0; i < 9; ++i) a[h + i] = special[i];
+  const std::vector<float> af(a.begin(), a.end()), dmf(dm.begin(), dm.end());
+  Vec m(N * h), da(N * 2 * h);
+  std::vector<float> mf(N * h), daf(N * 2 * h);
+  swiglu_forward(pool, a.data(), N, h, m.data());
+  swiglu_backward(pool, a.data(), dm.data(), N, h, da.data());
+  swiglu_forward(pool, af.data(), N, h, mf.data());
+  swiglu_backward(pool, af.data(), dmf.data(), N, h, daf.data());
+  // A few float roundings of values of size |val| |gate| |dm| (<= ~100 here): relative 1e-6.
+  for (int64_t i = 0; i < N * h; ++i)
+    ASSERT_NEAR(mf[i], m[i], 1e-6 * (1 + std::abs(m[i]))) << i;
+  for (int64_t i = 0; i < N * 2 * h; ++i)
+    ASSERT_NEAR(daf[i], da[i], 1e-6 * (1 + std::abs(da[i]))) << i;
+}
+
 // max |a - b| / max(max |b|, 1).
 template <typename A>
 double norm_error(const std::vector<A>& a, const Vec& b) {
