@@ -16,8 +16,9 @@ the smallest configuration (plus the last-step loss of every timed round).
 The PyTorch side is this script re-run as a worker (`--torch-worker`) under /usr/bin/python3
 (Debian's python3-torch 1.13). Its matrix products go through libblas.so.3, which on the dev VM is
 netlib's reference BLAS (~0.3 GFLOP/s); the worker is pointed at Debian's OpenBLAS instead with
-LD_LIBRARY_PATH=--blas-dir (install libopenblas0-pthread, or unpack its .deb without installing:
-`apt-get download libopenblas0-pthread && dpkg-deb -x libopenblas0-pthread_*.deb DIR`), and
+LD_LIBRARY_PATH=--blas-dir (install libopenblas0-openmp, or unpack its .deb without installing:
+`apt-get download libopenblas0-openmp && dpkg-deb -x libopenblas0-openmp_*.deb DIR`; the OpenMP
+build shares torch's OpenMP threads, where the pthread build's would compete with them), and
 OPENBLAS_CORETYPE=SKYLAKEX is set before torch loads (OpenBLAS otherwise picks a ~3x slower
 kernel on this VM). The worker records which libblas it loaded.
 
@@ -41,7 +42,7 @@ CONFIGS = {
     "1M": (128, 4, 4, 448),
     "10M": (320, 8, 8, 864),
 }
-DEFAULT_BLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+DEFAULT_BLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"  # libopenblas0-openmp
 VOCAB, BOS = 257, 256
 NORM_EPS, ROPE_THETA = 1e-5, 10000.0
 INIT_STD = 0.02
@@ -255,7 +256,7 @@ def main():
     ap.add_argument("--config", choices=list(CONFIGS))  # worker only
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, nargs="+", default=[3, 2], help="per config")
-    ap.add_argument("--timed", type=int, nargs="+", default=[12, 5], help="per config")
+    ap.add_argument("--timed", type=int, nargs="+", default=[10, 5], help="per config")
     ap.add_argument("--loss-steps", type=int, default=50, help="0 = skip the loss check run")
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--batch", type=int, default=16)
@@ -263,6 +264,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--steps", type=int, default=0)  # worker only
     ap.add_argument("--out", help="writes OUT.json and OUT.md")
+    ap.add_argument("--bin-commit", default="", help="the commit --bin was built from "
+                    "(default: this checkout's HEAD)")
     ap.add_argument("--python", default="/usr/bin/python3", help="the Python that has torch")
     ap.add_argument("--blas-dir", default=DEFAULT_BLAS_DIR if os.path.isdir(DEFAULT_BLAS_DIR) else "",
                     help="LD_LIBRARY_PATH for the PyTorch worker: a folder with OpenBLAS's "
@@ -274,7 +277,7 @@ def main():
 
     res = {"machine": {"cpu": platform.processor() or platform.machine(),
                        "nproc": os.cpu_count(), "python": platform.python_version()},
-           "commit": git_commit(), "batch": a.batch, "seq_len": a.seq_len, "threads": a.threads,
+           "commit": a.bin_commit or git_commit(), "bin": a.bin, "batch": a.batch, "seq_len": a.seq_len, "threads": a.threads,
            "data": a.data, "runs": [], "loss_check": []}
     try:
         with open("/proc/cpuinfo") as f:
