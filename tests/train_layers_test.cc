@@ -306,6 +306,29 @@ TEST(TrainLayers, FloatSwigluMatchesDouble) {
     ASSERT_NEAR(daf[i], da[i], 1e-6 * (1 + std::abs(da[i]))) << i;
 }
 
+// RoPE at a size the pool splits (its cos/sin table lives on the calling thread), against the
+// formula, and the inverse rotation undoes it.
+TEST(TrainLayers, RopeParallelMatchesFormula) {
+  ThreadPool pool(2);
+  const int64_t seq = 256, N = 2 * seq, H = 4, hd = 32, half = hd / 2;
+  const Vec x0 = rand_vec(N * H * hd, 51);
+  std::vector<float> x(x0.begin(), x0.end());
+  rope_rotate_half(pool, x.data(), H * hd, N, seq, H, hd, 10000.0, false);
+  double max_err = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < half; ++i) {
+        const double ang = static_cast<double>(n % seq) * std::pow(10000.0, -2.0 * i / hd);
+        const double* a = x0.data() + (n * H + h) * hd;
+        const float* y = x.data() + (n * H + h) * hd;
+        max_err = std::max(max_err, std::abs(y[i] - (a[i] * std::cos(ang) - a[i + half] * std::sin(ang))));
+        max_err = std::max(max_err, std::abs(y[i + half] - (a[i] * std::sin(ang) + a[i + half] * std::cos(ang))));
+      }
+  EXPECT_LT(max_err, 1e-5);
+  rope_rotate_half(pool, x.data(), H * hd, N, seq, H, hd, 10000.0, true);
+  for (int64_t i = 0; i < N * H * hd; ++i) ASSERT_NEAR(x[i], x0[i], 1e-5) << i;
+}
+
 // max |a - b| / max(max |b|, 1).
 template <typename A>
 double norm_error(const std::vector<A>& a, const Vec& b) {

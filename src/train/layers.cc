@@ -259,8 +259,11 @@ void rope_rotate_half(ThreadPool& pool, T* X, int64_t ld, int64_t N, int64_t seq
                       int64_t head_dim, double theta, bool inverse) {
   const int64_t half = head_dim / 2, n_pos = std::min(N, seq);
   // cos/sin of every (position, i) once per call: [n_pos, half] each, in double as before.
-  thread_local std::vector<T> cs;  // kept: no allocation per call once large enough
-  cs.resize(static_cast<size_t>(2 * n_pos * half));
+  // The calling thread's buffer (kept: no allocation per call once large enough), reached from
+  // the workers through `cs`, never by name (a thread_local names each thread's own copy).
+  thread_local std::vector<T> table;
+  table.resize(static_cast<size_t>(2 * n_pos * half));
+  T* cs = table.data();
   for_rows(pool, n_pos, 40 * half, [&](int64_t p) {
     for (int64_t i = 0; i < half; ++i) {
       const double ang =
