@@ -300,8 +300,7 @@ TEST(TrainLayers, FloatSwigluMatchesDouble) {
   swiglu_forward(pool, af.data(), N, h, mf.data());
   swiglu_backward(pool, af.data(), dmf.data(), N, h, daf.data());
   // A few float roundings of values of size |val| |gate| |dm| (<= ~100 here): relative 1e-6.
-  for (int64_t i = 0; i < N * h; ++i)
-    ASSERT_NEAR(mf[i], m[i], 1e-6 * (1 + std::abs(m[i]))) << i;
+  for (int64_t i = 0; i < N * h; ++i) ASSERT_NEAR(mf[i], m[i], 1e-6 * (1 + std::abs(m[i]))) << i;
   for (int64_t i = 0; i < N * 2 * h; ++i)
     ASSERT_NEAR(daf[i], da[i], 1e-6 * (1 + std::abs(da[i]))) << i;
 }
@@ -321,8 +320,10 @@ TEST(TrainLayers, RopeParallelMatchesFormula) {
         const double ang = static_cast<double>(n % seq) * std::pow(10000.0, -2.0 * i / hd);
         const double* a = x0.data() + (n * H + h) * hd;
         const float* y = x.data() + (n * H + h) * hd;
-        max_err = std::max(max_err, std::abs(y[i] - (a[i] * std::cos(ang) - a[i + half] * std::sin(ang))));
-        max_err = std::max(max_err, std::abs(y[i + half] - (a[i] * std::sin(ang) + a[i + half] * std::cos(ang))));
+        max_err = std::max(max_err,
+                           std::abs(y[i] - (a[i] * std::cos(ang) - a[i + half] * std::sin(ang))));
+        max_err = std::max(
+            max_err, std::abs(y[i + half] - (a[i] * std::sin(ang) + a[i + half] * std::cos(ang))));
       }
   EXPECT_LT(max_err, 1e-5);
   rope_rotate_half(pool, x.data(), H * hd, N, seq, H, hd, 10000.0, true);
@@ -349,8 +350,8 @@ TEST(TrainLayers, FloatAttentionMatchesReference) {
   struct Case {
     int64_t batch, seq, n_heads, n_kv_heads, head_dim, window;
   };
-  const Case cases[] = {{2, 1, 1, 1, 2, 0},  {2, 33, 4, 2, 8, 0},   {1, 31, 2, 2, 6, 0},
-                        {1, 70, 2, 2, 40, 0}, {2, 65, 4, 1, 16, 7},  {1, 96, 3, 3, 10, 40},
+  const Case cases[] = {{2, 1, 1, 1, 2, 0},   {2, 33, 4, 2, 8, 0},  {1, 31, 2, 2, 6, 0},
+                        {1, 70, 2, 2, 40, 0}, {2, 65, 4, 1, 16, 7}, {1, 96, 3, 3, 10, 40},
                         {1, 256, 4, 4, 32, 0}};
   ThreadPool pool1(1), pool2(2);
   for (const Case& c : cases) {
@@ -371,8 +372,8 @@ TEST(TrainLayers, FloatAttentionMatchesReference) {
       const float* q = xf.data();
       attention_forward(*pools[p], s, q, q + qd, q + qd + kvd, ld, outf[p].data());
       float* g = df[p].data();
-      attention_backward(*pools[p], s, q, q + qd, q + qd + kvd, ld, outf[p].data(), doutf.data(),
-                         g, g + qd, g + qd + kvd);
+      attention_backward(*pools[p], s, q, q + qd, q + qd + kvd, ld, outf[p].data(), doutf.data(), g,
+                         g + qd, g + qd + kvd);
     }
     const std::string name = "attention b" + std::to_string(c.batch) + " T" +
                              std::to_string(c.seq) + " h" + std::to_string(c.n_heads) + "/" +

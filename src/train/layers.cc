@@ -122,8 +122,8 @@ namespace {
 // Threads own ranges of output rows m, so every dW entry has one writer and a fixed order.
 constexpr int64_t kDwChunk = 256;
 
-void dweight_f32(ThreadPool& pool, const float* X, const float* dY, int64_t N, int64_t K,
-                 int64_t M, float* dW, float* panel /* [M, kDwChunk] */, float* part /* [M, K] */) {
+void dweight_f32(ThreadPool& pool, const float* X, const float* dY, int64_t N, int64_t K, int64_t M,
+                 float* dW, float* panel /* [M, kDwChunk] */, float* part /* [M, K] */) {
   const auto weighted_sum = ops::kernels().weighted_sum;
   pool.run_sized(N * M * K, [&](int t, int nt) {
     int64_t m0, m1;
@@ -306,8 +306,8 @@ void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const 
 }
 
 template <typename T>
-void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k,
-                           const T* v, int64_t ld, T* out) {
+void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                           int64_t ld, T* out) {
   const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
   const T scale = T(1) / std::sqrt(T(hd));
   for_rows(pool, s.batch * s.n_heads, s.seq * s.seq * hd, [&](int64_t unit) {

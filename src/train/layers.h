@@ -86,8 +86,8 @@ void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const 
 // head) matrix-kernel version (attention_gemm.cc), whose [seq, seq] scratch bounds its length.
 inline constexpr int64_t kAttnGemmMaxSeq = 2048;
 template <typename T>
-void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k,
-                           const T* v, int64_t ld, T* out);
+void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                           int64_t ld, T* out);
 template <typename T>
 void attention_backward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k,
                             const T* v, int64_t ld, const T* out, const T* dout, T* dq, T* dk,
