@@ -261,26 +261,133 @@ TEST(TrainLayers, CrossEntropyGradients) {
   EXPECT_THROW(cross_entropy(pool, z.data(), bad.data(), N, V, dz.data(), &scored), Error);
 }
 
-// The float path (gemm_f32 kernels, float accumulation) against the double path at a training
-// shape; bound ~ K * 2^-24 * |x||w| with margin.
+// The float path (gemm_f32 / weighted_sum kernels, float accumulation; dW in chunks of 256 rows)
+// against the double path (the transposing reference); bound ~ K * 2^-24 * |x||w| with margin.
 TEST(TrainLayers, FloatLinearMatchesDouble) {
   ThreadPool pool(2);
-  const int64_t N = 67, K = 129, M = 33;
+  const int64_t N = 523, K = 129, M = 33;  // N: two full dW chunks of 256 and a tail
   Vec X = rand_vec(N * K, 21), W = rand_vec(M * K, 22), dY = rand_vec(N * M, 23);
   std::vector<float> Xf(X.begin(), X.end()), Wf(W.begin(), W.end()), dYf(dY.begin(), dY.end());
-  Vec Y(N * M), dX(N * K), dW(M * K, 0.0);
-  std::vector<float> Yf(N * M), dXf(N * K), dWf(M * K, 0.0f);
+  Vec Y(N * M), dX(N * K), dW(M * K, 0.0), db(M, 0.0);
+  std::vector<float> Yf(N * M), dXf(N * K), dWf(M * K, 0.0f), dbf(M, 0.0f);
   std::vector<double> sd;
   std::vector<float> sf;
   linear_forward(pool, X.data(), N, K, W.data(), (const double*)nullptr, M, Y.data());
   linear_forward(pool, Xf.data(), N, K, Wf.data(), (const float*)nullptr, M, Yf.data());
-  linear_backward(pool, X.data(), dY.data(), N, K, W.data(), M, dX.data(), dW.data(),
-                  (double*)nullptr, sd);
+  linear_backward(pool, X.data(), dY.data(), N, K, W.data(), M, dX.data(), dW.data(), db.data(),
+                  sd);
   linear_backward(pool, Xf.data(), dYf.data(), N, K, Wf.data(), M, dXf.data(), dWf.data(),
-                  (float*)nullptr, sf);
+                  dbf.data(), sf);
   for (int64_t i = 0; i < N * M; ++i) ASSERT_NEAR(Yf[i], Y[i], 1e-4 * std::sqrt(double(K))) << i;
   for (int64_t i = 0; i < N * K; ++i) ASSERT_NEAR(dXf[i], dX[i], 1e-4 * std::sqrt(double(M))) << i;
   for (int64_t i = 0; i < M * K; ++i) ASSERT_NEAR(dWf[i], dW[i], 1e-4 * std::sqrt(double(N))) << i;
+  for (int64_t i = 0; i < M; ++i) ASSERT_NEAR(dbf[i], db[i], 1e-4 * std::sqrt(double(N))) << i;
+}
+
+// The float SwiGLU (SIMD silu_mul, sigmoid as silu(g)/g away from 0) against the double path,
+// over gates from -100 to 100 including 0 and +-1e-3 (the switch to the series).
+TEST(TrainLayers, FloatSwigluMatchesDouble) {
+  ThreadPool pool(2);
+  const int64_t N = 3, h = 37;
+  Vec a = rand_vec(N * 2 * h, 41, 3.0), dm = rand_vec(N * h, 42);
+  const double special[] = {0.0, 1e-3, -1e-3, 9.99e-4, 1e-7, -30.0, 30.0, -100.0, 100.0};
+  for (int i = 0; i < 9; ++i) a[h + i] = special[i];
+  const std::vector<float> af(a.begin(), a.end()), dmf(dm.begin(), dm.end());
+  Vec m(N * h), da(N * 2 * h);
+  std::vector<float> mf(N * h), daf(N * 2 * h);
+  swiglu_forward(pool, a.data(), N, h, m.data());
+  swiglu_backward(pool, a.data(), dm.data(), N, h, da.data());
+  swiglu_forward(pool, af.data(), N, h, mf.data());
+  swiglu_backward(pool, af.data(), dmf.data(), N, h, daf.data());
+  // A few float roundings of values of size |val| |gate| |dm| (<= ~100 here): relative 1e-6.
+  for (int64_t i = 0; i < N * h; ++i) ASSERT_NEAR(mf[i], m[i], 1e-6 * (1 + std::abs(m[i]))) << i;
+  for (int64_t i = 0; i < N * 2 * h; ++i)
+    ASSERT_NEAR(daf[i], da[i], 1e-6 * (1 + std::abs(da[i]))) << i;
+}
+
+// RoPE at a size the pool splits (its cos/sin table lives on the calling thread), against the
+// formula, and the inverse rotation undoes it.
+TEST(TrainLayers, RopeParallelMatchesFormula) {
+  ThreadPool pool(2);
+  const int64_t seq = 256, N = 2 * seq, H = 4, hd = 32, half = hd / 2;
+  const Vec x0 = rand_vec(N * H * hd, 51);
+  std::vector<float> x(x0.begin(), x0.end());
+  rope_rotate_half(pool, x.data(), H * hd, N, seq, H, hd, 10000.0, false);
+  double max_err = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < half; ++i) {
+        const double ang = static_cast<double>(n % seq) * std::pow(10000.0, -2.0 * i / hd);
+        const double* a = x0.data() + (n * H + h) * hd;
+        const float* y = x.data() + (n * H + h) * hd;
+        max_err = std::max(max_err,
+                           std::abs(y[i] - (a[i] * std::cos(ang) - a[i + half] * std::sin(ang))));
+        max_err = std::max(
+            max_err, std::abs(y[i + half] - (a[i] * std::sin(ang) + a[i + half] * std::cos(ang))));
+      }
+  EXPECT_LT(max_err, 1e-5);
+  rope_rotate_half(pool, x.data(), H * hd, N, seq, H, hd, 10000.0, true);
+  for (int64_t i = 0; i < N * H * hd; ++i) ASSERT_NEAR(x[i], x0[i], 1e-5) << i;
+}
+
+// max |a - b| / max(max |b|, 1).
+template <typename A>
+double norm_error(const std::vector<A>& a, const Vec& b) {
+  double diff = 0, mag = 1;
+  for (size_t i = 0; i < b.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    mag = std::max(mag, std::abs(b[i]));
+  }
+  return diff / mag;
+}
+
+// The float attention (matrix-kernel path, attention_gemm.cc) against the double reference, over
+// shapes around its row blocks of 32 (1, 31..33, 65, 70 rows), GQA, sliding windows and odd head
+// dims; and bit-identical for 1 and 2 threads. Each output is a sum of <= seq float products,
+// so the bound is c * seq * 2^-24 relative to the largest value (c = 2: margin for the softmax;
+// the measured errors are ~0.05-0.5 of seq * 2^-24).
+TEST(TrainLayers, FloatAttentionMatchesReference) {
+  struct Case {
+    int64_t batch, seq, n_heads, n_kv_heads, head_dim, window;
+  };
+  const Case cases[] = {{2, 1, 1, 1, 2, 0},   {2, 33, 4, 2, 8, 0},  {1, 31, 2, 2, 6, 0},
+                        {1, 70, 2, 2, 40, 0}, {2, 65, 4, 1, 16, 7}, {1, 96, 3, 3, 10, 40},
+                        {1, 256, 4, 4, 32, 0}};
+  ThreadPool pool1(1), pool2(2);
+  for (const Case& c : cases) {
+    AttnShape s{c.batch, c.seq, c.n_heads, c.n_kv_heads, c.head_dim, c.window};
+    const int64_t N = s.batch * s.seq, qd = s.n_heads * s.head_dim;
+    const int64_t kvd = s.n_kv_heads * s.head_dim, ld = qd + 2 * kvd;
+    const Vec x = rand_vec(N * ld, 31, 1.5), dout = rand_vec(N * qd, 32);
+    Vec out(N * qd), d(N * ld);
+    attention_forward_ref(pool2, s, x.data(), x.data() + qd, x.data() + qd + kvd, ld, out.data());
+    attention_backward_ref(pool2, s, x.data(), x.data() + qd, x.data() + qd + kvd, ld, out.data(),
+                           dout.data(), d.data(), d.data() + qd, d.data() + qd + kvd);
+    const std::vector<float> xf(x.begin(), x.end()), doutf(dout.begin(), dout.end());
+    std::vector<float> outf[2], df[2];
+    ThreadPool* pools[2] = {&pool1, &pool2};
+    for (int p = 0; p < 2; ++p) {
+      outf[p].assign(N * qd, 0.0f);
+      df[p].assign(N * ld, -1.0f);
+      const float* q = xf.data();
+      attention_forward(*pools[p], s, q, q + qd, q + qd + kvd, ld, outf[p].data());
+      float* g = df[p].data();
+      attention_backward(*pools[p], s, q, q + qd, q + qd + kvd, ld, outf[p].data(), doutf.data(), g,
+                         g + qd, g + qd + kvd);
+    }
+    const std::string name = "attention b" + std::to_string(c.batch) + " T" +
+                             std::to_string(c.seq) + " h" + std::to_string(c.n_heads) + "/" +
+                             std::to_string(c.n_kv_heads) + " hd" + std::to_string(c.head_dim) +
+                             " w" + std::to_string(c.window);
+    const double bound = 2.0 * static_cast<double>(c.seq) * std::ldexp(1.0, -24);
+    const double eo = norm_error(outf[1], out), ed = norm_error(df[1], d);
+    std::printf("[float-vs-ref] %-32s out %.2e  grads %.2e  (bound %.2e)\n", name.c_str(), eo, ed,
+                bound);
+    EXPECT_LT(eo, bound) << name;
+    EXPECT_LT(ed, bound) << name;
+    EXPECT_EQ(outf[0], outf[1]) << name << ": 1 vs 2 threads";
+    EXPECT_EQ(df[0], df[1]) << name << ": 1 vs 2 threads";
+  }
 }
 
 }  // namespace

@@ -86,15 +86,19 @@ void transpose(const T* in, int64_t R, int64_t C, T* out) {
 
 namespace {
 
-// transpose() with the tiles of 32 output rows split over the pool.
+// transpose() with the tiles of 32 output rows split over the pool. Inside a 32 x 32 tile the
+// writes run along the output rows: with R a multiple of 1024 (N = batch * seq), writing down an
+// output column touched 32 lines 4 KiB apart (one L1 set) per input row and thrashed.
 template <typename T>
 void transpose_par(ThreadPool& pool, const T* in, int64_t R, int64_t C, T* out) {
   constexpr int64_t kTile = 32;
   for_rows(pool, (C + kTile - 1) / kTile, kTile * R, [&](int64_t tc) {
     const int64_t c0 = tc * kTile, c1 = std::min(C, c0 + kTile);
-    for (int64_t r0 = 0; r0 < R; r0 += kTile)
-      for (int64_t r = r0; r < std::min(R, r0 + kTile); ++r)
-        for (int64_t c = c0; c < c1; ++c) out[c * R + r] = in[r * C + c];
+    for (int64_t r0 = 0; r0 < R; r0 += kTile) {
+      const int64_t r1 = std::min(R, r0 + kTile);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) out[c * R + r] = in[r * C + c];
+    }
   });
 }
 
@@ -110,9 +114,64 @@ void linear_forward(ThreadPool& pool, const T* X, int64_t N, int64_t K, const T*
     });
 }
 
+namespace {
+
+// dW[M, K] += dY[N, M]^T X[N, K] in float without transposing X or all of dY: the rows n go in
+// chunks of kChunk; a chunk's dY block is transposed into a panel [M, kChunk] (it stays in cache)
+// and weighted_sum (out = panel X_chunk) gives that chunk's part, added to dW in chunk order.
+// Threads own ranges of output rows m, so every dW entry has one writer and a fixed order.
+constexpr int64_t kDwChunk = 256;
+
+void dweight_f32(ThreadPool& pool, const float* X, const float* dY, int64_t N, int64_t K, int64_t M,
+                 float* dW, float* panel /* [M, kDwChunk] */, float* part /* [M, K] */) {
+  const auto weighted_sum = ops::kernels().weighted_sum;
+  pool.run_sized(N * M * K, [&](int t, int nt) {
+    int64_t m0, m1;
+    ThreadPool::split_range(M, 4, t, nt, &m0, &m1);
+    if (m0 >= m1) return;
+    float* pan = panel + m0 * kDwChunk;
+    float* out = part + m0 * K;
+    for (int64_t n0 = 0; n0 < N; n0 += kDwChunk) {
+      const int64_t nc = std::min(kDwChunk, N - n0);
+      for (int64_t j0 = 0; j0 < nc; j0 += 16) {  // 16 dY rows at a time stay in L1
+        const int64_t j1 = std::min(nc, j0 + 16);
+        for (int64_t m = m0; m < m1; ++m)
+          for (int64_t j = j0; j < j1; ++j) pan[(m - m0) * kDwChunk + j] = dY[(n0 + j) * M + m];
+      }
+      weighted_sum(pan, kDwChunk, m1 - m0, X + n0 * K, K, nc, K, out, K);
+      for (int64_t i = 0; i < (m1 - m0) * K; ++i) dW[m0 * K + i] += out[i];
+    }
+  });
+}
+
+}  // namespace
+
 template <typename T>
 void linear_backward(ThreadPool& pool, const T* X, const T* dY, int64_t N, int64_t K, const T* W,
                      int64_t M, T* dX, T* dW, T* db, std::vector<T>& scratch) {
+  if constexpr (std::is_same_v<T, float>) {
+    // scratch: [K, M] W^T | [M, kDwChunk] panel | [M, K] partial dW.
+    const size_t need = static_cast<size_t>(K * M + M * kDwChunk + M * K);
+    if (scratch.size() < need) scratch.resize(need);
+    float* wt = scratch.data();
+    if (dX) {
+      transpose_par(pool, W, M, K, wt);
+      gemm_nt(pool, dY, N, M, wt, K, dX);  // dX[N, K] = dY[N, M] (W^T)[K, M]^T
+    }
+    dweight_f32(pool, X, dY, N, K, M, dW, wt + K * M, wt + K * M + M * kDwChunk);
+    if (db) {  // column sums of dY, each over n in ascending order; threads own column chunks
+      constexpr int64_t kCols = 32;
+      for_rows(pool, (M + kCols - 1) / kCols, kCols * N, [&](int64_t chunk) {
+        const int64_t c0 = chunk * kCols, c1 = std::min(M, c0 + kCols);
+        float acc[kCols] = {};
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t m = c0; m < c1; ++m) acc[m - c0] += dY[n * M + m];
+        for (int64_t m = c0; m < c1; ++m) db[m] += acc[m - c0];
+      });
+    }
+    return;
+  }
+  // The reference (and the double path): transpose, then gemm_nt.
   // scratch: [K, M] W^T | [M, N] dY^T | [K, N] X^T | [M, K] dW of this call.
   const size_t need = static_cast<size_t>(K * M + M * N + K * N + M * K);
   if (scratch.size() < need) scratch.resize(need);
@@ -181,23 +240,42 @@ void rmsnorm_backward(ThreadPool& pool, const T* X, const T* w, const T* rinv, c
     const T c = r * r * r * dot / T(d);
     for (int64_t i = 0; i < d; ++i) dX[n * d + i] += r * w[i] * dy[i] - c * x[i];
   });
-  for_rows(pool, d, N, [&](int64_t i) {
-    T acc = 0;
-    for (int64_t n = 0; n < N; ++n) acc += dY[n * d + i] * X[n * d + i] * rinv[n];
-    dw[i] += acc;
+  // dw: each column summed over n in ascending order (as a plain loop would), but a thread owns a
+  // chunk of kCols columns and walks the rows, so the reads are contiguous.
+  constexpr int64_t kCols = 32;
+  for_rows(pool, (d + kCols - 1) / kCols, kCols * N, [&](int64_t chunk) {
+    const int64_t i0 = chunk * kCols, i1 = std::min(d, i0 + kCols);
+    T acc[kCols] = {};
+    for (int64_t n = 0; n < N; ++n) {
+      const T r = rinv[n];
+      for (int64_t i = i0; i < i1; ++i) acc[i - i0] += dY[n * d + i] * X[n * d + i] * r;
+    }
+    for (int64_t i = i0; i < i1; ++i) dw[i] += acc[i - i0];
   });
 }
 
 template <typename T>
 void rope_rotate_half(ThreadPool& pool, T* X, int64_t ld, int64_t N, int64_t seq, int64_t n_heads,
                       int64_t head_dim, double theta, bool inverse) {
-  const int64_t half = head_dim / 2;
-  for_rows(pool, N, n_heads * head_dim, [&](int64_t n) {
-    const double pos = static_cast<double>(n % seq);
+  const int64_t half = head_dim / 2, n_pos = std::min(N, seq);
+  // cos/sin of every (position, i) once per call: [n_pos, half] each, in double as before.
+  // The calling thread's buffer (kept: no allocation per call once large enough), reached from
+  // the workers through `cs`, never by name (a thread_local names each thread's own copy).
+  thread_local std::vector<T> table;
+  table.resize(static_cast<size_t>(2 * n_pos * half));
+  T* cs = table.data();
+  for_rows(pool, n_pos, 40 * half, [&](int64_t p) {
     for (int64_t i = 0; i < half; ++i) {
-      const double ang = pos * std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
-      const T c = static_cast<T>(std::cos(ang));
-      const T s = static_cast<T>(inverse ? -std::sin(ang) : std::sin(ang));
+      const double ang =
+          static_cast<double>(p) * std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
+      cs[2 * (p * half + i)] = static_cast<T>(std::cos(ang));
+      cs[2 * (p * half + i) + 1] = static_cast<T>(inverse ? -std::sin(ang) : std::sin(ang));
+    }
+  });
+  for_rows(pool, N, n_heads * head_dim, [&](int64_t n) {
+    const int64_t p = n % seq;
+    for (int64_t i = 0; i < half; ++i) {
+      const T c = cs[2 * (p * half + i)], s = cs[2 * (p * half + i) + 1];
       for (int64_t h = 0; h < n_heads; ++h) {
         T* x = X + n * ld + h * head_dim;
         const T a = x[i], b = x[i + half];
@@ -211,6 +289,25 @@ void rope_rotate_half(ThreadPool& pool, T* X, int64_t ld, int64_t N, int64_t seq
 template <typename T>
 void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
                        int64_t ld, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.seq <= kAttnGemmMaxSeq) return attention_forward_gemm(pool, s, q, k, v, ld, out);
+  }
+  attention_forward_ref(pool, s, q, k, v, ld, out);
+}
+
+template <typename T>
+void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                        int64_t ld, const T* out, const T* dout, T* dq, T* dk, T* dv) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.seq <= kAttnGemmMaxSeq)
+      return attention_backward_gemm(pool, s, q, k, v, ld, out, dout, dq, dk, dv);
+  }
+  attention_backward_ref(pool, s, q, k, v, ld, out, dout, dq, dk, dv);
+}
+
+template <typename T>
+void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                           int64_t ld, T* out) {
   const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
   const T scale = T(1) / std::sqrt(T(hd));
   for_rows(pool, s.batch * s.n_heads, s.seq * s.seq * hd, [&](int64_t unit) {
@@ -236,8 +333,9 @@ void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T
 }
 
 template <typename T>
-void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
-                        int64_t ld, const T* out, const T* dout, T* dq, T* dk, T* dv) {
+void attention_backward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k,
+                            const T* v, int64_t ld, const T* out, const T* dout, T* dq, T* dk,
+                            T* dv) {
   const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
   const T scale = T(1) / std::sqrt(T(hd));
   // One unit per (sequence, kv head): it owns dk/dv of that head, so no two threads write the
@@ -414,6 +512,14 @@ void conv_gate_backward(ThreadPool& pool, int64_t batch, int64_t seq, int64_t wi
 
 template <typename T>
 void swiglu_forward(ThreadPool& pool, const T* a, int64_t N, int64_t h, T* m) {
+  if constexpr (std::is_same_v<T, float>) {  // the engine's SIMD silu_mul (as its MLP uses)
+    const auto silu_mul = ops::kernels().silu_mul;
+    for_rows(pool, N, 4 * h, [&](int64_t n) {
+      std::copy(a + n * 2 * h + h, a + (n + 1) * 2 * h, m + n * h);  // gate
+      silu_mul(m + n * h, a + n * 2 * h, h);                         // silu(gate) * value
+    });
+    return;
+  }
   for_rows(pool, N, 4 * h, [&](int64_t n) {
     for (int64_t i = 0; i < h; ++i) {
       const T val = a[n * 2 * h + i], gate = a[n * 2 * h + h + i];
@@ -424,6 +530,33 @@ void swiglu_forward(ThreadPool& pool, const T* a, int64_t N, int64_t h, T* m) {
 
 template <typename T>
 void swiglu_backward(ThreadPool& pool, const T* a, const T* dm, int64_t N, int64_t h, T* da) {
+  // d/dval = silu(gate), d/dgate = val * (sg + silu(gate) (1 - sg)), sg = sigmoid(gate).
+  if constexpr (std::is_same_v<T, float>) {
+    // silu(gate) by the SIMD silu_mul kernel (times ones), sg = silu(gate) / gate; near 0, where
+    // that division loses digits, sg = 1/2 + gate/4 (the next term, gate^3/48, is < 3e-11).
+    const auto silu_mul = ops::kernels().silu_mul;
+    for_rows(pool, N, 6 * h, [&](int64_t n) {
+      thread_local std::vector<float> silu, ones;  // [h] each; grown once per thread
+      if (static_cast<int64_t>(ones.size()) < h) {
+        silu.resize(h);
+        ones.assign(h, 1.0f);
+      }
+      const float* val = a + n * 2 * h;
+      const float* gate = val + h;
+      std::copy(gate, gate + h, silu.data());
+      silu_mul(silu.data(), ones.data(), h);
+      const float* d = dm + n * h;
+      float* dval = da + n * 2 * h;
+      float* dgate = dval + h;
+      for (int64_t i = 0; i < h; ++i) {
+        const float g = gate[i], si = silu[i];
+        const float sg = std::abs(g) < 1e-3f ? 0.5f + 0.25f * g : si / g;
+        dval[i] = d[i] * si;
+        dgate[i] = d[i] * val[i] * (sg + si * (1.0f - sg));
+      }
+    });
+    return;
+  }
   for_rows(pool, N, 6 * h, [&](int64_t n) {
     for (int64_t i = 0; i < h; ++i) {
       const T val = a[n * 2 * h + i], gate = a[n * 2 * h + h + i], sg = sigmoid(gate);
@@ -457,13 +590,20 @@ double cross_entropy(ThreadPool& pool, const T* logits, const int* labels, int64
     T mx = z[0];
     for (int64_t i = 1; i < V; ++i) mx = std::max(mx, z[i]);
     double sum = 0;
-    for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(z[i] - mx));
-    row_loss[n] = std::log(sum) - static_cast<double>(z[labels[n]] - mx);
-    if (dz) {
+    if (dz) {  // one exp per logit: kept in dz, then normalised
+      for (int64_t i = 0; i < V; ++i) {
+        const double e = std::exp(static_cast<double>(z[i] - mx));
+        dz[i] = static_cast<T>(e);
+        sum += e;
+      }
+      const double inv_sum = 1.0 / sum;
       for (int64_t i = 0; i < V; ++i)
-        dz[i] = static_cast<T>(std::exp(static_cast<double>(z[i] - mx)) / sum) * inv_count;
+        dz[i] = static_cast<T>(static_cast<double>(dz[i]) * inv_sum) * inv_count;
       dz[labels[n]] -= inv_count;
+    } else {
+      for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(z[i] - mx));
     }
+    row_loss[n] = std::log(sum) - static_cast<double>(z[labels[n]] - mx);
   });
   double total = 0;
   for (int64_t n = 0; n < N; ++n) total += row_loss[n];
@@ -489,6 +629,10 @@ double cross_entropy(ThreadPool& pool, const T* logits, const int* labels, int64
                                      int64_t, T*);                                                \
   template void attention_backward<T>(ThreadPool&, const AttnShape&, const T*, const T*,          \
                                       const T*, int64_t, const T*, const T*, T*, T*, T*);         \
+  template void attention_forward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,      \
+                                         const T*, int64_t, T*);                                  \
+  template void attention_backward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,     \
+                                          const T*, int64_t, const T*, const T*, T*, T*, T*);     \
   template void taylor_forward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*,  \
                                   int64_t, T*);                                                   \
   template void taylor_backward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*, \

@@ -76,11 +76,27 @@ struct AttnShape {
 template <typename T>
 void attention_forward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
                        int64_t ld, T* out);
-// Recomputes the probabilities row by row (nothing stored but `out`); writes dq, dk, dv (same
-// layout and stride ld as q, k, v).
+// Recomputes the probabilities (nothing stored but `out`); writes dq, dk, dv (same layout and
+// stride ld as q, k, v).
 template <typename T>
 void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
                         int64_t ld, const T* out, const T* dout, T* dq, T* dk, T* dv);
+// The two paths behind attention_forward/backward: the reference, row by row with dot/axpy (the
+// double instantiation, and float when seq > kAttnGemmMaxSeq), and for float the per-(sequence,
+// head) matrix-kernel version (attention_gemm.cc), whose [seq, seq] scratch bounds its length.
+inline constexpr int64_t kAttnGemmMaxSeq = 2048;
+template <typename T>
+void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
+                           int64_t ld, T* out);
+template <typename T>
+void attention_backward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k,
+                            const T* v, int64_t ld, const T* out, const T* dout, T* dq, T* dk,
+                            T* dv);
+void attention_forward_gemm(ThreadPool& pool, const AttnShape& s, const float* q, const float* k,
+                            const float* v, int64_t ld, float* out);
+void attention_backward_gemm(ThreadPool& pool, const AttnShape& s, const float* q, const float* k,
+                             const float* v, int64_t ld, const float* out, const float* dout,
+                             float* dq, float* dk, float* dv);
 
 // ---- Taylor linear attention (BASED) -----------------------------------------------------------
 // y_n = sum_{m<=n} a_nm v_m / (sum_{m<=n} a_nm + 1e-12), a = 1 + s + s^2/2, s = q_n.k_m/sqrt(f)
