@@ -37,6 +37,8 @@ def run_bench(args, model, extra):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "r.json")
         cmd = [args.bin, "bench", "-m", model, "-t", str(args.threads)] + extra
+        if args.dtype:  # both models get the same weight dtype; (b)'s batch uses its bytes
+            cmd += ["--dtype", args.dtype]
         load = os.getloadavg()[0]
         t0 = time.time()
         proc = subprocess.run(cmd + ["--json", out], capture_output=True, text=True)
@@ -143,7 +145,8 @@ def markdown(args, results):
                                                      b["median"] / l["median"]))
         out.append("")
     if results["b"]:
-        out += ["### (b) Generation throughput in 16 GiB (total tok/s over all sequences)", "",
+        out += ["### (b) Generation throughput in 16 GiB (total tok/s over all sequences), "
+                "weights %s" % (args.dtype or "as stored"), "",
                 "| model | bytes/seq | weights | batch | total tok/s median (min-max) |",
                 "|---|---|---|---|---|"]
         meds = {}
@@ -155,6 +158,9 @@ def markdown(args, results):
                 name, p["state_bytes_per_seq"] / 2**20, p["weight_bytes"] / 2**20,
                 results["b"][name][0]["batch"], fmt(s)))
         out += ["", "BASED / Llama: %.2fx" % (meds["based"] / meds["llama"]), ""]
+        per_round = [b["decode"]["tok_s_median"] / l["decode"]["tok_s_median"]
+                     for b, l in zip(results["b"]["based"], results["b"]["llama"])]
+        out += ["Per round: " + ", ".join("%.2fx" % r for r in per_round), ""]
     if results["c_mixer"]:
         out += ["### (c) BASED prefill tok/s: chunked vs quadratic Taylor form", "",
                 "| what | tokens | chunked median (min-max) | quadratic median (min-max) | "
@@ -178,6 +184,8 @@ def main():
     ap.add_argument("--based", required=True)
     ap.add_argument("--llama", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", choices=["f32", "bf16", "f16"],
+                    help="convert both models' weights at load (default: as stored, f32 here)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--parts", default="a,b,c")
     ap.add_argument("--contexts", default="1024,4096,16384,32768")
@@ -195,6 +203,7 @@ def main():
     parts = args.parts.split(",")
     results = {"a": {}, "b": {}, "b_plan": {}, "c_mixer": {}, "c_model": {}}
     meta = {"host": platform.node(), "cpus": os.cpu_count(), "threads": args.threads,
+            "dtype": args.dtype or "as stored",
             "load1_start": os.getloadavg()[0], "started": time.strftime("%Y-%m-%d %H:%M:%S"),
             "argv": sys.argv}
     if "a" in parts:

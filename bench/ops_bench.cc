@@ -10,6 +10,8 @@
 //      "plain" uses the default kernels for everything; "matmul" goes through lc::ops::matmul.
 //  decode/f32/llama2c   the same step with llama2.c's matmul loop (-Ofast, AVX2) for reference.
 //  prefill/<dtype>/<isa>/<M>x<K>/N:<N>   X[N,K] * W[M,K]^T with 2 threads (LONGCTX_BENCH_THREADS);
+//      also based-360m's fc1, fc2 and classifier at N = 1348, the batch of
+//      docs/perf/based_vs_llama.md (b);
 //  GFLOP/s = 2*M*K*N / t. kernel/<name>/<isa>/<n>   the small element-wise kernels.
 #include <benchmark/benchmark.h>
 
@@ -279,6 +281,14 @@ int main(int argc, char** argv) {
                   std::to_string(M) + "x" + std::to_string(K) + "/N:" + std::to_string(N),
               [=](benchmark::State& s) { bm_prefill(s, isa, t, M, K, N); })
               ->Unit(benchmark::kMicrosecond);
+  // The matrices of based-360m's batched decode step (docs/perf/based_vs_llama.md (b), batch
+  // 1348): fc1 [2h, d], fc2 [d, h], the classifier [vocab, d], on the best ISA only.
+  for (DType t : {DType::F32, DType::BF16})
+    for (auto [M, K] : {std::pair<int64_t, int64_t>{4096, 1024}, {1024, 2048}, {50257, 1024}})
+      reg("prefill/" + std::string(lc::dtype_name(t)) + "/" + lc::isa_name(isas.back()) + "/" +
+              std::to_string(M) + "x" + std::to_string(K) + "/N:1348",
+          [=, isa = isas.back()](benchmark::State& s) { bm_prefill(s, isa, t, M, K, 1348); })
+          ->Unit(benchmark::kMicrosecond);
   for (Isa isa : isas)
     for (const char* name : {"rmsnorm", "softmax", "silu_mul", "dot", "axpy"})
       for (int64_t n : {768, 32000})

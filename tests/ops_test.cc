@@ -174,6 +174,20 @@ TEST(OpsGemm, LargeShapes) {
       for (const GemmCase& c : cases) check_gemm(kernels_for(isa), t, c, rng);
 }
 
+// Batched decode multiplies hundreds of rows at once (docs/perf/based_vs_llama.md (b)). Shapes
+// cross the prefill tiling's 120-row N blocks and 1024-wide K blocks with ragged tails (N 128 ..
+// 1001, not multiples of its 6-row micro-tile; K 1, 17, 1025, 2049), with M remainders below and
+// above a vector and sub-ranges starting mid-group.
+TEST(OpsGemm, ManyRowsShapes) {
+  Rng rng(2027);
+  const GemmCase cases[] = {{37, 257, 128, 0, 37}, {70, 519, 481, 3, 69},  {5, 1, 130, 0, 5},
+                            {21, 33, 1001, 1, 20}, {9, 1025, 241, 0, 9},  {48, 17, 487, 16, 48},
+                            {19, 2049, 245, 7, 19}};
+  for (Isa isa : runnable_isas())
+    for (DType t : {DType::F32, DType::BF16, DType::F16})
+      for (const GemmCase& c : cases) check_gemm(kernels_for(isa), t, c, rng);
+}
+
 const int64_t kLengths[] = {0,  1,  2,  3,  7,  8,  9,   15,   16,  17,
                             31, 32, 33, 63, 64, 65, 100, 1000, 4099};
 
