@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Independent-implementation parity: longctx logits vs Hugging Face transformers.
 
-For each model (stories260K, a random GQA model from `longctx synth-model`, and a random ALiBi
-model from `longctx synth-model --arch mpt`):
+For each model (stories260K, a random GQA model from `longctx synth-model`, a random ALiBi
+model from `longctx synth-model --arch mpt`, and the embedded default model models/default):
   1. `longctx convert IN DIR --to hf` writes config.json + model.safetensors;
   2. transformers' LlamaForCausalLM / MptForCausalLM .from_pretrained(DIR, torch_dtype=float32)
      (local, offline)
@@ -87,6 +87,9 @@ def main():
     sh(longctx, "synth-model", "--arch", "mpt", "-o", mpt, "--dim", "192", "--layers", "3",
        "--heads", "12", "--vocab", "1000", "--ctx", "512", "--seed", "9", "--weight-std", "0.08")
     ok &= check(longctx, "synth_mpt", mpt, work, MptForCausalLM)
+    # The embedded default model (trained by longctx train, byte-level, RoPE rotate-half).
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ok &= check(longctx, "default", os.path.join(root, "models", "default"), work)
     print("hf_parity:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 
