@@ -20,23 +20,13 @@
 #include "core/thread_pool.h"
 #include "ops/ops.h"
 #include "train/layers.h"
+#include "train/parallel.h"
 
 namespace lc::train {
 
 namespace {
 
 constexpr int64_t kRowBlock = 32;
-
-// Calls f(unit) for unit in [0, n), split over the pool in contiguous ranges (as layers.cc's
-// for_rows): each unit on exactly one thread.
-template <typename F>
-void for_each_unit(ThreadPool& pool, int64_t n, int64_t work_per_unit, F&& f) {
-  pool.run_sized(n * std::max<int64_t>(1, work_per_unit), [&](int t, int nt) {
-    int64_t b, e;
-    ThreadPool::split_range(n, 1, t, nt, &b, &e);
-    for (int64_t i = b; i < e; ++i) f(i);
-  });
-}
 
 struct AttnScratch {
   std::vector<float> s;      // [T, T] scores, then probabilities P
@@ -110,7 +100,7 @@ void transposed_product(const AttnShape& s, const float* M, const float* x, int6
 void attention_forward_gemm(ThreadPool& pool, const AttnShape& s, const float* q, const float* k,
                             const float* v, int64_t ld, float* out) {
   const int64_t T = s.seq, hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
-  for_each_unit(pool, s.batch * s.n_heads, 2 * T * T * hd, [&](int64_t unit) {
+  for_rows(pool, s.batch * s.n_heads, 2 * T * T * hd, [&](int64_t unit) {
     const int64_t b = unit / s.n_heads, h = unit % s.n_heads, kh = h / group;
     AttnScratch& sc = scratch();
     float* P = grown(sc.s, T * T);
@@ -132,7 +122,7 @@ void attention_backward_gemm(ThreadPool& pool, const AttnShape& s, const float* 
                              float* dq, float* dk, float* dv) {
   const int64_t T = s.seq, hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  for_each_unit(pool, s.batch * s.n_kv_heads, 5 * group * T * T * hd, [&](int64_t unit) {
+  for_rows(pool, s.batch * s.n_kv_heads, 5 * group * T * T * hd, [&](int64_t unit) {
     const int64_t b = unit / s.n_kv_heads, kh = unit % s.n_kv_heads;
     const ops::KernelTable& ks = ops::kernels();
     AttnScratch& sc = scratch();
