@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "core/rng.h"
 #include "core/thread_pool.h"
 #include "formats/hf.h"
+#include "formats/model_file.h"
 #include "model/based.h"
 #include "model/llama.h"
 #include "runtime/based_session.h"
@@ -86,13 +88,19 @@ double compare(TrainModel<float>& m, RunEngine&& engine_all_logits) {
   return max_diff / (1.0 + max_abs);
 }
 
-double llama_roundtrip(const TrainConfig& c, int64_t T, const std::string& name) {
-  auto m = trained(c, T);
+// Exports m (trained context T) as a Hugging Face directory named after `name` and loads it back.
+std::unique_ptr<ModelFile> export_and_load(const TrainModel<float>& m, int64_t T,
+                                           const std::string& name) {
   ExportOptions o;
   o.ctx_len = T;
   const std::string dir = temp_dir(name);
-  export_hf_dir(*m, o, dir);
-  auto file = load_model_file(dir);
+  export_hf_dir(m, o, dir);
+  return load_model_file(dir);
+}
+
+double llama_roundtrip(const TrainConfig& c, int64_t T, const std::string& name) {
+  auto m = trained(c, T);
+  auto file = export_and_load(*m, T, name);
   EXPECT_EQ(file->config.arch, "llama");
   EXPECT_EQ(file->config.sliding_window, c.mixers[0] == 'w' ? c.window : 0);
   LlamaModel model(*file);
@@ -111,11 +119,7 @@ double llama_roundtrip(const TrainConfig& c, int64_t T, const std::string& name)
 double based_roundtrip(const TrainConfig& c, int64_t T, const std::string& name,
                        int64_t* window_size = nullptr) {
   auto m = trained(c, T);
-  ExportOptions o;
-  o.ctx_len = T;
-  const std::string dir = temp_dir(name);
-  export_hf_dir(*m, o, dir);
-  auto file = load_model_file(dir);
+  auto file = export_and_load(*m, T, name);
   EXPECT_EQ(file->config.arch, "based");
   if (window_size) *window_size = file->config.based.window_size;
   BasedModel model(*file);

@@ -295,24 +295,37 @@ void attention_backward(ThreadPool& pool, const AttnShape& s, const T* q, const 
   attention_backward_ref(pool, s, q, k, v, ld, out, dout, dq, dk, dv);
 }
 
+namespace {
+
+// One query row of the reference attention: p[j] = exp(q.k_j / sqrt(hd) - max) for the keys
+// j in [lo, i] (k: the sequence's first key of this head, rows at stride ld); returns sum_j p[j].
+template <typename T>
+T softmax_row_ref(const AttnShape& s, const T* qi, const T* k, int64_t ld, int64_t lo, int64_t i,
+                  T* p) {
+  const T scale = T(1) / std::sqrt(T(s.head_dim));
+  T mx = -INFINITY;
+  for (int64_t j = lo; j <= i; ++j) {
+    p[j] = vdot(qi, k + j * ld, s.head_dim) * scale;
+    mx = std::max(mx, p[j]);
+  }
+  T sum = 0;
+  for (int64_t j = lo; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
+  return sum;
+}
+
+}  // namespace
+
 template <typename T>
 void attention_forward_ref(ThreadPool& pool, const AttnShape& s, const T* q, const T* k, const T* v,
                            int64_t ld, T* out) {
   const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads, ldo = s.n_heads * hd;
-  const T scale = T(1) / std::sqrt(T(hd));
   for_rows(pool, s.batch * s.n_heads, s.seq * s.seq * hd, [&](int64_t unit) {
     const int64_t b = unit / s.n_heads, h = unit % s.n_heads, kh = h / group;
     std::vector<T> p(static_cast<size_t>(s.seq));
     for (int64_t i = 0; i < s.seq; ++i) {
       const int64_t lo = s.window > 0 ? std::max<int64_t>(0, i - s.window + 1) : 0;
-      const T* qi = q + (b * s.seq + i) * ld + h * hd;
-      T mx = -INFINITY;
-      for (int64_t j = lo; j <= i; ++j) {
-        p[j] = vdot(qi, k + (b * s.seq + j) * ld + kh * hd, hd) * scale;
-        mx = std::max(mx, p[j]);
-      }
-      T sum = 0;
-      for (int64_t j = lo; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
+      const T sum = softmax_row_ref(s, q + (b * s.seq + i) * ld + h * hd,
+                                    k + b * s.seq * ld + kh * hd, ld, lo, i, p.data());
       T* o = out + (b * s.seq + i) * ldo + h * hd;
       std::fill(o, o + hd, T(0));
       for (int64_t j = lo; j <= i; ++j) {
@@ -341,13 +354,7 @@ void attention_backward_ref(ThreadPool& pool, const AttnShape& s, const T* q, co
       for (int64_t i = 0; i < s.seq; ++i) {
         const int64_t lo = s.window > 0 ? std::max<int64_t>(0, i - s.window + 1) : 0;
         const T* qi = q + (b * s.seq + i) * ld + h * hd;
-        T mx = -INFINITY;
-        for (int64_t j = lo; j <= i; ++j) {
-          p[j] = vdot(qi, k + (b * s.seq + j) * ld + kh * hd, hd) * scale;
-          mx = std::max(mx, p[j]);
-        }
-        T sum = 0;
-        for (int64_t j = lo; j <= i; ++j) sum += (p[j] = std::exp(p[j] - mx));
+        const T sum = softmax_row_ref(s, qi, k + b * s.seq * ld + kh * hd, ld, lo, i, p.data());
         const T* doi = dout + (b * s.seq + i) * ldo + h * hd;
         const T* oi = out + (b * s.seq + i) * ldo + h * hd;
         T D = 0;  // sum_j p_j (do . v_j) = do . o
