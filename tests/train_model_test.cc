@@ -43,17 +43,9 @@ TrainConfig based_all_mixers() {
 }
 
 TrainConfig llama_gqa_window() {
-  TrainConfig c;
-  c.arch = "llama";
-  c.vocab_size = 9;
-  c.d_model = 8;
-  c.n_layers = 2;
+  TrainConfig c = test::llama_config(9, 8, 2, 4, 2, 5);
   c.mixers = "wa";
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
   c.window = 2;
-  c.hidden = 5;
-  c.tied = true;
   c.rope_theta = 100.0;
   return c;
 }
