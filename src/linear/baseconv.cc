@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "ops/ops.h"
 
 namespace lc {
@@ -19,16 +20,14 @@ void BaseConvState::reset() {
   tokens_ = 0;
 }
 
-void baseconv_forward(BaseConvState& st, const float* weight, const float* u1, const float* u2,
-                      int64_t ld_u, int64_t n, float* out, int64_t ld_out) {
-  const int64_t ch = st.channels_;
-  check(ch >= 1, "BaseConv: state not initialised");
-  check(n >= 0, "BaseConv: n = ", n, " tokens");
-  check(n == 0 || (ld_u >= ch && ld_out >= ch), "BaseConv: row strides ", ld_u, " / ", ld_out,
-        " < channels = ", ch);
-  if (n == 0) return;
+namespace {
+
+// Output rows [t0, t1) of a call over n tokens (the state holds the two rows before it).
+void conv_rows(BaseConvState& st, const float* weight, const float* u1, const float* u2,
+               int64_t ld_u, int64_t t0, int64_t t1, float* out, int64_t ld_out) {
   const ops::KernelTable& K = ops::kernels();
-  for (int64_t t = 0; t < n; ++t) {
+  const int64_t ch = st.channels();
+  for (int64_t t = t0; t < t1; ++t) {
     // u1[t-1] and u1[t-2]: from this call's rows, or from the state for the first two.
     const float* m1 = t >= 1 ? u1 + (t - 1) * ld_u : st.newer();
     const float* m2 = t >= 2 ? u1 + (t - 2) * ld_u : t == 1 ? st.newer() : st.older();
@@ -40,6 +39,28 @@ void baseconv_forward(BaseConvState& st, const float* weight, const float* u1, c
     }
     K.silu_mul(o, u2 + t * ld_u, ch);
   }
+}
+
+}  // namespace
+
+// pool == nullptr: on the calling thread. (Declared as a friend of BaseConvState.)
+void baseconv_forward(ThreadPool* pool, BaseConvState& st, const float* weight, const float* u1,
+                      const float* u2, int64_t ld_u, int64_t n, float* out, int64_t ld_out) {
+  const int64_t ch = st.channels_;
+  check(ch >= 1, "BaseConv: state not initialised");
+  check(n >= 0, "BaseConv: n = ", n, " tokens");
+  check(n == 0 || (ld_u >= ch && ld_out >= ch), "BaseConv: row strides ", ld_u, " / ", ld_out,
+        " < channels = ", ch);
+  if (n == 0) return;
+  if (pool) {
+    pool->run_sized(n * ch * 8, [&](int t, int nt) {
+      int64_t b, e;
+      ThreadPool::split_range(n, 1, t, nt, &b, &e);
+      if (b < e) conv_rows(st, weight, u1, u2, ld_u, b, e, out, ld_out);
+    });
+  } else {
+    conv_rows(st, weight, u1, u2, ld_u, 0, n, out, ld_out);
+  }
   // Keep the last two u1 rows of the whole sequence.
   if (n >= 2) {
     std::memcpy(st.older(), u1 + (n - 2) * ld_u, sizeof(float) * ch);
@@ -48,6 +69,16 @@ void baseconv_forward(BaseConvState& st, const float* weight, const float* u1, c
   }
   std::memcpy(st.newer(), u1 + (n - 1) * ld_u, sizeof(float) * ch);
   st.tokens_ += n;
+}
+
+void baseconv_forward(BaseConvState& st, const float* weight, const float* u1, const float* u2,
+                      int64_t ld_u, int64_t n, float* out, int64_t ld_out) {
+  baseconv_forward(nullptr, st, weight, u1, u2, ld_u, n, out, ld_out);
+}
+
+void baseconv_forward(ThreadPool& pool, BaseConvState& st, const float* weight, const float* u1,
+                      const float* u2, int64_t ld_u, int64_t n, float* out, int64_t ld_out) {
+  baseconv_forward(&pool, st, weight, u1, u2, ld_u, n, out, ld_out);
 }
 
 void baseconv_reference(int64_t channels, const float* weight, const float* u1, const float* u2,

@@ -14,6 +14,8 @@
 
 namespace lc {
 
+class ThreadPool;
+
 inline constexpr int64_t kBaseConvKernel = 3;  // always 3 (the config's kernel_sizes is ignored)
 
 class BaseConvState {
@@ -32,8 +34,8 @@ class BaseConvState {
   size_t bytes() const { return hist_.bytes(); }
 
  private:
-  friend void baseconv_forward(BaseConvState&, const float*, const float*, const float*, int64_t,
-                               int64_t, float*, int64_t);
+  friend void baseconv_forward(ThreadPool*, BaseConvState&, const float*, const float*,
+                               const float*, int64_t, int64_t, float*, int64_t);
   int64_t channels_ = 0, stride_ = 0, tokens_ = 0;
   AlignedBuffer<float> hist_;  // [2][stride_ >= channels]
 };
@@ -43,6 +45,11 @@ class BaseConvState {
 // ld_u = 4d); out: rows at out + t*ld_out, not overlapping u1 or u2. No allocation.
 void baseconv_forward(BaseConvState& state, const float* weight, const float* u1, const float* u2,
                       int64_t ld_u, int64_t n, float* out, int64_t ld_out);
+// The same with the tokens split over the pool (each output row depends only on the input rows
+// and the state, so the result is identical to the call above).
+void baseconv_forward(ThreadPool& pool, BaseConvState& state, const float* weight,
+                      const float* u1, const float* u2, int64_t ld_u, int64_t n, float* out,
+                      int64_t ld_out);
 
 // The same over a fresh sequence, computed the slow obvious way in double, for tests.
 void baseconv_reference(int64_t channels, const float* weight, const float* u1, const float* u2,

@@ -1,6 +1,7 @@
 #include "model/based.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -267,19 +268,47 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
     else
       for (int64_t i = 0; i < d; ++i) x[t * d + i] = ops::ref::load(row, embd_.dtype, i);
   }
+  // Row-wise work is split over the pool; each row's arithmetic is the same on any thread.
+  // xb = norm(x), after x += out when `add` (the previous sub-layer's output).
+  auto residual_norm = [&](const float* w, bool add) {
+    for_rows(pool, n, 4 * d, [&](int64_t t) {
+      if (add) K.axpy(1.0f, out + t * d, x + t * d, d);  // fma(1, o, x) == x + o exactly
+      K.rmsnorm(x + t * d, w, xb + t * d, d, c.norm_eps);
+    });
+  };
+  // The mixer core of every sequence: one sequence parallelises inside the core (over heads or
+  // tokens); several (batched decode) are spread over the threads, each core on a one-thread
+  // pool with its own share of the Taylor scratch, so a step needs one hand-off per layer instead
+  // of one per sequence.
+  const TaylorShape tshape{c.based.linear_heads, c.based.feature_dim,
+                           d / std::max<int64_t>(1, c.based.linear_heads)};
+  const int64_t taylor_share = c.based.linear_heads > 0 ? taylor_scratch_floats(tshape, sc.chunk_, 1)
+                                                        : 0;
+  auto per_sequence = [&](auto&& core) {
+    if (n_seqs == 1) return core(pool, sc.taylor_scratch_.data(), int64_t{0});
+    std::atomic<int64_t> next{0};
+    pool.run([&](int t, int) {
+      ThreadPool serial(1);
+      float* scratch = sc.taylor_scratch_.data() + t * taylor_share;
+      for (int64_t s = next.fetch_add(1, std::memory_order_relaxed); s < n_seqs;
+           s = next.fetch_add(1, std::memory_order_relaxed))
+        core(serial, scratch, s);
+    });
+  };
+  bool pending_out = false;  // out holds the previous sub-layer's output, not yet added to x
   for (const BasedLayer& L : layers_) {
     // x = x + mixer(norm1(x))
-    for (int64_t t = 0; t < n; ++t) K.rmsnorm(x + t * d, L.norm1, xb + t * d, d, c.norm_eps);
+    residual_norm(L.norm1, pending_out);
     float* att = sc.att_.data();
     switch (L.mixer) {
       case BasedMixer::Window: {
         float* qkv = sc.proj_.data();  // [n, 3d]
         ops::matmul(pool, L.wqkv, xb, n, qkv);
-        for (int64_t s = 0; s < n_seqs; ++s) {
+        per_sequence([&](ThreadPool& p, float*, int64_t s) {
           const float* r = qkv + seqs[s].row0 * 3 * d;
-          seqs[s].state->window_.forward(pool, L.index, r, r + d, r + 2 * d, 3 * d, seqs[s].n,
+          seqs[s].state->window_.forward(p, L.index, r, r + d, r + 2 * d, 3 * d, seqs[s].n,
                                          att + seqs[s].row0 * d);
-        }
+        });
         ops::matmul(pool, L.wo, att, n, out);
         break;
       }
@@ -290,54 +319,52 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
         ops::matmul(pool, L.wq, xb, n, q);
         ops::matmul(pool, L.wk, xb, n, k);
         ops::matmul(pool, L.wv, xb, n, v);
-        for (int64_t s = 0; s < n_seqs; ++s) {
+        per_sequence([&](ThreadPool& p, float* scratch, int64_t s) {
           BasedState& st = *seqs[s].state;
           TaylorState& ts = st.taylor_[L.index];
           const int64_t r0 = seqs[s].row0, m = seqs[s].n;
           float* o = att + r0 * d;
           if (m == 1) {
-            taylor_decode(pool, ts, q + r0 * qk, k + r0 * qk, v + r0 * d, o,
-                          sc.taylor_scratch_.data());
+            taylor_decode(p, ts, q + r0 * qk, k + r0 * qk, v + r0 * d, o, scratch);
           } else if (sc.taylor_form == TaylorForm::Quadratic) {
             check(st.pos_ == 0, "based forward: the quadratic Taylor form covers one block from "
                   "a fresh state (raise block_tokens to the prompt length)");
-            taylor_quadratic(pool, ts.shape(), q + r0 * qk, k + r0 * qk, v + r0 * d, m, o);
+            taylor_quadratic(p, ts.shape(), q + r0 * qk, k + r0 * qk, v + r0 * d, m, o);
             st.quadratic_ = true;
           } else {
-            taylor_prefill(pool, ts, q + r0 * qk, k + r0 * qk, v + r0 * d, m, sc.chunk_, o,
-                           sc.taylor_scratch_.data());
+            taylor_prefill(p, ts, q + r0 * qk, k + r0 * qk, v + r0 * d, m, sc.chunk_, o, scratch);
           }
-        }
+        });
         ops::matmul(pool, L.wo, att, n, out);
         break;
       }
       case BasedMixer::Conv: {
         float* u = sc.proj_.data();  // [n, 4d] = [u1 (2d) | u2 (2d)]
         ops::matmul(pool, L.w_in, xb, n, u);
-        add_bias(u, L.b_in, n, 4 * d, 4 * d);
-        for (int64_t s = 0; s < n_seqs; ++s) {
+        for_rows(pool, n, 4 * d, [&](int64_t t) { add_bias(u + t * 4 * d, L.b_in, 1, 4 * d, 4 * d); });
+        per_sequence([&](ThreadPool& p, float*, int64_t s) {
           const float* r = u + seqs[s].row0 * 4 * d;
-          baseconv_forward(seqs[s].state->conv_[L.index], L.kernel, r, r + 2 * d, 4 * d,
+          baseconv_forward(p, seqs[s].state->conv_[L.index], L.kernel, r, r + 2 * d, 4 * d,
                            seqs[s].n, att + seqs[s].row0 * 2 * d, 2 * d);
-        }
+        });
         ops::matmul(pool, L.wo, att, n, out);  // att: [n, 2d]
-        add_bias(out, L.bo, n, d, d);
+        for_rows(pool, n, d, [&](int64_t t) { add_bias(out + t * d, L.bo, 1, d, d); });
         break;
       }
     }
-    for (int64_t i = 0; i < n * d; ++i) x[i] += out[i];
     // x = x + fc2(value * silu(gate)),  [value | gate] = fc1(norm2(x))
-    for (int64_t t = 0; t < n; ++t) K.rmsnorm(x + t * d, L.norm2, xb + t * d, d, c.norm_eps);
+    residual_norm(L.norm2, true);
     float* f1 = sc.fc1_.data();  // [n, 2h]
     float* mid = sc.mid_.data();  // [n, h]
     ops::matmul(pool, L.fc1, xb, n, f1);
-    for (int64_t t = 0; t < n; ++t) {
+    for_rows(pool, n, 4 * h, [&](int64_t t) {
       std::memcpy(mid + t * h, f1 + t * 2 * h + h, sizeof(float) * h);  // gate
       K.silu_mul(mid + t * h, f1 + t * 2 * h, h);                        // silu(gate) * value
-    }
+    });
     ops::matmul(pool, L.fc2, mid, n, out);
-    for (int64_t i = 0; i < n * d; ++i) x[i] += out[i];
+    pending_out = true;
   }
+  if (pending_out) for_rows(pool, n, d, [&](int64_t t) { K.axpy(1.0f, out + t * d, x + t * d, d); });
   for (int64_t s = 0; s < n_seqs; ++s) seqs[s].state->pos_ += seqs[s].n;
   if (!logits) return;
   // Every row, or the last row of each sequence.

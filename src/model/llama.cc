@@ -38,10 +38,16 @@ struct MatmulJob {
   float* y;
 };
 
-// Several matmuls that share the input X, in one parallel section: each thread takes its slice
-// of the rows of every matrix (one synchronisation instead of one per matrix).
+// Several matmuls that share the input X. Decode (one row): one parallel section, each thread
+// taking its slice of the rows of every matrix (one synchronisation instead of one per matrix).
 void matmul_shared_input(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* x,
                          int64_t n) {
+  if (n > 1) {
+    // Many rows: each product is long enough to pay for its own hand-off, and ops::matmul
+    // balances the threads dynamically.
+    for (int j = 0; j < n_jobs; ++j) ops::matmul(pool, *jobs[j].w, x, n, jobs[j].y);
+    return;
+  }
   const ops::KernelTable& K = ops::kernels();
   int64_t work = 0;
   for (int j = 0; j < n_jobs; ++j) work += jobs[j].w->rows * jobs[j].w->cols * n;

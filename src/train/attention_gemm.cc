@@ -20,7 +20,6 @@
 #include "core/thread_pool.h"
 #include "ops/ops.h"
 #include "train/layers.h"
-#include "train/parallel.h"
 
 namespace lc::train {
 

@@ -7,7 +7,6 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
-#include "train/parallel.h"
 
 namespace lc::train {
 
