@@ -112,7 +112,7 @@ def part_b(args, results):
 
 
 def part_c(args, results):
-    for rnd in range(args.rounds):
+    for rnd in range(args.rounds if args.c_mixer_rounds is None else args.c_mixer_rounds):
         print("(c) round %d" % (rnd + 1), flush=True)
         for n in (4096, 16384):
             for form in ("chunked", "quadratic"):
@@ -120,9 +120,11 @@ def part_c(args, results):
                                                  str(n), "--reps", "3"])
                 results["c_mixer"].setdefault("%s/%d" % (form, n), []).append(r)
     for rnd in range(args.c_model_rounds):
-        for form in ("chunked", "quadratic"):
-            r = run_bench(args, args.based, ["--taylor", form, "--prompt", "4096", "--reps", "1"])
-            results["c_model"].setdefault("%s/4096" % form, []).append(r)
+        print("(c) whole model, round %d" % (rnd + 1), flush=True)
+        for n in args.c_model_lengths:
+            for form in ("chunked", "quadratic"):
+                r = run_bench(args, args.based, ["--taylor", form, "--prompt", str(n), "--reps", "1"])
+                results["c_model"].setdefault("%s/%d" % (form, n), []).append(r)
 
 
 def med(rs, key="decode"):
@@ -166,7 +168,7 @@ def markdown(args, results):
                 "| what | tokens | chunked median (min-max) | quadratic median (min-max) | "
                 "chunked / quadratic |", "|---|---|---|---|---|"]
         for label, key, ns in (("linear-attention core", "c_mixer", (4096, 16384)),
-                               ("whole model", "c_model", (4096,))):
+                               ("whole model", "c_model", (4096, 16384))):
             for n in ns:
                 if "chunked/%d" % n not in results[key]:
                     continue
@@ -175,6 +177,13 @@ def markdown(args, results):
                 out.append("| %s | %d | %s | %s | %.2fx |" % (label, n, fmt(c), fmt(q),
                                                               c["median"] / q["median"]))
         out.append("")
+        for n in (4096, 16384):
+            rs = results["c_model"]
+            if "chunked/%d" % n in rs and len(rs["chunked/%d" % n]) > 1:
+                per = [c["prefill"]["tok_s_median"] / q["prefill"]["tok_s_median"]
+                       for c, q in zip(rs["chunked/%d" % n], rs["quadratic/%d" % n])]
+                out += ["Whole model at %d, per round: " % n +
+                        ", ".join("%.2fx" % r for r in per), ""]
     return "\n".join(out)
 
 
@@ -197,9 +206,14 @@ def main():
     ap.add_argument("--b-rounds", type=int, default=2)
     ap.add_argument("--b-batch-scale", type=float, default=1.0)
     ap.add_argument("--c-model-rounds", type=int, default=1)
+    ap.add_argument("--c-model-lengths", default="4096",
+                    help="(c) whole-model prompt lengths, comma-separated")
+    ap.add_argument("--c-mixer-rounds", type=int, default=None,
+                    help="(c) rounds of the core-only runs (default: --rounds)")
     ap.add_argument("--out", required=True, help="path prefix: writes PREFIX.json and PREFIX.md")
     args = ap.parse_args()
     args.contexts = [int(x) for x in args.contexts.split(",")]
+    args.c_model_lengths = [int(x) for x in args.c_model_lengths.split(",")]
     parts = args.parts.split(",")
     results = {"a": {}, "b": {}, "b_plan": {}, "c_mixer": {}, "c_model": {}}
     meta = {"host": platform.node(), "cpus": os.cpu_count(), "threads": args.threads,
