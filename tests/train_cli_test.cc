@@ -109,5 +109,28 @@ TEST(TrainCli, RefusesBadFlags) {
   }
 }
 
+// Outputs are written after training; an unwritable --json or -o path is refused before the
+// first step (stderr has the error and no step line), and nothing is created.
+TEST(TrainCli, RefusesUnwritableOutputsBeforeTraining) {
+  if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
+  const std::string missing = tmp("no_such_dir") + "/sub";
+  const std::string run = "train --arch based --task mqar --mixers cl --dim 32 --layers 2 "
+                          "--heads 2 --feature-dim 4 --vocab 64 --pairs 2 --seq-len 32 "
+                          "--batch 4 --steps 1000000 -t 1 ";
+  struct Case {
+    std::string flags, want;
+  };
+  const Case cases[] = {{"--json " + missing + "/log.json", "does not exist"},
+                        {"-o " + missing + "/model", "does not exist"},
+                        {"--json " + ::testing::TempDir(), "is a directory"}};
+  for (const Case& c : cases) {
+    const Result r = run_cli(run + c.flags);
+    EXPECT_EQ(r.status, 1) << c.flags << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << c.flags << "\n" << r.err;
+    EXPECT_EQ(r.err.find("step 1/"), std::string::npos) << "trained before refusing: " << c.flags;
+  }
+  EXPECT_NE(::access(tmp("no_such_dir").c_str(), F_OK), 0);
+}
+
 }  // namespace
 }  // namespace lc

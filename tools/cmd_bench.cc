@@ -16,6 +16,7 @@
 #include "core/aligned.h"
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "eval/json_writer.h"
@@ -98,6 +99,7 @@ int cmd_bench(int argc, char** argv) {
   int64_t ctx = a.integer("--ctx", 0, 1, 1 << 26);
   const int64_t fill = a.integer("--fill", 0, 0, int64_t{1} << 40);
   std::string json = a.str("--json");
+  check_output_file("--json", json);  // before the model loads and the runs start
   const AttentionConfig attn = parse_attention(a, /*allow_many=*/false).front();
 
   auto file = load_model(a);

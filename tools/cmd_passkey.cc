@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/parse.h"
 #include "eval/json_writer.h"
 #include "eval/passkey.h"
@@ -66,6 +67,8 @@ int cmd_passkey(int argc, char** argv) {
   opt.depth_buckets = kBuckets;
   const std::vector<AttentionConfig> configs = parse_attention(a, /*allow_many=*/true);
   const std::string json = a.str("--json"), plot = a.str("--plot");
+  check_output_file("--json", json);
+  check_output_file("--plot", plot);
 
   auto file = load_model(a);
   auto tok = load_tokenizer_for(a, *file);

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/timer.h"
 #include "eval/based_scorer.h"
 #include "eval/json_writer.h"
@@ -131,6 +132,8 @@ int cmd_ppl(int argc, char** argv) {
   const std::vector<std::string> paths = a.all("-f");
   if (paths.empty()) fail("-f TEXT is required (one or more text documents)");
   const std::string json = a.str("--json"), plot = a.str("--plot");
+  check_output_file("--json", json);
+  check_output_file("--plot", plot);
   std::vector<std::string> texts;
   for (const auto& p : paths) {
     texts.push_back(read_text_file("-f", p));

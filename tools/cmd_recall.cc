@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/parse.h"
 #include "core/thread_pool.h"
 #include "eval/json_writer.h"
@@ -346,6 +347,8 @@ int cmd_recall(int argc, char** argv) {
   double wall = 0;
   int threads = 2;
   const std::string json = a.str("--json"), plot = a.str("--plot");
+  check_output_file("--json", json);
+  check_output_file("--plot", plot);
   if (a.has("--from-json")) {
     for (const char* f : {"--model", "--sweep", "--vocab", "--train", "--test", "--lr", "--steps",
                           "--tokens-per-step", "--warmup", "--eval-every", "--val-examples",

@@ -173,6 +173,9 @@ int cmd_train(int argc, char** argv) {
     data = std::make_unique<train::ByteBatches>(std::move(train_text), seed);
   }
   train::validate(c);
+  // Outputs are written after training: refuse an unwritable path before spending the run.
+  check_output_file("--json", a.str("--json"));
+  check_output_dir("-o", a.str("-o"));
   ThreadPool pool(threads);
   train::TrainModel<float> model(c, B, T, seed);
   train::AdamW opt(oc, model.params());

@@ -13,4 +13,13 @@ namespace lc {
 void write_file_atomic(const std::string& what, const std::string& path,
                        const std::vector<std::pair<const void*, size_t>>& parts);
 
+// For outputs written at the end of a long run (train, ppl, passkey, recall, bench): throws
+// lc::Error naming `what` and the path now, before any work, when the file could not be created
+// later -- its directory is missing or not writable, or the path is an existing directory. An
+// empty path (the flag was not given) passes. Nothing is created.
+void check_output_file(const std::string& what, const std::string& path);
+// The same for an output directory that the run creates if missing (its parent must exist and
+// be writable) or fills (it must be a writable directory).
+void check_output_dir(const std::string& what, const std::string& dir);
+
 }  // namespace lc
