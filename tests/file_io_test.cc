@@ -36,7 +36,7 @@ void expect_refused(void (*check)(const std::string&, const std::string&), const
 
 TEST(FileIo, CheckOutputFile) {
   const std::string d = scratch_dir();
-  EXPECT_NO_THROW(check_output_file("--out", ""));           // flag not given
+  EXPECT_NO_THROW(check_output_file("--out", ""));  // flag not given
   EXPECT_NO_THROW(check_output_file("--out", d + "/new.json"));
   EXPECT_NO_THROW(check_output_file("--out", "relative_name.json"));  // parent "."
   expect_refused(check_output_file, d + "/missing/x.json", "does not exist");
@@ -47,7 +47,7 @@ TEST(FileIo, CheckOutputFile) {
 
 TEST(FileIo, CheckOutputDir) {
   const std::string d = scratch_dir();
-  EXPECT_NO_THROW(check_output_dir("--out", d));            // exists: filled
+  EXPECT_NO_THROW(check_output_dir("--out", d));              // exists: filled
   EXPECT_NO_THROW(check_output_dir("--out", d + "/model/"));  // created later under d
   expect_refused(check_output_dir, d + "/a/b", "does not exist");
   const std::string file = d + "/plain_file";

@@ -114,9 +114,10 @@ TEST(TrainCli, RefusesBadFlags) {
 TEST(TrainCli, RefusesUnwritableOutputsBeforeTraining) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string missing = tmp("no_such_dir") + "/sub";
-  const std::string run = "train --arch based --task mqar --mixers cl --dim 32 --layers 2 "
-                          "--heads 2 --feature-dim 4 --vocab 64 --pairs 2 --seq-len 32 "
-                          "--batch 4 --steps 1000000 -t 1 ";
+  const std::string run =
+      "train --arch based --task mqar --mixers cl --dim 32 --layers 2 "
+      "--heads 2 --feature-dim 4 --vocab 64 --pairs 2 --seq-len 32 "
+      "--batch 4 --steps 1000000 -t 1 ";
   struct Case {
     std::string flags, want;
   };

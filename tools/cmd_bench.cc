@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "git_commit.h"
 #include "attention_flags.h"
 #include "based_cli.h"
 #include "bench_batch.h"
@@ -20,6 +19,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "eval/json_writer.h"
+#include "git_commit.h"
 #include "model/llama.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"

@@ -47,9 +47,8 @@ void baseconv_forward(BaseConvState& state, const float* weight, const float* u1
                       int64_t ld_u, int64_t n, float* out, int64_t ld_out);
 // The same with the tokens split over the pool (each output row depends only on the input rows
 // and the state, so the result is identical to the call above).
-void baseconv_forward(ThreadPool& pool, BaseConvState& state, const float* weight,
-                      const float* u1, const float* u2, int64_t ld_u, int64_t n, float* out,
-                      int64_t ld_out);
+void baseconv_forward(ThreadPool& pool, BaseConvState& state, const float* weight, const float* u1,
+                      const float* u2, int64_t ld_u, int64_t n, float* out, int64_t ld_out);
 
 // The same over a fresh sequence, computed the slow obvious way in double, for tests.
 void baseconv_reference(int64_t channels, const float* weight, const float* u1, const float* u2,

@@ -282,8 +282,8 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
   // of one per sequence.
   const TaylorShape tshape{c.based.linear_heads, c.based.feature_dim,
                            d / std::max<int64_t>(1, c.based.linear_heads)};
-  const int64_t taylor_share = c.based.linear_heads > 0 ? taylor_scratch_floats(tshape, sc.chunk_, 1)
-                                                        : 0;
+  const int64_t taylor_share =
+      c.based.linear_heads > 0 ? taylor_scratch_floats(tshape, sc.chunk_, 1) : 0;
   auto per_sequence = [&](auto&& core) {
     if (n_seqs == 1) return core(pool, sc.taylor_scratch_.data(), int64_t{0});
     std::atomic<int64_t> next{0};
@@ -341,7 +341,8 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
       case BasedMixer::Conv: {
         float* u = sc.proj_.data();  // [n, 4d] = [u1 (2d) | u2 (2d)]
         ops::matmul(pool, L.w_in, xb, n, u);
-        for_rows(pool, n, 4 * d, [&](int64_t t) { add_bias(u + t * 4 * d, L.b_in, 1, 4 * d, 4 * d); });
+        for_rows(pool, n, 4 * d,
+                 [&](int64_t t) { add_bias(u + t * 4 * d, L.b_in, 1, 4 * d, 4 * d); });
         per_sequence([&](ThreadPool& p, float*, int64_t s) {
           const float* r = u + seqs[s].row0 * 4 * d;
           baseconv_forward(p, seqs[s].state->conv_[L.index], L.kernel, r, r + 2 * d, 4 * d,
@@ -364,7 +365,8 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
     ops::matmul(pool, L.fc2, mid, n, out);
     pending_out = true;
   }
-  if (pending_out) for_rows(pool, n, d, [&](int64_t t) { K.axpy(1.0f, out + t * d, x + t * d, d); });
+  if (pending_out)
+    for_rows(pool, n, d, [&](int64_t t) { K.axpy(1.0f, out + t * d, x + t * d, d); });
   for (int64_t s = 0; s < n_seqs; ++s) seqs[s].state->pos_ += seqs[s].n;
   if (!logits) return;
   // Every row, or the last row of each sequence.
