@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cfloat>
 #include <chrono>
@@ -539,8 +540,9 @@ TEST(ThreadPool, RunCallsEveryIndexOnceAndDoesNotDeadlock) {
   for (int threads : {1, 2, 3, 4}) {
     ThreadPool pool(threads);
     std::vector<std::atomic<int>> calls(threads);
-    // Oversubscribed pools (more threads than cores) cost a scheduler time slice per run.
-    const int reps = threads <= static_cast<int>(std::thread::hardware_concurrency()) ? 2000 : 200;
+    // Oversubscribed pools (more threads than cores) are exercised at full count too: the shares
+    // of descheduled workers are run by the calling thread instead of waiting a time slice.
+    const int reps = 2000;
     for (int r = 0; r < reps; ++r) {
       pool.run([&](int t, int nt) {
         ASSERT_EQ(nt, threads);
@@ -556,6 +558,40 @@ TEST(ThreadPool, RunCallsEveryIndexOnceAndDoesNotDeadlock) {
     });
     EXPECT_EQ(sum.load(), 999 * 1000 / 2);
   }
+}
+
+// With every core busy (spinning threads outside the pool), workers are descheduled at random
+// and their shares are taken over by the calling thread: each share still runs exactly once per
+// run, with its own index, and results equal a one-thread pool's.
+TEST(ThreadPool, SharesRunOnceWhenWorkersAreDescheduled) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); ++i)
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  ThreadPool pool(3), one(1);
+  constexpr int kReps = 3000, kN = 999;
+  std::vector<float> a(kN), b(kN);
+  int bad = 0;
+  for (int r = 0; r < kReps && bad < 5; ++r) {
+    std::vector<int> runs(3, 0);  // written by the share's own runner only
+    pool.run([&](int t, int nt) {
+      runs[t] += 1;
+      int64_t lo, hi;
+      ThreadPool::split_range(kN, 7, t, nt, &lo, &hi);
+      for (int64_t i = lo; i < hi; ++i) a[i] = static_cast<float>(i * r % 97) * 0.5f;
+    });
+    for (int t = 0; t < 3; ++t) bad += runs[t] != 1;
+    one.run([&](int, int) {
+      for (int64_t i = 0; i < kN; ++i) b[i] = static_cast<float>(i * r % 97) * 0.5f;
+    });
+    bad += a != b;
+  }
+  stop.store(true);
+  for (auto& h : hogs) h.join();
+  EXPECT_EQ(bad, 0);
 }
 
 }  // namespace

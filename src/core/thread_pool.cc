@@ -9,7 +9,12 @@ namespace {
 constexpr int kSpinIterations = 1 << 16;
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads < 1 ? 1 : n_threads),
+      // A one-thread pool runs everything inline and allocates nothing (callers build them on
+      // the fly inside parallel sections of the decode loop).
+      claimed_(static_cast<size_t>(n_threads_ > 1 ? n_threads_ : 0)) {
+  for (auto& c : claimed_) c.store(1);
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -38,6 +43,9 @@ void ThreadPool::run_task(TaskRef fn) {
   }
   job_ = &fn;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  // Between jobs every share is claimed, so a worker that wakes late cannot take a share of a
+  // finished job; opening the shares (release) publishes job_ to whoever claims one.
+  for (int i = 1; i < n_threads_; ++i) claimed_[i].store(0, std::memory_order_release);
   {
     // Publishing the generation under the mutex pairs with the sleeper's predicate check, so a
     // worker that is about to sleep cannot miss the wake-up.
@@ -46,6 +54,14 @@ void ThreadPool::run_task(TaskRef fn) {
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
   fn(0, n_threads_);
+  // Shares whose worker has not started yet run here (a worker descheduled by the OS, or one
+  // still waking from sleep).
+  for (int i = 1; i < n_threads_; ++i) {
+    if (claimed_[i].exchange(1, std::memory_order_acq_rel) == 0) {
+      fn(i, n_threads_);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
   // Spin while the workers finish; yield now and then in case the pool oversubscribes the cores.
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
     _mm_pause();
@@ -73,6 +89,7 @@ void ThreadPool::worker(int index) {
     }
     seen = g;
     if (stop_.load()) return;
+    if (claimed_[index].exchange(1, std::memory_order_acq_rel) != 0) continue;  // taken
     (*job_)(index, n_threads_);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }

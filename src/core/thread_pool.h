@@ -2,6 +2,10 @@
 // reproducible for a given thread count. The calling thread takes part as thread 0.
 // Workers spin briefly on a generation counter before sleeping: decode issues thousands of
 // small parallel sections per token, and a futex wake-up per section would dominate.
+// Each share (t, n_threads) is claimed once: a share whose worker has not started by the time
+// the calling thread has finished its own is run by the calling thread, so a worker that the OS
+// has descheduled (more runnable threads than cores) delays nothing. fn(t, n) must not depend on
+// which OS thread runs it or wait for another share (none in this code base does).
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -86,6 +90,8 @@ class ThreadPool {
   const TaskRef* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  std::vector<std::atomic<int>>
+      claimed_;  // [n_threads]: 1 once share t of the current job is taken
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;
