@@ -90,8 +90,8 @@ class ThreadPool {
   const TaskRef* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
-  std::vector<std::atomic<int>>
-      claimed_;  // [n_threads]: 1 once share t of the current job is taken
+  // [n_threads] (empty for one thread): 1 once share t of the current job is taken.
+  std::vector<std::atomic<int>> claimed_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;

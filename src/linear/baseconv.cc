@@ -43,8 +43,7 @@ void conv_rows(BaseConvState& st, const float* weight, const float* u1, const fl
 
 }  // namespace
 
-// pool == nullptr: on the calling thread. (Declared as a friend of BaseConvState.)
-void baseconv_forward(ThreadPool* pool, BaseConvState& st, const float* weight, const float* u1,
+void baseconv_forward(ThreadPool& pool, BaseConvState& st, const float* weight, const float* u1,
                       const float* u2, int64_t ld_u, int64_t n, float* out, int64_t ld_out) {
   const int64_t ch = st.channels_;
   check(ch >= 1, "BaseConv: state not initialised");
@@ -52,15 +51,11 @@ void baseconv_forward(ThreadPool* pool, BaseConvState& st, const float* weight, 
   check(n == 0 || (ld_u >= ch && ld_out >= ch), "BaseConv: row strides ", ld_u, " / ", ld_out,
         " < channels = ", ch);
   if (n == 0) return;
-  if (pool) {
-    pool->run_sized(n * ch * 8, [&](int t, int nt) {
-      int64_t b, e;
-      ThreadPool::split_range(n, 1, t, nt, &b, &e);
-      if (b < e) conv_rows(st, weight, u1, u2, ld_u, b, e, out, ld_out);
-    });
-  } else {
-    conv_rows(st, weight, u1, u2, ld_u, 0, n, out, ld_out);
-  }
+  pool.run_sized(n * ch * 8, [&](int t, int nt) {
+    int64_t b, e;
+    ThreadPool::split_range(n, 1, t, nt, &b, &e);
+    if (b < e) conv_rows(st, weight, u1, u2, ld_u, b, e, out, ld_out);
+  });
   // Keep the last two u1 rows of the whole sequence.
   if (n >= 2) {
     std::memcpy(st.older(), u1 + (n - 2) * ld_u, sizeof(float) * ch);
@@ -73,12 +68,8 @@ void baseconv_forward(ThreadPool* pool, BaseConvState& st, const float* weight, 
 
 void baseconv_forward(BaseConvState& st, const float* weight, const float* u1, const float* u2,
                       int64_t ld_u, int64_t n, float* out, int64_t ld_out) {
-  baseconv_forward(nullptr, st, weight, u1, u2, ld_u, n, out, ld_out);
-}
-
-void baseconv_forward(ThreadPool& pool, BaseConvState& st, const float* weight, const float* u1,
-                      const float* u2, int64_t ld_u, int64_t n, float* out, int64_t ld_out) {
-  baseconv_forward(&pool, st, weight, u1, u2, ld_u, n, out, ld_out);
+  ThreadPool serial(1);  // runs inline, allocates nothing
+  baseconv_forward(serial, st, weight, u1, u2, ld_u, n, out, ld_out);
 }
 
 void baseconv_reference(int64_t channels, const float* weight, const float* u1, const float* u2,

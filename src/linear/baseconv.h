@@ -34,7 +34,7 @@ class BaseConvState {
   size_t bytes() const { return hist_.bytes(); }
 
  private:
-  friend void baseconv_forward(ThreadPool*, BaseConvState&, const float*, const float*,
+  friend void baseconv_forward(ThreadPool&, BaseConvState&, const float*, const float*,
                                const float*, int64_t, int64_t, float*, int64_t);
   int64_t channels_ = 0, stride_ = 0, tokens_ = 0;
   AlignedBuffer<float> hist_;  // [2][stride_ >= channels]

@@ -159,6 +159,7 @@ BasedScratch::BasedScratch(const BasedModel& model, int64_t rows, int64_t chunk,
   out_ = AlignedBuffer<float>(static_cast<size_t>(B * d));
   fc1_ = AlignedBuffer<float>(static_cast<size_t>(B * 2 * c.hidden));
   mid_ = AlignedBuffer<float>(static_cast<size_t>(B * c.hidden));
+  taylor_share_ = taylor_scratch_floats(ts, chunk_, 1);
   taylor_scratch_ = AlignedBuffer<float>(
       static_cast<size_t>(std::max<int64_t>(1, taylor_scratch_floats(ts, chunk_, n_threads))));
 }
@@ -280,16 +281,12 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
   // tokens); several (batched decode) are spread over the threads, each core on a one-thread
   // pool with its own share of the Taylor scratch, so a step needs one hand-off per layer instead
   // of one per sequence.
-  const TaylorShape tshape{c.based.linear_heads, c.based.feature_dim,
-                           d / std::max<int64_t>(1, c.based.linear_heads)};
-  const int64_t taylor_share =
-      c.based.linear_heads > 0 ? taylor_scratch_floats(tshape, sc.chunk_, 1) : 0;
   auto per_sequence = [&](auto&& core) {
     if (n_seqs == 1) return core(pool, sc.taylor_scratch_.data(), int64_t{0});
     std::atomic<int64_t> next{0};
     pool.run([&](int t, int) {
       ThreadPool serial(1);
-      float* scratch = sc.taylor_scratch_.data() + t * taylor_share;
+      float* scratch = sc.taylor_scratch_.data() + t * sc.taylor_share_;
       for (int64_t s = next.fetch_add(1, std::memory_order_relaxed); s < n_seqs;
            s = next.fetch_add(1, std::memory_order_relaxed))
         core(serial, scratch, s);

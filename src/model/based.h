@@ -63,6 +63,7 @@ class BasedScratch {
  private:
   friend class BasedModel;
   int64_t rows_ = 0, chunk_ = 0;
+  int64_t taylor_share_ = 0;     // floats of taylor_scratch_ per thread
   AlignedBuffer<float> x_;       // [rows, d] residual stream
   AlignedBuffer<float> xb_;      // [rows, d] normed sub-layer input
   AlignedBuffer<float> proj_;    // [rows, 4d] q|k|v, Wqkv or in_proj outputs

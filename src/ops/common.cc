@@ -29,10 +29,10 @@ void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, fl
     return;
   }
   // Many rows (prefill, batched decode): the threads take chunks of W's rows from a shared
-  // counter. The two cores of the dev VM do not run at the same speed (a static half left one
-  // thread waiting ~15% of a 4K BASED prefill, docs/perf/gemm_packed.md), and each row of Y is
-  // the same sum whichever thread computes it, so the result does not change. About 6 chunks per
-  // thread, each a multiple of 64 rows (whole tiles and packed panels of every kernel).
+  // counter. The two cores of the dev VM do not run at the same speed (a static half left the
+  // calling thread waiting 5.9% of a 2K BASED prefill; docs/perf/based_vs_llama.md, "follow-up
+  // 2"), and each row of Y is the same sum whichever thread computes it, so the result does not
+  // change. About 6 chunks per thread, each a multiple of 64 rows (whole tiles of every kernel).
   constexpr int64_t kGrain = 64;
   const int64_t target = (W.rows + 6 * pool.size() - 1) / (6 * pool.size());
   const int64_t chunk = (target + kGrain - 1) / kGrain * kGrain;
