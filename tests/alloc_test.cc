@@ -166,10 +166,10 @@ TEST(NoAllocation, BatchedDecodeStepsDoNotAllocate) {
   auto based = synthetic_based(based_preset("tiny"), 3);
   BasedModel bm(*based);
   for (int threads : {1, 2}) {
-    BasedSessionOptions so;
+    SessionOptions so;
     so.n_threads = threads;
     so.block_tokens = 8;
-    BasedBatchSession batch(bm, so, 4);
+    BatchSession batch(bm, so, 4);
     for (int64_t s = 0; s < 4; ++s) batch.prefill(s, toks, 1 + s);
     batch.decode(toks);  // warm-up
     long before = g_allocations.load();

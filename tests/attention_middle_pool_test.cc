@@ -197,16 +197,16 @@ TEST(MiddlePool, CacheBytesConstantOverAStream) {
   auto toks = test::random_tokens(1500, f->config.vocab_size, 8);
   Session pooled(m, SessionOptions{0, 2, 4, lambda_topk(3, 8, 8, 2, 1, 16)});
   Session unbounded(m, SessionOptions{0, 2, 4, lambda_topk(3, 8, 8, 2, 1, 0)});
-  const size_t pooled_bytes = pooled.cache_bytes(), unbounded_bytes = unbounded.cache_bytes();
+  const size_t pooled_bytes = pooled.state_bytes(), unbounded_bytes = unbounded.state_bytes();
   pooled.prefill(toks.data(), 100);
   unbounded.prefill(toks.data(), 100);
   for (int i = 100; i < 1500; ++i) {
     pooled.decode(toks[i]);
     unbounded.decode(toks[i]);
-    ASSERT_EQ(pooled.cache_bytes(), pooled_bytes) << "position " << i;
+    ASSERT_EQ(pooled.state_bytes(), pooled_bytes) << "position " << i;
   }
   EXPECT_EQ(pooled.capacity(), INT64_MAX);
-  EXPECT_GT(unbounded.cache_bytes(), unbounded_bytes + 1400 * 2 * 10 * sizeof(float));
+  EXPECT_GT(unbounded.state_bytes(), unbounded_bytes + 1400 * 2 * 10 * sizeof(float));
 }
 
 }  // namespace

@@ -220,11 +220,11 @@ TEST(AttentionPolicyMemory, BoundedPoliciesStreamWithConstantCache) {
     Session s(m, SessionOptions{0, 2, 4, config_of(p)});
     EXPECT_EQ(s.capacity(), INT64_MAX);
     EXPECT_EQ(s.cache_slots(), p.sinks + p.window + 4 - 1) << config_of(p).label();
-    const size_t bytes = s.cache_bytes();
+    const size_t bytes = s.state_bytes();
     s.prefill(toks.data(), 150);  // far beyond the trained context of 32
     for (int i = 150; i < 400; ++i) s.decode(toks[i]);
     EXPECT_EQ(s.pos(), 400);
-    EXPECT_EQ(s.cache_bytes(), bytes);
+    EXPECT_EQ(s.state_bytes(), bytes);
   }
   // Full keeps its limit.
   Session full(m, SessionOptions{0, 1, 4, {}});

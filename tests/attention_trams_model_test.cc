@@ -180,10 +180,10 @@ TEST(AttentionTramsModelMemory, StreamsWithConstantCache) {
   Session s(m, SessionOptions{0, 2, 4, trams_config(20, 5, 9, TramsScore::Code)});
   EXPECT_EQ(s.capacity(), INT64_MAX);
   EXPECT_EQ(s.cache_slots(), 20 + 4);
-  const size_t bytes = s.cache_bytes();
+  const size_t bytes = s.state_bytes();
   s.prefill(toks.data(), 150);
   for (int i = 150; i < 400; ++i) s.decode(toks[i]);
-  EXPECT_EQ(s.cache_bytes(), bytes);
+  EXPECT_EQ(s.state_bytes(), bytes);
 }
 
 // The flags reach the policy (run with a synthetic model through the CLI).

@@ -21,12 +21,11 @@
 #include "formats/hf.h"
 #include "formats/safetensors.h"
 #include "formats/synthetic.h"
-#include "eval/based_scorer.h"
 #include "eval/nll.h"
 #include "eval/perplexity.h"
 #include "model/based.h"
 #include "tokenizer/byte_level.h"
-#include "runtime/based_session.h"
+#include "runtime/session.h"
 #include "test_util.h"
 
 namespace lc {
@@ -237,11 +236,11 @@ TEST(BasedModel, MatchesDoubleReferenceAcrossBlocksChunksThreads) {
     for (int threads : {1, 2})
       for (int64_t block : {1, 5, 16, 64})
         for (int64_t chunk : {1, 3, 8, 64}) {
-          BasedSessionOptions o;
+          SessionOptions o;
           o.n_threads = threads;
           o.block_tokens = block;
           o.chunk = chunk;
-          BasedSession s(model, o);
+          Session s(model, o);
           std::vector<float> got(static_cast<size_t>(n * vocab));
           s.all_logits(toks.data(), n, got.data());
           EXPECT_LT(rel_err_vs(got, ref), 2e-5)
@@ -255,16 +254,16 @@ TEST(BasedModel, DecodeAfterPrefillEqualsOneShotAtEveryStep) {
   BasedModel model(*file);
   const int64_t vocab = model.vocab_size(), n = 41;
   const auto toks = test::random_tokens(n, vocab, 9);
-  BasedSessionOptions o;
+  SessionOptions o;
   o.block_tokens = 16;
   o.chunk = 5;
-  BasedSession one(model, o);
+  Session one(model, o);
   std::vector<float> all(static_cast<size_t>(n * vocab));
   one.all_logits(toks.data(), n, all.data());
   const Mat ref = reference_forward(*file, toks);
   EXPECT_LT(rel_err_vs(all, ref), 2e-5);
   for (int64_t prompt : {1, 3, 17}) {
-    BasedSession s(model, o);
+    Session s(model, o);
     const size_t before = s.state_bytes();
     const float* l = s.prefill(toks.data(), prompt);
     EXPECT_LT(test::rel_err(l, all.data() + (prompt - 1) * vocab, vocab), 1e-5) << prompt;
@@ -284,9 +283,9 @@ TEST(BasedModel, DecodeAfterPrefillEqualsOneShotAtEveryStep) {
 TEST(BasedModel, StateBytesFollowTheSpecFormula) {
   auto file = load_model_file(write_tiny_dir("state"));
   BasedModel model(*file);
-  BasedSessionOptions o;
+  SessionOptions o;
   o.block_tokens = 1;
-  BasedSession s(model, o);
+  Session s(model, o);
   const ModelConfig& c = file->config;
   const int64_t d = c.d_model, H = c.based.linear_heads, f = c.based.feature_dim;
   // Lower bound from the spec's values (packed Taylor features, ring of window/2 + 1 keys and
@@ -352,7 +351,7 @@ TEST(BasedLoader, NInnerRoundedUpAndVocabPadded) {
   EXPECT_EQ(r->config.vocab_size, 253);
   EXPECT_EQ(r->config.based.padded_vocab, 256);
   BasedModel model(*r);
-  BasedSession s(model, {});
+  Session s(model, {});
   const int tok = 252;
   const float* l = s.prefill(&tok, 1);
   EXPECT_TRUE(std::isfinite(l[252]));
@@ -402,7 +401,7 @@ TEST(BasedLoader, ModelPrefixAndIgnoredKeys) {
   ASSERT_EQ(a->tensors.size(), b->tensors.size());
   BasedModel ma(*a), mb(*b);
   const auto toks = test::random_tokens(13, ma.vocab_size(), 2);
-  BasedSession sa(ma, {}), sb(mb, {});
+  Session sa(ma, {}), sb(mb, {});
   std::vector<float> la(13 * 250), lb(13 * 250);
   sa.all_logits(toks.data(), 13, la.data());
   sb.all_logits(toks.data(), 13, lb.data());
@@ -486,7 +485,7 @@ TEST(BasedCli, SynthLogitsAndAttentionFlagsRefused) {
   ASSERT_EQ(std::system((bin + " logits -m " + dir + " --tokens 3,1,4,1,5 --out " + out +
                          " 2>/dev/null").c_str()), 0);
   BasedModel model(*file);
-  BasedSession s(model, {});
+  Session s(model, {});
   const std::vector<int> toks = {3, 1, 4, 1, 5};
   std::vector<float> want(5 * 250);
   s.all_logits(toks.data(), 5, want.data());
@@ -496,26 +495,28 @@ TEST(BasedCli, SynthLogitsAndAttentionFlagsRefused) {
   EXPECT_NE(std::system((bin + " bench -m " + dir + " --attn window 2>/dev/null").c_str()), 0);
 }
 
-// The evaluations' scorer over a BASED model: blocks of uneven sizes give the logits of one
+// The evaluations' scoring session over a BASED model: blocks of uneven sizes give the logits of one
 // forward over the whole sequence, and score_sequence's mean NLL is the log-softmax of those.
-TEST(BasedScorer, BlocksEqualOneShotAndNllMatches) {
+TEST(BasedScoring, BlocksEqualOneShotAndNllMatches) {
   auto file = tiny_model(5);
   BasedModel model(*file);
   const int64_t n = 150, V = model.vocab_size();
   std::vector<int> toks(n);
   for (int64_t i = 0; i < n; ++i) toks[i] = static_cast<int>((i * 37 + 11) % V);
-  BasedSession s(model, {});
+  Session s(model, {});
   std::vector<float> want(n * V);
   s.all_logits(toks.data(), n, want.data());
-  BasedScorer scorer(model, 2);
-  EXPECT_EQ(scorer.vocab(), V);
+  SessionOptions so;
+  so.n_threads = 2;
+  Session scorer(model, so);
+  EXPECT_EQ(scorer.vocab_size(), V);
   EXPECT_EQ(scorer.label(), "based");
-  EXPECT_GT(scorer.cache_bytes(), 0u);
+  EXPECT_GT(scorer.state_bytes(), 0u);
   for (int pass = 0; pass < 2; ++pass) {  // the second pass checks reset()
     scorer.reset();
     int64_t pos = 0;
     for (int64_t blk : {1, 63, 64, 5, 17}) {
-      const float* got = scorer.forward(toks.data() + pos, blk);
+      const float* got = scorer.forward_all(toks.data() + pos, blk);
       for (int64_t i = 0; i < blk * V; ++i)
         ASSERT_NEAR(got[i], want[pos * V + i], 2e-4f * (1 + std::fabs(want[pos * V + i])))
             << "pass " << pass << " row " << pos + i / V;
@@ -535,7 +536,7 @@ TEST(BasedScorer, BlocksEqualOneShotAndNllMatches) {
   }
   EXPECT_EQ(stats.count(), n - 1);
   EXPECT_NEAR(stats.mean_nll(), sum / static_cast<double>(n - 1), 1e-4);
-  EXPECT_THROW(scorer.forward(toks.data(), 65), Error);
+  EXPECT_THROW(scorer.forward_all(toks.data(), 65), Error);
 }
 
 TEST(BasedCli, PplScoresABasedDirectory) {

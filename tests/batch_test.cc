@@ -1,6 +1,6 @@
 // Batched generation (runtime/batch_session.h): B sequences with prompts of different lengths,
 // decoded together one token per sequence per forward, must give every sequence exactly the
-// logits it gets when decoded alone in its own Session / BasedSession -- for the Llama family
+// logits it gets when decoded alone in its own Session / Session -- for the Llama family
 // under several attention policies (full, lambda, window, streaming, lambda + top-k with an
 // unbounded store or a bounded pool, TRAMS; GQA) and for BASED.
 #include <gtest/gtest.h>
@@ -18,7 +18,7 @@
 #include "formats/synthetic.h"
 #include "model/based.h"
 #include "model/llama.h"
-#include "runtime/based_session.h"
+#include "runtime/session.h"
 #include "runtime/batch_session.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
@@ -142,17 +142,17 @@ TEST(BatchDecode, BasedEqualsEachSequenceAlone) {
   BasedModel model(*file);
   for (int threads : {1, 2})
     for (int64_t B : {1, 2, 5}) {
-      BasedSessionOptions so;
+      SessionOptions so;
       so.n_threads = threads;
       so.block_tokens = 8;
       so.chunk = 3;
-      BasedBatchSession batch(model, so, B);
-      const double e = batch_vs_alone<BasedBatchSession, BasedSession>(
-          batch, [&] { return std::make_unique<BasedSession>(model, so); }, model.vocab_size(),
+      BatchSession batch(model, so, B);
+      const double e = batch_vs_alone<BatchSession, Session>(
+          batch, [&] { return std::make_unique<Session>(model, so); }, model.vocab_size(),
           21);
       EXPECT_LT(e, 1e-5) << "threads " << threads << " batch " << B;
       EXPECT_EQ(batch.state_bytes(), batch.state_bytes_per_seq() * static_cast<size_t>(B));
-      BasedSession one(model, so);
+      Session one(model, so);
       EXPECT_EQ(batch.state_bytes_per_seq(), one.state_bytes());
     }
 }
@@ -165,11 +165,11 @@ TEST(BatchDecode, BasedQuadraticPrefillMatchesChunkedAndCannotContinue) {
   auto file = synthetic_based(based_preset("tiny"), 6, o);
   BasedModel model(*file);
   const auto toks = test::random_tokens(40, model.vocab_size(), 4);
-  BasedSessionOptions so;
+  SessionOptions so;
   so.block_tokens = 64;
-  BasedSession chunked(model, so);
+  Session chunked(model, so);
   so.taylor = TaylorForm::Quadratic;
-  BasedSession quadratic(model, so);
+  Session quadratic(model, so);
   const float* a = chunked.prefill(toks.data(), 40);
   std::vector<float> a_copy(a, a + model.vocab_size());
   const float* b = quadratic.prefill(toks.data(), 40);

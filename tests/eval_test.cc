@@ -23,7 +23,7 @@
 #include "eval/perplexity.h"
 #include "eval/plot_png.h"
 #include "eval/png.h"
-#include "eval/scorer.h"
+#include "eval/perplexity.h"
 #include "formats/llama2c.h"
 #include "model/llama.h"
 #include "test_util.h"
@@ -94,7 +94,7 @@ TEST(EvalKnownAnswer, ZeroWeightsGiveLogVocabEverywhere) {
   const int64_t n = 150;  // several blocks of 64 and far beyond the trained context of 32
   std::vector<int> toks = random_tokens(n, s.vocab, 3);
   for (const AttentionConfig& attn : all_policies()) {
-    LlamaScorer scorer(model, attn, n, 2);
+    Session scorer(model, eval_session_options(attn, n, 2));
     NllStats stats(16, default_landmarks(n));
     score_sequence(scorer, toks.data(), n, stats);
     ASSERT_EQ(stats.count(), n - 1) << attn.label();
@@ -149,7 +149,7 @@ TEST(EvalKnownAnswer, CurrentTokenOnlyModelMatchesAnalyticNll) {
     want_total -= logp[toks[p - 1]][toks[p]];
   }
   for (const AttentionConfig& attn : all_policies()) {
-    LlamaScorer scorer(model, attn, n, 1);
+    Session scorer(model, eval_session_options(attn, n, 1));
     NllStats stats(bin, {});
     score_sequence(scorer, toks.data(), n, stats);
     ASSERT_EQ(stats.n_bins(), 4u);
@@ -185,7 +185,7 @@ TEST(EvalKnownAnswer, StreamCyclesDocumentsAfterBos) {
   AttentionConfig lambda;
   lambda.policy = AttnPolicy::Lambda;
   lambda.window = 16;
-  LlamaScorer scorer(model, lambda, n, 2);
+  Session scorer(model, eval_session_options(lambda, n, 2));
   NllStats a(64, {}), b(64, {});
   score_stream(scorer, 1, docs, n, a);
   score_sequence(scorer, explicit_stream.data(), n, b);

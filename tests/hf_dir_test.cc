@@ -167,7 +167,7 @@ TEST(MistralWindow, SlidingWindowIsTheDefaultAttention) {
   {
     LlamaModel model(*f);
     Session s(model, SessionOptions{0, 1, 8, {}});
-    EXPECT_EQ(s.policy().label(), "window(W=6)");
+    EXPECT_EQ(s.label(), "window(W=6)");
     EXPECT_EQ(s.capacity(), INT64_MAX) << "a sliding-window model streams without a limit";
   }
   const auto toks = test::random_tokens(30, kVocab, 4);

@@ -1,7 +1,7 @@
 // Trained checkpoints in the engine: a model is trained for a few steps (so its weights are no
 // longer the initialisation), exported (src/train/export.h) and written as a Hugging Face
 // directory, loaded back through load_model_file, and the ENGINE's logits (LlamaModel + Session,
-// BasedModel + BasedSession) are compared with the trainer's forward on the same sequences.
+// BasedModel + Session) are compared with the trainer's forward on the same sequences.
 // Bound: max |engine - trainer| <= 1e-5 * (1 + max |logit|); both run f32 with different
 // summation orders (gemm tiles, chunked Taylor form in the engine), measured errors are printed.
 #include <gtest/gtest.h>
@@ -21,7 +21,7 @@
 #include "formats/model_file.h"
 #include "model/based.h"
 #include "model/llama.h"
-#include "runtime/based_session.h"
+#include "runtime/session.h"
 #include "runtime/session.h"
 #include "train/export.h"
 #include "train/model.h"
@@ -123,11 +123,11 @@ double based_roundtrip(const TrainConfig& c, int64_t T, const std::string& name,
   EXPECT_EQ(file->config.arch, "based");
   if (window_size) *window_size = file->config.based.window_size;
   BasedModel model(*file);
-  BasedSessionOptions so;
+  SessionOptions so;
   so.n_threads = 2;
   so.block_tokens = 16;
   so.chunk = 8;
-  BasedSession session(model, so);
+  Session session(model, so);
   const double err = compare(*m, [&](const int* tok, int64_t n, float* out) {
     session.all_logits(tok, n, out);
   });

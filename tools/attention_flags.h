@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "attention/config.h"
+#include "model/model.h"
 
 namespace lc::cli {
 
@@ -30,5 +31,9 @@ const std::vector<std::string>& attention_value_flags();
 // Parses the flags; with allow_many == false a list of more than one configuration is an error.
 // Throws lc::Error naming the flag or item on any malformed value.
 std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many);
+
+// Fails naming the first attention flag given when the model takes no attention policy (its
+// mixers are fixed by its config, e.g. BASED).
+void refuse_attention_flags(const Args& a, const Model& model);
 
 }  // namespace lc::cli

@@ -4,14 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "based_cli.h"
 #include "commands.h"
 #include "common.h"
 #include "core/aligned.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parse.h"
-#include "model/llama.h"
+#include "model/registry.h"
 #include "runtime/session.h"
 
 namespace lc::cli {
@@ -36,22 +35,21 @@ int cmd_logits(int argc, char** argv) {
   if (a.has("--tokens")) ids = parse_int_list("--tokens", a.str("--tokens"), 0, INT32_MAX);
 
   auto file = load_model(a);
-  if (file->config.arch == "based") return logits_based(a, *file, ids);
-  LlamaModel model(*file);
+  auto model = make_model(*file);
+  const int64_t vocab = model->vocab_size();
   std::vector<int> tokens;
   if (a.has("-p")) {
     tokens = load_tokenizer_for(a, *file)->encode(a.str("-p"), true);
   } else {
     for (int64_t id : ids) {
-      if (id >= model.config().vocab_size)
-        fail("--tokens: id ", id, " is out of range [0, ", model.config().vocab_size, ")");
+      if (id >= vocab) fail("--tokens: id ", id, " is out of range [0, ", vocab, ")");
       tokens.push_back(static_cast<int>(id));
     }
   }
-  int64_t n = static_cast<int64_t>(tokens.size());
-  if (so.ctx == 0 && n > model.config().ctx_len) so.ctx = n;  // a parity check may exceed it
-  Session session(model, so);
-  AlignedBuffer<float> logits(static_cast<size_t>(n * model.config().vocab_size));
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (so.ctx == 0 && n > model->config().ctx_len) so.ctx = n;  // a parity check may exceed it
+  Session session(*model, so);
+  AlignedBuffer<float> logits(static_cast<size_t>(n * vocab));
   session.all_logits(tokens.data(), n, logits.data());
 
   std::string out = a.str("--out");
@@ -62,7 +60,7 @@ int cmd_logits(int argc, char** argv) {
   }
   write_file_atomic("--out", out, {{logits.data(), logits.bytes()}});
   std::fprintf(stderr, "wrote %lld x %lld logits to %s\n", static_cast<long long>(n),
-               static_cast<long long>(model.config().vocab_size), out.c_str());
+               static_cast<long long>(vocab), out.c_str());
   return 0;
 }
 

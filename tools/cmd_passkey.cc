@@ -16,7 +16,7 @@
 #include "eval/passkey.h"
 #include "eval/plot_png.h"
 #include "eval_common.h"
-#include "model/llama.h"
+#include "model/registry.h"
 
 namespace lc::cli {
 
@@ -72,8 +72,9 @@ int cmd_passkey(int argc, char** argv) {
 
   auto file = load_model(a);
   auto tok = load_tokenizer_for(a, *file);
-  LlamaModel model(*file);
-  const ModelConfig& c = model.config();
+  const auto model = make_model(*file);
+  refuse_attention_flags(a, *model);
+  const ModelConfig& c = model->config();
 
   // Reject lengths below the prompt overhead before running anything (the largest key has the
   // most digits, so it has the largest overhead).
@@ -84,7 +85,7 @@ int cmd_passkey(int argc, char** argv) {
   std::vector<PasskeyResult> results;
   for (const AttentionConfig& attn : configs) {
     ProgressLine progress(attn.label());
-    PasskeyResult r = run_passkey(model, *tok, attn, opt, [&](int64_t done, int64_t total) {
+    PasskeyResult r = run_passkey(*model, *tok, attn, opt, [&](int64_t done, int64_t total) {
       progress.update(done, total);
     });
     progress.finish();

@@ -13,13 +13,11 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/timer.h"
-#include "eval/based_scorer.h"
 #include "eval/json_writer.h"
 #include "eval/perplexity.h"
 #include "eval/plot_png.h"
 #include "eval_common.h"
-#include "model/based.h"
-#include "model/llama.h"
+#include "model/registry.h"
 
 namespace lc::cli {
 
@@ -142,14 +140,10 @@ int cmd_ppl(int argc, char** argv) {
 
   auto file = load_model(a);
   auto tok = load_tokenizer_for(a, *file);
-  // BASED: one fixed-state configuration, no attention policy to choose.
-  const bool based = file->config.arch == "based";
-  if (based)
-    for (const auto& f : attention_value_flags())
-      if (a.has(f)) fail(f, ": a BASED model has no attention policy (its state is fixed-size)");
-  std::unique_ptr<LlamaModel> llama = based ? nullptr : std::make_unique<LlamaModel>(*file);
-  std::unique_ptr<BasedModel> based_model = based ? std::make_unique<BasedModel>(*file) : nullptr;
-  const ModelConfig& c = based ? based_model->config() : llama->config();
+  auto model = make_model(*file);
+  refuse_attention_flags(a, *model);  // a fixed-state model has one configuration
+  const bool policy = model->takes_attention_policy();
+  const ModelConfig& c = model->config();
   if (stride && stride > c.ctx_len)
     fail("--stride: ", stride, " exceeds the window (the trained context, ", c.ctx_len, ")");
 
@@ -173,12 +167,9 @@ int cmd_ppl(int argc, char** argv) {
 
   std::vector<ConfigResult> results;
   for (const AttentionConfig& attn : configs) {
-    std::unique_ptr<SequenceScorer> owned;
-    if (based) owned = std::make_unique<BasedScorer>(*based_model, threads);
-    else owned = std::make_unique<LlamaScorer>(*llama, attn, max_tokens, threads);
-    SequenceScorer& scorer = *owned;
+    Session scorer(*model, eval_session_options(attn, max_tokens, threads));
     ConfigResult r{attn, scorer.label(), NllStats(bin, default_landmarks(stream ? stream : longest)),
-                   0, scorer.cache_bytes(), 0, {}, {}};
+                   0, scorer.state_bytes(), 0, {}, {}};
     ProgressLine progress(r.label);
     const double t0 = now_seconds();
     if (stream) {
@@ -247,7 +238,7 @@ int cmd_ppl(int argc, char** argv) {
     for (const auto& r : results) {
       j.begin_object();
       j.key("attention");
-      if (based) j.begin_object().member("label", r.label).member("policy", "none").end_object();
+      if (!policy) j.begin_object().member("label", r.label).member("policy", "none").end_object();
       else write_attention(j, r.attn, c.ctx_len);
       j.member("resolved_label", r.label);
       j.member("positions_scored", r.stats.count()).member("sequences", r.stats.n_sequences());

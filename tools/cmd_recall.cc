@@ -22,8 +22,8 @@
 #include "eval/plot_png.h"
 #include "formats/json.h"
 #include "git_commit.h"
-#include "model/based.h"
-#include "runtime/based_session.h"
+#include "model/registry.h"
+#include "runtime/session.h"
 #include "train/export.h"
 #include "train/recall.h"
 
@@ -113,8 +113,8 @@ std::string state_text(const train::RecallModel& m, const std::vector<train::Mqa
 
 // The engine's accuracy per test slice: the trained weights exported (in memory) as the BASED
 // checkpoint `longctx train -o` would write, with ctx_len = the longest test sequence (so an
-// attention layer's window_size 2 ctx_len covers every test sequence), run by BasedModel /
-// BasedSession and scored with the same mqar_accuracy.
+// attention layer's window_size 2 ctx_len covers every test sequence), run by the engine's
+// Session and scored with the same mqar_accuracy.
 std::vector<double> engine_accuracy(const train::RecallSweep& s, const train::RecallResult& r,
                                     int threads) {
   int64_t lmax = 0;
@@ -125,10 +125,10 @@ std::vector<double> engine_accuracy(const train::RecallSweep& s, const train::Re
   train::ExportOptions o;
   o.ctx_len = lmax;
   const auto file = train::export_model_file(m, o);
-  const BasedModel model(*file);
-  BasedSessionOptions so;
+  const auto model = make_model(*file);
+  SessionOptions so;
   so.n_threads = threads;
-  BasedSession session(model, so);
+  Session session(*model, so);
   std::vector<double> acc;
   std::vector<float> logits;
   for (size_t i = 0; i < s.test.size(); ++i) {

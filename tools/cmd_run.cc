@@ -4,11 +4,10 @@
 #include <vector>
 
 #include "attention_flags.h"
-#include "based_cli.h"
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
-#include "model/llama.h"
+#include "model/registry.h"
 #include "runtime/batch_session.h"
 #include "runtime/generate.h"
 #include "runtime/session.h"
@@ -29,12 +28,68 @@ const char* kHelp =
     "  --dtype D   convert weight matrices at load (default: as stored)\n"
     "  --verbose   print prompt and generation tokens/s to stderr\n"
     "  --batch B   B independent sequences from the prompt (sampler seeds S, S+1, ...), each\n"
-    "              decode step one forward over all of them; printed one after another\n"
-    ;
+    "              decode step one forward over all of them; printed one after another\n";
+
+double per_second(double n, double seconds) { return seconds > 0 ? n / seconds : 0.0; }
+
+// One sequence: "generation: N tokens, X tokens/s" (bench/compare_runc.py parses it).
+void print_stats(const GenerateStats& st, int64_t batch) {
+  if (batch == 1) {
+    std::fprintf(stderr, "prompt: %lld tokens, %.1f tokens/s\n",
+                 static_cast<long long>(st.n_prompt),
+                 per_second(static_cast<double>(st.n_prompt), st.prefill_seconds));
+    std::fprintf(stderr, "generation: %lld tokens, %.1f tokens/s\n",
+                 static_cast<long long>(st.n_generated),
+                 per_second(static_cast<double>(st.n_generated), st.decode_seconds));
+    return;
+  }
+  std::fprintf(stderr, "prompt: %lld tokens x %lld sequences, %.1f tokens/s\n",
+               static_cast<long long>(st.n_prompt), static_cast<long long>(batch),
+               per_second(static_cast<double>(st.n_prompt * batch), st.prefill_seconds));
+  std::fprintf(stderr, "generation: %lld tokens over %lld sequences, %.1f tokens/s in total\n",
+               static_cast<long long>(st.n_generated), static_cast<long long>(batch),
+               per_second(static_cast<double>(st.n_generated), st.decode_seconds));
+}
+
+// --batch: every sequence's prompt + continuation, one after another.
+GenerateStats run_batch(const Model& model, const SessionOptions& so, int64_t batch,
+                        const Tokenizer& tok, const std::string& prompt,
+                        const std::vector<int>& tokens, const GenerateOptions& g) {
+  BatchSession batched(model, so, batch);
+  std::vector<std::string> texts;
+  const GenerateStats st = generate_batch(batched, tok, tokens, g, &texts);
+  for (size_t s = 0; s < texts.size(); ++s) {
+    std::printf("--- sequence %zu ---\n", s);
+    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+    std::fwrite(texts[s].data(), 1, texts[s].size(), stdout);
+    std::fputc('\n', stdout);
+  }
+  std::fflush(stdout);
+  return st;
+}
+
+// The prompt is echoed as given, then the continuation is streamed after it.
+GenerateStats run_one(const Model& model, const SessionOptions& so, const Tokenizer& tok,
+                      const std::string& prompt, const std::vector<int>& tokens,
+                      const GenerateOptions& g) {
+  Session session(model, so);
+  if (static_cast<int64_t>(tokens.size()) > session.capacity())
+    fail("the prompt is ", tokens.size(), " tokens, longer than the context of ",
+         session.capacity(), " tokens (raise --ctx)");
+  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  const GenerateStats st = generate(session, tok, tokens, g, [](const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  return st;
+}
+
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",     "-z",      "-p",   "-f", "-n",    "--temp",
+  std::vector<std::string> flags = {"-m",      "-z",      "-p",     "-f", "-n",    "--temp",
                                     "--top-k", "--top-p", "--seed", "-t", "--ctx", "--dtype",
                                     "--batch"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
@@ -57,50 +112,21 @@ int cmd_run(int argc, char** argv) {
   so.n_threads = threads_flag(a);
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
   so.attn = parse_attention(a, /*allow_many=*/false).front();
-  std::string prompt = a.has("-f") ? read_text_file("-f", a.str("-f")) : a.str("-p");
+  const std::string prompt = a.has("-f") ? read_text_file("-f", a.str("-f")) : a.str("-p");
   const int64_t batch = a.integer("--batch", 1, 1, 1 << 16);
 
   auto file = load_model(a);
-  if (file->config.arch == "based") return run_based(a, *file, prompt, g);
+  auto model = make_model(*file);
+  refuse_attention_flags(a, *model);
   auto tok = load_tokenizer_for(a, *file);
-  LlamaModel model(*file);
-  std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
-  Session session(model, so);
-  // Bounded policies (window, streaming, lambda) have no context limit.
-  if (static_cast<int64_t>(tokens.size()) > session.capacity())
-    fail("the prompt is ", tokens.size(), " tokens, longer than the context of ",
-         session.capacity(), " tokens (raise --ctx)");
-
-  if (a.has("--batch")) {
-    BatchSession batched(model, so, batch);
-    std::vector<std::string> texts;
-    GenerateStats st = generate_batch(batched, *tok, tokens, g, &texts);
-    print_batch(prompt, texts);
-    if (st.hit_context_limit)
-      std::fprintf(stderr, "longctx run: stopped at the context limit of %lld tokens\n",
-                   static_cast<long long>(batched.capacity()));
-    if (a.has("--verbose")) print_batch_stats(st, batch);
-    return 0;
-  }
-  // The prompt is echoed as given, then the continuation is streamed after it.
-  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-  GenerateStats st = generate(session, *tok, tokens, g, [](const std::string& piece) {
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
-  });
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  const std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
+  const GenerateStats st = a.has("--batch")
+                               ? run_batch(*model, so, batch, *tok, prompt, tokens, g)
+                               : run_one(*model, so, *tok, prompt, tokens, g);
   if (st.hit_context_limit)
     std::fprintf(stderr, "longctx run: stopped at the context limit of %lld tokens\n",
-                 static_cast<long long>(session.capacity()));
-  if (a.has("--verbose")) {
-    std::fprintf(stderr, "prompt: %lld tokens, %.1f tokens/s\n",
-                 static_cast<long long>(st.n_prompt),
-                 st.prefill_seconds > 0 ? st.n_prompt / st.prefill_seconds : 0.0);
-    std::fprintf(stderr, "generation: %lld tokens, %.1f tokens/s\n",
-                 static_cast<long long>(st.n_generated),
-                 st.decode_seconds > 0 ? st.n_generated / st.decode_seconds : 0.0);
-  }
+                 static_cast<long long>(st.context_limit));
+  if (a.has("--verbose")) print_stats(st, a.has("--batch") ? batch : 1);
   return 0;
 }
 

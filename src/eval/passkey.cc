@@ -7,7 +7,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "eval/nll.h"
-#include "eval/scorer.h"
+#include "eval/perplexity.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 
@@ -123,7 +123,7 @@ std::vector<int> key_tokens(const Tokenizer& tok, const PasskeyPrompt& p, uint64
 
 }  // namespace
 
-PasskeyResult run_passkey(const LlamaModel& model, const Tokenizer& tok, const AttentionConfig& attn,
+PasskeyResult run_passkey(const Model& model, const Tokenizer& tok, const AttentionConfig& attn,
                           const PasskeyOptions& opt,
                           const std::function<void(int64_t, int64_t)>& progress) {
   check(!opt.lengths.empty(), "--lengths: no lengths given");
@@ -136,13 +136,13 @@ PasskeyResult run_passkey(const LlamaModel& model, const Tokenizer& tok, const A
     fail("--lengths: ", longest, " plus the answer (", needed - longest,
          " tokens) exceeds the context of ", opt.full_ctx, " tokens for ", attn.label(),
          " (raise --ctx or use a bounded policy)");
-  const int64_t vocab = model.config().vocab_size;
+  const int64_t vocab = model.vocab_size();
   const int64_t tok_vocab = std::min<int64_t>(vocab, tok.vocab_size());
   Session session(model, eval_session_options(attn, needed, opt.n_threads));
 
   PasskeyResult res;
   res.attn = attn;
-  res.label = session.policy().label();
+  res.label = session.label();
   const double t0 = now_seconds();
   const int64_t total = static_cast<int64_t>(opt.lengths.size()) * opt.samples;
   for (int64_t len : opt.lengths) {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "attention/config.h"
-#include "model/llama.h"
+#include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lc {
@@ -86,7 +86,7 @@ void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint
 
 // Runs every length x sample for one attention configuration. progress(done, total) after each
 // sample.
-PasskeyResult run_passkey(const LlamaModel& model, const Tokenizer& tok, const AttentionConfig& attn,
+PasskeyResult run_passkey(const Model& model, const Tokenizer& tok, const AttentionConfig& attn,
                           const PasskeyOptions& opt,
                           const std::function<void(int64_t, int64_t)>& progress = {});
 

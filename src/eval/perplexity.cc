@@ -11,14 +11,14 @@ namespace {
 // Feeds positions [0, n_in) of a sequence whose token at index i is given by fill(start, count,
 // out) and scores the predictions of tokens 1..n_in (n_in + 1 tokens in all).
 template <typename Fill>
-void score_blocks(SequenceScorer& scorer, int64_t n_tokens, int64_t score_from, NllStats& stats,
+void score_blocks(Session& scorer, int64_t n_tokens, int64_t score_from, NllStats& stats,
                   int64_t position_offset, const Progress& progress, Fill&& fill) {
-  const int64_t vocab = scorer.vocab(), block = scorer.max_block(), n_in = n_tokens - 1;
+  const int64_t vocab = scorer.vocab_size(), block = scorer.max_block(), n_in = n_tokens - 1;
   std::vector<int> buf(static_cast<size_t>(block + 1));
   for (int64_t start = 0; start < n_in;) {
     const int64_t b = std::min(block, n_in - start);
     fill(start, b + 1, buf.data());
-    const float* logits = scorer.forward(buf.data(), b);
+    const float* logits = scorer.forward_all(buf.data(), b);
     for (int64_t r = 0; r < b; ++r) {
       const int64_t target = start + r + 1;
       if (target < score_from) continue;
@@ -30,6 +30,16 @@ void score_blocks(SequenceScorer& scorer, int64_t n_tokens, int64_t score_from, 
 }
 
 }  // namespace
+
+SessionOptions eval_session_options(const AttentionConfig& attn, int64_t max_tokens,
+                                    int n_threads) {
+  check(max_tokens >= 1, "evaluation: max_tokens must be >= 1");
+  SessionOptions so;
+  so.n_threads = n_threads;
+  so.attn = attn;
+  so.ctx = max_tokens;
+  return so;
+}
 
 int64_t invalid_utf8_bytes(const std::string& s) {
   int64_t bad = 0;
@@ -68,7 +78,7 @@ void check_text_input(const std::string& name, const std::string& bytes) {
          " bytes are not valid UTF-8 (more than 1%); expected a UTF-8 text document");
 }
 
-void score_sequence(SequenceScorer& scorer, const int* tokens, int64_t n, NllStats& stats,
+void score_sequence(Session& scorer, const int* tokens, int64_t n, NllStats& stats,
                     const Progress& progress) {
   check(n >= 2, "a sequence to score needs at least 2 tokens (BOS and one more), got ", n);
   scorer.reset();
@@ -78,7 +88,7 @@ void score_sequence(SequenceScorer& scorer, const int* tokens, int64_t n, NllSta
   stats.end_sequence(n);
 }
 
-void score_stream(SequenceScorer& scorer, int bos, const std::vector<std::vector<int>>& docs,
+void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>& docs,
                   int64_t n, NllStats& stats, const Progress& progress) {
   check(n >= 2, "--stream: needs at least 2 tokens, got ", n);
   int64_t total = 0;
@@ -108,7 +118,7 @@ void score_stream(SequenceScorer& scorer, int bos, const std::vector<std::vector
   stats.end_sequence(n);
 }
 
-void score_strided(SequenceScorer& scorer, const int* tokens, int64_t n, int64_t window,
+void score_strided(Session& scorer, const int* tokens, int64_t n, int64_t window,
                    int64_t stride, NllStats& stats, const Progress& progress) {
   check(n >= 2, "a sequence to score needs at least 2 tokens, got ", n);
   check(window >= 2 && stride >= 1 && stride <= window, "--stride: need 1 <= stride (", stride,

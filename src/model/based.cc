@@ -162,6 +162,7 @@ BasedScratch::BasedScratch(const BasedModel& model, int64_t rows, int64_t chunk,
   taylor_share_ = taylor_scratch_floats(ts, chunk_, 1);
   taylor_scratch_ = AlignedBuffer<float>(
       static_cast<size_t>(std::max<int64_t>(1, taylor_scratch_floats(ts, chunk_, n_threads))));
+  seq_rows_.resize(static_cast<size_t>(rows_));
 }
 
 size_t BasedScratch::bytes() const {
@@ -220,6 +221,40 @@ void BasedState::fill_random(int64_t n, uint64_t seed) {
       c.newer()[i] = u();
     }
   pos_ = n;
+}
+
+const std::string& BasedState::label() const {
+  static const std::string kLabel = "based";
+  return kLabel;
+}
+
+std::unique_ptr<SequenceState> BasedModel::new_state(const StateOptions& opt,
+                                                     int n_threads) const {
+  return std::make_unique<BasedState>(*this, opt.block_tokens, opt.chunk, n_threads,
+                                      /*own_scratch=*/false);
+}
+
+std::unique_ptr<ForwardScratch> BasedModel::new_scratch(const StateOptions& opt, int64_t rows,
+                                                        int n_threads) const {
+  auto sc = std::make_unique<BasedScratch>(*this, rows, opt.chunk, n_threads);
+  sc->taylor_form = opt.taylor;
+  return sc;
+}
+
+void BasedModel::forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlock* seqs,
+                         int64_t n_seqs, const int* tokens, float* logits, bool all_logits) const {
+  auto* sc = dynamic_cast<BasedScratch*>(&scratch);
+  check(sc != nullptr, "based forward: the scratch was not made by a BASED model");
+  check(n_seqs >= 1 && n_seqs <= static_cast<int64_t>(sc->seq_rows_.size()), "based forward: ",
+        n_seqs, " sequences exceed the scratch's ", sc->seq_rows_.size(), " rows");
+  int64_t row = 0;
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    auto* st = dynamic_cast<BasedState*>(seqs[s].state);
+    check(st != nullptr, "based forward: sequence ", s, " is not a BASED state");
+    sc->seq_rows_[s] = BasedRows{st, row, seqs[s].n};
+    row += seqs[s].n;
+  }
+  forward(pool, *sc, sc->seq_rows_.data(), n_seqs, tokens, logits, all_logits);
 }
 
 size_t BasedState::state_bytes() const {

@@ -15,6 +15,7 @@
 #include "formats/model_file.h"
 #include "linear/baseconv.h"
 #include "linear/taylor.h"
+#include "model/model.h"
 #include "ops/ops.h"
 
 namespace lc {
@@ -41,23 +42,27 @@ struct BasedLayer {
 };
 
 class BasedModel;
+class BasedState;
 
-// How the linear-attention layers run a prefill block: the chunked (IO-aware) form, or the
-// explicit n x n quadratic form (benchmarks only: it covers one block from a fresh state and
-// leaves no recurrent state behind, so that state cannot be decoded or continued).
-enum class TaylorForm : uint8_t { Chunked, Quadratic };
+// One sequence's rows in a forward over several sequences: rows [row0, row0 + n) continue the
+// sequence in `state`. Segments are contiguous and in order.
+struct BasedRows {
+  BasedState* state = nullptr;
+  int64_t row0 = 0;
+  int64_t n = 0;
+};
 
 // The scratch of one forward over up to `rows` token rows (one sequence's block, or one row per
 // sequence in a batched decode). Separate from the recurrent state so that a batch of sequences
 // shares one.
-class BasedScratch {
+class BasedScratch final : public ForwardScratch {
  public:
   BasedScratch() = default;
   // chunk: Taylor prefill chunk (tokens); n_threads: the largest pool used with this scratch.
   BasedScratch(const BasedModel& model, int64_t rows, int64_t chunk, int n_threads);
-  int64_t rows() const { return rows_; }
+  int64_t rows() const override { return rows_; }
   int64_t chunk() const { return chunk_; }
-  size_t bytes() const;
+  size_t bytes() const override;
   TaylorForm taylor_form = TaylorForm::Chunked;
 
  private:
@@ -72,11 +77,12 @@ class BasedScratch {
   AlignedBuffer<float> fc1_;     // [rows, 2*hidden]
   AlignedBuffer<float> mid_;     // [rows, hidden] value * silu(gate)
   AlignedBuffer<float> taylor_scratch_;
+  std::vector<BasedRows> seq_rows_;  // [rows] the per-sequence plan of a Model::forward
 };
 
 // One sequence: the recurrent state of every layer (independent of the sequence length) and,
 // unless constructed without, the scratch of a block of up to block_tokens tokens.
-class BasedState {
+class BasedState final : public SequenceState {
  public:
   // chunk: Taylor prefill chunk (tokens); n_threads: the largest pool used with this state.
   // own_scratch = false: the caller passes a shared BasedScratch to forward (batched sessions).
@@ -84,14 +90,18 @@ class BasedState {
              bool own_scratch = true);
 
   // Forgets the sequence (every state zeroed, next position 0).
-  void reset();
+  void reset() override;
   // Benchmarks: pretends that n tokens were processed without computing them -- the analogue of
   // Session::fill_random. The state has a fixed size, so random contents cost a decode exactly
   // what a real prefill's would: Taylor KV and Kz random with Kz's constant feature = n (the
   // token count, which keeps every denominator positive), window rings random over the
   // positions they hold, conv histories random; next position n.
-  void fill_random(int64_t n, uint64_t seed);
-  int64_t pos() const { return pos_; }
+  void fill_random(int64_t n, uint64_t seed) override;
+  int64_t pos() const override { return pos_; }
+  int64_t capacity() const override { return INT64_MAX; }  // fixed size: no context limit
+  int64_t max_block() const override { return block_; }
+  size_t bytes() const override { return state_bytes(); }
+  const std::string& label() const override;
   int64_t block_tokens() const { return block_; }
   int64_t chunk() const { return chunk_; }
   // Bytes of the per-sequence recurrent state: Taylor KV/Kz, window rings, conv histories.
@@ -111,23 +121,22 @@ class BasedState {
   BasedScratch scratch_;              // empty when constructed without own scratch
 };
 
-// One sequence's rows in a forward over several sequences: rows [row0, row0 + n) continue the
-// sequence in `state`. Segments are contiguous and in order.
-struct BasedRows {
-  BasedState* state = nullptr;
-  int64_t row0 = 0;
-  int64_t n = 0;
-};
-
-class BasedModel {
+class BasedModel final : public Model {
  public:
   // Binds and shape-checks every tensor against config.based; throws one-line lc::Error naming
   // the layer and the checkpoint's tensor.
   explicit BasedModel(const ModelFile& file);
 
-  const ModelConfig& config() const { return cfg_; }
+  const ModelConfig& config() const override { return cfg_; }
   // Real (sampleable) vocabulary: the logits have this many entries.
-  int64_t vocab_size() const { return cfg_.vocab_size; }
+  int64_t vocab_size() const override { return cfg_.vocab_size; }
+  // The mixers are fixed by config.json: attention flags do not apply.
+  bool takes_attention_policy() const override { return false; }
+  std::unique_ptr<SequenceState> new_state(const StateOptions& opt, int n_threads) const override;
+  std::unique_ptr<ForwardScratch> new_scratch(const StateOptions& opt, int64_t rows,
+                                              int n_threads) const override;
+  void forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlock* seqs, int64_t n_seqs,
+               const int* tokens, float* logits, bool all_logits) const override;
   int64_t n_linear() const { return n_linear_; }
   int64_t n_window() const { return n_window_; }
   int64_t n_conv() const { return n_conv_; }

@@ -112,6 +112,78 @@ Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, const AttentionP
   att_index.resize(static_cast<size_t>(attention_scratch_indices(shape, policy, n_threads)));
 }
 
+size_t Workspace::bytes() const {
+  return x.bytes() + xb.bytes() + q.bytes() + q_global.bytes() + k.bytes() + k_raw.bytes() +
+         v.bytes() + att.bytes() + proj.bytes() + gate.bytes() + up.bytes() + rope_cos.bytes() +
+         rope_sin.bytes() + rope_cos_g.bytes() + rope_sin_g.bytes() + q_middle.bytes() +
+         rope_cos_m.bytes() + rope_sin_m.bytes() + tok_scores.bytes() + scores.bytes() +
+         att_index.bytes() + seq_rows.capacity() * sizeof(SeqRows);
+}
+
+LlamaState::LlamaState(const ModelConfig& c, std::unique_ptr<AttentionPolicy> policy,
+                       int64_t block_tokens)
+    : policy_(std::move(policy)),
+      cache_(c.n_layers, c.n_kv_heads, c.head_dim, policy_->geometry()),
+      max_block_(std::min(std::max<int64_t>(1, block_tokens), policy_->max_block())) {}
+
+void LlamaState::fill_random(int64_t n, uint64_t seed) {
+  reset();
+  check(n >= 0 && n < capacity(), "fill: ", n, " positions do not fit the context of ",
+        capacity(), " tokens (raise --ctx)");
+  cache_.fill_random(n, seed);
+  pos_ = n;
+}
+
+std::unique_ptr<AttentionPolicy> LlamaModel::make_policy_for(const StateOptions& opt) const {
+  PolicyContext pc;
+  pc.trained_ctx = cfg_.ctx_len;
+  pc.ctx = opt.ctx > 0 ? opt.ctx : cfg_.ctx_len;
+  pc.block_tokens = std::max<int64_t>(1, opt.block_tokens);
+  pc.model_window = cfg_.sliding_window;
+  return make_policy(opt.attn, pc);
+}
+
+std::unique_ptr<SequenceState> LlamaModel::new_state(const StateOptions& opt, int) const {
+  auto st = std::make_unique<LlamaState>(cfg_, make_policy_for(opt), opt.block_tokens);
+  // An unbounded top-k middle store grows by one chunk every MiddleStore::kChunk tokens; with an
+  // explicit context it is allocated up front instead, so that decoding allocates nothing.
+  if (opt.ctx > 0) st->cache().middle().reserve(opt.ctx);
+  return st;
+}
+
+std::unique_ptr<ForwardScratch> LlamaModel::new_scratch(const StateOptions& opt, int64_t rows,
+                                                        int n_threads) const {
+  auto ws = std::make_unique<Workspace>(cfg_, std::max<int64_t>(1, rows), *make_policy_for(opt),
+                                        n_threads);
+  ws->seq_rows.resize(static_cast<size_t>(ws->max_tokens));
+  return ws;
+}
+
+void LlamaModel::forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlock* seqs,
+                         int64_t n_seqs, const int* tokens, float* logits, bool all_logits) const {
+  auto* ws = dynamic_cast<Workspace*>(&scratch);
+  check(ws != nullptr, "forward: the scratch was not made by a Llama-family model");
+  check(n_seqs >= 1 && n_seqs <= static_cast<int64_t>(ws->seq_rows.size()), "forward: ", n_seqs,
+        " sequences exceed the scratch's ", ws->seq_rows.size(), " rows");
+  const AttentionShape shape{cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim};
+  int64_t row = 0;
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    auto* st = dynamic_cast<LlamaState*>(seqs[s].state);
+    check(st != nullptr, "forward: sequence ", s, " is not a Llama-family state");
+    const AttentionPolicy& P = st->policy();
+    check(static_cast<int64_t>(ws->scores.size()) >=
+                  attention_scratch_floats(shape, P, pool.size()) &&
+              static_cast<int64_t>(ws->att_index.size()) >=
+                  attention_scratch_indices(shape, P, pool.size()),
+          "forward: the scratch was made for a smaller attention policy than ", P.label());
+    ws->seq_rows[s] = SeqRows{&st->cache_, row, seqs[s].n, st->pos_, &P};
+    row += seqs[s].n;
+  }
+  const auto* first = static_cast<const LlamaState*>(seqs[0].state);
+  forward(pool, *ws, first->policy(), ws->seq_rows.data(), n_seqs, tokens, logits, all_logits);
+  for (int64_t s = 0; s < n_seqs; ++s) static_cast<LlamaState*>(seqs[s].state)->pos_ += seqs[s].n;
+}
+
 const std::vector<TramsLayerWeights>& LlamaModel::trams_weights() const {
   std::call_once(*trams_once_, [&] {
     for (const LlamaLayer& L : layers_)
@@ -206,9 +278,12 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy&
   int64_t n = 0;  // rows over all sequences
   for (int64_t s = 0; s < n_seqs; ++s) {
     const SeqRows& sq = seqs[s];
+    const AttentionPolicy& P = sq.policy ? *sq.policy : policy;
     check(sq.row0 == n, "forward: sequence ", s, " starts at row ", sq.row0, ", expected ", n);
-    check(sq.n >= 1 && sq.n <= policy.max_block(), "forward: block of ", sq.n,
-          " tokens exceeds the policy's block (", policy.max_block(), ")");
+    check(&P == &policy || P.label() == policy.label(), "forward: the sequences of one forward "
+          "must share one attention policy (", P.label(), " vs ", policy.label(), ")");
+    check(sq.n >= 1 && sq.n <= P.max_block(), "forward: block of ", sq.n,
+          " tokens exceeds the policy's block (", P.max_block(), ")");
     check(sq.pos0 >= 0 && sq.pos0 + sq.n <= sq.cache->geometry().max_positions(),
           "context full: position ", sq.pos0 + sq.n - 1, " is beyond the cache capacity ",
           sq.cache->geometry().max_positions(), " (raise --ctx)");
@@ -228,11 +303,12 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy&
   embed(tokens, n, ws.x.data());
   for (int64_t s = 0; s < n_seqs; ++s) {
   const int64_t pos0 = seqs[s].pos0 - seqs[s].row0;  // position of row i: pos0 + i
+  const AttentionPolicy& P = seqs[s].policy ? *seqs[s].policy : policy;
   for (int64_t i = seqs[s].row0; i < seqs[s].row0 + seqs[s].n && !alibi; ++i) {
     ops::rope_angles(static_cast<double>(pos0 + i), c.head_dim, c.rope_theta,
                      ws.rope_cos.data() + i * half, ws.rope_sin.data() + i * half);
     if (global_q)
-      ops::rope_angles(static_cast<double>(policy.plan(pos0 + i).global_pos), c.head_dim,
+      ops::rope_angles(static_cast<double>(P.plan(pos0 + i).global_pos), c.head_dim,
                        c.rope_theta, ws.rope_cos_g.data() + i * half,
                        ws.rope_sin_g.data() + i * half);
   }
@@ -302,11 +378,12 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy&
                   ws.v.data() + i * kv_dim, si);
     }
     const int64_t qo = row0 * q_dim;
-    if (policy.plain_causal() && !alibi)  // attend_full has no bias term
+    const AttentionPolicy& P = seqs[s].policy ? *seqs[s].policy : policy;
+    if (P.plain_causal() && !alibi)  // attend_full has no bias term
       attend_full(pool, cache, l, shape, ws.q.data() + qo, seqs[s].n, seqs[s].pos0,
                   ws.att.data() + qo, ws.scores.data());
     else
-      attend_policy(pool, cache, l, shape, policy, ws.q.data() + qo,
+      attend_policy(pool, cache, l, shape, P, ws.q.data() + qo,
                     global_q ? ws.q_global.data() + qo : nullptr, seqs[s].n, seqs[s].pos0,
                     ws.att.data() + qo, ws.scores.data(),
                     middle_q ? ws.q_middle.data() + qo : nullptr,

@@ -1,7 +1,8 @@
 // The decoder-only transformer family, built from a ModelFile's config and canonical tensors:
 // Llama/Mistral/Qwen2 (pre-norm RMSNorm, RoPE attention with GQA, SwiGLU MLP) and MPT (pre-norm
-// LayerNorm without bias, ALiBi attention, fused Wqkv, GELU MLP) -- ModelConfig's switches. The model itself is immutable; all per-sequence
-// state lives in a KvCache and a Workspace owned by the caller (runtime/session.h).
+// LayerNorm without bias, ALiBi attention, fused Wqkv, GELU MLP) -- ModelConfig's switches. The
+// model itself is immutable; a sequence's state is a LlamaState (its KV cache under an attention
+// policy) and the activations of a forward live in a Workspace (model/model.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "attention/trams_score.h"
 #include "core/aligned.h"
 #include "formats/model_file.h"
+#include "model/model.h"
 #include "ops/ops.h"
 
 namespace lc {
@@ -36,8 +38,21 @@ struct LlamaLayer {
   const float* bv = nullptr;  // [kv_dim]
 };
 
+// One sequence's rows in a forward over several sequences (batched decode): rows [row0, row0+n)
+// of the token block continue the sequence held in `cache`, at positions pos0..pos0+n-1. The
+// segments of one forward are contiguous and in order (row0 of each = the sum of the n before).
+// `policy`: the sequence's own policy object (nullptr = the forward's); policies of one forward
+// must agree on everything but the cache they plan over (equal labels).
+struct SeqRows {
+  KvCache* cache = nullptr;
+  int64_t row0 = 0;
+  int64_t n = 0;
+  int64_t pos0 = 0;
+  const AttentionPolicy* policy = nullptr;
+};
+
 // Scratch buffers for a block of up to `max_tokens` tokens, allocated once.
-struct Workspace {
+struct Workspace final : ForwardScratch {
   Workspace(const ModelConfig& c, int64_t max_tokens, int64_t cache_capacity, int n_threads);
   // Scratch sized for `policy` (top-k middle tokens, TRAMS) over a cache of its geometry.
   Workspace(const ModelConfig& c, int64_t max_tokens, const AttentionPolicy& policy,
@@ -66,6 +81,11 @@ struct Workspace {
   AlignedBuffer<float> scores;
   // Index scratch of attend_policy (top-k heaps, TRAMS candidates); empty for plain policies.
   AlignedBuffer<int64_t> att_index;
+  // [max_tokens] the per-sequence plan of a Model::forward (at most one sequence per row).
+  std::vector<SeqRows> seq_rows;
+
+  int64_t rows() const override { return max_tokens; }
+  size_t bytes() const override;
 };
 
 // ALiBi slopes as MPT generates them (gen_slopes / transformers' build_mpt_alibi_tensor): with
@@ -73,22 +93,51 @@ struct Workspace {
 // indexed slopes come first, then the even ones, truncated to n_heads.
 std::vector<float> alibi_slopes(int64_t n_heads, double bias_max);
 
-// One sequence's rows in a forward over several sequences (batched decode): rows [row0, row0+n)
-// of the token block continue the sequence held in `cache`, at positions pos0..pos0+n-1. The
-// segments of one forward are contiguous and in order (row0 of each = the sum of the n before).
-struct SeqRows {
-  KvCache* cache = nullptr;
-  int64_t row0 = 0;
-  int64_t n = 0;
-  int64_t pos0 = 0;
+
+// One sequence of a Llama-family model: its KV cache (geometry from the policy) and position.
+class LlamaState final : public SequenceState {
+ public:
+  LlamaState(const ModelConfig& c, std::unique_ptr<AttentionPolicy> policy, int64_t block_tokens);
+
+  int64_t pos() const override { return pos_; }
+  int64_t capacity() const override { return cache_.geometry().max_positions(); }
+  int64_t max_block() const override { return max_block_; }
+  size_t bytes() const override { return cache_.bytes(); }
+  int64_t cache_slots() const override { return cache_.capacity(); }
+  const std::string& label() const override { return policy_->label(); }
+  void reset() override { pos_ = 0; }
+  void fill_random(int64_t n, uint64_t seed) override;
+
+  const AttentionPolicy& policy() const { return *policy_; }
+  KvCache& cache() { return cache_; }
+  const KvCache& cache() const { return cache_; }
+
+ private:
+  friend class LlamaModel;
+  std::unique_ptr<AttentionPolicy> policy_;
+  KvCache cache_;
+  int64_t max_block_ = 1;
+  int64_t pos_ = 0;
 };
 
-class LlamaModel {
+class LlamaModel final : public Model {
  public:
   // Binds and shape-checks every tensor; throws lc::Error naming the file and tensor.
   explicit LlamaModel(const ModelFile& file);
 
-  const ModelConfig& config() const { return cfg_; }
+  const ModelConfig& config() const override { return cfg_; }
+  int64_t vocab_size() const override { return cfg_.vocab_size; }
+  bool takes_attention_policy() const override { return true; }
+  // The policy of `opt` resolved against this model (trained context, Mistral's window).
+  std::unique_ptr<AttentionPolicy> make_policy_for(const StateOptions& opt) const;
+  std::unique_ptr<SequenceState> new_state(const StateOptions& opt, int n_threads) const override;
+  std::unique_ptr<ForwardScratch> new_scratch(const StateOptions& opt, int64_t rows,
+                                              int n_threads) const override;
+  // Model::forward over LlamaStates: the sequences of one forward share one policy (equal
+  // labels); each attends under its own state's policy object and cache.
+  void forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlock* seqs, int64_t n_seqs,
+               const int* tokens, float* logits, bool all_logits) const override;
+
   // What the TRAMS score needs from W_Q of every layer (trams_score.h), computed on first use
   // (once per model; O(n_heads * head_dim^2 * d_model) per layer) and shared by all sessions.
   const std::vector<TramsLayerWeights>& trams_weights() const;

@@ -7,11 +7,7 @@
 
 namespace lc {
 
-namespace {
-
-// One loop for every session type (Session, BasedSession).
-template <class S>
-GenerateStats generate_impl(S& session, const Tokenizer& tok, const std::vector<int>& prompt,
+GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
                             const GenerateOptions& opt,
                             const std::function<void(const std::string&)>& on_text) {
   GenerateStats st;
@@ -36,6 +32,7 @@ GenerateStats generate_impl(S& session, const Tokenizer& tok, const std::vector<
     if (i + 1 == opt.max_new_tokens) break;
     if (session.pos() >= session.capacity()) {
       st.hit_context_limit = true;
+      st.context_limit = session.capacity();
       break;
     }
     logits = session.decode(next);
@@ -44,8 +41,7 @@ GenerateStats generate_impl(S& session, const Tokenizer& tok, const std::vector<
   return st;
 }
 
-template <class S>
-GenerateStats generate_batch_impl(S& session, const Tokenizer& tok, const std::vector<int>& prompt,
+GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok, const std::vector<int>& prompt,
                                   const GenerateOptions& opt, std::vector<std::string>* texts) {
   GenerateStats st;
   check(!prompt.empty(), "generate: the prompt has no tokens (BOS expected at least)");
@@ -91,38 +87,13 @@ GenerateStats generate_batch_impl(S& session, const Tokenizer& tok, const std::v
     if (active == 0 || i + 1 == opt.max_new_tokens) break;
     if (session.pos(0) >= session.capacity()) {
       st.hit_context_limit = true;
+      st.context_limit = session.capacity();
       break;
     }
     logits = session.decode(next.data());
   }
   st.decode_seconds = now_seconds() - t1;
   return st;
-}
-
-}  // namespace
-
-GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
-                             const std::vector<int>& prompt, const GenerateOptions& opt,
-                             std::vector<std::string>* texts) {
-  return generate_batch_impl(session, tok, prompt, opt, texts);
-}
-
-GenerateStats generate_batch(BasedBatchSession& session, const Tokenizer& tok,
-                             const std::vector<int>& prompt, const GenerateOptions& opt,
-                             std::vector<std::string>* texts) {
-  return generate_batch_impl(session, tok, prompt, opt, texts);
-}
-
-GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
-                       const GenerateOptions& opt,
-                       const std::function<void(const std::string&)>& on_text) {
-  return generate_impl(session, tok, prompt, opt, on_text);
-}
-
-GenerateStats generate(BasedSession& session, const Tokenizer& tok, const std::vector<int>& prompt,
-                       const GenerateOptions& opt,
-                       const std::function<void(const std::string&)>& on_text) {
-  return generate_impl(session, tok, prompt, opt, on_text);
 }
 
 }  // namespace lc

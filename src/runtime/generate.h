@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "runtime/based_session.h"
 #include "runtime/batch_session.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
@@ -25,15 +24,13 @@ struct GenerateStats {
   double prefill_seconds = 0;
   double decode_seconds = 0;
   bool hit_context_limit = false;
+  int64_t context_limit = 0;  // the session's capacity when hit_context_limit
 };
 
 // Generation stops after max_new_tokens, at the end-of-sequence token, or at BOS (which
 // delimits sequences in llama2.c-trained models), or when the context is full.
+// Only ids below both the tokenizer's and the model's vocabulary are sampled.
 GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
-                       const GenerateOptions& opt,
-                       const std::function<void(const std::string&)>& on_text);
-// The same for a BASED session (only the model's real vocabulary is sampled).
-GenerateStats generate(BasedSession& session, const Tokenizer& tok, const std::vector<int>& prompt,
                        const GenerateOptions& opt,
                        const std::function<void(const std::string&)>& on_text);
 
@@ -42,9 +39,6 @@ GenerateStats generate(BasedSession& session, const Tokenizer& tok, const std::v
 // sequence that has ended (EOS/BOS) still occupies its row until all have ended (its outputs are
 // ignored). texts[s] receives sequence s's continuation; n_generated counts all sequences.
 GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
-                             const std::vector<int>& prompt, const GenerateOptions& opt,
-                             std::vector<std::string>* texts);
-GenerateStats generate_batch(BasedBatchSession& session, const Tokenizer& tok,
                              const std::vector<int>& prompt, const GenerateOptions& opt,
                              std::vector<std::string>* texts);
 

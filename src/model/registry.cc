@@ -1,0 +1,44 @@
+#include "model/registry.h"
+
+#include "core/error.h"
+#include "model/based.h"
+#include "model/llama.h"
+
+namespace lc {
+
+namespace {
+
+template <class M>
+std::unique_ptr<Model> build(const ModelFile& f) {
+  return std::make_unique<M>(f);
+}
+
+struct Entry {
+  const char* arch;
+  std::unique_ptr<Model> (*make)(const ModelFile&);
+};
+
+// One line per architecture.
+constexpr Entry kArchitectures[] = {
+    {"llama", build<LlamaModel>},  // Llama, Mistral, Qwen2 (ModelConfig switches)
+    {"mpt", build<LlamaModel>},    // LayerNorm + GELU + ALiBi, the same forward
+    {"based", build<BasedModel>},
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_model(const ModelFile& file) {
+  for (const Entry& e : kArchitectures)
+    if (file.config.arch == e.arch) return e.make(file);
+  std::string known;
+  for (const Entry& e : kArchitectures) known += std::string(known.empty() ? "" : ", ") + e.arch;
+  fail(file.path, ": unknown architecture '", file.config.arch, "' (known: ", known, ")");
+}
+
+std::vector<std::string> model_architectures() {
+  std::vector<std::string> out;
+  for (const Entry& e : kArchitectures) out.emplace_back(e.arch);
+  return out;
+}
+
+}  // namespace lc
