@@ -20,6 +20,12 @@ void write_run_info(JsonWriter& j, const RunInfo& info, const ModelConfig& cfg) 
   j.member("command", info.command_line);
 }
 
+void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ctx,
+                     bool takes_policy, const std::string& resolved) {
+  if (takes_policy) return write_attention(j, a, trained_ctx);
+  j.begin_object().member("label", resolved).member("policy", "none").end_object();
+}
+
 void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ctx) {
   auto opt = [&](const char* k, int64_t v) {
     j.key(k);

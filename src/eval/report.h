@@ -24,6 +24,10 @@ void write_run_info(JsonWriter& j, const RunInfo& info, const ModelConfig& cfg);
 // -1 settings are written as null and "none" for no ceiling; `resolved` fills in the model's
 // defaults (window/L = trained context, sinks 4 or 10, D = L).
 void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ctx);
+// The same for a model that takes attention policies; for one whose mixing is fixed by its
+// config (Model::takes_attention_policy() false) the object {label: resolved, policy: "none"}.
+void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ctx,
+                     bool takes_policy, const std::string& resolved);
 
 // "%.*f" with non-finite values as "-".
 std::string fmt(double v, int decimals);
