@@ -78,46 +78,41 @@ std::vector<float> alibi_slopes(int64_t n_heads, double bias_max) {
   return out;
 }
 
+namespace {
+
+BlockAttention block_attention(const ModelConfig& c, int64_t rows, int64_t cache_slots,
+                               const AttentionPolicy* policy, int n_threads) {
+  return BlockAttention(c.n_heads, c.n_kv_heads, c.head_dim, rows, cache_slots, policy,
+                        n_threads);
+}
+
+}  // namespace
+
 Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_capacity,
                      int n_threads)
     : max_tokens(max_tokens_),
       x(max_tokens_ * c.d_model),
       xb(max_tokens_ * c.d_model),
       q(max_tokens_ * c.q_dim()),
-      q_global(max_tokens_ * c.q_dim()),
       k(max_tokens_ * c.kv_dim()),
-      k_raw(max_tokens_ * c.kv_dim()),
       v(max_tokens_ * c.kv_dim()),
       att(max_tokens_ * c.q_dim()),
       proj(max_tokens_ * c.d_model),
       gate(max_tokens_ * c.hidden),
       up(max_tokens_ * c.hidden),
-      rope_cos(max_tokens_ * c.head_dim / 2),
-      rope_sin(max_tokens_ * c.head_dim / 2),
-      rope_cos_g(max_tokens_ * c.head_dim / 2),
-      rope_sin_g(max_tokens_ * c.head_dim / 2),
-      q_middle(max_tokens_ * c.q_dim()),
-      rope_cos_m(c.head_dim / 2),
-      rope_sin_m(c.head_dim / 2),
-      tok_scores(max_tokens_ * c.n_kv_heads),
-      scores(static_cast<size_t>(attention_scratch_floats(
-          AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, cache_capacity, n_threads))) {}
+      attention(block_attention(c, max_tokens_, cache_capacity, nullptr, n_threads)),
+      seq_rows(static_cast<size_t>(max_tokens_)) {}
 
 Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, const AttentionPolicy& policy,
                      int n_threads)
-    : Workspace(c, max_tokens_, policy.geometry().slots(), n_threads) {
-  const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
-  const int64_t floats = attention_scratch_floats(shape, policy, n_threads);
-  if (floats > static_cast<int64_t>(scores.size())) scores.resize(static_cast<size_t>(floats));
-  att_index.resize(static_cast<size_t>(attention_scratch_indices(shape, policy, n_threads)));
+    : Workspace(c, max_tokens_, 0, n_threads) {
+  attention = block_attention(c, max_tokens_, policy.geometry().slots(), &policy, n_threads);
 }
 
 size_t Workspace::bytes() const {
-  return x.bytes() + xb.bytes() + q.bytes() + q_global.bytes() + k.bytes() + k_raw.bytes() +
-         v.bytes() + att.bytes() + proj.bytes() + gate.bytes() + up.bytes() + rope_cos.bytes() +
-         rope_sin.bytes() + rope_cos_g.bytes() + rope_sin_g.bytes() + q_middle.bytes() +
-         rope_cos_m.bytes() + rope_sin_m.bytes() + tok_scores.bytes() + scores.bytes() +
-         att_index.bytes() + seq_rows.capacity() * sizeof(SeqRows);
+  return x.bytes() + xb.bytes() + q.bytes() + k.bytes() + v.bytes() + att.bytes() +
+         proj.bytes() + gate.bytes() + up.bytes() + attention.bytes() +
+         seq_rows.capacity() * sizeof(SeqRows);
 }
 
 LlamaState::LlamaState(const ModelConfig& c, std::unique_ptr<AttentionPolicy> policy,
@@ -153,10 +148,8 @@ std::unique_ptr<SequenceState> LlamaModel::new_state(const StateOptions& opt, in
 
 std::unique_ptr<ForwardScratch> LlamaModel::new_scratch(const StateOptions& opt, int64_t rows,
                                                         int n_threads) const {
-  auto ws = std::make_unique<Workspace>(cfg_, std::max<int64_t>(1, rows), *make_policy_for(opt),
-                                        n_threads);
-  ws->seq_rows.resize(static_cast<size_t>(ws->max_tokens));
-  return ws;
+  return std::make_unique<Workspace>(cfg_, std::max<int64_t>(1, rows), *make_policy_for(opt),
+                                     n_threads);
 }
 
 void LlamaModel::forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlock* seqs,
@@ -165,31 +158,18 @@ void LlamaModel::forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlo
   check(ws != nullptr, "forward: the scratch was not made by a Llama-family model");
   check(n_seqs >= 1 && n_seqs <= static_cast<int64_t>(ws->seq_rows.size()), "forward: ", n_seqs,
         " sequences exceed the scratch's ", ws->seq_rows.size(), " rows");
-  const AttentionShape shape{cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim};
   int64_t row = 0;
   for (int64_t s = 0; s < n_seqs; ++s) {
     auto* st = dynamic_cast<LlamaState*>(seqs[s].state);
     check(st != nullptr, "forward: sequence ", s, " is not a Llama-family state");
     const AttentionPolicy& P = st->policy();
-    check(static_cast<int64_t>(ws->scores.size()) >=
-                  attention_scratch_floats(shape, P, pool.size()) &&
-              static_cast<int64_t>(ws->att_index.size()) >=
-                  attention_scratch_indices(shape, P, pool.size()),
+    check(ws->attention.fits(P, pool.size()),
           "forward: the scratch was made for a smaller attention policy than ", P.label());
     ws->seq_rows[s] = SeqRows{&st->cache_, row, seqs[s].n, st->pos_, &P};
     row += seqs[s].n;
   }
-  const auto* first = static_cast<const LlamaState*>(seqs[0].state);
-  forward(pool, *ws, first->policy(), ws->seq_rows.data(), n_seqs, tokens, logits, all_logits);
+  forward_rows(pool, *ws, ws->seq_rows.data(), n_seqs, tokens, logits, all_logits);
   for (int64_t s = 0; s < n_seqs; ++s) static_cast<LlamaState*>(seqs[s].state)->pos_ += seqs[s].n;
-}
-
-const std::vector<TramsLayerWeights>& LlamaModel::trams_weights() const {
-  std::call_once(*trams_once_, [&] {
-    for (const LlamaLayer& L : layers_)
-      trams_->push_back(trams_layer_weights(L.wq, cfg_.n_heads, cfg_.head_dim));
-  });
-  return *trams_;
 }
 
 LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
@@ -239,6 +219,9 @@ LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
           c.alibi_bias_max, " is out of range (0, 64]");
     alibi_slopes_ = alibi_slopes(c.n_heads, c.alibi_bias_max);
   }
+  std::vector<ops::WeightView> wq;
+  for (const LlamaLayer& L : layers_) wq.push_back(L.wq);
+  trams_ = TramsWeights(std::move(wq), c.n_heads, c.head_dim);
 }
 
 void LlamaModel::norm(const float* x, const float* w, float* y) const {
@@ -266,19 +249,21 @@ void LlamaModel::embed(const int* tokens, int64_t n, float* x) const {
 void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
                          const AttentionPolicy& policy, const int* tokens, int64_t n, int64_t pos0,
                          float* logits, bool all_logits) const {
-  const SeqRows one{&cache, 0, n, pos0};
-  forward(pool, ws, policy, &one, 1, tokens, logits, all_logits);
+  const SeqRows one{&cache, 0, n, pos0, &policy};
+  forward_rows(pool, ws, &one, 1, tokens, logits, all_logits);
 }
 
-void LlamaModel::forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy& policy,
-                         const SeqRows* seqs, int64_t n_seqs, const int* tokens, float* logits,
-                         bool all_logits) const {
+void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* seqs,
+                              int64_t n_seqs, const int* tokens, float* logits,
+                              bool all_logits) const {
   const ModelConfig& c = cfg_;
   const ops::KernelTable& K = ops::kernels();
+  check(n_seqs >= 1, "forward: no sequences");
+  const AttentionPolicy& policy = *seqs[0].policy;
   int64_t n = 0;  // rows over all sequences
   for (int64_t s = 0; s < n_seqs; ++s) {
     const SeqRows& sq = seqs[s];
-    const AttentionPolicy& P = sq.policy ? *sq.policy : policy;
+    const AttentionPolicy& P = *sq.policy;
     check(sq.row0 == n, "forward: sequence ", s, " starts at row ", sq.row0, ", expected ", n);
     check(&P == &policy || P.label() == policy.label(), "forward: the sequences of one forward "
           "must share one attention policy (", P.label(), " vs ", policy.label(), ")");
@@ -289,107 +274,31 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy&
           sq.cache->geometry().max_positions(), " (raise --ctx)");
     n += sq.n;
   }
-  check(n_seqs >= 1 && n <= ws.max_tokens, "forward: block of ", n,
-        " tokens exceeds the workspace (", ws.max_tokens, ")");
-  const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half = c.head_dim / 2;
+  check(n <= ws.max_tokens, "forward: block of ", n, " tokens exceeds the workspace (",
+        ws.max_tokens, ")");
+  const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const bool alibi = c.position == PositionKind::ALiBi;
-  const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
-                             alibi ? alibi_slopes_.data() : nullptr, c.rope_theta, c.rope_style};
-  // A second rotation of the queries, to the position they take for global keys (spec: the
-  // distance ceiling for RoPE, <R(D) q, k>; StreamingLLM's in-cache position). ALiBi models take
-  // the global distance as a bias inside the attention kernel instead.
-  const bool global_q = policy.needs_global_query() && !alibi;
+  ws.attention.begin(AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim,
+                                    alibi ? alibi_slopes_.data() : nullptr, c.rope_theta,
+                                    c.rope_style},
+                     seqs, n_seqs);
 
   embed(tokens, n, ws.x.data());
-  for (int64_t s = 0; s < n_seqs; ++s) {
-  const int64_t pos0 = seqs[s].pos0 - seqs[s].row0;  // position of row i: pos0 + i
-  const AttentionPolicy& P = seqs[s].policy ? *seqs[s].policy : policy;
-  for (int64_t i = seqs[s].row0; i < seqs[s].row0 + seqs[s].n && !alibi; ++i) {
-    ops::rope_angles(static_cast<double>(pos0 + i), c.head_dim, c.rope_theta,
-                     ws.rope_cos.data() + i * half, ws.rope_sin.data() + i * half);
-    if (global_q)
-      ops::rope_angles(static_cast<double>(P.plan(pos0 + i).global_pos), c.head_dim,
-                       c.rope_theta, ws.rope_cos_g.data() + i * half,
-                       ws.rope_sin_g.data() + i * half);
-  }
-  }
-  for (int64_t s = 0; s < n_seqs; ++s) seqs[s].cache->set_key_rotation(!alibi, c.rope_theta, c.rope_style);
-  // LM-Infinite top-k: middle keys are scored with the query rotated to the fixed distance
-  // (RoPE; ALiBi takes it as a bias in the kernel), and kept unrotated in the middle store.
-  const MiddleTopK& mid = policy.middle();
-  const bool middle_q = mid.k > 0 && !alibi;
-  if (middle_q)
-    ops::rope_angles(static_cast<double>(mid.distance), c.head_dim, c.rope_theta,
-                     ws.rope_cos_m.data(), ws.rope_sin_m.data());
-  const std::vector<TramsLayerWeights>* trams_w = nullptr;
-  for (int64_t l = 0; l < c.n_layers && !trams_w; ++l)
-    if (policy.scores_layer(l)) trams_w = &trams_weights();
-
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LlamaLayer& L = layers_[l];
     // Attention sub-layer.
     for (int64_t i = 0; i < n; ++i) norm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim);
     const MatmulJob qkv[3] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     matmul_shared_input(pool, qkv, 3, ws.xb.data(), n);
-    if (L.bq) {  // biases go on before RoPE (and before the raw-key copy)
+    if (L.bq) {  // biases go on before RoPE (and before any copy of the unrotated key)
       for (int64_t i = 0; i < n; ++i) {
         add_bias(ws.q.data() + i * q_dim, L.bq, q_dim);
         add_bias(ws.k.data() + i * kv_dim, L.bk, kv_dim);
         add_bias(ws.v.data() + i * kv_dim, L.bv, kv_dim);
       }
     }
-    const bool scored = policy.scores_layer(l);
-    float* tok_scores = scored ? ws.tok_scores.data() : nullptr;
-    for (int64_t s = 0; s < n_seqs; ++s) {  // per sequence: RoPE, cache stores, attention
-    KvCache& cache = *seqs[s].cache;
-    const int64_t row0 = seqs[s].row0, pos0 = seqs[s].pos0 - row0;  // row i is at pos0 + i
-    const int64_t n_raw = cache.geometry().n_raw;
-    const bool middle_layer = cache.middle().has_layer(l);
-    for (int64_t i = row0; i < row0 + seqs[s].n; ++i) {
-      const float* cs = ws.rope_cos.data() + i * half;
-      const float* sn = ws.rope_sin.data() + i * half;
-      float* qi = ws.q.data() + i * q_dim;
-      float* ki = ws.k.data() + i * kv_dim;
-      if (global_q) {
-        float* qg = ws.q_global.data() + i * q_dim;
-        std::memcpy(qg, qi, sizeof(float) * q_dim);
-        K.rope(qg, c.n_heads, c.head_dim, ws.rope_cos_g.data() + i * half,
-               ws.rope_sin_g.data() + i * half, c.rope_style);
-      }
-      if (middle_q && mid.active(l)) {
-        float* qm = ws.q_middle.data() + i * q_dim;
-        std::memcpy(qm, qi, sizeof(float) * q_dim);
-        K.rope(qm, c.n_heads, c.head_dim, ws.rope_cos_m.data(), ws.rope_sin_m.data(),
-               c.rope_style);
-      }
-      // TRAMS scores from the unrotated key (spec trams.md), once, as the token enters the cache.
-      float* si = scored ? tok_scores + i * c.n_kv_heads : nullptr;
-      if (scored) trams_scores((*trams_w)[l], policy.score_kind(), c.n_kv_heads, ki, si);
-      const bool raw = pos0 + i < n_raw || middle_layer;
-      if (alibi) {  // no rotation: the cached key is the unrotated key
-        cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ki : nullptr,
-                    ws.v.data() + i * kv_dim, si);
-        continue;
-      }
-      if (raw) std::memcpy(ws.k_raw.data() + i * kv_dim, ki, sizeof(float) * kv_dim);
-      K.rope(qi, c.n_heads, c.head_dim, cs, sn, c.rope_style);
-      K.rope(ki, c.n_kv_heads, c.head_dim, cs, sn, c.rope_style);
-      cache_store(cache, l, c.n_kv_heads, pos0 + i, ki, raw ? ws.k_raw.data() + i * kv_dim : nullptr,
-                  ws.v.data() + i * kv_dim, si);
-    }
-    const int64_t qo = row0 * q_dim;
-    const AttentionPolicy& P = seqs[s].policy ? *seqs[s].policy : policy;
-    if (P.plain_causal() && !alibi)  // attend_full has no bias term
-      attend_full(pool, cache, l, shape, ws.q.data() + qo, seqs[s].n, seqs[s].pos0,
-                  ws.att.data() + qo, ws.scores.data());
-    else
-      attend_policy(pool, cache, l, shape, P, ws.q.data() + qo,
-                    global_q ? ws.q_global.data() + qo : nullptr, seqs[s].n, seqs[s].pos0,
-                    ws.att.data() + qo, ws.scores.data(),
-                    middle_q ? ws.q_middle.data() + qo : nullptr,
-                    ws.att_index.size() ? ws.att_index.data() : nullptr);
-    }
-    ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
+    ws.attention.layer(pool, l, ws.q.data(), ws.k.data(), ws.v.data(), ws.att.data(), trams_);
+  ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
 
     // MLP sub-layer: w_down(silu(w_gate x) * w_up x), or w_down(gelu(w_up x)).

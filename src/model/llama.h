@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/block_attention.h"
 #include "attention/kv_cache.h"
 #include "attention/policy.h"
-#include "attention/trams_score.h"
 #include "core/aligned.h"
 #include "formats/model_file.h"
 #include "model/model.h"
@@ -38,19 +38,6 @@ struct LlamaLayer {
   const float* bv = nullptr;  // [kv_dim]
 };
 
-// One sequence's rows in a forward over several sequences (batched decode): rows [row0, row0+n)
-// of the token block continue the sequence held in `cache`, at positions pos0..pos0+n-1. The
-// segments of one forward are contiguous and in order (row0 of each = the sum of the n before).
-// `policy`: the sequence's own policy object (nullptr = the forward's); policies of one forward
-// must agree on everything but the cache they plan over (equal labels).
-struct SeqRows {
-  KvCache* cache = nullptr;
-  int64_t row0 = 0;
-  int64_t n = 0;
-  int64_t pos0 = 0;
-  const AttentionPolicy* policy = nullptr;
-};
-
 // Scratch buffers for a block of up to `max_tokens` tokens, allocated once.
 struct Workspace final : ForwardScratch {
   Workspace(const ModelConfig& c, int64_t max_tokens, int64_t cache_capacity, int n_threads);
@@ -61,26 +48,14 @@ struct Workspace final : ForwardScratch {
   AlignedBuffer<float> x;       // [max_tokens, d_model] residual stream
   AlignedBuffer<float> xb;      // [max_tokens, d_model] normed input of a sub-layer
   AlignedBuffer<float> q;       // [max_tokens, q_dim]
-  AlignedBuffer<float> q_global;  // [max_tokens, q_dim] queries rotated for global keys
   AlignedBuffer<float> k;       // [max_tokens, kv_dim]
-  AlignedBuffer<float> k_raw;   // [max_tokens, kv_dim] keys before RoPE (for pinned raw slots)
   AlignedBuffer<float> v;       // [max_tokens, kv_dim]
   AlignedBuffer<float> att;     // [max_tokens, q_dim] attention output
   AlignedBuffer<float> proj;    // [max_tokens, d_model] output of wo / w_down
   AlignedBuffer<float> gate;    // [max_tokens, hidden]
   AlignedBuffer<float> up;      // [max_tokens, hidden]
-  AlignedBuffer<float> rope_cos;  // [max_tokens, head_dim/2]
-  AlignedBuffer<float> rope_sin;  // [max_tokens, head_dim/2]
-  AlignedBuffer<float> rope_cos_g;  // [max_tokens, head_dim/2] angles of RowPlan::global_pos
-  AlignedBuffer<float> rope_sin_g;  // [max_tokens, head_dim/2]
-  AlignedBuffer<float> q_middle;    // [max_tokens, q_dim] queries rotated to the top-k distance
-  AlignedBuffer<float> rope_cos_m;  // [head_dim/2] angles of policy.middle().distance
-  AlignedBuffer<float> rope_sin_m;  // [head_dim/2]
-  AlignedBuffer<float> tok_scores;  // [max_tokens, n_kv_heads] TRAMS scores of the block
-  // [n_threads, n_heads/n_kv_heads, cache_capacity + head_dim] (attention_scratch_floats)
-  AlignedBuffer<float> scores;
-  // Index scratch of attend_policy (top-k heaps, TRAMS candidates); empty for plain policies.
-  AlignedBuffer<int64_t> att_index;
+  // Everything the attention policy needs (rotations, scores, cache stores, kernel scratch).
+  BlockAttention attention;
   // [max_tokens] the per-sequence plan of a Model::forward (at most one sequence per row).
   std::vector<SeqRows> seq_rows;
 
@@ -138,26 +113,21 @@ class LlamaModel final : public Model {
   void forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlock* seqs, int64_t n_seqs,
                const int* tokens, float* logits, bool all_logits) const override;
 
-  // What the TRAMS score needs from W_Q of every layer (trams_score.h), computed on first use
-  // (once per model; O(n_heads * head_dim^2 * d_model) per layer) and shared by all sessions.
-  const std::vector<TramsLayerWeights>& trams_weights() const;
-
   // Runs n (<= ws.max_tokens, <= policy.max_block()) tokens at positions pos0..pos0+n-1,
   // appending their keys and values to the cache (whose geometry is policy.geometry()) and
   // attending under `policy`. When logits != nullptr, writes the logits of the last token
   // ([vocab]) or, with all_logits, of every token ([n, vocab]).
   void forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const AttentionPolicy& policy,
                const int* tokens, int64_t n, int64_t pos0, float* logits, bool all_logits) const;
-  // The same over n_seqs independent sequences in one pass: every projection, the MLP and the
-  // classifier run matrix-matrix over all rows; RoPE, the cache stores and attention run per
-  // sequence (its own cache, positions, policy plan). tokens: [sum of n]. Logits: every row's
-  // ([rows, vocab]) with all_logits, else the last row of each sequence ([n_seqs, vocab]).
-  // The single-sequence forward above is the case n_seqs == 1.
-  void forward(ThreadPool& pool, Workspace& ws, const AttentionPolicy& policy,
-               const SeqRows* seqs, int64_t n_seqs, const int* tokens, float* logits,
-               bool all_logits) const;
-
  private:
+  // The same over n_seqs independent sequences in one pass (each SeqRows names its policy):
+  // every projection, the MLP and the classifier run matrix-matrix over all rows; RoPE, the
+  // cache stores and attention run per sequence in ws.attention. tokens: [sum of n]. Logits:
+  // every row's ([rows, vocab]) with all_logits, else the last row of each sequence ([n_seqs,
+  // vocab]). Both public forwards are this one.
+  void forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* seqs, int64_t n_seqs,
+                    const int* tokens, float* logits, bool all_logits) const;
+
   void embed(const int* tokens, int64_t n, float* x) const;
 
   ModelConfig cfg_;
@@ -168,9 +138,7 @@ class LlamaModel final : public Model {
   const float* output_norm_;
   std::vector<LlamaLayer> layers_;
   std::vector<float> alibi_slopes_;  // [n_heads] for ALiBi models, else empty
-  std::shared_ptr<std::once_flag> trams_once_ = std::make_shared<std::once_flag>();
-  std::shared_ptr<std::vector<TramsLayerWeights>> trams_ =
-      std::make_shared<std::vector<TramsLayerWeights>>();
+  TramsWeights trams_;  // W_Q-derived TRAMS data, computed only if a policy scores tokens
 };
 
 }  // namespace lc

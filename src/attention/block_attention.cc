@@ -1,0 +1,170 @@
+#include "attention/block_attention.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace lc {
+
+TramsWeights::TramsWeights(std::vector<ops::WeightView> wq, int64_t n_heads, int64_t head_dim)
+    : wq_(std::move(wq)), n_heads_(n_heads), head_dim_(head_dim) {}
+
+const TramsLayerWeights& TramsWeights::layer(int64_t l) const {
+  std::call_once(*once_, [&] {
+    for (const ops::WeightView& w : wq_)
+      layers_->push_back(trams_layer_weights(w, n_heads_, head_dim_));
+  });
+  check(l >= 0 && l < static_cast<int64_t>(layers_->size()), "TRAMS: no weights for layer ", l);
+  return (*layers_)[static_cast<size_t>(l)];
+}
+
+BlockAttention::BlockAttention(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
+                               int64_t max_rows, int64_t cache_slots,
+                               const AttentionPolicy* policy, int n_threads)
+    : n_heads_(n_heads),
+      n_kv_heads_(n_kv_heads),
+      head_dim_(head_dim),
+      max_rows_(max_rows),
+      q_global_(static_cast<size_t>(max_rows * n_heads * head_dim)),
+      q_middle_(q_global_.size()),
+      k_raw_(static_cast<size_t>(max_rows * n_kv_heads * head_dim)),
+      rope_cos_(static_cast<size_t>(max_rows * head_dim / 2)),
+      rope_sin_(rope_cos_.size()),
+      rope_cos_g_(rope_cos_.size()),
+      rope_sin_g_(rope_cos_.size()),
+      rope_cos_m_(static_cast<size_t>(head_dim / 2)),
+      rope_sin_m_(rope_cos_m_.size()),
+      tok_scores_(static_cast<size_t>(max_rows * n_kv_heads)) {
+  const AttentionShape shape{n_heads, n_kv_heads, head_dim};
+  int64_t floats = attention_scratch_floats(shape, cache_slots, n_threads), indices = 0;
+  if (policy) {
+    floats = std::max(floats, attention_scratch_floats(shape, *policy, n_threads));
+    indices = attention_scratch_indices(shape, *policy, n_threads);
+  }
+  scores_ = AlignedBuffer<float>(static_cast<size_t>(floats));
+  index_ = AlignedBuffer<int64_t>(static_cast<size_t>(indices));
+}
+
+bool BlockAttention::fits(const AttentionPolicy& policy, int n_threads) const {
+  const AttentionShape shape{n_heads_, n_kv_heads_, head_dim_};
+  return static_cast<int64_t>(scores_.size()) >=
+             attention_scratch_floats(shape, policy, n_threads) &&
+         static_cast<int64_t>(index_.size()) >= attention_scratch_indices(shape, policy, n_threads);
+}
+
+size_t BlockAttention::bytes() const {
+  return q_global_.bytes() + q_middle_.bytes() + k_raw_.bytes() + rope_cos_.bytes() +
+         rope_sin_.bytes() + rope_cos_g_.bytes() + rope_sin_g_.bytes() + rope_cos_m_.bytes() +
+         rope_sin_m_.bytes() + tok_scores_.bytes() + scores_.bytes() + index_.bytes();
+}
+
+void BlockAttention::begin(const AttentionShape& shape, const SeqRows* seqs, int64_t n_seqs) {
+  check(shape.n_heads == n_heads_ && shape.n_kv_heads == n_kv_heads_ &&
+            shape.head_dim == head_dim_,
+        "attention: the scratch was made for another head layout");
+  shape_ = shape;
+  seqs_ = seqs;
+  n_seqs_ = n_seqs;
+  const bool alibi = shape.alibi_slopes != nullptr;
+  const int64_t half = head_dim_ / 2;
+  bool middle_angles = false;
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    const SeqRows& sq = seqs[s];
+    check(sq.policy != nullptr && sq.row0 + sq.n <= max_rows_, "attention: bad block plan");
+    const AttentionPolicy& P = *sq.policy;
+    // ALiBi: nothing is rotated, the cached key is the unrotated key, and every distance
+    // (global keys' included) is a bias inside the kernel.
+    sq.cache->set_key_rotation(!alibi, shape.rope_theta, shape.rope_style);
+    if (alibi) continue;
+    const int64_t pos0 = sq.pos0 - sq.row0;  // position of row i: pos0 + i
+    for (int64_t i = sq.row0; i < sq.row0 + sq.n; ++i) {
+      ops::rope_angles(static_cast<double>(pos0 + i), head_dim_, shape.rope_theta,
+                       rope_cos_.data() + i * half, rope_sin_.data() + i * half);
+      // The query's second rotation, to the position it takes for global keys (spec: the
+      // distance ceiling <R(D) q, k>; StreamingLLM's in-cache position).
+      if (P.needs_global_query())
+        ops::rope_angles(static_cast<double>(P.plan(pos0 + i).global_pos), head_dim_,
+                         shape.rope_theta, rope_cos_g_.data() + i * half,
+                         rope_sin_g_.data() + i * half);
+    }
+    // LM-Infinite top-k: middle keys are scored with the query rotated to one fixed distance
+    // (equal for every sequence of a forward: their policies agree).
+    if (P.middle().k > 0 && !middle_angles) {
+      ops::rope_angles(static_cast<double>(P.middle().distance), head_dim_, shape.rope_theta,
+                       rope_cos_m_.data(), rope_sin_m_.data());
+      middle_angles = true;
+    }
+  }
+}
+
+void BlockAttention::store_and_rotate(const SeqRows& sq, int64_t l, float* q, float* k,
+                                      const float* v, const TramsWeights& trams) {
+  const ops::KernelTable& K = ops::kernels();
+  const AttentionPolicy& P = *sq.policy;
+  KvCache& cache = *sq.cache;
+  const int64_t q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_,
+                half = head_dim_ / 2;
+  const bool alibi = shape_.alibi_slopes != nullptr;
+  const bool global_q = P.needs_global_query() && !alibi;
+  const bool middle_q = P.middle().active(l) && !alibi;
+  const bool scored = P.scores_layer(l);
+  const TramsLayerWeights* tw = scored ? &trams.layer(l) : nullptr;
+  const int64_t pos0 = sq.pos0 - sq.row0, n_raw = cache.geometry().n_raw;
+  const bool middle_layer = cache.middle().has_layer(l);
+  for (int64_t i = sq.row0; i < sq.row0 + sq.n; ++i) {
+    float* qi = q + i * q_dim;
+    float* ki = k + i * kv_dim;
+    const float* cs = rope_cos_.data() + i * half;
+    const float* sn = rope_sin_.data() + i * half;
+    if (global_q) {
+      float* qg = q_global_.data() + i * q_dim;
+      std::memcpy(qg, qi, sizeof(float) * q_dim);
+      K.rope(qg, n_heads_, head_dim_, rope_cos_g_.data() + i * half,
+             rope_sin_g_.data() + i * half, shape_.rope_style);
+    }
+    if (middle_q) {
+      float* qm = q_middle_.data() + i * q_dim;
+      std::memcpy(qm, qi, sizeof(float) * q_dim);
+      K.rope(qm, n_heads_, head_dim_, rope_cos_m_.data(), rope_sin_m_.data(), shape_.rope_style);
+    }
+    // TRAMS scores from the unrotated key (spec trams.md), once, as the token enters the cache.
+    float* si = scored ? tok_scores_.data() + i * n_kv_heads_ : nullptr;
+    if (scored) trams_scores(*tw, P.score_kind(), n_kv_heads_, ki, si);
+    const bool raw = pos0 + i < n_raw || middle_layer;
+    if (alibi) {  // no rotation: the cached key is the unrotated key
+      cache_store(cache, l, n_kv_heads_, pos0 + i, ki, raw ? ki : nullptr, v + i * kv_dim, si);
+      continue;
+    }
+    if (raw) std::memcpy(k_raw_.data() + i * kv_dim, ki, sizeof(float) * kv_dim);
+    K.rope(qi, n_heads_, head_dim_, cs, sn, shape_.rope_style);
+    K.rope(ki, n_kv_heads_, head_dim_, cs, sn, shape_.rope_style);
+    cache_store(cache, l, n_kv_heads_, pos0 + i, ki, raw ? k_raw_.data() + i * kv_dim : nullptr,
+                v + i * kv_dim, si);
+  }
+}
+
+void BlockAttention::layer(ThreadPool& pool, int64_t l, float* q, float* k, const float* v,
+                           float* out, const TramsWeights& trams) {
+  const int64_t q_dim = n_heads_ * head_dim_;
+  const bool alibi = shape_.alibi_slopes != nullptr;
+  for (int64_t s = 0; s < n_seqs_; ++s) {  // per sequence: RoPE, cache stores, attention
+    const SeqRows& sq = seqs_[s];
+    const AttentionPolicy& P = *sq.policy;
+    store_and_rotate(sq, l, q, k, v, trams);
+    const int64_t qo = sq.row0 * q_dim;
+    if (P.plain_causal() && !alibi) {  // attend_full has no bias term
+      attend_full(pool, *sq.cache, l, shape_, q + qo, sq.n, sq.pos0, out + qo, scores_.data());
+      continue;
+    }
+    const bool global_q = P.needs_global_query() && !alibi;
+    const bool middle_q = P.middle().k > 0 && !alibi;
+    attend_policy(pool, *sq.cache, l, shape_, P, q + qo, global_q ? q_global_.data() + qo : nullptr,
+                  sq.n, sq.pos0, out + qo, scores_.data(),
+                  middle_q ? q_middle_.data() + qo : nullptr,
+                  index_.size() ? index_.data() : nullptr);
+  }
+}
+
+}  // namespace lc
