@@ -1,11 +1,5 @@
-// The attention flags shared by run, bench and the evaluation commands:
-//   --attn full|window|streaming|lambda|trams   (eval commands: a comma-separated list, one
-//                                          configuration each; items may override the shared
-//                                          flags: lambda:D=none, full:D=512, window:W=256,
-//                                          streaming:S=4:W=508, lambda:G=10:L=512:K=5:H=4:P=1024,
-//                                          trams:M=400:R=150:m=200:score=code:dist=compacted)
-//   --window N  --sinks G  --ceiling D|none  --topk K  --topk-from-layer H  --middle-pool P
-//   --pool M  --recent R  --select m  --trams-score paper|code  --trams-distance true|compacted
+// The attention flags shared by run, bench and the evaluation commands (--attn and the shared
+// settings); names, parsing and help come from src/attention (parse.h, policy_table.h).
 #pragma once
 #include <string>
 #include <vector>
@@ -17,13 +11,7 @@
 namespace lc::cli {
 
 // The help lines for these flags, shared by every command's --help.
-inline constexpr const char* kAttentionFlagsHelp =
-    "attention flags: --attn full|window|streaming|lambda|trams (ppl/passkey: a list; items\n"
-    "                 override: lambda:D=none, window:W=256, lambda:G=10:L=512:K=5:H=4:P=1024,\n"
-    "                 trams:M=400:R=150:m=200:score=code:dist=compacted)\n"
-    "                 --window N --sinks G --ceiling D|none --topk K --topk-from-layer H\n"
-    "                 --middle-pool P --pool M --recent R --select m --trams-score paper|code\n"
-    "                 --trams-distance true|compacted\n";
+const std::string& attention_flags_help();
 
 // The flag names, for Args' declaration lists.
 const std::vector<std::string>& attention_value_flags();

@@ -47,7 +47,7 @@ int cmd_passkey(int argc, char** argv) {
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
-    std::fputs(kAttentionFlagsHelp, stdout);
+    std::fputs(attention_flags_help().c_str(), stdout);
     return 0;
   }
   PasskeyOptions opt;

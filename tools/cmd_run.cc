@@ -97,7 +97,7 @@ int cmd_run(int argc, char** argv) {
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
-    std::fputs(kAttentionFlagsHelp, stdout);
+    std::fputs(attention_flags_help().c_str(), stdout);
     return 0;
   }
   if (a.has("-p") && a.has("-f")) fail("-p and -f are mutually exclusive");

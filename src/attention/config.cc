@@ -4,17 +4,6 @@
 
 namespace lc {
 
-const char* policy_name(AttnPolicy p) {
-  switch (p) {
-    case AttnPolicy::Full: return "full";
-    case AttnPolicy::Window: return "window";
-    case AttnPolicy::Streaming: return "streaming";
-    case AttnPolicy::Lambda: return "lambda";
-    case AttnPolicy::Trams: return "trams";
-  }
-  return "?";
-}
-
 const char* trams_score_name(TramsScore s) { return s == TramsScore::Code ? "code" : "paper"; }
 
 std::string AttentionConfig::label() const {

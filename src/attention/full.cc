@@ -4,6 +4,7 @@
 
 #include "attention/attention.h"
 #include "attention/policy.h"
+#include "attention/policy_table.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
@@ -97,6 +98,16 @@ class FullPolicy final : public AttentionPolicy {
 std::unique_ptr<AttentionPolicy> make_full_policy(int64_t ctx, int64_t ceiling) {
   check(ctx >= 1, "full: context of ", ctx, " tokens");
   return std::make_unique<FullPolicy>(ctx, ceiling);
+}
+
+
+std::unique_ptr<AttentionPolicy> resolve_full(const AttentionConfig& c, const PolicyContext& pc) {
+  // A model trained with a sliding window (Mistral) attends within it unless full attention was
+  // asked for explicitly.
+  if (c.model_window && pc.model_window > 0 && c.ceiling < 0)
+    return make_window_policy(pc.model_window, pc.block_tokens);
+  check(pc.ctx > 0, "attention: context of ", pc.ctx, " tokens");
+  return make_full_policy(pc.ctx, c.ceiling < 0 ? AttentionConfig::kNoCeiling : c.ceiling);
 }
 
 }  // namespace lc

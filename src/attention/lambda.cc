@@ -20,6 +20,7 @@
 #include <algorithm>
 
 #include "attention/policy.h"
+#include "attention/policy_table.h"
 #include "core/error.h"
 
 namespace lc {
@@ -83,6 +84,21 @@ std::unique_ptr<AttentionPolicy> make_lambda_policy(int64_t global, int64_t loca
   check(topk.distance >= 0, "lambda: top-k distance ", topk.distance, " must be >= 0");
   check(topk.pool >= 0, "--middle-pool ", topk.pool, ": expected a count >= 1");
   return std::make_unique<LambdaPolicy>(global, local, ceiling, block_tokens, topk, score);
+}
+
+
+std::unique_ptr<AttentionPolicy> resolve_lambda(const AttentionConfig& c, const PolicyContext& pc) {
+  // D defaults to L (= L_pre unless L is set), the official code's choice. Middle tokens are
+  // scored at the fixed distance L_pre / 2 (spec, "Optional: top-k middle tokens").
+  const int64_t window = c.window > 0 ? c.window : pc.trained_ctx;
+  MiddleTopK topk;
+  topk.k = c.topk;
+  topk.from_layer = c.topk_from_layer;
+  topk.distance = pc.trained_ctx / 2;
+  topk.pool = c.middle_pool;
+  return make_lambda_policy(c.sinks < 0 ? 10 : c.sinks, window,
+                            c.ceiling < 0 ? window : c.ceiling, pc.block_tokens, topk,
+                            c.trams_score);
 }
 
 }  // namespace lc

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "attention/policy.h"
+#include "attention/policy_table.h"
 #include "core/error.h"
 
 namespace lc {
@@ -44,6 +45,13 @@ std::unique_ptr<AttentionPolicy> make_streaming_policy(int64_t sinks, int64_t wi
   check(sinks >= 0, "streaming: S = ", sinks, " must be >= 0");
   check(window >= 1, "streaming: W = ", window, " must be >= 1");
   return std::make_unique<StreamingPolicy>(sinks, window, block_tokens);
+}
+
+
+std::unique_ptr<AttentionPolicy> resolve_streaming(const AttentionConfig& c,
+                                                   const PolicyContext& pc) {
+  return make_streaming_policy(c.sinks < 0 ? 4 : c.sinks,
+                               c.window > 0 ? c.window : pc.trained_ctx, pc.block_tokens);
 }
 
 }  // namespace lc

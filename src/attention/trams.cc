@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "attention/policy.h"
+#include "attention/policy_table.h"
 #include "core/error.h"
 
 namespace lc {
@@ -47,6 +48,17 @@ std::unique_ptr<AttentionPolicy> make_trams_policy(const TramsSelect& sel, Trams
   check(sel.select <= sel.pool, "--select ", sel.select, ": expected m <= --pool M (", sel.pool,
         ")");
   return std::make_unique<TramsPolicy>(sel, score, block_tokens);
+}
+
+
+std::unique_ptr<AttentionPolicy> resolve_trams(const AttentionConfig& c, const PolicyContext& pc) {
+  // The official code's M = 400, R = 150, m = 200 (spec trams.md).
+  TramsSelect sel;
+  sel.pool = c.trams_pool < 0 ? 400 : c.trams_pool;
+  sel.recent = c.trams_recent < 0 ? 150 : c.trams_recent;
+  sel.select = c.trams_select < 0 ? 200 : c.trams_select;
+  sel.compacted = c.trams_compacted;
+  return make_trams_policy(sel, c.trams_score, pc.block_tokens);
 }
 
 }  // namespace lc

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "attention/policy.h"
+#include "attention/policy_table.h"
 #include "core/error.h"
 
 namespace lc {
@@ -30,6 +31,12 @@ class WindowPolicy final : public AttentionPolicy {
 std::unique_ptr<AttentionPolicy> make_window_policy(int64_t window, int64_t block_tokens) {
   check(window >= 1, "window: W = ", window, " must be >= 1");
   return std::make_unique<WindowPolicy>(window, block_tokens);
+}
+
+
+std::unique_ptr<AttentionPolicy> resolve_window(const AttentionConfig& c,
+                                                const PolicyContext& pc) {
+  return make_window_policy(c.window > 0 ? c.window : pc.trained_ctx, pc.block_tokens);
 }
 
 }  // namespace lc
