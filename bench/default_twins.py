@@ -236,6 +236,11 @@ def write_md(args, r):
             "%.2f MiB" % (v[k]["memory_bytes"] / 2**20) for k in kinds) + " |")
     o.append("\n(%.0f s, load average at the end %.2f %.2f %.2f)\n" %
              ((r["seconds"],) + tuple(r["load_avg"])))
+    # Keep the passkey section that bench/default_passkey.py maintains.
+    old = open(args.md).read() if os.path.exists(args.md) else ""
+    begin, end = "<!-- passkey:begin -->", "<!-- passkey:end -->"
+    if begin in old and end in old:
+        o.append(old[old.index(begin):old.index(end) + len(end)])
     open(args.md, "w").write("\n".join(o) + "\n")
 
 
