@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "eval/mqar.h"
+#include "data/mqar.h"
 #include "test_util.h"
 
 namespace lc {

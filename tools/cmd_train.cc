@@ -1,6 +1,6 @@
 // longctx train: trains a small Llama-style or BASED-style model on the CPU (src/train/) on
 // byte-level text (--data FILE: vocabulary 256 bytes + BOS 256) or on the MQAR task
-// (../shared/specs/mqar.md, src/eval/mqar.h), prints a progress line per step on stderr (loss,
+// (../shared/specs/mqar.md, src/data/mqar.h), prints a progress line per step on stderr (loss,
 // learning rate, gradient norm, tokens/s) and, with -o DIR, exports the weights as a Hugging
 // Face directory that `longctx run/ppl/bench/logits` load (Llama family or BASED).
 #include <cmath>
@@ -16,8 +16,8 @@
 #include "core/file_io.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "data/mqar.h"
 #include "eval/json_writer.h"
-#include "eval/mqar.h"
 #include "train/export.h"
 #include "train/layers.h"
 #include "train/model.h"

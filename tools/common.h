@@ -12,7 +12,8 @@ namespace lc::cli {
 
 // -m MODEL [--dtype f32|bf16|f16]
 std::unique_ptr<ModelFile> load_model(const Args& a);
-// -z TOKENIZER, else tokenizer.bin / tokenizer.model beside the model file.
+// -z TOKENIZER, else the model's own (tokenizer/discover.h: GGUF-embedded, or tokenizer.bin /
+// tokenizer.model / tokenizer.json beside the model file or inside its directory).
 std::unique_ptr<Tokenizer> load_tokenizer_for(const Args& a, const ModelFile& model);
 // Whole file as bytes; errors name the flag and file.
 std::string read_text_file(const std::string& flag, const std::string& path);

@@ -2,7 +2,7 @@
 // scaled to a CPU: 2-layer models (layer 0 BaseConv, layer 1 the mixer under test, no MLP,
 // pre-norm, no position embedding and no RoPE, tied LM head) trained with the in-repo trainer on
 // a mix of MQAR slices, stopped at a validation accuracy, and scored per test slice with the
-// trainer's forward pass (argmax at the query positions, eval/mqar.h mqar_accuracy). `longctx
+// trainer's forward pass (argmax at the query positions, data/mqar.h mqar_accuracy). `longctx
 // recall` also scores the exported checkpoint with the engine (tools/cmd_recall.cc).
 //
 // Training mixes slices of different sequence lengths: each step draws one train slice uniformly
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "eval/mqar.h"
+#include "data/mqar.h"
 #include "train/model.h"
 
 namespace lc {

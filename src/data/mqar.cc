@@ -1,4 +1,4 @@
-#include "eval/mqar.h"
+#include "data/mqar.h"
 
 #include <cmath>
 #include <numeric>
