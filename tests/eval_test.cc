@@ -450,8 +450,9 @@ TEST(EvalJson, WriterNestsAndEscapes) {
   j.member("bad", NAN).array("v", std::vector<double>{1, 2}).key("o").begin_object().end_object();
   j.end_object();
   EXPECT_EQ(j.str(),
-            "{\n  \"a\": \"x\\\"y\\u000a\",\n  \"n\": 3,\n  \"f\": 0.5,\n  \"bad\": null,\n"
+            "{\n  \"a\": \"x\\\"y\\n\",\n  \"n\": 3,\n  \"f\": 0.5,\n  \"bad\": null,\n"
             "  \"v\": [1, 2],\n  \"o\": {}\n}\n");
+  EXPECT_EQ(json_quote("\x01\xFF"), "\"\\u0001\xEF\xBF\xBD\"");  // invalid UTF-8 -> U+FFFD
   JsonWriter open;
   open.begin_array();
   EXPECT_THROW(open.str(), Error);

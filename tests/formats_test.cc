@@ -180,6 +180,27 @@ TEST(Json, StrictParsing) {
     EXPECT_THROW(parse_json(bad, "t"), Error) << bad;
 }
 
+TEST(Json, ErrorsNameTheByteAndLimitsHold) {
+  expect_error([] { parse_json("[1] x", "c.json"); }, "c.json: invalid JSON at byte 4: ");
+  expect_error([] { parse_json("{\"a\": {\"b\": 1, \"b\": 2}}", "c.json"); },
+               "duplicate object key 'b'");
+  expect_error([] { parse_json("\"\xFF\"", "c.json"); }, "UTF-8");
+  expect_error([] { parse_json("[1] // c", "c.json"); }, "c.json: invalid JSON");
+  EXPECT_NO_THROW(parse_json(std::string(128, '[') + std::string(128, ']'), "t"));
+  expect_error([] { parse_json(std::string(129, '[') + std::string(129, ']'), "t"); },
+               "at byte 128: nesting deeper than 128 levels");
+  const Json n =
+      parse_json("[9223372036854775807, -9223372036854775808, 9223372036854775808, 1.0]", "t");
+  EXPECT_TRUE(n.items()[0].is_int());
+  EXPECT_EQ(n.items()[0].integer(), INT64_MAX);
+  EXPECT_EQ(n.items()[1].integer(), INT64_MIN);
+  EXPECT_FALSE(n.items()[2].is_int());
+  EXPECT_DOUBLE_EQ(n.items()[2].number(), 9223372036854775808.0);
+  EXPECT_FALSE(n.items()[3].is_int());
+  const Json o = parse_json(R"({"z": 1, "a": 2})", "t");  // members keep the file's order
+  EXPECT_EQ(o.members()[0].first, "z");
+}
+
 std::string safetensors(const std::string& header, size_t data_bytes) {
   std::string h = header;
   while (h.size() % 8) h += ' ';

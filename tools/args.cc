@@ -1,12 +1,21 @@
 #include "args.h"
 
-
 #include <algorithm>
+
+#include <CLI/CLI.hpp>
 
 #include "core/error.h"
 #include "core/parse.h"
 
 namespace lc::cli {
+
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+}  // namespace
 
 Args::Args(const std::string& command, std::vector<std::string> value_flags,
            std::vector<std::string> switches, std::vector<std::string> repeatable)
@@ -16,21 +25,44 @@ Args::Args(const std::string& command, std::vector<std::string> value_flags,
       repeatable_(std::move(repeatable)) {}
 
 void Args::parse(int argc, char** argv, int first) {
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    bool is_value = std::find(value_flags_.begin(), value_flags_.end(), a) != value_flags_.end();
-    bool is_switch = std::find(switches_.begin(), switches_.end(), a) != switches_.end();
-    if (!is_value && !is_switch)
-      fail(command_, ": unknown argument '", a, "' (see 'longctx ", command_, " --help')");
-    bool repeat_ok = std::find(repeatable_.begin(), repeatable_.end(), a) != repeatable_.end();
-    if (values_.count(a) && !repeat_ok) fail(command_, ": ", a, " given more than once");
-    if (is_switch) {
-      values_[a] = "1";
+  const std::string see_help = " (see 'longctx " + command_ + " --help')";
+  CLI::App app(command_);
+  app.set_help_flag();  // each command declares --help itself and prints its own usage
+  app.allow_extras();   // unknown arguments are reported below, in order, with the hint
+  // Every occurrence is kept: repeats of non-repeatable flags are reported below by name.
+  std::map<std::string, CLI::Option*> options;
+  for (const std::string& f : value_flags_)
+    options[f] = app.add_option(f)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  for (const std::string& s : switches_)
+    options[s] = app.add_flag(s)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= first; --i) args.emplace_back(argv[i]);  // CLI11 pops from the back
+  const std::string last = argc > first ? argv[argc - 1] : "";
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    // A value flag as the very last argument: CLI11 ran out of arguments for it.
+    if (args.empty() && dynamic_cast<const CLI::ArgumentMismatch*>(&e) &&
+        contains(value_flags_, last))
+      fail(command_, ": ", last, " needs a value");
+    fail(command_, ": ", e.what(), see_help);
+  }
+  const std::vector<std::string> unknown = app.remaining();
+  if (!unknown.empty()) fail(command_, ": unknown argument '", unknown.front(), "'", see_help);
+
+  for (const auto& [flag, opt] : options) {
+    if (opt->count() == 0) continue;
+    if (opt->count() > 1 && !contains(repeatable_, flag))
+      fail(command_, ": ", flag, " given more than once");
+    if (contains(switches_, flag)) {
+      // A bare switch reads as "true"; "--verbose=false" is refused rather than read as "off".
+      if (opt->results().back() != "true") fail(command_, ": ", flag, " takes no value");
+      values_[flag] = "1";
       continue;
     }
-    if (i + 1 >= argc) fail(command_, ": ", a, " needs a value");
-    values_[a] = argv[++i];
-    all_values_[a].push_back(values_[a]);
+    all_values_[flag] = opt->results();
+    values_[flag] = opt->results().back();
   }
 }
 

@@ -1,5 +1,6 @@
-// Command-line parsing for the subcommands: flags are declared up front, unknown flags and
-// missing values are errors, numbers are parsed strictly (core/parse.h).
+// Command-line parsing for the subcommands, on CLI11: flags are declared up front, unknown flags
+// and missing values are errors, numbers are parsed strictly (core/parse.h). A value may also be
+// given as --flag=VALUE or -fVALUE.
 #pragma once
 #include <cstdint>
 #include <map>

@@ -1,9 +1,13 @@
-// SHA-256 (FIPS 180-4), for recording which model file a result came from.
+// SHA-256 (FIPS 180-4) through OpenSSL's libcrypto (EVP digest API), for recording which model
+// file a result came from.
 #pragma once
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX; <openssl/evp.h> stays out of this header
 
 namespace lc {
 
@@ -17,11 +21,10 @@ class Sha256 {
   std::string hex();
 
  private:
-  void block(const uint8_t* p);
-  uint32_t h_[8];
-  uint8_t buf_[64];
-  size_t buf_len_ = 0;
-  uint64_t total_ = 0;
+  struct FreeCtx {
+    void operator()(evp_md_ctx_st* ctx) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, FreeCtx> ctx_;
 };
 
 std::string sha256_hex(const void* data, size_t n);

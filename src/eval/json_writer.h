@@ -1,5 +1,6 @@
 // A small streaming JSON writer for evaluation results: objects one member per line, arrays of
-// numbers on one line. Non-finite numbers are written as null.
+// numbers on one line (nlohmann-json cannot lay a document out this way; it encodes the strings).
+// Non-finite numbers are written as null.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -7,6 +8,7 @@
 
 namespace lc {
 
+// A JSON string literal (nlohmann-json's encoder); invalid UTF-8 becomes U+FFFD.
 std::string json_quote(const std::string& s);
 
 class JsonWriter {

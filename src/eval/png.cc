@@ -27,18 +27,8 @@ void put_chunk(std::vector<uint8_t>& out, const char type[4], const std::vector<
 }  // namespace
 
 uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc) {
-  static const auto table = [] {
-    std::vector<uint32_t> t(256);
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  if (n == 0) return crc;  // zlib returns its initial value (0) for a null buffer
+  return static_cast<uint32_t>(::crc32_z(crc, data, n));
 }
 
 std::vector<uint8_t> zlib_compress(const uint8_t* data, size_t n) {

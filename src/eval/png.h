@@ -9,7 +9,7 @@
 
 namespace lc {
 
-// CRC-32 (ISO 3309, polynomial 0xEDB88320 reflected), as PNG chunks use.
+// CRC-32 (ISO 3309, polynomial 0xEDB88320 reflected), as PNG chunks use; zlib computes it.
 uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc = 0);
 // A zlib stream (RFC 1950, deflate at the best compression level) holding `data`.
 std::vector<uint8_t> zlib_compress(const uint8_t* data, size_t n);

@@ -1,9 +1,10 @@
 #include "formats/json.h"
 
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
+#include <algorithm>
+#include <iterator>
 #include <unordered_set>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -27,215 +28,170 @@ const char* Json::type_name(Type t) {
   return "?";
 }
 
+namespace {
+
+// nlohmann's SAX events carry no input position, so the parser reads through this iterator,
+// which records how many bytes have been consumed; the depth and duplicate-key errors (checked
+// here, not by nlohmann) then name their byte like nlohmann's own syntax errors do.
+class CountingIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  CountingIterator(const char* p, const char* begin, size_t* consumed)
+      : p_(p), begin_(begin), consumed_(consumed) {}
+  reference operator*() const { return *p_; }
+  CountingIterator& operator++() {
+    ++p_;
+    *consumed_ = static_cast<size_t>(p_ - begin_);
+    return *this;
+  }
+  bool operator==(const CountingIterator& o) const { return p_ == o.p_; }
+  bool operator!=(const CountingIterator& o) const { return p_ != o.p_; }
+
+ private:
+  const char* p_;
+  const char* begin_;
+  size_t* consumed_;
+};
+
+}  // namespace
+
+// Builds the lc::Json tree from nlohmann's SAX events (nlohmann does the RFC 8259 lexing:
+// literals, numbers, escapes, surrogates, UTF-8, trailing input) and adds the rules nlohmann
+// does not enforce: no duplicate keys and a nesting limit.
 class JsonParser {
  public:
-  JsonParser(std::string_view s, const std::string& name) : s_(s), name_(name) {}
+  JsonParser(std::string_view text, const std::string& name) : text_(text), name_(name) {}
 
   Json parse_document() {
-    Json v = value(0);
-    skip_ws();
-    if (pos_ != s_.size()) error("unexpected trailing characters");
-    return v;
+    const char* b = text_.data();
+    const char* e = b + text_.size();
+    const bool ok = nlohmann::json::sax_parse(
+        CountingIterator(b, b, &consumed_), CountingIterator(e, b, &consumed_), this,
+        nlohmann::json::input_format_t::json, /*strict=*/true, /*ignore_comments=*/false);
+    if (!ok) error(consumed_, "unexpected binary value");  // binary() below; unreachable for JSON
+    return std::move(root_);
+  }
+
+  // The SAX interface (nlohmann::json_sax).
+  bool null() {
+    add();
+    return true;
+  }
+  bool boolean(bool v) {
+    Json& j = add();
+    j.type_ = Json::Type::Bool;
+    j.bool_ = v;
+    return true;
+  }
+  bool number_integer(int64_t v) {  // negative integer literals that fit int64
+    set_int(add(), v);
+    return true;
+  }
+  bool number_unsigned(uint64_t v) {  // non-negative integer literals that fit uint64
+    Json& j = add();
+    if (v <= static_cast<uint64_t>(INT64_MAX)) {
+      set_int(j, static_cast<int64_t>(v));
+    } else {
+      j.type_ = Json::Type::Number;
+      j.number_ = static_cast<double>(v);
+    }
+    return true;
+  }
+  bool number_float(double v, const std::string&) {  // nlohmann rejects non-finite values
+    Json& j = add();
+    j.type_ = Json::Type::Number;
+    j.number_ = v;
+    return true;
+  }
+  bool string(std::string& s) {
+    Json& j = add();
+    j.type_ = Json::Type::String;
+    j.str_ = std::move(s);
+    return true;
+  }
+  bool binary(nlohmann::json::binary_t&) { return false; }  // not produced by the JSON format
+  bool start_object(size_t) {
+    open(Json::Type::Object);
+    keys_.emplace_back();
+    return true;
+  }
+  bool key(std::string& k) {
+    if (!keys_.back().insert(k).second)
+      error(consumed_ ? consumed_ - 1 : 0, "duplicate object key '" + k + "'");
+    stack_.back()->members_.emplace_back(std::move(k), Json());
+    return true;
+  }
+  bool end_object() {
+    keys_.pop_back();
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(size_t) {
+    open(Json::Type::Array);
+    return true;
+  }
+  bool end_array() {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(size_t position, const std::string& last_token,
+                   const nlohmann::json::exception& ex) {
+    // position counts the bytes read, including the offending one (or the end of input).
+    const size_t byte = std::min(position > 0 ? position - 1 : 0, text_.size());
+    if (ex.id == 406) error(byte, "number out of range");  // out_of_range.406: overflow
+    // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error while
+    // parsing value - invalid literal; last read: '[1] x'; expected end of input": keep the
+    // part after the position, without the echo of the input (which can be long).
+    std::string what = ex.what();
+    const size_t column = what.find(", column ");
+    const size_t colon = what.find(": ", column == std::string::npos ? 0 : column);
+    if (colon != std::string::npos) what.erase(0, colon + 2);
+    const std::string echo = "; last read: '" + last_token + "'";
+    const size_t at = what.find(echo);
+    if (at != std::string::npos) what.erase(at, echo.size());
+    error(byte, what);
   }
 
  private:
-  static constexpr int kMaxDepth = 128;
+  static constexpr size_t kMaxDepth = 128;
 
-  [[noreturn]] void error(const char* what) const {
-    fail(name_, ": invalid JSON at byte ", pos_, ": ", what);
+  [[noreturn]] void error(size_t byte, const std::string& what) const {
+    fail(name_, ": invalid JSON at byte ", byte, ": ", what);
   }
-  void skip_ws() {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-      ++pos_;
+  static void set_int(Json& j, int64_t v) {
+    j.type_ = Json::Type::Number;
+    j.is_int_ = true;
+    j.int_ = v;
+    j.number_ = static_cast<double>(v);
   }
-  bool eat(char c) {
-    skip_ws();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
+  // The slot for the next value: the root, the next array item, or the member whose key() was
+  // just read. Parents on stack_ only grow after their open child is closed, so the pointers
+  // stay valid.
+  Json& add() {
+    if (stack_.empty()) return root_;
+    Json* parent = stack_.back();
+    if (parent->type_ == Json::Type::Array) return parent->items_.emplace_back();
+    return parent->members_.back().second;
   }
-  void expect(char c, const char* what) {
-    if (!eat(c)) error(what);
-  }
-  bool literal(std::string_view word) {
-    if (s_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  Json value(int depth) {
-    if (depth > kMaxDepth) error("nesting deeper than 128 levels");
-    skip_ws();
-    if (pos_ >= s_.size()) error("unexpected end of input, expected a value");
-    Json v;
-    const char c = s_[pos_];
-    if (c == '{') {
-      ++pos_;
-      v.type_ = Json::Type::Object;
-      std::unordered_set<std::string_view> seen;
-      if (eat('}')) return v;
-      do {
-        skip_ws();
-        if (pos_ >= s_.size() || s_[pos_] != '"') error("expected a string key");
-        std::string key = string();
-        expect(':', "expected ':' after an object key");
-        Json member = value(depth + 1);
-        v.members_.emplace_back(std::move(key), std::move(member));
-      } while (eat(','));
-      expect('}', "expected ',' or '}' in an object");
-      // Keys point into members_, which no longer reallocates.
-      for (const auto& m : v.members_)
-        if (!seen.insert(m.first).second)
-          fail(name_, ": invalid JSON: duplicate object key '", m.first, "'");
-      return v;
-    }
-    if (c == '[') {
-      ++pos_;
-      v.type_ = Json::Type::Array;
-      if (eat(']')) return v;
-      do v.items_.push_back(value(depth + 1));
-      while (eat(','));
-      expect(']', "expected ',' or ']' in an array");
-      return v;
-    }
-    if (c == '"') {
-      v.type_ = Json::Type::String;
-      v.str_ = string();
-      return v;
-    }
-    if (literal("true")) {
-      v.type_ = Json::Type::Bool;
-      v.bool_ = true;
-      return v;
-    }
-    if (literal("false")) {
-      v.type_ = Json::Type::Bool;
-      return v;
-    }
-    if (literal("null")) return v;
-    if (c == '-' || (c >= '0' && c <= '9')) return number();
-    error("expected a value");
+  void open(Json::Type type) {
+    if (stack_.size() >= kMaxDepth)
+      error(consumed_ ? consumed_ - 1 : 0, "nesting deeper than 128 levels");
+    Json& j = add();
+    j.type_ = type;
+    stack_.push_back(&j);
   }
 
-  Json number() {
-    const size_t start = pos_;
-    auto digits = [&] {
-      const size_t b = pos_;
-      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
-      return pos_ - b;
-    };
-    if (s_[pos_] == '-') ++pos_;
-    const size_t int_start = pos_;
-    const size_t n_int = digits();
-    if (n_int == 0) error("expected digits in a number");
-    if (n_int > 1 && s_[int_start] == '0') error("leading zero in a number");
-    bool is_int = true;
-    if (pos_ < s_.size() && s_[pos_] == '.') {
-      ++pos_;
-      is_int = false;
-      if (digits() == 0) error("expected digits after '.'");
-    }
-    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-      ++pos_;
-      is_int = false;
-      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-      if (digits() == 0) error("expected digits in an exponent");
-    }
-    const std::string text(s_.substr(start, pos_ - start));
-    Json v;
-    v.type_ = Json::Type::Number;
-    v.number_ = std::strtod(text.c_str(), nullptr);
-    if (!std::isfinite(v.number_)) error("number out of range");
-    if (is_int) {
-      errno = 0;
-      const long long i = std::strtoll(text.c_str(), nullptr, 10);
-      if (errno == 0) {
-        v.is_int_ = true;
-        v.int_ = i;
-      }
-    }
-    return v;
-  }
-
-  unsigned hex4() {
-    if (s_.size() - pos_ < 4) error("truncated \\u escape");
-    unsigned u = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = s_[pos_++];
-      u <<= 4;
-      if (c >= '0' && c <= '9') u |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') u |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') u |= static_cast<unsigned>(c - 'A' + 10);
-      else error("bad hex digit in a \\u escape");
-    }
-    return u;
-  }
-
-  static void put_utf8(std::string* o, unsigned cp) {
-    if (cp < 0x80) {
-      o->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      o->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      o->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      o->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      o->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      o->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      o->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      o->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      o->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      o->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
-  std::string string() {
-    ++pos_;  // opening quote
-    std::string out;
-    for (;;) {
-      if (pos_ >= s_.size()) error("unterminated string");
-      const char c = s_[pos_++];
-      if (c == '"') return out;
-      if (static_cast<unsigned char>(c) < 0x20) error("control character in a string");
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
-      if (pos_ >= s_.size()) error("unterminated escape");
-      const char e = s_[pos_++];
-      switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'u': {
-          unsigned cp = hex4();
-          if (cp >= 0xD800 && cp < 0xDC00) {
-            if (!literal("\\u")) error("unpaired high surrogate");
-            const unsigned lo = hex4();
-            if (lo < 0xDC00 || lo >= 0xE000) error("unpaired high surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xDC00 && cp < 0xE000) {
-            error("unpaired low surrogate");
-          }
-          put_utf8(&out, cp);
-          break;
-        }
-        default: error("unknown escape");
-      }
-    }
-  }
-
-  std::string_view s_;
+  std::string_view text_;
   const std::string& name_;
-  size_t pos_ = 0;
+  size_t consumed_ = 0;
+  Json root_;
+  std::vector<Json*> stack_;                           // open arrays and objects
+  std::vector<std::unordered_set<std::string>> keys_;  // the keys seen in each open object
 };
 
 Json parse_json(std::string_view text, const std::string& name) {

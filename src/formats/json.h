@@ -1,7 +1,8 @@
-// A small strict JSON parser (RFC 8259) for config.json, safetensors headers and tokenizer
-// files: no comments, no trailing commas, no leading zeros, no duplicate object keys, no bare
-// control characters in strings, \u escapes (surrogate pairs joined) decoded to UTF-8, nesting
-// depth at most 128, the whole input consumed. Errors name `name` and the byte offset.
+// A strict JSON parser (RFC 8259) for config.json, safetensors headers and tokenizer files,
+// built on nlohmann-json's SAX parser: no comments, no trailing commas, no leading zeros, no
+// duplicate object keys, no bare control characters or invalid UTF-8 in strings, \u escapes
+// (surrogate pairs joined) decoded to UTF-8, nesting depth at most 128, the whole input consumed
+// (a leading UTF-8 byte order mark is skipped). Errors name `name` and the byte offset.
 #pragma once
 #include <cstddef>
 #include <cstdint>
