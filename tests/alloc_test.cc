@@ -136,6 +136,28 @@ TEST(NoAllocation, TopKAndTramsDecodeDoNotAllocate) {
     }
 }
 
+// The one Session over a BASED model: prefill blocks, decode steps and (after its first call)
+// forward_all, the evaluations' scoring step, allocate nothing.
+TEST(NoAllocation, BasedSessionPrefillDecodeAndScoringDoNotAllocate) {
+  auto based = synthetic_based(based_preset("tiny"), 5);
+  BasedModel bm(*based);
+  int toks[40];
+  for (int i = 0; i < 40; ++i) toks[i] = (i * 7 + 3) % 200;
+  for (int threads : {1, 2}) {
+    SessionOptions so;
+    so.n_threads = threads;
+    so.block_tokens = 16;
+    Session s(bm, so);
+    s.prefill(toks, 3);
+    s.forward_all(toks, 5);  // allocates its [block, vocab] buffer once
+    long before = g_allocations.load();
+    s.prefill(toks + 3, 37);
+    for (int i = 0; i < 50; ++i) s.decode(toks[i % 40]);
+    for (int i = 0; i < 3; ++i) s.forward_all(toks + i * 10, 10);
+    EXPECT_EQ(g_allocations.load() - before, 0) << "BASED threads " << threads;
+  }
+}
+
 // Batched decode: one forward over B sequences (Llama under a full and a bounded policy, and
 // BASED) reuses the sessions' preallocated caches, states and shared scratch.
 TEST(NoAllocation, BatchedDecodeStepsDoNotAllocate) {
