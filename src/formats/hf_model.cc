@@ -159,6 +159,27 @@ void check_mixer_target(const Json* m, const char* key, const char* expected,
     fail(path, ": ", key, "._target_ is not a ", expected, " mixer (unknown mixer entry)");
 }
 
+// The l_max that mixer and alt_mixer agree on (either may be absent, null or 0), else 0.
+int64_t mixers_l_max(const Config& g, const std::string& path) {
+  int64_t l_max = 0;
+  const char* from = nullptr;
+  for (const char* key : {"mixer", "alt_mixer"}) {
+    const Json* m = g.get(key);
+    if (!m || !m->is_object()) continue;
+    const Json* v = m->find("l_max");
+    if (!v || v->is_null()) continue;
+    if (!v->is_int() || v->integer() < 0 || v->integer() > (int64_t{1} << 30))
+      fail(path, ": ", key, ".l_max must be an integer in [0, ", int64_t{1} << 30, "]");
+    if (v->integer() == 0) continue;
+    if (from && v->integer() != l_max)
+      fail(path, ": ", from, ".l_max = ", l_max, " but ", key, ".l_max = ", v->integer(),
+           " (n_positions is 0, so they give the trained length and must agree)");
+    l_max = v->integer();
+    from = key;
+  }
+  return l_max;
+}
+
 // BASED (../shared/specs/based.md): the flash-attn GPT config of the released checkpoints.
 void fill_based_config(const Json& j, const std::string& path, ModelConfig* c) {
   const Config g(j, path);
@@ -175,8 +196,12 @@ void fill_based_config(const Json& j, const std::string& path, ModelConfig* c) {
   c->hidden = (inner + 255) / 256 * 256;  // spec: n_inner rounded up to a multiple of 256
   c->vocab_size = g.integer("vocab_size", 1, INT32_MAX - 8);
   c->based.padded_vocab = (c->vocab_size + 7) / 8 * 8;
+  // n_positions sizes a learned position table, which rotary BASED models do not have, so the
+  // official code accepts 0 there; the trained length is then the mixers' l_max (BaseConv and
+  // LinearAttention get the data module's max_length), else unknown (ctx_len 0).
   const int64_t ctx = 2048;
-  c->ctx_len = g.integer("n_positions", 1, int64_t{1} << 30, &ctx);
+  c->ctx_len = g.integer("n_positions", 0, int64_t{1} << 30, &ctx);
+  if (c->ctx_len == 0) c->ctx_len = mixers_l_max(g, path);
   c->norm_eps = static_cast<float>(g.number("layer_norm_epsilon", 1e-5));
   c->rope_theta = g.number("rotary_emb_base", 10000.0);
   if (!(c->norm_eps > 0.0f) || !(c->rope_theta > 1.0))

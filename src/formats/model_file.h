@@ -58,7 +58,7 @@ struct ModelConfig {
   int64_t n_kv_heads = 0;  // < n_heads for grouped-query attention
   int64_t head_dim = 0;    // usually d_model / n_heads
   int64_t vocab_size = 0;  // real tokens (BASED: the embedding has based.padded_vocab rows)
-  int64_t ctx_len = 0;     // trained context length
+  int64_t ctx_len = 0;     // trained context length; 0: unknown (a BASED config may not say)
   float norm_eps = 1e-5f;
   double rope_theta = 10000.0;
   ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
