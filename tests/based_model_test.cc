@@ -120,8 +120,8 @@ Mat reference_forward(const ModelFile& m, const std::vector<int>& toks) {
     const std::string p = "blk." + std::to_string(l) + ".";
     const Mat h = rmsnorm(x, f32(m, p + "attn_norm"), c.norm_eps);
     Mat y(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(d), 0.0));
-    const char mixer = b.mixer(l);
-    if (mixer == 'w') {  // sliding-window softmax attention, RoPE rotate-half
+    const BasedMixer mixer = b.mixer(l);
+    if (mixer == BasedMixer::Window) {  // sliding-window softmax attention, RoPE rotate-half
       Mat qkv = linear(m, p + "attn_qkv", h);
       const int64_t H = c.n_heads, hd = d / H, half = hd / 2;
       for (int64_t t = 0; t < n; ++t)
@@ -153,7 +153,7 @@ Mat reference_forward(const ModelFile& m, const std::vector<int>& toks) {
               y[t][hh * hd + i] += s[j - j0] / z * qkv[j][2 * d + hh * hd + i];
         }
       y = linear(m, p + "attn_output", y);
-    } else if (mixer == 'l') {  // Taylor linear attention, quadratic form
+    } else if (mixer == BasedMixer::Linear) {  // Taylor linear attention, quadratic form
       const Mat q = linear(m, p + "attn_q", h), k = linear(m, p + "attn_k", h),
                 v = linear(m, p + "attn_v", h);
       const int64_t H = b.linear_heads, f = b.feature_dim, dv = d / H;
@@ -223,7 +223,7 @@ double rel_err_vs(const std::vector<float>& got, const Mat& ref) {
 
 TEST(BasedModel, MatchesDoubleReferenceAcrossBlocksChunksThreads) {
   auto file = load_model_file(write_tiny_dir("ref"));
-  ASSERT_EQ(file->config.arch, "based");
+  ASSERT_EQ(file->config.arch, Arch::Based);
   BasedModel model(*file);
   EXPECT_EQ(model.n_linear(), 1);
   EXPECT_EQ(model.n_window(), 1);
@@ -302,7 +302,7 @@ TEST(BasedLoader, RoundTripKeepsConfigAndTensors) {
   write_hf_dir(dir, *m);
   auto r = load_model_file(dir);
   const ModelConfig &a = m->config, &b = r->config;
-  EXPECT_EQ(b.arch, "based");
+  EXPECT_EQ(b.arch, Arch::Based);
   EXPECT_EQ(b.d_model, a.d_model);
   EXPECT_EQ(b.n_layers, a.n_layers);
   EXPECT_EQ(b.n_heads, a.n_heads);
@@ -324,10 +324,10 @@ TEST(BasedLoader, RoundTripKeepsConfigAndTensors) {
     EXPECT_EQ(std::memcmp(u->data, t.data, static_cast<size_t>(4 * t.numel())), 0) << t.name;
   }
   // Checkpoint names as the spec gives them.
-  EXPECT_EQ(hf_tensor_name("blk.4.conv_kernel", "based"),
+  EXPECT_EQ(hf_tensor_name("blk.4.conv_kernel", Arch::Based),
             "transformer.layers.4.mixer.conv.conv.weight");
-  EXPECT_EQ(canonical_from_hf("transformer.layers.2.mixer.Wqkv.weight", "based"), "blk.2.attn_qkv");
-  EXPECT_EQ(canonical_from_hf("transformer.embeddings.word_embeddings.weight", "based"),
+  EXPECT_EQ(canonical_from_hf("transformer.layers.2.mixer.Wqkv.weight", Arch::Based), "blk.2.attn_qkv");
+  EXPECT_EQ(canonical_from_hf("transformer.embeddings.word_embeddings.weight", Arch::Based),
             "token_embd");
 }
 
@@ -416,7 +416,7 @@ TEST(BasedLoader, ConfigWithoutArchitecturesIsBased) {
   cfg.erase(cfg.find(line), line.size());
   write_file_atomic("test", dir + "/config.json", {{cfg.data(), cfg.size()}});
   auto r = load_model_file(dir);
-  EXPECT_EQ(r->config.arch, "based");
+  EXPECT_EQ(r->config.arch, Arch::Based);
   BasedModel m(*r);
 }
 

@@ -88,7 +88,7 @@ TEST(MptLoad, ConfigMapsToLayerNormGeluAlibi) {
   EXPECT_NE(cfg.find("\"kv_n_heads\": 2"), std::string::npos) << cfg;
   auto f = load_model_file(dir);
   const ModelConfig& c = f->config;
-  EXPECT_EQ(c.arch, "mpt");
+  EXPECT_EQ(c.arch, Arch::Mpt);
   EXPECT_EQ(c.norm, NormKind::LayerNorm);
   EXPECT_EQ(c.ffn, FfnKind::GELU);
   EXPECT_EQ(c.position, PositionKind::ALiBi);
@@ -102,8 +102,8 @@ TEST(MptLoad, ConfigMapsToLayerNormGeluAlibi) {
   EXPECT_DOUBLE_EQ(c.alibi_bias_max, 8.0);
   ASSERT_NE(f->find("blk.1.attn_qkv"), nullptr);
   EXPECT_EQ(f->find("blk.1.attn_qkv")->shape, (std::vector<int64_t>{48 + 2 * 16, 48}));
-  EXPECT_EQ(hf_tensor_name("blk.1.attn_qkv", "mpt"), "transformer.blocks.1.attn.Wqkv.weight");
-  EXPECT_EQ(canonical_from_hf("transformer.wte.weight", "mpt"), "token_embd");
+  EXPECT_EQ(hf_tensor_name("blk.1.attn_qkv", Arch::Mpt), "transformer.blocks.1.attn.Wqkv.weight");
+  EXPECT_EQ(canonical_from_hf("transformer.wte.weight", Arch::Mpt), "token_embd");
 }
 
 TEST(MptLoad, AlibiSlopesMatchMpt) {
@@ -287,7 +287,7 @@ TEST(MptCli, SynthRunConvert) {
       << slurp(log);
   EXPECT_EQ(run("convert '" + dir + "' '" + temp_path("bf16") + "' --dtype bf16"), 0) << slurp(log);
   auto g = load_model_file(temp_path("bf16"));
-  EXPECT_EQ(g->config.arch, "mpt");
+  EXPECT_EQ(g->config.arch, Arch::Mpt);
   EXPECT_EQ(g->find("blk.0.attn_qkv")->dtype, DType::BF16);
   EXPECT_NE(run("convert '" + dir + "' '" + temp_path("x.gguf") + "'"), 0);
   EXPECT_NE(slurp(log).find("'mpt' architecture to GGUF is not supported"), std::string::npos)

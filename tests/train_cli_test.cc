@@ -49,7 +49,7 @@ TEST(TrainCli, MqarBasedExportsLoadableCheckpoint) {
   EXPECT_NE(r.err.find("step 3/3  loss "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;
   auto f = load_model_file(dir);
-  EXPECT_EQ(f->config.arch, "based");
+  EXPECT_EQ(f->config.arch, Arch::Based);
   EXPECT_EQ(f->config.based.linear_layers, std::vector<int64_t>{1});
   BasedModel m(*f);
   EXPECT_EQ(m.vocab_size(), 64);

@@ -101,7 +101,7 @@ std::unique_ptr<ModelFile> export_and_load(const TrainModel<float>& m, int64_t T
 double llama_roundtrip(const TrainConfig& c, int64_t T, const std::string& name) {
   auto m = trained(c, T);
   auto file = export_and_load(*m, T, name);
-  EXPECT_EQ(file->config.arch, "llama");
+  EXPECT_EQ(file->config.arch, Arch::Llama);
   EXPECT_EQ(file->config.sliding_window, c.mixers[0] == 'w' ? c.window : 0);
   LlamaModel model(*file);
   SessionOptions so;
@@ -120,7 +120,7 @@ double based_roundtrip(const TrainConfig& c, int64_t T, const std::string& name,
                        int64_t* window_size = nullptr) {
   auto m = trained(c, T);
   auto file = export_and_load(*m, T, name);
-  EXPECT_EQ(file->config.arch, "based");
+  EXPECT_EQ(file->config.arch, Arch::Based);
   if (window_size) *window_size = file->config.based.window_size;
   BasedModel model(*file);
   SessionOptions so;

@@ -56,7 +56,7 @@ void print_result(const Args& a, const ModelFile& file, const BenchSpec& sp, con
   for (const TensorRef& t : file.tensors) n_params += static_cast<double>(t.numel());
   const int64_t seqs = std::max<int64_t>(1, sp.batch);
   std::printf("model       %s (%s, %.1f M params, %.1f MiB weights, dtype %s)\n", file.path.c_str(),
-              file.config.arch.c_str(), n_params / 1e6,
+              arch_name(file.config.arch), n_params / 1e6,
               static_cast<double>(file.weight_bytes()) / mib,
               a.has("--dtype") ? a.str("--dtype").c_str() : "as stored");
   std::printf("attention   %s; state %.2f MiB per sequence (%lld cache slots%s), x %lld = %.2f MiB\n",
@@ -123,7 +123,7 @@ int cmd_bench(int argc, char** argv) {
   if (!json.empty()) {
     BenchRecord rec;
     rec.model_path = file->path;
-    rec.arch = file->config.arch;
+    rec.arch = arch_name(file->config.arch);
     rec.dtype = a.has("--dtype") ? a.str("--dtype") : "as stored";
     rec.isa = isa_name(selected_isa());
     for (const TensorRef& t : file->tensors) rec.n_params += static_cast<double>(t.numel());

@@ -66,8 +66,8 @@ int cmd_convert(int argc, char** argv) {
   const DType dtype = parse_dtype(a.str("--dtype", "f32"));
 
   auto model = load_model_file(in);
-  if (to == "gguf" && model->config.arch != "llama")
-    fail(out, ": writing the '", model->config.arch,
+  if (to == "gguf" && model->config.arch != Arch::Llama)
+    fail(out, ": writing the '", arch_name(model->config.arch),
          "' architecture to GGUF is not supported (use --to hf)");
   if (to == "gguf" && model->config.qkv_bias)
     fail(out, ": writing q/k/v biases (Qwen2ForCausalLM) to GGUF is not supported (use --to hf)");

@@ -119,6 +119,14 @@ int cmd_run(int argc, char** argv) {
   auto model = make_model(*file);
   refuse_attention_flags(a, *model);
   auto tok = load_tokenizer_for(a, *file);
+  if (a.has("--verbose")) {
+    const ModelConfig& c = model->config();
+    std::fprintf(stderr, "model: arch %s, %lld layers, d_model %lld, trained context %lld%s%s%s\n",
+                 arch_name(c.arch), static_cast<long long>(c.n_layers),
+                 static_cast<long long>(c.d_model), static_cast<long long>(c.ctx_len),
+                 c.ctx_len_source.empty() ? "" : " (", c.ctx_len_source.c_str(),
+                 c.ctx_len_source.empty() ? "" : ")");
+  }
   const std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
   const GenerateStats st = a.has("--batch")
                                ? run_batch(*model, so, batch, *tok, prompt, tokens, g)

@@ -213,7 +213,7 @@ BenchResult bench_taylor(const Model& model, int n_threads, const std::string& f
     fail("--taylor: expected chunked or quadratic, got '", form, "'");
   const ModelConfig& c = model.config();
   if (c.based.linear_layers.empty() || c.based.linear_heads <= 0 || c.based.feature_dim <= 0)
-    fail("--taylor: the model (arch '", c.arch, "') has no Taylor linear-attention layers");
+    fail("--taylor: the model (arch '", arch_name(c.arch), "') has no Taylor linear-attention layers");
   if (sp.fill > 0 || sp.batch > 0)
     fail("--taylor: times a single fresh prefill (no --fill, no --batch)");
   if (sp.n_prompt < 1) fail("--taylor: --prompt must be at least 1");

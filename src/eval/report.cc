@@ -10,7 +10,7 @@ void write_run_info(JsonWriter& j, const RunInfo& info, const ModelConfig& cfg) 
   j.member("evaluation", info.evaluation);
   j.key("model").begin_object();
   j.member("path", info.model_path).member("sha256", info.model_sha256);
-  j.member("arch", cfg.arch).member("d_model", cfg.d_model).member("n_layers", cfg.n_layers);
+  j.member("arch", arch_name(cfg.arch)).member("d_model", cfg.d_model).member("n_layers", cfg.n_layers);
   j.member("n_heads", cfg.n_heads).member("n_kv_heads", cfg.n_kv_heads);
   j.member("vocab_size", cfg.vocab_size).member("trained_ctx", cfg.ctx_len);
   j.end_object();

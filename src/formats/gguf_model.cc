@@ -18,7 +18,7 @@ void fill_config(const GgufFile& g, ModelConfig* c) {
     fail(g.path, ": GGUF general.architecture '", arch,
          "' is not supported (expected llama or mistral)");
   const std::string p = arch + ".";
-  c->arch = "llama";
+  c->arch = Arch::Llama;
   c->d_model = g.get_int(p + "embedding_length", 1, 1 << 20);
   c->n_layers = g.get_int(p + "block_count", 1, 4096);
   c->hidden = g.get_int(p + "feed_forward_length", 1, 1 << 22);

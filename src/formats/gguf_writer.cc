@@ -177,8 +177,8 @@ void write_gguf(const std::string& path, const GgufKv& kv, const std::vector<Ggu
 
 void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv& extra) {
   const ModelConfig& c = m.config;
-  if (c.arch != "llama")
-    fail(path, ": writing the '", c.arch, "' architecture to GGUF is not supported (use --to hf)");
+  if (c.arch != Arch::Llama)
+    fail(path, ": writing the '", arch_name(c.arch), "' architecture to GGUF is not supported (use --to hf)");
   if (c.rope_style != ops::RopeStyle::AdjacentPairs)
     fail(path, ": internal error: GGUF llama needs adjacent-pair q/k rows (permute first)");
   if (c.qkv_bias || m.find("blk.0.attn_q.bias"))

@@ -16,8 +16,8 @@ namespace lc {
 // ModelConfig::arch: "llama" (Llama, Mistral, Qwen2), "mpt" ("blk.3.attn_qkv" ->
 // "transformer.blocks.3.attn.Wqkv.weight") or "based" ("blk.3.conv_kernel" ->
 // "transformer.layers.3.mixer.conv.conv.weight"; the loader strips an optional "model." prefix).
-std::string hf_tensor_name(const std::string& canonical, const std::string& arch = "llama");
-std::string canonical_from_hf(const std::string& hf, const std::string& arch = "llama");
+std::string hf_tensor_name(const std::string& canonical, Arch arch = Arch::Llama);
+std::string canonical_from_hf(const std::string& hf, Arch arch = Arch::Llama);
 
 // Reorders the rows of every attn_q / attn_k (and their biases) within each head from the
 // model's rope_style to `to`, copying them to owned memory, and sets config.rope_style.

@@ -71,7 +71,7 @@ class Config {
 // implemented are refused by name rather than silently ignored.
 void fill_mpt_config(const Json& j, const std::string& path, ModelConfig* c) {
   const Config g(j, path);
-  c->arch = "mpt";
+  c->arch = Arch::Mpt;
   c->norm = NormKind::LayerNorm;
   c->ffn = FfnKind::GELU;
   c->position = PositionKind::ALiBi;
@@ -183,7 +183,7 @@ int64_t mixers_l_max(const Config& g, const std::string& path) {
 // BASED (../shared/specs/based.md): the flash-attn GPT config of the released checkpoints.
 void fill_based_config(const Json& j, const std::string& path, ModelConfig* c) {
   const Config g(j, path);
-  c->arch = "based";
+  c->arch = Arch::Based;
   c->d_model = g.integer("n_embd", 1, 1 << 20);
   c->n_layers = g.integer("n_layer", 1, 4096);
   c->n_heads = g.integer("n_head", 1, 1 << 16);
@@ -201,7 +201,11 @@ void fill_based_config(const Json& j, const std::string& path, ModelConfig* c) {
   // LinearAttention get the data module's max_length), else unknown (ctx_len 0).
   const int64_t ctx = 2048;
   c->ctx_len = g.integer("n_positions", 0, int64_t{1} << 30, &ctx);
-  if (c->ctx_len == 0) c->ctx_len = mixers_l_max(g, path);
+  if (c->ctx_len == 0) {
+    c->ctx_len = mixers_l_max(g, path);
+    c->ctx_len_source = c->ctx_len > 0 ? "n_positions is 0: the mixers' l_max"
+                                       : "n_positions is 0 and no mixer has l_max: unknown";
+  }
   c->norm_eps = static_cast<float>(g.number("layer_norm_epsilon", 1e-5));
   c->rope_theta = g.number("rotary_emb_base", 10000.0);
   if (!(c->norm_eps > 0.0f) || !(c->rope_theta > 1.0))
@@ -259,7 +263,7 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
          "' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
          "MptForCausalLM, BasedForCausalLM)");
   const Config g(j, path);
-  c->arch = "llama";
+  c->arch = Arch::Llama;
   c->d_model = g.integer("hidden_size", 1, 1 << 20);
   c->hidden = g.integer("intermediate_size", 1, 1 << 22);
   c->n_layers = g.integer("num_hidden_layers", 1, 4096);
@@ -337,7 +341,7 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
         if (it == weight_map.end() || it->second != shard)
           fail(file.path(), ": tensor '", st.name, "' is not listed for this shard in ", index);
       }
-      const bool based = mf->config.arch == "based";
+      const bool based = mf->config.arch == Arch::Based;
       // BASED: an optional "model." prefix; training metrics, decay buffers and RoPE inv_freq
       // buffers carry no weights.
       const std::string hf_name =
@@ -347,7 +351,7 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
                     hf_name.find("inv_freq") != std::string::npos))
         continue;
       const std::string canon = canonical_from_hf(hf_name, mf->config.arch);
-      if (canon.empty() && (mf->config.arch == "mpt" || based))  // never drop weights
+      if (canon.empty() && (mf->config.arch == Arch::Mpt || based))  // never drop weights
         fail(file.path(), ": tensor '", st.name, "' is not part of the supported ",
              based ? "BASED" : "MPT", " layout");
       if (canon.empty()) continue;  // e.g. rotary_emb.inv_freq buffers

@@ -71,9 +71,9 @@ struct Names {
   std::span<const Pair> global, layer;
   const char* layer_prefix;
 };
-Names names_for(const std::string& arch) {
-  if (arch == "mpt") return Names{kMptGlobal, kMptLayer, "transformer.blocks."};
-  if (arch == "based") return Names{kBasedGlobal, kBasedLayer, "transformer.layers."};
+Names names_for(Arch arch) {
+  if (arch == Arch::Mpt) return Names{kMptGlobal, kMptLayer, "transformer.blocks."};
+  if (arch == Arch::Based) return Names{kBasedGlobal, kBasedLayer, "transformer.layers."};
   return Names{kLlamaGlobal, kLlamaLayer, "model.layers."};
 }
 
@@ -91,7 +91,7 @@ bool split_layer(const std::string& s, const std::string& prefix, int64_t* layer
 
 }  // namespace
 
-std::string hf_tensor_name(const std::string& c, const std::string& arch) {
+std::string hf_tensor_name(const std::string& c, Arch arch) {
   const Names n = names_for(arch);
   for (const Pair& p : n.global)
     if (c == p.canonical) return p.hf;
@@ -103,7 +103,7 @@ std::string hf_tensor_name(const std::string& c, const std::string& arch) {
   return "";
 }
 
-std::string canonical_from_hf(const std::string& h, const std::string& arch) {
+std::string canonical_from_hf(const std::string& h, Arch arch) {
   const Names n = names_for(arch);
   for (const Pair& p : n.global)
     if (h == p.hf) return p.canonical;

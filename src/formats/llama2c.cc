@@ -86,7 +86,7 @@ std::unique_ptr<ModelFile> load_llama2c_from_memory(const uint8_t* data, size_t 
   mf->path = name;
   Layout L = parse_header(mf->path, data, size);
   ModelConfig& c = mf->config;
-  c.arch = "llama";
+  c.arch = Arch::Llama;
   c.d_model = L.dim;
   c.hidden = L.hidden;
   c.n_layers = L.layers;

@@ -11,6 +11,15 @@
 
 namespace lc {
 
+const char* arch_name(Arch a) {
+  switch (a) {
+    case Arch::Llama: return "llama";
+    case Arch::Mpt: return "mpt";
+    case Arch::Based: return "based";
+  }
+  return "?";
+}
+
 namespace {
 std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream os;

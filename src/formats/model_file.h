@@ -22,7 +22,19 @@ enum class NormKind : uint8_t { RMSNorm, LayerNorm };
 enum class FfnKind : uint8_t { SwiGLU, GELU };  // GELU: ffn_down(gelu(ffn_up x)), exact erf form
 enum class PositionKind : uint8_t { RoPE, ALiBi };
 
-// BASED (arch "based", ../shared/specs/based.md): which layers mix with what, and the mixers'
+// The architectures a ModelFile can describe; model/registry.cc maps each to its Model.
+enum class Arch : uint8_t {
+  Llama,  // Llama, Mistral, Qwen2 (config switches)
+  Mpt,    // LayerNorm + GELU + ALiBi, fused Wqkv
+  Based,  // Taylor linear attention + sliding window + BaseConv
+};
+// "llama", "mpt", "based" (JSON records, messages).
+const char* arch_name(Arch a);
+
+// A BASED layer's token mixer.
+enum class BasedMixer : uint8_t { Window, Linear, Conv };
+
+// BASED (Arch::Based, ../shared/specs/based.md): which layers mix with what, and the mixers'
 // own sizes. The MLP width is ModelConfig::hidden (n_inner rounded up to a multiple of 256),
 // sliding-window heads are ModelConfig::n_heads (head_dim = d_model / n_heads).
 struct BasedConfig {
@@ -35,18 +47,18 @@ struct BasedConfig {
   // = no position encoding in the window layers, as in the MQAR models `longctx train` exports.
   bool window_rope = true;
   int64_t padded_vocab = 0;            // embedding rows: vocab_size rounded up to a multiple of 8
-  // The mixer of layer l: 'w' sliding window (checked first), 'l' linear attention, 'c' BaseConv.
-  char mixer(int64_t l) const {
+  // The mixer of layer l: sliding window (checked first), linear attention, else BaseConv.
+  BasedMixer mixer(int64_t l) const {
     for (int64_t i : window_layers)
-      if (i == l) return 'w';
+      if (i == l) return BasedMixer::Window;
     for (int64_t i : linear_layers)
-      if (i == l) return 'l';
-    return 'c';
+      if (i == l) return BasedMixer::Linear;
+    return BasedMixer::Conv;
   }
 };
 
 struct ModelConfig {
-  std::string arch = "llama";  // "llama" (Llama, Mistral, Qwen2), "mpt" or "based"
+  Arch arch = Arch::Llama;
   NormKind norm = NormKind::RMSNorm;
   FfnKind ffn = FfnKind::SwiGLU;
   PositionKind position = PositionKind::RoPE;
@@ -59,6 +71,7 @@ struct ModelConfig {
   int64_t head_dim = 0;    // usually d_model / n_heads
   int64_t vocab_size = 0;  // real tokens (BASED: the embedding has based.padded_vocab rows)
   int64_t ctx_len = 0;     // trained context length; 0: unknown (a BASED config may not say)
+  std::string ctx_len_source;  // where ctx_len came from when it is not the obvious field
   float norm_eps = 1e-5f;
   double rope_theta = 10000.0;
   ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
@@ -67,7 +80,7 @@ struct ModelConfig {
   bool qkv_bias = false;       // blk.{i}.attn_{q,k,v}.bias present (Qwen2)
   int bos_id = 1;
   int eos_id = 2;
-  BasedConfig based;  // arch == "based" only
+  BasedConfig based;  // Arch::Based only
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
 };

@@ -135,8 +135,8 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
                                                                            : DType::F32;
   const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
   // Validated before anything is written.
-  const std::string mpt_json = c.arch == "mpt"     ? mpt_config_json(c, torch)
-                               : c.arch == "based" ? based_config_json(c, torch)
+  const std::string mpt_json = c.arch == Arch::Mpt     ? mpt_config_json(c, torch)
+                               : c.arch == Arch::Based ? based_config_json(c, torch)
                                                    : "";
 
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
@@ -166,7 +166,7 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   parts.insert(parts.end(), data.begin(), data.end());
   write_file_atomic(dir, dir + "/model.safetensors", parts);
 
-  if (c.arch == "mpt" || c.arch == "based") {  // mpt_json holds that architecture's config
+  if (c.arch == Arch::Mpt || c.arch == Arch::Based) {  // mpt_json holds that architecture's config
     write_file_atomic(dir, dir + "/config.json", {{mpt_json.data(), mpt_json.size()}});
     return;
   }

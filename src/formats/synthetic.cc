@@ -30,7 +30,7 @@ std::unique_ptr<ModelFile> synthetic_mpt(const SynthSpec& s, const SynthOptions&
   auto m = std::make_unique<ModelFile>();
   m->path = "synthetic-mpt";
   ModelConfig& c = m->config;
-  c.arch = "mpt";
+  c.arch = Arch::Mpt;
   c.norm = NormKind::LayerNorm;
   c.ffn = FfnKind::GELU;
   c.position = PositionKind::ALiBi;
@@ -66,7 +66,7 @@ std::unique_ptr<ModelFile> synthetic_mpt(const SynthSpec& s, const SynthOptions&
 
 ModelConfig based_preset(const std::string& preset) {
   ModelConfig c;
-  c.arch = "based";
+  c.arch = Arch::Based;
   c.tied_embeddings = true;
   c.rope_style = ops::RopeStyle::RotateHalf;
   c.norm_eps = 1e-5f;
@@ -120,7 +120,7 @@ std::unique_ptr<ModelFile> synthetic_based(const ModelConfig& config, uint64_t s
   m->config = config;
   ModelConfig& c = m->config;
   BasedConfig& b = c.based;
-  c.arch = "based";
+  c.arch = Arch::Based;
   c.tied_embeddings = true;
   c.rope_style = ops::RopeStyle::RotateHalf;
   check(c.d_model >= 2 && c.n_heads >= 1 && c.d_model % c.n_heads == 0 &&
@@ -146,11 +146,11 @@ std::unique_ptr<ModelFile> synthetic_based(const ModelConfig& config, uint64_t s
     const std::string p = "blk." + std::to_string(l) + ".";
     add_random_tensor(*m, p + "attn_norm", {d}, rng, j, 1.0f);
     switch (b.mixer(l)) {
-      case 'w':
+      case BasedMixer::Window:
         add_random_tensor(*m, p + "attn_qkv", {3 * d, d}, rng, w);
         add_random_tensor(*m, p + "attn_output", {d, d}, rng, w);
         break;
-      case 'l': {
+      case BasedMixer::Linear: {
         const int64_t qk = b.linear_heads * b.feature_dim;
         add_random_tensor(*m, p + "attn_q", {qk, d}, rng, w);
         add_random_tensor(*m, p + "attn_k", {qk, d}, rng, w);
@@ -158,7 +158,7 @@ std::unique_ptr<ModelFile> synthetic_based(const ModelConfig& config, uint64_t s
         add_random_tensor(*m, p + "attn_output", {d, d}, rng, w);
         break;
       }
-      default:
+      case BasedMixer::Conv:
         add_random_tensor(*m, p + "conv_in", {4 * d, d}, rng, w);
         add_random_tensor(*m, p + "conv_in.bias", {4 * d}, rng, w);
         add_random_tensor(*m, p + "conv_kernel", {2 * d, 1, 3}, rng, 0.577f);

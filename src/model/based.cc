@@ -59,7 +59,7 @@ class Binder {
            "' of another mixer (alt_mixer_layers / alt_mixer_2_layers disagree with the weights)");
   }
   static std::string hf(const std::string& canon) {
-    const std::string h = hf_tensor_name(canon, "based");
+    const std::string h = hf_tensor_name(canon, Arch::Based);
     return h.empty() ? canon : h;
   }
 
@@ -77,7 +77,8 @@ void add_bias(float* y, const float* b, int64_t n, int64_t width, int64_t ld) {
 BasedModel::BasedModel(const ModelFile& f) : cfg_(f.config) {
   const ModelConfig& c = cfg_;
   const BasedConfig& b = c.based;
-  if (c.arch != "based") fail(f.path, ": not a BASED model (arch '", c.arch, "')");
+  if (c.arch != Arch::Based)
+    fail(f.path, ": not a BASED model (arch '", arch_name(c.arch), "')");
   const int64_t d = c.d_model;
   check(d % c.n_heads == 0 && d % b.linear_heads == 0 && b.feature_dim >= 1,
         f.path, ": BASED head counts do not divide d_model ", d);
@@ -95,8 +96,7 @@ BasedModel::BasedModel(const ModelFile& f) : cfg_(f.config) {
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     BasedLayer L;
-    const char m = b.mixer(l);
-    L.mixer = m == 'w' ? BasedMixer::Window : m == 'l' ? BasedMixer::Linear : BasedMixer::Conv;
+    L.mixer = b.mixer(l);
     const std::string where =
         "layer " + std::to_string(l) + " (" + mixer_name(L.mixer) + "): ";
     L.norm1 = g.vector(p + "attn_norm", d, where);

@@ -22,8 +22,6 @@ namespace lc {
 
 class ThreadPool;
 
-enum class BasedMixer : uint8_t { Window, Linear, Conv };
-
 struct BasedLayer {
   BasedMixer mixer = BasedMixer::Conv;
   int64_t index = 0;         // among the layers with the same mixer (its state slot)

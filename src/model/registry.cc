@@ -14,15 +14,15 @@ std::unique_ptr<Model> build(const ModelFile& f) {
 }
 
 struct Entry {
-  const char* arch;
+  Arch arch;
   std::unique_ptr<Model> (*make)(const ModelFile&);
 };
 
 // One line per architecture.
 constexpr Entry kArchitectures[] = {
-    {"llama", build<LlamaModel>},  // Llama, Mistral, Qwen2 (ModelConfig switches)
-    {"mpt", build<LlamaModel>},    // LayerNorm + GELU + ALiBi, the same forward
-    {"based", build<BasedModel>},
+    {Arch::Llama, build<LlamaModel>},  // Llama, Mistral, Qwen2 (ModelConfig switches)
+    {Arch::Mpt, build<LlamaModel>},    // LayerNorm + GELU + ALiBi, the same forward
+    {Arch::Based, build<BasedModel>},
 };
 
 }  // namespace
@@ -31,13 +31,15 @@ std::unique_ptr<Model> make_model(const ModelFile& file) {
   for (const Entry& e : kArchitectures)
     if (file.config.arch == e.arch) return e.make(file);
   std::string known;
-  for (const Entry& e : kArchitectures) known += std::string(known.empty() ? "" : ", ") + e.arch;
-  fail(file.path, ": unknown architecture '", file.config.arch, "' (known: ", known, ")");
+  for (const Entry& e : kArchitectures)
+    known += std::string(known.empty() ? "" : ", ") + arch_name(e.arch);
+  fail(file.path, ": no model for architecture '", arch_name(file.config.arch), "' (known: ", known,
+       ")");
 }
 
 std::vector<std::string> model_architectures() {
   std::vector<std::string> out;
-  for (const Entry& e : kArchitectures) out.emplace_back(e.arch);
+  for (const Entry& e : kArchitectures) out.emplace_back(arch_name(e.arch));
   return out;
 }
 

@@ -70,7 +70,7 @@ std::unique_ptr<ModelFile> export_llama(const TrainModel<float>& m, const Export
   auto f = std::make_unique<ModelFile>();
   f->path = "trained-llama";
   ModelConfig& mc = f->config;
-  mc.arch = "llama";
+  mc.arch = Arch::Llama;
   fill_common(c, o, &mc);
   mc.hidden = c.hidden;
   mc.tied_embeddings = c.tied;
@@ -115,7 +115,7 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
   auto f = std::make_unique<ModelFile>();
   f->path = "trained-based";
   ModelConfig& mc = f->config;
-  mc.arch = "based";
+  mc.arch = Arch::Based;
   fill_common(c, o, &mc);
   mc.n_kv_heads = mc.n_heads;
   mc.tied_embeddings = true;
