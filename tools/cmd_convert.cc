@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "formats/gguf_writer.h"
 #include "formats/hf.h"
 #include "tokenizer/gguf_tokenizer.h"
@@ -72,6 +73,14 @@ int cmd_convert(int argc, char** argv) {
   if (to == "gguf" && model->config.qkv_bias)
     fail(out, ": writing q/k/v biases (Qwen2ForCausalLM) to GGUF is not supported (use --to hf)");
   model->convert_matrices(dtype);
+  // Tensors written / total: live on a terminal, a plain line every 10 s otherwise; the "wrote"
+  // line below is the summary.
+  ProgressOptions po;
+  po.final_line = false;
+  ProgressReporter progress("convert", "tensors", static_cast<int64_t>(model->tensors.size()), po);
+  const TensorWriteProgress on_tensor = [&](int64_t written, int64_t total) {
+    progress.update(written, total);
+  };
   if (to == "gguf") {
     GgufKv extra;
     if (a.has("-z")) {
@@ -79,10 +88,10 @@ int cmd_convert(int argc, char** argv) {
       extra = gguf_tokenizer_metadata(*tok);
     }
     permute_rope_rows(*model, ops::RopeStyle::AdjacentPairs);
-    write_model_gguf(out, *model, extra);
+    write_model_gguf(out, *model, extra, on_tensor);
   } else {
     permute_rope_rows(*model, ops::RopeStyle::RotateHalf);
-    write_hf_dir(out, *model);
+    write_hf_dir(out, *model, on_tensor);
     if (a.has("-z")) {
       const std::string z = a.str("-z");
       load_tokenizer(z, static_cast<int>(model->config.vocab_size));  // validate first
@@ -93,6 +102,7 @@ int cmd_convert(int argc, char** argv) {
       copy_file(z, out + (c0 == 0x0A ? "/tokenizer.model" : "/tokenizer.bin"));
     }
   }
+  progress.finish();
   std::fprintf(stderr, "wrote %s (%s, %s, %.1f MiB of weights)\n", out.c_str(), to.c_str(),
                dtype_name(dtype), static_cast<double>(model->weight_bytes()) / (1 << 20));
   return 0;

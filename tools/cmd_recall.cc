@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parse.h"
+#include "core/progress.h"
 #include "core/thread_pool.h"
 #include "eval/json_writer.h"
 #include "eval/plot_png.h"
@@ -391,26 +392,36 @@ int cmd_recall(int argc, char** argv) {
 
     ThreadPool pool(threads);
     const auto t0 = std::chrono::steady_clock::now();
+    // Models trained / total: a live line on a terminal under the per-model lines, a plain line
+    // every 10 s in a log, and the total time at the end.
+    ProgressReporter progress("recall", "models", static_cast<int64_t>(models.size()));
+    char line[512];
     for (size_t i = 0; i < models.size(); ++i) {
       const train::RecallModel& m = models[i];
-      std::fprintf(stderr, "recall: [%zu/%zu] %s, state %s values\n", i + 1, models.size(),
-                   m.label().c_str(), state_text(m, s.test).c_str());
+      std::snprintf(line, sizeof line, "recall: [%zu/%zu] %s, state %s values", i + 1,
+                    models.size(), m.label().c_str(), state_text(m, s.test).c_str());
+      progress.note(line);
       results.push_back(train::run_recall_model(pool, s, m, [&](const train::RecallProgress& p) {
-        std::fprintf(stderr,
-                     "recall: [%zu/%zu] %s lr %.1e step %lld/%lld  loss %.4f  val acc %.3f\n",
-                     i + 1, models.size(), m.label().c_str(), p.lr, static_cast<long long>(p.step),
-                     static_cast<long long>(p.steps), p.loss, p.val_accuracy);
+        std::snprintf(line, sizeof line,
+                      "recall: [%zu/%zu] %s lr %.1e step %lld/%lld  loss %.4f  val acc %.3f", i + 1,
+                      models.size(), m.label().c_str(), p.lr, static_cast<long long>(p.step),
+                      static_cast<long long>(p.steps), p.loss, p.val_accuracy);
+        progress.note(line);
       }));
       train::RecallResult& r = results.back();
       r.engine_accuracy = engine_accuracy(s, r, threads);
       std::string accs;
       for (size_t k = 0; k < s.test.size(); ++k)
         accs += " " + slice_name(s.test[k]) + "=" + fixed(r.test_accuracy[k], 3);
-      std::fprintf(stderr, "recall: [%zu/%zu] %s done in %.1f s (best lr %.1e):%s; engine "
-                   "vs trainer accuracy differs by at most %s\n", i + 1, models.size(),
-                   m.label().c_str(), r.train_seconds + r.test_seconds, r.runs[r.best].lr,
-                   accs.c_str(), engine_gap(r).c_str());
+      char best_lr[32];
+      std::snprintf(best_lr, sizeof best_lr, "%.1e", r.runs[r.best].lr);
+      progress.note("recall: [" + std::to_string(i + 1) + "/" + std::to_string(models.size()) +
+                    "] " + m.label() + " done in " + fixed(r.train_seconds + r.test_seconds, 1) +
+                    " s (best lr " + best_lr + "):" + accs +
+                    "; engine vs trainer accuracy differs by at most " + engine_gap(r));
+      progress.update(static_cast<int64_t>(i + 1));
     }
+    progress.finish();
     wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 

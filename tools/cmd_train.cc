@@ -14,15 +14,16 @@
 #include "common.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
 #include "data/mqar.h"
 #include "eval/json_writer.h"
+#include "tokenizer/byte_level.h"
 #include "train/export.h"
 #include "train/layers.h"
 #include "train/model.h"
 #include "train/optim.h"
-#include "tokenizer/byte_level.h"
 #include "train/trainer.h"
 
 namespace lc::cli {
@@ -193,23 +194,37 @@ int cmd_train(int argc, char** argv) {
   const int64_t eval_every = a.integer("--eval-every", std::max<int64_t>(1, steps / 10), 1,
                                        int64_t{1} << 40);
   TrainLog log;
+  // Steps done / total and tokens/s: a live line on a terminal (the step lines print above it),
+  // a plain line every 10 s in a log; the summary below replaces its final line.
+  ProgressOptions po;
+  po.rate_unit = "tokens";
+  po.rate_per_item = static_cast<double>(B * T);
+  po.final_line = false;
+  ProgressReporter progress("train", "steps", steps, po);
+  char line[256];
   auto validate_now = [&](int64_t step) {
     const double l = val->loss(pool, model);
     log.val.push_back({step, l});
-    std::fprintf(stderr, "step %lld/%lld  val loss %.4f  (%.3f bits/byte, %lld held-out tokens)\n",
-                 static_cast<long long>(step), static_cast<long long>(steps), l, l / std::log(2.0),
-                 static_cast<long long>(val->batches() * B * T));
+    std::snprintf(line, sizeof line,
+                  "step %lld/%lld  val loss %.4f  (%.3f bits/byte, %lld held-out tokens)",
+                  static_cast<long long>(step), static_cast<long long>(steps), l, l / std::log(2.0),
+                  static_cast<long long>(val->batches() * B * T));
+    progress.note(line);
   };
   double total_s = 0;
   train::train_loop(pool, model, *data, opt, steps, [&](const train::StepStats& s) {
     total_s += s.seconds;
     log.steps.push_back(s);
-    if (s.step % log_every == 0 || s.step == steps)
-      std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s\n",
-                   static_cast<long long>(s.step), static_cast<long long>(steps), s.loss, s.lr,
-                   s.grad_norm, s.tokens_per_s);
+    if (s.step % log_every == 0 || s.step == steps) {
+      std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s",
+                    static_cast<long long>(s.step), static_cast<long long>(steps), s.loss, s.lr,
+                    s.grad_norm, s.tokens_per_s);
+      progress.note(line);
+    }
     if (val && (s.step % eval_every == 0 || s.step == steps)) validate_now(s.step);
+    progress.update(s.step);
   });
+  progress.finish();
   log.tokens_per_s = static_cast<double>(steps * B * T) / total_s;
   std::fprintf(stderr, "train: %lld steps in %.2f s, %.0f tokens/s\n",
                static_cast<long long>(steps), total_s, log.tokens_per_s);

@@ -1,37 +1,21 @@
 #include "eval_common.h"
 
-#include <unistd.h>
-
-#include <cstdio>
+#include <utility>
 
 #include "core/sha256.h"
-#include "core/timer.h"
 
 namespace lc::cli {
 
+namespace {
+ProgressOptions without_final_line() {
+  ProgressOptions o;
+  o.final_line = false;
+  return o;
+}
+}  // namespace
+
 ProgressLine::ProgressLine(std::string what)
-    : what_(std::move(what)), tty_(::isatty(STDERR_FILENO) == 1), start_(now_seconds()) {}
-
-ProgressLine::~ProgressLine() { finish(); }
-
-void ProgressLine::update(int64_t done, int64_t total) {
-  if (!tty_) return;
-  const double now = now_seconds();
-  if (now - last_ < 0.25 && done < total) return;
-  last_ = now;
-  const double el = now - start_, rate = el > 0 ? static_cast<double>(done) / el : 0;
-  const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
-  std::fprintf(stderr, "\r%s: %lld / %lld tokens, %.0f tok/s, ETA %dm%02ds   ", what_.c_str(),
-               static_cast<long long>(done), static_cast<long long>(total), rate,
-               static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
-  std::fflush(stderr);
-  shown_ = true;
-}
-
-void ProgressLine::finish() {
-  if (shown_) std::fputs("\r\033[K", stderr);
-  shown_ = false;
-}
+    : reporter_(std::move(what), "tokens", 0, without_final_line()) {}
 
 std::string command_line(int argc, char** argv) {
   std::string s = "longctx";

@@ -5,24 +5,23 @@
 #include <string>
 
 #include "args.h"
+#include "core/progress.h"
 #include "eval/report.h"
 #include "formats/model_file.h"
 
 namespace lc::cli {
 
-// Progress on stderr, only when stderr is a terminal; at most a few updates per second.
+// The evaluation commands' progress: a ProgressReporter (core/progress.h) counting tokens, live
+// on a terminal, a plain line every 10 s otherwise; finish() leaves no summary line (the
+// commands print their own).
 class ProgressLine {
  public:
   explicit ProgressLine(std::string what);
-  ~ProgressLine();
-  void update(int64_t done, int64_t total);
-  void finish();
+  void update(int64_t done, int64_t total) { reporter_.update(done, total); }
+  void finish() { reporter_.finish(); }
 
  private:
-  std::string what_;
-  bool tty_;
-  double start_, last_ = 0;
-  bool shown_ = false;
+  ProgressReporter reporter_;
 };
 
 std::string command_line(int argc, char** argv);

@@ -58,12 +58,17 @@ void check_output_dir(const std::string& what, const std::string& dir) {
 }
 
 void write_file_atomic(const std::string& what, const std::string& path,
-                       const std::vector<std::pair<const void*, size_t>>& parts) {
+                       const std::vector<std::pair<const void*, size_t>>& parts,
+                       const std::function<void(size_t parts_written)>& after_part) {
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(what, ": cannot open '", path, "' for writing");
   bool ok = true;
-  for (const auto& [p, n] : parts) ok = ok && (n == 0 || std::fwrite(p, 1, n, f) == n);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& [p, n] = parts[i];
+    ok = ok && (n == 0 || std::fwrite(p, 1, n, f) == n);
+    if (after_part) after_part(i + 1);
+  }
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -2,6 +2,7 @@
 // and the close succeeded, so an error never leaves a partial file behind.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,9 +10,11 @@
 namespace lc {
 
 // Writes the parts, in order, to `path`. On failure removes the temporary file and throws
-// lc::Error starting with `what` (a flag or a file name) and naming the path.
+// lc::Error starting with `what` (a flag or a file name) and naming the path. after_part (may be
+// empty) is called with the number of parts written so far after each one (for progress).
 void write_file_atomic(const std::string& what, const std::string& path,
-                       const std::vector<std::pair<const void*, size_t>>& parts);
+                       const std::vector<std::pair<const void*, size_t>>& parts,
+                       const std::function<void(size_t parts_written)>& after_part = {});
 
 // For outputs written at the end of a long run (train, ppl, passkey, recall, bench): throws
 // lc::Error naming `what` and the path now, before any work, when the file could not be created

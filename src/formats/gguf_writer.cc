@@ -127,7 +127,8 @@ GgufValue gguf_i32_array(std::vector<int64_t> v) {
   return g;
 }
 
-void write_gguf(const std::string& path, const GgufKv& kv, const std::vector<GgufOutTensor>& tensors) {
+void write_gguf(const std::string& path, const GgufKv& kv,
+                const std::vector<GgufOutTensor>& tensors, const TensorWriteProgress& on_tensor) {
   constexpr uint64_t kAlign = 32;
   Out o(path);
   o.bytes("GGUF", 4);
@@ -171,11 +172,13 @@ void write_gguf(const std::string& path, const GgufKv& kv, const std::vector<Ggu
     o.pad_to(kAlign);
     if (o.pos() - data_start != offsets[j]) fail(path, ": internal error: tensor offset mismatch");
     o.bytes(t.data, static_cast<size_t>(dtype_bytes(t.dtype, n)));
+    if (on_tensor) on_tensor(static_cast<int64_t>(j + 1), static_cast<int64_t>(tensors.size()));
   }
   o.commit();
 }
 
-void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv& extra) {
+void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv& extra,
+                      const TensorWriteProgress& on_tensor) {
   const ModelConfig& c = m.config;
   if (c.arch != Arch::Llama)
     fail(path, ": writing the '", arch_name(c.arch), "' architecture to GGUF is not supported (use --to hf)");
@@ -204,7 +207,7 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
   for (const auto& e : extra) kv.push_back(e);
   std::vector<GgufOutTensor> ts;
   for (const auto& t : m.tensors) ts.push_back({t.name + ".weight", t.shape, t.dtype, t.data});
-  write_gguf(path, kv, ts);
+  write_gguf(path, kv, ts, on_tensor);
 }
 
 }  // namespace lc

@@ -29,11 +29,15 @@ struct GgufOutTensor {
   const void* data = nullptr;  // dtype_bytes(dtype, numel) bytes
 };
 
-void write_gguf(const std::string& path, const GgufKv& kv, const std::vector<GgufOutTensor>& tensors);
+// on_tensor (may be empty) is called after each tensor's data (formats/model_file.h).
+void write_gguf(const std::string& path, const GgufKv& kv,
+                const std::vector<GgufOutTensor>& tensors,
+                const TensorWriteProgress& on_tensor = {});
 
 // A llama-architecture model: llama.* metadata from the config (plus `extra`, e.g. the
 // tokenizer), every tensor under its GGUF name ("<canonical>.weight") in its current dtype. The
 // caller converts dtypes and RoPE row order beforehand (GGUF wants adjacent-pair q/k rows).
-void write_model_gguf(const std::string& path, const ModelFile& model, const GgufKv& extra);
+void write_model_gguf(const std::string& path, const ModelFile& model, const GgufKv& extra,
+                      const TensorWriteProgress& on_tensor = {});
 
 }  // namespace lc

@@ -26,8 +26,10 @@ std::string canonical_from_hf(const std::string& hf, Arch arch = Arch::Llama);
 void permute_rope_rows(ModelFile& m, ops::RopeStyle to);
 
 // Writes DIR/config.json and DIR/model.safetensors (creating DIR), each atomically. Tensors
-// must be f32, f16 or bf16 and q/k rows in the rotate-half layout.
-void write_hf_dir(const std::string& dir, const ModelFile& m);
+// must be f32, f16 or bf16 and q/k rows in the rotate-half layout. on_tensor (may be empty) is
+// called after each tensor of model.safetensors.
+void write_hf_dir(const std::string& dir, const ModelFile& m,
+                  const TensorWriteProgress& on_tensor = {});
 
 bool is_directory(const std::string& path);
 // Loads a Hugging Face directory; every error names the file and key or tensor.

@@ -5,6 +5,7 @@
 // blk.{i}.ffn_{gate,up,down}, blk.{i}.attn_norm, blk.{i}.ffn_norm, output_norm, output.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -115,6 +116,9 @@ class ModelFile {
   // Bytes of all tensors.
   size_t weight_bytes() const;
 };
+
+// Writers report progress through this (may be empty): (tensors written, total) after each.
+using TensorWriteProgress = std::function<void(int64_t written, int64_t total)>;
 
 // Detects the format from content and loads it. Supported: llama2.c .bin, GGUF (v2/v3), and
 // a Hugging Face directory (config.json + safetensors).

@@ -124,7 +124,8 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-void write_hf_dir(const std::string& dir, const ModelFile& m) {
+void write_hf_dir(const std::string& dir, const ModelFile& m,
+                  const TensorWriteProgress& on_tensor) {
   const ModelConfig& c = m.config;
   if (c.position == PositionKind::RoPE && c.rope_style != ops::RopeStyle::RotateHalf)
     fail(dir, ": internal error: HF checkpoints need rotate-half q/k rows (permute first)");
@@ -164,7 +165,11 @@ void write_hf_dir(const std::string& dir, const ModelFile& m) {
   const uint64_t hlen = header.size();
   std::vector<std::pair<const void*, size_t>> parts = {{&hlen, 8}, {header.data(), header.size()}};
   parts.insert(parts.end(), data.begin(), data.end());
-  write_file_atomic(dir, dir + "/model.safetensors", parts);
+  const int64_t n_tensors = static_cast<int64_t>(data.size());
+  write_file_atomic(dir, dir + "/model.safetensors", parts, [&](size_t written) {
+    // parts: the header length, the header, then one per tensor
+    if (on_tensor && written > 2) on_tensor(static_cast<int64_t>(written) - 2, n_tensors);
+  });
 
   if (c.arch == Arch::Mpt || c.arch == Arch::Based) {  // mpt_json holds that architecture's config
     write_file_atomic(dir, dir + "/config.json", {{mpt_json.data(), mpt_json.size()}});

@@ -1,6 +1,6 @@
 // The training loop: batches from a BatchSource, forward + backward (train/model.h), an AdamW
 // step (train/optim.h), and a per-step report. Byte-level text batches live here; other sources
-// (the MQAR task of src/eval) are implemented by the caller.
+// (the MQAR task of src/data) are implemented by the caller.
 #pragma once
 #include <cstdint>
 #include <functional>
