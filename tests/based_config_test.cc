@@ -15,7 +15,7 @@
 #include "formats/hf.h"
 #include "formats/synthetic.h"
 #include "model/based.h"
-#include "runtime/based_session.h"
+#include "runtime/session.h"
 #include "test_util.h"
 
 namespace lc {
@@ -114,12 +114,12 @@ TEST_F(BasedConfig0, ModelRunsTheSameWithAnUnknownTrainedLength) {
   const int64_t n = 37, vocab = mk.vocab_size();
   const auto toks = test::random_tokens(n, vocab, 4);
   std::vector<float> lk(static_cast<size_t>(n * vocab)), lu(lk.size());
-  BasedSession sk(mk, {}), su(mu, {});
+  Session sk(mk, {}), su(mu, {});
   sk.all_logits(toks.data(), n, lk.data());
   su.all_logits(toks.data(), n, lu.data());
   EXPECT_EQ(lk, lu);
   // Prefill then decode: the same recurrent path in both.
-  for (BasedSession* s : {&sk, &su}) {
+  for (Session* s : {&sk, &su}) {
     s->reset();
     s->prefill(toks.data(), n - 1);
   }
