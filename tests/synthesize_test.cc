@@ -60,7 +60,7 @@ TEST(Synthesize, MptDirectoryWithDefaultHidden) {
   synthesize_model(r, out);
   auto m = load_model_file(out);
   const ModelConfig& c = m->config;
-  EXPECT_EQ(c.arch, "mpt");
+  EXPECT_EQ(c.arch, Arch::Mpt);
   EXPECT_EQ(c.d_model, 32);
   EXPECT_EQ(c.hidden, 4 * 32);  // --hidden defaults to 4 * --dim
   EXPECT_EQ(c.n_layers, 2);
@@ -80,7 +80,7 @@ TEST(Synthesize, BasedPresetWithOverrides) {
   synthesize_model(r, out);
   auto m = load_model_file(out);
   const ModelConfig& c = m->config;
-  EXPECT_EQ(c.arch, "based");
+  EXPECT_EQ(c.arch, Arch::Based);
   EXPECT_EQ(c.d_model, 64);  // the tiny preset's
   EXPECT_EQ(c.n_layers, 7);
   EXPECT_EQ(c.hidden, 512);
