@@ -51,6 +51,19 @@ h += b" " * (-len(h) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + bytes(24))
 PY
 printf '{"a": [1, 2.5e-3, "x\\u00e9", {"b": null}], "c": true}' > "$seed_st/doc.json"
+# --attn seeds ("VALUE\nLIST": VALUE for each shared flag, LIST an --attn list): the help's
+# examples and every policy.
+seed_attn="$BUILD/fuzz/seeds-attention_parse_fuzz"
+mkdir -p "$seed_attn"
+i=0
+for s in '\nlambda:G=10:L=512:D=none,trams:M=400:R=150:m=200:score=code' \
+         '16\nfull,window:W=256,streaming:S=4:W=32,lambda:D=none' \
+         'none\nlambda:G=10:L=512:K=5:H=4:P=1024:score=code,full:D=8' \
+         'paper\ntrams:M=40:R=5:m=20:dist=compacted,window:L=8' \
+         '8\nlambda:S=2:W=6:D=6:K=2:H=0:P=3'; do
+  printf "$s" > "$seed_attn/seed$i.txt"
+  i=$((i + 1))
+done
 for target in "$BUILD"/fuzz/*_fuzz; do
   [ -f "$target" ] && [ -x "$target" ] || continue
   name=$(basename "$target")
