@@ -10,6 +10,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/progress.h"
 #include "core/timer.h"
 #include "eval/bench.h"
 #include "model/registry.h"
@@ -101,7 +102,7 @@ int cmd_bench(int argc, char** argv) {
   }
   if (a.has("--mixer-only") && !a.has("--taylor")) fail("--mixer-only: needs --taylor");
   const int threads = threads_flag(a);
-  const BenchSpec spec = read_spec(a);
+  BenchSpec spec = read_spec(a);
   SessionOptions so;
   so.n_threads = threads;
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
@@ -116,9 +117,15 @@ int cmd_bench(int argc, char** argv) {
     fail("--ctx: not supported for this model (a fixed-size state has no context limit)");
   if (so.ctx == 0)
     so.ctx = std::max(model->config().ctx_len, spec.fill + spec.n_prompt + spec.n_gen);
+  // Long runs (a large --fill, many reps, big batches) show their progress on stderr.
+  ProgressOptions popt;
+  popt.final_line = false;
+  ProgressReporter progress("bench", "reps", spec.reps + 1, popt);
+  spec.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
   const BenchResult r = a.has("--taylor") ? bench_taylor(*model, threads, a.str("--taylor"),
                                                          a.has("--mixer-only"), spec)
                                           : bench_generation(*model, so, spec);
+  progress.finish();
   print_result(a, *file, spec, r, threads);
   if (!json.empty()) {
     BenchRecord rec;

@@ -85,6 +85,7 @@ void time_reps(const BenchSpec& sp, int64_t seqs, BenchResult* r, Run&& run) {
   for (int64_t rep = -1; rep < sp.reps; ++rep) {  // rep == -1 is the warm-up
     double t[4];
     run(rep, t);
+    if (sp.progress) sp.progress(rep + 2, sp.reps + 1);
     if (rep < 0) continue;
     fills.push_back(t[1] - t[0]);
     if (sp.n_prompt > 0) pre.push_back(static_cast<double>(seqs * sp.n_prompt) / (t[2] - t[1]));
@@ -185,6 +186,7 @@ void time_taylor_core(const ModelConfig& c, int n_threads, bool quadratic, const
     else
       taylor_prefill(pool, state, q.data(), k.data(), v.data(), n, 64, out.data(), scratch.data());
     if (rep >= 0) tps->push_back(static_cast<double>(n) / (now_seconds() - t0));
+    if (sp.progress) sp.progress(rep + 2, sp.reps + 1);
   }
 }
 
@@ -252,6 +254,7 @@ BenchResult bench_taylor(const Model& model, int n_threads, const std::string& f
       const double t0 = now_seconds();
       s.prefill(prompt.data(), n);
       if (rep >= 0) tps.push_back(static_cast<double>(n) / (now_seconds() - t0));
+      if (sp.progress) sp.progress(rep + 2, sp.reps + 1);
     }
   }
   r.prefill = spread_of(tps);

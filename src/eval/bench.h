@@ -5,6 +5,7 @@
 // prefill forms of a linear-attention model (chunked vs quadratic, whole model or the core).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct BenchSpec {
   int64_t batch = 0;  // 0: one sequence (Session); >= 1: a BatchSession of that many
   int64_t n_prompt = 128, n_gen = 64, reps = 5, fill = 0;
   uint64_t seed = 1;
+  // Called after each repetition (the warm-up included): (done, reps + 1).
+  std::function<void(int64_t done, int64_t total)> progress;
 };
 
 struct Spread {
