@@ -14,8 +14,8 @@ ProgressOptions without_final_line() {
 }
 }  // namespace
 
-ProgressLine::ProgressLine(std::string what)
-    : reporter_(std::move(what), "tokens", 0, without_final_line()) {}
+ProgressLine::ProgressLine(std::string what, std::string unit)
+    : reporter_(std::move(what), std::move(unit), 0, without_final_line()) {}
 
 std::string command_line(int argc, char** argv) {
   std::string s = "longctx";

@@ -11,12 +11,12 @@
 
 namespace lc::cli {
 
-// The evaluation commands' progress: a ProgressReporter (core/progress.h) counting tokens, live
+// The evaluation commands' progress: a ProgressReporter (core/progress.h) counting `unit`, live
 // on a terminal, a plain line every 10 s otherwise; finish() leaves no summary line (the
 // commands print their own).
 class ProgressLine {
  public:
-  explicit ProgressLine(std::string what);
+  explicit ProgressLine(std::string what, std::string unit = "tokens");
   void update(int64_t done, int64_t total) { reporter_.update(done, total); }
   void finish() { reporter_.finish(); }
 
