@@ -77,7 +77,7 @@ int cmd_passkey(int argc, char** argv) {
 
   std::vector<PasskeyResult> results;
   for (const AttentionConfig& attn : configs) {
-    ProgressLine progress(attn.label());
+    ProgressLine progress(attn.label(), "prompts");
     PasskeyResult r = run_passkey(*model, *tok, attn, opt, [&](int64_t done, int64_t total) {
       progress.update(done, total);
     });

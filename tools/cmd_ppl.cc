@@ -96,6 +96,9 @@ int cmd_ppl(int argc, char** argv) {
   const auto model = make_model(*file);
   refuse_attention_flags(a, *model);  // a fixed-state model has one configuration
   const ModelConfig& c = model->config();
+  if (opt.stride && c.ctx_len <= 0)
+    fail("--stride: the model's trained context is unknown (its config does not give one); "
+         "strided windows are as long as the trained context");
   if (opt.stride && opt.stride > c.ctx_len)
     fail("--stride: ", opt.stride, " exceeds the window (the trained context, ", c.ctx_len, ")");
   const std::vector<PplDoc> docs = tokenize_documents(*tok, paths, std::move(texts), opt);

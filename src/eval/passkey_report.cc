@@ -89,8 +89,10 @@ void write_passkey_plots(const std::string& path, const ModelConfig& cfg,
   PlotSpec spec;
   spec.log2_x = true;
   spec.markers = true;
-  spec.x_marks = {static_cast<double>(cfg.ctx_len)};
-  spec.x_label = "prompt length (tokens); dashed: trained context " + std::to_string(cfg.ctx_len);
+  if (cfg.ctx_len > 0) spec.x_marks = {static_cast<double>(cfg.ctx_len)};
+  spec.x_label = cfg.ctx_len > 0 ? "prompt length (tokens); dashed: trained context " +
+                                       std::to_string(cfg.ctx_len)
+                                 : "prompt length (tokens); trained context unknown";
   std::vector<PlotSeries> nll, acc;
   for (const auto& r : results) {
     PlotSeries sn, sa;

@@ -212,9 +212,11 @@ void write_ppl_plot(const std::string& path, const ModelConfig& c, const PplOpti
   PlotSpec spec;
   spec.title = std::string("NLL by position (") + opt.mode() + ", " + std::to_string(n_docs) +
                " doc" + (n_docs > 1 ? "s" : "") + ")";
-  spec.x_label = "position (tokens); dashed: trained context " + std::to_string(c.ctx_len);
+  spec.x_label = c.ctx_len > 0
+                     ? "position (tokens); dashed: trained context " + std::to_string(c.ctx_len)
+                     : "position (tokens); trained context unknown";
   spec.y_label = "mean NLL per " + std::to_string(opt.bin) + "-token bin (nats)";
-  spec.x_marks = {static_cast<double>(c.ctx_len)};
+  if (c.ctx_len > 0) spec.x_marks = {static_cast<double>(c.ctx_len)};
   spec.x_from_zero = true;
   std::vector<PlotSeries> series;
   for (const auto& r : results) {
