@@ -57,7 +57,7 @@ TEST(RecallModelSpec, ParsesAndRejects) {
                           "based:d=64:f=65", "attention:d64"})
     EXPECT_THROW(parse_recall_model(bad), Error) << bad;
   const TrainConfig c = recall_train_config(parse_recall_model("based:d=32:f=8"), 64);
-  EXPECT_EQ(c.mixers, "cl");
+  EXPECT_EQ(c.mixers, (std::vector<Mixer>{Mixer::Conv, Mixer::Linear}));
   EXPECT_EQ(c.hidden, 0);
   EXPECT_EQ(c.linear_heads, 1);
   EXPECT_EQ(c.feature_dim, 8);

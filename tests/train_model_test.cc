@@ -26,11 +26,11 @@ namespace {
 
 TrainConfig based_all_mixers() {
   TrainConfig c;
-  c.arch = "based";
+  c.arch = Arch::Based;
   c.vocab_size = 11;
   c.d_model = 8;
   c.n_layers = 4;
-  c.mixers = "clwa";
+  c.mixers = parse_mixers("clwa");
   c.n_heads = 2;
   c.n_kv_heads = 2;
   c.window = 3;
@@ -44,7 +44,7 @@ TrainConfig based_all_mixers() {
 
 TrainConfig llama_gqa_window() {
   TrainConfig c = test::llama_config(9, 8, 2, 4, 2, 5);
-  c.mixers = "wa";
+  c.mixers = parse_mixers("wa");
   c.window = 2;
   c.rope_theta = 100.0;
   return c;
@@ -103,7 +103,7 @@ TEST(TrainModel, BasedAllMixersGradientCheck) {
 TEST(TrainModel, BasedNoMlpGradientCheck) {
   TrainConfig c = based_all_mixers();
   c.hidden = 0;
-  c.mixers = "cl";
+  c.mixers = parse_mixers("cl");
   c.n_layers = 2;
   c.tied = true;
   EXPECT_LT(model_grad_error(c, "model based c,l no mlp"), 1e-6);
@@ -141,10 +141,10 @@ TEST(TrainModel, FloatForwardMatchesDouble) {
 
 TEST(TrainModel, RejectsBadConfigs) {
   TrainConfig c = llama_gqa_window();
-  c.mixers = "wl";
+  c.mixers = parse_mixers("wl");
   EXPECT_THROW(validate(c), Error);  // llama has attention layers only
   c = based_all_mixers();
-  c.mixers = "cla";
+  c.mixers = parse_mixers("cla");
   EXPECT_THROW(validate(c), Error);  // one letter per layer
   c = based_all_mixers();
   c.n_kv_heads = 3;
@@ -152,6 +152,30 @@ TEST(TrainModel, RejectsBadConfigs) {
   c = based_all_mixers();
   c.linear_heads = 3;
   EXPECT_THROW(validate(c), Error);
+}
+
+// The --mixers letters and --arch names map to the enums and back; anything else is an error
+// naming the flag and the offending letter.
+TEST(TrainConfigText, MixersAndArch) {
+  const std::vector<Mixer> all = {Mixer::Conv, Mixer::Linear, Mixer::Window, Mixer::Attention};
+  EXPECT_EQ(parse_mixers("clwa"), all);
+  EXPECT_EQ(mixers_text(all), "clwa");
+  for (const char* bad : {"", "cx", "C", "a l"}) {
+    try {
+      parse_mixers(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--mixers: expected a, w, l or c per layer, got '"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(parse_train_arch("llama"), Arch::Llama);
+  EXPECT_EQ(parse_train_arch("based"), Arch::Based);
+  EXPECT_THROW(parse_train_arch("mpt"), Error);  // the trainer builds llama and based only
+  EXPECT_EQ(default_mixers(Arch::Llama, 3), parse_mixers("aaa"));
+  EXPECT_EQ(default_mixers(Arch::Based, 2), parse_mixers("cl"));
+  EXPECT_EQ(default_mixers(Arch::Based, 3), parse_mixers("lll"));
 }
 
 TEST(TrainOptim, CosineScheduleWithWarmup) {

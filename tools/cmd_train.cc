@@ -88,7 +88,7 @@ void write_train_json(const std::string& path, int argc, char** argv,
   std::string cmd = "longctx";
   for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
   JsonWriter j;
-  j.begin_object().member("command", cmd).member("arch", model.config().arch);
+  j.begin_object().member("command", cmd).member("arch", arch_name(model.config().arch));
   j.member("parameters", model.n_params()).member("tokens_per_s", log.tokens_per_s);
   j.key("steps").begin_array();
   for (const train::StepStats& s : log.steps) {
@@ -119,8 +119,7 @@ int cmd_train(int argc, char** argv) {
     return 0;
   }
   train::TrainConfig c;
-  c.arch = a.str("--arch", "llama");
-  if (c.arch != "llama" && c.arch != "based") fail("--arch: expected llama or based, got '", c.arch, "'");
+  c.arch = train::parse_train_arch(a.str("--arch", "llama"));
   const bool mqar = a.has("--task");
   if (mqar && a.str("--task") != "mqar") fail("--task: expected mqar, got '", a.str("--task"), "'");
   if (mqar == a.has("--data")) fail("give exactly one of --data FILE or --task mqar");
@@ -129,10 +128,9 @@ int cmd_train(int argc, char** argv) {
   c.n_layers = a.integer("--layers", 2, 1, 256);
   c.n_heads = a.integer("--heads", 4, 1, 1 << 10);
   c.n_kv_heads = a.integer("--kv-heads", c.n_heads, 1, 1 << 10);
-  c.hidden = a.integer("--hidden", c.arch == "llama" ? 4 * c.d_model : 0, 0, 1 << 18);
-  c.mixers = a.str("--mixers", c.arch == "llama" ? std::string(c.n_layers, 'a')
-                                                 : (c.n_layers == 2 ? std::string("cl")
-                                                                    : std::string(c.n_layers, 'l')));
+  c.hidden = a.integer("--hidden", c.arch == Arch::Llama ? 4 * c.d_model : 0, 0, 1 << 18);
+  c.mixers = a.has("--mixers") ? train::parse_mixers(a.str("--mixers"))
+                               : train::default_mixers(c.arch, c.n_layers);
   c.window = a.integer("--window", 0, 0, 1 << 20);
   c.linear_heads = a.integer("--linear-heads", 4, 1, 1 << 10);
   c.feature_dim = a.integer("--feature-dim", 8, 1, 64);
@@ -180,9 +178,11 @@ int cmd_train(int argc, char** argv) {
   ThreadPool pool(threads);
   train::TrainModel<float> model(c, B, T, seed);
   train::AdamW opt(oc, model.params());
-  std::fprintf(stderr, "train: %s model, %lld parameters, mixers %s, batch %lld x %lld tokens, %d threads\n",
-               c.arch.c_str(), static_cast<long long>(model.n_params()), c.mixers.c_str(),
-               static_cast<long long>(B), static_cast<long long>(T), threads);
+  std::fprintf(
+      stderr, "train: %s model, %lld parameters, mixers %s, batch %lld x %lld tokens, %d threads\n",
+      arch_name(c.arch), static_cast<long long>(model.n_params()),
+      train::mixers_text(c.mixers).c_str(), static_cast<long long>(B), static_cast<long long>(T),
+      threads);
   std::unique_ptr<train::ByteValidation> val;
   if (val_frac > 0) {
     val = std::make_unique<train::ByteValidation>(held_out, B, T,

@@ -120,11 +120,11 @@ int64_t model_state_size(const RecallModel& m, int64_t seq_len) {
 
 TrainConfig recall_train_config(const RecallModel& m, int64_t vocab) {
   TrainConfig c;
-  c.arch = "based";
+  c.arch = Arch::Based;
   c.vocab_size = vocab;
   c.d_model = m.d_model;
   c.n_layers = 2;
-  c.mixers = std::string("c") + m.mixer;
+  c.mixers = parse_mixers(std::string("c") + m.mixer);
   c.n_heads = c.n_kv_heads = 1;
   c.hidden = 0;
   c.window = m.mixer == 'w' ? m.window : 0;
