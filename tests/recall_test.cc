@@ -46,7 +46,8 @@ TEST(RecallState, MatchesSpecFormulasByHand) {
 
 TEST(RecallModelSpec, ParsesAndRejects) {
   const RecallModel w = parse_recall_model("window:d=32:w=8");
-  EXPECT_EQ(w.mixer, 'w');
+  EXPECT_EQ(w.mixer, RecallMixer::Window);
+  EXPECT_EQ(w.letter(), 'w');
   EXPECT_EQ(w.d_model, 32);
   EXPECT_EQ(w.window, 8);
   EXPECT_EQ(w.label(), "window d=32 w=8");
