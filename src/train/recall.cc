@@ -10,6 +10,7 @@
 #include "train/export.h"
 #include "train/layers.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 namespace lc::train {
 
@@ -175,13 +176,7 @@ RecallResult run_recall_model(ThreadPool& pool, const RecallSweep& s, const Reca
       const int64_t B = mk.batch(), T = mk.seq();
       tokens.resize(static_cast<size_t>(B * T));
       labels.resize(static_cast<size_t>(B * T));
-      for (int64_t b = 0; b < B; ++b) {
-        const MqarExample e = mqar_example(spec, gen[k]);
-        for (int64_t i = 0; i < T; ++i) {
-          tokens[b * T + i] = e.tokens[i];
-          labels[b * T + i] = e.labels[i] == kMqarIgnore ? kIgnoreLabel : e.labels[i];
-        }
-      }
+      mqar_batch(spec, gen[k], B, tokens.data(), labels.data());
       std::memcpy(mk.weights(), w.data(), sizeof(float) * static_cast<size_t>(n_params));
       loss_sum += mk.forward(pool, tokens.data(), labels.data());
       ++loss_n;
