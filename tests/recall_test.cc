@@ -46,7 +46,8 @@ TEST(RecallState, MatchesSpecFormulasByHand) {
 
 TEST(RecallModelSpec, ParsesAndRejects) {
   const RecallModel w = parse_recall_model("window:d=32:w=8");
-  EXPECT_EQ(w.mixer, 'w');
+  EXPECT_EQ(w.mixer, RecallMixer::Window);
+  EXPECT_EQ(w.letter(), 'w');
   EXPECT_EQ(w.d_model, 32);
   EXPECT_EQ(w.window, 8);
   EXPECT_EQ(w.label(), "window d=32 w=8");
@@ -57,7 +58,7 @@ TEST(RecallModelSpec, ParsesAndRejects) {
                           "based:d=64:f=65", "attention:d64"})
     EXPECT_THROW(parse_recall_model(bad), Error) << bad;
   const TrainConfig c = recall_train_config(parse_recall_model("based:d=32:f=8"), 64);
-  EXPECT_EQ(c.mixers, "cl");
+  EXPECT_EQ(c.mixers, (std::vector<Mixer>{Mixer::Conv, Mixer::Linear}));
   EXPECT_EQ(c.hidden, 0);
   EXPECT_EQ(c.linear_heads, 1);
   EXPECT_EQ(c.feature_dim, 8);

@@ -102,7 +102,7 @@ double llama_roundtrip(const TrainConfig& c, int64_t T, const std::string& name)
   auto m = trained(c, T);
   auto file = export_and_load(*m, T, name);
   EXPECT_EQ(file->config.arch, Arch::Llama);
-  EXPECT_EQ(file->config.sliding_window, c.mixers[0] == 'w' ? c.window : 0);
+  EXPECT_EQ(file->config.sliding_window, c.mixers[0] == Mixer::Window ? c.window : 0);
   LlamaModel model(*file);
   SessionOptions so;
   so.n_threads = 2;
@@ -144,7 +144,7 @@ TEST(TrainExport, LlamaTiedFullAttention) {
 
 TEST(TrainExport, LlamaUntiedGqaSlidingWindow) {
   TrainConfig c = test::llama_config(37, 32, 2, 4, 2, 40);
-  c.mixers = "ww";
+  c.mixers = parse_mixers("ww");
   c.window = 7;
   c.tied = false;
   EXPECT_LT(llama_roundtrip(c, 45, "llama_gqa_window"), kBound);
@@ -152,11 +152,11 @@ TEST(TrainExport, LlamaUntiedGqaSlidingWindow) {
 
 TEST(TrainExport, BasedConvLinearWindowWithMlp) {
   TrainConfig c;
-  c.arch = "based";
+  c.arch = Arch::Based;
   c.vocab_size = 37;  // padded to 40 rows in the checkpoint
   c.d_model = 32;
   c.n_layers = 3;
-  c.mixers = "clw";
+  c.mixers = parse_mixers("clw");
   c.n_heads = 2;
   c.n_kv_heads = 2;
   c.window = 9;
@@ -172,11 +172,11 @@ TEST(TrainExport, BasedMqarStyleNoMlp) {
   // The MQAR models: BaseConv then the mixer under test, no MLP (exported as an exact zero MLP).
   for (const char* mixers : {"ca", "cl", "cw"}) {
     TrainConfig c;
-    c.arch = "based";
+    c.arch = Arch::Based;
     c.vocab_size = 24;
     c.d_model = 16;
     c.n_layers = 2;
-    c.mixers = mixers;
+    c.mixers = parse_mixers(mixers);
     c.n_heads = 1;
     c.n_kv_heads = 1;
     c.window = 5;
@@ -184,7 +184,7 @@ TEST(TrainExport, BasedMqarStyleNoMlp) {
     c.feature_dim = 4;
     c.hidden = 0;
     EXPECT_LT(based_roundtrip(c, 32, std::string("based_mqar_") + mixers), kBound) << mixers;
-    if (mixers[1] == 'l') continue;
+    if (c.mixers[1] == Mixer::Linear) continue;
     // As in longctx recall: attention without any position encoding (longctx_rotary false).
     c.rope = false;
     EXPECT_LT(based_roundtrip(c, 32, std::string("based_mqar_nope_") + mixers), kBound) << mixers;
@@ -197,22 +197,22 @@ TEST(TrainExport, RefusesWhatTheFormatsCannotHold) {
   ExportOptions o;
   o.ctx_len = 16;
   TrainConfig c;
-  c.arch = "llama";
+  c.arch = Arch::Llama;
   c.vocab_size = 10;
   c.d_model = 8;
   c.n_layers = 2;
   c.n_heads = 2;
   c.n_kv_heads = 2;
   c.hidden = 8;
-  c.mixers = "aw";
+  c.mixers = parse_mixers("aw");
   c.window = 3;
   EXPECT_THROW(export_model_file(TrainModel<float>(c, 1, 4, 1), o), Error);  // mixed windows
-  c.arch = "based";
-  c.mixers = "cl";
+  c.arch = Arch::Based;
+  c.mixers = parse_mixers("cl");
   c.tied = false;
   EXPECT_THROW(export_model_file(TrainModel<float>(c, 1, 4, 1), o), Error);  // untied BASED
   c.tied = true;
-  c.mixers = "ca";
+  c.mixers = parse_mixers("ca");
   c.n_kv_heads = 1;
   EXPECT_THROW(export_model_file(TrainModel<float>(c, 1, 4, 1), o), Error);  // GQA in Wqkv
 }

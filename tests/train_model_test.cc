@@ -18,6 +18,7 @@
 #include "train/layers.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/train_run.h"
 #include "train/trainer.h"
 #include "train_configs.h"
 
@@ -26,11 +27,11 @@ namespace {
 
 TrainConfig based_all_mixers() {
   TrainConfig c;
-  c.arch = "based";
+  c.arch = Arch::Based;
   c.vocab_size = 11;
   c.d_model = 8;
   c.n_layers = 4;
-  c.mixers = "clwa";
+  c.mixers = parse_mixers("clwa");
   c.n_heads = 2;
   c.n_kv_heads = 2;
   c.window = 3;
@@ -44,7 +45,7 @@ TrainConfig based_all_mixers() {
 
 TrainConfig llama_gqa_window() {
   TrainConfig c = test::llama_config(9, 8, 2, 4, 2, 5);
-  c.mixers = "wa";
+  c.mixers = parse_mixers("wa");
   c.window = 2;
   c.rope_theta = 100.0;
   return c;
@@ -103,7 +104,7 @@ TEST(TrainModel, BasedAllMixersGradientCheck) {
 TEST(TrainModel, BasedNoMlpGradientCheck) {
   TrainConfig c = based_all_mixers();
   c.hidden = 0;
-  c.mixers = "cl";
+  c.mixers = parse_mixers("cl");
   c.n_layers = 2;
   c.tied = true;
   EXPECT_LT(model_grad_error(c, "model based c,l no mlp"), 1e-6);
@@ -141,10 +142,10 @@ TEST(TrainModel, FloatForwardMatchesDouble) {
 
 TEST(TrainModel, RejectsBadConfigs) {
   TrainConfig c = llama_gqa_window();
-  c.mixers = "wl";
+  c.mixers = parse_mixers("wl");
   EXPECT_THROW(validate(c), Error);  // llama has attention layers only
   c = based_all_mixers();
-  c.mixers = "cla";
+  c.mixers = parse_mixers("cla");
   EXPECT_THROW(validate(c), Error);  // one letter per layer
   c = based_all_mixers();
   c.n_kv_heads = 3;
@@ -152,6 +153,30 @@ TEST(TrainModel, RejectsBadConfigs) {
   c = based_all_mixers();
   c.linear_heads = 3;
   EXPECT_THROW(validate(c), Error);
+}
+
+// The --mixers letters and --arch names map to the enums and back; anything else is an error
+// naming the flag and the offending letter.
+TEST(TrainConfigText, MixersAndArch) {
+  const std::vector<Mixer> all = {Mixer::Conv, Mixer::Linear, Mixer::Window, Mixer::Attention};
+  EXPECT_EQ(parse_mixers("clwa"), all);
+  EXPECT_EQ(mixers_text(all), "clwa");
+  for (const char* bad : {"", "cx", "C", "a l"}) {
+    try {
+      parse_mixers(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--mixers: expected a, w, l or c per layer, got '"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(parse_train_arch("llama"), Arch::Llama);
+  EXPECT_EQ(parse_train_arch("based"), Arch::Based);
+  EXPECT_THROW(parse_train_arch("mpt"), Error);  // the trainer builds llama and based only
+  EXPECT_EQ(default_mixers(Arch::Llama, 3), parse_mixers("aaa"));
+  EXPECT_EQ(default_mixers(Arch::Based, 2), parse_mixers("cl"));
+  EXPECT_EQ(default_mixers(Arch::Based, 3), parse_mixers("lll"));
 }
 
 TEST(TrainOptim, CosineScheduleWithWarmup) {
@@ -192,7 +217,8 @@ TEST(TrainOptim, AdamWStepAgainstHandComputation) {
 
 std::string test_text() {
   std::string s;
-  for (int i = 0; i < 200; ++i) s += "the quick brown fox jumps over the lazy dog " + std::to_string(i % 7) + ". ";
+  for (int i = 0; i < 200; ++i)
+    s += "the quick brown fox jumps over the lazy dog " + std::to_string(i % 7) + ". ";
   return s;
 }
 
@@ -277,6 +303,72 @@ TEST(TrainData, ValidationWindowsAndLoss) {
   EXPECT_EQ(val.loss(pool, m), want);
   EXPECT_EQ(ByteValidation("short", B, T, 100).batches(), 0);
   EXPECT_EQ(ByteValidation(text, B, T, 1).batches(), 1);
+}
+
+// MqarBatches rows are the generator's examples in draw order, with kMqarIgnore mapped to the
+// trainer's kIgnoreLabel; a row length other than the task's seq_len is an error.
+TEST(TrainData, MqarBatchesAreTheGeneratorsExamples) {
+  MqarSpec spec;
+  spec.vocab = 32;
+  spec.seq_len = 16;
+  spec.pairs = 2;
+  MqarBatches batches(spec, 5);
+  std::vector<int> tok(3 * 16), lab(3 * 16);
+  batches.next(3, 16, tok.data(), lab.data());
+  Rng rng(5);
+  for (int64_t b = 0; b < 3; ++b) {
+    const MqarExample e = mqar_example(spec, rng);
+    for (int64_t i = 0; i < 16; ++i) {
+      EXPECT_EQ(tok[b * 16 + i], e.tokens[i]);
+      EXPECT_EQ(lab[b * 16 + i], e.labels[i] == kMqarIgnore ? kIgnoreLabel : e.labels[i]);
+    }
+  }
+  EXPECT_THROW(batches.next(1, 8, tok.data(), lab.data()), Error);
+  spec.pairs = 5;  // 4 * 5 > 16
+  EXPECT_THROW(MqarBatches(spec, 1), Error);
+}
+
+// run_training: the log has every step and a validation every eval_every steps (and at the
+// end); lines come every log_every steps (and at the end); the weights are those of train_loop.
+TEST(TrainLoop, RunTrainingLogsAndReports) {
+  const TrainConfig c = test::llama_config(ByteBatches::kVocab, 16, 1, 2, 2, 32);
+  const std::string text = test_text();
+  ThreadPool pool(2);
+  TrainModel<float> m(c, 2, 16, 3), ref(c, 2, 16, 3);
+  AdamWConfig oc;
+  oc.total_steps = 7;
+  AdamW opt(oc, m.params()), ref_opt(oc, ref.params());
+  ByteBatches data(text, 9), ref_data(text, 9);
+  const ByteValidation val(text.substr(0, 200), 2, 16, 2);
+  TrainRunOptions o;
+  o.steps = 7;
+  o.log_every = 3;
+  o.eval_every = 5;
+  std::vector<std::string> lines;
+  std::vector<int64_t> done;
+  const TrainLog log = run_training(pool, m, data, opt, o, &val,
+                                    {[&](const std::string& l) { lines.push_back(l); },
+                                     [&](int64_t step) { done.push_back(step); }});
+  train_loop(pool, ref, ref_data, ref_opt, 7, nullptr);
+  EXPECT_EQ(std::vector<float>(m.weights(), m.weights() + m.n_params()),
+            std::vector<float>(ref.weights(), ref.weights() + ref.n_params()));
+  ASSERT_EQ(log.steps.size(), 7u);
+  EXPECT_EQ(done, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  ASSERT_EQ(log.val.size(), 2u);
+  EXPECT_EQ(log.val[0].first, 5);
+  EXPECT_EQ(log.val[1].first, 7);
+  EXPECT_EQ(log.val[1].second, val.loss(pool, m));
+  ASSERT_EQ(lines.size(), 5u);  // steps 3, 5 (val), 6, 7, 7 (val)
+  EXPECT_EQ(lines[0].rfind("step 3/7  loss ", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("step 5/7  val loss ", 0), 0u) << lines[1];
+  EXPECT_NE(lines[1].find("bits/byte, 64 held-out tokens)"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[4].rfind("step 7/7  val loss ", 0), 0u) << lines[4];
+  EXPECT_GT(log.tokens_per_s, 0);
+  EXPECT_EQ(train_heading(m, 2).rfind("train: llama model, " + std::to_string(m.n_params()) +
+                                          " parameters, mixers a, batch 2 x 16 tokens, 2 threads",
+                                      0),
+            0u);
+  EXPECT_EQ(train_summary(log).rfind("train: 7 steps in ", 0), 0u);
 }
 
 }  // namespace

@@ -12,5 +12,8 @@ double parse_float(const std::string& what, const std::string& text, double lo, 
 // Comma-separated integers, each in [lo, hi]; rejects empty lists and empty items.
 std::vector<int64_t> parse_int_list(const std::string& what, const std::string& text, int64_t lo,
                                     int64_t hi);
+// Comma-separated numbers, each in [lo, hi]; rejects empty lists and empty items.
+std::vector<double> parse_float_list(const std::string& what, const std::string& text, double lo,
+                                     double hi);
 
 }  // namespace lc

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -62,10 +63,11 @@ void fill_common(const TrainConfig& c, const ExportOptions& o, ModelConfig* mc) 
 
 std::unique_ptr<ModelFile> export_llama(const TrainModel<float>& m, const ExportOptions& o) {
   const TrainConfig& c = m.config();
-  const bool window = c.mixers[0] == 'w';
-  for (char x : c.mixers)
+  const bool window = c.mixers[0] == Mixer::Window;
+  for (Mixer x : c.mixers)
     check(x == c.mixers[0], "export llama: layers mix full attention and sliding window ('",
-          c.mixers, "'); the Llama/Mistral config has one sliding_window for all layers");
+          mixers_text(c.mixers),
+          "'); the Llama/Mistral config has one sliding_window for all layers");
   check(c.rope, "export llama: the engine's Llama attention always applies RoPE (train with it)");
   auto f = std::make_unique<ModelFile>();
   f->path = "trained-llama";
@@ -97,20 +99,23 @@ std::unique_ptr<ModelFile> export_llama(const TrainModel<float>& m, const Export
 std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const ExportOptions& o) {
   const TrainConfig& c = m.config();
   check(c.tied, "export based: the BASED format has tied embeddings only (train with tied)");
-  char softmax = 0;
-  for (char x : c.mixers) {
-    if (x != 'a' && x != 'w') continue;
-    check(!softmax || softmax == x, "export based: layers mix full attention and sliding window ('",
-          c.mixers, "'); BasedConfig has one window_size for all softmax layers");
+  // The kind of the softmax layers (all alike), if any.
+  std::optional<Mixer> softmax;
+  for (Mixer x : c.mixers) {
+    if (x != Mixer::Attention && x != Mixer::Window) continue;
+    check(!softmax || *softmax == x,
+          "export based: layers mix full attention and sliding window ('", mixers_text(c.mixers),
+          "'); BasedConfig has one window_size for all softmax layers");
     softmax = x;
   }
+  const bool window = softmax == Mixer::Window, full = softmax == Mixer::Attention;
   if (softmax) {
     check(c.n_kv_heads == c.n_heads, "export based: the fused Wqkv has no GQA (n_kv_heads ",
           c.n_kv_heads, " != n_heads ", c.n_heads, ")");
-    if (softmax == 'w')
+    if (window)
       check(c.window >= 2, "export based: window ", c.window,
             " keys is not representable (window_size = 2 (W - 1) must be >= 2)");
-    check(softmax == 'w' || o.ctx_len >= 1, "export based: full attention needs ctx_len");
+    check(window || o.ctx_len >= 1, "export based: full attention needs ctx_len");
   }
   auto f = std::make_unique<ModelFile>();
   f->path = "trained-based";
@@ -125,7 +130,7 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
   BasedConfig& b = mc.based;
   b.linear_heads = c.linear_heads;
   b.feature_dim = c.feature_dim;
-  b.window_size = softmax == 'w' ? 2 * (c.window - 1) : softmax == 'a' ? 2 * o.ctx_len : 0;
+  b.window_size = window ? 2 * (c.window - 1) : full ? 2 * o.ctx_len : 0;
   b.padded_vocab = (c.vocab_size + 7) / 8 * 8;
   b.window_rope = c.rope;  // trained without RoPE: written as alt_mixer_2.longctx_rotary false
   const ParamInfo& e = m.param("token_embd");
@@ -136,13 +141,13 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
     const std::string p = "blk." + std::to_string(l) + ".";
     add_copy(*f, m, p + "attn_norm");
     switch (c.mixers[l]) {
-      case 'a':
-      case 'w':
+      case Mixer::Attention:
+      case Mixer::Window:
         b.window_layers.push_back(l);
         add_copy(*f, m, p + "attn_qkv");  // rows [q | k | v], as Wqkv
         add_copy(*f, m, p + "attn_output");
         break;
-      case 'l': {
+      case Mixer::Linear: {
         b.linear_layers.push_back(l);
         const int64_t qk = c.linear_heads * c.feature_dim;
         add_rows(*f, m, p + "attn_qkv", p + "attn_q", 0, qk);
@@ -151,7 +156,7 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
         add_copy(*f, m, p + "attn_output");
         break;
       }
-      default: {
+      case Mixer::Conv: {
         add_copy(*f, m, p + "conv_in");
         add_copy(*f, m, p + "conv_in.bias");
         const ParamInfo& k = m.param(p + "conv_kernel");
@@ -188,7 +193,7 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
 
 std::unique_ptr<ModelFile> export_model_file(const TrainModel<float>& m, const ExportOptions& o) {
   check(o.ctx_len >= 1, "export: ctx_len must be positive");
-  return m.config().arch == "llama" ? export_llama(m, o) : export_based(m, o);
+  return m.config().arch == Arch::Llama ? export_llama(m, o) : export_based(m, o);
 }
 
 void export_hf_dir(const TrainModel<float>& m, const ExportOptions& o, const std::string& dir) {

@@ -1,10 +1,10 @@
 // Trained weights -> the engine's model description (formats/model_file.h), ready for
-// write_hf_dir (formats/hf.h): a Llama-family directory for arch "llama", a BASED directory for
-// arch "based". What the engine's formats can and cannot represent:
-//  - llama: every layer 'a' (full attention) or every layer 'w' (Mistral `sliding_window` = the
-//    trainer's window, same keys i - W < j <= i); fc1 [value | gate] splits into up | gate.
-//  - based: tied embeddings only; all softmax layers must be of one kind: 'w' with window W is
-//    window_size = 2 (W - 1) (keys [i - ws/2, i]), 'a' is written as window_size = 2 * ctx_len,
+// write_hf_dir (formats/hf.h): a Llama-family directory for Arch::Llama, a BASED directory for
+// Arch::Based. What the engine's formats can and cannot represent:
+//  - llama: every layer Mixer::Attention or every layer Mixer::Window (Mistral `sliding_window` =
+//    the trainer's window, same keys i - W < j <= i); fc1 [value | gate] splits into up | gate.
+//  - based: tied embeddings only; all softmax layers must be of one kind: Window with W keys is
+//    window_size = 2 (W - 1) (keys [i - ws/2, i]), Attention is written as window_size = 2 ctx_len,
 //    which equals full attention for sequences up to ctx_len + 1 tokens (and is a window beyond).
 //    Softmax layers trained without RoPE (the MQAR models) are written with the longctx config
 //    extension alt_mixer_2.longctx_rotary = false (the engine then rotates nothing).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -11,21 +12,56 @@
 
 namespace lc::train {
 
+namespace {
+constexpr std::string_view kMixerLetters = "awlc";  // indexed by Mixer
+}  // namespace
+
+char mixer_letter(Mixer m) { return kMixerLetters[static_cast<size_t>(m)]; }
+
+std::string mixers_text(const std::vector<Mixer>& mixers) {
+  std::string s;
+  for (Mixer m : mixers) s += mixer_letter(m);
+  return s;
+}
+
+std::vector<Mixer> parse_mixers(const std::string& text) {
+  check(!text.empty(), "--mixers: expected a, w, l or c per layer, got ''");
+  std::vector<Mixer> out;
+  for (char ch : text) {
+    const size_t i = kMixerLetters.find(ch);
+    if (i == std::string_view::npos)
+      fail("--mixers: expected a, w, l or c per layer, got '", std::string(1, ch), "'");
+    out.push_back(static_cast<Mixer>(i));
+  }
+  return out;
+}
+
+Arch parse_train_arch(const std::string& text) {
+  if (text == arch_name(Arch::Llama)) return Arch::Llama;
+  if (text == arch_name(Arch::Based)) return Arch::Based;
+  fail("--arch: expected llama or based, got '", text, "'");
+}
+
+std::vector<Mixer> default_mixers(Arch arch, int64_t n_layers) {
+  const size_t n = static_cast<size_t>(std::max<int64_t>(n_layers, 0));
+  if (arch != Arch::Based) return std::vector<Mixer>(n, Mixer::Attention);
+  if (n == 2) return {Mixer::Conv, Mixer::Linear};
+  return std::vector<Mixer>(n, Mixer::Linear);
+}
+
 void validate(const TrainConfig& c) {
-  check(c.arch == "llama" || c.arch == "based", "train: arch must be llama or based, got '",
-        c.arch, "'");
+  check(c.arch == Arch::Llama || c.arch == Arch::Based, "train: arch must be llama or based, got '",
+        arch_name(c.arch), "'");
   check(c.vocab_size >= 2, "train: vocab_size ", c.vocab_size, " must be >= 2");
   check(c.d_model >= 2 && c.n_layers >= 1, "train: d_model and n_layers must be positive");
-  check(static_cast<int64_t>(c.mixers.size()) == c.n_layers, "train: mixers '", c.mixers,
-        "' must have one letter per layer (", c.n_layers, ")");
+  check(static_cast<int64_t>(c.mixers.size()) == c.n_layers, "train: mixers '",
+        mixers_text(c.mixers), "' must have one letter per layer (", c.n_layers, ")");
   check(c.hidden >= 0, "train: hidden must be >= 0");
   bool softmax = false;
-  for (char m : c.mixers) {
-    check(m == 'a' || m == 'w' || m == 'l' || m == 'c', "train: mixer '", m,
-          "' is not a (attention), w (sliding window), l (Taylor linear) or c (BaseConv)");
-    softmax = softmax || m == 'a' || m == 'w';
-    if (m == 'w') check(c.window >= 1, "train: sliding-window layers need window >= 1");
-    if (m == 'l')
+  for (Mixer m : c.mixers) {
+    softmax = softmax || m == Mixer::Attention || m == Mixer::Window;
+    if (m == Mixer::Window) check(c.window >= 1, "train: sliding-window layers need window >= 1");
+    if (m == Mixer::Linear)
       check(c.linear_heads >= 1 && c.d_model % c.linear_heads == 0 && c.feature_dim >= 1,
             "train: linear_heads ", c.linear_heads, " must divide d_model ", c.d_model,
             " and feature_dim must be positive");
@@ -36,9 +72,10 @@ void validate(const TrainConfig& c) {
     check(c.n_kv_heads >= 1 && c.n_heads % c.n_kv_heads == 0, "train: n_kv_heads ",
           c.n_kv_heads, " must divide n_heads ", c.n_heads);
   }
-  if (c.arch == "llama") {
-    for (char m : c.mixers)
-      check(m == 'a' || m == 'w', "train: a llama model has only attention layers (a or w)");
+  if (c.arch == Arch::Llama) {
+    for (Mixer m : c.mixers)
+      check(m == Mixer::Attention || m == Mixer::Window,
+            "train: a llama model has only attention layers (a or w)");
     check(c.hidden >= 1, "train: a llama model needs an MLP (hidden >= 1)");
   }
 }
@@ -80,20 +117,20 @@ TrainModel<T>::TrainModel(const TrainConfig& c, int64_t batch, int64_t seq, uint
     L.mixer = c.mixers[l];
     L.attn_norm = add_param(p + "attn_norm", {d}, false);
     switch (L.mixer) {
-      case 'a':
-      case 'w':
+      case Mixer::Attention:
+      case Mixer::Window:
         L.proj_width = qd + 2 * kvd;
         L.mix_width = qd;
         L.proj = add_param(p + "attn_qkv", {L.proj_width, d}, true);
         L.out = add_param(p + "attn_output", {d, qd}, true);
         break;
-      case 'l':
+      case Mixer::Linear:
         L.proj_width = 2 * c.linear_heads * c.feature_dim + d;
         L.mix_width = d;
         L.proj = add_param(p + "attn_qkv", {L.proj_width, d}, true);
         L.out = add_param(p + "attn_output", {d, d}, true);
         break;
-      default:  // 'c'
+      case Mixer::Conv:
         L.proj_width = 4 * d;
         L.mix_width = 2 * d;
         L.proj = add_param(p + "conv_in", {4 * d, d}, true);
@@ -113,7 +150,7 @@ TrainModel<T>::TrainModel(const TrainConfig& c, int64_t batch, int64_t seq, uint
     L.xn1.resize(N * d);
     L.r1.resize(N);
     L.projv.resize(N * L.proj_width);
-    if (L.mixer == 'c') L.conv.resize(N * 2 * d);
+    if (L.mixer == Mixer::Conv) L.conv.resize(N * 2 * d);
     L.mix.resize(N * L.mix_width);
     if (h > 0) {
       L.xmid.resize(N * d);
@@ -183,15 +220,16 @@ double TrainModel<T>::forward(ThreadPool& pool, const int* tokens, const int* la
     T* P = L.projv.data();
     linear_forward(pool, L.xn1.data(), N, d, W + L.proj, L.proj_bias >= 0 ? W + L.proj_bias : nullptr,
                    L.proj_width, P);
-    if (L.mixer == 'a' || L.mixer == 'w') {
-      AttnShape s{batch_, seq_, c.n_heads, c.n_kv_heads, c.head_dim(), L.mixer == 'w' ? c.window : 0};
+    if (L.mixer == Mixer::Attention || L.mixer == Mixer::Window) {
+      const int64_t window = L.mixer == Mixer::Window ? c.window : 0;
+      AttnShape s{batch_, seq_, c.n_heads, c.n_kv_heads, c.head_dim(), window};
       if (c.rope) {
         rope_rotate_half(pool, P, L.proj_width, N, seq_, c.n_heads, c.head_dim(), c.rope_theta, false);
         rope_rotate_half(pool, P + qd, L.proj_width, N, seq_, c.n_kv_heads, c.head_dim(),
                          c.rope_theta, false);
       }
       attention_forward(pool, s, P, P + qd, P + qd + kvd, L.proj_width, L.mix.data());
-    } else if (L.mixer == 'l') {
+    } else if (L.mixer == Mixer::Linear) {
       const int64_t qk = c.linear_heads * c.feature_dim;
       TaylorShape s{batch_, seq_, c.linear_heads, c.feature_dim, d / c.linear_heads};
       taylor_forward(pool, s, P, P + qk, P + 2 * qk, L.proj_width, L.mix.data());
@@ -255,15 +293,16 @@ void TrainModel<T>::backward(ThreadPool& pool) {
     const T* P = L.projv.data();
     T* dP = dproj_.data();
     const int64_t ld = L.proj_width;
-    if (L.mixer == 'a' || L.mixer == 'w') {
-      AttnShape s{batch_, seq_, c.n_heads, c.n_kv_heads, c.head_dim(), L.mixer == 'w' ? c.window : 0};
+    if (L.mixer == Mixer::Attention || L.mixer == Mixer::Window) {
+      const int64_t window = L.mixer == Mixer::Window ? c.window : 0;
+      AttnShape s{batch_, seq_, c.n_heads, c.n_kv_heads, c.head_dim(), window};
       attention_backward(pool, s, P, P + qd, P + qd + kvd, ld, L.mix.data(), dmix_.data(), dP,
                          dP + qd, dP + qd + kvd);
       if (c.rope) {  // back through the rotation: rotate the gradients by the negative angle
         rope_rotate_half(pool, dP, ld, N, seq_, c.n_heads, c.head_dim(), c.rope_theta, true);
         rope_rotate_half(pool, dP + qd, ld, N, seq_, c.n_kv_heads, c.head_dim(), c.rope_theta, true);
       }
-    } else if (L.mixer == 'l') {
+    } else if (L.mixer == Mixer::Linear) {
       const int64_t qk = c.linear_heads * c.feature_dim;
       TaylorShape s{batch_, seq_, c.linear_heads, c.feature_dim, d / c.linear_heads};
       taylor_backward(pool, s, P, P + qk, P + 2 * qk, ld, L.mix.data(), dmix_.data(), dP,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/aligned.h"
+#include "formats/model_file.h"
 
 namespace lc {
 class ThreadPool;
@@ -27,17 +28,36 @@ class ThreadPool;
 
 namespace lc::train {
 
+// A layer's token mixer; the --mixers letters in brackets.
+enum class Mixer : uint8_t {
+  Attention,  // [a] full causal softmax attention
+  Window,     // [w] softmax attention over a sliding window of `window` keys (i - window < j <= i)
+  Linear,     // [l] Taylor linear attention
+  Conv,       // [c] BaseConv
+};
+
+// The letter of a mixer ('a', 'w', 'l', 'c') and of a list of them ("cl").
+char mixer_letter(Mixer m);
+std::string mixers_text(const std::vector<Mixer>& mixers);
+// One letter per layer ("cl"); throws lc::Error "--mixers: expected a, w, l or c per layer, got
+// 'x'" (also for an empty text).
+std::vector<Mixer> parse_mixers(const std::string& text);
+// The architectures the trainer builds: "llama" or "based"; throws lc::Error "--arch: expected
+// llama or based, got 'x'".
+Arch parse_train_arch(const std::string& text);
+// The mixers of an n_layers model when none are given: llama all Attention; based Conv then
+// Linear for two layers (the MQAR models), else all Linear.
+std::vector<Mixer> default_mixers(Arch arch, int64_t n_layers);
+
 struct TrainConfig {
-  std::string arch = "llama";  // "llama" or "based" (decides the export layout)
+  Arch arch = Arch::Llama;  // Llama or Based (decides the export layout)
   int64_t vocab_size = 257;
   int64_t d_model = 64;
   int64_t n_layers = 2;
   int64_t n_heads = 4;     // softmax attention heads; head_dim = d_model / n_heads (even)
   int64_t n_kv_heads = 4;  // grouped-query attention: divides n_heads
   int64_t hidden = 0;      // SwiGLU MLP width; 0 = no MLP
-  // One mixer per layer: 'a' full causal softmax attention, 'w' sliding window of `window` keys
-  // (query i attends i - window < j <= i), 'l' Taylor linear attention, 'c' BaseConv.
-  std::string mixers = "aa";
+  std::vector<Mixer> mixers = {Mixer::Attention, Mixer::Attention};  // one per layer
   int64_t window = 0;
   int64_t linear_heads = 4;  // Taylor heads; value head dim = d_model / linear_heads
   int64_t feature_dim = 8;   // Taylor q/k width per head (f)
@@ -94,7 +114,7 @@ class TrainModel {
 
  private:
   struct Layer {
-    char mixer = 'a';
+    Mixer mixer = Mixer::Attention;
     int64_t proj_width = 0;  // columns of the mixer input projection
     int64_t mix_width = 0;   // columns of the mixer core output
     // offsets into w_/g_ (-1 = absent)

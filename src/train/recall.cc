@@ -6,10 +6,11 @@
 #include <memory>
 
 #include "core/error.h"
-#include "core/parse.h"
 #include "core/rng.h"
+#include "train/export.h"
 #include "train/layers.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 namespace lc::train {
 
@@ -38,8 +39,18 @@ MqarSpec spec_of(const RecallSweep& s, const MqarSlice& sl) {
   return m;
 }
 
-// Taylor features with the symmetric packing of x x^T: 1 + f + f(f+1)/2.
-int64_t taylor_features(int64_t f) { return 1 + f + f * (f + 1) / 2; }
+// The trainer's mixer for layer 1 of a sweep model.
+Mixer trainer_mixer(RecallMixer m) {
+  switch (m) {
+    case RecallMixer::Attention:
+      return Mixer::Attention;
+    case RecallMixer::Window:
+      return Mixer::Window;
+    case RecallMixer::Linear:
+      break;
+  }
+  return Mixer::Linear;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -47,114 +58,42 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-std::string RecallModel::family() const {
-  return mixer == 'a' ? "attention" : mixer == 'w' ? "sliding window" : "BASED";
-}
-
-std::string RecallModel::label() const {
-  const std::string d = " d=" + std::to_string(d_model);
-  if (mixer == 'a') return "attention" + d;
-  if (mixer == 'w') return "window" + d + " w=" + std::to_string(window);
-  return "BASED" + d + " f=" + std::to_string(feature_dim);
-}
-
-RecallModel parse_recall_model(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t b = 0;
-  for (size_t i = 0; i <= text.size(); ++i)
-    if (i == text.size() || text[i] == ':') {
-      parts.push_back(text.substr(b, i - b));
-      b = i + 1;
-    }
-  const std::string what = "recall model '" + text + "'";
-  RecallModel m;
-  const std::string& fam = parts[0];
-  if (fam == "attention" || fam == "a")
-    m.mixer = 'a';
-  else if (fam == "window" || fam == "w")
-    m.mixer = 'w';
-  else if (fam == "based" || fam == "l")
-    m.mixer = 'l';
-  else
-    throw Error(what + ": family must be attention, window or based (e.g. based:d=64:f=8)");
-  m.d_model = 0;
-  for (size_t i = 1; i < parts.size(); ++i) {
-    const std::string& p = parts[i];
-    if (p.size() < 3 || p[1] != '=')
-      throw Error(what + ": expected d=N, w=N or f=N, got '" + p + "'");
-    const int64_t v = parse_int(what + " " + p.substr(0, 1), p.substr(2), 1, 1 << 14);
-    if (p[0] == 'd')
-      m.d_model = v;
-    else if (p[0] == 'w' && m.mixer == 'w')
-      m.window = v;
-    else if (p[0] == 'f' && m.mixer == 'l')
-      m.feature_dim = v;
-    else
-      throw Error(what + ": '" + p.substr(0, 1) + "=' does not apply to " + m.family());
-  }
-  if (m.d_model < 2 || m.d_model % 2) throw Error(what + ": needs an even d=N >= 2");
-  if (m.mixer == 'w' && m.window < 1) throw Error(what + ": a window model needs w=N");
-  if (m.mixer == 'l' && m.feature_dim < 1) throw Error(what + ": a BASED model needs f=N");
-  if (m.mixer == 'l' && m.feature_dim > 64) throw Error(what + ": f must be <= 64");
-  return m;
-}
-
-int64_t mixer_state_size(const RecallModel& m, int64_t seq_len) {
-  switch (m.mixer) {
-    case 'a':
-      return 2 * m.d_model * seq_len;
-    case 'w':
-      return 2 * m.d_model * m.window;
-    default: {
-      const int64_t n = taylor_features(m.feature_dim);
-      return m.d_model * n + n;
-    }
-  }
-}
-
-int64_t conv_state_size(int64_t d_model, int64_t kernel) { return d_model * kernel; }
-
-int64_t model_state_size(const RecallModel& m, int64_t seq_len) {
-  return mixer_state_size(m, seq_len) + conv_state_size(m.d_model);
-}
-
 TrainConfig recall_train_config(const RecallModel& m, int64_t vocab) {
   TrainConfig c;
-  c.arch = "based";
+  c.arch = Arch::Based;
   c.vocab_size = vocab;
   c.d_model = m.d_model;
   c.n_layers = 2;
-  c.mixers = std::string("c") + m.mixer;
+  c.mixers = {Mixer::Conv, trainer_mixer(m.mixer)};
   c.n_heads = c.n_kv_heads = 1;
   c.hidden = 0;
-  c.window = m.mixer == 'w' ? m.window : 0;
+  c.window = m.mixer == RecallMixer::Window ? m.window : 0;
   c.linear_heads = 1;
-  c.feature_dim = m.mixer == 'l' ? m.feature_dim : 8;
+  c.feature_dim = m.mixer == RecallMixer::Linear ? m.feature_dim : 8;
   c.tied = true;
   c.rope = false;  // the spec's models have no position embedding; the conv supplies order
   validate(c);
   return c;
 }
 
-void validate(const RecallSweep& s) {
-  check(!s.train.empty() && !s.test.empty(), "recall: needs at least one train and one test slice");
-  for (const auto* list : {&s.train, &s.test})
-    for (const MqarSlice& sl : *list) check_mqar_spec(spec_of(s, sl));
-  check(!s.lrs.empty(), "recall: needs at least one learning rate");
-  for (double lr : s.lrs) check(lr > 0 && lr < 10, "recall: learning rate ", lr, " out of range");
-  check(s.steps >= 1 && s.eval_every >= 1, "recall: steps and eval_every must be >= 1");
-  check(s.warmup_steps >= 0 && s.warmup_steps <= s.steps, "recall: warmup ", s.warmup_steps,
-        " must be in [0, steps]");
-  for (const MqarSlice& sl : s.train)
-    check(s.tokens_per_step >= sl.seq_len, "recall: tokens per step ", s.tokens_per_step,
-          " is less than one train sequence of ", sl.seq_len);
-  check(s.val_examples >= 1 && s.test_examples >= 1 && s.eval_batch >= 1,
-        "recall: example counts and eval batch must be >= 1");
+std::vector<RecallModel> recall_sweep_models(const std::vector<std::string>& specs, int64_t vocab) {
+  std::vector<RecallModel> models;
+  for (const std::string& spec : specs.empty() ? default_recall_specs() : specs) {
+    models.push_back(parse_recall_model(spec));
+    recall_train_config(models.back(), vocab);  // validates
+  }
+  return models;
 }
 
 std::vector<MqarExample> recall_test_set(const RecallSweep& s, size_t i) {
   check(i < s.test.size(), "recall: test slice ", i, " out of range");
   return mqar_dataset(spec_of(s, s.test[i]), s.test_examples, stream_seed(s.seed, kTagTest + i));
+}
+
+std::vector<std::vector<MqarExample>> recall_test_sets(const RecallSweep& s) {
+  std::vector<std::vector<MqarExample>> sets;
+  for (size_t i = 0; i < s.test.size(); ++i) sets.push_back(recall_test_set(s, i));
+  return sets;
 }
 
 double mqar_eval_accuracy(ThreadPool& pool, const TrainConfig& c, const float* w,
@@ -237,13 +176,7 @@ RecallResult run_recall_model(ThreadPool& pool, const RecallSweep& s, const Reca
       const int64_t B = mk.batch(), T = mk.seq();
       tokens.resize(static_cast<size_t>(B * T));
       labels.resize(static_cast<size_t>(B * T));
-      for (int64_t b = 0; b < B; ++b) {
-        const MqarExample e = mqar_example(spec, gen[k]);
-        for (int64_t i = 0; i < T; ++i) {
-          tokens[b * T + i] = e.tokens[i];
-          labels[b * T + i] = e.labels[i] == kMqarIgnore ? kIgnoreLabel : e.labels[i];
-        }
-      }
+      mqar_batch(spec, gen[k], B, tokens.data(), labels.data());
       std::memcpy(mk.weights(), w.data(), sizeof(float) * static_cast<size_t>(n_params));
       loss_sum += mk.forward(pool, tokens.data(), labels.data());
       ++loss_n;
@@ -290,6 +223,18 @@ RecallResult run_recall_model(ThreadPool& pool, const RecallSweep& s, const Reca
   res.weights = std::move(best_w);
   res.test_seconds = seconds_since(t_test);
   return res;
+}
+
+std::unique_ptr<ModelFile> recall_model_file(const RecallSweep& s, const RecallResult& r) {
+  int64_t lmax = 0;
+  for (const MqarSlice& t : s.test) lmax = std::max(lmax, t.seq_len);
+  TrainModel<float> m(recall_train_config(r.model, s.vocab), 1, lmax, 1);
+  check(static_cast<int64_t>(r.weights.size()) == m.n_params(), "recall: the result of '",
+        r.model.label(), "' has ", r.weights.size(), " weights, the model ", m.n_params());
+  std::copy(r.weights.begin(), r.weights.end(), m.weights());
+  ExportOptions o;
+  o.ctx_len = lmax;
+  return export_model_file(m, o);
 }
 
 }  // namespace lc::train

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "train/layers.h"
 
 namespace lc::train {
 
@@ -26,6 +27,27 @@ void ByteBatches::next(int64_t batch, int64_t seq, int* tokens, int* labels) {
     t[0] = kBos;
     for (int64_t i = 1; i < seq; ++i) t[i] = static_cast<unsigned char>(data_[off + i - 1]);
     for (int64_t i = 0; i < seq; ++i) l[i] = static_cast<unsigned char>(data_[off + i]);
+  }
+}
+
+MqarBatches::MqarBatches(const MqarSpec& spec, uint64_t seed) : spec_(spec), rng_(seed) {
+  check_mqar_spec(spec);
+}
+
+void MqarBatches::next(int64_t batch, int64_t seq, int* tokens, int* labels) {
+  check(seq == spec_.seq_len, "mqar: batch rows of ", seq, " tokens, but the task's seq_len is ",
+        spec_.seq_len);
+  mqar_batch(spec_, rng_, batch, tokens, labels);
+}
+
+void mqar_batch(const MqarSpec& spec, Rng& rng, int64_t batch, int* tokens, int* labels) {
+  const int64_t T = spec.seq_len;
+  for (int64_t b = 0; b < batch; ++b) {
+    const MqarExample e = mqar_example(spec, rng);
+    for (int64_t i = 0; i < T; ++i) {
+      tokens[b * T + i] = e.tokens[i];
+      labels[b * T + i] = e.labels[i] == kMqarIgnore ? kIgnoreLabel : e.labels[i];
+    }
   }
 }
 

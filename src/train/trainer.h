@@ -1,12 +1,14 @@
 // The training loop: batches from a BatchSource, forward + backward (train/model.h), an AdamW
-// step (train/optim.h), and a per-step report. Byte-level text batches live here; other sources
-// (the MQAR task of src/data) are implemented by the caller.
+// step (train/optim.h), and a per-step report. The batch sources: byte-level text and the MQAR
+// task (data/mqar.h).
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "core/rng.h"
+#include "data/mqar.h"
 #include "train/model.h"
 #include "train/optim.h"
 
@@ -32,6 +34,22 @@ class ByteBatches final : public BatchSource {
   std::string data_;
   uint64_t state_;
 };
+
+// MQAR examples (data/mqar.h) drawn fresh from one seeded generator, one per row; unscored
+// positions get kIgnoreLabel. seq must equal the spec's seq_len.
+class MqarBatches final : public BatchSource {
+ public:
+  MqarBatches(const MqarSpec& spec, uint64_t seed);
+  void next(int64_t batch, int64_t seq, int* tokens, int* labels) override;
+
+ private:
+  MqarSpec spec_;
+  Rng rng_;
+};
+
+// `batch` MQAR examples drawn from rng into tokens and labels ([batch * spec.seq_len] each; labels
+// kIgnoreLabel where the example has kMqarIgnore).
+void mqar_batch(const MqarSpec& spec, Rng& rng, int64_t batch, int* tokens, int* labels);
 
 // A fixed held-out set for validation loss: consecutive non-overlapping windows of the text
 // (BOS + seq - 1 bytes each, labels as ByteBatches), at most max_batches batches of `batch` rows.
