@@ -8,31 +8,20 @@
 
 namespace lc {
 
-namespace {
-
-template <typename... T>
-void append(std::string* out, const char* format, T... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, format, args...);
-  *out += buf;
-}
-
-}  // namespace
-
 std::string passkey_table(const std::vector<PasskeyResult>& results, const PasskeyOptions& opt) {
   const int nb = opt.depth_buckets;
   std::string t = "| attention | target length | prompt tokens | accuracy | key NLL (nats/token) |";
-  for (int b = 0; b < nb; ++b) append(&t, " depth %d-%d%% |", b * 100 / nb, (b + 1) * 100 / nb);
+  for (int b = 0; b < nb; ++b) appendf(&t, " depth %d-%d%% |", b * 100 / nb, (b + 1) * 100 / nb);
   t += "\n|---|---:|---:|---:|---:|";
   for (int b = 0; b < nb; ++b) t += "---:|";
   t += "\n";
   for (const auto& r : results)
     for (const auto& l : r.per_length) {
-      append(&t, "| %s | %lld | %.0f | %lld/%lld | %.3f |", r.label.c_str(),
+      appendf(&t, "| %s | %lld | %.0f | %lld/%lld | %.3f |", r.label.c_str(),
              static_cast<long long>(l.target_len), l.mean_prompt_tokens,
              static_cast<long long>(l.correct), static_cast<long long>(l.total), l.mean_key_nll);
       for (int b = 0; b < nb; ++b)
-        append(&t, " %lld/%lld |", static_cast<long long>(l.bucket_correct[b]),
+        appendf(&t, " %lld/%lld |", static_cast<long long>(l.bucket_correct[b]),
                static_cast<long long>(l.bucket_total[b]));
       t += "\n";
     }

@@ -15,13 +15,6 @@ namespace lc {
 
 namespace {
 
-template <typename... T>
-void append(std::string* out, const char* format, T... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, format, args...);
-  *out += buf;
-}
-
 std::string landmark_name(int64_t l) {
   return l % 1024 == 0 ? std::to_string(l / 1024) + "K" : std::to_string(l);
 }
@@ -112,18 +105,18 @@ std::string ppl_tables(const std::vector<PplResult>& res, const char* mode) {
   std::vector<int64_t> lm;
   for (const auto& l : res.front().stats.landmarks()) lm.push_back(l.length);
   std::string t;
-  append(&t, "| attention (%s) | tokens | ppl |", mode);
-  for (int64_t l : lm) append(&t, " ppl@%s |", landmark_name(l).c_str());
+  appendf(&t, "| attention (%s) | tokens | ppl |", mode);
+  for (int64_t l : lm) appendf(&t, " ppl@%s |", landmark_name(l).c_str());
   t += " tok/s | KV cache MiB |\n|---|---:|---:|";
   for (size_t i = 0; i < lm.size(); ++i) t += "---:|";
   t += "---:|---:|\n";
   for (const auto& r : res) {
-    append(&t, "| %s | %lld | %s |", r.label.c_str(), static_cast<long long>(r.stats.count()),
+    appendf(&t, "| %s | %lld | %s |", r.label.c_str(), static_cast<long long>(r.stats.count()),
            fmt(r.stats.perplexity(), 3).c_str());
     const auto got = r.stats.landmarks();
     for (size_t i = 0; i < lm.size(); ++i)
-      append(&t, " %s |", i < got.size() ? fmt(got[i].perplexity, 3).c_str() : "-");
-    append(&t, " %.0f | %.2f |\n", static_cast<double>(r.stats.count()) / r.seconds,
+      appendf(&t, " %s |", i < got.size() ? fmt(got[i].perplexity, 3).c_str() : "-");
+    appendf(&t, " %.0f | %.2f |\n", static_cast<double>(r.stats.count()) / r.seconds,
            static_cast<double>(r.state_bytes) / (1 << 20));
   }
   // Per-position NLL, bins merged for display to at most ~32 rows (JSON has every bin).
@@ -132,13 +125,13 @@ std::string ppl_tables(const std::vector<PplResult>& res, const char* mode) {
   const size_t merge = std::max<size_t>(1, (n_bins + 31) / 32);
   const int64_t bin = res.front().stats.bin();
   t += "\nmean NLL (nats) by position\n\n| positions |";
-  for (const auto& r : res) append(&t, " %s |", r.label.c_str());
+  for (const auto& r : res) appendf(&t, " %s |", r.label.c_str());
   t += "\n|---|";
   for (size_t i = 0; i < res.size(); ++i) t += "---:|";
   t += "\n";
   for (size_t b = 0; b < n_bins; b += merge) {
     const size_t e = std::min(n_bins, b + merge);
-    append(&t, "| %lld-%lld |", static_cast<long long>(b * bin),
+    appendf(&t, "| %lld-%lld |", static_cast<long long>(b * bin),
            static_cast<long long>(e * bin - 1));
     for (const auto& r : res) {
       double s = 0;
@@ -147,7 +140,7 @@ std::string ppl_tables(const std::vector<PplResult>& res, const char* mode) {
         s += r.stats.bin_mean(k) * static_cast<double>(r.stats.bin_count(k));
         c += r.stats.bin_count(k);
       }
-      append(&t, " %s |", c ? fmt(s / static_cast<double>(c), 3).c_str() : "-");
+      appendf(&t, " %s |", c ? fmt(s / static_cast<double>(c), 3).c_str() : "-");
     }
     t += "\n";
   }

@@ -2,6 +2,7 @@
 // sha256, the attention configuration with its parameters, the thread count and the commit.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "attention/config.h"
@@ -28,6 +29,14 @@ void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ct
 // config (Model::takes_attention_policy() false) the object {label: resolved, policy: "none"}.
 void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ctx,
                      bool takes_policy, const std::string& resolved);
+
+// Appends printf-style text (one table cell or row, < 512 bytes) to *out.
+template <typename... T>
+void appendf(std::string* out, const char* format, T... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, format, args...);
+  *out += buf;
+}
 
 // "%.*f" with non-finite values as "-".
 std::string fmt(double v, int decimals);
