@@ -171,8 +171,7 @@ int main(int argc, char** argv) {
       std::snprintf(line, sizeof line,
                     "%s{\"method\": \"%s\", \"threads\": %d, \"mib\": %ld, \"gbps_median\": %.3f, "
                     "\"gbps_min\": %.3f, \"gbps_max\": %.3f, \"reps\": %ld}",
-                    json.size() > 1 ? ", " : "", name, threads, mib, s.median, s.min, s.max,
-                    reps);
+                    json.size() > 1 ? ", " : "", name, threads, mib, s.median, s.min, s.max, reps);
       json += line;
     }
   json += "]";

@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
               avx512f, avx512bf16);
   std::printf("arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA): %s\n",
               r == 0 ? "granted" : std::strerror(errno));
-  if (avx512f) std::printf("f32 FMA (vfmadd231ps zmm), 1 thread:   %.1f GFLOP/s\n", fma_gflops(seconds));
+  if (avx512f)
+    std::printf("f32 FMA (vfmadd231ps zmm), 1 thread:   %.1f GFLOP/s\n", fma_gflops(seconds));
   if (avx512bf16)
     std::printf("bf16 dot (vdpbf16ps zmm), 1 thread:    %.1f GFLOP/s\n", dpbf16_gflops(seconds));
   return 0;

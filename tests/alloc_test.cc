@@ -11,11 +11,11 @@
 #include "attention/sliding_window.h"
 #include "core/thread_pool.h"
 #include "formats/llama2c.h"
+#include "formats/synthetic.h"
 #include "linear/baseconv.h"
 #include "linear/taylor.h"
-#include "model/llama.h"
-#include "formats/synthetic.h"
 #include "model/based.h"
+#include "model/llama.h"
 #include "runtime/batch_session.h"
 #include "runtime/session.h"
 

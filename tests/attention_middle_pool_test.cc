@@ -79,7 +79,7 @@ TEST(MiddlePool, RowsMatchSlowEvictionReference) {
   const int64_t n = 60, G = 2, L = 5, P = 6, hd = 8, heads = 6, kv = 2;
   for (bool alibi : {false, true}) {
     StreamCase c{lambda_topk(G, L, L, 100, 0, P), heads, kv, hd, 7, 2,
-                 ops::RopeStyle::RotateHalf,   alibi, 1};
+                 ops::RopeStyle::RotateHalf,      alibi, 1};
     std::vector<std::vector<float>> rows;
     test::run_policy_stream(c, n, 41, {}, &rows);
     // The harness's values, regenerated (same seed, same order).

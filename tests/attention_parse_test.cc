@@ -54,9 +54,10 @@ TEST(AttentionParse, ItemsSetTheFieldsTheyName) {
   AttentionConfig base;
   apply_attention_flag(&base, "--window", "300");
   apply_attention_flag(&base, "--ceiling", "none");
-  const auto c = parse_attention_list("full,lambda:G=7:D=40:K=3:H=1:P=9,trams:M=50:R=10:m=20:"
-                                      "score=code:dist=compacted,streaming:S=2",
-                                      base, true);
+  const auto c = parse_attention_list(
+      "full,lambda:G=7:D=40:K=3:H=1:P=9,trams:M=50:R=10:m=20:"
+      "score=code:dist=compacted,streaming:S=2",
+      base, true);
   ASSERT_EQ(c.size(), 4u);
   EXPECT_EQ(c[0].policy, AttnPolicy::Full);
   EXPECT_EQ(c[0].ceiling, AttentionConfig::kNoCeiling);

@@ -18,8 +18,8 @@
 #include "formats/llama2c.h"
 #include "llama_policy_reference.h"
 #include "model/llama.h"
-#include "runtime/session.h"
 #include "policy_cases.h"
+#include "runtime/session.h"
 #include "sharp_model.h"
 #include "test_util.h"
 

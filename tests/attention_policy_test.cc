@@ -14,11 +14,11 @@
 #include "attention/attention.h"
 #include "attention/policy.h"
 #include "attention_dense_reference.h"
-#include "policy_cases.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
+#include "policy_cases.h"
 
 namespace lc {
 namespace {

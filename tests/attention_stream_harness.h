@@ -151,8 +151,8 @@ inline double run_policy_stream(const StreamCase& c, int64_t n, uint64_t seed,
 // cycling block sizes 1/4/7/16, 1-3 threads, both RoPE styles and ALiBi, on sequences of 53-57
 // tokens (the ring wraps several times); a test failure names every case whose largest error
 // against the dense reference reaches tol.
-inline void expect_dense_over_head_shapes(const std::vector<AttentionConfig>& cfgs,
-                                          uint64_t seed0, double tol) {
+inline void expect_dense_over_head_shapes(const std::vector<AttentionConfig>& cfgs, uint64_t seed0,
+                                          double tol) {
   struct Dims {
     int64_t heads, kv, hd;
   };

@@ -1,11 +1,12 @@
 // Full causal attention over the KV cache against the slow reference: seeded random shapes with
 // odd sizes, GQA groups, blocks of queries at various offsets, and 1-3 threads.
+#include "attention/attention.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "attention/attention.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
 
@@ -18,14 +19,14 @@ struct Shape {
 
 TEST(AttentionFull, MatchesReference) {
   Rng rng(2024);
-  const Shape shapes[] = {{1, 1, 2, 1, 0},   {4, 2, 8, 3, 5},    {6, 2, 8, 1, 40},
-                          {8, 4, 8, 17, 0},  {3, 3, 7, 4, 9},    {12, 12, 64, 1, 130},
+  const Shape shapes[] = {{1, 1, 2, 1, 0},   {4, 2, 8, 3, 5},     {6, 2, 8, 1, 40},
+                          {8, 4, 8, 17, 0},  {3, 3, 7, 4, 9},     {12, 12, 64, 1, 130},
                           {8, 1, 33, 5, 17}, {4, 4, 16, 64, 100}, {2, 1, 129, 2, 3}};
   for (const Shape& sh : shapes)
     for (int threads : {1, 2, 3}) {
-      SCOPED_TRACE(testing::Message() << "heads " << sh.heads << " kv " << sh.kv_heads << " hd "
-                                      << sh.head_dim << " n_q " << sh.n_q << " pos0 " << sh.pos0
-                                      << " threads " << threads);
+      SCOPED_TRACE(testing::Message()
+                   << "heads " << sh.heads << " kv " << sh.kv_heads << " hd " << sh.head_dim
+                   << " n_q " << sh.n_q << " pos0 " << sh.pos0 << " threads " << threads);
       const int64_t layers = 2, cap = sh.pos0 + sh.n_q + 3, layer = 1;
       KvCache cache(layers, cap, sh.kv_heads, sh.head_dim);
       for (int64_t l = 0; l < layers; ++l)

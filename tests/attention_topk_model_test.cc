@@ -15,8 +15,8 @@
 namespace lc {
 namespace {
 
-using test::random_tokens;
 using test::lambda_topk;
+using test::random_tokens;
 using test::rel_err;
 
 test::DensePolicy dense_of(const AttentionConfig& c, int64_t trained_ctx) {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "attention_stream_harness.h"
-#include "policy_cases.h"
 #include "core/error.h"
+#include "policy_cases.h"
 
 namespace lc {
 namespace {

@@ -18,15 +18,15 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/mmap.h"
+#include "eval/nll.h"
+#include "eval/perplexity.h"
 #include "formats/hf.h"
 #include "formats/safetensors.h"
 #include "formats/synthetic.h"
-#include "eval/nll.h"
-#include "eval/perplexity.h"
 #include "model/based.h"
-#include "tokenizer/byte_level.h"
 #include "runtime/session.h"
 #include "test_util.h"
+#include "tokenizer/byte_level.h"
 
 namespace lc {
 namespace {
@@ -326,7 +326,8 @@ TEST(BasedLoader, RoundTripKeepsConfigAndTensors) {
   // Checkpoint names as the spec gives them.
   EXPECT_EQ(hf_tensor_name("blk.4.conv_kernel", Arch::Based),
             "transformer.layers.4.mixer.conv.conv.weight");
-  EXPECT_EQ(canonical_from_hf("transformer.layers.2.mixer.Wqkv.weight", Arch::Based), "blk.2.attn_qkv");
+  EXPECT_EQ(canonical_from_hf("transformer.layers.2.mixer.Wqkv.weight", Arch::Based),
+            "blk.2.attn_qkv");
   EXPECT_EQ(canonical_from_hf("transformer.embeddings.word_embeddings.weight", Arch::Based),
             "token_embd");
 }
@@ -370,15 +371,16 @@ void prefix_and_extend(const std::string& dir) {
   static const float extra[4] = {1, 2, 3, 4};
   auto add = [&](const std::string& name, const std::string& dt, const std::string& shape,
                  const void* p, uint64_t bytes) {
-    header += (header.size() > 1 ? "," : "") + std::string("\"") + name + "\":{\"dtype\":\"" +
-              dt + "\",\"shape\":" + shape + ",\"data_offsets\":[" + std::to_string(off) + "," +
+    header += (header.size() > 1 ? "," : "") + std::string("\"") + name + "\":{\"dtype\":\"" + dt +
+              "\",\"shape\":" + shape + ",\"data_offsets\":[" + std::to_string(off) + "," +
               std::to_string(off + bytes) + "]}";
     data.emplace_back(p, static_cast<size_t>(bytes));
     off += bytes;
   };
   for (const auto& t : ts) {
     std::string shape = "[";
-    for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? "," : "") + std::to_string(t.shape[i]);
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      shape += (i ? "," : "") + std::to_string(t.shape[i]);
     add("model." + t.name, "F32", shape + "]", t.data, t.bytes);
   }
   add("model.metrics.train_loss", "F32", "[4]", extra, 16);
@@ -390,8 +392,9 @@ void prefix_and_extend(const std::string& dir) {
   std::vector<std::pair<const void*, size_t>> parts = {{&hlen, 8}, {header.data(), header.size()}};
   parts.insert(parts.end(), data.begin(), data.end());
   write_file_atomic("test", dir + "/model.safetensors.new", parts);
-  ASSERT_EQ(std::rename((dir + "/model.safetensors.new").c_str(),
-                        (dir + "/model.safetensors").c_str()), 0);
+  ASSERT_EQ(
+      std::rename((dir + "/model.safetensors.new").c_str(), (dir + "/model.safetensors").c_str()),
+      0);
 }
 
 TEST(BasedLoader, ModelPrefixAndIgnoredKeys) {
@@ -445,7 +448,8 @@ TEST(BasedLoader, BadConfigsRefusedByName) {
   expect_bad_config("twice", "\"alt_mixer_layers\": [1]", "\"alt_mixer_layers\": [1, 1]",
                     {"alt_mixer_layers", "twice"});
   // Head counts / feature dims that disagree with the tensors.
-  expect_bad_config("heads", "\"num_heads\": 4, \"feature_dim\"", "\"num_heads\": 2, \"feature_dim\"",
+  expect_bad_config("heads", "\"num_heads\": 4, \"feature_dim\"",
+                    "\"num_heads\": 2, \"feature_dim\"",
                     {"layer 1", "linear attention", "transformer.layers.1.mixer.proj_q.weight",
                      "[32, 64]", "[16, 64]"});
   expect_bad_config("fdim", "\"feature_dim\": 8", "\"feature_dim\": 16",
@@ -476,14 +480,18 @@ TEST(BasedCli, SynthLogitsAndAttentionFlagsRefused) {
   if (bin.empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string dir = temp_dir("cli");
   ASSERT_EQ(std::system((bin + " synth-model --arch based --preset tiny --layers 3 --dim 32 -o " +
-                         dir + " 2>/dev/null").c_str()), 0);
+                         dir + " 2>/dev/null")
+                            .c_str()),
+            0);
   auto file = load_model_file(dir);
   EXPECT_EQ(file->config.d_model, 32);
   EXPECT_EQ(file->config.based.linear_layers, std::vector<int64_t>{1});
   EXPECT_EQ(file->config.based.window_layers, std::vector<int64_t>{2});
   const std::string out = dir + "/logits.bin";
-  ASSERT_EQ(std::system((bin + " logits -m " + dir + " --tokens 3,1,4,1,5 --out " + out +
-                         " 2>/dev/null").c_str()), 0);
+  ASSERT_EQ(
+      std::system((bin + " logits -m " + dir + " --tokens 3,1,4,1,5 --out " + out + " 2>/dev/null")
+                      .c_str()),
+      0);
   BasedModel model(*file);
   Session s(model, {});
   const std::vector<int> toks = {3, 1, 4, 1, 5};
@@ -495,8 +503,8 @@ TEST(BasedCli, SynthLogitsAndAttentionFlagsRefused) {
   EXPECT_NE(std::system((bin + " bench -m " + dir + " --attn window 2>/dev/null").c_str()), 0);
 }
 
-// The evaluations' scoring session over a BASED model: blocks of uneven sizes give the logits of one
-// forward over the whole sequence, and score_sequence's mean NLL is the log-softmax of those.
+// The evaluations' scoring session over a BASED model: blocks of uneven sizes give the logits of
+// one forward over the whole sequence, and score_sequence's mean NLL is the log-softmax of those.
 TEST(BasedScoring, BlocksEqualOneShotAndNllMatches) {
   auto file = tiny_model(5);
   BasedModel model(*file);
@@ -544,17 +552,22 @@ TEST(BasedCli, PplScoresABasedDirectory) {
   if (bin.empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string dir = temp_dir("ppl");
   ASSERT_EQ(std::system((bin + " synth-model --arch based --preset tiny --vocab 300 -o " + dir +
-                         " 2>/dev/null").c_str()), 0);
+                         " 2>/dev/null")
+                            .c_str()),
+            0);
   std::ofstream(dir + "/tokenizer.json") << byte_level_tokenizer_json();
   const std::string text = dir + "/text.txt", json = dir + "/ppl.json";
   std::ofstream(text) << std::string(500, 'a') << "bcd";
   ASSERT_EQ(std::system((bin + " ppl -m " + dir + " -f " + text + " --bin 100 --json " + json +
-                         " >/dev/null 2>&1").c_str()), 0);
+                         " >/dev/null 2>&1")
+                            .c_str()),
+            0);
   const std::string j = read_file_text(json);
   EXPECT_NE(j.find("\"resolved_label\": \"based\""), std::string::npos) << j;
   EXPECT_NE(j.find("\"positions_scored\": 503"), std::string::npos) << j;
-  EXPECT_NE(std::system((bin + " ppl -m " + dir + " -f " + text + " --attn lambda 2>/dev/null")
-                            .c_str()), 0);
+  EXPECT_NE(
+      std::system((bin + " ppl -m " + dir + " -f " + text + " --attn lambda 2>/dev/null").c_str()),
+      0);
 }
 
 }  // namespace

@@ -18,7 +18,6 @@
 #include "formats/synthetic.h"
 #include "model/based.h"
 #include "model/llama.h"
-#include "runtime/session.h"
 #include "runtime/batch_session.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
@@ -89,7 +88,7 @@ TEST(BatchDecode, LlamaEqualsEachSequenceAlone) {
   policies[3].policy = AttnPolicy::Streaming;
   policies[3].sinks = 2;
   policies[3].window = 7;
-  policies[4].ceiling = 6;  // full with a distance ceiling (global queries)
+  policies[4].ceiling = 6;       // full with a distance ceiling (global queries)
   for (int i = 5; i < 8; ++i) {  // lambda + top-k (unbounded, bounded pool) and TRAMS
     policies[i].policy = AttnPolicy::Lambda;
     policies[i].sinks = 2;
@@ -148,8 +147,7 @@ TEST(BatchDecode, BasedEqualsEachSequenceAlone) {
       so.chunk = 3;
       BatchSession batch(model, so, B);
       const double e = batch_vs_alone<BatchSession, Session>(
-          batch, [&] { return std::make_unique<Session>(model, so); }, model.vocab_size(),
-          21);
+          batch, [&] { return std::make_unique<Session>(model, so); }, model.vocab_size(), 21);
       EXPECT_LT(e, 1e-5) << "threads " << threads << " batch " << B;
       EXPECT_EQ(batch.state_bytes(), batch.state_bytes_per_seq() * static_cast<size_t>(B));
       Session one(model, so);
@@ -190,15 +188,24 @@ TEST(BatchCli, BenchBatchReportsBytesPerSequenceAndTotal) {
   const std::string bin = test::longctx_bin();
   if (bin.empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string based = temp_path("based_dir"), llama = temp_path("ll.bin");
-  ASSERT_EQ(std::system((bin + " synth-model --arch based --preset tiny -o " + based +
-                         " >/dev/null 2>&1").c_str()), 0);
-  ASSERT_EQ(std::system((bin + " synth-model -o " + llama + " --dim 32 --hidden 64 --layers 2 "
-                         "--heads 4 --kv-heads 2 --vocab 60 --ctx 256 >/dev/null 2>&1").c_str()),
+  ASSERT_EQ(
+      std::system((bin + " synth-model --arch based --preset tiny -o " + based + " >/dev/null 2>&1")
+                      .c_str()),
+      0);
+  ASSERT_EQ(std::system((bin + " synth-model -o " + llama +
+                         " --dim 32 --hidden 64 --layers 2 "
+                         "--heads 4 --kv-heads 2 --vocab 60 --ctx 256 >/dev/null 2>&1")
+                            .c_str()),
             0);
   const std::string js = temp_path("bench.json");
   for (const std::string& m : {based, llama}) {
-    ASSERT_EQ(std::system((bin + " bench -m " + m + " --batch 3 --fill 100 --prompt 4 --gen 5 "
-                           "--reps 1 --json " + js + " >/dev/null").c_str()), 0) << m;
+    ASSERT_EQ(std::system((bin + " bench -m " + m +
+                           " --batch 3 --fill 100 --prompt 4 --gen 5 "
+                           "--reps 1 --json " +
+                           js + " >/dev/null")
+                              .c_str()),
+              0)
+        << m;
     const std::string j = slurp(js);
     const auto num = [&](const std::string& key) {
       const size_t at = j.find("\"" + key + "\": ");
@@ -209,8 +216,11 @@ TEST(BatchCli, BenchBatchReportsBytesPerSequenceAndTotal) {
     EXPECT_EQ(num("state_bytes_total"), 3 * num("state_bytes_per_seq")) << m;
     EXPECT_EQ(num("batch"), 3);
   }
-  EXPECT_EQ(std::system((bin + " bench -m " + based + " --taylor quadratic --prompt 40 --reps 1"
-                         " >/dev/null").c_str()), 0);
+  EXPECT_EQ(std::system((bin + " bench -m " + based +
+                         " --taylor quadratic --prompt 40 --reps 1"
+                         " >/dev/null")
+                            .c_str()),
+            0);
   EXPECT_NE(std::system((bin + " bench -m " + llama + " --taylor quadratic 2>/dev/null").c_str()),
             0);
 }

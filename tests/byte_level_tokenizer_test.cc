@@ -1,8 +1,6 @@
 // The byte-level tokenizer.json written beside checkpoints of `longctx train --data`: read back
 // by the engine's tokenizer.json loader, every byte string (valid UTF-8 or not) encodes to exactly
 // its bytes and decodes back; id 256 is the special BOS/EOS token.
-#include "tokenizer/byte_level.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/byte_level.h"
 
 namespace lc {
 namespace {

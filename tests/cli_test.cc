@@ -32,7 +32,8 @@ std::string slurp(const std::string& p) {
 Result run_cli(const std::string& args) {
   Result r;
   std::string o = tmp("stdout"), e = tmp("stderr");
-  std::string cmd = "timeout 120 '" + test::longctx_bin() + "' " + args + " >'" + o + "' 2>'" + e + "' </dev/null";
+  std::string cmd = "timeout 120 '" + test::longctx_bin() + "' " + args + " >'" + o + "' 2>'" + e +
+                    "' </dev/null";
   int st = std::system(cmd.c_str());
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   r.out = slurp(o);
@@ -56,7 +57,8 @@ void expect_clean_error(const Result& r, const std::string& needle) {
 
 TEST(Cli, Stories260KGreedyMatchesReference) {
   LC_REQUIRE_BIN();
-  std::string model = test::asset("llama2c/stories260K.bin"), tok = test::asset("llama2c/tok512.bin"),
+  std::string model = test::asset("llama2c/stories260K.bin"),
+              tok = test::asset("llama2c/tok512.bin"),
               ref = test::asset("reference_outputs/stories260K_greedy_n200.txt");
   LC_REQUIRE_ASSET(model);
   LC_REQUIRE_ASSET(tok);
@@ -76,11 +78,14 @@ TEST(Cli, Stories260KGreedyMatchesReference) {
 
 TEST(Cli, SamplingIsSeededAndStopsAtLimit) {
   LC_REQUIRE_BIN();
-  std::string model = test::asset("llama2c/stories260K.bin"), tok = test::asset("llama2c/tok512.bin");
+  std::string model = test::asset("llama2c/stories260K.bin"),
+              tok = test::asset("llama2c/tok512.bin");
   LC_REQUIRE_ASSET(model);
   LC_REQUIRE_ASSET(tok);
-  std::string base = "run -m '" + model + "' -z '" + tok + "' -p 'Once upon' -n 40 --temp 0.9 --top-p 0.9 --top-k 40";
-  Result a = run_cli(base + " --seed 3"), b = run_cli(base + " --seed 3"), c = run_cli(base + " --seed 4");
+  std::string base = "run -m '" + model + "' -z '" + tok +
+                     "' -p 'Once upon' -n 40 --temp 0.9 --top-p 0.9 --top-k 40";
+  Result a = run_cli(base + " --seed 3"), b = run_cli(base + " --seed 3"),
+         c = run_cli(base + " --seed 4");
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
   EXPECT_NE(a.out, c.out);
@@ -91,7 +96,8 @@ TEST(Cli, SamplingIsSeededAndStopsAtLimit) {
 
 TEST(Cli, BadFlagsGiveOneLineErrors) {
   LC_REQUIRE_BIN();
-  std::string model = test::asset("llama2c/stories260K.bin"), tok = test::asset("llama2c/tok512.bin");
+  std::string model = test::asset("llama2c/stories260K.bin"),
+              tok = test::asset("llama2c/tok512.bin");
   LC_REQUIRE_ASSET(model);
   LC_REQUIRE_ASSET(tok);
   std::string m = "run -m '" + model + "' -z '" + tok + "' ";
@@ -106,7 +112,8 @@ TEST(Cli, BadFlagsGiveOneLineErrors) {
   expect_clean_error(run_cli(m + "-f /nonexistent/prompt.txt"), "-f: cannot read");
   expect_clean_error(run_cli(m + "--ctx 8 -p 'Once upon a time there was a little girl'"),
                      "longer than the context");
-  expect_clean_error(run_cli("run -m '" + model + "' -z /nonexistent/tok.bin"), "/nonexistent/tok.bin");
+  expect_clean_error(run_cli("run -m '" + model + "' -z /nonexistent/tok.bin"),
+                     "/nonexistent/tok.bin");
   expect_clean_error(run_cli("run -z '" + tok + "'"), "-m is required");
   expect_clean_error(run_cli("bench -m '" + model + "' --reps 0"), "--reps");
   expect_clean_error(run_cli("logits -m '" + model + "' --tokens 1,2,,3"), "--tokens");
@@ -117,7 +124,8 @@ TEST(Cli, BadFlagsGiveOneLineErrors) {
 
 TEST(Cli, CorruptModelAndTokenizerFilesAreRejected) {
   LC_REQUIRE_BIN();
-  std::string tok = test::asset("llama2c/tok512.bin"), model = test::asset("llama2c/stories260K.bin");
+  std::string tok = test::asset("llama2c/tok512.bin"),
+              model = test::asset("llama2c/stories260K.bin");
   LC_REQUIRE_ASSET(tok);
   LC_REQUIRE_ASSET(model);
   std::string bytes = slurp(model);
@@ -133,8 +141,9 @@ TEST(Cli, CorruptModelAndTokenizerFilesAreRejected) {
 TEST(Cli, SynthModelLogitsAndBench) {
   LC_REQUIRE_BIN();
   std::string m = tmp("synth.bin"), out = tmp("logits.f32");
-  Result s = run_cli("synth-model -o '" + m +
-                     "' --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 --vocab 100 --ctx 32 --seed 9");
+  Result s = run_cli(
+      "synth-model -o '" + m +
+      "' --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 --vocab 100 --ctx 32 --seed 9");
   ASSERT_EQ(s.status, 0) << s.err;
   Result l = run_cli("logits -m '" + m + "' --tokens 1,5,7,99 --out '" + out + "'");
   ASSERT_EQ(l.status, 0) << l.err;
@@ -146,7 +155,8 @@ TEST(Cli, SynthModelLogitsAndBench) {
   EXPECT_NE(slurp(js).find("\"tok_s_median\""), std::string::npos);
   // A bad size leaves no file behind.
   std::string bad = tmp("bad.bin");
-  expect_clean_error(run_cli("synth-model -o '" + bad + "' --dim 63 --hidden 8 --layers 1 --heads 4 --vocab 10 --ctx 8"),
+  expect_clean_error(run_cli("synth-model -o '" + bad +
+                             "' --dim 63 --hidden 8 --layers 1 --heads 4 --vocab 10 --ctx 8"),
                      "divisible");
   EXPECT_TRUE(slurp(bad).empty());
 }

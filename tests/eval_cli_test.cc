@@ -58,7 +58,8 @@ class EvalCli : public ::testing::Test {
     tok_ = test::asset("llama2c/tok512.bin");
     text_ = test::asset("corpora/tinystories_sample.txt");
     for (const std::string& p : {model_, tok_, text_})
-      if (!test::file_exists(p)) GTEST_SKIP() << "asset not found: " << p << " (set LONGCTX_ASSETS)";
+      if (!test::file_exists(p))
+        GTEST_SKIP() << "asset not found: " << p << " (set LONGCTX_ASSETS)";
     m_ = "-m '" + model_ + "' -z '" + tok_ + "' ";
   }
   std::string model_, tok_, text_, m_;
@@ -67,15 +68,16 @@ class EvalCli : public ::testing::Test {
 TEST_F(EvalCli, PplTableJsonAndPlot) {
   const std::string js = tmp("ppl.json"), png = tmp("ppl.png");
   Result r = run_cli("ppl " + m_ + "-f '" + text_ + "' -f '" + text_ +
-                     "' --max-len 700 --bin 64 --attn full,window,lambda,lambda:D=none --json '" + js +
-                     "' --plot '" + png + "'");
+                     "' --max-len 700 --bin 64 --attn full,window,lambda,lambda:D=none --json '" +
+                     js + "' --plot '" + png + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("| lambda(G=10,L=512,D=512) |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ppl@512"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| 0-63 |"), std::string::npos) << r.out;
   const std::string j = slurp(js);
-  for (const char* key : {"\"sha256\"", "\"commit\"", "\"threads\"", "\"landmarks\"", "\"bins\"",
-                          "\"lambda(G=10,L=512,D=none)\"", "\"window(W=512)\"", "\"tokens_used\": 700"})
+  for (const char* key :
+       {"\"sha256\"", "\"commit\"", "\"threads\"", "\"landmarks\"", "\"bins\"",
+        "\"lambda(G=10,L=512,D=none)\"", "\"window(W=512)\"", "\"tokens_used\": 700"})
     EXPECT_NE(j.find(key), std::string::npos) << key << "\n" << j;
   const std::string p = slurp(png);
   ASSERT_GT(p.size(), 8u);
@@ -116,8 +118,10 @@ TEST_F(EvalCli, PplStreamAndStride) {
 
 TEST_F(EvalCli, PasskeyRunsAndReports) {
   const std::string js = tmp("pk.json"), png = tmp("pk.png");
-  Result r = run_cli("passkey " + m_ + "--lengths 256,512 --samples 2 --digits 2 --seed 3 --attn full,lambda --json '" +
-                     js + "' --plot '" + png + "'");
+  Result r =
+      run_cli("passkey " + m_ +
+              "--lengths 256,512 --samples 2 --digits 2 --seed 3 --attn full,lambda --json '" + js +
+              "' --plot '" + png + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("| full | 256 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| lambda(G=10,L=512,D=512) | 512 |"), std::string::npos) << r.out;
@@ -127,14 +131,18 @@ TEST_F(EvalCli, PasskeyRunsAndReports) {
   EXPECT_EQ(slurp(png).substr(1, 3), "PNG");
   EXPECT_EQ(slurp(tmp("pk-accuracy.png")).substr(1, 3), "PNG");
   // Seeded: the same command gives the same table.
-  Result again = run_cli("passkey " + m_ + "--lengths 256,512 --samples 2 --digits 2 --seed 3 --attn full,lambda");
+  Result again = run_cli("passkey " + m_ +
+                         "--lengths 256,512 --samples 2 --digits 2 --seed 3 --attn full,lambda");
   EXPECT_EQ(again.out, r.out);
 }
 
 TEST_F(EvalCli, BadInputGivesOneLineErrors) {
   const std::string empty = tmp("empty.txt"), bin = tmp("bin.txt"), latin = tmp("latin1.txt");
   write(empty, "");
-  write(bin, std::string("\x7f" "ELF\0\0\0\x01\x02", 9) + std::string(100, 'x'));
+  write(bin, std::string("\x7f"
+                         "ELF\0\0\0\x01\x02",
+                         9) +
+                 std::string(100, 'x'));
   write(latin, std::string(50, '\xE9') + std::string(100, 'a'));
   const std::string p = "ppl " + m_;
   expect_clean_error(run_cli(p + "-f /nonexistent/doc.txt"), "-f: cannot read");
@@ -144,7 +152,8 @@ TEST_F(EvalCli, BadInputGivesOneLineErrors) {
   expect_clean_error(run_cli(p), "-f TEXT is required");
   expect_clean_error(run_cli(p + "-f '" + text_ + "' --bin 0"), "--bin");
   expect_clean_error(run_cli(p + "-f '" + text_ + "' --bin 8 --bin 16"), "given more than once");
-  expect_clean_error(run_cli(p + "-f '" + text_ + "' --stream 100 --stride 10"), "mutually exclusive");
+  expect_clean_error(run_cli(p + "-f '" + text_ + "' --stream 100 --stride 10"),
+                     "mutually exclusive");
   expect_clean_error(run_cli(p + "-f '" + text_ + "' --stride 4096"), "--stride");
   expect_clean_error(run_cli(p + "-f '" + text_ + "' --attn full,bogus"), "--attn");
   const std::string k = "passkey " + m_;

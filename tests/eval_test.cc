@@ -23,7 +23,6 @@
 #include "eval/perplexity.h"
 #include "eval/plot_png.h"
 #include "eval/png.h"
-#include "eval/perplexity.h"
 #include "formats/llama2c.h"
 #include "model/llama.h"
 #include "test_util.h"
@@ -44,17 +43,25 @@ template <typename Fill>
 std::vector<uint8_t> llama2c_bytes(const TinyShape& s, bool shared_classifier, Fill&& fill) {
   const int64_t head_dim = s.dim / s.heads, kv_dim = head_dim * s.kv_heads;
   std::vector<std::pair<const char*, int64_t>> arrays = {
-      {"embed", int64_t{s.vocab} * s.dim},         {"attn_norm", int64_t{s.layers} * s.dim},
-      {"wq", int64_t{s.layers} * s.dim * s.dim},   {"wk", s.layers * kv_dim * s.dim},
-      {"wv", s.layers * kv_dim * s.dim},           {"wo", int64_t{s.layers} * s.dim * s.dim},
-      {"ffn_norm", int64_t{s.layers} * s.dim},     {"w1", int64_t{s.layers} * s.hidden * s.dim},
-      {"w2", int64_t{s.layers} * s.dim * s.hidden}, {"w3", int64_t{s.layers} * s.hidden * s.dim},
-      {"out_norm", s.dim},                         {"rope", int64_t{s.seq} * head_dim}};
+      {"embed", int64_t{s.vocab} * s.dim},
+      {"attn_norm", int64_t{s.layers} * s.dim},
+      {"wq", int64_t{s.layers} * s.dim * s.dim},
+      {"wk", s.layers * kv_dim * s.dim},
+      {"wv", s.layers * kv_dim * s.dim},
+      {"wo", int64_t{s.layers} * s.dim * s.dim},
+      {"ffn_norm", int64_t{s.layers} * s.dim},
+      {"w1", int64_t{s.layers} * s.hidden * s.dim},
+      {"w2", int64_t{s.layers} * s.dim * s.hidden},
+      {"w3", int64_t{s.layers} * s.hidden * s.dim},
+      {"out_norm", s.dim},
+      {"rope", int64_t{s.seq} * head_dim}};
   if (!shared_classifier) arrays.push_back({"cls", int64_t{s.vocab} * s.dim});
   std::vector<uint8_t> out;
-  int32_t header[7] = {s.dim, s.hidden, s.layers, s.heads, s.kv_heads,
-                       shared_classifier ? s.vocab : -s.vocab, s.seq};
-  out.insert(out.end(), reinterpret_cast<uint8_t*>(header), reinterpret_cast<uint8_t*>(header) + 28);
+  int32_t header[7] = {s.dim,   s.hidden,   s.layers,
+                       s.heads, s.kv_heads, shared_classifier ? s.vocab : -s.vocab,
+                       s.seq};
+  out.insert(out.end(), reinterpret_cast<uint8_t*>(header),
+             reinterpret_cast<uint8_t*>(header) + 28);
   for (const auto& [name, n] : arrays)
     for (int64_t i = 0; i < n; ++i) {
       float v = fill(std::string(name), i);
@@ -74,7 +81,8 @@ std::vector<int> random_tokens(int64_t n, int vocab, uint64_t seed) {
 
 std::vector<AttentionConfig> all_policies() {
   std::vector<AttentionConfig> out;
-  for (AttnPolicy p : {AttnPolicy::Full, AttnPolicy::Window, AttnPolicy::Streaming, AttnPolicy::Lambda}) {
+  for (AttnPolicy p :
+       {AttnPolicy::Full, AttnPolicy::Window, AttnPolicy::Streaming, AttnPolicy::Lambda}) {
     AttentionConfig c;
     c.policy = p;
     c.window = 8;  // far below the sequence length, so the bounded paths wrap their rings
@@ -99,7 +107,8 @@ TEST(EvalKnownAnswer, ZeroWeightsGiveLogVocabEverywhere) {
     score_sequence(scorer, toks.data(), n, stats);
     ASSERT_EQ(stats.count(), n - 1) << attn.label();
     for (size_t b = 0; b < stats.n_bins(); ++b)
-      EXPECT_NEAR(stats.bin_mean(b), std::log(static_cast<double>(s.vocab)), 1e-6) << attn.label() << " bin " << b;
+      EXPECT_NEAR(stats.bin_mean(b), std::log(static_cast<double>(s.vocab)), 1e-6)
+          << attn.label() << " bin " << b;
     EXPECT_NEAR(stats.perplexity(), s.vocab, 1e-4) << attn.label();
   }
 }
@@ -262,9 +271,11 @@ TEST(EvalPasskey, AnswerParser) {
 TEST(EvalPasskey, TextHasTheSpecLayout) {
   const std::string t = passkey_text(3, 1, 123);
   const std::string f = kPasskeyFiller;
-  EXPECT_EQ(t, std::string(kPasskeyTask) + " " + f + " The pass key is 123. Remember it. 123 is the pass key. " +
-                   f + " " + f + " " + kPasskeyQuestion);
-  EXPECT_EQ(passkey_text(0, 0, 5), std::string(kPasskeyTask) + " " + passkey_needle(5) + " " + kPasskeyQuestion);
+  EXPECT_EQ(t, std::string(kPasskeyTask) + " " + f +
+                   " The pass key is 123. Remember it. 123 is the pass key. " + f + " " + f + " " +
+                   kPasskeyQuestion);
+  EXPECT_EQ(passkey_text(0, 0, 5),
+            std::string(kPasskeyTask) + " " + passkey_needle(5) + " " + kPasskeyQuestion);
   EXPECT_EQ(passkey_text(2, 2, 9).find(passkey_needle(9)) + passkey_needle(9).size() + 1,
             passkey_text(2, 2, 9).find(kPasskeyQuestion));
   EXPECT_THROW(passkey_text(2, 3, 9), Error);
@@ -280,11 +291,14 @@ TEST(EvalPasskey, PromptHitsTargetLengthFromBelow) {
       PasskeyPrompt p = build_passkey_prompt(*tok, target, key, u);
       EXPECT_LE(static_cast<int64_t>(p.tokens.size()), target);
       EXPECT_EQ(p.tokens, tok->encode(p.text, true));
-      EXPECT_EQ(p.slot, std::min<int64_t>(p.n_fillers, static_cast<int64_t>(u * (p.n_fillers + 1))));
+      EXPECT_EQ(p.slot,
+                std::min<int64_t>(p.n_fillers, static_cast<int64_t>(u * (p.n_fillers + 1))));
       EXPECT_EQ(p.text, passkey_text(p.n_fillers, p.slot, key));
       // One more filler does not fit.
-      int64_t n1 = p.n_fillers + 1, slot1 = std::min<int64_t>(n1, static_cast<int64_t>(u * (n1 + 1)));
-      EXPECT_GT(static_cast<int64_t>(tok->encode(passkey_text(n1, slot1, key), true).size()), target);
+      int64_t n1 = p.n_fillers + 1,
+              slot1 = std::min<int64_t>(n1, static_cast<int64_t>(u * (n1 + 1)));
+      EXPECT_GT(static_cast<int64_t>(tok->encode(passkey_text(n1, slot1, key), true).size()),
+                target);
       // The needle sits after exactly `slot` fillers.
       const std::string before = p.text.substr(0, p.text.find("The pass key is"));
       int64_t fillers_before = 0;
@@ -391,14 +405,16 @@ TEST(EvalPng, LinePlotDrawsSeriesColors) {
   spec.x_label = "position";
   spec.y_label = "NLL";
   spec.x_marks = {50};
-  PlotSeries a{"full", {0, 50, 100}, {1, 3, 2}}, b{"lambda(G=10,L=512,D=512)", {0, 50, 100}, {1, NAN, 1.5}};
+  PlotSeries a{"full", {0, 50, 100}, {1, 3, 2}},
+      b{"lambda(G=10,L=512,D=512)", {0, 50, 100}, {1, NAN, 1.5}};
   Image img = render_line_plot(spec, {a, b});
   EXPECT_EQ(img.width, 1000);
   EXPECT_EQ(img.height, 560);
   auto count = [&](uint32_t c) {
     int n = 0;
     for (size_t i = 0; i < img.rgb.size(); i += 3)
-      n += img.rgb[i] == (c >> 16) && img.rgb[i + 1] == ((c >> 8) & 0xFF) && img.rgb[i + 2] == (c & 0xFF);
+      n += img.rgb[i] == (c >> 16) && img.rgb[i + 1] == ((c >> 8) & 0xFF) &&
+           img.rgb[i + 2] == (c & 0xFF);
     return n;
   };
   EXPECT_GT(count(0x1f77b4), 100);  // first series color
@@ -417,7 +433,8 @@ TEST(EvalPng, LinePlotDrawsSeriesColors) {
 
 TEST(EvalSha256, KnownVectors) {
   EXPECT_EQ(sha256_hex("", 0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc", 3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abc", 3),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   EXPECT_EQ(sha256_hex(two.data(), two.size()),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
@@ -468,9 +485,9 @@ TEST(EvalInput, RejectsEmptyAndBinaryText) {
   latin1[10] = static_cast<char>(0xE9);  // 0.1%: a stray byte is tolerated
   EXPECT_NO_THROW(check_text_input("ok.txt", latin1));
   EXPECT_NO_THROW(check_text_input("utf8.txt", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
-  EXPECT_EQ(invalid_utf8_bytes("\xC0\xAF"), 2);          // overlong
-  EXPECT_EQ(invalid_utf8_bytes("\xED\xA0\x80"), 3);      // surrogate
-  EXPECT_EQ(invalid_utf8_bytes("\xE2\x82"), 2);          // truncated
+  EXPECT_EQ(invalid_utf8_bytes("\xC0\xAF"), 2);      // overlong
+  EXPECT_EQ(invalid_utf8_bytes("\xED\xA0\x80"), 3);  // surrogate
+  EXPECT_EQ(invalid_utf8_bytes("\xE2\x82"), 2);      // truncated
   try {
     check_text_input("nul.txt", std::string("a\0", 2));
   } catch (const Error& e) {

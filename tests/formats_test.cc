@@ -58,14 +58,18 @@ std::string tiny_gguf(DType matrix_type) {
     int64_t n = 1;
     for (int64_t s : shape) n *= s;
     std::vector<float> f(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) f[i] = shape.size() == 1 ? 1.0f : 0.01f * static_cast<float>((i * 7) % 13 - 6);
+    for (int64_t i = 0; i < n; ++i)
+      f[i] = shape.size() == 1 ? 1.0f : 0.01f * static_cast<float>((i * 7) % 13 - 6);
     std::vector<uint8_t> b(static_cast<size_t>(dtype_bytes(t, n)));
-    if (t == DType::F32) std::memcpy(b.data(), f.data(), b.size());
-    else if (t == DType::Q8_0) quantize_q8_0(f.data(), n, b.data());
-    else for (int64_t i = 0; i < n; ++i) {
-      const uint16_t x = t == DType::F16 ? f32_to_f16(f[i]) : f32_to_bf16(f[i]);
-      std::memcpy(b.data() + 2 * i, &x, 2);
-    }
+    if (t == DType::F32)
+      std::memcpy(b.data(), f.data(), b.size());
+    else if (t == DType::Q8_0)
+      quantize_q8_0(f.data(), n, b.data());
+    else
+      for (int64_t i = 0; i < n; ++i) {
+        const uint16_t x = t == DType::F16 ? f32_to_f16(f[i]) : f32_to_bf16(f[i]);
+        std::memcpy(b.data() + 2 * i, &x, 2);
+      }
     keep.push_back(std::move(b));
     ts.push_back({name, shape, t, keep.back().data()});
   };
@@ -166,17 +170,17 @@ TEST(Gguf, NestedArraysAndHugeArraysAreRejected) {
 }
 
 TEST(Json, StrictParsing) {
-  const Json j = parse_json(R"({"a": [1, -2.5e3, true, null, "x\u00e9\ud83d\ude00"], "b": {}})", "t");
+  const Json j =
+      parse_json(R"({"a": [1, -2.5e3, true, null, "x\u00e9\ud83d\ude00"], "b": {}})", "t");
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j.find("a")->items()[0].integer(), 1);
   EXPECT_DOUBLE_EQ(j.find("a")->items()[1].number(), -2500.0);
   EXPECT_EQ(j.find("a")->items()[4].str(), "x\xC3\xA9\xF0\x9F\x98\x80");
   const std::string deep(200, '[');
-  for (const std::string& bad : {std::string("{\"a\":1,}"), std::string("[01]"),
-                                 std::string("{\"a\":1,\"a\":2}"), std::string("[1] x"),
-                                 std::string("\"\x01\""), std::string("[1e999]"),
-                                 std::string("{a:1}"), std::string("[\"\\ud800\"]"), std::string(),
-                                 deep})
+  for (const std::string& bad :
+       {std::string("{\"a\":1,}"), std::string("[01]"), std::string("{\"a\":1,\"a\":2}"),
+        std::string("[1] x"), std::string("\"\x01\""), std::string("[1e999]"), std::string("{a:1}"),
+        std::string("[\"\\ud800\"]"), std::string(), deep})
     EXPECT_THROW(parse_json(bad, "t"), Error) << bad;
 }
 
@@ -215,17 +219,21 @@ TEST(Safetensors, ValidationNamesTheTensor) {
   const std::string a = R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]})";
   const std::string b = R"("b":{"dtype":"BF16","shape":[4],"data_offsets":[16,24]})";
   EXPECT_EQ(parse(safetensors("{" + a + "," + b + "}", 24)).size(), 2u);
-  expect_error([&] { parse(safetensors("{" + a + "}", 8)); }, "'a'");               // out of file
+  expect_error([&] { parse(safetensors("{" + a + "}", 8)); }, "'a'");  // out of file
   expect_error([&] { parse(safetensors("{" + a + "," + b + "}", 32)); }, "not covered");
-  expect_error([&] {
-    parse(safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16));
-  }, "needs 12");
-  expect_error([&] {
-    parse(safetensors(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-                      R"("c":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16));
-  }, "overlaps");
-  expect_error([&] { parse(safetensors(R"({"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]}})", 8)); },
-               "I64");
+  expect_error(
+      [&] { parse(safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16)); },
+      "needs 12");
+  expect_error(
+      [&] {
+        parse(safetensors(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                          R"("c":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                          16));
+      },
+      "overlaps");
+  expect_error(
+      [&] { parse(safetensors(R"({"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]}})", 8)); },
+      "I64");
   std::string huge = safetensors("{}", 0);
   const uint64_t n = uint64_t{1} << 62;
   std::memcpy(&huge[0], &n, 8);
@@ -257,8 +265,9 @@ TEST(Hf, BadConfigsAreRejected) {
 
 int run(const std::string& args, std::string* out = nullptr) {
   const std::string o = tmp("cli_out");
-  const int st = std::system(("timeout 120 '" + test::longctx_bin() + "' " + args + " >'" + o +
-                              "' 2>/dev/null </dev/null").c_str());
+  const int st = std::system(
+      ("timeout 120 '" + test::longctx_bin() + "' " + args + " >'" + o + "' 2>/dev/null </dev/null")
+          .c_str());
   if (out) *out = slurp(o);
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
@@ -284,8 +293,8 @@ TEST(Convert, Stories260KGgufAndHfReproduceReferenceAndDtypesStayClose) {
   ASSERT_EQ(run("convert '" + hf + "' '" + back + "'"), 0);  // HF -> GGUF un-permutes q/k
   std::string text;
   // The GGUF's embedded tokenizer, the HF directory's copied one, and an explicit -z.
-  for (const std::string& args : {"-m '" + gguf + "'", "-m '" + hf + "'",
-                                  "-m '" + back + "' -z '" + tok + "'"}) {
+  for (const std::string& args :
+       {"-m '" + gguf + "'", "-m '" + hf + "'", "-m '" + back + "' -z '" + tok + "'"}) {
     ASSERT_EQ(run("run " + args + " --temp 0 -n 200", &text), 0) << args;
     EXPECT_EQ(text, slurp(ref)) << args;
   }
@@ -305,7 +314,8 @@ TEST(Convert, Stories260KGgufAndHfReproduceReferenceAndDtypesStayClose) {
   } cases[] = {{"f16", 4 * 0x1p-11}, {"bf16", 4 * 0x1p-8}, {"q8_0", 4 * 2.0 / 254}};
   for (const auto& c : cases) {
     const std::string out = tmp(std::string(c.dtype) + ".gguf");
-    ASSERT_EQ(run("convert '" + model + "' '" + out + "' --dtype " + c.dtype + " -z '" + tok + "'"), 0);
+    ASSERT_EQ(run("convert '" + model + "' '" + out + "' --dtype " + c.dtype + " -z '" + tok + "'"),
+              0);
     ASSERT_EQ(run("logits -m '" + out + "' " + p + " --out '" + tmp("l.bin") + "'"), 0);
     const std::vector<float> got = floats(tmp("l.bin"));
     ASSERT_EQ(got.size(), f32.size());

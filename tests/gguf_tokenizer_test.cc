@@ -2,8 +2,6 @@
 // merges.txt pair) against llama.cpp's expected ids for every test input. Skipped, naming the
 // file, when ../shared/assets is absent.
 #include <gtest/gtest.h>
-
-
 #include <unistd.h>
 
 #include <fstream>
@@ -58,8 +56,8 @@ void check_cases(const Tokenizer& tok, const std::string& vocab, bool round_trip
   int passed = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto ids = tok.encode(cases[i].text, false);
-    EXPECT_EQ(join(ids), cases[i].expected) << vocab << " case " << i << ": '" << cases[i].text
-                                            << "'";
+    EXPECT_EQ(join(ids), cases[i].expected)
+        << vocab << " case " << i << ": '" << cases[i].text << "'";
     passed += join(ids) == cases[i].expected;
     if (round_trip) {
       std::string back;
@@ -116,7 +114,8 @@ TEST(BpeTokenizer, HfTokenizerJsonMatchesGgufVectors) {
   LC_REQUIRE_ASSET(vocab);
   LC_REQUIRE_ASSET(merges);
   LC_REQUIRE_ASSET(v);
-  std::string json = "{\"version\": \"1.0\", \"added_tokens\": [], \"model\": {\"type\": \"BPE\", \"vocab\": ";
+  std::string json =
+      "{\"version\": \"1.0\", \"added_tokens\": [], \"model\": {\"type\": \"BPE\", \"vocab\": ";
   json += read_text(vocab);
   json += ", \"merges\": [";
   std::istringstream in(read_text(merges));
@@ -133,7 +132,8 @@ TEST(BpeTokenizer, HfTokenizerJsonMatchesGgufVectors) {
     json += "\"";
   }
   json += "]}}";
-  const std::string path = ::testing::TempDir() + "/longctx_tokenizer_" + std::to_string(::getpid()) + ".json";
+  const std::string path =
+      ::testing::TempDir() + "/longctx_tokenizer_" + std::to_string(::getpid()) + ".json";
   std::ofstream(path, std::ios::binary) << json;
   const auto tok = load_hf_tokenizer_json(path);
   EXPECT_EQ(tok->vocab_size(), 50257);
@@ -143,7 +143,16 @@ TEST(BpeTokenizer, HfTokenizerJsonMatchesGgufVectors) {
 TEST(BpeTokenizer, HandBuiltMergesAndPretokenizer) {
   // Bytes map to themselves for printable ASCII; ' ' is U+0120 ("Ġ").
   BpeSpec s;
-  s.tokens = {"a", "b", "\xC4\xA0", "ab", "\xC4\xA0" "ab", "'", "s", "'s", "1"};
+  s.tokens = {"a",
+              "b",
+              "\xC4\xA0",
+              "ab",
+              "\xC4\xA0"
+              "ab",
+              "'",
+              "s",
+              "'s",
+              "1"};
   s.merges = {"a b", "\xC4\xA0 ab", "' s"};
   auto tok = make_bpe_tokenizer(s, "hand");
   EXPECT_EQ(tok->encode("ab ab's", false), (std::vector<int>{3, 4, 7}));

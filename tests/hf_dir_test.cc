@@ -30,7 +30,6 @@ std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/longctx_hfdir_" + std::to_string(::getpid()) + "_" + name;
 }
 
-
 // A random rotate-half Llama-family model with GQA (untied), `sliding_window` 0 = Llama.
 void fill_model(ModelFile& m, int64_t sliding_window) {
   ModelConfig& c = m.config;
@@ -182,9 +181,9 @@ TEST(MistralWindow, SlidingWindowIsTheDefaultAttention) {
   // Identical while every key is inside the window, different once the window slides.
   const size_t in_window = kWindow * static_cast<size_t>(kVocab);
   EXPECT_TRUE(std::equal(all.begin(), all.begin() + in_window, by_default.begin()));
-  EXPECT_GT(test::rel_err(all.data() + in_window, by_default.data() + in_window,
-                          all.size() - in_window),
-            1e-3);
+  EXPECT_GT(
+      test::rel_err(all.data() + in_window, by_default.data() + in_window, all.size() - in_window),
+      1e-3);
   // The same file as LlamaForCausalLM has no window: a stray key there is ignored.
   std::string cfg = slurp(dir + "/config.json");
   cfg.replace(cfg.find("MistralForCausalLM"), 18, "LlamaForCausalLM");

@@ -20,7 +20,8 @@ inline std::vector<float> llama_reference_logits(const ModelFile& f, const std::
     std::vector<double> y(W->shape[0]);
     for (int64_t r = 0; r < W->shape[0]; ++r) {
       double acc = 0;
-      for (int64_t k = 0; k < W->shape[1]; ++k) acc += x[k] * ops::ref::load(W->data, W->dtype, r * W->shape[1] + k);
+      for (int64_t k = 0; k < W->shape[1]; ++k)
+        acc += x[k] * ops::ref::load(W->data, W->dtype, r * W->shape[1] + k);
       y[r] = acc;
     }
     return y;
@@ -52,7 +53,8 @@ inline std::vector<float> llama_reference_logits(const ModelFile& f, const std::
   std::vector<std::vector<double>> x(n, std::vector<double>(d));
   const TensorRef* emb = mat("token_embd");
   for (int64_t t = 0; t < n; ++t)
-    for (int64_t i = 0; i < d; ++i) x[t][i] = ops::ref::load(emb->data, emb->dtype, toks[t] * d + i);
+    for (int64_t i = 0; i < d; ++i)
+      x[t][i] = ops::ref::load(emb->data, emb->dtype, toks[t] * d + i);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     std::string p = "blk." + std::to_string(l) + ".";
     std::vector<std::vector<double>> q(n), k(n), v(n);

@@ -27,7 +27,8 @@ std::string temp_path(const std::string& name) {
 // A small model with GQA, odd hidden size and head_dim 8.
 std::string write_tiny(bool shared, uint64_t seed = 7) {
   SynthSpec s{48, 37, 2, 6, 2, 67, 64, seed, shared};
-  std::string p = temp_path(std::string("tiny_") + (shared ? "s" : "u") + std::to_string(seed) + ".bin");
+  std::string p =
+      temp_path(std::string("tiny_") + (shared ? "s" : "u") + std::to_string(seed) + ".bin");
   write_synthetic_llama2c(p, s);
   return p;
 }
@@ -86,8 +87,10 @@ TEST_P(LlamaForward, PrefillThenDecodeEqualsTokenByToken) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LlamaForward,
-                         ::testing::Values(Case{true, 1, 64, DType::F32}, Case{false, 2, 5, DType::F32},
-                                           Case{true, 3, 1, DType::F32}, Case{false, 2, 7, DType::BF16},
+                         ::testing::Values(Case{true, 1, 64, DType::F32},
+                                           Case{false, 2, 5, DType::F32},
+                                           Case{true, 3, 1, DType::F32},
+                                           Case{false, 2, 7, DType::BF16},
                                            Case{true, 2, 4, DType::F16}),
                          [](const ::testing::TestParamInfo<Case>& i) {
                            return std::string(i.param.shared ? "tied" : "untied") + "_t" +

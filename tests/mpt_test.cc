@@ -19,8 +19,8 @@
 #include "formats/synthetic.h"
 #include "llama_policy_reference.h"
 #include "model/llama.h"
-#include "runtime/session.h"
 #include "policy_cases.h"
+#include "runtime/session.h"
 #include "test_util.h"
 
 namespace lc {
@@ -37,9 +37,9 @@ struct Shape {
   const char* name;
 };
 const Shape kShapes[] = {
-    {32, 2, 4, 4, 41, "mha4"},   // transformers' MPT: multi-head
-    {48, 2, 6, 2, 37, "gqa6"},   // mosaicml's grouped_query_attention, 6 heads (not a power of 2)
-    {40, 1, 5, 1, 29, "mqa5"},   // multiquery_attention
+    {32, 2, 4, 4, 41, "mha4"},  // transformers' MPT: multi-head
+    {48, 2, 6, 2, 37, "gqa6"},  // mosaicml's grouped_query_attention, 6 heads (not a power of 2)
+    {40, 1, 5, 1, 29, "mqa5"},  // multiquery_attention
 };
 
 // A random MPT directory. q and k rows of Wqkv are scaled up so that attention is sharp and a
@@ -252,8 +252,9 @@ TEST(MptIdentities, LambdaWithoutGlobalsIsWindowAndBigBudgetsAreFull) {
     EXPECT_LT(test::rel_err(a.data(), b.data(), a.size()), 1e-6) << "L " << L;
   }
   auto full = logits({AttnPolicy::Full, 0, 0, kNone});
-  for (const Pol& p : {Pol{AttnPolicy::Window, 0, n, kNone}, Pol{AttnPolicy::Lambda, 10, n, n},
-                       Pol{AttnPolicy::Streaming, 4, n - 4, kNone}, Pol{AttnPolicy::Full, 0, 0, n}}) {
+  for (const Pol& p :
+       {Pol{AttnPolicy::Window, 0, n, kNone}, Pol{AttnPolicy::Lambda, 10, n, n},
+        Pol{AttnPolicy::Streaming, 4, n - 4, kNone}, Pol{AttnPolicy::Full, 0, 0, n}}) {
     auto got = logits(p);
     EXPECT_LT(test::rel_err(got.data(), full.data(), got.size()), 2e-6) << config_of(p).label();
   }
@@ -273,7 +274,8 @@ TEST(MptCli, SynthRunConvert) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string dir = temp_path("cli"), log = temp_path("cli.log");
   const auto run = [&](const std::string& args) {
-    const int st = std::system(("'" + test::longctx_bin() + "' " + args + " >'" + log + "' 2>&1").c_str());
+    const int st =
+        std::system(("'" + test::longctx_bin() + "' " + args + " >'" + log + "' 2>&1").c_str());
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
   };
   ASSERT_EQ(run("synth-model --arch mpt -o '" + dir +

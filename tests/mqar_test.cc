@@ -1,24 +1,25 @@
 // The MQAR generator against the spec's five steps (structure of every example), determinism
 // from the seed, the power-law gap distribution (chi-square against the exact probabilities),
 // the accuracy rule, and impossible specs refused by name.
+#include "data/mqar.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 #include <vector>
 
-#include "data/mqar.h"
 #include "test_util.h"
 
 namespace lc {
 namespace {
 
 TEST(Mqar, EveryExampleFollowsTheSpec) {
-  const MqarSpec specs[] = {{8192, 64, 4, 0.01},   {8192, 256, 64, 0.01}, {8192, 1024, 256, 0.01},
-                            {64, 64, 16, 0.01},    {10, 16, 4, 0.01},     {512, 100, 25, 0.5}};
+  const MqarSpec specs[] = {{8192, 64, 4, 0.01}, {8192, 256, 64, 0.01}, {8192, 1024, 256, 0.01},
+                            {64, 64, 16, 0.01},  {10, 16, 4, 0.01},     {512, 100, 25, 0.5}};
   for (const MqarSpec& s : specs) {
-    SCOPED_TRACE(testing::Message() << "vocab " << s.vocab << " seq_len " << s.seq_len
-                                    << " pairs " << s.pairs);
+    SCOPED_TRACE(testing::Message()
+                 << "vocab " << s.vocab << " seq_len " << s.seq_len << " pairs " << s.pairs);
     for (const MqarExample& e : mqar_dataset(s, 40, 11)) {
       ASSERT_EQ(e.tokens.size(), static_cast<size_t>(s.seq_len));
       ASSERT_EQ(e.labels.size(), static_cast<size_t>(s.seq_len));

@@ -33,9 +33,9 @@ TEST(OpsNormAct, LayerNormMatchesReference) {
       for (int64_t i = 0; i < n; ++i) {
         // x - mean loses up to one ulp of |mean| (the float mean) plus one of the difference;
         // the scale carries ~n eps from the variance sum; then two multiplies.
-        const double tol = (std::fabs(mean) + std::fabs(x[i] - mean)) * 2 * kEps * inv *
-                               std::fabs(w[i]) +
-                           (n + 8) * kEps * std::fabs(want[i]) + 1e-30;
+        const double tol =
+            (std::fabs(mean) + std::fabs(x[i] - mean)) * 2 * kEps * inv * std::fabs(w[i]) +
+            (n + 8) * kEps * std::fabs(want[i]) + 1e-30;
         ASSERT_NEAR(y[i], want[i], tol) << "n=" << n << " offset=" << offset << " i=" << i;
       }
     }

@@ -181,7 +181,7 @@ TEST(OpsGemm, LargeShapes) {
 // above a vector and sub-ranges starting mid-group.
 TEST(OpsGemm, ManyRowsShapes) {
   Rng rng(2027);
-  const GemmCase cases[] = {{37, 257, 128, 0, 37}, {70, 519, 481, 3, 69},  {5, 1, 130, 0, 5},
+  const GemmCase cases[] = {{37, 257, 128, 0, 37}, {70, 519, 481, 3, 69}, {5, 1, 130, 0, 5},
                             {21, 33, 1001, 1, 20}, {9, 1025, 241, 0, 9},  {48, 17, 487, 16, 48},
                             {19, 2049, 245, 7, 19}};
   for (Isa isa : runnable_isas())
@@ -243,7 +243,8 @@ TEST(OpsKernels, WeightedSum) {
           p.fill(rng);
           v.fill(rng);
           std::vector<float> want(rows * ldo, kGuard);
-          kernels_for(isa).weighted_sum(p.data(), ldp, rows, v.data(), ldv, keys, cols, out.data(), ldo);
+          kernels_for(isa).weighted_sum(p.data(), ldp, rows, v.data(), ldv, keys, cols, out.data(),
+                                        ldo);
           ref::weighted_sum(p.data(), ldp, rows, v.data(), ldv, keys, cols, want.data(), ldo);
           ASSERT_TRUE(out.guards_intact());
           for (int64_t r = 0; r < rows; ++r)
@@ -255,8 +256,10 @@ TEST(OpsKernels, WeightedSum) {
               }
               // A length-`keys` dot product in f32: (keys + 1) eps sum |p v|.
               double mag = 0;
-              for (int64_t j = 0; j < keys; ++j) mag += std::fabs(p.data()[r * ldp + j] * v.data()[j * ldv + d]);
-              ASSERT_NEAR(got, want[r * ldo + d], (keys + 1) * kEps * mag + 1e-30) << "r=" << r << " d=" << d;
+              for (int64_t j = 0; j < keys; ++j)
+                mag += std::fabs(p.data()[r * ldp + j] * v.data()[j * ldv + d]);
+              ASSERT_NEAR(got, want[r * ldo + d], (keys + 1) * kEps * mag + 1e-30)
+                  << "r=" << r << " d=" << d;
             }
         }
 }

@@ -117,8 +117,8 @@ TEST(Q8, GemmMatchesReferenceOverShapes) {
 TEST(Q8, GemmLargeShapesCrossChunks) {
   Rng rng(78);
   // K = 4096 + 96 crosses the 4096-element X chunk; N = 19 crosses the 8-row chunks.
-  const Shape cases[] = {{67, 4192, 1, 0, 67}, {33, 4192, 19, 1, 30}, {130, 768, 64, 0, 130},
-                         {5, 8224, 2, 0, 5}};
+  const Shape cases[] = {
+      {67, 4192, 1, 0, 67}, {33, 4192, 19, 1, 30}, {130, 768, 64, 0, 130}, {5, 8224, 2, 0, 5}};
   for (Isa isa : isas())
     for (const Shape& s : cases) check(kernels_for(isa), s, rng, 3);
 }

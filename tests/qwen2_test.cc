@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <functional>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,7 +35,6 @@ std::string temp_path(const std::string& name) {
 
 constexpr int64_t kDim = 32, kHidden = 40, kLayers = 2, kHeads = 4, kKvHeads = 2, kHeadDim = 8,
                   kVocab = 50, kCtx = 128;
-
 
 // Writes a random Qwen2 directory; `drop` names a canonical tensor to leave out.
 std::string write_qwen2_dir(const std::string& name, bool tied, const std::string& drop = "",
@@ -222,8 +221,8 @@ TEST(Qwen2Convert, CliRefusesGgufAndWritesHf) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string dir = write_qwen2_dir("cli_src", false), log = temp_path("cli.log");
   const auto run = [&](const std::string& args) {
-    const int st = std::system(("'" + test::longctx_bin() + "' convert " + args + " >/dev/null 2>'" +
-                                log + "'").c_str());
+    const int st = std::system(
+        ("'" + test::longctx_bin() + "' convert " + args + " >/dev/null 2>'" + log + "'").c_str());
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
   };
   EXPECT_NE(run("'" + dir + "' '" + temp_path("cli.gguf") + "'"), 0);

@@ -249,7 +249,8 @@ TEST(RecallCli, TinySweepWritesTableJsonAndPlot) {
 TEST(RecallCli, EngineAccuracyEqualsTrainerAccuracy) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string js = tmp("engine.json"), out = tmp("engine_out"), err = tmp("engine_err");
-  ASSERT_EQ(run("timeout 300 '" + test::longctx_bin() + "' recall --model attention:d=16"
+  ASSERT_EQ(run("timeout 300 '" + test::longctx_bin() +
+                "' recall --model attention:d=16"
                 " --model window:d=16:w=4 --model based:d=16:f=4 --vocab 16 --train 16x2"
                 " --test 16x2,32x4 --lr 1e-2 --steps 300 --tokens-per-step 256"
                 " --eval-every 100 --val-examples 8 --test-examples 50 --seed 3 -t 2 --json '" +
@@ -277,8 +278,8 @@ TEST(RecallCli, SweepFileWithComments) {
   std::ofstream(sw) << "# two tiny models\nwindow:d=8:w=4   # a window\n\n  based:d=8:f=2\n";
   const int st = run("timeout 120 '" + test::longctx_bin() + "' recall --sweep '" + sw +
                      "' --vocab 16 --train 16x2 --test 16x2 --steps 2 --tokens-per-step 32"
-                     " --eval-every 1 --val-examples 2 --test-examples 2 >'" + out + "' 2>'" +
-                     err + "'");
+                     " --eval-every 1 --val-examples 2 --test-examples 2 >'" +
+                     out + "' 2>'" + err + "'");
   ASSERT_EQ(st, 0) << slurp(err);
   const std::string o = slurp(out);
   EXPECT_NE(o.find("| window d=8 w=4 | 88 |"), std::string::npos) << o;  // 2*8*4 + 8*3

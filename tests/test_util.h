@@ -68,9 +68,9 @@ inline void expect_error(const std::function<void()>& f, const std::vector<std::
 }  // namespace lc::test
 
 // Skips the current test, naming the missing file, when an asset is absent.
-#define LC_REQUIRE_ASSET(path)                                                        \
-  do {                                                                                \
-    if (!lc::test::file_exists(path))                                                 \
-      GTEST_SKIP() << "asset not found: " << (path)                                   \
-                   << " (set LONGCTX_ASSETS to the shared assets folder)";            \
+#define LC_REQUIRE_ASSET(path)                                             \
+  do {                                                                     \
+    if (!lc::test::file_exists(path))                                      \
+      GTEST_SKIP() << "asset not found: " << (path)                        \
+                   << " (set LONGCTX_ASSETS to the shared assets folder)"; \
   } while (0)

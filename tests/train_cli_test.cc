@@ -30,8 +30,8 @@ std::string tmp(const std::string& name) {
 Result run_cli(const std::string& args) {
   Result r;
   const std::string e = tmp("stderr");
-  const std::string cmd = "timeout 120 '" + test::longctx_bin() + "' " + args +
-                          " >/dev/null 2>'" + e + "' </dev/null";
+  const std::string cmd =
+      "timeout 120 '" + test::longctx_bin() + "' " + args + " >/dev/null 2>'" + e + "' </dev/null";
   const int st = std::system(cmd.c_str());
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   std::ifstream in(e, std::ios::binary);
@@ -42,9 +42,11 @@ Result run_cli(const std::string& args) {
 TEST(TrainCli, MqarBasedExportsLoadableCheckpoint) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   const std::string dir = tmp("mqar");
-  const Result r = run_cli("train --arch based --task mqar --vocab 64 --seq-len 32 --pairs 4 "
-                           "--dim 16 --linear-heads 2 --feature-dim 4 --steps 3 --batch 2 "
-                           "-t 2 -o '" + dir + "'");
+  const Result r = run_cli(
+      "train --arch based --task mqar --vocab 64 --seq-len 32 --pairs 4 "
+      "--dim 16 --linear-heads 2 --feature-dim 4 --steps 3 --batch 2 "
+      "-t 2 -o '" +
+      dir + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("step 3/3  loss "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;
@@ -62,8 +64,10 @@ TEST(TrainCli, TextLlamaExportsLoadableCheckpoint) {
     std::ofstream o(text);
     for (int i = 0; i < 50; ++i) o << "a small text to learn from, line " << i << "\n";
   }
-  const Result r = run_cli("train --arch llama --data '" + text + "' --dim 16 --heads 2 "
-                           "--hidden 32 --seq-len 24 --steps 2 --batch 2 -o '" + dir + "'");
+  const Result r = run_cli("train --arch llama --data '" + text +
+                           "' --dim 16 --heads 2 "
+                           "--hidden 32 --seq-len 24 --steps 2 --batch 2 -o '" +
+                           dir + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   auto f = load_model_file(dir);
   EXPECT_EQ(f->config.vocab_size, 257);
@@ -83,8 +87,10 @@ TEST(TrainCli, HeldOutValidationAndJsonLog) {
   }
   const std::string common = "train --arch llama --data '" + t1 + "' --data '" + t2 +
                              "' --dim 16 --heads 2 --hidden 32 --seq-len 24 --batch 2 ";
-  const Result r = run_cli(common + "--steps 4 --val-frac 0.2 --eval-every 2 --log-every 2 "
-                           "--json '" + js + "'");
+  const Result r = run_cli(common +
+                           "--steps 4 --val-frac 0.2 --eval-every 2 --log-every 2 "
+                           "--json '" +
+                           js + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("step 2/4  val loss "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("step 4/4  val loss "), std::string::npos) << r.err;

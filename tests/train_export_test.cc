@@ -22,7 +22,6 @@
 #include "model/based.h"
 #include "model/llama.h"
 #include "runtime/session.h"
-#include "runtime/session.h"
 #include "train/export.h"
 #include "train/model.h"
 #include "train/trainer.h"
@@ -109,9 +108,8 @@ double llama_roundtrip(const TrainConfig& c, int64_t T, const std::string& name)
   so.ctx = T;
   so.block_tokens = 16;
   Session session(model, so);
-  const double err = compare(*m, [&](const int* tok, int64_t n, float* out) {
-    session.all_logits(tok, n, out);
-  });
+  const double err =
+      compare(*m, [&](const int* tok, int64_t n, float* out) { session.all_logits(tok, n, out); });
   std::printf("[export] %-32s engine vs trainer rel_err %.3e\n", name.c_str(), err);
   return err;
 }
@@ -128,9 +126,8 @@ double based_roundtrip(const TrainConfig& c, int64_t T, const std::string& name,
   so.block_tokens = 16;
   so.chunk = 8;
   Session session(model, so);
-  const double err = compare(*m, [&](const int* tok, int64_t n, float* out) {
-    session.all_logits(tok, n, out);
-  });
+  const double err =
+      compare(*m, [&](const int* tok, int64_t n, float* out) { session.all_logits(tok, n, out); });
   std::printf("[export] %-32s engine vs trainer rel_err %.3e\n", name.c_str(), err);
   return err;
 }

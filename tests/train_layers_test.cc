@@ -199,7 +199,8 @@ TEST(TrainLayers, TaylorMatchesSpecGoldenExample) {
   s.seq = 3;
   s.feature_dim = 2;
   s.head_dim = 2;
-  const double q[] = {1, 0, 0.5, -1, 0, 2}, k[] = {0, 1, 1, 1, -1, 0.5}, v[] = {1, 2, 0, -1, 3, 0.5};
+  const double q[] = {1, 0, 0.5, -1, 0, 2}, k[] = {0, 1, 1, 1, -1, 0.5},
+               v[] = {1, 2, 0, -1, 3, 0.5};
   double out[6];
   taylor_forward(pool, s, q, k, v, 2, out);
   const double want[] = {1.0, 2.0, 0.433676, 0.301029, 1.056912, 0.5};
@@ -243,7 +244,9 @@ TEST(TrainLayers, CrossEntropyGradients) {
   Vec z = rand_vec(N * V, 20, 2.0);
   const std::vector<int> labels = {2, kIgnoreLabel, 0, 4, kIgnoreLabel, 1};
   int64_t scored = 0;
-  auto loss = [&] { return cross_entropy(pool, z.data(), labels.data(), N, V, (double*)nullptr, &scored); };
+  auto loss = [&] {
+    return cross_entropy(pool, z.data(), labels.data(), N, V, (double*)nullptr, &scored);
+  };
   Vec dz(N * V);
   const double l = cross_entropy(pool, z.data(), labels.data(), N, V, dz.data(), &scored);
   EXPECT_EQ(scored, 4);

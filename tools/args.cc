@@ -1,8 +1,7 @@
 #include "args.h"
 
-#include <algorithm>
-
 #include <CLI/CLI.hpp>
+#include <algorithm>
 
 #include "core/error.h"
 #include "core/parse.h"

@@ -34,7 +34,8 @@ void refuse_attention_flags(const Args& a, const Model& model) {
   if (model.takes_attention_policy()) return;
   for (const auto& f : attention_value_flags())
     if (a.has(f))
-      fail(f, ": attention flags do not apply to this model (arch '", arch_name(model.config().arch),
+      fail(f, ": attention flags do not apply to this model (arch '",
+           arch_name(model.config().arch),
            "': its attention and mixer layers are fixed by its config)");
 }
 

@@ -60,18 +60,20 @@ void print_result(const Args& a, const ModelFile& file, const BenchSpec& sp, con
               arch_name(file.config.arch), n_params / 1e6,
               static_cast<double>(file.weight_bytes()) / mib,
               a.has("--dtype") ? a.str("--dtype").c_str() : "as stored");
-  std::printf("attention   %s; state %.2f MiB per sequence (%lld cache slots%s), x %lld = %.2f MiB\n",
-              r.label.c_str(), static_cast<double>(r.state_bytes_per_seq) / mib,
-              static_cast<long long>(r.cache_slots),
-              r.bounded ? ", constant in context" : "", static_cast<long long>(seqs),
-              static_cast<double>(r.state_bytes_per_seq) * static_cast<double>(seqs) / mib);
+  std::printf(
+      "attention   %s; state %.2f MiB per sequence (%lld cache slots%s), x %lld = %.2f MiB\n",
+      r.label.c_str(), static_cast<double>(r.state_bytes_per_seq) / mib,
+      static_cast<long long>(r.cache_slots), r.bounded ? ", constant in context" : "",
+      static_cast<long long>(seqs),
+      static_cast<double>(r.state_bytes_per_seq) * static_cast<double>(seqs) / mib);
   std::printf("threads %d, isa %s, ctx %s, correctness check %.1e\n", threads,
               isa_name(selected_isa()), r.bounded ? "unbounded" : std::to_string(r.ctx).c_str(),
               r.check);
   if (sp.fill > 0)
-    std::printf("context     --fill %lld: random state stands in for positions [0, %lld) of every "
-                "sequence (no prefill, %.2f s per rep, untimed)\n",
-                static_cast<long long>(sp.fill), static_cast<long long>(sp.fill), r.fill_seconds);
+    std::printf(
+        "context     --fill %lld: random state stands in for positions [0, %lld) of every "
+        "sequence (no prefill, %.2f s per rep, untimed)\n",
+        static_cast<long long>(sp.fill), static_cast<long long>(sp.fill), r.fill_seconds);
   std::printf("| test          | tokens (all seqs) | tok/s median | p10      | p90      |\n");
   std::printf("|---------------|-------------------|--------------|----------|----------|\n");
   if (sp.n_prompt > 0)
@@ -89,9 +91,9 @@ void print_result(const Args& a, const ModelFile& file, const BenchSpec& sp, con
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",     "-t",    "--prompt", "--gen",  "--reps",
-                                    "--json", "--ctx", "--dtype",  "--seed", "--fill",
-                                    "--batch", "--taylor"};
+  std::vector<std::string> flags = {"-m",     "-t",     "--prompt", "--gen",
+                                    "--reps", "--json", "--ctx",    "--dtype",
+                                    "--seed", "--fill", "--batch",  "--taylor"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("bench", flags, {"--help", "--mixer-only"});
   a.parse(argc, argv, 2);

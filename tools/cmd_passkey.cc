@@ -32,16 +32,16 @@ const char* kHelp =
     "  --samples N  prompts per length (default 10)\n"
     "  --digits D   key uniform in [1, 10^D - 1] (default 7)\n"
     "  --ctx N      limit of the full-attention KV cache (default: the longest prompt + answer)\n"
-    "  --plot F     key NLL vs length to F, accuracy vs length to F with '-accuracy' before .png\n"
-    ;
+    "  --plot F     key NLL vs length to F, accuracy vs length to F with '-accuracy' before .png\n";
 
 constexpr int kBuckets = 5;
 
 }  // namespace
 
 int cmd_passkey(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",     "-z",     "--lengths", "--samples", "--digits", "--seed",
-                                    "--json", "--plot", "-t",        "--dtype",   "--ctx"};
+  std::vector<std::string> flags = {"-m",       "-z",      "--lengths", "--samples",
+                                    "--digits", "--seed",  "--json",    "--plot",
+                                    "-t",       "--dtype", "--ctx"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("passkey", flags, {"--help"});
   a.parse(argc, argv, 2);
@@ -87,14 +87,15 @@ int cmd_passkey(int argc, char** argv) {
     results.push_back(std::move(r));
   }
 
-  std::printf("model %s, %lld samples per length, %d-digit keys, seed %llu, trained context %lld\n\n",
-              file->path.c_str(), static_cast<long long>(opt.samples), opt.digits,
-              static_cast<unsigned long long>(opt.seed), static_cast<long long>(c.ctx_len));
+  std::printf(
+      "model %s, %lld samples per length, %d-digit keys, seed %llu, trained context %lld\n\n",
+      file->path.c_str(), static_cast<long long>(opt.samples), opt.digits,
+      static_cast<unsigned long long>(opt.seed), static_cast<long long>(c.ctx_len));
   std::fputs(passkey_table(results, opt).c_str(), stdout);
   const RunInfo info = make_run_info("passkey", a, *file, opt.n_threads, argc, argv);
   if (!json.empty())
-    write_text_file("--json", json, passkey_json(info, c, model->takes_attention_policy(), opt,
-                                                 results));
+    write_text_file("--json", json,
+                    passkey_json(info, c, model->takes_attention_policy(), opt, results));
   if (!plot.empty()) write_passkey_plots(plot, c, opt, results);
   return 0;
 }

@@ -67,8 +67,9 @@ void print_summary(const PplResult& r) {
 }  // namespace
 
 int cmd_ppl(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",       "-z",     "-f",     "--max-len", "--bin", "--stream",
-                                    "--stride", "--json", "--plot", "-t",        "--dtype"};
+  std::vector<std::string> flags = {"-m",     "-z",       "-f",       "--max-len",
+                                    "--bin",  "--stream", "--stride", "--json",
+                                    "--plot", "-t",       "--dtype"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("ppl", flags, {"--help"}, {"-f"});
   a.parse(argc, argv, 2);
@@ -97,8 +98,9 @@ int cmd_ppl(int argc, char** argv) {
   refuse_attention_flags(a, *model);  // a fixed-state model has one configuration
   const ModelConfig& c = model->config();
   if (opt.stride && c.ctx_len <= 0)
-    fail("--stride: the model's trained context is unknown (its config does not give one); "
-         "strided windows are as long as the trained context");
+    fail(
+        "--stride: the model's trained context is unknown (its config does not give one); "
+        "strided windows are as long as the trained context");
   if (opt.stride && opt.stride > c.ctx_len)
     fail("--stride: ", opt.stride, " exceeds the window (the trained context, ", c.ctx_len, ")");
   const std::vector<PplDoc> docs = tokenize_documents(*tok, paths, std::move(texts), opt);

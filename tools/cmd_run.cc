@@ -89,9 +89,9 @@ GenerateStats run_one(const Model& model, const SessionOptions& so, const Tokeni
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",      "-z",      "-p",     "-f", "-n",    "--temp",
-                                    "--top-k", "--top-p", "--seed", "-t", "--ctx", "--dtype",
-                                    "--batch"};
+  std::vector<std::string> flags = {"-m",     "-z",      "-p",      "-f",     "-n",
+                                    "--temp", "--top-k", "--top-p", "--seed", "-t",
+                                    "--ctx",  "--dtype", "--batch"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("run", flags, {"--verbose", "--help"});
   a.parse(argc, argv, 2);
@@ -128,9 +128,8 @@ int cmd_run(int argc, char** argv) {
                  c.ctx_len_source.empty() ? "" : ")");
   }
   const std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
-  const GenerateStats st = a.has("--batch")
-                               ? run_batch(*model, so, batch, *tok, prompt, tokens, g)
-                               : run_one(*model, so, *tok, prompt, tokens, g);
+  const GenerateStats st = a.has("--batch") ? run_batch(*model, so, batch, *tok, prompt, tokens, g)
+                                            : run_one(*model, so, *tok, prompt, tokens, g);
   if (st.hit_context_limit)
     std::fprintf(stderr, "longctx run: stopped at the context limit of %lld tokens\n",
                  static_cast<long long>(st.context_limit));

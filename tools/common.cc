@@ -39,5 +39,4 @@ std::string read_text_file(const std::string& flag, const std::string& path) {
 
 int threads_flag(const Args& a) { return static_cast<int>(a.integer("-t", 2, 1, 256)); }
 
-
 }  // namespace lc::cli

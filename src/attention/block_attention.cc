@@ -21,8 +21,8 @@ const TramsLayerWeights& TramsWeights::layer(int64_t l) const {
 }
 
 BlockAttention::BlockAttention(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
-                               int64_t max_rows, int64_t cache_slots,
-                               const AttentionPolicy* policy, int n_threads)
+                               int64_t max_rows, int64_t cache_slots, const AttentionPolicy* policy,
+                               int n_threads)
     : n_heads_(n_heads),
       n_kv_heads_(n_kv_heads),
       head_dim_(head_dim),
@@ -61,8 +61,7 @@ size_t BlockAttention::bytes() const {
 }
 
 void BlockAttention::begin(const AttentionShape& shape, const SeqRows* seqs, int64_t n_seqs) {
-  check(shape.n_heads == n_heads_ && shape.n_kv_heads == n_kv_heads_ &&
-            shape.head_dim == head_dim_,
+  check(shape.n_heads == n_heads_ && shape.n_kv_heads == n_kv_heads_ && shape.head_dim == head_dim_,
         "attention: the scratch was made for another head layout");
   shape_ = shape;
   seqs_ = seqs;
@@ -121,8 +120,8 @@ void BlockAttention::store_and_rotate(const SeqRows& sq, int64_t l, float* q, fl
     if (global_q) {
       float* qg = q_global_.data() + i * q_dim;
       std::memcpy(qg, qi, sizeof(float) * q_dim);
-      K.rope(qg, n_heads_, head_dim_, rope_cos_g_.data() + i * half,
-             rope_sin_g_.data() + i * half, shape_.rope_style);
+      K.rope(qg, n_heads_, head_dim_, rope_cos_g_.data() + i * half, rope_sin_g_.data() + i * half,
+             shape_.rope_style);
     }
     if (middle_q) {
       float* qm = q_middle_.data() + i * q_dim;

@@ -81,13 +81,13 @@ class BlockAttention {
   AttentionShape shape_;
   const SeqRows* seqs_ = nullptr;
   int64_t n_seqs_ = 0;
-  AlignedBuffer<float> q_global_;    // [rows, q_dim] queries rotated for global keys
-  AlignedBuffer<float> q_middle_;    // [rows, q_dim] queries rotated to the top-k distance
-  AlignedBuffer<float> k_raw_;       // [rows, kv_dim] keys before RoPE (pinned raw slots)
-  AlignedBuffer<float> rope_cos_, rope_sin_;      // [rows, head_dim/2]
+  AlignedBuffer<float> q_global_;             // [rows, q_dim] queries rotated for global keys
+  AlignedBuffer<float> q_middle_;             // [rows, q_dim] queries rotated to the top-k distance
+  AlignedBuffer<float> k_raw_;                // [rows, kv_dim] keys before RoPE (pinned raw slots)
+  AlignedBuffer<float> rope_cos_, rope_sin_;  // [rows, head_dim/2]
   AlignedBuffer<float> rope_cos_g_, rope_sin_g_;  // [rows, head_dim/2] at RowPlan::global_pos
   AlignedBuffer<float> rope_cos_m_, rope_sin_m_;  // [head_dim/2] at the middle distance
-  AlignedBuffer<float> tok_scores_;  // [rows, n_kv_heads] TRAMS scores of the block
+  AlignedBuffer<float> tok_scores_;               // [rows, n_kv_heads] TRAMS scores of the block
   // [n_threads, n_heads/n_kv_heads, cache slots + head_dim] (attention_scratch_floats)
   AlignedBuffer<float> scores_;
   // Index scratch of attend_policy (top-k heaps, TRAMS candidates); empty for plain policies.

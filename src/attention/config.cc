@@ -16,7 +16,9 @@ std::string AttentionConfig::label() const {
     case AttnPolicy::Full:
       if (ceiling >= 0) os << "(D=" << num(ceiling, "") << ")";
       break;
-    case AttnPolicy::Window: os << "(W=" << num(window ? window : -1, "ctx") << ")"; break;
+    case AttnPolicy::Window:
+      os << "(W=" << num(window ? window : -1, "ctx") << ")";
+      break;
     case AttnPolicy::Streaming:
       os << "(S=" << num(sinks, "4") << ",W=" << num(window ? window : -1, "ctx") << ")";
       break;

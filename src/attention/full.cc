@@ -100,7 +100,6 @@ std::unique_ptr<AttentionPolicy> make_full_policy(int64_t ctx, int64_t ceiling) 
   return std::make_unique<FullPolicy>(ctx, ceiling);
 }
 
-
 std::unique_ptr<AttentionPolicy> resolve_full(const AttentionConfig& c, const PolicyContext& pc) {
   // A model trained with a sliding window (Mistral) attends within it unless full attention was
   // asked for explicitly.

@@ -54,15 +54,17 @@ class KvCache {
   KvCache(int64_t n_layers, int64_t capacity, int64_t n_kv_heads, int64_t head_dim)
       : KvCache(n_layers, n_kv_heads, head_dim, CacheGeometry{capacity, 0, 0}) {}
   KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, const CacheGeometry& g)
-      : geo_(g), n_kv_heads_(n_kv_heads), capacity_(g.slots()), head_dim_(head_dim),
+      : geo_(g),
+        n_kv_heads_(n_kv_heads),
+        capacity_(g.slots()),
+        head_dim_(head_dim),
         k_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * head_dim)),
         v_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * head_dim)),
         k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * head_dim)),
         scores_(g.slot_scores ? static_cast<size_t>(n_layers * n_kv_heads * g.slots()) : 0),
-        middle_(g.middle_from_layer >= 0
-                    ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads, head_dim,
-                                  g.middle_first, g.middle_capacity)
-                    : MiddleStore()),
+        middle_(g.middle_from_layer >= 0 ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads,
+                                                       head_dim, g.middle_first, g.middle_capacity)
+                                         : MiddleStore()),
         admit_(g.middle_lag > 0 ? static_cast<size_t>(n_kv_heads * (2 * head_dim + 1) + head_dim)
                                 : 0) {}
 
@@ -81,8 +83,12 @@ class KvCache {
   }
 
   // The key / value row of `slot` for one kv head; rows of consecutive slots are adjacent.
-  float* k(int64_t layer, int64_t head, int64_t slot) { return k_.data() + offset(layer, head, slot); }
-  float* v(int64_t layer, int64_t head, int64_t slot) { return v_.data() + offset(layer, head, slot); }
+  float* k(int64_t layer, int64_t head, int64_t slot) {
+    return k_.data() + offset(layer, head, slot);
+  }
+  float* v(int64_t layer, int64_t head, int64_t slot) {
+    return v_.data() + offset(layer, head, slot);
+  }
   const float* k(int64_t layer, int64_t head, int64_t slot) const {
     return k_.data() + offset(layer, head, slot);
   }

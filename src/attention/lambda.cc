@@ -86,7 +86,6 @@ std::unique_ptr<AttentionPolicy> make_lambda_policy(int64_t global, int64_t loca
   return std::make_unique<LambdaPolicy>(global, local, ceiling, block_tokens, topk, score);
 }
 
-
 std::unique_ptr<AttentionPolicy> resolve_lambda(const AttentionConfig& c, const PolicyContext& pc) {
   // D defaults to L (= L_pre unless L is set), the official code's choice. Middle tokens are
   // scored at the fixed distance L_pre / 2 (spec, "Optional: top-k middle tokens").
@@ -96,9 +95,8 @@ std::unique_ptr<AttentionPolicy> resolve_lambda(const AttentionConfig& c, const 
   topk.from_layer = c.topk_from_layer;
   topk.distance = pc.trained_ctx / 2;
   topk.pool = c.middle_pool;
-  return make_lambda_policy(c.sinks < 0 ? 10 : c.sinks, window,
-                            c.ceiling < 0 ? window : c.ceiling, pc.block_tokens, topk,
-                            c.trams_score);
+  return make_lambda_policy(c.sinks < 0 ? 10 : c.sinks, window, c.ceiling < 0 ? window : c.ceiling,
+                            pc.block_tokens, topk, c.trams_score);
 }
 
 }  // namespace lc

@@ -103,7 +103,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 std::string policy_names(const char* sep) {
   std::string names;
-  for (const PolicyEntry& e : policy_table()) names += (names.empty() ? "" : sep) + std::string(e.name);
+  for (const PolicyEntry& e : policy_table())
+    names += (names.empty() ? "" : sep) + std::string(e.name);
   return names;
 }
 
@@ -132,8 +133,7 @@ AttentionConfig parse_item(const std::string& item, const AttentionConfig& base,
   const std::string what = "--attn item '" + item + "'";
   const std::vector<std::string> parts = split(item, ':');
   const PolicyEntry* entry = find_policy(parts[0]);
-  if (!entry)
-    fail("--attn: expected ", policy_names(", "), ", got '", parts[0], "'");
+  if (!entry) fail("--attn: expected ", policy_names(", "), ", got '", parts[0], "'");
   AttentionConfig c = base;
   c.policy = entry->id;
   c.model_window = !explicit_attn;  // an explicit `--attn full` means full attention
@@ -171,10 +171,10 @@ void apply_attention_flag(AttentionConfig* c, const std::string& flag, const std
 }
 
 std::vector<AttentionConfig> parse_attention_list(const std::string& list,
-                                                  const AttentionConfig& base,
-                                                  bool explicit_attn) {
+                                                  const AttentionConfig& base, bool explicit_attn) {
   std::vector<AttentionConfig> out;
-  for (const std::string& item : split(list, ',')) out.push_back(parse_item(item, base, explicit_attn));
+  for (const std::string& item : split(list, ','))
+    out.push_back(parse_item(item, base, explicit_attn));
   return out;
 }
 
@@ -202,10 +202,13 @@ std::string attention_help() {
     }
     return out + "\n";
   };
-  std::string h = wrap("attention flags:", "--attn " + policy_names("|") +
-                       " (ppl/passkey: a comma-separated list, each item overriding settings by "
-                       "key, e.g. lambda:D=none, window:W=256, lambda:G=10:L=512:K=5:H=4:P=1024, "
-                       "trams:M=400:R=150:m=200)", 17);
+  std::string h =
+      wrap("attention flags:",
+           "--attn " + policy_names("|") +
+               " (ppl/passkey: a comma-separated list, each item overriding settings by "
+               "key, e.g. lambda:D=none, window:W=256, lambda:G=10:L=512:K=5:H=4:P=1024, "
+               "trams:M=400:R=150:m=200)",
+           17);
   for (const PolicyEntry& e : policy_table()) {
     const std::string name = e.name;
     h += wrap("  " + name + std::string(name.size() < 10 ? 10 - name.size() : 1, ' '),

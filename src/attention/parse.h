@@ -20,8 +20,7 @@ void apply_attention_flag(AttentionConfig* c, const std::string& flag, const std
 // model trained with a sliding window). Item keys a policy does not read are errors, and so are
 // --topk/--middle-pool off lambda and the TRAMS settings off trams.
 std::vector<AttentionConfig> parse_attention_list(const std::string& list,
-                                                  const AttentionConfig& base,
-                                                  bool explicit_attn);
+                                                  const AttentionConfig& base, bool explicit_attn);
 // The help text of the attention flags, generated from the two tables.
 std::string attention_help();
 

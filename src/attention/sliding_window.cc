@@ -83,8 +83,7 @@ void SlidingWindowAttention::forward(ThreadPool& pool, int64_t layer, const floa
         ops::rope_angles(static_cast<double>(pos0 + i), hd, shape_.rope_theta, cos_.data(),
                          sin_.data());
         K.rope(qi, shape_.n_heads, hd, cos_.data(), sin_.data(), ops::RopeStyle::RotateHalf);
-        K.rope(k_.data(), shape_.n_heads, hd, cos_.data(), sin_.data(),
-               ops::RopeStyle::RotateHalf);
+        K.rope(k_.data(), shape_.n_heads, hd, cos_.data(), sin_.data(), ops::RopeStyle::RotateHalf);
       }
       cache_store(cache_, layer, shape_.n_heads, pos0 + i, k_.data(), nullptr, v + row * ld);
     }

@@ -47,11 +47,10 @@ std::unique_ptr<AttentionPolicy> make_streaming_policy(int64_t sinks, int64_t wi
   return std::make_unique<StreamingPolicy>(sinks, window, block_tokens);
 }
 
-
 std::unique_ptr<AttentionPolicy> resolve_streaming(const AttentionConfig& c,
                                                    const PolicyContext& pc) {
-  return make_streaming_policy(c.sinks < 0 ? 4 : c.sinks,
-                               c.window > 0 ? c.window : pc.trained_ctx, pc.block_tokens);
+  return make_streaming_policy(c.sinks < 0 ? 4 : c.sinks, c.window > 0 ? c.window : pc.trained_ctx,
+                               pc.block_tokens);
 }
 
 }  // namespace lc

@@ -50,7 +50,6 @@ std::unique_ptr<AttentionPolicy> make_trams_policy(const TramsSelect& sel, Trams
   return std::make_unique<TramsPolicy>(sel, score, block_tokens);
 }
 
-
 std::unique_ptr<AttentionPolicy> resolve_trams(const AttentionConfig& c, const PolicyContext& pc) {
   // The official code's M = 400, R = 150, m = 200 (spec trams.md).
   TramsSelect sel;

@@ -33,9 +33,7 @@ std::unique_ptr<AttentionPolicy> make_window_policy(int64_t window, int64_t bloc
   return std::make_unique<WindowPolicy>(window, block_tokens);
 }
 
-
-std::unique_ptr<AttentionPolicy> resolve_window(const AttentionConfig& c,
-                                                const PolicyContext& pc) {
+std::unique_ptr<AttentionPolicy> resolve_window(const AttentionConfig& c, const PolicyContext& pc) {
   return make_window_policy(c.window > 0 ? c.window : pc.trained_ctx, pc.block_tokens);
 }
 

@@ -61,8 +61,10 @@ class AlignedBuffer {
  private:
   static constexpr size_t kMmapThreshold = size_t{1} << 20;
   void release() {
-    if (mapped_bytes_) ::munmap(static_cast<void*>(data_), mapped_bytes_);
-    else std::free(data_);
+    if (mapped_bytes_)
+      ::munmap(static_cast<void*>(data_), mapped_bytes_);
+    else
+      std::free(data_);
     data_ = nullptr;
     size_ = 0;
     mapped_bytes_ = 0;

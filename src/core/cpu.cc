@@ -19,9 +19,12 @@ uint64_t xgetbv0() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::Generic: return "generic";
-    case Isa::Avx2: return "avx2";
-    case Isa::Avx512: return "avx512";
+    case Isa::Generic:
+      return "generic";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::Avx512:
+      return "avx512";
   }
   return "?";
 }
@@ -49,10 +52,14 @@ Isa selected_isa() {
   if (!env || !*env) return best;
   std::string s(env);
   Isa want;
-  if (s == "generic") want = Isa::Generic;
-  else if (s == "avx2") want = Isa::Avx2;
-  else if (s == "avx512") want = Isa::Avx512;
-  else fail("LONGCTX_ISA: expected generic, avx2 or avx512, got '", s, "'");
+  if (s == "generic")
+    want = Isa::Generic;
+  else if (s == "avx2")
+    want = Isa::Avx2;
+  else if (s == "avx512")
+    want = Isa::Avx512;
+  else
+    fail("LONGCTX_ISA: expected generic, avx2 or avx512, got '", s, "'");
   return static_cast<int>(want) < static_cast<int>(best) ? want : best;
 }
 

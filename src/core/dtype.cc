@@ -45,7 +45,7 @@ uint16_t f32_to_f16(float f) {
   std::memcpy(&u, &f, 4);
   uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
   uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00u;  // NaN
+  if (abs > 0x7f800000u) return sign | 0x7e00u;   // NaN
   if (abs >= 0x477ff000u) return sign | 0x7c00u;  // overflow (incl. rounding up) -> inf
   if (abs < 0x38800000u) {                        // subnormal or zero in f16
     if (abs < 0x33000000u) return sign;           // below half the smallest subnormal

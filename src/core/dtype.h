@@ -24,10 +24,14 @@ inline int64_t dtype_bytes(DType t, int64_t n) {
 }
 inline const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::BF16: return "bf16";
-    case DType::F16: return "f16";
-    case DType::Q8_0: return "q8_0";
+    case DType::F32:
+      return "f32";
+    case DType::BF16:
+      return "bf16";
+    case DType::F16:
+      return "f16";
+    case DType::Q8_0:
+      return "q8_0";
   }
   return "?";
 }

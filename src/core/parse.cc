@@ -43,8 +43,8 @@ std::vector<T> parse_list(const std::string& what, const std::string& text, cons
   size_t start = 0;
   for (;;) {
     size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                     : comma - start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     out.push_back(one(item));
     if (comma == std::string::npos) break;
     start = comma + 1;

@@ -1,5 +1,6 @@
 // Strict number parsing for flags and text formats: the whole string must be a number in range.
-// Errors name the flag and the offending text ("-n: expected an integer in [1, 1000000], got '12abc'").
+// Errors name the flag and the offending text ("-n: expected an integer in [1, 1000000], got
+// '12abc'").
 #pragma once
 #include <cstdint>
 #include <string>

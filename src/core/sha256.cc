@@ -1,11 +1,11 @@
 #include "core/sha256.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
-
-#include <openssl/evp.h>
 
 #include "core/error.h"
 

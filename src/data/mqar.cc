@@ -48,7 +48,8 @@ void check_mqar_spec(const MqarSpec& s) {
         " must be in [1, seq_len/4 = ", s.seq_len / 4, "]");
   check(s.vocab >= 4 && s.vocab <= INT32_MAX, "mqar: vocab ", s.vocab, " out of range");
   check(s.pairs <= s.vocab / 2 - 1 && s.pairs <= s.vocab - s.vocab / 2, "mqar: vocab ", s.vocab,
-        " is too small for ", s.pairs, " distinct keys in [1, vocab/2) and values in [vocab/2, vocab)");
+        " is too small for ", s.pairs,
+        " distinct keys in [1, vocab/2) and values in [vocab/2, vocab)");
   check(s.power_a > 0 && s.power_a <= 1, "mqar: power_a ", s.power_a, " must be in (0, 1]");
 }
 

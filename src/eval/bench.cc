@@ -163,8 +163,7 @@ BenchResult bench_batched(const Model& model, const SessionOptions& so, const Be
 // The Taylor core alone at the model's shape, on random q, k, v.
 void time_taylor_core(const ModelConfig& c, int n_threads, bool quadratic, const BenchSpec& sp,
                       BenchResult* r, std::vector<double>* tps) {
-  const TaylorShape ts{c.based.linear_heads, c.based.feature_dim,
-                       c.d_model / c.based.linear_heads};
+  const TaylorShape ts{c.based.linear_heads, c.based.feature_dim, c.d_model / c.based.linear_heads};
   const int64_t n = sp.n_prompt, qk = ts.n_heads * ts.feature_dim, dv = ts.n_heads * ts.head_dim;
   r->label = "linear-attention core only (" + std::to_string(ts.n_heads) + " heads, f " +
              std::to_string(ts.feature_dim) + ", dv " + std::to_string(ts.head_dim) + "), " +
@@ -197,7 +196,8 @@ Spread spread_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   auto q = [&](double p) {
     const double idx = p * static_cast<double>(v.size() - 1);
-    const size_t lo = static_cast<size_t>(std::floor(idx)), hi = static_cast<size_t>(std::ceil(idx));
+    const size_t lo = static_cast<size_t>(std::floor(idx)),
+                 hi = static_cast<size_t>(std::ceil(idx));
     return v[lo] + (v[hi] - v[lo]) * (idx - static_cast<double>(lo));
   };
   return {q(0.5), q(0.1), q(0.9)};
@@ -215,7 +215,8 @@ BenchResult bench_taylor(const Model& model, int n_threads, const std::string& f
     fail("--taylor: expected chunked or quadratic, got '", form, "'");
   const ModelConfig& c = model.config();
   if (c.based.linear_layers.empty() || c.based.linear_heads <= 0 || c.based.feature_dim <= 0)
-    fail("--taylor: the model (arch '", arch_name(c.arch), "') has no Taylor linear-attention layers");
+    fail("--taylor: the model (arch '", arch_name(c.arch),
+         "') has no Taylor linear-attention layers");
   if (sp.fill > 0 || sp.batch > 0)
     fail("--taylor: times a single fresh prefill (no --fill, no --batch)");
   if (sp.n_prompt < 1) fail("--taylor: --prompt must be at least 1");

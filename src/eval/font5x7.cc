@@ -128,8 +128,10 @@ void draw_text(Image& img, int x, int y, const std::string& text, uint32_t color
             // Horizontal: column c, row r from (x, y). Vertical (rotated CCW): text runs upward
             // from (x, y); glyph row r maps to x, glyph column c to -y.
             int u = offset + c * scale + dx, v = r * scale + dy;
-            if (vertical) img.set(x + v, y - u, color);
-            else img.set(x + u, y + v, color);
+            if (vertical)
+              img.set(x + v, y - u, color);
+            else
+              img.set(x + u, y + v, color);
           }
       }
   }

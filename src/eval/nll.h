@@ -31,10 +31,10 @@ class NllStats {
   int64_t bin() const { return bin_; }
   size_t n_bins() const { return bin_sum_.size(); }
   int64_t bin_count(size_t b) const { return bin_count_[b]; }
-  double bin_mean(size_t b) const;   // NaN for an empty bin
+  double bin_mean(size_t b) const;  // NaN for an empty bin
   int64_t count() const { return count_; }
-  double mean_nll() const;           // over every position; NaN when empty
-  double perplexity() const;         // exp(mean_nll())
+  double mean_nll() const;    // over every position; NaN when empty
+  double perplexity() const;  // exp(mean_nll())
   int64_t n_sequences() const { return n_sequences_; }
   int64_t shortest() const { return shortest_; }  // 0 when no sequence ended
 

@@ -26,8 +26,8 @@ std::string passkey_needle(uint64_t key) {
 }
 
 std::string passkey_text(int64_t n_fillers, int64_t slot, uint64_t key) {
-  check(n_fillers >= 0 && slot >= 0 && slot <= n_fillers, "passkey: slot ", slot,
-        " outside [0, ", n_fillers, "]");
+  check(n_fillers >= 0 && slot >= 0 && slot <= n_fillers, "passkey: slot ", slot, " outside [0, ",
+        n_fillers, "]");
   const std::string filler = kPasskeyFiller, needle = passkey_needle(key);
   std::string s = kPasskeyTask;
   s.reserve(s.size() + (filler.size() + 1) * static_cast<size_t>(n_fillers) + 200);
@@ -45,13 +45,16 @@ PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uin
   auto make = [&](int64_t n) {
     PasskeyPrompt p;
     p.n_fillers = n;
-    p.slot = std::min<int64_t>(n, static_cast<int64_t>(std::floor(depth_u * static_cast<double>(n + 1))));
+    p.slot = std::min<int64_t>(
+        n, static_cast<int64_t>(std::floor(depth_u * static_cast<double>(n + 1))));
     p.depth = n > 0 ? static_cast<double>(p.slot) / static_cast<double>(n) : 0.0;
     p.text = passkey_text(n, p.slot, key);
     p.tokens = tok.encode(p.text, /*add_bos=*/true);
     return p;
   };
-  auto fits = [&](const PasskeyPrompt& p) { return static_cast<int64_t>(p.tokens.size()) <= target_len; };
+  auto fits = [&](const PasskeyPrompt& p) {
+    return static_cast<int64_t>(p.tokens.size()) <= target_len;
+  };
   PasskeyPrompt best = make(0);
   if (!fits(best))
     fail("--lengths: ", target_len, " is below the prompt overhead of ", best.tokens.size(),
@@ -105,7 +108,7 @@ void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint
   Rng rng(mix(mix(mix(seed) ^ static_cast<uint64_t>(length)) ^ static_cast<uint64_t>(index)));
   uint64_t hi = 1;
   for (int d = 0; d < digits; ++d) hi *= 10;
-  *key = 1 + rng.next_u64() % (hi - 1);                   // [1, 10^digits - 1]
+  *key = 1 + rng.next_u64() % (hi - 1);                              // [1, 10^digits - 1]
   *depth_u = static_cast<double>(rng.next_u64() >> 11) * 0x1.0p-53;  // [0, 1)
 }
 

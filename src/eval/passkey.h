@@ -27,8 +27,8 @@ struct PasskeyPrompt {
   std::string text;
   std::vector<int> tokens;  // BOS first
   int64_t n_fillers = 0;
-  int64_t slot = 0;         // needle position among the n_fillers + 1 slots
-  double depth = 0;         // slot / n_fillers (0 = right after the task, 1 = right before the question)
+  int64_t slot = 0;  // needle position among the n_fillers + 1 slots
+  double depth = 0;  // slot / n_fillers (0 = right after the task, 1 = right before the question)
 };
 
 // The prompt with the most fillers whose tokenization (BOS included) has at most target_len
@@ -46,12 +46,12 @@ bool passkey_answer_correct(const std::string& output, uint64_t key);
 struct PasskeyOptions {
   std::vector<int64_t> lengths;
   int64_t samples = 10;
-  int digits = 7;           // key uniform in [1, 10^digits - 1]
+  int digits = 7;  // key uniform in [1, 10^digits - 1]
   uint64_t seed = 1;
   int64_t max_new_tokens = 7;
   int depth_buckets = 5;
   int n_threads = 2;
-  int64_t full_ctx = 0;     // KV cache for full attention; 0 = what the longest prompt needs
+  int64_t full_ctx = 0;  // KV cache for full attention; 0 = what the longest prompt needs
 };
 
 struct PasskeySample {
@@ -60,7 +60,7 @@ struct PasskeySample {
   uint64_t key = 0;
   std::string output;
   bool correct = false;
-  double key_nll = 0;       // mean NLL per key token, teacher-forced after the prompt
+  double key_nll = 0;  // mean NLL per key token, teacher-forced after the prompt
   int64_t key_tokens = 0;
 };
 

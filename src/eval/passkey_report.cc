@@ -18,11 +18,11 @@ std::string passkey_table(const std::vector<PasskeyResult>& results, const Passk
   for (const auto& r : results)
     for (const auto& l : r.per_length) {
       appendf(&t, "| %s | %lld | %.0f | %lld/%lld | %.3f |", r.label.c_str(),
-             static_cast<long long>(l.target_len), l.mean_prompt_tokens,
-             static_cast<long long>(l.correct), static_cast<long long>(l.total), l.mean_key_nll);
+              static_cast<long long>(l.target_len), l.mean_prompt_tokens,
+              static_cast<long long>(l.correct), static_cast<long long>(l.total), l.mean_key_nll);
       for (int b = 0; b < nb; ++b)
         appendf(&t, " %lld/%lld |", static_cast<long long>(l.bucket_correct[b]),
-               static_cast<long long>(l.bucket_total[b]));
+                static_cast<long long>(l.bucket_total[b]));
       t += "\n";
     }
   return t;
@@ -73,8 +73,8 @@ std::string passkey_accuracy_path(const std::string& p) {
   return p + "-accuracy.png";
 }
 
-void write_passkey_plots(const std::string& path, const ModelConfig& cfg,
-                         const PasskeyOptions& opt, const std::vector<PasskeyResult>& results) {
+void write_passkey_plots(const std::string& path, const ModelConfig& cfg, const PasskeyOptions& opt,
+                         const std::vector<PasskeyResult>& results) {
   PlotSpec spec;
   spec.log2_x = true;
   spec.markers = true;

@@ -16,8 +16,8 @@ std::string passkey_table(const std::vector<PasskeyResult>& results, const Passk
 std::string passkey_json(const RunInfo& info, const ModelConfig& cfg, bool takes_policy,
                          const PasskeyOptions& opt, const std::vector<PasskeyResult>& results);
 // Key NLL vs length to `path`, accuracy vs length to passkey_accuracy_path(path).
-void write_passkey_plots(const std::string& path, const ModelConfig& cfg,
-                         const PasskeyOptions& opt, const std::vector<PasskeyResult>& results);
+void write_passkey_plots(const std::string& path, const ModelConfig& cfg, const PasskeyOptions& opt,
+                         const std::vector<PasskeyResult>& results);
 // "x.png" -> "x-accuracy.png".
 std::string passkey_accuracy_path(const std::string& plot_path);
 

@@ -88,8 +88,8 @@ void score_sequence(Session& scorer, const int* tokens, int64_t n, NllStats& sta
   stats.end_sequence(n);
 }
 
-void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>& docs,
-                  int64_t n, NllStats& stats, const Progress& progress) {
+void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>& docs, int64_t n,
+                  NllStats& stats, const Progress& progress) {
   check(n >= 2, "--stream: needs at least 2 tokens, got ", n);
   int64_t total = 0;
   for (const auto& d : docs) total += static_cast<int64_t>(d.size());
@@ -118,8 +118,8 @@ void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>&
   stats.end_sequence(n);
 }
 
-void score_strided(Session& scorer, const int* tokens, int64_t n, int64_t window,
-                   int64_t stride, NllStats& stats, const Progress& progress) {
+void score_strided(Session& scorer, const int* tokens, int64_t n, int64_t window, int64_t stride,
+                   NllStats& stats, const Progress& progress) {
   check(n >= 2, "a sequence to score needs at least 2 tokens, got ", n);
   check(window >= 2 && stride >= 1 && stride <= window, "--stride: need 1 <= stride (", stride,
         ") <= window (", window, ")");

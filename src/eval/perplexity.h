@@ -24,8 +24,7 @@ int64_t invalid_utf8_bytes(const std::string& bytes);
 
 // Session options for an evaluation of sequences up to `max_tokens` long: an unbounded (full)
 // cache gets exactly max_tokens positions; bounded policies and recurrent states ignore ctx.
-SessionOptions eval_session_options(const AttentionConfig& attn, int64_t max_tokens,
-                                    int n_threads);
+SessionOptions eval_session_options(const AttentionConfig& attn, int64_t max_tokens, int n_threads);
 
 // Called after each block with (tokens scored so far, total to score).
 using Progress = std::function<void(int64_t done, int64_t total)>;
@@ -38,14 +37,14 @@ void score_sequence(Session& scorer, const int* tokens, int64_t n, NllStats& sta
 
 // A stream of n tokens: BOS, then the concatenation of `docs` (tokenized without BOS), cycled as
 // often as needed. Scored as one sequence like score_sequence.
-void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>& docs,
-                  int64_t n, NllStats& stats, const Progress& progress = {});
+void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>& docs, int64_t n,
+                  NllStats& stats, const Progress& progress = {});
 
 // Windowed perplexity as in Hugging Face's "perplexity of fixed-length models": windows of
 // `window` tokens starting at 0, stride, 2*stride, ...; each window is a fresh sequence and only
 // the tokens not scored by an earlier window are scored (the first token of a window never is).
 // Positions are indices in the document. stride <= window.
-void score_strided(Session& scorer, const int* tokens, int64_t n, int64_t window,
-                   int64_t stride, NllStats& stats, const Progress& progress = {});
+void score_strided(Session& scorer, const int* tokens, int64_t n, int64_t window, int64_t stride,
+                   NllStats& stats, const Progress& progress = {});
 
 }  // namespace lc

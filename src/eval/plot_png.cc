@@ -25,8 +25,8 @@ void dot(Image& img, int x, int y, uint32_t color, int r) {
 struct Clip {
   int x0, y0, x1, y1;
 };
-void line(Image& img, int xa, int ya, int xb, int yb, uint32_t color, const Clip& clip,
-          bool thick, int dash = 0) {
+void line(Image& img, int xa, int ya, int xb, int yb, uint32_t color, const Clip& clip, bool thick,
+          int dash = 0) {
   int dx = std::abs(xb - xa), dy = -std::abs(yb - ya);
   int sx = xa < xb ? 1 : -1, sy = ya < yb ? 1 : -1, err = dx + dy, step = 0;
   for (;;) {
@@ -35,8 +35,14 @@ void line(Image& img, int xa, int ya, int xb, int yb, uint32_t color, const Clip
       dot(img, xa, ya, color, thick ? 1 : 0);
     if (xa == xb && ya == yb) break;
     int e2 = 2 * err;
-    if (e2 >= dy) { err += dy; xa += sx; }
-    if (e2 <= dx) { err += dx; ya += sy; }
+    if (e2 >= dy) {
+      err += dy;
+      xa += sx;
+    }
+    if (e2 <= dx) {
+      err += dx;
+      ya += sy;
+    }
     ++step;
   }
 }
@@ -61,9 +67,12 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
 std::string tick_label(double v) {
   char buf[32];
   double a = std::fabs(v);
-  if (a >= 1e6) std::snprintf(buf, sizeof buf, "%gM", std::round(v / 1e4) / 100);
-  else if (a >= 1e3 && std::fmod(a, 100) == 0) std::snprintf(buf, sizeof buf, "%gK", v / 1e3);
-  else std::snprintf(buf, sizeof buf, "%g", std::round(v * 1e4) / 1e4);
+  if (a >= 1e6)
+    std::snprintf(buf, sizeof buf, "%gM", std::round(v / 1e4) / 100);
+  else if (a >= 1e3 && std::fmod(a, 100) == 0)
+    std::snprintf(buf, sizeof buf, "%gK", v / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%g", std::round(v * 1e4) / 1e4);
   return buf;
 }
 
@@ -104,7 +113,8 @@ Image render_line_plot(const PlotSpec& spec, const std::vector<PlotSeries>& seri
   check(box.x1 - box.x0 > 50 && box.y1 - box.y0 > 50, "plot: ", spec.width, "x", spec.height,
         " is too small for the labels");
   auto px = [&](double v) {
-    return box.x0 + static_cast<int>(std::lround((fx(v) - fxlo) / (fxhi - fxlo) * (box.x1 - box.x0)));
+    return box.x0 +
+           static_cast<int>(std::lround((fx(v) - fxlo) / (fxhi - fxlo) * (box.x1 - box.x0)));
   };
   auto py = [&](double v) {
     return box.y1 - static_cast<int>(std::lround((v - ylo) / (yhi - ylo) * (box.y1 - box.y0)));

@@ -17,11 +17,11 @@ struct PlotSeries {
 struct PlotSpec {
   std::string title, x_label, y_label;
   int width = 1000, height = 560;
-  bool log2_x = false;           // x axis in log2 scale with ticks at powers of two
-  double y_min = 0, y_max = 0;   // y range; equal values = automatic from the data
-  std::vector<double> x_marks;   // dashed vertical reference lines (e.g. the trained context)
-  bool markers = false;          // draw a small square at each point
-  bool x_from_zero = false;      // linear x axis starting at 0 (when the data are >= 0)
+  bool log2_x = false;          // x axis in log2 scale with ticks at powers of two
+  double y_min = 0, y_max = 0;  // y range; equal values = automatic from the data
+  std::vector<double> x_marks;  // dashed vertical reference lines (e.g. the trained context)
+  bool markers = false;         // draw a small square at each point
+  bool x_from_zero = false;     // linear x axis starting at 0 (when the data are >= 0)
 };
 
 Image render_line_plot(const PlotSpec& spec, const std::vector<PlotSeries>& series);

@@ -1,9 +1,9 @@
 #include "eval/png.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstdio>
-
-#include <zlib.h>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -61,7 +61,8 @@ std::vector<uint8_t> encode_png(const Image& img) {
   std::vector<uint8_t> ihdr;
   put_be32(ihdr, static_cast<uint32_t>(img.width));
   put_be32(ihdr, static_cast<uint32_t>(img.height));
-  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // bit depth 8, RGB, deflate, adaptive filter, no interlace
+  ihdr.insert(ihdr.end(),
+              {8, 2, 0, 0, 0});  // bit depth 8, RGB, deflate, adaptive filter, no interlace
   put_chunk(out, "IHDR", ihdr);
   // Each scanline starts with its filter type (0 = none).
   const size_t row = static_cast<size_t>(img.width) * 3;

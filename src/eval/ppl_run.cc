@@ -74,9 +74,14 @@ PplResult run_ppl(const Model& model, const AttentionConfig& attn, const std::ve
                              : opt.stride ? std::min(longest, ctx_len)
                                           : longest;
   Session scorer(model, eval_session_options(attn, max_tokens, opt.n_threads));
-  PplResult r{attn, scorer.label(),
+  PplResult r{attn,
+              scorer.label(),
               NllStats(opt.bin, default_landmarks(opt.stream ? opt.stream : longest)),
-              0, scorer.state_bytes(), 0, {}, {}};
+              0,
+              scorer.state_bytes(),
+              0,
+              {},
+              {}};
   const double t0 = now_seconds();
   if (opt.stream) {
     score_stream_sampled(scorer, bos, docs, opt, &r, progress);
@@ -112,12 +117,12 @@ std::string ppl_tables(const std::vector<PplResult>& res, const char* mode) {
   t += "---:|---:|\n";
   for (const auto& r : res) {
     appendf(&t, "| %s | %lld | %s |", r.label.c_str(), static_cast<long long>(r.stats.count()),
-           fmt(r.stats.perplexity(), 3).c_str());
+            fmt(r.stats.perplexity(), 3).c_str());
     const auto got = r.stats.landmarks();
     for (size_t i = 0; i < lm.size(); ++i)
       appendf(&t, " %s |", i < got.size() ? fmt(got[i].perplexity, 3).c_str() : "-");
     appendf(&t, " %.0f | %.2f |\n", static_cast<double>(r.stats.count()) / r.seconds,
-           static_cast<double>(r.state_bytes) / (1 << 20));
+            static_cast<double>(r.state_bytes) / (1 << 20));
   }
   // Per-position NLL, bins merged for display to at most ~32 rows (JSON has every bin).
   size_t n_bins = 0;
@@ -132,7 +137,7 @@ std::string ppl_tables(const std::vector<PplResult>& res, const char* mode) {
   for (size_t b = 0; b < n_bins; b += merge) {
     const size_t e = std::min(n_bins, b + merge);
     appendf(&t, "| %lld-%lld |", static_cast<long long>(b * bin),
-           static_cast<long long>(e * bin - 1));
+            static_cast<long long>(e * bin - 1));
     for (const auto& r : res) {
       double s = 0;
       int64_t c = 0;

@@ -17,10 +17,10 @@
 namespace lc {
 
 struct PplOptions {
-  int64_t bin = 128;      // NLL bin width in positions
-  int64_t max_len = 0;    // tokens per document (0 = all)
-  int64_t stream = 0;     // > 0: one stream of this many tokens
-  int64_t stride = 0;     // > 0: strided windows of the trained context
+  int64_t bin = 128;    // NLL bin width in positions
+  int64_t max_len = 0;  // tokens per document (0 = all)
+  int64_t stream = 0;   // > 0: one stream of this many tokens
+  int64_t stride = 0;   // > 0: strided windows of the trained context
   int n_threads = 2;
   const char* mode() const { return stream ? "stream" : stride ? "strided" : "documents"; }
 };

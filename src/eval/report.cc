@@ -1,8 +1,9 @@
-#include "git_commit.h"
 #include "eval/report.h"
 
 #include <cmath>
 #include <cstdio>
+
+#include "git_commit.h"
 
 namespace lc {
 
@@ -10,7 +11,9 @@ void write_run_info(JsonWriter& j, const RunInfo& info, const ModelConfig& cfg) 
   j.member("evaluation", info.evaluation);
   j.key("model").begin_object();
   j.member("path", info.model_path).member("sha256", info.model_sha256);
-  j.member("arch", arch_name(cfg.arch)).member("d_model", cfg.d_model).member("n_layers", cfg.n_layers);
+  j.member("arch", arch_name(cfg.arch))
+      .member("d_model", cfg.d_model)
+      .member("n_layers", cfg.n_layers);
   j.member("n_heads", cfg.n_heads).member("n_kv_heads", cfg.n_kv_heads);
   j.member("vocab_size", cfg.vocab_size).member("trained_ctx", cfg.ctx_len);
   j.end_object();
@@ -29,9 +32,12 @@ void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ct
 void write_attention(JsonWriter& j, const AttentionConfig& a, int64_t trained_ctx) {
   auto opt = [&](const char* k, int64_t v) {
     j.key(k);
-    if (v == AttentionConfig::kNoCeiling) j.value("none");
-    else if (v < 0) j.null();
-    else j.value(v);
+    if (v == AttentionConfig::kNoCeiling)
+      j.value("none");
+    else if (v < 0)
+      j.null();
+    else
+      j.value(v);
   };
   j.begin_object();
   j.member("label", a.label()).member("policy", policy_name(a.policy));

@@ -12,7 +12,7 @@
 namespace lc {
 
 struct RunInfo {
-  std::string evaluation;   // "ppl", "passkey"
+  std::string evaluation;  // "ppl", "passkey"
   std::string model_path, model_sha256, tokenizer;
   int threads = 0;
   std::string command_line;

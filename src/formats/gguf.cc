@@ -53,11 +53,23 @@ class Reader {
 
 size_t scalar_size(uint32_t t) {
   switch (t) {
-    case kGgufU8: case kGgufI8: case kGgufBool: return 1;
-    case kGgufU16: case kGgufI16: return 2;
-    case kGgufU32: case kGgufI32: case kGgufF32: return 4;
-    case kGgufU64: case kGgufI64: case kGgufF64: return 8;
-    default: return 0;
+    case kGgufU8:
+    case kGgufI8:
+    case kGgufBool:
+      return 1;
+    case kGgufU16:
+    case kGgufI16:
+      return 2;
+    case kGgufU32:
+    case kGgufI32:
+    case kGgufF32:
+      return 4;
+    case kGgufU64:
+    case kGgufI64:
+    case kGgufF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -66,23 +78,46 @@ void read_scalar(Reader& r, uint32_t t, const std::string& what, int64_t* i, dou
                  bool* is_float) {
   *is_float = false;
   switch (t) {
-    case kGgufU8: *i = r.read<uint8_t>(what); break;
-    case kGgufI8: *i = r.read<int8_t>(what); break;
-    case kGgufU16: *i = r.read<uint16_t>(what); break;
-    case kGgufI16: *i = r.read<int16_t>(what); break;
-    case kGgufU32: *i = r.read<uint32_t>(what); break;
-    case kGgufI32: *i = r.read<int32_t>(what); break;
-    case kGgufBool: *i = r.read<uint8_t>(what) != 0; break;
-    case kGgufI64: *i = r.read<int64_t>(what); break;
+    case kGgufU8:
+      *i = r.read<uint8_t>(what);
+      break;
+    case kGgufI8:
+      *i = r.read<int8_t>(what);
+      break;
+    case kGgufU16:
+      *i = r.read<uint16_t>(what);
+      break;
+    case kGgufI16:
+      *i = r.read<int16_t>(what);
+      break;
+    case kGgufU32:
+      *i = r.read<uint32_t>(what);
+      break;
+    case kGgufI32:
+      *i = r.read<int32_t>(what);
+      break;
+    case kGgufBool:
+      *i = r.read<uint8_t>(what) != 0;
+      break;
+    case kGgufI64:
+      *i = r.read<int64_t>(what);
+      break;
     case kGgufU64: {
       const uint64_t u = r.read<uint64_t>(what);
       // Values above INT64_MAX saturate; every key read as an integer has a range check.
       *i = u > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(u);
       break;
     }
-    case kGgufF32: *f = r.read<float>(what); *is_float = true; break;
-    case kGgufF64: *f = r.read<double>(what); *is_float = true; break;
-    default: break;
+    case kGgufF32:
+      *f = r.read<float>(what);
+      *is_float = true;
+      break;
+    case kGgufF64:
+      *f = r.read<double>(what);
+      *is_float = true;
+      break;
+    default:
+      break;
   }
 }
 
@@ -109,20 +144,23 @@ GgufValue read_value(Reader& r, uint32_t type, const std::string& key, const std
       for (uint64_t j = 0; j < n; ++j) v.strs.push_back(r.string("element of '" + key + "'"));
     } else {
       const bool fl = v.elem_type == kGgufF32 || v.elem_type == kGgufF64;
-      if (fl) v.floats.reserve(static_cast<size_t>(n));
-      else v.ints.reserve(static_cast<size_t>(n));
+      if (fl)
+        v.floats.reserve(static_cast<size_t>(n));
+      else
+        v.ints.reserve(static_cast<size_t>(n));
       for (uint64_t j = 0; j < n; ++j) {
         int64_t i = 0;
         double f = 0;
         bool is_float;
         read_scalar(r, v.elem_type, "element of '" + key + "'", &i, &f, &is_float);
-        if (is_float) v.floats.push_back(f);
-        else v.ints.push_back(i);
+        if (is_float)
+          v.floats.push_back(f);
+        else
+          v.ints.push_back(i);
       }
     }
   } else {
-    if (scalar_size(type) == 0)
-      fail(name, ": GGUF key '", key, "' has unknown value type ", type);
+    if (scalar_size(type) == 0) fail(name, ": GGUF key '", key, "' has unknown value type ", type);
     bool is_float;
     read_scalar(r, type, "value of '" + key + "'", &v.i, &v.f, &is_float);
   }
@@ -131,37 +169,50 @@ GgufValue read_value(Reader& r, uint32_t type, const std::string& key, const std
 
 bool dtype_of(uint32_t ggml_type, DType* t) {
   switch (ggml_type) {
-    case kGgmlF32: *t = DType::F32; return true;
-    case kGgmlF16: *t = DType::F16; return true;
-    case kGgmlBF16: *t = DType::BF16; return true;
-    case kGgmlQ8_0: *t = DType::Q8_0; return true;
-    default: return false;
+    case kGgmlF32:
+      *t = DType::F32;
+      return true;
+    case kGgmlF16:
+      *t = DType::F16;
+      return true;
+    case kGgmlBF16:
+      *t = DType::BF16;
+      return true;
+    case kGgmlQ8_0:
+      *t = DType::Q8_0;
+      return true;
+    default:
+      return false;
   }
 }
 
 }  // namespace
 
 const char* gguf_value_type_name(uint32_t t) {
-  static const char* names[] = {"u8",  "i8",   "u16",    "i16",   "u32", "i32", "f32",
+  static const char* names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                 "bool", "string", "array", "u64", "i64", "f64"};
   return t < 13 ? names[t] : "unknown";
 }
 
 const char* ggml_type_name(uint32_t t) {
-  static const char* names[] = {"F32",  "F16",  "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0",
-                                "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
-                                "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S",
-                                "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32",
-                                "I64", "F64", "IQ1_M", "BF16"};
+  static const char* names[] = {"F32",   "F16",   "Q4_0",    "Q4_1",   "Q4_2",    "Q4_3",  "Q5_0",
+                                "Q5_1",  "Q8_0",  "Q8_1",    "Q2_K",   "Q3_K",    "Q4_K",  "Q5_K",
+                                "Q6_K",  "Q8_K",  "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL",
+                                "IQ3_S", "IQ2_S", "IQ4_XS",  "I8",     "I16",     "I32",   "I64",
+                                "F64",   "IQ1_M", "BF16"};
   return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 
 uint32_t ggml_type_of(DType t) {
   switch (t) {
-    case DType::F32: return kGgmlF32;
-    case DType::F16: return kGgmlF16;
-    case DType::BF16: return kGgmlBF16;
-    case DType::Q8_0: return kGgmlQ8_0;
+    case DType::F32:
+      return kGgmlF32;
+    case DType::F16:
+      return kGgmlF16;
+    case DType::BF16:
+      return kGgmlBF16;
+    case DType::Q8_0:
+      return kGgmlQ8_0;
   }
   return kGgmlF32;
 }

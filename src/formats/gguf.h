@@ -21,8 +21,18 @@ namespace lc {
 
 // Metadata value types (gguf.md).
 enum GgufValueType : uint32_t {
-  kGgufU8 = 0, kGgufI8 = 1, kGgufU16 = 2, kGgufI16 = 3, kGgufU32 = 4, kGgufI32 = 5,
-  kGgufF32 = 6, kGgufBool = 7, kGgufString = 8, kGgufArray = 9, kGgufU64 = 10, kGgufI64 = 11,
+  kGgufU8 = 0,
+  kGgufI8 = 1,
+  kGgufU16 = 2,
+  kGgufI16 = 3,
+  kGgufU32 = 4,
+  kGgufI32 = 5,
+  kGgufF32 = 6,
+  kGgufBool = 7,
+  kGgufString = 8,
+  kGgufArray = 9,
+  kGgufU64 = 10,
+  kGgufI64 = 11,
   kGgufF64 = 12,
 };
 // ggml tensor types this engine reads (others are rejected by name).
@@ -63,7 +73,7 @@ struct GgufFile {
   std::string path;
   uint32_t version = 0;
   uint64_t alignment = 32;
-  uint64_t data_offset = 0;  // start of the tensor data section in the file
+  uint64_t data_offset = 0;       // start of the tensor data section in the file
   std::vector<std::string> keys;  // metadata keys in file order
   std::map<std::string, GgufValue> kv;
   std::vector<GgufTensorInfo> tensors;

@@ -25,8 +25,8 @@ void fill_config(const GgufFile& g, ModelConfig* c) {
   c->n_heads = g.get_int(p + "attention.head_count", 1, 1 << 16);
   c->n_kv_heads = g.get_int(p + "attention.head_count_kv", 1, 1 << 16, c->n_heads);
   if (!g.find(p + "attention.key_length") && c->d_model % c->n_heads != 0)
-    fail(g.path, ": GGUF ", p, "embedding_length ", c->d_model,
-         " is not divisible by head_count ", c->n_heads);
+    fail(g.path, ": GGUF ", p, "embedding_length ", c->d_model, " is not divisible by head_count ",
+         c->n_heads);
   c->head_dim = g.get_int(p + "attention.key_length", 1, 1 << 16, c->d_model / c->n_heads);
   const int64_t value_len = g.get_int(p + "attention.value_length", 1, 1 << 16, c->head_dim);
   if (value_len != c->head_dim)
@@ -34,8 +34,8 @@ void fill_config(const GgufFile& g, ModelConfig* c) {
          c->head_dim, " (not supported)");
   const int64_t rot = g.get_int(p + "rope.dimension_count", 1, 1 << 16, c->head_dim);
   if (rot != c->head_dim)
-    fail(g.path, ": GGUF ", p, "rope.dimension_count ", rot, " differs from head_dim ",
-         c->head_dim, " (partial rotary embeddings are not supported)");
+    fail(g.path, ": GGUF ", p, "rope.dimension_count ", rot, " differs from head_dim ", c->head_dim,
+         " (partial rotary embeddings are not supported)");
   const std::string scaling = g.get_string(p + "rope.scaling.type", "none");
   if (scaling != "none")
     fail(g.path, ": GGUF ", p, "rope.scaling.type '", scaling, "' is not supported");
@@ -88,14 +88,15 @@ std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t siz
   }
   ModelConfig& c = mf->config;
   if (mf->find("blk.0.attn_q.bias"))
-    fail(name, ": GGUF tensor 'blk.0.attn_q.bias': q/k/v biases are not supported in GGUF "
-                "(load the Hugging Face directory instead)");
+    fail(name,
+         ": GGUF tensor 'blk.0.attn_q.bias': q/k/v biases are not supported in GGUF "
+         "(load the Hugging Face directory instead)");
   const TensorRef* embd = mf->find("token_embd");
   if (!embd || embd->shape.size() != 2)
     fail(name, ": GGUF tensor 'token_embd.weight' is missing or not a matrix");
   c.vocab_size = embd->shape[0];
-  const int64_t declared = g.get_int(g.get_string("general.architecture") + ".vocab_size", 1,
-                                     INT32_MAX, c.vocab_size);
+  const int64_t declared =
+      g.get_int(g.get_string("general.architecture") + ".vocab_size", 1, INT32_MAX, c.vocab_size);
   if (declared != c.vocab_size)
     fail(name, ": GGUF vocab_size ", declared, " differs from token_embd rows ", c.vocab_size);
   c.tied_embeddings = mf->find("output") == nullptr;

@@ -66,18 +66,41 @@ class Out {
 
 void put_scalar(Out& o, uint32_t type, int64_t i, double f) {
   switch (type) {
-    case kGgufU8: o.put<uint8_t>(static_cast<uint8_t>(i)); break;
-    case kGgufI8: o.put<int8_t>(static_cast<int8_t>(i)); break;
-    case kGgufU16: o.put<uint16_t>(static_cast<uint16_t>(i)); break;
-    case kGgufI16: o.put<int16_t>(static_cast<int16_t>(i)); break;
-    case kGgufU32: o.put<uint32_t>(static_cast<uint32_t>(i)); break;
-    case kGgufI32: o.put<int32_t>(static_cast<int32_t>(i)); break;
-    case kGgufBool: o.put<uint8_t>(i != 0); break;
-    case kGgufU64: o.put<uint64_t>(static_cast<uint64_t>(i)); break;
-    case kGgufI64: o.put<int64_t>(i); break;
-    case kGgufF32: o.put<float>(static_cast<float>(f)); break;
-    case kGgufF64: o.put<double>(f); break;
-    default: fail("write_gguf: unknown value type ", type);
+    case kGgufU8:
+      o.put<uint8_t>(static_cast<uint8_t>(i));
+      break;
+    case kGgufI8:
+      o.put<int8_t>(static_cast<int8_t>(i));
+      break;
+    case kGgufU16:
+      o.put<uint16_t>(static_cast<uint16_t>(i));
+      break;
+    case kGgufI16:
+      o.put<int16_t>(static_cast<int16_t>(i));
+      break;
+    case kGgufU32:
+      o.put<uint32_t>(static_cast<uint32_t>(i));
+      break;
+    case kGgufI32:
+      o.put<int32_t>(static_cast<int32_t>(i));
+      break;
+    case kGgufBool:
+      o.put<uint8_t>(i != 0);
+      break;
+    case kGgufU64:
+      o.put<uint64_t>(static_cast<uint64_t>(i));
+      break;
+    case kGgufI64:
+      o.put<int64_t>(i);
+      break;
+    case kGgufF32:
+      o.put<float>(static_cast<float>(f));
+      break;
+    case kGgufF64:
+      o.put<double>(f);
+      break;
+    default:
+      fail("write_gguf: unknown value type ", type);
   }
 }
 
@@ -181,7 +204,8 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
                       const TensorWriteProgress& on_tensor) {
   const ModelConfig& c = m.config;
   if (c.arch != Arch::Llama)
-    fail(path, ": writing the '", arch_name(c.arch), "' architecture to GGUF is not supported (use --to hf)");
+    fail(path, ": writing the '", arch_name(c.arch),
+         "' architecture to GGUF is not supported (use --to hf)");
   if (c.rope_style != ops::RopeStyle::AdjacentPairs)
     fail(path, ": internal error: GGUF llama needs adjacent-pair q/k rows (permute first)");
   if (c.qkv_bias || m.find("blk.0.attn_q.bias"))

@@ -34,7 +34,8 @@ class Config {
       if (def) return *def;
       fail(path_, ": key '", key, "' is missing");
     }
-    if (!v->is_int()) fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected an integer");
+    if (!v->is_int())
+      fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected an integer");
     if (v->integer() < lo || v->integer() > hi)
       fail(path_, ": key '", key, "' = ", v->integer(), " is out of range [", lo, ", ", hi, "]");
     return v->integer();
@@ -42,13 +43,15 @@ class Config {
   double number(const char* key, double def) const {
     const Json* v = get(key);
     if (!v) return def;
-    if (!v->is_number()) fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected a number");
+    if (!v->is_number())
+      fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected a number");
     return v->number();
   }
   bool boolean(const char* key, bool def) const {
     const Json* v = get(key);
     if (!v) return def;
-    if (!v->is_bool()) fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected true or false");
+    if (!v->is_bool())
+      fail(path_, ": key '", key, "' is ", Json::type_name(v->type()), ", expected true or false");
     return v->boolean();
   }
   // bos/eos may be an integer or a list of integers (the first is used).
@@ -93,8 +96,8 @@ void fill_mpt_config(const Json& j, const std::string& path, ModelConfig* c) {
     fail(path, ": no_bias false (biased MPT layers) is not supported");
   if (const Json* v = g.get("logit_scale"))
     fail(path, ": logit_scale is not supported (found ", Json::type_name(v->type()), ")");
-  if (const Json* v = g.get("norm_type"); v && (!v->is_string() || v->str().find("layernorm") ==
-                                                                        std::string::npos))
+  if (const Json* v = g.get("norm_type");
+      v && (!v->is_string() || v->str().find("layernorm") == std::string::npos))
     fail(path, ": norm_type must be a LayerNorm variant");
   const Json* ac = g.get("attn_config");
   if (ac && !ac->is_object())
@@ -153,7 +156,8 @@ std::vector<int64_t> layer_list(const Json* v, const char* key, int64_t n_layers
 void check_mixer_target(const Json* m, const char* key, const char* expected,
                         const std::string& path) {
   if (!m) return;
-  if (!m->is_object()) fail(path, ": key '", key, "' is ", Json::type_name(m->type()), ", expected an object");
+  if (!m->is_object())
+    fail(path, ": key '", key, "' is ", Json::type_name(m->type()), ", expected an object");
   const Json* t = m->find("_target_");
   if (t && !t->is_null() && (!t->is_string() || t->str().find(expected) == std::string::npos))
     fail(path, ": ", key, "._target_ is not a ", expected, " mixer (unknown mixer entry)");
@@ -215,7 +219,8 @@ void fill_based_config(const Json& j, const std::string& path, ModelConfig* c) {
   c->tied_embeddings = true;
   BasedConfig& b = c->based;
   b.linear_layers = layer_list(g.get("alt_mixer_layers"), "alt_mixer_layers", c->n_layers, path);
-  b.window_layers = layer_list(g.get("alt_mixer_2_layers"), "alt_mixer_2_layers", c->n_layers, path);
+  b.window_layers =
+      layer_list(g.get("alt_mixer_2_layers"), "alt_mixer_2_layers", c->n_layers, path);
   check_mixer_target(g.get("mixer"), "mixer", "BaseConv", path);
   check_mixer_target(g.get("alt_mixer"), "alt_mixer", "LinearAttention", path);
   check_mixer_target(g.get("alt_mixer_2"), "alt_mixer_2", "SlidingAttention", path);
@@ -246,7 +251,8 @@ bool is_based_config(const Json& j) {
   const Json* archs = j.find("architectures");
   if (archs && archs->is_array() && !archs->items().empty() && archs->items()[0].is_string())
     return archs->items()[0].str() == "BasedForCausalLM";
-  return (!archs || archs->is_null()) && (j.find("alt_mixer_layers") || j.find("alt_mixer_2_layers"));
+  return (!archs || archs->is_null()) &&
+         (j.find("alt_mixer_layers") || j.find("alt_mixer_2_layers"));
 }
 
 void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
@@ -270,7 +276,8 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
   c->n_heads = g.integer("num_attention_heads", 1, 1 << 16);
   c->n_kv_heads = g.integer("num_key_value_heads", 1, 1 << 16, &c->n_heads);
   if (!g.get("head_dim") && c->d_model % c->n_heads != 0)
-    fail(path, ": hidden_size ", c->d_model, " is not divisible by num_attention_heads ", c->n_heads);
+    fail(path, ": hidden_size ", c->d_model, " is not divisible by num_attention_heads ",
+         c->n_heads);
   const int64_t hd = c->d_model / c->n_heads;
   c->head_dim = g.integer("head_dim", 2, 1 << 16, &hd);
   c->vocab_size = g.integer("vocab_size", 1, INT32_MAX);
@@ -388,7 +395,8 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
   for (const auto& [t, f] : weight_map) {
     bool found = false;
     (void)f;
-    for (const auto& tr : mf->tensors) found = found || hf_tensor_name(tr.name, mf->config.arch) == t;
+    for (const auto& tr : mf->tensors)
+      found = found || hf_tensor_name(tr.name, mf->config.arch) == t;
     if (!found && !canonical_from_hf(t, mf->config.arch).empty())
       fail(index, ": tensor '", t, "' is listed but not found in its shard");
   }

@@ -13,18 +13,12 @@ struct Pair {
   const char* hf;         // suffix after the architecture's layer prefix and "N."
 };
 constexpr Pair kLlamaLayer[] = {
-    {"attn_norm", "input_layernorm.weight"},
-    {"ffn_norm", "post_attention_layernorm.weight"},
-    {"attn_q", "self_attn.q_proj.weight"},
-    {"attn_k", "self_attn.k_proj.weight"},
-    {"attn_v", "self_attn.v_proj.weight"},
-    {"attn_output", "self_attn.o_proj.weight"},
-    {"attn_q.bias", "self_attn.q_proj.bias"},
-    {"attn_k.bias", "self_attn.k_proj.bias"},
-    {"attn_v.bias", "self_attn.v_proj.bias"},
-    {"ffn_gate", "mlp.gate_proj.weight"},
-    {"ffn_up", "mlp.up_proj.weight"},
-    {"ffn_down", "mlp.down_proj.weight"},
+    {"attn_norm", "input_layernorm.weight"},  {"ffn_norm", "post_attention_layernorm.weight"},
+    {"attn_q", "self_attn.q_proj.weight"},    {"attn_k", "self_attn.k_proj.weight"},
+    {"attn_v", "self_attn.v_proj.weight"},    {"attn_output", "self_attn.o_proj.weight"},
+    {"attn_q.bias", "self_attn.q_proj.bias"}, {"attn_k.bias", "self_attn.k_proj.bias"},
+    {"attn_v.bias", "self_attn.v_proj.bias"}, {"ffn_gate", "mlp.gate_proj.weight"},
+    {"ffn_up", "mlp.up_proj.weight"},         {"ffn_down", "mlp.down_proj.weight"},
 };
 constexpr Pair kLlamaGlobal[] = {
     {"token_embd", "model.embed_tokens.weight"},
@@ -33,9 +27,9 @@ constexpr Pair kLlamaGlobal[] = {
 };
 // MPT (transformers' MptForCausalLM and mosaicml's MPTForCausalLM share these names).
 constexpr Pair kMptLayer[] = {
-    {"attn_norm", "norm_1.weight"},          {"ffn_norm", "norm_2.weight"},
-    {"attn_qkv", "attn.Wqkv.weight"},        {"attn_output", "attn.out_proj.weight"},
-    {"ffn_up", "ffn.up_proj.weight"},        {"ffn_down", "ffn.down_proj.weight"},
+    {"attn_norm", "norm_1.weight"},   {"ffn_norm", "norm_2.weight"},
+    {"attn_qkv", "attn.Wqkv.weight"}, {"attn_output", "attn.out_proj.weight"},
+    {"ffn_up", "ffn.up_proj.weight"}, {"ffn_down", "ffn.down_proj.weight"},
 };
 constexpr Pair kMptGlobal[] = {
     {"token_embd", "transformer.wte.weight"},

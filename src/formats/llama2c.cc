@@ -19,16 +19,16 @@ struct Layout {
   bool shared;
   // Number of floats of each section in file order.
   int64_t floats_total() const {
-    int64_t n = vocab * dim;                     // token embedding
-    n += layers * dim;                           // attention norms
-    n += layers * dim * dim;                     // wq
-    n += 2 * layers * kv_dim * dim;              // wk, wv
-    n += layers * dim * dim;                     // wo
-    n += layers * dim;                           // ffn norms
-    n += 3 * layers * hidden * dim;              // w1, w2, w3
-    n += dim;                                    // final norm
-    n += seq_len * head_dim;                     // legacy RoPE tables (2 x seq_len*head_dim/2)
-    if (!shared) n += vocab * dim;               // classifier
+    int64_t n = vocab * dim;         // token embedding
+    n += layers * dim;               // attention norms
+    n += layers * dim * dim;         // wq
+    n += 2 * layers * kv_dim * dim;  // wk, wv
+    n += layers * dim * dim;         // wo
+    n += layers * dim;               // ffn norms
+    n += 3 * layers * hidden * dim;  // w1, w2, w3
+    n += dim;                        // final norm
+    n += seq_len * head_dim;         // legacy RoPE tables (2 x seq_len*head_dim/2)
+    if (!shared) n += vocab * dim;   // classifier
     return n;
   }
 };
@@ -38,8 +38,8 @@ Layout parse_header(const std::string& path, const uint8_t* p, size_t size) {
     fail(path, ": file is ", size, " bytes, too small for a llama2.c header (28 bytes)");
   int32_t h[7];
   std::memcpy(h, p, sizeof h);
-  const char* names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size",
-                          "seq_len"};
+  const char* names[7] = {"dim",        "hidden_dim", "n_layers", "n_heads",
+                          "n_kv_heads", "vocab_size", "seq_len"};
   const int64_t max[7] = {kMaxDim, 4 * kMaxDim, kMaxLayers, kMaxDim, kMaxDim, kMaxVocab, kMaxCtx};
   for (int i = 0; i < 7; ++i) {
     int64_t v = i == 5 ? (h[i] < 0 ? -static_cast<int64_t>(h[i]) : h[i]) : h[i];
@@ -56,8 +56,7 @@ Layout parse_header(const std::string& path, const uint8_t* p, size_t size) {
   L.shared = h[5] > 0;
   L.vocab = h[5] < 0 ? -static_cast<int64_t>(h[5]) : h[5];
   L.seq_len = h[6];
-  if (L.dim % L.heads != 0)
-    fail(path, ": dim ", L.dim, " is not divisible by n_heads ", L.heads);
+  if (L.dim % L.heads != 0) fail(path, ": dim ", L.dim, " is not divisible by n_heads ", L.heads);
   L.head_dim = L.dim / L.heads;
   if (L.head_dim % 2 != 0) fail(path, ": head_dim ", L.head_dim, " must be even for RoPE");
   if (L.kv_heads > L.heads || L.heads % L.kv_heads != 0)
@@ -143,7 +142,8 @@ void write_synthetic_llama2c(const std::string& path, const SynthSpec& s) {
   check(L.dim > 0 && L.hidden > 0 && L.layers > 0 && L.heads > 0 && L.kv_heads > 0 && L.vocab > 0 &&
             L.seq_len > 0,
         "synth-model: every size must be positive");
-  check(L.dim % L.heads == 0, "synth-model: --dim ", L.dim, " must be divisible by --heads ", L.heads);
+  check(L.dim % L.heads == 0, "synth-model: --dim ", L.dim, " must be divisible by --heads ",
+        L.heads);
   L.head_dim = L.dim / L.heads;
   check(L.head_dim % 2 == 0, "synth-model: head_dim ", L.head_dim, " must be even");
   check(L.heads % L.kv_heads == 0, "synth-model: --heads ", L.heads,
@@ -156,18 +156,20 @@ void write_synthetic_llama2c(const std::string& path, const SynthSpec& s) {
   Rng rng(s.seed);
   std::vector<float> buf(1 << 16);
   bool ok = true;
-  int32_t h[7] = {static_cast<int32_t>(L.dim),    static_cast<int32_t>(L.hidden),
-                  static_cast<int32_t>(L.layers), static_cast<int32_t>(L.heads),
-                  static_cast<int32_t>(L.kv_heads),
-                  static_cast<int32_t>(L.shared ? L.vocab : -L.vocab),
-                  static_cast<int32_t>(L.seq_len)};
+  int32_t h[7] = {
+      static_cast<int32_t>(L.dim),      static_cast<int32_t>(L.hidden),
+      static_cast<int32_t>(L.layers),   static_cast<int32_t>(L.heads),
+      static_cast<int32_t>(L.kv_heads), static_cast<int32_t>(L.shared ? L.vocab : -L.vocab),
+      static_cast<int32_t>(L.seq_len)};
   ok = ok && std::fwrite(h, sizeof h, 1, f) == 1;
   // kind: 0 = random N(0, 0.02), 1 = ones (norm weights), 2 = zeros (legacy RoPE tables)
   auto emit = [&](int64_t n, int kind) {
     while (ok && n > 0) {
       int64_t m = n < static_cast<int64_t>(buf.size()) ? n : static_cast<int64_t>(buf.size());
-      for (int64_t i = 0; i < m; ++i) buf[i] = kind == 0 ? 0.02f * rng.normal() : kind == 1 ? 1.0f : 0.0f;
-      ok = std::fwrite(buf.data(), sizeof(float), static_cast<size_t>(m), f) == static_cast<size_t>(m);
+      for (int64_t i = 0; i < m; ++i)
+        buf[i] = kind == 0 ? 0.02f * rng.normal() : kind == 1 ? 1.0f : 0.0f;
+      ok = std::fwrite(buf.data(), sizeof(float), static_cast<size_t>(m), f) ==
+           static_cast<size_t>(m);
       n -= m;
     }
   };

@@ -13,9 +13,12 @@ namespace lc {
 
 const char* arch_name(Arch a) {
   switch (a) {
-    case Arch::Llama: return "llama";
-    case Arch::Mpt: return "mpt";
-    case Arch::Based: return "based";
+    case Arch::Llama:
+      return "llama";
+    case Arch::Mpt:
+      return "mpt";
+    case Arch::Based:
+      return "based";
   }
   return "?";
 }
@@ -72,7 +75,8 @@ void ModelFile::convert_matrices(DType to) {
       for (int64_t c = 0; c < cols; ++c) row[c] = ops::ref::load(src, t.dtype, c);
       uint8_t* out = buf.data() + dtype_bytes(dst, r * cols);
       for (int64_t c = 0; c < cols && dst != DType::Q8_0; ++c) {
-        if (dst == DType::F32) std::memcpy(out + 4 * c, &row[c], 4);
+        if (dst == DType::F32)
+          std::memcpy(out + 4 * c, &row[c], 4);
         else {
           const uint16_t h = dst == DType::BF16 ? f32_to_bf16(row[c]) : f32_to_f16(row[c]);
           std::memcpy(out + 2 * c, &h, 2);
@@ -81,7 +85,8 @@ void ModelFile::convert_matrices(DType to) {
       if (dst == DType::Q8_0) quantize_q8_0(row.data(), cols, out);
     }
     // Drop the source pages as we go, so peak memory stays near the converted size.
-    for (const auto& m : mappings) m.drop_pages(t.data, static_cast<size_t>(dtype_bytes(t.dtype, n)));
+    for (const auto& m : mappings)
+      m.drop_pages(t.data, static_cast<size_t>(dtype_bytes(t.dtype, n)));
     t.dtype = dst;
     t.data = buf.data();
     owned.push_back(std::move(buf));

@@ -47,7 +47,7 @@ struct BasedConfig {
   // alt_mixer_2.longctx_rotary (a longctx extension; absent = true, the released models): false
   // = no position encoding in the window layers, as in the MQAR models `longctx train` exports.
   bool window_rope = true;
-  int64_t padded_vocab = 0;            // embedding rows: vocab_size rounded up to a multiple of 8
+  int64_t padded_vocab = 0;  // embedding rows: vocab_size rounded up to a multiple of 8
   // The mixer of layer l: sliding window (checked first), linear attention, else BaseConv.
   BasedMixer mixer(int64_t l) const {
     for (int64_t i : window_layers)
@@ -64,14 +64,14 @@ struct ModelConfig {
   FfnKind ffn = FfnKind::SwiGLU;
   PositionKind position = PositionKind::RoPE;
   double alibi_bias_max = 8.0;  // ALiBi slopes 2^(-bias_max*h/H') (MPT's alibi_bias_max)
-  int64_t d_model = 0;     // embedding width
-  int64_t hidden = 0;      // MLP inner width
+  int64_t d_model = 0;          // embedding width
+  int64_t hidden = 0;           // MLP inner width
   int64_t n_layers = 0;
   int64_t n_heads = 0;
-  int64_t n_kv_heads = 0;  // < n_heads for grouped-query attention
-  int64_t head_dim = 0;    // usually d_model / n_heads
-  int64_t vocab_size = 0;  // real tokens (BASED: the embedding has based.padded_vocab rows)
-  int64_t ctx_len = 0;     // trained context length; 0: unknown (a BASED config may not say)
+  int64_t n_kv_heads = 0;      // < n_heads for grouped-query attention
+  int64_t head_dim = 0;        // usually d_model / n_heads
+  int64_t vocab_size = 0;      // real tokens (BASED: the embedding has based.padded_vocab rows)
+  int64_t ctx_len = 0;         // trained context length; 0: unknown (a BASED config may not say)
   std::string ctx_len_source;  // where ctx_len came from when it is not the obvious field
   float norm_eps = 1e-5f;
   double rope_theta = 10000.0;

@@ -22,8 +22,7 @@ std::vector<SafetensorsTensor> parse_safetensors(const uint8_t* data, size_t siz
   if (n > size - 8 || n > kMaxHeader)
     fail(name, ": safetensors header length ", n, " exceeds the file (", size,
          " bytes) or the 100 MiB limit");
-  const Json root =
-      parse_json(std::string_view(reinterpret_cast<const char*>(data + 8), n), name);
+  const Json root = parse_json(std::string_view(reinterpret_cast<const char*>(data + 8), n), name);
   if (!root.is_object()) fail(name, ": safetensors header must be a JSON object");
   const uint8_t* base = data + 8 + n;
   const uint64_t data_bytes = size - 8 - n;
@@ -41,10 +40,14 @@ std::vector<SafetensorsTensor> parse_safetensors(const uint8_t* data, size_t siz
       fail(what, " needs dtype (string), shape (array) and data_offsets ([begin, end])");
     SafetensorsTensor t;
     t.name = tname;
-    if (dt->str() == "F32") t.dtype = DType::F32;
-    else if (dt->str() == "F16") t.dtype = DType::F16;
-    else if (dt->str() == "BF16") t.dtype = DType::BF16;
-    else fail(what, " has dtype ", dt->str(), "; supported: F32, F16, BF16");
+    if (dt->str() == "F32")
+      t.dtype = DType::F32;
+    else if (dt->str() == "F16")
+      t.dtype = DType::F16;
+    else if (dt->str() == "BF16")
+      t.dtype = DType::BF16;
+    else
+      fail(what, " has dtype ", dt->str(), "; supported: F32, F16, BF16");
     int64_t numel = 1;
     for (const Json& d : shape->items()) {
       if (!d.is_int() || d.integer() < 0 || d.integer() > kMaxElements ||
@@ -57,7 +60,8 @@ std::vector<SafetensorsTensor> parse_safetensors(const uint8_t* data, size_t siz
     const Json& e = offs->items()[1];
     if (!b.is_int() || !e.is_int() || b.integer() < 0 || e.integer() < b.integer())
       fail(what, " has bad data_offsets (expected 0 <= begin <= end)");
-    const uint64_t begin = static_cast<uint64_t>(b.integer()), end = static_cast<uint64_t>(e.integer());
+    const uint64_t begin = static_cast<uint64_t>(b.integer()),
+                   end = static_cast<uint64_t>(e.integer());
     if (end > data_bytes)
       fail(what, " data [", begin, ", ", end, ") runs past the end of the file (", data_bytes,
            " data bytes)");

@@ -26,10 +26,14 @@ std::string float_text(float v) {
 
 const char* st_dtype(DType t) {
   switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    default: return nullptr;
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    default:
+      return nullptr;
   }
 }
 
@@ -38,8 +42,8 @@ std::string mpt_config_json(const ModelConfig& c, const char* torch_dtype) {
   if (c.hidden % c.d_model != 0)
     fail("mpt config: MLP width ", c.hidden, " is not a multiple of d_model ", c.d_model,
          " (MPT stores expansion_ratio)");
-  std::string attn = "{\"alibi\": true, \"alibi_bias_max\": " +
-                     float_text(static_cast<float>(c.alibi_bias_max));
+  std::string attn =
+      "{\"alibi\": true, \"alibi_bias_max\": " + float_text(static_cast<float>(c.alibi_bias_max));
   if (c.n_kv_heads == c.n_heads)
     attn += ", \"attn_type\": \"multihead_attention\"}";
   else if (c.n_kv_heads == 1)
@@ -100,17 +104,20 @@ std::string based_config_json(const ModelConfig& c, const char* torch_dtype) {
   kv("tie_word_embeddings", "true");
   kv("alt_mixer_layers", int_list(b.linear_layers));
   kv("alt_mixer_2_layers", int_list(b.window_layers));
-  kv("mixer", "{\"_target_\": \"based.models.mixers.convolution.BaseConv\", \"kernel_sizes\": 3, "
-              "\"expand_proj\": 4, \"use_bias\": true}");
-  kv("alt_mixer", "{\"_target_\": \"based.models.mixers.linear_attention.LinearAttention\", "
-                  "\"num_heads\": " + std::to_string(b.linear_heads) + ", \"feature_dim\": " +
-                      std::to_string(b.feature_dim) +
-                      ", \"feature_map\": {\"_target_\": "
-                      "\"based.models.mixers.linear_attention.TaylorExp\"}}");
-  kv("alt_mixer_2", "{\"_target_\": \"based.models.mixers.slide_attention.SlidingAttention\", "
-                    "\"num_heads\": " + std::to_string(c.n_heads) + ", \"window_size\": " +
-                        std::to_string(b.window_size) + ", \"causal\": true" +
-                        (b.window_rope ? "" : ", \"longctx_rotary\": false") + "}");
+  kv("mixer",
+     "{\"_target_\": \"based.models.mixers.convolution.BaseConv\", \"kernel_sizes\": 3, "
+     "\"expand_proj\": 4, \"use_bias\": true}");
+  kv("alt_mixer",
+     "{\"_target_\": \"based.models.mixers.linear_attention.LinearAttention\", "
+     "\"num_heads\": " +
+         std::to_string(b.linear_heads) + ", \"feature_dim\": " + std::to_string(b.feature_dim) +
+         ", \"feature_map\": {\"_target_\": "
+         "\"based.models.mixers.linear_attention.TaylorExp\"}}");
+  kv("alt_mixer_2",
+     "{\"_target_\": \"based.models.mixers.slide_attention.SlidingAttention\", "
+     "\"num_heads\": " +
+         std::to_string(c.n_heads) + ", \"window_size\": " + std::to_string(b.window_size) +
+         ", \"causal\": true" + (b.window_rope ? "" : ", \"longctx_rotary\": false") + "}");
   kv("bos_token_id", std::to_string(c.bos_id));
   kv("eos_token_id", std::to_string(c.eos_id));
   j += std::string("  \"torch_dtype\": \"") + torch_dtype + "\"\n}\n";
@@ -132,13 +139,14 @@ void write_hf_dir(const std::string& dir, const ModelFile& m,
   if (!is_directory(dir) && ::mkdir(dir.c_str(), 0755) != 0)
     fail(dir, ": cannot create the output directory");
 
-  const DType dt = m.tensors.empty() ? DType::F32 : m.find("token_embd") ? m.find("token_embd")->dtype
-                                                                           : DType::F32;
+  const DType dt = m.tensors.empty()      ? DType::F32
+                   : m.find("token_embd") ? m.find("token_embd")->dtype
+                                          : DType::F32;
   const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
   // Validated before anything is written.
   const std::string mpt_json = c.arch == Arch::Mpt     ? mpt_config_json(c, torch)
                                : c.arch == Arch::Based ? based_config_json(c, torch)
-                                                   : "";
+                                                       : "";
 
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
   std::vector<std::pair<const void*, size_t>> data;

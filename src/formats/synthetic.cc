@@ -7,8 +7,8 @@
 
 namespace lc {
 
-void add_random_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shape,
-                       Rng& rng, float std, float offset) {
+void add_random_tensor(ModelFile& m, const std::string& name, std::vector<int64_t> shape, Rng& rng,
+                       float std, float offset) {
   TensorRef t;
   t.name = name;
   t.shape = std::move(shape);
@@ -23,8 +23,8 @@ void add_random_tensor(ModelFile& m, const std::string& name, std::vector<int64_
 std::unique_ptr<ModelFile> synthetic_mpt(const SynthSpec& s, const SynthOptions& opt) {
   check(s.d_model >= 2 && s.n_heads >= 1 && s.d_model % s.n_heads == 0, "synth mpt: d_model ",
         s.d_model, " must be a multiple of n_heads ", s.n_heads);
-  check(s.n_kv_heads >= 1 && s.n_heads % s.n_kv_heads == 0, "synth mpt: n_kv_heads ",
-        s.n_kv_heads, " must divide n_heads ", s.n_heads);
+  check(s.n_kv_heads >= 1 && s.n_heads % s.n_kv_heads == 0, "synth mpt: n_kv_heads ", s.n_kv_heads,
+        " must divide n_heads ", s.n_heads);
   check(s.hidden >= 1 && s.n_layers >= 1 && s.vocab_size >= 1 && s.ctx_len >= 1,
         "synth mpt: hidden, layers, vocab and ctx must be positive");
   auto m = std::make_unique<ModelFile>();
@@ -125,7 +125,8 @@ std::unique_ptr<ModelFile> synthetic_based(const ModelConfig& config, uint64_t s
   c.rope_style = ops::RopeStyle::RotateHalf;
   check(c.d_model >= 2 && c.n_heads >= 1 && c.d_model % c.n_heads == 0 &&
             (c.d_model / c.n_heads) % 2 == 0,
-        "synth based: d_model ", c.d_model, " / n_heads ", c.n_heads, " must give an even head dim");
+        "synth based: d_model ", c.d_model, " / n_heads ", c.n_heads,
+        " must give an even head dim");
   check(b.linear_heads >= 1 && c.d_model % b.linear_heads == 0, "synth based: linear heads ",
         b.linear_heads, " must divide d_model ", c.d_model);
   check(c.hidden >= 1 && c.hidden % 256 == 0, "synth based: hidden ", c.hidden,

@@ -16,8 +16,9 @@ namespace lc {
 namespace {
 
 const char* mixer_name(BasedMixer m) {
-  return m == BasedMixer::Window ? "sliding window" : m == BasedMixer::Linear ? "linear attention"
-                                                                             : "BaseConv";
+  return m == BasedMixer::Window   ? "sliding window"
+         : m == BasedMixer::Linear ? "linear attention"
+                                   : "BaseConv";
 }
 
 std::string shape_text(const std::vector<int64_t>& s) {
@@ -77,11 +78,10 @@ void add_bias(float* y, const float* b, int64_t n, int64_t width, int64_t ld) {
 BasedModel::BasedModel(const ModelFile& f) : cfg_(f.config) {
   const ModelConfig& c = cfg_;
   const BasedConfig& b = c.based;
-  if (c.arch != Arch::Based)
-    fail(f.path, ": not a BASED model (arch '", arch_name(c.arch), "')");
+  if (c.arch != Arch::Based) fail(f.path, ": not a BASED model (arch '", arch_name(c.arch), "')");
   const int64_t d = c.d_model;
-  check(d % c.n_heads == 0 && d % b.linear_heads == 0 && b.feature_dim >= 1,
-        f.path, ": BASED head counts do not divide d_model ", d);
+  check(d % c.n_heads == 0 && d % b.linear_heads == 0 && b.feature_dim >= 1, f.path,
+        ": BASED head counts do not divide d_model ", d);
   check(b.padded_vocab >= c.vocab_size, f.path, ": padded vocabulary smaller than vocab_size");
   const Binder g(f);
   embd_ = g.matrix("token_embd", b.padded_vocab, d, "");
@@ -97,8 +97,7 @@ BasedModel::BasedModel(const ModelFile& f) : cfg_(f.config) {
     const std::string p = "blk." + std::to_string(l) + ".";
     BasedLayer L;
     L.mixer = b.mixer(l);
-    const std::string where =
-        "layer " + std::to_string(l) + " (" + mixer_name(L.mixer) + "): ";
+    const std::string where = "layer " + std::to_string(l) + " (" + mixer_name(L.mixer) + "): ";
     L.norm1 = g.vector(p + "attn_norm", d, where);
     L.norm2 = g.vector(p + "ffn_norm", d, where);
     L.fc1 = g.matrix(p + "ffn_fc1", 2 * c.hidden, d, where);
@@ -118,8 +117,8 @@ BasedModel::BasedModel(const ModelFile& f) : cfg_(f.config) {
         L.wk = g.matrix(p + "attn_k", qk, d, where);
         L.wv = g.matrix(p + "attn_v", d, d, where);
         L.wo = g.matrix(p + "attn_output", d, d, where);
-        for (const char* s : {"attn_qkv", "conv_in", "conv_in.bias", "conv_kernel",
-                              "attn_output.bias"})
+        for (const char* s :
+             {"attn_qkv", "conv_in", "conv_in.bias", "conv_kernel", "attn_output.bias"})
           g.absent(p + s, where);
         break;
       case BasedMixer::Conv: {
@@ -170,8 +169,8 @@ size_t BasedScratch::bytes() const {
          mid_.bytes() + taylor_scratch_.bytes();
 }
 
-BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk,
-                       int n_threads, bool own_scratch)
+BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk, int n_threads,
+                       bool own_scratch)
     : block_(std::max<int64_t>(1, block_tokens)),
       chunk_(std::max<int64_t>(1, chunk)),
       window_(SlidingWindowShape{model.config().n_heads, model.config().head_dim,
@@ -228,8 +227,7 @@ const std::string& BasedState::label() const {
   return kLabel;
 }
 
-std::unique_ptr<SequenceState> BasedModel::new_state(const StateOptions& opt,
-                                                     int n_threads) const {
+std::unique_ptr<SequenceState> BasedModel::new_state(const StateOptions& opt, int n_threads) const {
   return std::make_unique<BasedState>(*this, opt.block_tokens, opt.chunk, n_threads,
                                       /*own_scratch=*/false);
 }
@@ -245,8 +243,9 @@ void BasedModel::forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlo
                          int64_t n_seqs, const int* tokens, float* logits, bool all_logits) const {
   auto* sc = dynamic_cast<BasedScratch*>(&scratch);
   check(sc != nullptr, "based forward: the scratch was not made by a BASED model");
-  check(n_seqs >= 1 && n_seqs <= static_cast<int64_t>(sc->seq_rows_.size()), "based forward: ",
-        n_seqs, " sequences exceed the scratch's ", sc->seq_rows_.size(), " rows");
+  check(n_seqs >= 1 && n_seqs <= static_cast<int64_t>(sc->seq_rows_.size()),
+        "based forward: ", n_seqs, " sequences exceed the scratch's ", sc->seq_rows_.size(),
+        " rows");
   int64_t row = 0;
   for (int64_t s = 0; s < n_seqs; ++s) {
     auto* st = dynamic_cast<BasedState*>(seqs[s].state);
@@ -273,8 +272,8 @@ void BasedModel::forward(ThreadPool& pool, BasedState& st, const int* tokens, in
   forward(pool, st.scratch_, &one, 1, tokens, logits, all_logits);
 }
 
-void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* seqs,
-                         int64_t n_seqs, const int* tokens, float* logits, bool all_logits) const {
+void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* seqs, int64_t n_seqs,
+                         const int* tokens, float* logits, bool all_logits) const {
   const ModelConfig& c = cfg_;
   const ops::KernelTable& K = ops::kernels();
   int64_t n = 0;  // rows over all sequences
@@ -283,7 +282,8 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
     check(r.row0 == n, "based forward: sequence ", s, " starts at row ", r.row0, ", expected ", n);
     check(r.n >= 1 && r.n <= r.state->block_, "based forward: block of ", r.n,
           " tokens exceeds the state's ", r.state->block_);
-    check(!r.state->quadratic_, "based forward: the sequence was prefilled with the quadratic "
+    check(!r.state->quadratic_,
+          "based forward: the sequence was prefilled with the quadratic "
           "Taylor form, which keeps no recurrent state (use the chunked form to continue)");
     n += r.n;
   }
@@ -291,13 +291,13 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
         sc.rows_);
   const int64_t d = c.d_model, h = c.hidden;
   const int64_t qk = c.based.linear_heads * c.based.feature_dim;
-  float* x = sc.x_.data();    // [n, d]
-  float* xb = sc.xb_.data();  // [n, d]
+  float* x = sc.x_.data();      // [n, d]
+  float* xb = sc.xb_.data();    // [n, d]
   float* out = sc.out_.data();  // [n, d]
   for (int64_t t = 0; t < n; ++t) {
     const int tok = tokens[t];
-    check(tok >= 0 && tok < c.vocab_size, "token id ", tok, " is out of range [0, ",
-          c.vocab_size, ")");
+    check(tok >= 0 && tok < c.vocab_size, "token id ", tok, " is out of range [0, ", c.vocab_size,
+          ")");
     const void* row = embd_.row(tok);
     if (embd_.dtype == DType::F32)
       std::memcpy(x + t * d, row, sizeof(float) * d);
@@ -359,7 +359,8 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
           if (m == 1) {
             taylor_decode(p, ts, q + r0 * qk, k + r0 * qk, v + r0 * d, o, scratch);
           } else if (sc.taylor_form == TaylorForm::Quadratic) {
-            check(st.pos_ == 0, "based forward: the quadratic Taylor form covers one block from "
+            check(st.pos_ == 0,
+                  "based forward: the quadratic Taylor form covers one block from "
                   "a fresh state (raise block_tokens to the prompt length)");
             taylor_quadratic(p, ts.shape(), q + r0 * qk, k + r0 * qk, v + r0 * d, m, o);
             st.quadratic_ = true;
@@ -387,12 +388,12 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
     }
     // x = x + fc2(value * silu(gate)),  [value | gate] = fc1(norm2(x))
     residual_norm(L.norm2, true);
-    float* f1 = sc.fc1_.data();  // [n, 2h]
+    float* f1 = sc.fc1_.data();   // [n, 2h]
     float* mid = sc.mid_.data();  // [n, h]
     ops::matmul(pool, L.fc1, xb, n, f1);
     for_rows(pool, n, 4 * h, [&](int64_t t) {
       std::memcpy(mid + t * h, f1 + t * 2 * h + h, sizeof(float) * h);  // gate
-      K.silu_mul(mid + t * h, f1 + t * 2 * h, h);                        // silu(gate) * value
+      K.silu_mul(mid + t * h, f1 + t * 2 * h, h);                       // silu(gate) * value
     });
     ops::matmul(pool, L.fc2, mid, n, out);
     pending_out = true;

@@ -24,19 +24,19 @@ class ThreadPool;
 
 struct BasedLayer {
   BasedMixer mixer = BasedMixer::Conv;
-  int64_t index = 0;         // among the layers with the same mixer (its state slot)
-  const float* norm1 = nullptr;  // [d]
-  const float* norm2 = nullptr;  // [d]
-  ops::WeightView fc1;       // [2*hidden, d]: rows [value | gate]
-  ops::WeightView fc2;       // [d, hidden]
-  ops::WeightView wq, wk;    // Linear: [H*f, d]
-  ops::WeightView wv;        // Linear: [d, d]  (H heads of dv = d/H)
-  ops::WeightView wqkv;      // Window: [3d, d], rows [q | k | v]
-  ops::WeightView w_in;      // Conv: [4d, d]
+  int64_t index = 0;              // among the layers with the same mixer (its state slot)
+  const float* norm1 = nullptr;   // [d]
+  const float* norm2 = nullptr;   // [d]
+  ops::WeightView fc1;            // [2*hidden, d]: rows [value | gate]
+  ops::WeightView fc2;            // [d, hidden]
+  ops::WeightView wq, wk;         // Linear: [H*f, d]
+  ops::WeightView wv;             // Linear: [d, d]  (H heads of dv = d/H)
+  ops::WeightView wqkv;           // Window: [3d, d], rows [q | k | v]
+  ops::WeightView w_in;           // Conv: [4d, d]
   const float* b_in = nullptr;    // Conv: [4d]
   const float* kernel = nullptr;  // Conv: [2d][3] f32
-  ops::WeightView wo;        // [d, d] (attention) or [d, 2d] (Conv)
-  const float* bo = nullptr;  // Conv: [d]
+  ops::WeightView wo;             // [d, d] (attention) or [d, 2d] (Conv)
+  const float* bo = nullptr;      // Conv: [d]
 };
 
 class BasedModel;
@@ -66,14 +66,14 @@ class BasedScratch final : public ForwardScratch {
  private:
   friend class BasedModel;
   int64_t rows_ = 0, chunk_ = 0;
-  int64_t taylor_share_ = 0;     // floats of taylor_scratch_ per thread
-  AlignedBuffer<float> x_;       // [rows, d] residual stream
-  AlignedBuffer<float> xb_;      // [rows, d] normed sub-layer input
-  AlignedBuffer<float> proj_;    // [rows, 4d] q|k|v, Wqkv or in_proj outputs
-  AlignedBuffer<float> att_;     // [rows, 2d] mixer core output (d, or 2d for BaseConv)
-  AlignedBuffer<float> out_;     // [rows, d] out_proj / fc2 output
-  AlignedBuffer<float> fc1_;     // [rows, 2*hidden]
-  AlignedBuffer<float> mid_;     // [rows, hidden] value * silu(gate)
+  int64_t taylor_share_ = 0;   // floats of taylor_scratch_ per thread
+  AlignedBuffer<float> x_;     // [rows, d] residual stream
+  AlignedBuffer<float> xb_;    // [rows, d] normed sub-layer input
+  AlignedBuffer<float> proj_;  // [rows, 4d] q|k|v, Wqkv or in_proj outputs
+  AlignedBuffer<float> att_;   // [rows, 2d] mixer core output (d, or 2d for BaseConv)
+  AlignedBuffer<float> out_;   // [rows, d] out_proj / fc2 output
+  AlignedBuffer<float> fc1_;   // [rows, 2*hidden]
+  AlignedBuffer<float> mid_;   // [rows, hidden] value * silu(gate)
   AlignedBuffer<float> taylor_scratch_;
   std::vector<BasedRows> seq_rows_;  // [rows] the per-sequence plan of a Model::forward
 };
@@ -111,12 +111,12 @@ class BasedState final : public SequenceState {
  private:
   friend class BasedModel;
   int64_t block_ = 0, chunk_ = 0, pos_ = 0;
-  bool quadratic_ = false;            // a quadratic-form prefill left no recurrent state
-  std::vector<TaylorState> taylor_;   // [linear layers]
-  SlidingWindowAttention window_;     // all window layers
-  bool window_used_ = true;           // false: the model has no window layers
-  std::vector<BaseConvState> conv_;   // [conv layers]
-  BasedScratch scratch_;              // empty when constructed without own scratch
+  bool quadratic_ = false;           // a quadratic-form prefill left no recurrent state
+  std::vector<TaylorState> taylor_;  // [linear layers]
+  SlidingWindowAttention window_;    // all window layers
+  bool window_used_ = true;          // false: the model has no window layers
+  std::vector<BaseConvState> conv_;  // [conv layers]
+  BasedScratch scratch_;             // empty when constructed without own scratch
 };
 
 class BasedModel final : public Model {

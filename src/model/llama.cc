@@ -68,8 +68,8 @@ std::vector<float> alibi_slopes(int64_t n_heads, double bias_max) {
   while (p2 < n_heads) p2 *= 2;
   std::vector<float> m(static_cast<size_t>(p2));
   for (int64_t h = 0; h < p2; ++h)
-    m[h] = static_cast<float>(std::pow(2.0, -bias_max * static_cast<double>(h + 1) /
-                                                static_cast<double>(p2)));
+    m[h] = static_cast<float>(
+        std::pow(2.0, -bias_max * static_cast<double>(h + 1) / static_cast<double>(p2)));
   if (p2 == n_heads) return m;
   std::vector<float> out;
   for (int64_t h = 1; h < p2; h += 2) out.push_back(m[h]);
@@ -82,8 +82,7 @@ namespace {
 
 BlockAttention block_attention(const ModelConfig& c, int64_t rows, int64_t cache_slots,
                                const AttentionPolicy* policy, int n_threads) {
-  return BlockAttention(c.n_heads, c.n_kv_heads, c.head_dim, rows, cache_slots, policy,
-                        n_threads);
+  return BlockAttention(c.n_heads, c.n_kv_heads, c.head_dim, rows, cache_slots, policy, n_threads);
 }
 
 }  // namespace
@@ -110,9 +109,8 @@ Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, const AttentionP
 }
 
 size_t Workspace::bytes() const {
-  return x.bytes() + xb.bytes() + q.bytes() + k.bytes() + v.bytes() + att.bytes() +
-         proj.bytes() + gate.bytes() + up.bytes() + attention.bytes() +
-         seq_rows.capacity() * sizeof(SeqRows);
+  return x.bytes() + xb.bytes() + q.bytes() + k.bytes() + v.bytes() + att.bytes() + proj.bytes() +
+         gate.bytes() + up.bytes() + attention.bytes() + seq_rows.capacity() * sizeof(SeqRows);
 }
 
 LlamaState::LlamaState(const ModelConfig& c, std::unique_ptr<AttentionPolicy> policy,
@@ -123,8 +121,8 @@ LlamaState::LlamaState(const ModelConfig& c, std::unique_ptr<AttentionPolicy> po
 
 void LlamaState::fill_random(int64_t n, uint64_t seed) {
   reset();
-  check(n >= 0 && n < capacity(), "fill: ", n, " positions do not fit the context of ",
-        capacity(), " tokens (raise --ctx)");
+  check(n >= 0 && n < capacity(), "fill: ", n, " positions do not fit the context of ", capacity(),
+        " tokens (raise --ctx)");
   cache_.fill_random(n, seed);
   pos_ = n;
 }
@@ -209,7 +207,8 @@ LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
       L.bv = f32_vector(f, p + "attn_v.bias", c.kv_dim());
     } else if (f.find(p + "attn_q.bias") || f.find(p + "attn_k.bias") ||
                f.find(p + "attn_v.bias")) {
-      fail(f.path, ": tensor '", p, "attn_{q,k,v}.bias' is present but the config has no q/k/v "
+      fail(f.path, ": tensor '", p,
+           "attn_{q,k,v}.bias' is present but the config has no q/k/v "
            "bias");
     }
     layers_.push_back(L);
@@ -253,9 +252,8 @@ void LlamaModel::forward(ThreadPool& pool, Workspace& ws, KvCache& cache,
   forward_rows(pool, ws, &one, 1, tokens, logits, all_logits);
 }
 
-void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* seqs,
-                              int64_t n_seqs, const int* tokens, float* logits,
-                              bool all_logits) const {
+void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* seqs, int64_t n_seqs,
+                              const int* tokens, float* logits, bool all_logits) const {
   const ModelConfig& c = cfg_;
   const ops::KernelTable& K = ops::kernels();
   check(n_seqs >= 1, "forward: no sequences");
@@ -265,8 +263,10 @@ void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* se
     const SeqRows& sq = seqs[s];
     const AttentionPolicy& P = *sq.policy;
     check(sq.row0 == n, "forward: sequence ", s, " starts at row ", sq.row0, ", expected ", n);
-    check(&P == &policy || P.label() == policy.label(), "forward: the sequences of one forward "
-          "must share one attention policy (", P.label(), " vs ", policy.label(), ")");
+    check(&P == &policy || P.label() == policy.label(),
+          "forward: the sequences of one forward "
+          "must share one attention policy (",
+          P.label(), " vs ", policy.label(), ")");
     check(sq.n >= 1 && sq.n <= P.max_block(), "forward: block of ", sq.n,
           " tokens exceeds the policy's block (", P.max_block(), ")");
     check(sq.pos0 >= 0 && sq.pos0 + sq.n <= sq.cache->geometry().max_positions(),
@@ -278,16 +278,17 @@ void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* se
         ws.max_tokens, ")");
   const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const bool alibi = c.position == PositionKind::ALiBi;
-  ws.attention.begin(AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim,
-                                    alibi ? alibi_slopes_.data() : nullptr, c.rope_theta,
-                                    c.rope_style},
-                     seqs, n_seqs);
+  ws.attention.begin(
+      AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim, alibi ? alibi_slopes_.data() : nullptr,
+                     c.rope_theta, c.rope_style},
+      seqs, n_seqs);
 
   embed(tokens, n, ws.x.data());
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LlamaLayer& L = layers_[l];
     // Attention sub-layer.
-    for (int64_t i = 0; i < n; ++i) norm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim);
+    for (int64_t i = 0; i < n; ++i)
+      norm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim);
     const MatmulJob qkv[3] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     matmul_shared_input(pool, qkv, 3, ws.xb.data(), n);
     if (L.bq) {  // biases go on before RoPE (and before any copy of the unrotated key)
@@ -298,7 +299,7 @@ void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* se
       }
     }
     ws.attention.layer(pool, l, ws.q.data(), ws.k.data(), ws.v.data(), ws.att.data(), trams_);
-  ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
+    ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];
 
     // MLP sub-layer: w_down(silu(w_gate x) * w_up x), or w_down(gelu(w_up x)).

@@ -42,18 +42,17 @@ struct LlamaLayer {
 struct Workspace final : ForwardScratch {
   Workspace(const ModelConfig& c, int64_t max_tokens, int64_t cache_capacity, int n_threads);
   // Scratch sized for `policy` (top-k middle tokens, TRAMS) over a cache of its geometry.
-  Workspace(const ModelConfig& c, int64_t max_tokens, const AttentionPolicy& policy,
-            int n_threads);
+  Workspace(const ModelConfig& c, int64_t max_tokens, const AttentionPolicy& policy, int n_threads);
   int64_t max_tokens;
-  AlignedBuffer<float> x;       // [max_tokens, d_model] residual stream
-  AlignedBuffer<float> xb;      // [max_tokens, d_model] normed input of a sub-layer
-  AlignedBuffer<float> q;       // [max_tokens, q_dim]
-  AlignedBuffer<float> k;       // [max_tokens, kv_dim]
-  AlignedBuffer<float> v;       // [max_tokens, kv_dim]
-  AlignedBuffer<float> att;     // [max_tokens, q_dim] attention output
-  AlignedBuffer<float> proj;    // [max_tokens, d_model] output of wo / w_down
-  AlignedBuffer<float> gate;    // [max_tokens, hidden]
-  AlignedBuffer<float> up;      // [max_tokens, hidden]
+  AlignedBuffer<float> x;     // [max_tokens, d_model] residual stream
+  AlignedBuffer<float> xb;    // [max_tokens, d_model] normed input of a sub-layer
+  AlignedBuffer<float> q;     // [max_tokens, q_dim]
+  AlignedBuffer<float> k;     // [max_tokens, kv_dim]
+  AlignedBuffer<float> v;     // [max_tokens, kv_dim]
+  AlignedBuffer<float> att;   // [max_tokens, q_dim] attention output
+  AlignedBuffer<float> proj;  // [max_tokens, d_model] output of wo / w_down
+  AlignedBuffer<float> gate;  // [max_tokens, hidden]
+  AlignedBuffer<float> up;    // [max_tokens, hidden]
   // Everything the attention policy needs (rotations, scores, cache stores, kernel scratch).
   BlockAttention attention;
   // [max_tokens] the per-sequence plan of a Model::forward (at most one sequence per row).
@@ -67,7 +66,6 @@ struct Workspace final : ForwardScratch {
 // H' = the power of two >= n_heads, m_h = 2^(-bias_max (h+1) / H'); when H' > n_heads the odd-
 // indexed slopes come first, then the even ones, truncated to n_heads.
 std::vector<float> alibi_slopes(int64_t n_heads, double bias_max);
-
 
 // One sequence of a Llama-family model: its KV cache (geometry from the policy) and position.
 class LlamaState final : public SequenceState {
@@ -119,6 +117,7 @@ class LlamaModel final : public Model {
   // ([vocab]) or, with all_logits, of every token ([n, vocab]).
   void forward(ThreadPool& pool, Workspace& ws, KvCache& cache, const AttentionPolicy& policy,
                const int* tokens, int64_t n, int64_t pos0, float* logits, bool all_logits) const;
+
  private:
   // The same over n_seqs independent sequences in one pass (each SeqRows names its policy):
   // every projection, the MLP and the classifier run matrix-matrix over all rows; RoPE, the

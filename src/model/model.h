@@ -31,9 +31,9 @@ enum class TaylorForm : uint8_t { Chunked, Quadratic };
 struct StateOptions {
   // Context limit in tokens of an unbounded (full) cache; 0 = the model's trained context.
   int64_t ctx = 0;
-  AttentionConfig attn;        // attention + KV-cache policy (models with attention caches)
-  int64_t block_tokens = 64;   // tokens of one sequence per forward (prefill blocks)
-  int64_t chunk = 64;          // linear-attention prefill chunk (BASED)
+  AttentionConfig attn;       // attention + KV-cache policy (models with attention caches)
+  int64_t block_tokens = 64;  // tokens of one sequence per forward (prefill blocks)
+  int64_t chunk = 64;         // linear-attention prefill chunk (BASED)
   TaylorForm taylor = TaylorForm::Chunked;
 };
 
@@ -93,8 +93,7 @@ class Model {
   // When logits != nullptr, writes every row's logits ([rows, vocab]) with all_logits, else the
   // last row of each sequence ([n_seqs, vocab]). Allocates nothing.
   virtual void forward(ThreadPool& pool, ForwardScratch& scratch, const SeqBlock* seqs,
-                       int64_t n_seqs, const int* tokens, float* logits,
-                       bool all_logits) const = 0;
+                       int64_t n_seqs, const int* tokens, float* logits, bool all_logits) const = 0;
 };
 
 }  // namespace lc

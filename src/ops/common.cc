@@ -9,7 +9,8 @@ namespace lc::ops {
 
 void rope_angles(double pos, int64_t head_dim, double theta, float* cos, float* sin) {
   for (int64_t i = 0; i < head_dim / 2; ++i) {
-    double inv_freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+    double inv_freq =
+        std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
     double angle = std::fmod(pos * inv_freq, 2.0 * M_PI);
     cos[i] = static_cast<float>(std::cos(angle));
     sin[i] = static_cast<float>(std::sin(angle));

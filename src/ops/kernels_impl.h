@@ -420,7 +420,8 @@ void weighted_sum_block(const float* p, int64_t ldp, int rows, const float* v, i
     const float* vj = v + j * ldv + d0;
     F x[kChunks];
     for (int c = 0; c + 1 < kChunks; ++c) x[c] = V::load(vj + c * L);
-    x[kChunks - 1] = full ? V::load(vj + (kChunks - 1) * L) : V::load_n(vj + (kChunks - 1) * L, tail);
+    x[kChunks - 1] =
+        full ? V::load(vj + (kChunks - 1) * L) : V::load_n(vj + (kChunks - 1) * L, tail);
     for (int r = 0; r < 4; ++r) {
       if (r >= rows) break;
       F w = V::set1(p[r * ldp + j]);
@@ -430,8 +431,10 @@ void weighted_sum_block(const float* p, int64_t ldp, int rows, const float* v, i
   for (int r = 0; r < rows; ++r) {
     float* o = out + r * ldo + d0;
     for (int c = 0; c + 1 < kChunks; ++c) V::store(o + c * L, acc[r][c]);
-    if (full) V::store(o + (kChunks - 1) * L, acc[r][kChunks - 1]);
-    else V::store_n(o + (kChunks - 1) * L, acc[r][kChunks - 1], tail);
+    if (full)
+      V::store(o + (kChunks - 1) * L, acc[r][kChunks - 1]);
+    else
+      V::store_n(o + (kChunks - 1) * L, acc[r][kChunks - 1], tail);
   }
 }
 
@@ -446,10 +449,18 @@ void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, i
     for (int64_t d0 = 0; d0 < d_cols; d0 += 4 * L) {
       int64_t chunks = imin<int64_t>(4, (d_cols - d0 + L - 1) / L);
       switch (chunks) {
-        case 1: weighted_sum_block<V, 1>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
-        case 2: weighted_sum_block<V, 2>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
-        case 3: weighted_sum_block<V, 3>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
-        default: weighted_sum_block<V, 4>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo); break;
+        case 1:
+          weighted_sum_block<V, 1>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          break;
+        case 2:
+          weighted_sum_block<V, 2>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          break;
+        case 3:
+          weighted_sum_block<V, 3>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          break;
+        default:
+          weighted_sum_block<V, 4>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          break;
       }
     }
   }

@@ -3,7 +3,8 @@
 // time from cpuid (core/cpu.h), overridable with LONGCTX_ISA.
 //
 // Conventions: matrices are row-major. A weight matrix W is [M, K] (M output rows, K inputs),
-// stored as f32, bf16, f16 or q8_0 (K a multiple of 32); activations are always f32 and accumulation is always f32.
+// stored as f32, bf16, f16 or q8_0 (K a multiple of 32); activations are always f32 and
+// accumulation is always f32.
 #pragma once
 #include <cstdint>
 

@@ -7,9 +7,12 @@ namespace lc::ops::ref {
 
 float load(const void* W, DType t, int64_t i) {
   switch (t) {
-    case DType::F32: return static_cast<const float*>(W)[i];
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(W)[i]);
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(W)[i]);
+    case DType::F32:
+      return static_cast<const float*>(W)[i];
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(W)[i]);
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(W)[i]);
     case DType::Q8_0: {
       const auto* block = static_cast<const uint8_t*>(W) + i / kQ8Block * kQ8BlockBytes;
       uint16_t d;
@@ -25,7 +28,8 @@ void gemm(const void* W, DType t, int64_t K, const float* X, int64_t ldx, int64_
   for (int64_t n = 0; n < N; ++n)
     for (int64_t m = m0; m < m1; ++m) {
       double acc = 0.0;
-      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(X[n * ldx + k]) * load(W, t, m * K + k);
+      for (int64_t k = 0; k < K; ++k)
+        acc += static_cast<double>(X[n * ldx + k]) * load(W, t, m * K + k);
       Y[n * ldy + m] = static_cast<float>(acc);
     }
 }
@@ -58,7 +62,8 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 1; i < n; ++i) mx = std::fmax(mx, x[i]);
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - mx);
-  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - mx) / sum);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - mx) / sum);
 }
 
 void silu_mul(float* a, const float* b, int64_t n) {
@@ -83,7 +88,8 @@ void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, i
   for (int64_t r = 0; r < n_rows; ++r)
     for (int64_t d = 0; d < d_cols; ++d) {
       double acc = 0.0;
-      for (int64_t j = 0; j < n_keys; ++j) acc += static_cast<double>(p[r * ldp + j]) * v[j * ldv + d];
+      for (int64_t j = 0; j < n_keys; ++j)
+        acc += static_cast<double>(p[r * ldp + j]) * v[j * ldv + d];
       out[r * ldo + d] = static_cast<float>(acc);
     }
 }

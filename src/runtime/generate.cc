@@ -8,8 +8,8 @@
 namespace lc {
 
 GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector<int>& prompt,
-                            const GenerateOptions& opt,
-                            const std::function<void(const std::string&)>& on_text) {
+                       const GenerateOptions& opt,
+                       const std::function<void(const std::string&)>& on_text) {
   GenerateStats st;
   check(!prompt.empty(), "generate: the prompt has no tokens (BOS expected at least)");
   const int64_t vocab = std::min<int64_t>(tok.vocab_size(), session.vocab_size());
@@ -41,8 +41,9 @@ GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector
   return st;
 }
 
-GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok, const std::vector<int>& prompt,
-                                  const GenerateOptions& opt, std::vector<std::string>* texts) {
+GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
+                             const std::vector<int>& prompt, const GenerateOptions& opt,
+                             std::vector<std::string>* texts) {
   GenerateStats st;
   check(!prompt.empty(), "generate: the prompt has no tokens (BOS expected at least)");
   const int64_t B = session.n_seqs();

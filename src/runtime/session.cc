@@ -35,8 +35,8 @@ const float* Session::prefill(const int* tokens, int64_t n) {
 const float* Session::decode(int token) { return prefill(&token, 1); }
 
 const float* Session::forward_all(const int* tokens, int64_t n) {
-  check(n >= 1 && n <= max_block(), "forward: block of ", n, " tokens (expected 1..",
-        max_block(), ")");
+  check(n >= 1 && n <= max_block(), "forward: block of ", n, " tokens (expected 1..", max_block(),
+        ")");
   check(n <= capacity() - pos(), "sequence longer than the context of ", capacity(),
         " tokens (raise --ctx)");
   if (block_logits_.size() == 0)

@@ -72,7 +72,7 @@ class Session {
   ThreadPool pool_;
   std::unique_ptr<SequenceState> state_;
   std::unique_ptr<ForwardScratch> scratch_;
-  AlignedBuffer<float> logits_;      // [vocab]
+  AlignedBuffer<float> logits_;        // [vocab]
   AlignedBuffer<float> block_logits_;  // [max_block, vocab], forward_all only
 };
 

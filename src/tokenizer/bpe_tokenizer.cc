@@ -40,7 +40,7 @@ void put_utf8(std::string* o, uint32_t cp) {
 // GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 bytes to
 // U+0100 onwards in byte order.
 struct ByteMap {
-  std::string to_text[256];                   // byte -> UTF-8 of its code point
+  std::string to_text[256];                       // byte -> UTF-8 of its code point
   std::unordered_map<uint32_t, uint8_t> to_byte;  // code point -> byte
   ByteMap() {
     uint32_t next = 256;
@@ -93,7 +93,8 @@ void pretokenize(std::string_view s, std::vector<std::pair<size_t, size_t>>* out
     // 's|'t|'re|'ve|'m|'ll|'d
     if (c == '\'' && i + 1 < n) {
       const uint32_t a = cs[i + 1].cp, b = i + 2 < n ? cs[i + 2].cp : 0;
-      if (a == 's' || a == 't' || a == 'm' || a == 'd') j = i + 2;
+      if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        j = i + 2;
       else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
         j = i + 3;
     }
@@ -142,7 +143,8 @@ class BpeTokenizer final : public Tokenizer {
       byte_ids_[b] = it == ids_.end() ? -1 : it->second;
     }
     for (int64_t i = 0; i < n; ++i)
-      if (spec_.types[i] == 4 && !spec_.tokens[i].empty()) user_defined_.push_back(static_cast<int>(i));
+      if (spec_.types[i] == 4 && !spec_.tokens[i].empty())
+        user_defined_.push_back(static_cast<int>(i));
     // Longest first, then by id (std::sort with a total order: stable_sort's temporary buffer
     // uses nothrow new, which the allocation-counting test build does not replace).
     std::sort(user_defined_.begin(), user_defined_.end(), [&](int a, int b) {
@@ -203,8 +205,10 @@ class BpeTokenizer final : public Tokenizer {
       size_t len;
       const uint32_t cp = decode_utf8(t, p, &len);
       auto it = byte_map().to_byte.find(cp);
-      if (it != byte_map().to_byte.end()) out.push_back(static_cast<char>(it->second));
-      else out.append(t, p, len);
+      if (it != byte_map().to_byte.end())
+        out.push_back(static_cast<char>(it->second));
+      else
+        out.append(t, p, len);
       p += len;
     }
     return out;

@@ -40,8 +40,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
   std::vector<int> types(static_cast<size_t>(n), kPieceNormal);
   if (const GgufValue* tt = g.find("tokenizer.ggml.token_type")) {
     if (tt->type != kGgufArray || tt->ints.size() != tokens.size())
-      fail(g.path, ": GGUF tokenizer.ggml.token_type must be an integer array of ", n,
-           " entries");
+      fail(g.path, ": GGUF tokenizer.ggml.token_type must be an integer array of ", n, " entries");
     for (int64_t i = 0; i < n; ++i) {
       if (tt->ints[i] < 1 || tt->ints[i] > 6)
         fail(g.path, ": GGUF token ", i, " has token_type ", tt->ints[i], ", expected 1..6");
@@ -82,8 +81,9 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const Tok
   if (!spm) fail("only SentencePiece tokenizers can be embedded in a GGUF file");
   const SpmConfig& c = spm->config();
   if (c.remove_extra_whitespaces)
-    fail("the tokenizer squeezes whitespace (SentencePiece remove_extra_whitespaces), which "
-         "GGUF's llama tokenizer cannot express");
+    fail(
+        "the tokenizer squeezes whitespace (SentencePiece remove_extra_whitespaces), which "
+        "GGUF's llama tokenizer cannot express");
   std::vector<std::string> tokens;
   std::vector<double> scores;
   std::vector<int64_t> types;
@@ -95,7 +95,8 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const Tok
       std::string esc;
       for (char ch : text) esc += ch == ' ' ? std::string("\xE2\x96\x81") : std::string(1, ch);
       text = esc;
-      if (static_cast<int>(i) == c.unk_id) type = kPieceUnknown;
+      if (static_cast<int>(i) == c.unk_id)
+        type = kPieceUnknown;
       else if (static_cast<int>(i) == c.bos_id || static_cast<int>(i) == c.eos_id)
         type = kPieceControl;
     }

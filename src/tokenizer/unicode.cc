@@ -7,8 +7,10 @@ bool in_ranges(const CodeRange* r, size_t n, uint32_t cp) {
   size_t lo = 0, hi = n;
   while (lo < hi) {  // first range with hi >= cp
     const size_t mid = (lo + hi) / 2;
-    if (r[mid].hi < cp) lo = mid + 1;
-    else hi = mid;
+    if (r[mid].hi < cp)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo < n && r[lo].lo <= cp;
 }

@@ -169,10 +169,10 @@ std::unique_ptr<ModelFile> export_based(const TrainModel<float>& m, const Export
     }
     if (h > 0) {
       add_copy(*f, m, p + "ffn_norm");
-      const float* fc1 = m.weights() + m.param(p + "ffn_fc1").offset;  // [2h, d]
+      const float* fc1 = m.weights() + m.param(p + "ffn_fc1").offset;   // [2h, d]
       const float* fc2 = m.weights() + m.param(p + "ffn_down").offset;  // [d, h]
       add_tensor(*f, p + "ffn_fc1", {2 * H, d}, [&](float* dst) {
-        std::memcpy(dst, fc1, static_cast<size_t>(4 * h * d));                // value rows
+        std::memcpy(dst, fc1, static_cast<size_t>(4 * h * d));                  // value rows
         std::memcpy(dst + H * d, fc1 + h * d, static_cast<size_t>(4 * h * d));  // gate rows
       });
       add_tensor(*f, p + "ffn_down", {d, H}, [&](float* dst) {

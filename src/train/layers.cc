@@ -1,5 +1,4 @@
 #include "train/layers.h"
-#include "train/layers_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +7,9 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
+#include "train/layers_util.h"
 
 namespace lc::train {
-
 
 template <typename T>
 void gemm_nt(ThreadPool& pool, const T* A, int64_t N, int64_t K, const T* B, int64_t M, T* C) {
@@ -190,7 +189,8 @@ void rmsnorm_forward(ThreadPool& pool, const T* X, const T* w, int64_t N, int64_
 template <typename T>
 void rmsnorm_backward(ThreadPool& pool, const T* X, const T* w, const T* rinv, const T* dY,
                       int64_t N, int64_t d, T* dX, T* dw) {
-  // y_i = x_i r w_i, r = (mean(x^2) + eps)^(-1/2): dx_i = r w_i dy_i - r^3/d x_i sum_j w_j dy_j x_j.
+  // y_i = x_i r w_i, r = (mean(x^2) + eps)^(-1/2): dx_i = r w_i dy_i - r^3/d x_i sum_j w_j dy_j
+  // x_j.
   for_rows(pool, N, d, [&](int64_t n) {
     const T* x = X + n * d;
     const T* dy = dY + n * d;
@@ -214,7 +214,7 @@ void rmsnorm_backward(ThreadPool& pool, const T* X, const T* w, const T* rinv, c
   });
 }
 
-#define LC_TRAIN_INSTANTIATE(T)                                                                    \
+#define LC_TRAIN_INSTANTIATE(T)                                                                   \
   template void gemm_nt<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, T*);       \
   template void transpose<T>(const T*, int64_t, int64_t, T*);                                     \
   template void linear_forward<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, const T*,    \

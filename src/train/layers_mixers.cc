@@ -120,8 +120,10 @@ void attention_backward_ref(ThreadPool& pool, const AttnShape& s, const T* q, co
     const int64_t b = unit / s.n_kv_heads, kh = unit % s.n_kv_heads;
     std::vector<T> p(static_cast<size_t>(s.seq));
     for (int64_t j = 0; j < s.seq; ++j) {
-      std::fill(dk + (b * s.seq + j) * ld + kh * hd, dk + (b * s.seq + j) * ld + (kh + 1) * hd, T(0));
-      std::fill(dv + (b * s.seq + j) * ld + kh * hd, dv + (b * s.seq + j) * ld + (kh + 1) * hd, T(0));
+      std::fill(dk + (b * s.seq + j) * ld + kh * hd, dk + (b * s.seq + j) * ld + (kh + 1) * hd,
+                T(0));
+      std::fill(dv + (b * s.seq + j) * ld + kh * hd, dv + (b * s.seq + j) * ld + (kh + 1) * hd,
+                T(0));
     }
     for (int64_t h = kh * group; h < (kh + 1) * group; ++h) {
       for (int64_t i = 0; i < s.seq; ++i) {
@@ -381,27 +383,27 @@ double cross_entropy(ThreadPool& pool, const T* logits, const int* labels, int64
 }
 
 #define LC_TRAIN_INSTANTIATE(T)                                                                    \
-  template void rope_rotate_half<T>(ThreadPool&, T*, int64_t, int64_t, int64_t, int64_t, int64_t, \
-                                    double, bool);                                                \
-  template void attention_forward<T>(ThreadPool&, const AttnShape&, const T*, const T*, const T*, \
-                                     int64_t, T*);                                                \
-  template void attention_backward<T>(ThreadPool&, const AttnShape&, const T*, const T*,          \
-                                      const T*, int64_t, const T*, const T*, T*, T*, T*);         \
-  template void attention_forward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,      \
-                                         const T*, int64_t, T*);                                  \
-  template void attention_backward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,     \
-                                          const T*, int64_t, const T*, const T*, T*, T*, T*);     \
-  template void taylor_forward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*,  \
-                                  int64_t, T*);                                                   \
-  template void taylor_backward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*, \
-                                   int64_t, const T*, const T*, T*, T*, T*);                      \
-  template void conv_gate_forward<T>(ThreadPool&, int64_t, int64_t, int64_t, const T*, const T*,  \
-                                     T*, T*);                                                     \
-  template void conv_gate_backward<T>(ThreadPool&, int64_t, int64_t, int64_t, const T*,           \
-                                      const T*, const T*, const T*, T*, T*);                      \
-  template void swiglu_forward<T>(ThreadPool&, const T*, int64_t, int64_t, T*);                   \
-  template void swiglu_backward<T>(ThreadPool&, const T*, const T*, int64_t, int64_t, T*);        \
-  template double cross_entropy<T>(ThreadPool&, const T*, const int*, int64_t, int64_t, T*,       \
+  template void rope_rotate_half<T>(ThreadPool&, T*, int64_t, int64_t, int64_t, int64_t, int64_t,  \
+                                    double, bool);                                                 \
+  template void attention_forward<T>(ThreadPool&, const AttnShape&, const T*, const T*, const T*,  \
+                                     int64_t, T*);                                                 \
+  template void attention_backward<T>(ThreadPool&, const AttnShape&, const T*, const T*, const T*, \
+                                      int64_t, const T*, const T*, T*, T*, T*);                    \
+  template void attention_forward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,        \
+                                         const T*, int64_t, T*);                                   \
+  template void attention_backward_ref<T>(ThreadPool&, const AttnShape&, const T*, const T*,       \
+                                          const T*, int64_t, const T*, const T*, T*, T*, T*);      \
+  template void taylor_forward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*,   \
+                                  int64_t, T*);                                                    \
+  template void taylor_backward<T>(ThreadPool&, const TaylorShape&, const T*, const T*, const T*,  \
+                                   int64_t, const T*, const T*, T*, T*, T*);                       \
+  template void conv_gate_forward<T>(ThreadPool&, int64_t, int64_t, int64_t, const T*, const T*,   \
+                                     T*, T*);                                                      \
+  template void conv_gate_backward<T>(ThreadPool&, int64_t, int64_t, int64_t, const T*, const T*,  \
+                                      const T*, const T*, T*, T*);                                 \
+  template void swiglu_forward<T>(ThreadPool&, const T*, int64_t, int64_t, T*);                    \
+  template void swiglu_backward<T>(ThreadPool&, const T*, const T*, int64_t, int64_t, T*);         \
+  template double cross_entropy<T>(ThreadPool&, const T*, const int*, int64_t, int64_t, T*,        \
                                    int64_t*);
 
 LC_TRAIN_INSTANTIATE(float)

@@ -35,5 +35,4 @@ inline void vaxpy(T alpha, const T* x, T* y, int64_t n) {
   }
 }
 
-
 }  // namespace lc::train::detail

@@ -69,8 +69,8 @@ void validate(const TrainConfig& c) {
   if (softmax) {
     check(c.n_heads >= 1 && c.d_model % c.n_heads == 0 && (c.d_model / c.n_heads) % 2 == 0,
           "train: d_model ", c.d_model, " / n_heads ", c.n_heads, " must give an even head dim");
-    check(c.n_kv_heads >= 1 && c.n_heads % c.n_kv_heads == 0, "train: n_kv_heads ",
-          c.n_kv_heads, " must divide n_heads ", c.n_heads);
+    check(c.n_kv_heads >= 1 && c.n_heads % c.n_kv_heads == 0, "train: n_kv_heads ", c.n_kv_heads,
+          " must divide n_heads ", c.n_heads);
   }
   if (c.arch == Arch::Llama) {
     for (Mixer m : c.mixers)
@@ -218,13 +218,14 @@ double TrainModel<T>::forward(ThreadPool& pool, const int* tokens, const int* la
     rmsnorm_forward(pool, L.xin.data(), W + L.attn_norm, N, d, c.norm_eps, L.xn1.data(),
                     L.r1.data());
     T* P = L.projv.data();
-    linear_forward(pool, L.xn1.data(), N, d, W + L.proj, L.proj_bias >= 0 ? W + L.proj_bias : nullptr,
-                   L.proj_width, P);
+    linear_forward(pool, L.xn1.data(), N, d, W + L.proj,
+                   L.proj_bias >= 0 ? W + L.proj_bias : nullptr, L.proj_width, P);
     if (L.mixer == Mixer::Attention || L.mixer == Mixer::Window) {
       const int64_t window = L.mixer == Mixer::Window ? c.window : 0;
       AttnShape s{batch_, seq_, c.n_heads, c.n_kv_heads, c.head_dim(), window};
       if (c.rope) {
-        rope_rotate_half(pool, P, L.proj_width, N, seq_, c.n_heads, c.head_dim(), c.rope_theta, false);
+        rope_rotate_half(pool, P, L.proj_width, N, seq_, c.n_heads, c.head_dim(), c.rope_theta,
+                         false);
         rope_rotate_half(pool, P + qd, L.proj_width, N, seq_, c.n_kv_heads, c.head_dim(),
                          c.rope_theta, false);
       }
@@ -300,13 +301,14 @@ void TrainModel<T>::backward(ThreadPool& pool) {
                          dP + qd, dP + qd + kvd);
       if (c.rope) {  // back through the rotation: rotate the gradients by the negative angle
         rope_rotate_half(pool, dP, ld, N, seq_, c.n_heads, c.head_dim(), c.rope_theta, true);
-        rope_rotate_half(pool, dP + qd, ld, N, seq_, c.n_kv_heads, c.head_dim(), c.rope_theta, true);
+        rope_rotate_half(pool, dP + qd, ld, N, seq_, c.n_kv_heads, c.head_dim(), c.rope_theta,
+                         true);
       }
     } else if (L.mixer == Mixer::Linear) {
       const int64_t qk = c.linear_heads * c.feature_dim;
       TaylorShape s{batch_, seq_, c.linear_heads, c.feature_dim, d / c.linear_heads};
-      taylor_backward(pool, s, P, P + qk, P + 2 * qk, ld, L.mix.data(), dmix_.data(), dP,
-                      dP + qk, dP + 2 * qk);
+      taylor_backward(pool, s, P, P + qk, P + 2 * qk, ld, L.mix.data(), dmix_.data(), dP, dP + qk,
+                      dP + 2 * qk);
     } else {
       conv_gate_backward(pool, batch_, seq_, 2 * d, P, W + L.kernel, L.conv.data(), dmix_.data(),
                          dP, G + L.kernel);

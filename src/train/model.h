@@ -83,7 +83,7 @@ struct ParamInfo {
   std::vector<int64_t> shape;
   int64_t offset = 0;  // into weights() / grads()
   int64_t numel = 0;
-  bool decay = true;   // AdamW weight decay applies (not to norms and biases)
+  bool decay = true;  // AdamW weight decay applies (not to norms and biases)
 };
 
 template <typename T>

@@ -11,8 +11,7 @@
 
 namespace lc::train {
 
-ByteBatches::ByteBatches(std::string data, uint64_t seed)
-    : data_(std::move(data)), state_(seed) {}
+ByteBatches::ByteBatches(std::string data, uint64_t seed) : data_(std::move(data)), state_(seed) {}
 
 void ByteBatches::next(int64_t batch, int64_t seq, int* tokens, int* labels) {
   check(static_cast<int64_t>(data_.size()) >= seq, "train data: ", data_.size(),
@@ -74,7 +73,8 @@ double ByteValidation::loss(ThreadPool& pool, TrainModel<float>& model) const {
   const int64_t n = batches();
   double sum = 0;
   for (int64_t b = 0; b < n; ++b)
-    sum += model.forward(pool, tokens_.data() + b * batch_ * seq_, labels_.data() + b * batch_ * seq_);
+    sum +=
+        model.forward(pool, tokens_.data() + b * batch_ * seq_, labels_.data() + b * batch_ * seq_);
   return n > 0 ? sum / static_cast<double>(n) : 0.0;
 }
 
