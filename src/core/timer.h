@@ -5,8 +5,7 @@
 namespace lc {
 
 inline double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // Peak resident set size of this process in bytes (VmHWM from /proc/self/status; 0 if unknown).
