@@ -89,6 +89,14 @@ BlockAttention block_attention(const ModelConfig& c, int64_t rows, int64_t cache
 
 Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_capacity,
                      int n_threads)
+    : Workspace(c, max_tokens_, cache_capacity, nullptr, n_threads) {}
+
+Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, const AttentionPolicy& policy,
+                     int n_threads)
+    : Workspace(c, max_tokens_, policy.geometry().slots(), &policy, n_threads) {}
+
+Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_capacity,
+                     const AttentionPolicy* policy, int n_threads)
     : max_tokens(max_tokens_),
       x(max_tokens_ * c.d_model),
       xb(max_tokens_ * c.d_model),
@@ -99,14 +107,8 @@ Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, int64_t cache_ca
       proj(max_tokens_ * c.d_model),
       gate(max_tokens_ * c.hidden),
       up(max_tokens_ * c.hidden),
-      attention(block_attention(c, max_tokens_, cache_capacity, nullptr, n_threads)),
+      attention(block_attention(c, max_tokens_, cache_capacity, policy, n_threads)),
       seq_rows(static_cast<size_t>(max_tokens_)) {}
-
-Workspace::Workspace(const ModelConfig& c, int64_t max_tokens_, const AttentionPolicy& policy,
-                     int n_threads)
-    : Workspace(c, max_tokens_, 0, n_threads) {
-  attention = block_attention(c, max_tokens_, policy.geometry().slots(), &policy, n_threads);
-}
 
 size_t Workspace::bytes() const {
   return x.bytes() + xb.bytes() + q.bytes() + k.bytes() + v.bytes() + att.bytes() + proj.bytes() +

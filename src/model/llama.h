@@ -60,6 +60,12 @@ struct Workspace final : ForwardScratch {
 
   int64_t rows() const override { return max_tokens; }
   size_t bytes() const override;
+
+ private:
+  // The one constructor body: attention scratch sized for `policy` (nullptr: plain policies)
+  // over at least cache_capacity slots.
+  Workspace(const ModelConfig& c, int64_t max_tokens, int64_t cache_capacity,
+            const AttentionPolicy* policy, int n_threads);
 };
 
 // ALiBi slopes as MPT generates them (gen_slopes / transformers' build_mpt_alibi_tensor): with
