@@ -131,7 +131,7 @@ TEST(Gguf, HostileHeadersAreRejectedWithContext) {
     return s;
   };
   const uint64_t huge = uint64_t{1} << 60;
-  const uint32_t v1 = 1, bad_type = 77, qtype = 2;
+  const uint32_t v1 = 1, bad_type = 77, qtype = 16, ktype = 12;
   expect_error([&] { load_bytes(good.substr(0, 3)); }, "not a GGUF");
   expect_error([&] { load_bytes(mutate(4, &v1, 4)); }, "version 1");
   expect_error([&] { load_bytes(mutate(8, &huge, 8)); }, "tensors");
@@ -144,7 +144,10 @@ TEST(Gguf, HostileHeadersAreRejectedWithContext) {
   const size_t name_at = find(good, "blk.0.ffn_down.weight");
   const size_t type_at = name_at + 21 + 4 + 2 * 8;
   expect_error([&] { load_bytes(mutate(type_at, &bad_type, 4)); }, "ggml type 77");
-  expect_error([&] { load_bytes(mutate(type_at, &qtype, 4)); }, "Q4_0");
+  expect_error([&] { load_bytes(mutate(type_at, &qtype, 4)); }, "IQ2_XXS");
+  // A K-quant on rows of 64 elements: 256-element blocks do not divide the row.
+  expect_error([&] { load_bytes(mutate(type_at, &ktype, 4)); },
+               "row length 64 is not a multiple of its block size 256");
   // Its offset: misaligned, out of the file, overlapping the previous tensor.
   const uint64_t odd = 4, far = uint64_t{1} << 40, zero = 0;
   expect_error([&] { load_bytes(mutate(type_at + 4, &odd, 8)); }, "not a multiple");

@@ -44,6 +44,13 @@ Isa detect_isa() {
   return Isa::Avx2;
 }
 
+bool cpu_has_avx512_vnni() {
+  if (detect_isa() != Isa::Avx512) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return c & (1u << 11);
+}
+
 bool isa_supported(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(detect_isa()); }
 
 Isa selected_isa() {

@@ -14,5 +14,8 @@ Isa detect_isa();
 Isa selected_isa();
 // Whether `isa` can run here.
 bool isa_supported(Isa isa);
+// Whether the CPU has AVX512_VNNI (vpdpbusd) on top of Isa::Avx512; the quantized kernels use
+// it when present (ops/quant/kernels.h).
+bool cpu_has_avx512_vnni();
 
 }  // namespace lc

@@ -6,12 +6,32 @@
 
 namespace lc {
 
+namespace {
+
+constexpr DTypeInfo kInfo[kDTypeCount] = {
+    {"f32", 1, 4},      {"bf16", 1, 2},     {"f16", 1, 2},        {"q8_0", 32, 34},
+    {"q4_0", 32, 18},   {"q4_1", 32, 20},   {"q5_0", 32, 22},     {"q5_1", 32, 24},
+    {"q2_k", 256, 84},  {"q3_k", 256, 110}, {"q4_k", 256, 144},   {"q5_k", 256, 176},
+    {"q6_k", 256, 210}, {"iq4_nl", 32, 18}, {"iq4_xs", 256, 136},
+};
+
+}  // namespace
+
+const DTypeInfo& dtype_info(DType t) {
+  const auto i = static_cast<size_t>(t);
+  return kInfo[i < static_cast<size_t>(kDTypeCount) ? i : 0];
+}
+
+std::string dtype_names() {
+  std::string out;
+  for (int i = 0; i < kDTypeCount; ++i) out += std::string(i ? ", " : "") + kInfo[i].name;
+  return out;
+}
+
 DType parse_dtype(const std::string& s) {
-  if (s == "f32") return DType::F32;
-  if (s == "bf16") return DType::BF16;
-  if (s == "f16") return DType::F16;
-  if (s == "q8_0") return DType::Q8_0;
-  fail("--dtype: expected f32, bf16, f16 or q8_0, got '", s, "'");
+  for (int i = 0; i < kDTypeCount; ++i)
+    if (s == kInfo[i].name) return static_cast<DType>(i);
+  fail("--dtype: expected one of ", dtype_names(), "; got '", s, "'");
 }
 
 float f16_to_f32(uint16_t h) {

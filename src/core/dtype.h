@@ -6,37 +6,59 @@
 
 namespace lc {
 
-// Q8_0 (GGUF/ggml): blocks of 32 elements, each an fp16 scale d followed by 32 int8 q; element
-// i of a block is d * q[i]. A Q8_0 row must hold a whole number of blocks.
-enum class DType : uint8_t { F32, BF16, F16, Q8_0 };
+// Weight element types. F32/BF16/F16 are plain arrays; the rest are ggml's block-quantized
+// types, stored exactly as llama.cpp writes them (layouts in ops/quant/blocks.h): a row of a
+// quantized matrix is a whole number of blocks of dtype_block() elements, dtype_block_bytes()
+// bytes each. Q8_0: an fp16 scale d and 32 int8 q, element i = d * q[i].
+enum class DType : uint8_t {
+  F32,
+  BF16,
+  F16,
+  Q8_0,
+  Q4_0,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  Q2_K,
+  Q3_K,
+  Q4_K,
+  Q5_K,
+  Q6_K,
+  IQ4_NL,
+  IQ4_XS,
+};
+constexpr int kDTypeCount = 15;
 
 constexpr int64_t kQ8Block = 32;       // elements per Q8_0 block
 constexpr int64_t kQ8BlockBytes = 34;  // fp16 scale + 32 int8
+constexpr int64_t kQKK = 256;          // elements per K-quant (and IQ4_XS) super-block
 
-// Elements per storage block: 32 for Q8_0, 1 otherwise.
-inline int64_t dtype_block(DType t) { return t == DType::Q8_0 ? kQ8Block : 1; }
-// Bytes per element for the element types. Q8_0 has no whole byte count per element; its
-// nominal 1 is only a size estimate -- use dtype_bytes for every size that matters.
-inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : t == DType::Q8_0 ? 1 : 2; }
-// Bytes of n consecutive elements (for Q8_0 n must be a multiple of 32, e.g. a row).
+struct DTypeInfo {
+  const char* name;     // "f32", "q4_k", ... (the --dtype spelling)
+  int64_t block;        // elements per storage block (1 for plain types)
+  int64_t block_bytes;  // bytes per storage block
+};
+const DTypeInfo& dtype_info(DType t);
+
+// Elements per storage block: 32 or 256 for quantized types, 1 otherwise.
+inline int64_t dtype_block(DType t) { return dtype_info(t).block; }
+inline int64_t dtype_block_bytes(DType t) { return dtype_info(t).block_bytes; }
+inline bool dtype_quantized(DType t) { return dtype_info(t).block > 1; }
+// Bytes per element of the plain types (4 or 2). A quantized type has no whole byte count per
+// element; its value here (1) is only a size estimate -- use dtype_bytes for sizes that matter.
+inline size_t dtype_size(DType t) {
+  return t == DType::F32 ? 4 : t == DType::BF16 || t == DType::F16 ? 2 : 1;
+}
+// Bytes of n consecutive elements (for a quantized type n must be a multiple of its block).
 inline int64_t dtype_bytes(DType t, int64_t n) {
-  return t == DType::Q8_0 ? n / kQ8Block * kQ8BlockBytes : n * static_cast<int64_t>(dtype_size(t));
+  const DTypeInfo& i = dtype_info(t);
+  return n / i.block * i.block_bytes;
 }
-inline const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::F32:
-      return "f32";
-    case DType::BF16:
-      return "bf16";
-    case DType::F16:
-      return "f16";
-    case DType::Q8_0:
-      return "q8_0";
-  }
-  return "?";
-}
-// Throws lc::Error for anything but f32|bf16|f16|q8_0.
+inline const char* dtype_name(DType t) { return dtype_info(t).name; }
+// The DType named s (dtype_info names); throws lc::Error naming the accepted names otherwise.
 DType parse_dtype(const std::string& s);
+// "f32, bf16, ..., iq4_xs" (for messages and help).
+std::string dtype_names();
 
 inline float bf16_to_f32(uint16_t h) {
   uint32_t u = static_cast<uint32_t>(h) << 16;

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "ops/quant/validate.h"
 
 namespace lc {
 
@@ -167,23 +168,25 @@ GgufValue read_value(Reader& r, uint32_t type, const std::string& key, const std
   return v;
 }
 
+// ggml type id <-> DType, in DType order.
+constexpr uint32_t kGgmlOfDType[kDTypeCount] = {
+    kGgmlF32,  kGgmlBF16, kGgmlF16,  kGgmlQ8_0, kGgmlQ4_0, kGgmlQ4_1,   kGgmlQ5_0,  kGgmlQ5_1,
+    kGgmlQ2_K, kGgmlQ3_K, kGgmlQ4_K, kGgmlQ5_K, kGgmlQ6_K, kGgmlIQ4_NL, kGgmlIQ4_XS};
+
 bool dtype_of(uint32_t ggml_type, DType* t) {
-  switch (ggml_type) {
-    case kGgmlF32:
-      *t = DType::F32;
+  for (int i = 0; i < kDTypeCount; ++i)
+    if (kGgmlOfDType[i] == ggml_type) {
+      *t = static_cast<DType>(i);
       return true;
-    case kGgmlF16:
-      *t = DType::F16;
-      return true;
-    case kGgmlBF16:
-      *t = DType::BF16;
-      return true;
-    case kGgmlQ8_0:
-      *t = DType::Q8_0;
-      return true;
-    default:
-      return false;
-  }
+    }
+  return false;
+}
+
+std::string supported_types() {
+  std::string out;
+  for (int i = 0; i < kDTypeCount; ++i)
+    out += std::string(i ? ", " : "") + ggml_type_name(kGgmlOfDType[i]);
+  return out;
 }
 
 }  // namespace
@@ -203,19 +206,7 @@ const char* ggml_type_name(uint32_t t) {
   return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 
-uint32_t ggml_type_of(DType t) {
-  switch (t) {
-    case DType::F32:
-      return kGgmlF32;
-    case DType::F16:
-      return kGgmlF16;
-    case DType::BF16:
-      return kGgmlBF16;
-    case DType::Q8_0:
-      return kGgmlQ8_0;
-  }
-  return kGgmlF32;
-}
+uint32_t ggml_type_of(DType t) { return kGgmlOfDType[static_cast<size_t>(t)]; }
 
 bool GgufValue::is_int() const { return type != kGgufString && type != kGgufArray && !is_float(); }
 bool GgufValue::is_float() const { return type == kGgufF32 || type == kGgufF64; }
@@ -336,10 +327,10 @@ GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& name) {
     t.ggml_type = r.read<uint32_t>(what + " type");
     if (!dtype_of(t.ggml_type, &t.dtype))
       fail(name, ": GGUF ", what, " has ggml type ", t.ggml_type, " (", ggml_type_name(t.ggml_type),
-           "), which is not supported (F32, F16, BF16, Q8_0)");
-    if (t.dtype == DType::Q8_0 && t.dims[0] % kQ8Block != 0)
-      fail(name, ": GGUF ", what, " is Q8_0 but its row length ", t.dims[0],
-           " is not a multiple of 32");
+           "), which is not supported (", supported_types(), ")");
+    if (t.dims[0] % dtype_block(t.dtype) != 0)
+      fail(name, ": GGUF ", what, " is ", ggml_type_name(t.ggml_type), " but its row length ",
+           t.dims[0], " is not a multiple of its block size ", dtype_block(t.dtype));
     t.bytes = dtype_bytes(t.dtype, numel);
     t.offset = r.read<uint64_t>(what + " offset");
     g.tensors.push_back(std::move(t));
@@ -366,6 +357,13 @@ GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& name) {
         ((t.dtype == DType::F16 || t.dtype == DType::BF16) &&
          reinterpret_cast<uintptr_t>(t.data) % 2 != 0))
       fail(name, ": GGUF tensor '", t.name, "' data is misaligned for its type");
+    if (dtype_quantized(t.dtype)) {
+      const int64_t bad =
+          ops::quant::first_bad_scale(t.dtype, t.data, t.bytes / dtype_block_bytes(t.dtype));
+      if (bad >= 0)
+        fail(name, ": GGUF tensor '", t.name, "' block ", bad, " has a NaN or infinite scale (",
+             ggml_type_name(t.ggml_type), " scales must be finite)");
+    }
   }
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return g.tensors[a].offset < g.tensors[b].offset; });

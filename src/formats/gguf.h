@@ -35,8 +35,25 @@ enum GgufValueType : uint32_t {
   kGgufI64 = 11,
   kGgufF64 = 12,
 };
-// ggml tensor types this engine reads (others are rejected by name).
-enum GgmlType : uint32_t { kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ8_0 = 8, kGgmlBF16 = 30 };
+// ggml tensor type ids (ggml.h's enum ggml_type) of the types this engine reads; others are
+// rejected by name.
+enum GgmlType : uint32_t {
+  kGgmlF32 = 0,
+  kGgmlF16 = 1,
+  kGgmlQ4_0 = 2,
+  kGgmlQ4_1 = 3,
+  kGgmlQ5_0 = 6,
+  kGgmlQ5_1 = 7,
+  kGgmlQ8_0 = 8,
+  kGgmlQ2_K = 10,
+  kGgmlQ3_K = 11,
+  kGgmlQ4_K = 12,
+  kGgmlQ5_K = 13,
+  kGgmlQ6_K = 14,
+  kGgmlIQ4_NL = 20,
+  kGgmlIQ4_XS = 23,
+  kGgmlBF16 = 30,
+};
 
 const char* gguf_value_type_name(uint32_t t);
 const char* ggml_type_name(uint32_t t);
@@ -95,7 +112,7 @@ bool is_gguf(const uint8_t* data, size_t size);
 GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& name);
 
 // A GGUF model as a ModelFile: general.architecture llama (also mistral, which GGUF stores the
-// same way), tensors used in place (F32/F16/BF16/Q8_0; 1-D tensors converted to owned f32).
+// same way), tensors used in place in any DType (1-D tensors converted to owned f32).
 std::unique_ptr<ModelFile> load_gguf(MappedFile file);
 std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t size,
                                                  const std::string& name);

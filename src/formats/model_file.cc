@@ -7,6 +7,7 @@
 #include "formats/gguf.h"
 #include "formats/hf.h"
 #include "formats/llama2c.h"
+#include "ops/quant/dequant.h"
 #include "ops/reference.h"
 
 namespace lc {
@@ -72,7 +73,7 @@ void ModelFile::convert_matrices(DType to) {
     row.resize(static_cast<size_t>(cols));
     for (int64_t r = 0; r < rows; ++r) {
       const void* src = static_cast<const uint8_t*>(t.data) + dtype_bytes(t.dtype, r * cols);
-      for (int64_t c = 0; c < cols; ++c) row[c] = ops::ref::load(src, t.dtype, c);
+      ops::quant::dequantize_row(t.dtype, src, row.data(), cols);
       uint8_t* out = buf.data() + dtype_bytes(dst, r * cols);
       for (int64_t c = 0; c < cols && dst != DType::Q8_0; ++c) {
         if (dst == DType::F32)

@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/thread_pool.h"
 #include "formats/hf.h"
+#include "ops/quant/dequant.h"
 #include "ops/reference.h"
 
 namespace lc {
@@ -299,10 +300,7 @@ void BasedModel::forward(ThreadPool& pool, BasedScratch& sc, const BasedRows* se
     check(tok >= 0 && tok < c.vocab_size, "token id ", tok, " is out of range [0, ", c.vocab_size,
           ")");
     const void* row = embd_.row(tok);
-    if (embd_.dtype == DType::F32)
-      std::memcpy(x + t * d, row, sizeof(float) * d);
-    else
-      for (int64_t i = 0; i < d; ++i) x[t * d + i] = ops::ref::load(row, embd_.dtype, i);
+    ops::quant::dequantize_row(embd_.dtype, row, x + t * d, d);
   }
   // Row-wise work is split over the pool; each row's arithmetic is the same on any thread.
   // xb = norm(x), after x += out when `add` (the previous sub-layer's output).

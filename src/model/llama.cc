@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "ops/quant/dequant.h"
 #include "ops/reference.h"
 
 namespace lc {
@@ -31,34 +32,6 @@ ops::WeightView row_slice(const ops::WeightView& w, int64_t row0, int64_t rows) 
 
 void add_bias(float* y, const float* b, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] += b[j];
-}
-
-struct MatmulJob {
-  const ops::WeightView* w;
-  float* y;
-};
-
-// Several matmuls that share the input X. Decode (one row): one parallel section, each thread
-// taking its slice of the rows of every matrix (one synchronisation instead of one per matrix).
-void matmul_shared_input(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* x,
-                         int64_t n) {
-  if (n > 1) {
-    // Many rows: each product is long enough to pay for its own hand-off, and ops::matmul
-    // balances the threads dynamically.
-    for (int j = 0; j < n_jobs; ++j) ops::matmul(pool, *jobs[j].w, x, n, jobs[j].y);
-    return;
-  }
-  const ops::KernelTable& K = ops::kernels();
-  int64_t work = 0;
-  for (int j = 0; j < n_jobs; ++j) work += jobs[j].w->rows * jobs[j].w->cols * n;
-  pool.run_sized(work, [&](int t, int nt) {
-    for (int j = 0; j < n_jobs; ++j) {
-      const ops::WeightView& w = *jobs[j].w;
-      int64_t b, e;
-      ThreadPool::split_range(w.rows, 16, t, nt, &b, &e);
-      if (b < e) ops::gemm_for(K, w.dtype)(w.data, w.cols, x, w.cols, n, jobs[j].y, w.rows, b, e);
-    }
-  });
 }
 
 }  // namespace
@@ -239,11 +212,7 @@ void LlamaModel::embed(const int* tokens, int64_t n, float* x) const {
           cfg_.vocab_size, ")");
     const void* row = tok_embd_.row(tok);
     float* dst = x + i * cfg_.d_model;
-    if (tok_embd_.dtype == DType::F32) {
-      std::memcpy(dst, row, sizeof(float) * cfg_.d_model);
-    } else {
-      for (int64_t c = 0; c < cfg_.d_model; ++c) dst[c] = ops::ref::load(row, tok_embd_.dtype, c);
-    }
+    ops::quant::dequantize_row(tok_embd_.dtype, row, dst, cfg_.d_model);
   }
 }
 
@@ -291,8 +260,9 @@ void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* se
     // Attention sub-layer.
     for (int64_t i = 0; i < n; ++i)
       norm(ws.x.data() + i * dim, L.attn_norm, ws.xb.data() + i * dim);
-    const MatmulJob qkv[3] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
-    matmul_shared_input(pool, qkv, 3, ws.xb.data(), n);
+    const ops::MatmulJob qkv[3] = {
+        {&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
+    ops::matmul_shared(pool, qkv, 3, ws.xb.data(), n);
     if (L.bq) {  // biases go on before RoPE (and before any copy of the unrotated key)
       for (int64_t i = 0; i < n; ++i) {
         add_bias(ws.q.data() + i * q_dim, L.bq, q_dim);
@@ -307,8 +277,8 @@ void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* se
     // MLP sub-layer: w_down(silu(w_gate x) * w_up x), or w_down(gelu(w_up x)).
     for (int64_t i = 0; i < n; ++i) norm(ws.x.data() + i * dim, L.ffn_norm, ws.xb.data() + i * dim);
     if (c.ffn == FfnKind::SwiGLU) {
-      const MatmulJob gu[2] = {{&L.w_gate, ws.gate.data()}, {&L.w_up, ws.up.data()}};
-      matmul_shared_input(pool, gu, 2, ws.xb.data(), n);
+      const ops::MatmulJob gu[2] = {{&L.w_gate, ws.gate.data()}, {&L.w_up, ws.up.data()}};
+      ops::matmul_shared(pool, gu, 2, ws.xb.data(), n);
       K.silu_mul(ws.gate.data(), ws.up.data(), n * c.hidden);
     } else {
       ops::matmul(pool, L.w_up, ws.xb.data(), n, ws.gate.data());

@@ -2,8 +2,10 @@
 #include <atomic>
 #include <cmath>
 
+#include "core/aligned.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
+#include "ops/quant/kernels.h"
 
 namespace lc::ops {
 
@@ -17,15 +19,18 @@ void rope_angles(double pos, int64_t head_dim, double theta, float* cos, float* 
   }
 }
 
-void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y) {
-  GemmFn fn = gemm_for(kernels(), W.dtype);
+namespace {
+
+// The rows of Y computed by calling fn for [m0, m1) ranges of W's rows.
+template <class Fn>
+void split_rows(ThreadPool& pool, const WeightView& W, int64_t N, Fn&& fn) {
   if (N == 1) {
     // Decode: a static split (16-row grain, a multiple of the kernels' row tiles) keeps each
     // thread on the same rows every token.
     pool.run_sized(W.rows * W.cols, [&](int t, int nt) {
       int64_t m0, m1;
       ThreadPool::split_range(W.rows, 16, t, nt, &m0, &m1);
-      if (m0 < m1) fn(W.data, W.cols, X, W.cols, N, Y, W.rows, m0, m1);
+      if (m0 < m1) fn(m0, m1);
     });
     return;
   }
@@ -39,11 +44,85 @@ void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, fl
   const int64_t chunk = (target + kGrain - 1) / kGrain * kGrain;
   std::atomic<int64_t> next{0};
   pool.run_sized(W.rows * W.cols * N, [&](int, int nt) {
-    if (nt == 1) return fn(W.data, W.cols, X, W.cols, N, Y, W.rows, 0, W.rows);
+    if (nt == 1) return fn(int64_t{0}, W.rows);
     for (;;) {
       const int64_t m0 = next.fetch_add(chunk, std::memory_order_relaxed);
       if (m0 >= W.rows) return;
-      fn(W.data, W.cols, X, W.cols, N, Y, W.rows, m0, m0 + chunk < W.rows ? m0 + chunk : W.rows);
+      fn(m0, m0 + chunk < W.rows ? m0 + chunk : W.rows);
+    }
+  });
+}
+
+// Per-thread buffers for quantized activations: they grow to the largest product seen and are
+// then reused, so steady-state decode allocates nothing.
+uint8_t* x_scratch(int slot, int64_t bytes) {
+  thread_local AlignedBuffer<uint8_t> bufs[2];
+  AlignedBuffer<uint8_t>& b = bufs[slot];
+  if (static_cast<int64_t>(b.size()) < bytes) b.resize(static_cast<size_t>(bytes));
+  return b.data();
+}
+
+// X quantized for W's type into a per-thread scratch slot (rows split over the pool).
+const void* quantize_input(ThreadPool& pool, const quant::QuantKernels& qk, DType w, const float* X,
+                           int64_t N, int64_t K, int slot) {
+  const int64_t rb = quant::x_row_bytes(w, K);
+  uint8_t* xq = x_scratch(slot, N * rb);
+  const quant::QuantizeXFn f = qk.quantize_for(w);
+  if (N == 1) {
+    f(X, K, xq);
+  } else {
+    for_rows(pool, N, 4 * K, [&](int64_t n) { f(X + n * K, K, xq + n * rb); });
+  }
+  return xq;
+}
+
+}  // namespace
+
+void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y) {
+  if (dtype_quantized(W.dtype)) {
+    const quant::QuantKernels& qk = quant::quant_kernels();
+    const void* xq = quantize_input(pool, qk, W.dtype, X, N, W.cols, 0);
+    const quant::QGemmFn fn = qk.gemm[static_cast<int>(W.dtype)];
+    split_rows(pool, W, N,
+               [&](int64_t m0, int64_t m1) { fn(W.data, W.cols, xq, N, Y, W.rows, m0, m1); });
+    return;
+  }
+  GemmFn fn = gemm_for(kernels(), W.dtype);
+  split_rows(pool, W, N,
+             [&](int64_t m0, int64_t m1) { fn(W.data, W.cols, X, W.cols, N, Y, W.rows, m0, m1); });
+}
+
+void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* X, int64_t N) {
+  if (N > 1) {
+    // Many rows: each product is long enough to pay for its own hand-off, and matmul balances
+    // the threads dynamically.
+    for (int j = 0; j < n_jobs; ++j) matmul(pool, *jobs[j].w, X, N, jobs[j].y);
+    return;
+  }
+  // Decode: X quantized once per activation format the jobs need, then one parallel section in
+  // which each thread takes its slice of the rows of every matrix.
+  const KernelTable& K = kernels();
+  const quant::QuantKernels& qk = quant::quant_kernels();
+  const void* xq[2] = {nullptr, nullptr};  // [BlockQ8x rows, BlockQ8K rows]
+  int64_t work = 0;
+  for (int j = 0; j < n_jobs; ++j) {
+    const WeightView& w = *jobs[j].w;
+    work += w.rows * w.cols;
+    if (!dtype_quantized(w.dtype)) continue;
+    const int slot = quant::uses_q8k(w.dtype) ? 1 : 0;
+    if (!xq[slot]) xq[slot] = quantize_input(pool, qk, w.dtype, X, 1, w.cols, slot);
+  }
+  pool.run_sized(work, [&](int t, int nt) {
+    for (int j = 0; j < n_jobs; ++j) {
+      const WeightView& w = *jobs[j].w;
+      int64_t b, e;
+      ThreadPool::split_range(w.rows, 16, t, nt, &b, &e);
+      if (b >= e) continue;
+      if (dtype_quantized(w.dtype))
+        qk.gemm[static_cast<int>(w.dtype)](w.data, w.cols, xq[quant::uses_q8k(w.dtype) ? 1 : 0], 1,
+                                           jobs[j].y, w.rows, b, e);
+      else
+        gemm_for(K, w.dtype)(w.data, w.cols, X, w.cols, 1, jobs[j].y, w.rows, b, e);
     }
   });
 }

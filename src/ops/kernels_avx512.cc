@@ -13,7 +13,6 @@
 #pragma GCC diagnostic pop
 
 #include "ops/kernels_impl.h"
-#include "ops/kernels_vavx2.h"
 
 namespace lc::ops {
 namespace {
@@ -79,15 +78,6 @@ struct VAvx512 {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
-  static float half(uint16_t h) { return _cvtsh_ss(h); }
-  // One block is 32 bytes: the AVX2 maddubs trick (see kernels_avx2.cc) on 256-bit lanes,
-  // zero-extended to 512 bits.
-  static F dot_q8(const int8_t* w, const int8_t* x) {
-    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
-    return _mm512_zextps256_ps512(_mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1))));
-  }
   // Fold each vector to 256 bits, then three horizontal adds reduce all four at once.
   static void reduce4(F a, F b, F c, F d, float* out) {
     __m256 ab = _mm256_hadd_ps(fold(a), fold(b)), cd = _mm256_hadd_ps(fold(c), fold(d));
@@ -96,15 +86,7 @@ struct VAvx512 {
   }
 };
 
-// Q8_0 blocks are 32 bytes: the 256-bit kernel measured faster than the zero-extended 512-bit
-// one (2048 x 768, one thread, N = 1: 106 vs 135 us on the noisy dev VM), so the table takes it
-// from VAvx2.
-constexpr KernelTable make_avx512_table() {
-  KernelTable t = impl::make_table<VAvx512>(Isa::Avx512);
-  t.gemm_q8_0 = impl::gemm_q8_0<VAvx2>;
-  return t;
-}
-constexpr KernelTable kTable = make_avx512_table();
+constexpr KernelTable kTable = impl::make_table<VAvx512>(Isa::Avx512);
 
 }  // namespace
 

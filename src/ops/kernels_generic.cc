@@ -81,14 +81,6 @@ struct VGeneric {
     for (int i = 1; i < 4; ++i) m = a.v[i] > m ? a.v[i] : m;
     return m;
   }
-  static float half(uint16_t h) { return f16_to_f32(h); }
-  static F dot_q8(const int8_t* w, const int8_t* x) {
-    int32_t s = 0;
-    for (int i = 0; i < 32; ++i) s += static_cast<int32_t>(w[i]) * x[i];
-    F r = zero();
-    r.v[0] = static_cast<float>(s);
-    return r;
-  }
   static void reduce4(F a, F b, F c, F d, float* out) {
     out[0] = reduce(a);
     out[1] = reduce(b);

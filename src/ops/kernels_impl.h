@@ -466,102 +466,6 @@ void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, i
   }
 }
 
-// ------------------------------------------------------------------------------------------
-// Q8_0 weights (llama.cpp's scheme; see KernelTable::gemm_q8_0). X is quantized in chunks of
-// kQ8ChunkRows rows x kQ8ChunkBlocks blocks into stack buffers (36 KiB), so nothing allocates.
-// Loop nest: X chunk (rows, K range) -> 4-row group of W -> X row -> blocks; the 4 weight rows
-// of one K range (<= 17 KiB) stay in L1 while every X row of the chunk passes over them. A row's
-// result is a sum over K ranges of reduce4 over its blocks, independent of N and of the thread
-// split, so decode and prefill agree bit for bit.
-//
-// V must also provide: half(uint16_t) -> float (fp16 scale), and dot_q8(const int8_t* w,
-// const int8_t* x) -> F, a vector whose lanes sum to the exact integer dot of 32 int8 pairs
-// (|x| <= 127, so no intermediate saturates).
-constexpr int64_t kQ8ChunkBlocks = 128;  // 4096 elements of K per chunk
-constexpr int64_t kQ8ChunkRows = 8;
-
-// Per block of 32: d = max|x| / 127, q = round(x / d) in [-127, 127] (d = 0: all q = 0).
-template <class V>
-void quantize_x_q8(const float* x, int64_t n_blocks, int8_t* q, float* d) {
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const float* xb = x + b * kQ8Block;
-    float amax = 0.0f;
-    for (int i = 0; i < kQ8Block; ++i) {
-      const float a = __builtin_fabsf(xb[i]);
-      amax = a > amax ? a : amax;
-    }
-    const float scale = amax / 127.0f;
-    const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-    for (int i = 0; i < kQ8Block; ++i)
-      q[b * kQ8Block + i] = static_cast<int8_t>(__builtin_roundf(xb[i] * inv));
-    d[b] = scale;
-  }
-}
-
-template <class V>
-void gemm_q8_0(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,
-               int64_t ldy, int64_t m0, int64_t m1) {
-  using F = typename V::F;
-  if (N <= 0 || m1 <= m0) return;
-  const int64_t n_blocks = K / kQ8Block;
-  if (n_blocks <= 0) {
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t m = m0; m < m1; ++m) Y[n * ldy + m] = 0.0f;
-    return;
-  }
-  const auto* w = static_cast<const uint8_t*>(W);
-  const int64_t row_bytes = n_blocks * kQ8BlockBytes;
-  alignas(64) int8_t xq[kQ8ChunkRows][kQ8ChunkBlocks * kQ8Block];
-  alignas(64) float xd[kQ8ChunkRows][kQ8ChunkBlocks];
-  for (int64_t n0 = 0; n0 < N; n0 += kQ8ChunkRows) {
-    const int nr = static_cast<int>(imin<int64_t>(kQ8ChunkRows, N - n0));
-    for (int64_t b0 = 0; b0 < n_blocks; b0 += kQ8ChunkBlocks) {
-      const int64_t bl = imin<int64_t>(kQ8ChunkBlocks, n_blocks - b0);
-      for (int r = 0; r < nr; ++r)
-        quantize_x_q8<V>(X + (n0 + r) * ldx + b0 * kQ8Block, bl, xq[r], xd[r]);
-      for (int64_t m = m0; m < m1; m += 4) {
-        const int rows = static_cast<int>(imin<int64_t>(4, m1 - m));
-        const uint8_t* wr[4];
-        // Rows past m1 repeat the last valid row; their results are discarded.
-        for (int i = 0; i < 4; ++i)
-          wr[i] = w + (m + imin(i, rows - 1)) * row_bytes + b0 * kQ8BlockBytes;
-        for (int r = 0; r < nr; ++r) {
-          F a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-          const int8_t* xr = xq[r];
-          for (int64_t b = 0; b < bl; ++b) {
-            const int8_t* xb = xr + b * kQ8Block;
-            const float dx = xd[r][b];
-            const int64_t off = b * kQ8BlockBytes;
-            auto term = [&](const uint8_t* blk, F acc) {
-              uint16_t dw;
-              __builtin_memcpy(&dw, blk, 2);
-              const auto* qw = reinterpret_cast<const int8_t*>(blk + 2);
-              return V::fmadd(V::set1(V::half(dw) * dx), V::dot_q8(qw, xb), acc);
-            };
-            // Rows are contiguous, so the next 4-row group is the 4 * row_bytes after this
-            // one; while this group consumes 4 x 34 bytes per block, prefetch as much of the
-            // next, so that short rows (a few cache lines each) never start cold.
-            if (r == 0) {
-              const uint8_t* pf = wr[0] + 4 * row_bytes + 4 * off;
-              prefetch<false>(pf);
-              prefetch<false>(pf + 64);
-              prefetch<false>(pf + 128);
-            }
-            a0 = term(wr[0] + off, a0);
-            a1 = term(wr[1] + off, a1);
-            a2 = term(wr[2] + off, a2);
-            a3 = term(wr[3] + off, a3);
-          }
-          float out[4];
-          V::reduce4(a0, a1, a2, a3, out);
-          float* yr = Y + (n0 + r) * ldy + m;
-          for (int i = 0; i < rows; ++i) yr[i] = b0 == 0 ? out[i] : yr[i] + out[i];
-        }
-      }
-    }
-  }
-}
-
 template <class V>
 constexpr KernelTable make_table(Isa isa) {
   return KernelTable{isa,
@@ -577,8 +481,7 @@ constexpr KernelTable make_table(Isa isa) {
                      weighted_sum<V>,
                      gemm<V, float, true>,
                      gemm<V, Bf16, true>,
-                     gemm<V, Fp16, true>,
-                     gemm_q8_0<V>};
+                     gemm<V, Fp16, true>};
 }
 
 }  // namespace lc::ops::impl

@@ -1,6 +1,5 @@
 // The AVX2 + FMA + F16C vector wrapper for kernels_impl.h. Included (inside an anonymous
-// namespace, so every instantiation stays internal) by kernels_avx2.cc and by kernels_avx512.cc,
-// whose Q8_0 kernel works on 32-byte blocks and is faster on 256-bit vectors.
+// namespace, so every instantiation stays internal) by kernels_avx2.cc.
 #pragma once
 #include <immintrin.h>
 
@@ -72,14 +71,6 @@ struct VAvx2 {
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
-  }
-  static float half(uint16_t h) { return _cvtsh_ss(h); }
-  // llama.cpp's trick: maddubs multiplies unsigned by signed bytes, so move x's sign onto w.
-  static F dot_q8(const int8_t* w, const int8_t* x) {
-    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
   }
   // Three horizontal adds reduce four vectors at once (a quarter of the cost of four reduce()s).
   static void reduce4(F a, F b, F c, F d, float* out) {

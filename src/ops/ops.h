@@ -3,8 +3,9 @@
 // time from cpuid (core/cpu.h), overridable with LONGCTX_ISA.
 //
 // Conventions: matrices are row-major. A weight matrix W is [M, K] (M output rows, K inputs),
-// stored as f32, bf16, f16 or q8_0 (K a multiple of 32); activations are always f32 and
-// accumulation is always f32.
+// stored as f32, bf16, f16 (the GemmFn kernels here) or one of ggml's block-quantized types
+// (ops/quant/kernels.h; reached through matmul); activations are always f32 at this interface
+// and accumulation is always f32.
 #pragma once
 #include <cstdint>
 
@@ -72,12 +73,6 @@ struct KernelTable {
   GemmFn gemm_f32_nt;
   GemmFn gemm_bf16_nt;
   GemmFn gemm_f16_nt;
-  // Q8_0 weights (K a multiple of 32). As llama.cpp does, each row of X is quantized to int8
-  // per block of 32 (scale max|x|/127, round to nearest) and the block dot products are exact
-  // int32 sums scaled by d_w * d_x. The result therefore differs from the exact product by at
-  // most sum_b (d_x,b / 2) * sum_{k in b} |w_k| (plus f32 rounding); decode and prefill give
-  // bit-identical results for the same row of X.
-  GemmFn gemm_q8_0;
 };
 
 // The table for the selected ISA (computed once; thread-safe).
@@ -85,9 +80,9 @@ const KernelTable& kernels();
 // The table for a given ISA; only call with isa_supported(isa).
 const KernelTable& kernels_for(Isa isa);
 
-// stream_nt picks the experimental gemm_*_nt kernels (see KernelTable).
+// The kernel for a plain (f32/bf16/f16) weight type; stream_nt picks the experimental
+// gemm_*_nt kernels (see KernelTable). Quantized types go through matmul.
 inline GemmFn gemm_for(const KernelTable& k, DType t, bool stream_nt = false) {
-  if (t == DType::Q8_0) return k.gemm_q8_0;  // no streaming variant
   if (stream_nt) {
     return t == DType::F32 ? k.gemm_f32_nt : t == DType::BF16 ? k.gemm_bf16_nt : k.gemm_f16_nt;
   }
@@ -103,7 +98,17 @@ void layernorm(const float* x, const float* w, float* y, int64_t n, float eps);
 // Exact GELU in place: x * Phi(x) = x/2 * (1 + erf(x / sqrt(2))) (torch's approximate='none').
 void gelu(float* x, int64_t n);
 
-// Threaded Y[N, W.rows] = X[N, W.cols] * W^T, splitting the rows of W across the pool.
+// Threaded Y[N, W.rows] = X[N, W.cols] * W^T, splitting the rows of W across the pool. For a
+// quantized W, each row of X is quantized once (into a per-thread buffer that only grows).
 void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y);
+
+// One of several products that share their input X.
+struct MatmulJob {
+  const WeightView* w;
+  float* y;
+};
+// Y_j = X W_j^T for every job. Decode (N == 1): X is quantized once per activation format and
+// one parallel section covers all jobs (one synchronisation instead of one per matrix).
+void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* X, int64_t N);
 
 }  // namespace lc::ops

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/quant/dequant.h"
+
 namespace lc::ops::ref {
 
 float load(const void* W, DType t, int64_t i) {
@@ -13,14 +15,9 @@ float load(const void* W, DType t, int64_t i) {
       return bf16_to_f32(static_cast<const uint16_t*>(W)[i]);
     case DType::F16:
       return f16_to_f32(static_cast<const uint16_t*>(W)[i]);
-    case DType::Q8_0: {
-      const auto* block = static_cast<const uint8_t*>(W) + i / kQ8Block * kQ8BlockBytes;
-      uint16_t d;
-      std::memcpy(&d, block, 2);
-      return f16_to_f32(d) * static_cast<float>(static_cast<int8_t>(block[2 + i % kQ8Block]));
-    }
+    default:
+      return quant::dequantize_one(t, W, i);
   }
-  return 0.0f;
 }
 
 void gemm(const void* W, DType t, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,

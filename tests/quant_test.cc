@@ -1,0 +1,217 @@
+// Block-quantized weights: every ISA's quantized product (ops/quant/kernels.h) against the plain
+// reference -- dequantize (ops/quant/dequant.h), then the exact product in double -- for every
+// type, over odd row counts, one block and many, row ranges, and extreme scales.
+//
+// Tolerance, from the maths of the kernels: each row of X is quantized per activation block b to
+// q = round(x / d_b) (d_b = max|x in b| / 127; for 32-element blocks d_b is then rounded to fp16,
+// relative error <= 2^-11), so each element moves by at most d_b (1/2 + 127 * 2^-11) < 0.57 d_b,
+// and the integer block dots are exact. Hence
+//   |got - exact| <= sum_b 0.57 d_b * sum_{k in b} |w_k|          (activation quantization)
+//                  + 1e-5 * sum_k |x_k w_k| + 1e-30                (f32 scale products and sums)
+// The reference dequantizers themselves are checked bit for bit against gguf.quants.dequantize
+// in make parity (tests/parity/quant_parity.py).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "ops/quant/dequant.h"
+#include "ops/quant/kernels.h"
+#include "ops/quant/validate.h"
+
+namespace lc::ops::quant {
+namespace {
+
+const DType kTypes[] = {DType::Q4_0, DType::Q4_1,   DType::Q5_0, DType::Q5_1,
+                        DType::Q8_0, DType::IQ4_NL, DType::Q2_K, DType::Q3_K,
+                        DType::Q4_K, DType::Q5_K,   DType::Q6_K, DType::IQ4_XS};
+
+std::vector<Isa> isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+enum class Scales { Normal, Zero, Subnormal, MaxF16 };
+
+uint16_t pick_scale(Scales s, Rng& rng) {
+  switch (s) {
+    case Scales::Zero:
+      return rng.uniform() < 0.5f ? 0x0000 : 0x8000;
+    case Scales::Subnormal:
+      return static_cast<uint16_t>(1 + (rng.next_u64() % 0x3ff)) |
+             (rng.uniform() < 0.5f ? 0 : 0x8000);
+    case Scales::MaxF16:
+      return rng.uniform() < 0.5f ? 0x7bff : 0xfbff;
+    case Scales::Normal:
+      break;
+  }
+  return f32_to_f16((rng.uniform() - 0.3f) * 0.05f);
+}
+
+// rows x K weights of type t: random bits, then finite scales of the chosen kind.
+std::vector<uint8_t> random_weights(DType t, int64_t rows, int64_t K, Scales s, Rng& rng) {
+  const int64_t nb = rows * K / dtype_block(t), bb = dtype_block_bytes(t);
+  std::vector<uint8_t> w(static_cast<size_t>(nb * bb));
+  for (auto& b : w) b = static_cast<uint8_t>(rng.next_u64());
+  const ScaleFields f = scale_fields(t);
+  for (int64_t i = 0; i < nb; ++i)
+    for (int off : {f.a, f.b})
+      if (off >= 0) {
+        const uint16_t v = pick_scale(s, rng);
+        std::memcpy(w.data() + i * bb + off, &v, 2);
+      }
+  EXPECT_EQ(first_bad_scale(t, w.data(), nb), -1);
+  return w;
+}
+
+struct Case {
+  int64_t M, K, N, m0, m1;
+};
+
+// Checks one product against the bound; the kernel's Y goes to *y for cross-ISA comparisons.
+void check_product(const QuantKernels& qk, DType t, const Case& c, Scales s, uint64_t seed,
+                   std::vector<float>* out) {
+  SCOPED_TRACE(testing::Message() << qk.name << " " << dtype_name(t) << " M=" << c.M << " K=" << c.K
+                                  << " N=" << c.N << " rows [" << c.m0 << "," << c.m1 << ") scales "
+                                  << static_cast<int>(s));
+  Rng rng(seed);
+  const std::vector<uint8_t> w = random_weights(t, c.M, c.K, s, rng);
+  std::vector<float> x(static_cast<size_t>(c.N * c.K));
+  for (auto& v : x) v = rng.normal() * (rng.uniform() < 0.05f ? 20.0f : 1.0f);
+  std::vector<float> wf(static_cast<size_t>(c.M * c.K));
+  dequantize_row(t, w.data(), wf.data(), c.M * c.K);
+  std::vector<uint8_t> xq(static_cast<size_t>(c.N * x_row_bytes(t, c.K)));
+  quantize_rows(qk, t, x.data(), c.K, c.N, c.K, xq.data());
+  const float sentinel = -12345.0f;
+  std::vector<float> y(static_cast<size_t>(c.N * c.M), sentinel);
+  qk.gemm[static_cast<int>(t)](w.data(), c.K, xq.data(), c.N, y.data(), c.M, c.m0, c.m1);
+  const int64_t xb = uses_q8k(t) ? 256 : 32;
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t m = 0; m < c.M; ++m) {
+      const float got = y[n * c.M + m];
+      if (m < c.m0 || m >= c.m1) {
+        ASSERT_EQ(got, sentinel) << "row " << m << " outside the range was written";
+        continue;
+      }
+      double exact = 0, mag = 0, qerr = 0;
+      for (int64_t b = 0; b < c.K / xb; ++b) {
+        double amax = 0, wabs = 0;
+        for (int64_t k = b * xb; k < (b + 1) * xb; ++k) {
+          const double xv = x[n * c.K + k], wv = wf[m * c.K + k];
+          exact += xv * wv;
+          mag += std::fabs(xv * wv);
+          amax = std::fmax(amax, std::fabs(xv));
+          wabs += std::fabs(wv);
+        }
+        qerr += 0.57 * amax / 127.0 * wabs;
+      }
+      ASSERT_TRUE(std::isfinite(got)) << "row " << m << " x row " << n;
+      ASSERT_NEAR(got, exact, qerr + 1e-5 * mag + 1e-30) << "row " << m << " x row " << n;
+    }
+  *out = y;
+}
+
+TEST(Quant, EveryTypeEveryIsaMatchesTheReference) {
+  uint64_t seed = 1;
+  for (DType t : kTypes) {
+    const int64_t B = dtype_block(t);
+    const Case cases[] = {
+        {1, B, 1, 0, 1},         // one block, one row
+        {7, 3 * B, 1, 0, 7},     // decode, odd rows, a few blocks
+        {13, 9 * B, 5, 2, 11},   // prefill-shaped, a row range
+        {5, 2 * B, 11, 0, 5},    // more activation rows than the driver's group
+        {67, 17 * B, 3, 1, 66},  // many blocks (a K of 544 or 4352)
+    };
+    for (const Case& c : cases)
+      for (Scales s : {Scales::Normal, Scales::Zero, Scales::Subnormal, Scales::MaxF16}) {
+        std::vector<float> first;
+        for (Isa isa : isas()) {
+          std::vector<float> y;
+          check_product(quant_kernels_for(isa), t, c, s, seed, &y);
+          if (HasFatalFailure()) return;
+          // Tables agree with each other far more closely than with the exact product: the
+          // same integer dots, summed in another order.
+          if (first.empty()) {
+            first = y;
+            continue;
+          }
+          for (size_t i = 0; i < y.size(); ++i)
+            ASSERT_NEAR(y[i], first[i], 1e-5 * (std::fabs(first[i]) + 1e-3))
+                << quant_kernels_for(isa).name << " " << dtype_name(t) << " i=" << i;
+        }
+        ++seed;
+      }
+  }
+}
+
+TEST(Quant, DecodeRowsEqualPrefillRowsBitForBit) {
+  for (Isa isa : isas()) {
+    const QuantKernels& qk = quant_kernels_for(isa);
+    for (DType t : kTypes) {
+      SCOPED_TRACE(testing::Message() << qk.name << " " << dtype_name(t));
+      Rng rng(77);
+      const int64_t M = 19, K = 4 * dtype_block(t), N = 10;
+      const std::vector<uint8_t> w = random_weights(t, M, K, Scales::Normal, rng);
+      std::vector<float> x(static_cast<size_t>(N * K));
+      for (auto& v : x) v = rng.normal();
+      const int64_t rb = x_row_bytes(t, K);
+      std::vector<uint8_t> xq(static_cast<size_t>(N * rb));
+      quantize_rows(qk, t, x.data(), K, N, K, xq.data());
+      std::vector<float> all(static_cast<size_t>(N * M)), one(static_cast<size_t>(M));
+      qk.gemm[static_cast<int>(t)](w.data(), K, xq.data(), N, all.data(), M, 0, M);
+      for (int64_t n = 0; n < N; ++n) {
+        qk.gemm[static_cast<int>(t)](w.data(), K, xq.data() + n * rb, 1, one.data(), M, 0, 7);
+        qk.gemm[static_cast<int>(t)](w.data(), K, xq.data() + n * rb, 1, one.data(), M, 7, M);
+        for (int64_t m = 0; m < M; ++m) ASSERT_EQ(one[m], all[n * M + m]) << n << "," << m;
+      }
+    }
+  }
+}
+
+TEST(Quant, ActivationQuantizersAreTheSameOnEveryIsa) {
+  Rng rng(3);
+  std::vector<float> x(512);
+  for (auto& v : x) v = rng.normal() * 4.0f;
+  for (int i = 256; i < 288; ++i) x[i] = 0.0f;  // an all-zero block
+  for (DType t : {DType::Q4_0, DType::Q4_K}) {
+    const int64_t rb = x_row_bytes(t, 512);
+    std::vector<uint8_t> ref(static_cast<size_t>(rb)), got(static_cast<size_t>(rb));
+    quant_kernels_for(Isa::Generic).quantize_for(t)(x.data(), 512, ref.data());
+    for (Isa isa : isas()) {
+      quant_kernels_for(isa).quantize_for(t)(x.data(), 512, got.data());
+      EXPECT_EQ(std::memcmp(ref.data(), got.data(), ref.size()), 0)
+          << quant_kernels_for(isa).name << " " << dtype_name(t);
+    }
+  }
+}
+
+TEST(Quant, BlockSizesAndNames) {
+  EXPECT_EQ(dtype_bytes(DType::Q4_0, 64), 36);
+  EXPECT_EQ(dtype_bytes(DType::Q4_K, 512), 288);
+  EXPECT_EQ(dtype_bytes(DType::IQ4_XS, 256), 136);
+  for (DType t : kTypes) EXPECT_EQ(parse_dtype(dtype_name(t)), t);
+  EXPECT_THROW(parse_dtype("q4_2"), Error);
+}
+
+TEST(Quant, NanAndInfScalesAreFound) {
+  for (DType t : kTypes) {
+    Rng rng(9);
+    std::vector<uint8_t> w = random_weights(t, 1, 3 * dtype_block(t), Scales::Normal, rng);
+    const ScaleFields f = scale_fields(t);
+    for (uint16_t bad : {uint16_t{0x7c00}, uint16_t{0xfc00}, uint16_t{0x7e01}}) {
+      std::vector<uint8_t> v = w;
+      const int off = f.b >= 0 ? f.b : f.a;
+      std::memcpy(v.data() + 2 * dtype_block_bytes(t) + off, &bad, 2);
+      EXPECT_EQ(first_bad_scale(t, v.data(), 3), 2) << dtype_name(t);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lc::ops::quant
