@@ -1,12 +1,16 @@
-// PLACEHOLDER until the SIMD kernels land: the generic table under this ISA's name.
-#include "ops/quant/kernels_internal.h"
+// The AVX-512 VNNI quantized table: the SIMD kernels of simd_q32.h and simd_k.h on vpdpbusd
+// (simd_dot.h's VnniDot, 256-bit registers); anything they do not provide stays generic.
+#include "ops/quant/simd_k.h"
+#include "ops/quant/simd_q32.h"
 
 namespace lc::ops::quant {
 namespace {
 QuantKernels make_table() {
   QuantKernels t = quant_kernels_generic();
   t.isa = Isa::Avx512;
-  t.name = "avx512vnni";
+  t.name = VnniDot::kName;
+  fill_q32<VnniDot>(t);
+  fill_k<VnniDot>(t);
   return t;
 }
 }  // namespace
