@@ -7,6 +7,7 @@
 // relative error <= 2^-11), so each element moves by at most d_b (1/2 + 127 * 2^-11) < 0.57 d_b,
 // and the integer block dots are exact. Hence
 //   |got - exact| <= sum_b 0.57 d_b * sum_{k in b} |w_k|          (activation quantization)
+//                  + sum_b |m_b| * 32 max|x in b| * 2^-11         (Q4_1/Q5_1: s = d sum q in fp16)
 //                  + 1e-5 * sum_k |x_k w_k| + 1e-30                (f32 scale products and sums)
 // The reference dequantizers themselves are checked bit for bit against gguf.quants.dequantize
 // in make parity (tests/parity/quant_parity.py).
@@ -110,6 +111,14 @@ void check_product(const QuantKernels& qk, DType t, const Case& c, Scales s, uin
           wabs += std::fabs(wv);
         }
         qerr += 0.57 * amax / 127.0 * wabs;
+        // Q4_1 / Q5_1 add m_w * s, where s = d * sum(q) is held at fp16 precision too:
+        // |s| <= 32 amax, relative error <= 2^-11.
+        if (t == DType::Q4_1 || t == DType::Q5_1) {
+          uint16_t mh;
+          std::memcpy(&mh, w.data() + (m * c.K / 32 + b) * dtype_block_bytes(t) + scale_fields(t).b,
+                      2);
+          qerr += std::fabs(f16_to_f32(mh)) * 32.0 * amax / 2048.0;
+        }
       }
       ASSERT_TRUE(std::isfinite(got)) << "row " << m << " x row " << n;
       ASSERT_NEAR(got, exact, qerr + 1e-5 * mag + 1e-30) << "row " << m << " x row " << n;

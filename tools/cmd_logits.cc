@@ -22,7 +22,8 @@ int cmd_logits(int argc, char** argv) {
     std::fputs(
         "usage: longctx logits -m MODEL [-z TOKENIZER] (-p TEXT | --tokens ID,ID,...)\n"
         "                      [--out FILE] [-t THREADS] [--ctx N] [--dtype D]\n"
-        "  -p TEXT is tokenized with BOS first; --tokens is used as given (no BOS).\n"
+        "  -p TEXT is tokenized (BOS first when the tokenizer adds one); --tokens is used as "
+        "given.\n"
         "  Writes [n_tokens, vocab] float32 to --out (default: stdout).\n",
         stdout);
     return 0;
@@ -39,7 +40,8 @@ int cmd_logits(int argc, char** argv) {
   const int64_t vocab = model->vocab_size();
   std::vector<int> tokens;
   if (a.has("-p")) {
-    tokens = load_tokenizer_for(a, *file)->encode(a.str("-p"), true);
+    const auto tok = load_tokenizer_for(a, *file);
+    tokens = tok->encode(a.str("-p"), tok->adds_bos());
   } else {
     for (int64_t id : ids) {
       if (id >= vocab) fail("--tokens: id ", id, " is out of range [0, ", vocab, ")");

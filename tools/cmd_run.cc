@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "model/registry.h"
 #include "runtime/batch_session.h"
 #include "runtime/generate.h"
@@ -16,16 +17,18 @@ namespace lc::cli {
 
 namespace {
 const char* kHelp =
-    "usage: longctx run -m MODEL [-z TOKENIZER] [-p PROMPT | -f PROMPT_FILE] [-n N] [--temp T]\n"
-    "                   [--top-k K] [--top-p P] [--seed S] [-t THREADS] [--ctx N]\n"
-    "                   [--dtype f32|bf16|f16] [--verbose] [attention flags]\n"
+    "usage: longctx run -m MODEL [-z TOKENIZER] [-p PROMPT | -f PROMPT_FILE | --tokens IDS]\n"
+    "                   [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS]\n"
+    "                   [--ctx N] [--dtype D] [--ids] [--verbose] [attention flags]\n"
+    "  --tokens IDS  the prompt as token ids (comma-separated), used as given (no BOS added)\n"
+    "  --ids       print the generated token ids (one comma-separated line) instead of text\n"
     "  -n N        tokens to generate (default 256)\n"
     "  --temp T    sampling temperature, 0 = greedy (default 1.0)\n"
     "  --top-k K   sample among the K most likely tokens (0 = off)\n"
     "  --top-p P   nucleus sampling mass in (0, 1] (1 = off)\n"
     "  --ctx N     context (KV cache) size for --attn full; default the model's trained context\n"
     "              (window, streaming and lambda keep a bounded cache and have no limit)\n"
-    "  --dtype D   convert weight matrices at load (default: as stored)\n"
+    "  --dtype D   convert weight matrices at load, e.g. f32 (default: as stored)\n"
     "  --verbose   print prompt and generation tokens/s to stderr\n"
     "  --batch B   B independent sequences from the prompt (sampler seeds S, S+1, ...), each\n"
     "              decode step one forward over all of them; printed one after another\n";
@@ -68,14 +71,23 @@ GenerateStats run_batch(const Model& model, const SessionOptions& so, int64_t ba
   return st;
 }
 
-// The prompt is echoed as given, then the continuation is streamed after it.
+// The prompt is echoed as given, then the continuation is streamed after it (or, with ids,
+// only the generated ids are printed, on one line).
 GenerateStats run_one(const Model& model, const SessionOptions& so, const Tokenizer& tok,
-                      const std::string& prompt, const std::vector<int>& tokens,
-                      const GenerateOptions& g) {
+                      const std::string& prompt, const std::vector<int>& tokens, GenerateOptions g,
+                      bool ids) {
   Session session(model, so);
   if (static_cast<int64_t>(tokens.size()) > session.capacity())
     fail("the prompt is ", tokens.size(), " tokens, longer than the context of ",
          session.capacity(), " tokens (raise --ctx)");
+  if (ids) {
+    int64_t n = 0;
+    g.on_token = [&](int id) { std::printf("%s%d", n++ ? "," : "", id); };
+    const GenerateStats st = generate(session, tok, tokens, g, [](const std::string&) {});
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    return st;
+  }
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   const GenerateStats st = generate(session, tok, tokens, g, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -89,18 +101,23 @@ GenerateStats run_one(const Model& model, const SessionOptions& so, const Tokeni
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",     "-z",      "-p",      "-f",     "-n",
-                                    "--temp", "--top-k", "--top-p", "--seed", "-t",
-                                    "--ctx",  "--dtype", "--batch"};
+  std::vector<std::string> flags = {"-m",     "-z",      "-p",      "-f",      "-n",
+                                    "--temp", "--top-k", "--top-p", "--seed",  "-t",
+                                    "--ctx",  "--dtype", "--batch", "--tokens"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
-  Args a("run", flags, {"--verbose", "--help"});
+  Args a("run", flags, {"--verbose", "--ids", "--help"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
     std::fputs(attention_flags_help().c_str(), stdout);
     return 0;
   }
-  if (a.has("-p") && a.has("-f")) fail("-p and -f are mutually exclusive");
+  if (a.has("-p") + a.has("-f") + a.has("--tokens") > 1)
+    fail("-p, -f and --tokens are mutually exclusive (give the prompt one way)");
+  if (a.has("--ids") && a.has("--batch")) fail("--ids prints one sequence; drop --batch");
+  const std::vector<int64_t> prompt_ids =
+      a.has("--tokens") ? parse_int_list("--tokens", a.str("--tokens"), 0, INT32_MAX)
+                        : std::vector<int64_t>{};
   // Validate every flag before the (possibly slow) model load.
   GenerateOptions g;
   g.max_new_tokens = a.integer("-n", 256, 0, 1'000'000'000);
@@ -127,9 +144,20 @@ int cmd_run(int argc, char** argv) {
                  c.ctx_len_source.empty() ? "" : " (", c.ctx_len_source.c_str(),
                  c.ctx_len_source.empty() ? "" : ")");
   }
-  const std::vector<int> tokens = tok->encode(prompt, /*add_bos=*/true);
-  const GenerateStats st = a.has("--batch") ? run_batch(*model, so, batch, *tok, prompt, tokens, g)
-                                            : run_one(*model, so, *tok, prompt, tokens, g);
+  std::vector<int> tokens;
+  if (a.has("--tokens")) {
+    for (int64_t id : prompt_ids) {
+      if (id >= model->vocab_size())
+        fail("--tokens: id ", id, " is out of range [0, ", model->vocab_size(), ")");
+      tokens.push_back(static_cast<int>(id));
+    }
+  } else {
+    tokens = tok->encode(prompt, tok->adds_bos());
+  }
+  if (tokens.empty()) fail("the prompt is empty: give -p TEXT, -f FILE or --tokens IDS");
+  const GenerateStats st = a.has("--batch")
+                               ? run_batch(*model, so, batch, *tok, prompt, tokens, g)
+                               : run_one(*model, so, *tok, prompt, tokens, g, a.has("--ids"));
   if (st.hit_context_limit)
     std::fprintf(stderr, "longctx run: stopped at the context limit of %lld tokens\n",
                  static_cast<long long>(st.context_limit));

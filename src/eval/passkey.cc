@@ -49,7 +49,7 @@ PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uin
         n, static_cast<int64_t>(std::floor(depth_u * static_cast<double>(n + 1))));
     p.depth = n > 0 ? static_cast<double>(p.slot) / static_cast<double>(n) : 0.0;
     p.text = passkey_text(n, p.slot, key);
-    p.tokens = tok.encode(p.text, /*add_bos=*/true);
+    p.tokens = tok.encode(p.text, tok.adds_bos());
     return p;
   };
   auto fits = [&](const PasskeyPrompt& p) {
@@ -118,7 +118,7 @@ namespace {
 // the prompt's tokens are its prefix (the usual case), else KEY encoded alone (the tokenizer's
 // dummy-prefix space standing for the separating space).
 std::vector<int> key_tokens(const Tokenizer& tok, const PasskeyPrompt& p, uint64_t key) {
-  std::vector<int> all = tok.encode(p.text + " " + std::to_string(key), true);
+  std::vector<int> all = tok.encode(p.text + " " + std::to_string(key), tok.adds_bos());
   if (all.size() > p.tokens.size() && std::equal(p.tokens.begin(), p.tokens.end(), all.begin()))
     return std::vector<int>(all.begin() + static_cast<std::ptrdiff_t>(p.tokens.size()), all.end());
   return tok.encode(std::to_string(key), false);

@@ -52,7 +52,7 @@ std::vector<PplDoc> tokenize_documents(const Tokenizer& tok, const std::vector<s
   for (size_t i = 0; i < paths.size(); ++i) {
     PplDoc d;
     d.path = paths[i];
-    d.tokens = tok.encode(texts[i], /*add_bos=*/!opt.stream);
+    d.tokens = tok.encode(texts[i], !opt.stream && tok.adds_bos());
     d.tokens_total = static_cast<int64_t>(d.tokens.size());
     if (opt.max_len && d.tokens_total > opt.max_len)
       d.tokens.resize(static_cast<size_t>(opt.max_len));

@@ -26,6 +26,7 @@ GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector
     // Only ids the tokenizer knows are sampled (a model's vocabulary may be padded).
     int next = sampler.sample(logits, vocab);
     if (next == tok.eos_id() || next == tok.bos_id()) break;
+    if (opt.on_token) opt.on_token(next);
     on_text(tok.decode(prev, next));
     ++st.n_generated;
     prev = next;

@@ -16,6 +16,8 @@ namespace lc {
 struct GenerateOptions {
   int64_t max_new_tokens = 256;
   SamplerOptions sampler;
+  // Called with each generated token id, before its text (optional; single-sequence generate).
+  std::function<void(int)> on_token;
 };
 
 struct GenerateStats {

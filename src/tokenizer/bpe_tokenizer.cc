@@ -215,6 +215,7 @@ class BpeTokenizer final : public Tokenizer {
   }
   int vocab_size() const override { return static_cast<int>(spec_.tokens.size()); }
   int bos_id() const override { return spec_.bos_id; }
+  bool adds_bos() const override { return spec_.add_bos && spec_.bos_id >= 0; }
   int eos_id() const override { return spec_.eos_id; }
 
  private:

@@ -18,6 +18,7 @@ struct BpeSpec {
   std::vector<std::string> merges;  // "left right", rank = index
   int bos_id = -1;
   int eos_id = -1;
+  bool add_bos = true;  // sequences start with BOS when there is one (Tokenizer::adds_bos)
 };
 
 // Validates the spec (merges must name tokens; bad entries give lc::Error naming `name`).

@@ -60,6 +60,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
     config.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", n, 2);
     config.unk_id = optional_id(g, "tokenizer.ggml.unknown_token_id", n, 0);
     config.add_dummy_prefix = g.get_bool("tokenizer.ggml.add_space_prefix", true);
+    config.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", true);
     config.remove_extra_whitespaces = false;  // llama.cpp's SPM tokenizer keeps spaces as given
     return std::make_unique<SpmTokenizer>(std::move(pieces), config, g.path);
   }
@@ -70,6 +71,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
     spec.merges = string_array(g, "tokenizer.ggml.merges");
     spec.bos_id = optional_id(g, "tokenizer.ggml.bos_token_id", n, -1);
     spec.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", n, -1);
+    spec.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", true);
     return make_bpe_tokenizer(std::move(spec), g.path);
   }
   fail(g.path, ": GGUF tokenizer.ggml.model '", model,
@@ -112,6 +114,7 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const Tok
       {"tokenizer.ggml.add_space_prefix", gguf_bool(c.add_dummy_prefix)},
   };
   if (c.bos_id >= 0) kv.push_back({"tokenizer.ggml.bos_token_id", gguf_u32(c.bos_id)});
+  kv.push_back({"tokenizer.ggml.add_bos_token", gguf_bool(c.add_bos)});
   if (c.eos_id >= 0) kv.push_back({"tokenizer.ggml.eos_token_id", gguf_u32(c.eos_id)});
   if (c.unk_id >= 0) kv.push_back({"tokenizer.ggml.unknown_token_id", gguf_u32(c.unk_id)});
   return kv;

@@ -31,6 +31,7 @@ struct SpmConfig {
   bool remove_extra_whitespaces = false;  // strip leading/trailing spaces, collapse runs
   bool byte_fallback = true;              // characters without a piece -> <0xXX> pieces
   bool control_decodes_empty = true;      // control/unknown pieces decode to "" (else raw text)
+  bool add_bos = true;                    // sequences start with BOS (Tokenizer::adds_bos)
 };
 
 // The byte value of a "<0xXX>" piece (hex digits in either case), or -1 if the text is not one.
@@ -55,6 +56,7 @@ class SpmTokenizer final : public Tokenizer {
   std::string decode(int prev_id, int id) const override;
   int vocab_size() const override { return static_cast<int>(pieces_.size()); }
   int bos_id() const override { return config_.bos_id; }
+  bool adds_bos() const override { return config_.add_bos && config_.bos_id >= 0; }
   int eos_id() const override { return config_.eos_id; }
   const std::vector<SpmPiece>& pieces() const { return pieces_; }
   const SpmConfig& config() const { return config_; }

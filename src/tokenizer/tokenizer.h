@@ -23,6 +23,10 @@ class Tokenizer {
   virtual std::string decode(int prev_id, int id) const = 0;
   virtual int vocab_size() const = 0;
   virtual int bos_id() const = 0;
+  // Whether a sequence starts with BOS (the file's own setting, e.g. GGUF
+  // tokenizer.ggml.add_bos_token; true where a format does not say). Callers encoding a prompt
+  // or document pass this as encode's add_bos.
+  virtual bool adds_bos() const { return bos_id() >= 0; }
   virtual int eos_id() const = 0;
 };
 

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Independent-implementation parity checks (make parity): longctx vs Hugging Face transformers
 # (tests/parity/hf_parity.py), longctx's GGUF writer vs the gguf PyPI reader
-# (tests/parity/gguf_readback.py), and BASED vs a PyTorch model written from the spec
-# (tests/parity/based_parity.py). Installs its Python dependencies idempotently.
+# (tests/parity/gguf_readback.py), BASED vs a PyTorch model written from the spec
+# (tests/parity/based_parity.py), and the real SmolLM2 Q4_1 file vs llama.cpp through
+# llama-cpp-python (tests/parity/smollm2_parity.py). Installs its Python dependencies
+# idempotently.
 # usage: tests/parity/run.sh LONGCTX ASSETS
 set -euo pipefail
 LONGCTX=$(realpath "$1")
@@ -16,6 +18,13 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   echo "parity: installing python3-torch (apt)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch >/dev/null
 fi
+if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
+  # llama.cpp through its PyPI binding (builds llama.cpp; never part of the repository). The
+  # native build segfaults in decode on these VMs; this set of flags is the one that works.
+  echo "parity: installing llama-cpp-python (pip; builds llama.cpp, several minutes)"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_INT8=OFF" \
+    "$PY" -m pip install -q --break-system-packages "llama-cpp-python==0.3.36"
+fi
 if ! "$PY" -c "import numpy, safetensors, gguf, transformers" 2>/dev/null; then
   echo "parity: installing transformers, safetensors, gguf (pip)"
   # transformers 4.44 is the last line that supports Debian's torch 1.13.
@@ -28,5 +37,6 @@ status=0
 "$PY" "$HERE/hf_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/gguf_readback.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/based_parity.py" "$LONGCTX" "$WORK" || status=1
+"$PY" "$HERE/smollm2_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
 exit $status

@@ -25,15 +25,17 @@ void quantize_q8x_row(const float* x, int64_t k, void* out) {
     float amax = 0.0f;
     for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
     const float d = amax / 127.0f;
-    const float id = d > 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int i = 0; i < 32; ++i) {
       const int q = static_cast<int>(round_even(xb[i] * id));
       y[b].qs[i] = static_cast<int8_t>(q);
       sum += q;
     }
+    // Both stored at fp16 precision, as llama.cpp's Q8_0 / Q8_1 blocks hold them, so that the
+    // products match llama.cpp's as closely as float order allows.
     y[b].d = f16_to_f32(f32_to_f16(d));
-    y[b].s = y[b].d * static_cast<float>(sum);
+    y[b].s = f16_to_f32(f32_to_f16(d * static_cast<float>(sum)));
   }
 }
 

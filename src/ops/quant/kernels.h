@@ -16,7 +16,7 @@ namespace lc::ops::quant {
 
 struct BlockQ8x {
   float d;  // max|x| / 127, rounded to fp16 precision (as llama.cpp's Q8_0/Q8_1 store it)
-  float s;  // d * sum(qs)
+  float s;  // d * sum(qs) (with the unrounded d), rounded to fp16 precision likewise
   int8_t qs[32];
 };
 struct BlockQ8K {
