@@ -49,8 +49,9 @@ void expect_error(F&& f, const std::string& needle) {
   }
 }
 
-// A tiny valid GGUF model (dim 32, 1 layer, vocab 8) written by write_gguf.
-std::string tiny_gguf(DType matrix_type) {
+// A tiny valid GGUF model (dim 32, 1 layer, vocab 8) written by write_gguf; matrix_last puts
+// a matrix (ffn_down) at the end of the file instead of output_norm.
+std::string tiny_gguf(DType matrix_type, bool matrix_last = false) {
   const int64_t d = 32, h = 64, v = 8;
   static std::vector<std::vector<uint8_t>> keep;
   std::vector<GgufOutTensor> ts;
@@ -74,6 +75,7 @@ std::string tiny_gguf(DType matrix_type) {
     ts.push_back({name, shape, t, keep.back().data()});
   };
   add("token_embd.weight", {v, d}, matrix_type);
+  if (matrix_last) add("output_norm.weight", {d}, DType::F32);
   add("blk.0.attn_norm.weight", {d}, DType::F32);
   add("blk.0.ffn_norm.weight", {d}, DType::F32);
   for (const char* m : {"attn_q", "attn_k", "attn_v", "attn_output"})
@@ -81,7 +83,7 @@ std::string tiny_gguf(DType matrix_type) {
   add("blk.0.ffn_gate.weight", {h, d}, matrix_type);
   add("blk.0.ffn_up.weight", {h, d}, matrix_type);
   add("blk.0.ffn_down.weight", {d, h}, matrix_type);
-  add("output_norm.weight", {d}, DType::F32);
+  if (!matrix_last) add("output_norm.weight", {d}, DType::F32);
   GgufKv kv = {{"general.architecture", gguf_string("llama")},
                {"llama.embedding_length", gguf_u32(32)},
                {"llama.block_count", gguf_u32(1)},
@@ -90,7 +92,8 @@ std::string tiny_gguf(DType matrix_type) {
                {"llama.attention.head_count_kv", gguf_u32(2)},
                {"llama.rope.freq_base", gguf_f32(500000.0f)},
                {"llama.context_length", gguf_u32(64)}};
-  const std::string path = tmp(std::string("tiny_") + dtype_name(matrix_type) + ".gguf");
+  const std::string path =
+      tmp(std::string("tiny_") + dtype_name(matrix_type) + (matrix_last ? "_last" : "") + ".gguf");
   write_gguf(path, kv, ts);
   return slurp(path);
 }
@@ -157,6 +160,24 @@ TEST(Gguf, HostileHeadersAreRejectedWithContext) {
   const size_t key_at = find(good, "llama.block_count");
   const uint32_t str_type = kGgufF32;
   expect_error([&] { load_bytes(mutate(key_at + 17, &str_type, 4)); }, "llama.block_count");
+}
+
+// Quantized tensors: a NaN or infinite block scale, and a last block cut off by the end of the
+// file, are named errors, never a crash or a silent NaN.
+TEST(Gguf, QuantizedScalesAndTruncatedBlocksAreRejected) {
+  const std::string good = tiny_gguf(DType::Q8_0, /*matrix_last=*/true);
+  EXPECT_NO_THROW(load_bytes(good));
+  // ffn_down ([32, 64] = 64 blocks) is the last tensor written: its final block ends the file.
+  const size_t end = good.size();
+  const int64_t block = dtype_block_bytes(DType::Q8_0);
+  for (uint16_t bad : {uint16_t{0x7c00}, uint16_t{0xfe00}}) {
+    std::string s = good;
+    std::memcpy(&s[end - block], &bad, 2);  // the last block's fp16 scale d
+    expect_error([&] { load_bytes(s); },
+                 "'blk.0.ffn_down.weight' block 63 has a NaN or infinite scale");
+  }
+  expect_error([&] { load_bytes(good.substr(0, end - 5)); }, "'blk.0.ffn_down.weight'");
+  expect_error([&] { load_bytes(good.substr(0, end - 5)); }, "runs past the end of the file");
 }
 
 TEST(Gguf, NestedArraysAndHugeArraysAreRejected) {
