@@ -23,6 +23,7 @@
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "test_util.h"
+#include "tokenizer/discover.h"
 
 namespace lc {
 namespace {
@@ -71,6 +72,20 @@ TEST(RealModel, SmolLM2Q41MatchesLlamaCpp) {
       logits = session.decode(next);
     }
   }
+}
+
+// The file's tokenizer: GPT-2 byte-level BPE with the `smollm` pre-tokenizer (every digit its
+// own pre-token) and add_bos_token false. Expected ids: llama.cpp's tokenize() on the same file.
+TEST(RealModel, SmolLM2TokenizerSplitsDigitsAndAddsNoBos) {
+  const std::string model_path = test::asset(kModel);
+  LC_REQUIRE_ASSET(model_path);
+  auto file = load_model_file(model_path);
+  auto tok = load_tokenizer_for_model("", *file);
+  EXPECT_FALSE(tok->adds_bos());
+  EXPECT_EQ(tok->encode("\n 1 2023 x", tok->adds_bos()),
+            (std::vector<int>{3805, 33, 216, 34, 32, 34, 35, 1792}));
+  EXPECT_EQ(tok->encode("The capital of France is", tok->adds_bos()),
+            (std::vector<int>{504, 3575, 282, 4649, 314}));
 }
 
 }  // namespace

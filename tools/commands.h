@@ -5,6 +5,7 @@ namespace lc::cli {
 int cmd_run(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_ppl(int argc, char** argv);

@@ -18,6 +18,7 @@ void usage() {
       "  run          generate text from a prompt\n"
       "  bench        prefill/decode throughput and peak memory\n"
       "  logits       one forward over a sequence; all positions' logits as raw float32\n"
+      "  tokenize     a model's tokenizer on text: the ids or their count\n"
       "  synth-model  write a random-weight llama2.c model (benchmarks at real shapes)\n"
       "  convert      rewrite a model as GGUF or a Hugging Face directory (--dtype, -z)\n"
       "  ppl          per-position NLL / perplexity of long documents or a long stream\n"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return lc::cli::cmd_run(argc, argv);
     if (cmd == "bench") return lc::cli::cmd_bench(argc, argv);
     if (cmd == "logits") return lc::cli::cmd_logits(argc, argv);
+    if (cmd == "tokenize") return lc::cli::cmd_tokenize(argc, argv);
     if (cmd == "synth-model") return lc::cli::cmd_synth(argc, argv);
     if (cmd == "convert") return lc::cli::cmd_convert(argc, argv);
     if (cmd == "ppl") return lc::cli::cmd_ppl(argc, argv);

@@ -115,6 +115,31 @@ void pretokenize(std::string_view s, std::vector<std::pair<size_t, size_t>>* out
   }
 }
 
+// "\p{N}" first: each number character alone, the GPT-2 regex on the text between them.
+void pretokenize_split_digits(std::string_view s, std::vector<std::pair<size_t, size_t>>* out) {
+  size_t start = 0;
+  auto flush = [&](size_t end) {
+    if (end <= start) return;
+    const size_t first = out->size();
+    pretokenize(s.substr(start, end - start), out);
+    for (size_t i = first; i < out->size(); ++i) {
+      (*out)[i].first += start;
+      (*out)[i].second += start;
+    }
+  };
+  for (size_t p = 0; p < s.size();) {
+    size_t len;
+    const uint32_t cp = decode_utf8(s, p, &len);
+    if (category(cp) == Cat::Number) {
+      flush(p);
+      out->emplace_back(p, p + len);
+      start = p + len;
+    }
+    p += len;
+  }
+  flush(s.size());
+}
+
 class BpeTokenizer final : public Tokenizer {
  public:
   BpeTokenizer(BpeSpec spec, const std::string& name) : spec_(std::move(spec)) {
@@ -189,7 +214,10 @@ class BpeTokenizer final : public Tokenizer {
         continue;
       }
       words.clear();
-      pretokenize(text.substr(f.b, f.e - f.b), &words);
+      if (spec_.split_digits)
+        pretokenize_split_digits(text.substr(f.b, f.e - f.b), &words);
+      else
+        pretokenize(text.substr(f.b, f.e - f.b), &words);
       for (const auto& w : words) encode_word(text.substr(f.b + w.first, w.second - w.first), &out);
     }
     return out;

@@ -19,6 +19,9 @@ struct BpeSpec {
   int bos_id = -1;
   int eos_id = -1;
   bool add_bos = true;  // sequences start with BOS when there is one (Tokenizer::adds_bos)
+  // Every number character (\p{N}) is its own pre-token, split off before the GPT-2 regex runs
+  // on the text between them (llama.cpp's `smollm` pre-tokenizer: "\p{N}" first).
+  bool split_digits = false;
 };
 
 // Validates the spec (merges must name tokens; bad entries give lc::Error naming `name`).

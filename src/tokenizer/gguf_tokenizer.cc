@@ -72,6 +72,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
     spec.bos_id = optional_id(g, "tokenizer.ggml.bos_token_id", n, -1);
     spec.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", n, -1);
     spec.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", true);
+    spec.split_digits = g.get_string("tokenizer.ggml.pre", "default") == "smollm";
     return make_bpe_tokenizer(std::move(spec), g.path);
   }
   fail(g.path, ": GGUF tokenizer.ggml.model '", model,

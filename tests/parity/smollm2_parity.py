@@ -9,6 +9,7 @@ once with an f32 cache (longctx's cache precision). For each of the reference's 
   * longctx's 64-token greedy continuation (`longctx run --tokens IDS --ids`) against
     llama.cpp's, token for token, with the logit margin of both engines at the first divergence;
   * the per-position logits of prompt + llama.cpp's continuation: max |longctx - llama.cpp|.
+  * the tokenizer over corpora/wikitext2_test.txt: `longctx tokenize` ids == llama.cpp's.
 The issue's target is 64 of 64 tokens on every prompt. Both engines quantize activations to 8
 bits and llama.cpp rounds its cache to f16, so where the top two logits are closer than that
 noise the continuations can part; the yardstick printed beside each result is how long
@@ -105,6 +106,15 @@ def main():
                        "logits_max_diff": float(diff.max()), "logits_median_diff": float(np.median(diff))})
         if agree < min(self_agree, N):
             ok = False
+    # The tokenizer over a whole corpus: `longctx tokenize` against llama.cpp's tokenize().
+    corpus = f"{assets}/corpora/wikitext2_test.txt"
+    r = subprocess.run([exe, "tokenize", "-m", model, "-f", corpus], capture_output=True, text=True)
+    ours_ids = [int(t) for t in r.stdout.strip().split(",") if t] if r.returncode == 0 else []
+    theirs_ids = engines["f16"].tokenize(open(corpus, "rb").read(), add_bos=False, special=False)
+    same = ours_ids == list(theirs_ids)
+    print(f"tokenizer on wikitext2_test.txt: longctx {len(ours_ids)} ids, llama.cpp {len(theirs_ids)}"
+          f" ids, {'identical' if same else 'DIFFERENT'}")
+    ok = ok and same
     full = sum(r["longctx_agree"] == N for r in report)
     print(f"smollm2 greedy: {full}/{len(report)} prompts match llama.cpp for all {N} tokens")
     json.dump(report, open(f"{work}/smollm2_parity.json", "w"), indent=1)
