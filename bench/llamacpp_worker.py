@@ -126,6 +126,7 @@ class Engine:
                 "n_ctx_train": L.llama_model_n_ctx_train(self.model),
                 "bos": L.llama_vocab_bos(self.vocab),
                 "add_bos": bool(L.llama_vocab_get_add_bos(self.vocab)),
+                "add_bos": bool(L.llama_vocab_get_add_bos(self.vocab)),
                 "flash_attn": (fa or ["? (not in the log)"])[-1],
                 "repack_buffer_mib": float(repack[-1]) if repack else 0.0,
                 "context_params": self.cparams,

@@ -2,10 +2,9 @@
 """Perplexity of a GGUF model on a text: longctx `ppl` vs llama.cpp, on the same protocol.
 
 Protocol (what `longctx ppl --stride W` does, replicated token for token on llama.cpp):
-  * the text is one document: BOS + tokenize(text) (longctx's ppl always puts BOS first, even
-    where the GGUF says tokenizer.ggml.add_bos_token = false, as SmolLM2's does; the llama.cpp
-    side follows it, so both score the same sequence), cut to --max-tokens N (BOS included;
-    default: all);
+  * the text is one document: tokenize(text), BOS first only where the file says so
+    (tokenizer.ggml.add_bos_token; SmolLM2's is false), as both engines do, cut to
+    --max-tokens N (default: all);
   * non-overlapping windows of W = min(trained context, N) tokens (longctx's strided windows
     are as long as the model's trained context, 8192 for SmolLM2; stride = W), each from an
     empty KV cache; in each window, the tokens at window index 1 .. len-1 are predicted from
@@ -16,11 +15,13 @@ Protocol (what `longctx ppl --stride W` does, replicated token for token on llam
   llama.cpp: llama-cpp-python low-level API, n_ctx = W, n_batch = n_ubatch = 512, logits of
              every token of each 512-token llama_batch (logits flag set per token), the window's
              batches at positions 0.., NLL computed here in numpy; tokens from llama.cpp's own
-             tokenizer (llama_tokenize, add_special = false, parse_special = false) plus BOS.
+             tokenizer (llama_tokenize, add_special = false, parse_special = false), BOS first
+             where the file asks for it.
   Both runs use --threads T (default 2).
 
-Tokenization: longctx tokenizes the text itself (its GGUF BPE tokenizer) and cannot read token
-ids, so the two engines score the same ids only if the tokenizers agree. The script reports
+Tokenization: longctx tokenizes the text itself (its GGUF BPE tokenizer), so the two engines
+score the same ids only if the tokenizers agree (for SmolLM2 on wikitext2_test.txt they do: the
+same 304,978 ids, checked by tests/parity/smollm2_parity.py). The script reports
 both token counts (longctx's `tokens_total` from its JSON vs llama.cpp's), compares the mean
 NLL per --bin window of document positions (a shifted tokenization shows up as bins that
 diverge from some point on), and, with --id-check K (default 256), scores the first K ids of
@@ -132,12 +133,12 @@ def main():
     info = probe.info()
     toks = llama_tokenize(probe, text)
     bos = info["bos"]
-    ids_all = [bos] + toks
+    ids_all = ([bos] if info["add_bos"] else []) + toks
     n = min(len(ids_all), args.max_tokens) if args.max_tokens else len(ids_all)
     ids = ids_all[:n]
     ctx_train = info["n_ctx_train"]
     window = min(ctx_train, n)
-    log(f"llama.cpp tokenizer: {len(toks)} tokens (+ BOS {bos}); scoring {n} tokens in windows "
+    log(f"llama.cpp tokenizer: {len(toks)} tokens (BOS {bos} first: {info['add_bos']}); scoring {n} tokens in windows "
         f"of {window} (trained context {ctx_train})")
 
     # Exact-id check on the first K ids.
