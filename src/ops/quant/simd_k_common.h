@@ -90,6 +90,26 @@ struct Ops256 {
   __m256 add(__m256 a, __m256 b) const { return _mm256_add_ps(a, b); }
 };
 
+// The prefill products on 512-bit registers where the primitive has them (vpdpbusd zmm: twice
+// the multiply-adds per instruction of the 256-bit form on this generation of cores).
+template <class D>
+struct WideDot {
+  static constexpr bool kAvailable = false;
+};
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+template <>
+struct WideDot<VnniDot> {
+  static constexpr bool kAvailable = true;
+  static __m512i load(const void* p) { return _mm512_loadu_si512(p); }
+  static __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
+    return _mm512_dpbusd_epi32(acc, u, s);
+  }
+  // The two 256-bit halves (the masked form: GCC 12's plain extract reads an undefined value).
+  static __m256i low(__m512i v) { return _mm512_maskz_extracti64x4_epi64(0xF, v, 0); }
+  static __m256i high(__m512i v) { return _mm512_maskz_extracti64x4_epi64(0xF, v, 1); }
+};
+#endif
+
 // Lane n of the result is the sum of the 8 lanes of v[n] (integer: exact in any order).
 inline __m256i hsum8x8(const __m256i* v) {
   const __m256i a0 = _mm256_hadd_epi32(v[0], v[1]), a1 = _mm256_hadd_epi32(v[2], v[3]);
@@ -127,17 +147,23 @@ inline void transpose8x8(const __m256i* in, __m256i* out) {
 // scale group: set s = 0, 1 is the in-lane 4x4 transpose of nat[4s .. 4s + 3], so 32-bit lane
 // (h, j) (h = 128-bit half, j = 0..3) of the set's four vectors holds exactly the 16 elements of
 // bsum index b = 8s + 2j + h, i.e. of the 16-group b or of the 32-group b / 2. vpdpbusd then sums
-// a whole group per lane, and the group scales are applied once per super-block (vpmulld).
+// a whole group per lane, and the group scales are applied once per super-block. The vectors are
+// stored as out[2k + s] = vector k of set s, so that a 512-bit load takes both sets' vector k.
 inline void interleave(const __m256i* nat, __m256i* out) {
-  transpose4x4_lanes(nat, out);
-  transpose4x4_lanes(nat + 4, out + 4);
+  __m256i t[4], u[4];
+  transpose4x4_lanes(nat, t);
+  transpose4x4_lanes(nat + 4, u);
+  for (int k = 0; k < 4; ++k) {
+    out[2 * k] = t[k];
+    out[2 * k + 1] = u[k];
+  }
 }
 
 // Lane order of the bsum indices within set s: lane (h, j) <- b = 8s + 2j + h.
 inline __m256i lane_order_16() { return _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7); }
 
 // One weight row's super-block, unpacked for prefill.
-struct alignas(32) Unpacked {
+struct alignas(64) Unpacked {
   __m256i q[8];   // interleaved unsigned (or, see the type, signed) levels
   __m256i sc[2];  // int32 scale of the group each lane of set 0 / set 1 holds
   int32_t mp[8];  // mins: int16 pair (min of bsum 2p, min of bsum 2p + 1), types with a min
@@ -147,7 +173,7 @@ struct alignas(32) Unpacked {
 // One activation row's super-block for prefill: the levels interleaved as the weights, and the
 // accumulator start -offset * (bsum of the lane's 16 elements) that subtracts the weight type's
 // level offset (levels are stored as level + offset >= 0).
-struct alignas(32) XBlock {
+struct alignas(64) XBlock {
   __m256i q[8];
   __m256i init[2];
 };
@@ -192,8 +218,13 @@ inline void prep_xgroup(const BlockQ8K* const* xb, int count, XGroup* out) {
 //   static uint32_t scale_bits(const uint8_t* w): fp16 d | fp16 dmin << 16
 //   template <class D> static constexpr int offset(): the level offset of the prefill layout
 //   template <class D> static void unpack(const uint8_t* w, Unpacked* u)
+//   kLanesFitInt16: whether every prefill lane sum (16 levels minus the offset, times q) stays
+//       within int16, so the scales can be applied with vpmaddwd instead of vpmulld
 //   template <class D> static __m256i mac(__m256i acc, __m256i w, __m256i x): acc += w . x per
 //       4 bytes, for the levels unpack() stores
+
+// Bytes ahead of each weight row's stream that decode prefetches.
+constexpr int64_t kDecodePrefetch = 1024;
 
 // Decode: R consecutive weight rows against one activation row (Y entries y[0 .. R)).
 template <class T, class D, int R>
@@ -204,7 +235,13 @@ void decode_rows(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x,
   __m128 acc = _mm_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
     const uint8_t* b[R];
-    for (int r = 0; r < R; ++r) b[r] = w + r * w_row + i * kBB;
+    for (int r = 0; r < R; ++r) {
+      b[r] = w + r * w_row + i * kBB;
+      // The hardware prefetchers alone leave a core short of DRAM bandwidth on the dev VM
+      // (bench/bandwidth); a prefetch past the end of the matrix is harmless.
+      for (int64_t o = 0; o < kBB; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(b[r]) + kDecodePrefetch + o, _MM_HINT_T0);
+    }
     __m256i v[8];
     for (int j = 0; j < 8; ++j) v[j] = _mm256_setzero_si256();
     T::template sb_dot<D, R>(b, x[i], v, v + 4);
@@ -222,45 +259,104 @@ void decode_rows(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x,
   for (int r = 0; r < R; ++r) y[r] = out[r];
 }
 
-// Prefill: one unpacked weight super-block against `count` (<= 8) prepared activation rows;
-// acc lane n is the running sum of activation row n.
-template <class T, class D>
-inline __m256 prefill_block(const Unpacked& u, const XBlock* xs, int count, const XGroup& g,
-                            __m256 acc) {
-  __m256i sums[8];
+// Lane sums of set 0 and set 1 scaled by the groups' scales, in 8 int32 lanes (any split: only
+// their total matters).
+template <class T>
+inline __m256i scale_lanes(const Unpacked& u, __m256i v0, __m256i v1) {
+  if constexpr (T::kLanesFitInt16) {
+    // Both sets' lanes as int16 (in-lane pack), scaled and pairwise summed by one vpmaddwd.
+    return _mm256_madd_epi16(_mm256_packs_epi32(v0, v1), _mm256_packs_epi32(u.sc[0], u.sc[1]));
+  } else {
+    return _mm256_add_epi32(_mm256_mullo_epi32(v0, u.sc[0]), _mm256_mullo_epi32(v1, u.sc[1]));
+  }
+}
+
+// Prefill: RP weight rows' unpacked super-blocks u[0 .. RP) against `count` (<= 8) prepared
+// activation rows; acc[r] lane n is the running sum of (weight row r, activation row n). Each
+// activation vector loaded is used by all RP rows.
+template <class T, class D, int RP>
+inline void prefill_block(const Unpacked* u, const XBlock* xs, int count, const XGroup& g,
+                          __m256* acc) {
+  __m256i sums[RP][8];
   for (int n = 0; n < 8; ++n) {
     if (n >= count) {
-      sums[n] = _mm256_setzero_si256();
+      for (int r = 0; r < RP; ++r) sums[r][n] = _mm256_setzero_si256();
       continue;
     }
-    __m256i v0 = xs[n].init[0], v1 = xs[n].init[1];
-    for (int k = 0; k < 4; ++k) {
-      v0 = T::template mac<D>(v0, u.q[k], xs[n].q[k]);
-      v1 = T::template mac<D>(v1, u.q[4 + k], xs[n].q[4 + k]);
+    if constexpr (WideDot<D>::kAvailable) {
+      using W = WideDot<D>;
+      decltype(W::load(nullptr)) v[RP];
+      for (int r = 0; r < RP; ++r) v[r] = W::load(xs[n].init);
+      for (int k = 0; k < 4; ++k) {
+        const auto xk = W::load(xs[n].q + 2 * k);
+        for (int r = 0; r < RP; ++r) v[r] = W::dpbusd(v[r], W::load(u[r].q + 2 * k), xk);
+      }
+      for (int r = 0; r < RP; ++r) sums[r][n] = scale_lanes<T>(u[r], W::low(v[r]), W::high(v[r]));
+    } else {
+      for (int r = 0; r < RP; ++r) {
+        __m256i v0 = xs[n].init[0], v1 = xs[n].init[1];
+        for (int k = 0; k < 4; ++k) {
+          v0 = T::template mac<D>(v0, u[r].q[2 * k], xs[n].q[2 * k]);
+          v1 = T::template mac<D>(v1, u[r].q[2 * k + 1], xs[n].q[2 * k + 1]);
+        }
+        sums[r][n] = scale_lanes<T>(u[r], v0, v1);
+      }
     }
-    sums[n] = _mm256_add_epi32(_mm256_mullo_epi32(v0, u.sc[0]), _mm256_mullo_epi32(v1, u.sc[1]));
   }
-  const __m256 sd = _mm256_cvtepi32_ps(hsum8x8(sums));
-  __m256 sm = sd;
-  if constexpr (T::kHasMin) {
-    __m256i m = _mm256_madd_epi16(g.bsum_t[0], _mm256_set1_epi32(u.mp[0]));
-    for (int p = 1; p < 8; ++p)
-      m = _mm256_add_epi32(m, _mm256_madd_epi16(g.bsum_t[p], _mm256_set1_epi32(u.mp[p])));
-    sm = _mm256_cvtepi32_ps(m);
+  for (int r = 0; r < RP; ++r) {
+    const __m256 sd = _mm256_cvtepi32_ps(hsum8x8(sums[r]));
+    __m256 sm = sd;
+    if constexpr (T::kHasMin) {
+      __m256i m = _mm256_madd_epi16(g.bsum_t[0], _mm256_set1_epi32(u[r].mp[0]));
+      for (int p = 1; p < 8; ++p)
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(g.bsum_t[p], _mm256_set1_epi32(u[r].mp[p])));
+      sm = _mm256_cvtepi32_ps(m);
+    }
+    acc[r] = float_step<T::kHasMin>(acc[r], g.d, _mm256_set1_ps(u[r].d), sd,
+                                    _mm256_set1_ps(u[r].dmin), sm, Ops256{});
   }
-  return float_step<T::kHasMin>(acc, g.d, _mm256_set1_ps(u.d), sd, _mm256_set1_ps(u.dmin), sm,
-                                Ops256{});
 }
 
 // Activation rows per prefill pass (each weight super-block is unpacked once per pass) and
-// super-blocks per activation chunk (the prepared chunk, 16 x 8 x 320 bytes, stays in L1/L2).
+// super-blocks per activation chunk (the prepared chunk, 16 x 4 x 320 bytes, stays in L1).
 constexpr int kPassRows = 16;
-constexpr int kChunkBlocks = 8;
+constexpr int kChunkBlocks = 4;
+// Weight rows per prefill step: 4 where the 512-bit products leave registers for 4 rows' levels.
+template <class D>
+constexpr int prefill_rows() {
+  return WideDot<D>::kAvailable ? 4 : 1;
+}
+
+// Weight rows [m, m + RP) of one pass and chunk: Y holds the running sums between chunks.
+template <class T, class D, int RP>
+void prefill_rows_chunk(const uint8_t* w, int64_t w_row, int64_t k0, int kc,
+                        const XBlock (*xs)[kPassRows], const XGroup (*xg)[kPassRows / 8],
+                        int64_t n0, int nn, float* Y, int64_t ldy, int64_t m) {
+  constexpr int64_t kBB = sizeof(typename T::Block);
+  const int ngroups = (nn + 7) / 8;
+  Unpacked u[kChunkBlocks][RP];
+  for (int i = 0; i < kc; ++i)
+    for (int r = 0; r < RP; ++r)
+      T::template unpack<D>(w + (m + r) * w_row + (k0 + i) * kBB, &u[i][r]);
+  for (int g = 0; g < ngroups; ++g) {
+    const int count = nn - 8 * g < 8 ? nn - 8 * g : 8;
+    alignas(32) float acc[RP][8];
+    for (int r = 0; r < RP; ++r)
+      for (int n = 0; n < 8; ++n)
+        acc[r][n] = k0 == 0 || n >= count ? 0.0f : Y[(n0 + 8 * g + n) * ldy + m + r];
+    __m256 a[RP];
+    for (int r = 0; r < RP; ++r) a[r] = _mm256_load_ps(acc[r]);
+    for (int i = 0; i < kc; ++i) prefill_block<T, D, RP>(u[i], &xs[i][8 * g], count, xg[i][g], a);
+    for (int r = 0; r < RP; ++r) _mm256_store_ps(acc[r], a[r]);
+    for (int r = 0; r < RP; ++r)
+      for (int n = 0; n < count; ++n) Y[(n0 + 8 * g + n) * ldy + m + r] = acc[r][n];
+  }
+}
 
 template <class T, class D>
 void gemm_prefill(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x, int64_t N,
                   float* Y, int64_t ldy, int64_t m0, int64_t m1) {
-  constexpr int64_t kBB = sizeof(typename T::Block);
+  constexpr int kRP = prefill_rows<D>();
   XBlock xs[kChunkBlocks][kPassRows];
   XGroup xg[kChunkBlocks][kPassRows / 8];
   for (int64_t n0 = 0; n0 < N; n0 += kPassRows) {
@@ -276,24 +372,10 @@ void gemm_prefill(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x
         }
         for (int g = 0; g < ngroups; ++g) prep_xgroup(rows + 8 * g, nn - 8 * g, &xg[i][g]);
       }
-      for (int64_t m = m0; m < m1; ++m) {
-        alignas(32) float acc[kPassRows / 8][8];
-        for (int g = 0; g < ngroups; ++g)
-          for (int n = 0; n < 8; ++n)
-            acc[g][n] = k0 == 0 || 8 * g + n >= nn ? 0.0f : Y[(n0 + 8 * g + n) * ldy + m];
-        const uint8_t* wr = w + m * w_row + k0 * kBB;
-        Unpacked u[kChunkBlocks];
-        for (int i = 0; i < kc; ++i) T::template unpack<D>(wr + i * kBB, &u[i]);
-        for (int g = 0; g < ngroups; ++g) {
-          const int count = nn - 8 * g < 8 ? nn - 8 * g : 8;
-          __m256 a = _mm256_load_ps(acc[g]);
-          for (int i = 0; i < kc; ++i)
-            a = prefill_block<T, D>(u[i], &xs[i][8 * g], count, xg[i][g], a);
-          _mm256_store_ps(acc[g], a);
-        }
-        for (int g = 0; g < ngroups; ++g)
-          for (int n = 0; n < 8 && 8 * g + n < nn; ++n) Y[(n0 + 8 * g + n) * ldy + m] = acc[g][n];
-      }
+      int64_t m = m0;
+      for (; m + kRP <= m1; m += kRP)
+        prefill_rows_chunk<T, D, kRP>(w, w_row, k0, kc, xs, xg, n0, nn, Y, ldy, m);
+      for (; m < m1; ++m) prefill_rows_chunk<T, D, 1>(w, w_row, k0, kc, xs, xg, n0, nn, Y, ldy, m);
     }
   }
 }

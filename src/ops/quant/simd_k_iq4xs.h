@@ -19,6 +19,7 @@ inline __m256i iq4_table_plus128() {
 struct KIq4Xs {
   using Block = BlockIq4Xs;
   static constexpr bool kHasMin = false;
+  static constexpr bool kLanesFitInt16 = false;  // 16 * 127 * 127
   static uint32_t scale_bits(const uint8_t* w) { return load_u16(w); }
 
   // Prefill levels: with vpdpbusd, level + 128 (unsigned, offset removed through the bsums);

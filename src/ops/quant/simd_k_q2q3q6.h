@@ -62,6 +62,7 @@ struct K16Common : KTypeBase {
 struct KQ6 : K16Common<KQ6> {
   using Block = BlockQ6K;
   static constexpr bool kHasMin = false;
+  static constexpr bool kLanesFitInt16 = false;  // 16 * 32 * 127
   template <class D>
   static constexpr int offset() {
     return 32;
@@ -105,6 +106,7 @@ struct KQ6 : K16Common<KQ6> {
 struct KQ3 : K16Common<KQ3> {
   using Block = BlockQ3K;
   static constexpr bool kHasMin = false;
+  static constexpr bool kLanesFitInt16 = true;  // 16 * 4 * 127
   template <class D>
   static constexpr int offset() {
     return 4;
@@ -160,6 +162,7 @@ struct KQ3 : K16Common<KQ3> {
 struct KQ2 : K16Common<KQ2> {
   using Block = BlockQ2K;
   static constexpr bool kHasMin = true;
+  static constexpr bool kLanesFitInt16 = true;                               // 16 * 3 * 127
   static uint32_t scale_bits(const uint8_t* w) { return load_u32(w + 80); }  // d, dmin
 
   static __m256i level(const uint8_t* w, int h, int k) {

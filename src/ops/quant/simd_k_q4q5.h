@@ -109,9 +109,11 @@ struct K4Common : KTypeBase {
 
 struct KQ4 : K4Common<false> {
   using Block = BlockQ4K;
+  static constexpr bool kLanesFitInt16 = true;  // 16 * 15 * 127
 };
 struct KQ5 : K4Common<true> {
   using Block = BlockQ5K;
+  static constexpr bool kLanesFitInt16 = false;  // 16 * 31 * 127
 };
 
 }  // namespace
