@@ -19,7 +19,7 @@ inline __m256i iq4_table_plus128() {
 struct KIq4Xs {
   using Block = BlockIq4Xs;
   static constexpr bool kHasMin = false;
-  static constexpr bool kLanesFitInt16 = false;  // 16 * 127 * 127
+  static constexpr int kGroupDwords = 8;
   static uint32_t scale_bits(const uint8_t* w) { return load_u16(w); }
 
   // Prefill levels: with vpdpbusd, level + 128 (unsigned, offset removed through the bsums);
@@ -93,20 +93,17 @@ struct KIq4Xs {
   template <class D>
   static void unpack(const uint8_t* w, Unpacked* u) {
     const __m256i tbl = signed_levels<D>() ? iq4_table() : iq4_table_plus128();
-    __m256i nat[8];
     for (int c = 0; c < 4; ++c) {
       __m256i lo, hi;
       nibbles(w, c, &lo, &hi);
       lo = _mm256_shuffle_epi8(tbl, lo);
       hi = _mm256_shuffle_epi8(tbl, hi);
-      nat[2 * c] = _mm256_permute2x128_si256(lo, hi, 0x20);
-      nat[2 * c + 1] = _mm256_permute2x128_si256(lo, hi, 0x31);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u->q + 64 * c),
+                         _mm256_permute2x128_si256(lo, hi, 0x20));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u->q + 64 * c + 32),
+                         _mm256_permute2x128_si256(lo, hi, 0x31));
     }
-    interleave(nat, u->q);
-    // Lane (h, j) of set t holds group 4t + j.
-    const __m256i s = scales(w);
-    u->sc[0] = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
-    u->sc[1] = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(4, 5, 6, 7, 4, 5, 6, 7));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(u->sc), scales(w));
     u->d = half_at(w);
     u->dmin = 0.0f;
   }

@@ -24,6 +24,7 @@ inline __m256i pick_pair16(int k) {
 // The parts the three types share: s16 (16 int16 group scales) in both forms, the decode loop.
 template <class Derived>
 struct K16Common : KTypeBase {
+  static constexpr int kGroupDwords = 4;
   // Decode: vd[r] (started by the type with its offset or 0) += the scaled dots of row r.
   template <class D, int R>
   static void dot_levels(const uint8_t* const* w, const BlockQ8K& x, const __m256i* s16,
@@ -44,17 +45,17 @@ struct K16Common : KTypeBase {
   }
 
   static void unpack_levels(const uint8_t* w, Unpacked* u) {
-    __m256i nat[8];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) nat[i] = Derived::level(w, i / 4, i % 4);
-    interleave(nat, u->q);
+    for (int i = 0; i < 8; ++i)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u->q + 32 * i),
+                         Derived::level(w, i / 4, i % 4));
   }
 
-  // Lane (h, j) of set t holds group 8t + 2j + h; s8: the 16 scales as int8.
+  // s8: the 16 group scales as int8.
   static void unpack_scales(__m128i s8, Unpacked* u) {
-    u->sc[0] = _mm256_permutevar8x32_epi32(_mm256_cvtepi8_epi32(s8), lane_order_16());
-    u->sc[1] =
-        _mm256_permutevar8x32_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8)), lane_order_16());
+    _mm256_store_si256(reinterpret_cast<__m256i*>(u->sc), _mm256_cvtepi8_epi32(s8));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(u->sc + 8),
+                       _mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8)));
   }
 };
 
@@ -62,7 +63,6 @@ struct K16Common : KTypeBase {
 struct KQ6 : K16Common<KQ6> {
   using Block = BlockQ6K;
   static constexpr bool kHasMin = false;
-  static constexpr bool kLanesFitInt16 = false;  // 16 * 32 * 127
   template <class D>
   static constexpr int offset() {
     return 32;
@@ -106,7 +106,6 @@ struct KQ6 : K16Common<KQ6> {
 struct KQ3 : K16Common<KQ3> {
   using Block = BlockQ3K;
   static constexpr bool kHasMin = false;
-  static constexpr bool kLanesFitInt16 = true;  // 16 * 4 * 127
   template <class D>
   static constexpr int offset() {
     return 4;

@@ -38,6 +38,7 @@ inline __m256i pick16(int g) {
 template <bool kFifthBit>
 struct K4Common : KTypeBase {
   static constexpr bool kHasMin = true;
+  static constexpr int kGroupDwords = 8;
   static constexpr int kScales = 4;                // byte offset of the 12 scale bytes
   static constexpr int kQh = 16;                   // Q5_K only
   static constexpr int kQs = kFifthBit ? 48 : 16;  // byte offset of the nibbles
@@ -88,16 +89,17 @@ struct K4Common : KTypeBase {
 
   template <class D>
   static void unpack(const uint8_t* w, Unpacked* u) {
-    __m256i nat[8];
     __m256i hb = kFifthBit ? load256(w + kQh) : _mm256_setzero_si256();
-    for (int c = 0; c < 4; ++c) levels(w, c, &hb, &nat[2 * c], &nat[2 * c + 1]);
-    interleave(nat, u->q);
+    for (int c = 0; c < 4; ++c) {
+      __m256i lo, hi;
+      levels(w, c, &hb, &lo, &hi);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u->q + 64 * c), lo);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u->q + 64 * c + 32), hi);
+    }
     uint64_t s, m;
     k4_scales_mins(w + kScales, &s, &m);
-    // Lane (h, j) of set t holds group 4t + j.
-    const __m256i s32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(s)));
-    u->sc[0] = _mm256_permutevar8x32_epi32(s32, _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3));
-    u->sc[1] = _mm256_permutevar8x32_epi32(s32, _mm256_setr_epi32(4, 5, 6, 7, 4, 5, 6, 7));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(u->sc),
+                       _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(s))));
     // bsums 2p and 2p + 1 both belong to group p.
     const __m256i m32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(m)));
     _mm256_store_si256(reinterpret_cast<__m256i*>(u->mp),
@@ -109,11 +111,9 @@ struct K4Common : KTypeBase {
 
 struct KQ4 : K4Common<false> {
   using Block = BlockQ4K;
-  static constexpr bool kLanesFitInt16 = true;  // 16 * 15 * 127
 };
 struct KQ5 : K4Common<true> {
   using Block = BlockQ5K;
-  static constexpr bool kLanesFitInt16 = false;  // 16 * 31 * 127
 };
 
 }  // namespace
