@@ -174,11 +174,12 @@ TEST(Quant, DecodeRowsEqualPrefillRowsBitForBit) {
   }
 }
 
-// The 256-element SIMD kernels tile weight rows (4 at a time in decode), activation rows (decode
-// below 4 rows; prefill passes of 16 in groups of 8) and super-blocks (prefill chunks of 8):
-// shapes on and around every edge, each checked against the reference and, bit for bit, against
-// the same rows computed one activation row at a time over two row ranges. These kernels also
-// round exactly as the generic ones (simd_k_common.h), so every table gives the same bits.
+// The 256-element SIMD kernels tile weight rows (4 at a time in decode, 2 or 4 in prefill),
+// activation rows (decode below 4 rows; prefill passes of 8 up to 8 rows, else of 8 or 16) and
+// super-blocks (prefill chunks of 4): shapes on and around every edge, each checked against the
+// reference and, bit for bit, against the same rows computed one activation row at a time over
+// two row ranges. These kernels also round exactly as the generic ones (simd_k_common.h), so
+// every table gives the same bits.
 TEST(Quant, KQuantTilingEdges) {
   const DType kKTypes[] = {DType::Q2_K, DType::Q3_K, DType::Q4_K,
                            DType::Q5_K, DType::Q6_K, DType::IQ4_XS};

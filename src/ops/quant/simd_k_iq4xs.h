@@ -20,6 +20,7 @@ struct KIq4Xs {
   using Block = BlockIq4Xs;
   static constexpr bool kHasMin = false;
   static constexpr int kGroupDwords = 8;
+  static constexpr int kI16Words = 1;  // 2 * 127 * 127 < 32768
   static uint32_t scale_bits(const uint8_t* w) { return load_u16(w); }
 
   // Prefill levels: with vpdpbusd, level + 128 (unsigned, offset removed through the bsums);
@@ -38,6 +39,11 @@ struct KIq4Xs {
       return dot_i8<D>(acc, w, x);
     else
       return D::dpbusd(acc, w, x);
+  }
+
+  // vpmaddubsw of signed levels (Avx2Dot prefill): |level| times x with the level's sign.
+  static __m256i maddubs(__m256i w, __m256i x) {
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
   }
 
   // The 8 group scales s - 32 as int32.

@@ -9,6 +9,8 @@
 // scale and added: the exact Sd of every pair; Sm comes from the bsums (vpmaddwd); then the
 // float step of simd_k_common.h, lane-wise. Several weight rows share each activation load.
 #pragma once
+#include <type_traits>
+
 #include "ops/quant/simd_k_common.h"
 
 namespace lc::ops::quant {
@@ -112,23 +114,59 @@ void prep_x(const BlockQ8K* const* rows, int count, XPrep<L>* xp) {
 
 // RP weight rows' unpacked super-blocks against one prepared super-block: acc[r] lane n is the
 // running sum of (weight row r, activation row n).
-template <class T, class D, int RP>
-inline void prefill_block(const Unpacked* u, const XPrep<PVec<D>::kLanes>& xp,
-                          typename PVec<D>::F* acc) {
-  using P = PVec<D>;
+template <class T, class D, class P, int RP>
+inline void prefill_block(const Unpacked* u, const XPrep<P::kLanes>& xp, typename P::F* acc) {
   using I = typename P::I;
   constexpr int kDw = T::kGroupDwords;
   I s[RP];
   for (int r = 0; r < RP; ++r) s[r] = P::zero();
-  for (int g = 0; g < 64 / kDw; ++g) {
-    I h[RP];
-    const I init = P::load(xp.init[g]);
-    for (int r = 0; r < RP; ++r) h[r] = init;
-    for (int t = g * kDw; t < (g + 1) * kDw; ++t) {
-      const I xt = P::load(xp.q[t]);
-      for (int r = 0; r < RP; ++r) h[r] = P::template mac<T>(h[r], P::bcast(u[r].q + 4 * t), xt);
+  if constexpr (std::is_same_v<D, Avx2Dot>) {
+    static_assert(P::kLanes == 8);
+    // vpmaddubsw's int16 pair sums are added in int16 over T::kI16Words words (as many as stay
+    // below 32768 for the type's largest level), then scaled and widened by one vpmaddwd: no
+    // vpmulld, half the vpmaddwd of the emulated vpdpbusd. The level offset is removed after,
+    // through the bsums: - offset * sum_g scale_g * bsum_g.
+    constexpr int kW = T::kI16Words;
+    static_assert(kDw % kW == 0);
+    for (int g = 0; g < 64 / kDw; ++g)
+      for (int t0 = g * kDw; t0 < (g + 1) * kDw; t0 += kW) {
+        I a[RP];
+        for (int j = 0; j < kW; ++j) {
+          const I xt = P::load(xp.q[t0 + j]);
+          for (int r = 0; r < RP; ++r) {
+            const I p = T::maddubs(P::bcast(u[r].q + 4 * (t0 + j)), xt);
+            a[r] = j == 0 ? p : _mm256_add_epi16(a[r], p);
+          }
+        }
+        for (int r = 0; r < RP; ++r)
+          s[r] = P::add(s[r], P::madd16(a[r], _mm256_set1_epi16(static_cast<int16_t>(u[r].sc[g]))));
+      }
+    constexpr int kOffset = T::template offset<D>();
+    if constexpr (kOffset != 0) {
+      constexpr int kBsumsPerGroup = kDw / 4;
+      for (int r = 0; r < RP; ++r) {
+        I o = P::zero();
+        for (int p = 0; p < 8; ++p) {
+          const int lo = kOffset * u[r].sc[2 * p / kBsumsPerGroup];
+          const int hi = kOffset * u[r].sc[(2 * p + 1) / kBsumsPerGroup];
+          const int pair = static_cast<int>(static_cast<uint16_t>(lo) |
+                                            static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
+          o = P::add(o, P::madd16(P::load(xp.bsum_t[p]), P::set1(pair)));
+        }
+        s[r] = _mm256_sub_epi32(s[r], o);
+      }
     }
-    for (int r = 0; r < RP; ++r) s[r] = P::add(s[r], P::mullo(h[r], P::set1(u[r].sc[g])));
+  } else {
+    for (int g = 0; g < 64 / kDw; ++g) {
+      I h[RP];
+      const I init = P::load(xp.init[g]);
+      for (int r = 0; r < RP; ++r) h[r] = init;
+      for (int t = g * kDw; t < (g + 1) * kDw; ++t) {
+        const I xt = P::load(xp.q[t]);
+        for (int r = 0; r < RP; ++r) h[r] = P::template mac<T>(h[r], P::bcast(u[r].q + 4 * t), xt);
+      }
+      for (int r = 0; r < RP; ++r) s[r] = P::add(s[r], P::mullo(h[r], P::set1(u[r].sc[g])));
+    }
   }
   for (int r = 0; r < RP; ++r) {
     const typename P::F sd = P::cvt(s[r]);
@@ -149,11 +187,9 @@ inline void prefill_block(const Unpacked* u, const XPrep<PVec<D>::kLanes>& xp,
 constexpr int kChunkBlocks = 4;
 
 // Weight rows [m, m + RP) against one chunk of one pass; Y holds the running sums between chunks.
-template <class T, class D, int RP>
-void prefill_rows(const uint8_t* w, int64_t w_row, int64_t k0, int kc,
-                  const XPrep<PVec<D>::kLanes>* xp, int64_t n0, int count, float* Y, int64_t ldy,
-                  int64_t m) {
-  using P = PVec<D>;
+template <class T, class D, class P, int RP>
+void prefill_rows(const uint8_t* w, int64_t w_row, int64_t k0, int kc, const XPrep<P::kLanes>* xp,
+                  int64_t n0, int count, float* Y, int64_t ldy, int64_t m) {
   constexpr int L = P::kLanes;
   constexpr int64_t kBB = sizeof(typename T::Block);
   Unpacked u[kChunkBlocks][RP];
@@ -166,16 +202,15 @@ void prefill_rows(const uint8_t* w, int64_t w_row, int64_t k0, int kc,
       acc[r][n] = k0 == 0 || n >= count ? 0.0f : Y[(n0 + n) * ldy + m + r];
   typename P::F a[RP];
   for (int r = 0; r < RP; ++r) a[r] = P::fload(acc[r]);
-  for (int i = 0; i < kc; ++i) prefill_block<T, D, RP>(u[i], xp[i], a);
+  for (int i = 0; i < kc; ++i) prefill_block<T, D, P, RP>(u[i], xp[i], a);
   for (int r = 0; r < RP; ++r) P::fstore(acc[r], a[r]);
   for (int r = 0; r < RP; ++r)
     for (int n = 0; n < count; ++n) Y[(n0 + n) * ldy + m + r] = acc[r][n];
 }
 
-template <class T, class D>
+template <class T, class D, class P>
 void gemm_prefill(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x, int64_t N,
                   float* Y, int64_t ldy, int64_t m0, int64_t m1) {
-  using P = PVec<D>;
   constexpr int L = P::kLanes;
   XPrep<L> xp[kChunkBlocks];
   for (int64_t n0 = 0; n0 < N; n0 += L) {
@@ -189,14 +224,14 @@ void gemm_prefill(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x
       }
       int64_t m = m0;
       for (; m + P::kRows <= m1; m += P::kRows)
-        prefill_rows<T, D, P::kRows>(w, w_row, k0, kc, xp, n0, count, Y, ldy, m);
-      for (; m < m1; ++m) prefill_rows<T, D, 1>(w, w_row, k0, kc, xp, n0, count, Y, ldy, m);
+        prefill_rows<T, D, P, P::kRows>(w, w_row, k0, kc, xp, n0, count, Y, ldy, m);
+      for (; m < m1; ++m) prefill_rows<T, D, P, 1>(w, w_row, k0, kc, xp, n0, count, Y, ldy, m);
     }
   }
 }
 
 // Below this many activation rows the fused decode kernel (weights unpacked in registers per
-// activation row) beats unpacking them for a pass.
+// activation row) beats unpacking them for a pass (measured on Q4_K, both tables).
 constexpr int64_t kPrefillMinRows = 4;
 
 template <class T, class D>
@@ -206,7 +241,12 @@ void gemm_k(const void* W, int64_t K, const void* xq, int64_t N, float* Y, int64
   const int64_t w_row = nb * static_cast<int64_t>(sizeof(typename T::Block));
   const auto* w = static_cast<const uint8_t*>(W);
   const auto* x = static_cast<const BlockQ8K*>(xq);
-  if (N >= kPrefillMinRows) return gemm_prefill<T, D>(w, w_row, nb, x, N, Y, ldy, m0, m1);
+  if (N >= kPrefillMinRows) {
+    // Up to 8 rows, one 8-lane pass on the int16 vpmaddubsw path beats a half-empty 16-lane
+    // vpdpbusd pass (every table has AVX2; the integers, hence the results, are the same).
+    if (N <= 8) return gemm_prefill<T, Avx2Dot, PVec<Avx2Dot>>(w, w_row, nb, x, N, Y, ldy, m0, m1);
+    return gemm_prefill<T, D, PVec<D>>(w, w_row, nb, x, N, Y, ldy, m0, m1);
+  }
   int64_t m = m0;
   for (; m + 4 <= m1; m += 4)
     for (int64_t n = 0; n < N; ++n)

@@ -63,6 +63,7 @@ struct K16Common : KTypeBase {
 struct KQ6 : K16Common<KQ6> {
   using Block = BlockQ6K;
   static constexpr bool kHasMin = false;
+  static constexpr int kI16Words = 2;  // 2 * 2 * 63 * 127 < 32768
   template <class D>
   static constexpr int offset() {
     return 32;
@@ -106,6 +107,7 @@ struct KQ6 : K16Common<KQ6> {
 struct KQ3 : K16Common<KQ3> {
   using Block = BlockQ3K;
   static constexpr bool kHasMin = false;
+  static constexpr int kI16Words = 4;  // a whole group: 4 * 2 * 7 * 127 < 32768
   template <class D>
   static constexpr int offset() {
     return 4;
@@ -161,7 +163,8 @@ struct KQ3 : K16Common<KQ3> {
 struct KQ2 : K16Common<KQ2> {
   using Block = BlockQ2K;
   static constexpr bool kHasMin = true;
-  static constexpr bool kLanesFitInt16 = true;                               // 16 * 3 * 127
+  static constexpr int kI16Words = 4;           // a whole group: 4 * 2 * 3 * 127 < 32768
+  static constexpr bool kLanesFitInt16 = true;  // 16 * 3 * 127
   static uint32_t scale_bits(const uint8_t* w) { return load_u32(w + 80); }  // d, dmin
 
   static __m256i level(const uint8_t* w, int h, int k) {

@@ -16,6 +16,7 @@ struct KTypeBase {
   static __m256i mac(__m256i acc, __m256i w, __m256i x) {
     return D::dpbusd(acc, w, x);
   }
+  static __m256i maddubs(__m256i w, __m256i x) { return _mm256_maddubs_epi16(w, x); }
 };
 
 // The 8 scales and 8 mins of Q4_K / Q5_K, one byte each (blocks.h scale_min_k4, all 8 at once):
@@ -111,9 +112,11 @@ struct K4Common : KTypeBase {
 
 struct KQ4 : K4Common<false> {
   using Block = BlockQ4K;
+  static constexpr int kI16Words = 8;  // 8 * 2 * 15 * 127 < 32768
 };
 struct KQ5 : K4Common<true> {
   using Block = BlockQ5K;
+  static constexpr int kI16Words = 4;  // 4 * 2 * 31 * 127 < 32768
 };
 
 }  // namespace
