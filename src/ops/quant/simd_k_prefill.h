@@ -186,33 +186,33 @@ inline void prefill_block(const Unpacked* u, const XPrep<P::kLanes>& xp, typenam
 // L1 while every weight row of the range goes past them.
 constexpr int kChunkBlocks = 4;
 
-// Weight rows [m, m + RP) against one chunk of one pass; Y holds the running sums between chunks.
+// Weight rows [m, m + RP) against one chunk of one pass: acc[r][n] holds the running sum of
+// (weight row m + r, activation row n).
 template <class T, class D, class P, int RP>
 void prefill_rows(const uint8_t* w, int64_t w_row, int64_t k0, int kc, const XPrep<P::kLanes>* xp,
-                  int64_t n0, int count, float* Y, int64_t ldy, int64_t m) {
-  constexpr int L = P::kLanes;
+                  int64_t m, float (*acc)[P::kLanes]) {
   constexpr int64_t kBB = sizeof(typename T::Block);
   Unpacked u[kChunkBlocks][RP];
   for (int i = 0; i < kc; ++i)
     for (int r = 0; r < RP; ++r)
       T::template unpack<D>(w + (m + r) * w_row + (k0 + i) * kBB, &u[i][r]);
-  alignas(64) float acc[RP][L];
-  for (int r = 0; r < RP; ++r)
-    for (int n = 0; n < L; ++n)
-      acc[r][n] = k0 == 0 || n >= count ? 0.0f : Y[(n0 + n) * ldy + m + r];
   typename P::F a[RP];
   for (int r = 0; r < RP; ++r) a[r] = P::fload(acc[r]);
   for (int i = 0; i < kc; ++i) prefill_block<T, D, P, RP>(u[i], xp[i], a);
   for (int r = 0; r < RP; ++r) P::fstore(acc[r], a[r]);
-  for (int r = 0; r < RP; ++r)
-    for (int n = 0; n < count; ++n) Y[(n0 + n) * ldy + m + r] = acc[r][n];
 }
+
+// Weight rows per block of running sums: Y holds them between chunks, and is read and written a
+// block at a time along its rows (touching the activation rows' Y rows lane by lane would hit
+// one cache set per lane whenever ldy is a multiple of 1 KiB).
+constexpr int kRowBlock = 32;
 
 template <class T, class D, class P>
 void gemm_prefill(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x, int64_t N,
                   float* Y, int64_t ldy, int64_t m0, int64_t m1) {
   constexpr int L = P::kLanes;
   XPrep<L> xp[kChunkBlocks];
+  alignas(64) float acc[kRowBlock][L];
   for (int64_t n0 = 0; n0 < N; n0 += L) {
     const int count = static_cast<int>(N - n0 < L ? N - n0 : L);
     for (int64_t k0 = 0; k0 < nb; k0 += kChunkBlocks) {
@@ -222,10 +222,19 @@ void gemm_prefill(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x
         for (int n = 0; n < count; ++n) rows[n] = x + (n0 + n) * nb + k0 + i;
         prep_x<T, D, L>(rows, count, &xp[i]);
       }
-      int64_t m = m0;
-      for (; m + P::kRows <= m1; m += P::kRows)
-        prefill_rows<T, D, P, P::kRows>(w, w_row, k0, kc, xp, n0, count, Y, ldy, m);
-      for (; m < m1; ++m) prefill_rows<T, D, P, 1>(w, w_row, k0, kc, xp, n0, count, Y, ldy, m);
+      for (int64_t mb = m0; mb < m1; mb += kRowBlock) {
+        const int nr = static_cast<int>(m1 - mb < kRowBlock ? m1 - mb : kRowBlock);
+        for (int j = 0; j < nr; ++j)
+          for (int n = count; n < L; ++n) acc[j][n] = 0.0f;
+        for (int n = 0; n < count; ++n)
+          for (int j = 0; j < nr; ++j) acc[j][n] = k0 == 0 ? 0.0f : Y[(n0 + n) * ldy + mb + j];
+        int j = 0;
+        for (; j + P::kRows <= nr; j += P::kRows)
+          prefill_rows<T, D, P, P::kRows>(w, w_row, k0, kc, xp, mb + j, acc + j);
+        for (; j < nr; ++j) prefill_rows<T, D, P, 1>(w, w_row, k0, kc, xp, mb + j, acc + j);
+        for (int n = 0; n < count; ++n)
+          for (int jj = 0; jj < nr; ++jj) Y[(n0 + n) * ldy + mb + jj] = acc[jj][n];
+      }
     }
   }
 }
