@@ -141,9 +141,10 @@ void decode_rows(const uint8_t* w, int64_t w_row, int64_t nb, const BlockQ8K* x,
     for (int r = 0; r < R; ++r) {
       b[r] = w + r * w_row + i * kBB;
       // The hardware prefetchers alone leave a core short of DRAM bandwidth on the dev VM
-      // (bench/bandwidth); a prefetch past the end of the matrix is harmless.
+      // (bench/bandwidth). The R rows are contiguous and read side by side, so the same block
+      // of the next R rows is exactly one group ahead in memory (past the end: harmless).
       for (int64_t o = 0; o < kBB; o += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(b[r]) + kDecodePrefetch + o, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(b[r]) + R * w_row + o, _MM_HINT_T0);
     }
     __m256i v[8];
     for (int j = 0; j < 8; ++j) v[j] = _mm256_setzero_si256();

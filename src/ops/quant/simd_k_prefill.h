@@ -6,8 +6,11 @@
 // (simd_k_common.h Unpacked), and each 4-byte word of levels, broadcast, is vpdpbusd-ed with
 // xt[t], so lane n accumulates (weight row, activation row n) with no horizontal sums. Group by
 // group the lane sums (started at -offset * the group's bsums) are multiplied by the group's
-// scale and added: the exact Sd of every pair; Sm comes from the bsums (vpmaddwd); then the
-// float step of simd_k_common.h, lane-wise. Several weight rows share each activation load.
+// scale (vpmulld) and added: the exact Sd of every pair; Sm comes from the bsums (vpmaddwd); then
+// the float step of simd_k_common.h, lane-wise. Several weight rows share each activation load.
+// On the 256-bit vpmaddubsw path (the AVX2 table, and every table up to 8 activation rows) the
+// int16 pair sums are added in int16 as far as the levels allow and scaled by one vpmaddwd
+// instead, with the level offset removed through the bsums.
 #pragma once
 #include <type_traits>
 
