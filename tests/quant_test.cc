@@ -183,6 +183,58 @@ TEST(Quant, DecodeRowsEqualPrefillRowsBitForBit) {
   }
 }
 
+// The 256-element SIMD kernels tile weight rows (4 at a time in decode, 2 or 4 in prefill),
+// activation rows (decode below 4 rows; prefill passes of 8 up to 8 rows, else of 8 or 16) and
+// super-blocks (prefill chunks of 4): shapes on and around every edge, each checked against the
+// reference and, bit for bit, against the same rows computed one activation row at a time over
+// two row ranges. These kernels also round exactly as the generic ones (simd_k_common.h), so
+// every table gives the same bits.
+TEST(Quant, KQuantTilingEdges) {
+  const DType kKTypes[] = {DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                           DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+  const Case cases[] = {{5, 256, 1, 0, 5},        {9, 256, 2, 1, 9},         {6, 512, 3, 0, 6},
+                        {7, 256, 4, 0, 7},        {5, 768, 5, 2, 5},         {3, 256, 6, 0, 3},
+                        {6, 256, 7, 0, 6},        {4, 256, 8, 0, 4},         {5, 256, 9, 1, 4},
+                        {3, 17 * 256, 17, 0, 3},  {2, 4096 + 256, 33, 0, 2}, {11, 2048, 16, 3, 10},
+                        {13, 9 * 256, 24, 0, 13}, {1, 256, 1, 0, 1}};
+  uint64_t seed = 1000;
+  for (DType t : kKTypes)
+    for (const Case& c : cases) {
+      ++seed;
+      std::vector<float> generic;
+      for (Isa isa : isas()) {
+        const QuantKernels& qk = quant_kernels_for(isa);
+        std::vector<float> y;
+        check_product(qk, t, c, Scales::Normal, seed, &y);
+        if (HasFatalFailure()) return;
+        if (generic.empty()) generic = y;
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_EQ(y[i], generic[i]) << qk.name << " " << dtype_name(t) << " M=" << c.M
+                                      << " K=" << c.K << " N=" << c.N << " i=" << i;
+        // The same weights and activations again, one activation row at a time.
+        Rng rng(seed);
+        const std::vector<uint8_t> w = random_weights(t, c.M, c.K, Scales::Normal, rng);
+        std::vector<float> x(static_cast<size_t>(c.N * c.K));
+        for (auto& v : x) v = rng.normal() * (rng.uniform() < 0.05f ? 20.0f : 1.0f);
+        const int64_t rb = x_row_bytes(t, c.K);
+        std::vector<uint8_t> xq(static_cast<size_t>(c.N * rb));
+        quantize_rows(qk, t, x.data(), c.K, c.N, c.K, xq.data());
+        const int64_t mid = (c.m0 + c.m1) / 2;
+        std::vector<float> one(static_cast<size_t>(c.M));
+        for (int64_t n = 0; n < c.N; ++n) {
+          qk.gemm[static_cast<int>(t)](w.data(), c.K, xq.data() + n * rb, 1, one.data(), c.M, c.m0,
+                                       mid);
+          qk.gemm[static_cast<int>(t)](w.data(), c.K, xq.data() + n * rb, 1, one.data(), c.M, mid,
+                                       c.m1);
+          for (int64_t m = c.m0; m < c.m1; ++m)
+            ASSERT_EQ(one[m], y[n * c.M + m])
+                << qk.name << " " << dtype_name(t) << " M=" << c.M << " K=" << c.K << " N=" << c.N
+                << " row " << m << " x row " << n;
+        }
+      }
+    }
+}
+
 TEST(Quant, ActivationQuantizersAreTheSameOnEveryIsa) {
   Rng rng(3);
   std::vector<float> x(512);
