@@ -13,10 +13,11 @@
 //      also based-360m's fc1, fc2 and classifier at N = 1348, the batch of
 //      docs/perf/based_vs_llama.md (b);
 //  GFLOP/s = 2*M*K*N / t. kernel/<name>/<isa>/<n>   the small element-wise kernels.
-//  qgemm/<dtype>/<table>/<M>x<K>/N:<N>[/cold]   one call of a quantized table's gemm (ops/quant,
-//      one thread, X already quantized), checked against the generic table first. GB/s = weight
-//      bytes / t; "cold" cycles through copies of W totalling 256 MiB so that W comes from DRAM
-//      (or a large L3) rather than L2. qquant/<q8x|q8k>/<table>/<K>   the activation quantizers.
+//  qgemm/<dtype>/<table>/<M>x<K>/N:<N>[/cold]   X quantized and one call of a quantized table's
+//      gemm (ops/quant, one thread, CPU time), checked against the generic table first. GB/s =
+//      weight bytes / t; "cold" cycles through copies of W totalling 256 MiB so that W comes from
+//      DRAM (or a large L3) rather than L2. qquant/<q8x|q8k>/<table>/<K>   the activation
+//      quantizers.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -285,6 +286,8 @@ void bm_qgemm(benchmark::State& state, Isa isa, DType t, int64_t M, int64_t K, i
     }
   int64_t c = 0;
   for (auto _ : state) {
+    // X is quantized in the loop too, as in ops::matmul (and in ggml's mul_mat).
+    q::quantize_rows(qk, t, x.data(), K, N, K, xq.data());
     fn(w.data() + c * w_bytes, K, xq.data(), N, y.data(), M, 0, M);
     c = c + 1 < copies ? c + 1 : 0;
     benchmark::ClobberMemory();
