@@ -13,11 +13,17 @@
 //      also based-360m's fc1, fc2 and classifier at N = 1348, the batch of
 //      docs/perf/based_vs_llama.md (b);
 //  GFLOP/s = 2*M*K*N / t. kernel/<name>/<isa>/<n>   the small element-wise kernels.
+//  qgemm/<dtype>/<table>/<M>x<K>/N:<N>[/cold]   X quantized and one call of a quantized table's
+//      gemm (ops/quant, one thread, CPU time), checked against the generic table first. GB/s =
+//      weight bytes / t; "cold" cycles through copies of W totalling 256 MiB so that W comes from
+//      DRAM (or a large L3) rather than L2. qquant/<q8x|q8k>/<table>/<K>   the activation
+//      quantizers.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +34,7 @@
 #include "core/rng.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
+#include "ops/quant/kernels.h"
 #include "ops/reference.h"
 
 namespace {
@@ -241,6 +248,71 @@ void bm_kernel(benchmark::State& state, Isa isa, const std::string& name, int64_
       benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Quantized weights for the qgemm cases: random bytes with every fp16 scale field set to a small
+// finite value (d, and m for the types with a min, at the start of each 32-element block).
+void fill_quant(uint8_t* w, DType t, int64_t bytes, uint64_t seed) {
+  lc::Rng rng(seed);
+  for (int64_t i = 0; i < bytes; ++i) w[i] = static_cast<uint8_t>(rng.next_u64());
+  const int64_t bb = lc::dtype_block_bytes(t);
+  const int n_scales = t == DType::Q4_1 || t == DType::Q5_1 ? 2 : 1;
+  for (int64_t b = 0; b < bytes / bb; ++b)
+    for (int j = 0; j < n_scales; ++j) {
+      const uint16_t h = lc::f32_to_f16((rng.uniform() - 0.5f) * 0.02f);
+      std::memcpy(w + b * bb + 2 * j, &h, 2);
+    }
+}
+
+void bm_qgemm(benchmark::State& state, Isa isa, DType t, int64_t M, int64_t K, int64_t N,
+              bool cold) {
+  namespace q = lc::ops::quant;
+  const q::QuantKernels& qk = q::quant_kernels_for(isa);
+  const int64_t w_bytes = lc::dtype_bytes(t, M * K);
+  const int64_t copies = cold ? ((int64_t{256} << 20) + w_bytes - 1) / w_bytes : 1;
+  lc::AlignedBuffer<uint8_t> w(static_cast<size_t>(w_bytes * copies));
+  fill_quant(w.data(), t, w_bytes, 17);
+  for (int64_t c = 1; c < copies; ++c) std::memcpy(w.data() + c * w_bytes, w.data(), w_bytes);
+  lc::AlignedBuffer<float> x(N * K), y(N * M), ref(N * M);
+  fill(x.data(), DType::F32, N * K, 18);
+  lc::AlignedBuffer<uint8_t> xq(static_cast<size_t>(N * q::x_row_bytes(t, K)));
+  q::quantize_rows(qk, t, x.data(), K, N, K, xq.data());
+  const q::QGemmFn fn = qk.gemm[static_cast<int>(t)];
+  const q::QuantKernels& generic = q::quant_kernels_for(Isa::Generic);
+  fn(w.data(), K, xq.data(), N, y.data(), M, 0, M);
+  generic.gemm[static_cast<int>(t)](w.data(), K, xq.data(), N, ref.data(), M, 0, M);
+  for (int64_t i = 0; i < N * M; ++i)
+    if (!(std::fabs(y[i] - ref[i]) <= 1e-4 * (std::fabs(ref[i]) + 1.0))) {
+      state.SkipWithError("result differs from the generic table");
+      return;
+    }
+  int64_t c = 0;
+  for (auto _ : state) {
+    // X is quantized in the loop too, as in ops::matmul (and in ggml's mul_mat).
+    q::quantize_rows(qk, t, x.data(), K, N, K, xq.data());
+    fn(w.data() + c * w_bytes, K, xq.data(), N, y.data(), M, 0, M);
+    c = c + 1 < copies ? c + 1 : 0;
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w_bytes) / 1e9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GOP/s"] =
+      benchmark::Counter(2.0 * M * K * N / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bm_qquant(benchmark::State& state, Isa isa, bool q8k, int64_t K) {
+  namespace q = lc::ops::quant;
+  const q::QuantKernels& qk = q::quant_kernels_for(isa);
+  lc::AlignedBuffer<float> x(K);
+  fill(x.data(), DType::F32, K, 3);
+  const DType t = q8k ? DType::Q4_K : DType::Q4_0;
+  lc::AlignedBuffer<uint8_t> out(static_cast<size_t>(q::x_row_bytes(t, K)));
+  for (auto _ : state) {
+    qk.quantize_for(t)(x.data(), K, out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["elems/s"] =
+      benchmark::Counter(static_cast<double>(K), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -295,6 +367,28 @@ int main(int argc, char** argv) {
         reg(std::string("kernel/") + name + "/" + lc::isa_name(isa) + "/" + std::to_string(n),
             [=](benchmark::State& s) { bm_kernel(s, isa, name, n); })
             ->Unit(benchmark::kMicrosecond);
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL})
+    for (Isa isa : isas)
+      for (auto [M, K] : {std::pair<int64_t, int64_t>{576, 1536}, {1536, 576}})
+        for (int64_t N : {1, 64})
+          for (bool cold : {false, true}) {
+            if (cold && N != 1) continue;
+            const std::string name = "qgemm/" + std::string(lc::dtype_name(t)) + "/" +
+                                     lc::ops::quant::quant_kernels_for(isa).name + "/" +
+                                     std::to_string(M) + "x" + std::to_string(K) +
+                                     "/N:" + std::to_string(N) + (cold ? "/cold" : "");
+            // One thread: CPU time, which other jobs on a shared machine disturb less.
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
+              bm_qgemm(s, isa, t, M, K, N, cold);
+            })->Unit(benchmark::kMicrosecond);
+          }
+  for (Isa isa : isas)
+    for (bool q8k : {false, true})
+      benchmark::RegisterBenchmark((std::string("qquant/") + (q8k ? "q8k/" : "q8x/") +
+                                    lc::ops::quant::quant_kernels_for(isa).name + "/4096")
+                                       .c_str(),
+                                   [=](benchmark::State& s) { bm_qquant(s, isa, q8k, 4096); })
+          ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -7,13 +7,14 @@
 // relative error <= 2^-11), so each element moves by at most d_b (1/2 + 127 * 2^-11) < 0.57 d_b,
 // and the integer block dots are exact. Hence
 //   |got - exact| <= sum_b 0.57 d_b * sum_{k in b} |w_k|          (activation quantization)
-//                  + sum_b |m_b| * 32 max|x in b| * 2^-11         (Q4_1/Q5_1: s = d sum q in fp16)
 //                  + 1e-5 * sum_k |x_k w_k| + 1e-30                (f32 scale products and sums)
 // The reference dequantizers themselves are checked bit for bit against gguf.quants.dequantize
 // in make parity (tests/parity/quant_parity.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -75,24 +76,39 @@ struct Case {
   int64_t M, K, N, m0, m1;
 };
 
-// Checks one product against the bound; the kernel's Y goes to *y for cross-ISA comparisons.
+// Checks one product against the bound, and that each X row alone (N = 1, decode) gives the same
+// bits as within the product; the kernel's Y goes to *out and each entry's sum_k |x_k w_k| to
+// *mags, for cross-ISA comparisons. W is read from w_offset (even) bytes past a 64-byte boundary.
 void check_product(const QuantKernels& qk, DType t, const Case& c, Scales s, uint64_t seed,
-                   std::vector<float>* out) {
+                   std::vector<float>* out, std::vector<double>* mags, int w_offset = 0) {
   SCOPED_TRACE(testing::Message() << qk.name << " " << dtype_name(t) << " M=" << c.M << " K=" << c.K
                                   << " N=" << c.N << " rows [" << c.m0 << "," << c.m1 << ") scales "
-                                  << static_cast<int>(s));
+                                  << static_cast<int>(s) << " W offset " << w_offset);
   Rng rng(seed);
-  const std::vector<uint8_t> w = random_weights(t, c.M, c.K, s, rng);
+  const std::vector<uint8_t> w_aligned = random_weights(t, c.M, c.K, s, rng);
+  std::vector<uint8_t> w_store(w_aligned.size() + 128);
+  uint8_t* w = w_store.data() + (64 - reinterpret_cast<uintptr_t>(w_store.data()) % 64) % 64;
+  w += w_offset;
+  std::memcpy(w, w_aligned.data(), w_aligned.size());
   std::vector<float> x(static_cast<size_t>(c.N * c.K));
   for (auto& v : x) v = rng.normal() * (rng.uniform() < 0.05f ? 20.0f : 1.0f);
   std::vector<float> wf(static_cast<size_t>(c.M * c.K));
-  dequantize_row(t, w.data(), wf.data(), c.M * c.K);
+  dequantize_row(t, w, wf.data(), c.M * c.K);
   std::vector<uint8_t> xq(static_cast<size_t>(c.N * x_row_bytes(t, c.K)));
   quantize_rows(qk, t, x.data(), c.K, c.N, c.K, xq.data());
   const float sentinel = -12345.0f;
   std::vector<float> y(static_cast<size_t>(c.N * c.M), sentinel);
-  qk.gemm[static_cast<int>(t)](w.data(), c.K, xq.data(), c.N, y.data(), c.M, c.m0, c.m1);
+  qk.gemm[static_cast<int>(t)](w, c.K, xq.data(), c.N, y.data(), c.M, c.m0, c.m1);
+  const int64_t rb = x_row_bytes(t, c.K);
+  for (int64_t n = 0; n < c.N && c.N > 1; ++n) {
+    std::vector<float> one(static_cast<size_t>(c.M), sentinel);
+    qk.gemm[static_cast<int>(t)](w, c.K, xq.data() + n * rb, 1, one.data(), c.M, c.m0, c.m1);
+    for (int64_t m = c.m0; m < c.m1; ++m)
+      ASSERT_EQ(one[m], y[n * c.M + m])
+          << "decode differs from prefill: row " << m << " x row " << n;
+  }
   const int64_t xb = uses_q8k(t) ? 256 : 32;
+  mags->assign(y.size(), 0.0);
   for (int64_t n = 0; n < c.N; ++n)
     for (int64_t m = 0; m < c.M; ++m) {
       const float got = y[n * c.M + m];
@@ -111,15 +127,8 @@ void check_product(const QuantKernels& qk, DType t, const Case& c, Scales s, uin
           wabs += std::fabs(wv);
         }
         qerr += 0.57 * amax / 127.0 * wabs;
-        // Q4_1 / Q5_1 add m_w * s, where s = d * sum(q) is held at fp16 precision too:
-        // |s| <= 32 amax, relative error <= 2^-11.
-        if (t == DType::Q4_1 || t == DType::Q5_1) {
-          uint16_t mh;
-          std::memcpy(&mh, w.data() + (m * c.K / 32 + b) * dtype_block_bytes(t) + scale_fields(t).b,
-                      2);
-          qerr += std::fabs(f16_to_f32(mh)) * 32.0 * amax / 2048.0;
-        }
       }
+      (*mags)[n * c.M + m] = mag;
       ASSERT_TRUE(std::isfinite(got)) << "row " << m << " x row " << n;
       ASSERT_NEAR(got, exact, qerr + 1e-5 * mag + 1e-30) << "row " << m << " x row " << n;
     }
@@ -142,20 +151,52 @@ TEST(Quant, EveryTypeEveryIsaMatchesTheReference) {
         std::vector<float> first;
         for (Isa isa : isas()) {
           std::vector<float> y;
-          check_product(quant_kernels_for(isa), t, c, s, seed, &y);
+          std::vector<double> mag;
+          check_product(quant_kernels_for(isa), t, c, s, seed, &y, &mag);
           if (HasFatalFailure()) return;
-          // Tables agree with each other far more closely than with the exact product: the
-          // same integer dots, summed in another order.
+          // Tables agree with each other far more closely than with the exact product: the same
+          // integer dots, scaled and summed in another order. Each table's f32 sum of n terms
+          // (n <= blocks + 8: blocks, then SIMD lanes) is off by at most n u sum|term|, u = 2^-24,
+          // and sum|term| <= 2 sum|x w| (Q4_1 / Q5_1 add a d part and an m part per block).
           if (first.empty()) {
             first = y;
             continue;
           }
+          const double n_terms = static_cast<double>(c.K / B + 8);
           for (size_t i = 0; i < y.size(); ++i)
-            ASSERT_NEAR(y[i], first[i], 1e-5 * (std::fabs(first[i]) + 1e-3))
+            ASSERT_NEAR(y[i], first[i], 2 * n_terms * 0x1p-24 * 2 * mag[i] + 1e-30)
                 << quant_kernels_for(isa).name << " " << dtype_name(t) << " i=" << i;
         }
         ++seed;
       }
+  }
+}
+
+// The SIMD kernels' tiling edges: 8- and 16-row tiles with any remainder of rows, 1 to 17 X rows
+// (groups of up to 8 and their remainders), one block, K = 4096 + 32, row ranges that start and
+// end inside a tile, and weights 2 or 6 bytes past a 64-byte boundary (rows of 18- to 34-byte
+// blocks are only 2-byte aligned; the blocks' fp16 fields need that much, as in a GGUF file).
+TEST(Quant, TileEdgesMatchTheReference) {
+  const Case cases[] = {{1, 32, 1, 0, 1},     {9, 32, 2, 0, 9},   {17, 64, 3, 0, 17},
+                        {23, 96, 4, 3, 23},   {15, 32, 5, 1, 14}, {16, 128, 6, 0, 16},
+                        {33, 64, 7, 5, 30},   {8, 32, 8, 0, 8},   {24, 96, 9, 0, 24},
+                        {31, 160, 17, 2, 29}, {9, 4128, 1, 0, 9}, {17, 4128, 3, 0, 17},
+                        {40, 32, 13, 0, 40},  {7, 64, 16, 0, 7},  {26, 4128, 10, 1, 25}};
+  uint64_t seed = 500;
+  for (DType t : kTypes) {
+    if (dtype_block(t) != 32) continue;  // these shapes are for the 32-element kernels
+    constexpr int kOffsets[] = {0, 2, 6};
+    int i = 0;
+    for (const Case& c : cases) {
+      const int offset = kOffsets[i++ % 3];
+      for (Isa isa : isas()) {
+        std::vector<float> y;
+        std::vector<double> mag;
+        check_product(quant_kernels_for(isa), t, c, Scales::Normal, seed, &y, &mag, offset);
+        if (HasFatalFailure()) return;
+      }
+      ++seed;
+    }
   }
 }
 
@@ -205,7 +246,8 @@ TEST(Quant, KQuantTilingEdges) {
       for (Isa isa : isas()) {
         const QuantKernels& qk = quant_kernels_for(isa);
         std::vector<float> y;
-        check_product(qk, t, c, Scales::Normal, seed, &y);
+        std::vector<double> mags;
+        check_product(qk, t, c, Scales::Normal, seed, &y, &mags);
         if (HasFatalFailure()) return;
         if (generic.empty()) generic = y;
         for (size_t i = 0; i < y.size(); ++i)
@@ -235,19 +277,63 @@ TEST(Quant, KQuantTilingEdges) {
     }
 }
 
+// The SIMD activation quantizers must give the generic bytes exactly (same d, same rounding of
+// x / d, same sums), so that every table sees the same quantized activations. Blocks of many
+// kinds: random, all zero, one nonzero value, exact ties at .5 (max 127, so x / d = x: round half
+// to even), values near the float limit (d overflows fp16 to inf), a tiny block (d subnormal in
+// f32, 1 / d still finite), negative maxima and -0.0; rows of 1 to 17 blocks at odd addresses.
 TEST(Quant, ActivationQuantizersAreTheSameOnEveryIsa) {
-  Rng rng(3);
-  std::vector<float> x(512);
-  for (auto& v : x) v = rng.normal() * 4.0f;
-  for (int i = 256; i < 288; ++i) x[i] = 0.0f;  // an all-zero block
   for (DType t : {DType::Q4_0, DType::Q4_K}) {
-    const int64_t rb = x_row_bytes(t, 512);
-    std::vector<uint8_t> ref(static_cast<size_t>(rb)), got(static_cast<size_t>(rb));
-    quant_kernels_for(Isa::Generic).quantize_for(t)(x.data(), 512, ref.data());
-    for (Isa isa : isas()) {
-      quant_kernels_for(isa).quantize_for(t)(x.data(), 512, got.data());
-      EXPECT_EQ(std::memcmp(ref.data(), got.data(), ref.size()), 0)
-          << quant_kernels_for(isa).name << " " << dtype_name(t);
+    const int64_t B = uses_q8k(t) ? 256 : 32;
+    for (int64_t blocks : {1, 2, 3, 5, 17}) {
+      const int64_t K = blocks * B;
+      Rng rng(static_cast<uint64_t>(3 + K));
+      std::vector<float> store(static_cast<size_t>(K + 1));
+      float* x = store.data() + 1;  // not 32-byte aligned
+      for (int64_t b = 0; b < blocks; ++b) {
+        float* xb = x + b * B;
+        const int kind = static_cast<int>((b + K / B) % 8);
+        for (int64_t i = 0; i < B; ++i) {
+          const float r = rng.normal();
+          switch (kind) {
+            case 0:
+              xb[i] = r * 4.0f;
+              break;
+            case 1:
+              xb[i] = 0.0f;
+              break;
+            case 2:
+              xb[i] = i == 5 ? -3.0f : 0.0f;
+              break;
+            case 3:  // ties: max |x| = 127, every other value k + 0.5
+              xb[i] = i == 0 ? 127.0f : static_cast<float>(static_cast<int>(r * 40.0f)) + 0.5f;
+              break;
+            case 4:
+              xb[i] = r * 4e37f;  // |x| < FLT_MAX for |r| < 8; d rounds to fp16 inf
+              break;
+            case 5:
+              xb[i] = r * 1e-36f;
+              break;
+            case 6:  // the largest magnitude negative, ties and -0.0 among the rest
+              xb[i] = i == 1 ? -127.0f : i % 3 == 0 ? -0.0f : static_cast<float>(i % 7) - 3.5f;
+              break;
+            default:
+              xb[i] = r * (rng.uniform() < 0.1f ? 1000.0f : 0.01f);
+              break;
+          }
+        }
+      }
+      const int64_t rb = x_row_bytes(t, K);
+      std::vector<uint8_t> ref(static_cast<size_t>(rb)), got(static_cast<size_t>(rb));
+      quant_kernels_for(Isa::Generic).quantize_for(t)(x, K, ref.data());
+      for (Isa isa : isas()) {
+        std::fill(got.begin(), got.end(), uint8_t{0xAB});
+        quant_kernels_for(isa).quantize_for(t)(x, K, got.data());
+        for (size_t i = 0; i < ref.size(); ++i)
+          ASSERT_EQ(ref[i], got[i])
+              << quant_kernels_for(isa).name << " " << dtype_name(t) << " K=" << K << " byte " << i
+              << " of block " << static_cast<int64_t>(i) / (rb / blocks);
+      }
     }
   }
 }

@@ -16,6 +16,10 @@ inline float round_even(float v) {
   return (v + kBig) - kBig;
 }
 
+// v (a rounded level) as an int without undefined behaviour: a NaN (from a NaN activation) gives
+// 0, as the SIMD conversion's low byte does.
+inline int level(float v) { return v >= -128.0f && v <= 128.0f ? static_cast<int>(v) : 0; }
+
 }  // namespace
 
 void quantize_q8x_row(const float* x, int64_t k, void* out) {
@@ -24,18 +28,20 @@ void quantize_q8x_row(const float* x, int64_t k, void* out) {
     const float* xb = x + b * 32;
     float amax = 0.0f;
     for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
-    const float d = amax / 127.0f;
-    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const bool zero = !(amax >= kMinAmax);
+    const float d = zero ? 0.0f : amax / 127.0f;
+    const float id = zero ? 0.0f : 127.0f / amax;
     int sum = 0;
     for (int i = 0; i < 32; ++i) {
-      const int q = static_cast<int>(round_even(xb[i] * id));
+      const int q = level(round_even(xb[i] * id));
       y[b].qs[i] = static_cast<int8_t>(q);
       sum += q;
     }
-    // Both stored at fp16 precision, as llama.cpp's Q8_0 / Q8_1 blocks hold them, so that the
-    // products match llama.cpp's as closely as float order allows.
+    // d at fp16 precision, as llama.cpp's Q8_0 / Q8_1 blocks hold it; s exactly d * sum in f32
+    // (llama.cpp rounds its s to fp16 as well, but the SIMD kernels fold Q4_0's and Q5_0's
+    // offsets into -8 d_w s and -16 d_w s, which must equal the exact integer offset terms).
     y[b].d = f16_to_f32(f32_to_f16(d));
-    y[b].s = f16_to_f32(f32_to_f16(d * static_cast<float>(sum)));
+    y[b].s = y[b].d * static_cast<float>(sum);
   }
 }
 
@@ -45,17 +51,18 @@ void quantize_q8k_row(const float* x, int64_t k, void* out) {
     const float* xb = x + b * 256;
     float amax = 0.0f;
     for (int i = 0; i < 256; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
-    const float iscale = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const bool zero = !(amax >= kMinAmax);
+    const float iscale = zero ? 0.0f : 127.0f / amax;
     for (int i = 0; i < 256; ++i) {
       const float v = round_even(xb[i] * iscale);
-      y[b].qs[i] = static_cast<int8_t>(v > 127.0f ? 127 : v < -127.0f ? -127 : static_cast<int>(v));
+      y[b].qs[i] = static_cast<int8_t>(v > 127.0f ? 127 : v < -127.0f ? -127 : level(v));
     }
     for (int g = 0; g < 16; ++g) {
       int s = 0;
       for (int i = 0; i < 16; ++i) s += y[b].qs[16 * g + i];
       y[b].bsums[g] = static_cast<int16_t>(s);
     }
-    y[b].d = amax > 0.0f ? 1.0f / iscale : 0.0f;
+    y[b].d = zero ? 0.0f : 1.0f / iscale;
   }
 }
 

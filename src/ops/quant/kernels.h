@@ -16,7 +16,7 @@ namespace lc::ops::quant {
 
 struct BlockQ8x {
   float d;  // max|x| / 127, rounded to fp16 precision (as llama.cpp's Q8_0/Q8_1 store it)
-  float s;  // d * sum(qs) (with the unrounded d), rounded to fp16 precision likewise
+  float s;  // d * sum(qs), in f32
   int8_t qs[32];
 };
 struct BlockQ8K {
@@ -25,6 +25,10 @@ struct BlockQ8K {
   int16_t bsums[16];  // sums of each 16 consecutive qs
 };
 static_assert(sizeof(BlockQ8x) == 40 && sizeof(BlockQ8K) == 292);
+
+// A block whose max |x| is below this quantizes to all-zero levels with d = 0 (127 / max|x| would
+// overflow a float near 3.7e-37; such activations contribute nothing measurable).
+constexpr float kMinAmax = 1e-30f;
 
 // Whether W's activation blocks are BlockQ8K (256-element weight blocks) or BlockQ8x.
 inline bool uses_q8k(DType w) { return dtype_block(w) == 256; }
