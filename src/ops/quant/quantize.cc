@@ -184,9 +184,12 @@ void iq4_pack(const float* x, float d, uint8_t* qs) {
   pack_nibbles(q, qs);
 }
 
+// As ggml, the quants are chosen with the scale before its fp16 rounding (relative 2^-11; the
+// files then match llama.cpp's byte for byte, tests/parity/quant_parity.py).
 void iq4_nl(const float* x, BlockIq4Nl* y) {
-  y->d = f32_to_f16(iq4_block_scale(x));
-  iq4_pack(x, f16_to_f32(y->d), y->qs);
+  const float d = iq4_block_scale(x);
+  y->d = f32_to_f16(d);
+  iq4_pack(x, d, y->qs);
 }
 
 // IQ4_XS: the 8 block scales as 6-bit signed multiples l - 32 of d = -s / 32, s the block scale
@@ -201,8 +204,8 @@ void iq4_xs(const float* x, BlockIq4Xs* y) {
       max_scale = scales[ib];
     }
   }
-  y->d = f32_to_f16(-max_scale / 32.0f);
-  const float d = f16_to_f32(y->d);
+  const float d = -max_scale / 32.0f;  // unrounded, as in iq4_nl
+  y->d = f32_to_f16(d);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   y->scales_h = 0;
   std::memset(y->scales_l, 0, sizeof y->scales_l);

@@ -17,8 +17,10 @@
 //   IQ4_NL, IQ4_XS  per block of 32 the best of 15 trial scales mapping the largest element near
 //                   the -127 end of kIq4nlValues, x^2-weighted least squares over the non-uniform
 //                   levels; IQ4_XS adds 6-bit signed sub-scales against the largest
-// In every type the quants are recomputed at the end from the scales as stored (fp16 d, packed
-// sub-scales), so they are the nearest representable values for the file's own scales.
+// The K-quants recompute the quants at the end from the scales as stored (fp16 d, packed
+// sub-scales); the other types round with the scale before its fp16 rounding (relative error
+// 2^-11), as ggml does. Each follows ggml's arithmetic order, so on the same input the bytes
+// match llama.cpp's quantizer (tests/parity/quant_parity.py measures how many blocks do).
 //
 // Any float input gives a deterministic result without undefined behaviour; non-finite inputs
 // or magnitudes beyond fp16's range give non-finite or overflowing scales, which callers detect

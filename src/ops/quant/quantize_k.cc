@@ -107,7 +107,7 @@ float make_q3(int n, int nmax, const float* x, int8_t* L) {
     L[i] = static_cast<int8_t>(l);
     const float w = x[i] * x[i];
     sumlx += w * x[i] * static_cast<float>(l);
-    suml2 += w * static_cast<float>(l * l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
   }
   for (int sweep = 0; sweep < 5; ++sweep) {
     int changed = 0;
@@ -120,7 +120,7 @@ float make_q3(int n, int nmax, const float* x, int8_t* L) {
       const int new_l = clamp_int(nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
       if (new_l == L[i]) continue;
       slx += w * x[i] * static_cast<float>(new_l);
-      sl2 += w * static_cast<float>(new_l * new_l);
+      sl2 += w * static_cast<float>(new_l) * static_cast<float>(new_l);
       if (sl2 > 0.0f && slx * slx * suml2 > sumlx * sumlx * sl2) {
         L[i] = static_cast<int8_t>(new_l);
         sumlx = slx;
@@ -151,7 +151,7 @@ float make_qx(int n, int nmax, const float* x, int8_t* L) {
       if (out) out[i] = static_cast<int8_t>(l + nmax);
       const float w = x[i] * x[i];
       *sumlx += w * x[i] * static_cast<float>(l);
-      *suml2 += w * static_cast<float>(l * l);
+      *suml2 += w * static_cast<float>(l) * static_cast<float>(l);
     }
   };
   float sumlx, suml2;
