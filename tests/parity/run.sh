@@ -1,8 +1,11 @@
 #!/bin/bash
 # Independent-implementation parity checks (make parity): longctx vs Hugging Face transformers
 # (tests/parity/hf_parity.py), longctx's GGUF writer vs the gguf PyPI reader
-# (tests/parity/gguf_readback.py), and BASED vs a PyTorch model written from the spec
-# (tests/parity/based_parity.py). Installs its Python dependencies idempotently.
+# (tests/parity/gguf_readback.py), BASED vs a PyTorch model written from the spec
+# (tests/parity/based_parity.py), the block-quantized types vs gguf.quants and llama.cpp's
+# quantizer (tests/parity/quant_parity.py), and greedy decoding of longctx-written files of every
+# type in llama.cpp vs longctx (tests/parity/greedy_parity.py). Installs its Python dependencies
+# idempotently (llama-cpp-python is used where installed; its checks are skipped otherwise).
 # usage: tests/parity/run.sh LONGCTX ASSETS
 set -euo pipefail
 LONGCTX=$(realpath "$1")
@@ -28,5 +31,7 @@ status=0
 "$PY" "$HERE/hf_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/gguf_readback.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/based_parity.py" "$LONGCTX" "$WORK" || status=1
+"$PY" "$HERE/quant_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+"$PY" "$HERE/greedy_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
 exit $status
