@@ -1,6 +1,9 @@
 // libFuzzer target for the GGUF reader: arbitrary bytes must give a model / tokenizer or an
 // lc::Error, never a crash, a hang or an allocation the input's size does not justify. When a
-// model loads, one short forward pass runs as well.
+// model loads, its first matrix is converted to a type picked by the input's last byte (every
+// quantizer, fed whatever the file dequantizes to: weights a quantized type cannot hold end in
+// an lc::Error), and one short forward pass runs as well. scripts/fuzz.sh seeds it with a small
+// model in every tensor type.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -8,6 +11,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/quant_recipe.h"
 #include "model/llama.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
@@ -23,6 +27,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     auto mf = lc::load_gguf_from_memory(p, size, "fuzz.gguf");
+    for (const lc::TensorRef& t : mf->tensors) {
+      if (t.shape.size() != 2 || t.numel() > (1 << 20)) continue;
+      const auto want = static_cast<lc::DType>(data[size - 1] % lc::kDTypeCount);
+      const lc::DType to = lc::fallback_dtype(want, t.shape[1]);
+      std::vector<uint8_t> out(static_cast<size_t>(lc::dtype_bytes(to, t.numel())));
+      try {
+        lc::convert_tensor(t, to, out.data(), "fuzz.gguf");
+      } catch (const lc::Error&) {
+      }
+      break;
+    }
     if (mf->config.d_model * mf->config.n_layers > (1 << 16)) return 0;  // keep runs short
     lc::LlamaModel model(*mf);
     lc::SessionOptions so;

@@ -25,12 +25,77 @@ mkdir -p "$seed_tok"
 for f in tok512.bin tok512.model; do
   [ -f "$ASSETS/llama2c/$f" ] && cp "$ASSETS/llama2c/$f" "$seed_tok/"
 done
-# GGUF seeds: a tiny model in every tensor type, converted from the llama2.c seed by the built
-# tool when present (the fuzz build has no tools), and llama.cpp's small vocabulary files.
+# GGUF seeds: a tiny model in every tensor type, and llama.cpp's small vocabulary files. The
+# model has rows of 256 (d_model 256, head_dim 4 through llama.attention.key_length) so that
+# every block type fits while it stays small: tiny256_f32.gguf, plus one file per quantized
+# type with random blocks and valid fp16 scales (written here, no tool needed), plus every
+# --dtype of `longctx convert` (quantized by the built tool when present; the fuzz build has no
+# tools), and the llama2.c seed converted.
 seed_gguf="$BUILD/fuzz/seeds-gguf_fuzz"
 mkdir -p "$seed_gguf"
+python3 - "$seed_gguf" <<'PY'
+import random, struct, sys
+out = sys.argv[1]
+rng = random.Random(5)
+# ggml type id, block elements, block bytes, byte offsets of the fp16 scale fields
+TYPES = {"q4_0": (2, 32, 18, [0]), "q4_1": (3, 32, 20, [0, 2]), "q5_0": (6, 32, 22, [0]),
+         "q5_1": (7, 32, 24, [0, 2]), "q8_0": (8, 32, 34, [0]), "q2_k": (10, 256, 84, [80, 82]),
+         "q3_k": (11, 256, 110, [108]), "q4_k": (12, 256, 144, [0, 2]),
+         "q5_k": (13, 256, 176, [0, 2]), "q6_k": (14, 256, 210, [208]),
+         "iq4_nl": (20, 32, 18, [0]), "iq4_xs": (23, 256, 136, [0])}
+D, HIDDEN, HEADS, KV, HD, VOCAB = 256, 8, 2, 1, 4, 8
+SHAPES = [("token_embd.weight", [VOCAB, D]), ("blk.0.attn_norm.weight", [D]),
+          ("blk.0.attn_q.weight", [HEADS * HD, D]), ("blk.0.attn_k.weight", [KV * HD, D]),
+          ("blk.0.attn_v.weight", [KV * HD, D]), ("blk.0.attn_output.weight", [D, HEADS * HD]),
+          ("blk.0.ffn_norm.weight", [D]), ("blk.0.ffn_gate.weight", [HIDDEN, D]),
+          ("blk.0.ffn_up.weight", [HIDDEN, D]), ("blk.0.ffn_down.weight", [D, HIDDEN]),
+          ("output_norm.weight", [D])]
+def s(x): b = x.encode(); return struct.pack("<Q", len(b)) + b
+def u32(k, v): return s(k) + struct.pack("<II", 4, v)
+N_KV = 11
+KV_DATA = (s("general.architecture") + struct.pack("<I", 8) + s("llama") +
+           u32("llama.context_length", 16) + u32("llama.embedding_length", D) +
+           u32("llama.block_count", 1) + u32("llama.feed_forward_length", HIDDEN) +
+           u32("llama.attention.head_count", HEADS) + u32("llama.attention.head_count_kv", KV) +
+           u32("llama.attention.key_length", HD) + u32("llama.attention.value_length", HD) +
+           u32("llama.rope.dimension_count", HD) + s("llama.attention.layer_norm_rms_epsilon") +
+           struct.pack("<If", 6, 1e-5))
+def f16(x): return struct.pack("<e", x)
+def tensor_bytes(shape, qtype):
+    n = 1
+    for d in shape: n *= d
+    if len(shape) == 1: return 0, struct.pack("<%df" % n, *[1.0 + 0.01 * (i % 7) for i in range(n)])
+    if qtype is None or shape[-1] % TYPES[qtype][1]:
+        return 0, struct.pack("<%df" % n, *[rng.gauss(0, 0.05) for _ in range(n)])
+    tid, block, size, scales = TYPES[qtype]
+    data = bytearray()
+    for _ in range(n // block):
+        b = bytearray(rng.getrandbits(8) for _ in range(size))
+        for off in scales:
+            b[off:off + 2] = f16(rng.choice([rng.gauss(0, 0.01), 0.0, 6e-8, 65504.0, -1.5]))
+        data += b
+    return tid, bytes(data)
+def write(path, qtype):
+    infos, blobs, off = b"", b"", 0
+    for name, shape in SHAPES:
+        tid, data = tensor_bytes(shape, qtype)
+        infos += s(name) + struct.pack("<I", len(shape)) + b"".join(
+            struct.pack("<Q", d) for d in reversed(shape)) + struct.pack("<IQ", tid, off)
+        pad = b"\0" * (-len(data) % 32)
+        blobs += data + pad
+        off += len(data) + len(pad)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(SHAPES), N_KV) + KV_DATA + infos
+    head += b"\0" * (-len(head) % 32)
+    open(path, "wb").write(head + blobs)
+write(out + "/tiny256_f32.gguf", None)
+for t in TYPES: write(out + "/tiny256_raw_%s.gguf" % t, t)
+PY
 for tool in build/longctx build-fmt/longctx; do
   if [ -x "$tool" ] && "$tool" convert --help >/dev/null 2>&1; then
+    for d in f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs q4_k_m q5_k_m; do
+      "$tool" convert "$seed_gguf/tiny256_f32.gguf" "$seed_gguf/tiny256_$d.gguf" --dtype "$d" \
+        2>/dev/null || true
+    done
     for d in f32 f16 bf16 q8_0; do
       "$tool" convert "$seed_model/tiny.bin" "$seed_gguf/tiny_$d.gguf" --dtype "$d" 2>/dev/null || true
     done

@@ -22,6 +22,7 @@
 #include "formats/hf.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
+#include "ops/quant/quantize.h"
 #include "ops/reference.h"
 #include "test_util.h"
 
@@ -65,14 +66,14 @@ std::string tiny_gguf(DType matrix_type, bool matrix_last = false) {
     if (t == DType::F32)
       std::memcpy(b.data(), f.data(), b.size());
     else if (t == DType::Q8_0)
-      quantize_q8_0(f.data(), n, b.data());
+      ops::quant::quantize_row(t, f.data(), b.data(), n);
     else
       for (int64_t i = 0; i < n; ++i) {
         const uint16_t x = t == DType::F16 ? f32_to_f16(f[i]) : f32_to_bf16(f[i]);
         std::memcpy(b.data() + 2 * i, &x, 2);
       }
     keep.push_back(std::move(b));
-    ts.push_back({name, shape, t, keep.back().data()});
+    ts.push_back({name, shape, t, keep.back().data(), {}});
   };
   add("token_embd.weight", {v, d}, matrix_type);
   if (matrix_last) add("output_norm.weight", {d}, DType::F32);

@@ -10,6 +10,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "ops/ops.h"
+#include "ops/quant/quantize.h"
 #include "ops/reference.h"
 
 namespace lc::ops {
@@ -22,7 +23,7 @@ TEST(Q8, QuantizeRoundTripWithinHalfStep) {
   x[40] = 0.0f;
   for (int i = 64; i < 96; ++i) x[i] = 0.0f;  // an all-zero block: d = 0, q = 0
   std::vector<uint8_t> q(3 * kQ8BlockBytes);
-  quantize_q8_0(x.data(), 96, q.data());
+  quant::quantize_row(DType::Q8_0, x.data(), q.data(), 96);
   for (int b = 0; b < 3; ++b) {
     float amax = 0;
     for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[b * 32 + i]));

@@ -1,7 +1,5 @@
 #include "core/dtype.h"
 
-#include <cmath>
-
 #include "core/error.h"
 
 namespace lc {
@@ -80,21 +78,6 @@ uint16_t f32_to_f16(float f) {
   }
   uint32_t r = abs + 0xfffu + ((abs >> 13) & 1u);  // round to nearest even at bit 13
   return sign | static_cast<uint16_t>((r - 0x38000000u) >> 13);
-}
-
-void quantize_q8_0(const float* x, int64_t n, uint8_t* out) {
-  for (int64_t b = 0; b < n / kQ8Block; ++b) {
-    const float* xb = x + b * kQ8Block;
-    uint8_t* ob = out + b * kQ8BlockBytes;
-    float amax = 0.0f;
-    for (int64_t i = 0; i < kQ8Block; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
-    const float d = amax / 127.0f;
-    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
-    const uint16_t dh = f32_to_f16(d);
-    std::memcpy(ob, &dh, 2);
-    for (int64_t i = 0; i < kQ8Block; ++i)
-      ob[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::lround(xb[i] * inv)));
-  }
 }
 
 }  // namespace lc

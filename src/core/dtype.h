@@ -75,8 +75,6 @@ inline uint16_t f32_to_bf16(float f) {
 }
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
-// Quantizes n floats (a multiple of 32) to Q8_0 blocks at out (n / 32 * 34 bytes), as ggml does:
-// d = max|x| / 127 stored as fp16, q = round(x / d).
-void quantize_q8_0(const float* x, int64_t n, uint8_t* out);
+// Quantizers for the block types live in ops/quant/quantize.h (quantize_row).
 
 }  // namespace lc

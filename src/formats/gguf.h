@@ -55,6 +55,10 @@ enum GgmlType : uint32_t {
   kGgmlBF16 = 30,
 };
 
+// general.quantization_version of the block layouts this engine reads and writes (ggml's
+// GGML_QNT_VERSION).
+constexpr uint32_t kGgmlQuantizationVersion = 2;
+
 const char* gguf_value_type_name(uint32_t t);
 const char* ggml_type_name(uint32_t t);
 uint32_t ggml_type_of(DType t);

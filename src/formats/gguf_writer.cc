@@ -1,8 +1,10 @@
 #include "formats/gguf_writer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
+#include "core/aligned.h"
 #include "core/error.h"
 
 namespace lc {
@@ -188,20 +190,28 @@ void write_gguf(const std::string& path, const GgufKv& kv,
   }
   o.pad_to(kAlign);
   const uint64_t data_start = o.pos();
+  AlignedBuffer<uint8_t> fill_buf;  // the largest filled tensor so far
   for (size_t j = 0; j < tensors.size(); ++j) {
     const auto& t = tensors[j];
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
     o.pad_to(kAlign);
     if (o.pos() - data_start != offsets[j]) fail(path, ": internal error: tensor offset mismatch");
-    o.bytes(t.data, static_cast<size_t>(dtype_bytes(t.dtype, n)));
+    const auto bytes = static_cast<size_t>(dtype_bytes(t.dtype, n));
+    if (t.fill) {
+      if (fill_buf.size() < bytes) fill_buf.resize(bytes);
+      t.fill(fill_buf.data());
+      o.bytes(fill_buf.data(), bytes);
+    } else {
+      o.bytes(t.data, bytes);
+    }
     if (on_tensor) on_tensor(static_cast<int64_t>(j + 1), static_cast<int64_t>(tensors.size()));
   }
   o.commit();
 }
 
 void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv& extra,
-                      const TensorWriteProgress& on_tensor) {
+                      const TensorWriteProgress& on_tensor, const std::vector<DType>& dtypes) {
   const ModelConfig& c = m.config;
   if (c.arch != Arch::Llama)
     fail(path, ": writing the '", arch_name(c.arch),
@@ -228,10 +238,45 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
       {p + "rope.freq_base", gguf_f32(static_cast<float>(c.rope_theta))},
       {p + "vocab_size", gguf_u32(static_cast<uint32_t>(c.vocab_size))},
   };
-  for (const auto& e : extra) kv.push_back(e);
+  for (const auto& e : extra) {
+    auto same =
+        std::find_if(kv.begin(), kv.end(), [&](const auto& k) { return k.first == e.first; });
+    if (same != kv.end())
+      same->second = e.second;
+    else
+      kv.push_back(e);
+  }
+  if (!dtypes.empty() && dtypes.size() != m.tensors.size())
+    fail(path, ": internal error: ", dtypes.size(), " dtypes for ", m.tensors.size(), " tensors");
   std::vector<GgufOutTensor> ts;
-  for (const auto& t : m.tensors) ts.push_back({t.name + ".weight", t.shape, t.dtype, t.data});
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    const TensorRef& t = m.tensors[i];
+    GgufOutTensor o{t.name + ".weight", t.shape, dtypes.empty() ? t.dtype : dtypes[i], t.data, {}};
+    if (o.dtype != t.dtype) {
+      o.data = nullptr;
+      o.fill = [&m, &t, to = o.dtype](uint8_t* out) {
+        convert_tensor(t, to, out, m.path);
+        // The source pages are read once: drop them so the resident set stays small.
+        for (const auto& f : m.mappings)
+          f.drop_pages(t.data, static_cast<size_t>(dtype_bytes(t.dtype, t.numel())));
+      };
+    }
+    ts.push_back(std::move(o));
+  }
   write_gguf(path, kv, ts, on_tensor);
+}
+
+GgufKv gguf_carried_metadata(const GgufFile& in, bool keep_tokenizer) {
+  auto starts = [](const std::string& k, const char* p) { return k.rfind(p, 0) == 0; };
+  GgufKv out;
+  for (const std::string& k : in.keys) {
+    if (k == "general.architecture" || k == "general.alignment" || k == "general.file_type" ||
+        k == "general.quantization_version" || starts(k, "split."))
+      continue;
+    if (!keep_tokenizer && starts(k, "tokenizer.")) continue;
+    out.emplace_back(k, in.kv.at(k));
+  }
+  return out;
 }
 
 }  // namespace lc

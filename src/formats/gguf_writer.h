@@ -2,6 +2,8 @@
 // aligned to 32 bytes. Written atomically: a temporary file beside the target is renamed into
 // place only after every byte was written.
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +29,9 @@ struct GgufOutTensor {
   std::vector<int64_t> shape;  // outermost first (written reversed, innermost first)
   DType dtype = DType::F32;
   const void* data = nullptr;  // dtype_bytes(dtype, numel) bytes
+  // Instead of data: writes the dtype_bytes(dtype, numel) bytes into the buffer it is given,
+  // just before the tensor is written (a converter fills one tensor at a time this way).
+  std::function<void(uint8_t*)> fill;
 };
 
 // on_tensor (may be empty) is called after each tensor's data (formats/model_file.h).
@@ -34,10 +39,20 @@ void write_gguf(const std::string& path, const GgufKv& kv,
                 const std::vector<GgufOutTensor>& tensors,
                 const TensorWriteProgress& on_tensor = {});
 
-// A llama-architecture model: llama.* metadata from the config (plus `extra`, e.g. the
-// tokenizer), every tensor under its GGUF name ("<canonical>.weight") in its current dtype. The
-// caller converts dtypes and RoPE row order beforehand (GGUF wants adjacent-pair q/k rows).
+// A llama-architecture model: llama.* metadata from the config, then `extra` (e.g. the tokenizer,
+// metadata carried over from an input file; an extra key replaces the config's key of the same
+// name in place), every tensor under its GGUF name ("<canonical>.weight"), in dtypes[i] (empty:
+// each tensor's current dtype; others are converted one tensor at a time with convert_tensor,
+// formats/model_file.h, as they are written). The caller puts the q/k rows in adjacent-pair RoPE
+// order beforehand (permute_rope_rows).
 void write_model_gguf(const std::string& path, const ModelFile& model, const GgufKv& extra,
-                      const TensorWriteProgress& on_tensor = {});
+                      const TensorWriteProgress& on_tensor = {},
+                      const std::vector<DType>& dtypes = {});
+
+// The metadata of a GGUF file that a converted copy of it keeps: every key in file order except
+// those the writer derives itself (general.architecture, general.alignment, general.file_type,
+// general.quantization_version) and split.* (the copy is one file); tokenizer.* too unless
+// keep_tokenizer (a tokenizer given with -z replaces the file's).
+GgufKv gguf_carried_metadata(const GgufFile& in, bool keep_tokenizer);
 
 }  // namespace lc

@@ -1,5 +1,6 @@
 #include "formats/model_file.h"
 
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -7,7 +8,10 @@
 #include "formats/gguf.h"
 #include "formats/hf.h"
 #include "formats/llama2c.h"
+#include "formats/quant_recipe.h"
 #include "ops/quant/dequant.h"
+#include "ops/quant/quantize.h"
+#include "ops/quant/validate.h"
 #include "ops/reference.h"
 
 namespace lc {
@@ -25,6 +29,12 @@ const char* arch_name(Arch a) {
 }
 
 namespace {
+float max_abs(const std::vector<float>& v) {
+  float m = 0.0f;
+  for (float x : v) m = std::fmax(m, std::fabs(x));
+  return m;
+}
+
 std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream os;
   os << "[";
@@ -49,13 +59,37 @@ const TensorRef& ModelFile::get(const std::string& name, const std::vector<int64
   return *t;
 }
 
+void convert_tensor(const TensorRef& t, DType to, uint8_t* out, const std::string& file) {
+  const int64_t n = t.numel();
+  const int64_t cols = t.shape.empty() ? 1 : t.shape.back();
+  const int64_t rows = cols > 0 ? n / cols : 0;
+  if (dtype_quantized(to) && cols % dtype_block(to) != 0)
+    fail(file, ": tensor '", t.name, "' rows of ", cols, " elements cannot be stored as ",
+         dtype_name(to), " (blocks of ", dtype_block(to), ")");
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const void* src = static_cast<const uint8_t*>(t.data) + dtype_bytes(t.dtype, r * cols);
+    ops::quant::dequantize_row(t.dtype, src, row.data(), cols);
+    uint8_t* dst = out + dtype_bytes(to, r * cols);
+    if (dtype_quantized(to)) {
+      for (int64_t c = 0; c < cols; ++c)
+        if (!std::isfinite(row[c]))
+          fail(file, ": tensor '", t.name, "' element [", r, ", ", c, "] is ", row[c],
+               "; cannot quantize a non-finite weight to ", dtype_name(to));
+    }
+    ops::quant::quantize_row(to, row.data(), dst, cols);
+    if (dtype_quantized(to)) {
+      const int64_t bad = ops::quant::first_bad_scale(to, dst, cols / dtype_block(to));
+      if (bad >= 0)
+        fail(file, ": tensor '", t.name, "' row ", r, " block ", bad, ": the ", dtype_name(to),
+             " scale overflows fp16 (weights up to ", max_abs(row), "); use f32, f16 or bf16");
+    }
+  }
+}
+
 void ModelFile::convert_matrices(DType to) {
-  // Q8_0 needs whole blocks per row; matrices whose rows are not a multiple of 32 stay f32 (as
-  // llama.cpp's quantizer falls back for such tensors).
   auto target = [&](const TensorRef& t) {
-    if (t.shape.size() != 2) return DType::F32;
-    if (to == DType::Q8_0 && t.shape[1] % kQ8Block != 0) return DType::F32;
-    return to;
+    return t.shape.size() != 2 ? DType::F32 : fallback_dtype(to, t.shape[1]);
   };
   bool any = false;
   for (const auto& t : tensors) any = any || (t.shape.size() == 2 && t.dtype != target(t));
@@ -63,28 +97,11 @@ void ModelFile::convert_matrices(DType to) {
   // Every tensor moves to owned memory (matrices converted, vectors copied as f32) so that the
   // file mapping can be released: otherwise the source pages read during conversion would stay
   // resident beside the converted copy.
-  std::vector<float> row;
   for (auto& t : tensors) {
     const DType dst = target(t);
     const int64_t n = t.numel();
-    const int64_t cols = t.shape.empty() ? 1 : t.shape.back();
-    const int64_t rows = cols > 0 ? n / cols : 0;
     AlignedBuffer<uint8_t> buf(static_cast<size_t>(dtype_bytes(dst, n)));
-    row.resize(static_cast<size_t>(cols));
-    for (int64_t r = 0; r < rows; ++r) {
-      const void* src = static_cast<const uint8_t*>(t.data) + dtype_bytes(t.dtype, r * cols);
-      ops::quant::dequantize_row(t.dtype, src, row.data(), cols);
-      uint8_t* out = buf.data() + dtype_bytes(dst, r * cols);
-      for (int64_t c = 0; c < cols && dst != DType::Q8_0; ++c) {
-        if (dst == DType::F32)
-          std::memcpy(out + 4 * c, &row[c], 4);
-        else {
-          const uint16_t h = dst == DType::BF16 ? f32_to_bf16(row[c]) : f32_to_f16(row[c]);
-          std::memcpy(out + 2 * c, &h, 2);
-        }
-      }
-      if (dst == DType::Q8_0) quantize_q8_0(row.data(), cols, out);
-    }
+    convert_tensor(t, dst, buf.data(), path);
     // Drop the source pages as we go, so peak memory stays near the converted size.
     for (const auto& m : mappings)
       m.drop_pages(t.data, static_cast<size_t>(dtype_bytes(t.dtype, n)));

@@ -110,12 +110,20 @@ class ModelFile {
   const TensorRef* find(const std::string& name) const;
   // The tensor `name`, checked to have exactly `shape`; throws naming the file and tensor.
   const TensorRef& get(const std::string& name, const std::vector<int64_t>& shape) const;
-  // Converts every 2-D tensor to dtype t; 1-D tensors (norms) stay f32. When anything converts,
-  // all tensors move to owned memory and the file mappings are released.
+  // Converts every 2-D tensor to dtype t, or to fallback_dtype(t, row length) where its rows
+  // are not a whole number of t's blocks (formats/quant_recipe.h); 1-D tensors (norms) stay f32.
+  // When anything converts, all tensors move to owned memory and the file mappings are released.
   void convert_matrices(DType t);
   // Bytes of all tensors.
   size_t weight_bytes() const;
 };
+
+// Writes tensor t converted to `to` at out (dtype_bytes(to, t.numel()) bytes): row by row,
+// dequantized with the reference dequantizers (ops/quant/dequant.h), then rounded or quantized
+// (ops/quant/quantize.h). For a quantized `to` the rows must be a whole number of its blocks.
+// Throws lc::Error naming `file` and the tensor when, for a quantized `to`, a row holds a NaN or
+// an infinity or a block's scale overflows fp16 (weights beyond its range).
+void convert_tensor(const TensorRef& t, DType to, uint8_t* out, const std::string& file);
 
 // Writers report progress through this (may be empty): (tensors written, total) after each.
 using TensorWriteProgress = std::function<void(int64_t written, int64_t total)>;

@@ -4,7 +4,9 @@
 stories260K.bin -> GGUF (f32 and q8_0, tokenizer tok512.bin embedded). GGUFReader must parse
 the file; the metadata must match the llama2.c header; every tensor's name, shape and type
 must be as expected; f32 tensors must equal the llama2.c values bit for bit; q8_0 tensors,
-dequantized by gguf.quants, must be within half a quantization step (d/2 per block) of them.
+dequantized by gguf.quants, must be within half a quantization step (d/2 per block) of them;
+in the q8_0 file, matrices whose rows are not a multiple of 32 (ffn_down, 172 columns) are F16,
+as llama.cpp's last-resort fallback, and must equal the values rounded to f16.
 Both llama2.c and GGUF keep q/k rows in Meta's interleaved (adjacent-pair) RoPE order, so no
 permutation is involved.
 
@@ -103,7 +105,7 @@ def check(longctx, assets, work, dtype, cfg, ref):
     meta_ok = len(errors) == n_meta_errors
     names = {t.name for t in r.tensors}
     expect("tensor names", sorted(names), sorted(ref))
-    n_exact = n_q8 = 0
+    n_exact = n_q8 = n_f16 = 0
     worst_q8 = 0.0
     for t in r.tensors:
         if t.name not in ref:
@@ -119,6 +121,13 @@ def check(longctx, assets, work, dtype, cfg, ref):
             if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
                 errors.append(f"{t.name}: f32 data differ (max |diff| {np.abs(got - want).max():.3e})")
             n_exact += 1
+        elif t.tensor_type == QT.F16:
+            got = np.asarray(t.data, dtype=np.float16).reshape(shape)
+            if dtype != "q8_0" or want.ndim != 2 or want.shape[1] % 32 == 0:
+                errors.append(f"{t.name}: unexpected F16")
+            elif not np.array_equal(got.view(np.uint16), want.astype(np.float16).view(np.uint16)):
+                errors.append(f"{t.name}: f16 data differ from the f32 values rounded to f16")
+            n_f16 += 1
         elif t.tensor_type == QT.Q8_0:
             if dtype != "q8_0" or want.ndim != 2:
                 errors.append(f"{t.name}: unexpected Q8_0")
@@ -135,15 +144,18 @@ def check(longctx, assets, work, dtype, cfg, ref):
             n_q8 += 1
         else:
             errors.append(f"{t.name}: unexpected type {t.tensor_type.name}")
-    # q8_0 must quantize exactly the 2-D matrices whose rows are a multiple of 32 long.
+    # q8_0 must quantize exactly the 2-D matrices whose rows are a multiple of 32 long; the other
+    # matrices are F16, vectors F32.
     if dtype == "q8_0":
         for t in r.tensors:
-            want2d = ref[t.name].ndim == 2 and ref[t.name].shape[1] % 32 == 0
-            if want2d != (t.tensor_type == QT.Q8_0):
-                errors.append(f"{t.name}: type {t.tensor_type.name} unexpected for shape {ref[t.name].shape}")
+            w = ref[t.name]
+            want = QT.F32 if w.ndim == 1 else QT.Q8_0 if w.shape[1] % 32 == 0 else QT.F16
+            if t.tensor_type != want:
+                errors.append(f"{t.name}: type {t.tensor_type.name} unexpected for shape {w.shape}")
 
     status = "PASS" if not errors else "FAIL"
-    extra = f", {n_q8} q8_0 within d/2 (worst {worst_q8:.3f} of bound)" if dtype == "q8_0" else ""
+    extra = (f", {n_q8} q8_0 within d/2 (worst {worst_q8:.3f} of bound), {n_f16} f16 exact"
+             if dtype == "q8_0" else "")
     print(f"  {dtype:<5} {os.path.getsize(out)} bytes, {len(r.fields)} keys, {len(r.tensors)} tensors: "
           f"metadata {'ok' if meta_ok else 'WRONG'}, "
           f"{n_exact} f32 bit-exact{extra} -> {status}")

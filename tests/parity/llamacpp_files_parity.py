@@ -11,7 +11,7 @@ longctx's greedy continuation (N tokens, `longctx run --tokens IDS --ids`) again
 (f16 KV cache, its default), with llama.cpp's agreement with itself under an f32 cache as the
 noise yardstick (as in smollm2_parity.py), and the max |logit difference| over the prompt.
 Exit status 1 when llama.cpp cannot load a file, longctx cannot run it, or longctx parts from
-llama.cpp earlier than llama.cpp's f32-cache run does.
+llama.cpp anywhere but at a near tie (its own logits for the two tokens within MAX_GAP).
 
 usage: llamacpp_files_parity.py LONGCTX ASSETS WORKDIR
 """
@@ -24,6 +24,10 @@ import sys
 import numpy as np
 
 N = 32
+# A divergence is a near tie when longctx's own logits for its token and llama.cpp's differ by
+# less than this: llama.cpp's logits themselves move by up to 1.4 on this model when only its KV
+# cache precision changes (f16 -> f32), and greedy_parity.py uses the same bound.
+MAX_GAP = 2.0
 TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K",
          "IQ4_NL", "IQ4_XS"]
 
@@ -77,24 +81,35 @@ def main():
             ours = [int(t) for t in r.stdout.strip().split(",") if t]
             agree = common_prefix(ours, greedy["f16"])
             self_agree = common_prefix(greedy["f32"], greedy["f16"])
+            # Logits over prompt + llama.cpp's continuation, both engines on the same ids.
+            seq = ids + greedy["f16"]
             lg = f"{work}/files_logits.f32"
-            subprocess.run([exe, "logits", "-m", out, "--tokens", ",".join(map(str, ids)), "--out",
+            subprocess.run([exe, "logits", "-m", out, "--tokens", ",".join(map(str, seq)), "--out",
                             lg], check=True, capture_output=True)
-            ours_l = np.fromfile(lg, dtype=np.float32).reshape(len(ids), -1)
+            ours_l = np.fromfile(lg, dtype=np.float32).reshape(len(seq), -1)
             m = llama_cpp.Llama(out, n_ctx=512, n_threads=2, verbose=False, logits_all=True)
-            m.eval(ids)
-            diff = float(np.abs(ours_l - np.array(m.scores[:len(ids)])).max())
-            worst.append((agree, self_agree, diff))
-            if agree < min(self_agree, N):
-                ok = False
+            m.eval(seq)
+            theirs_l = np.array(m.scores[:len(seq)], dtype=np.float32)
+            diff = float(np.abs(ours_l[:len(ids)] - theirs_l[:len(ids)]).max())
+            gap = 0.0
+            if agree < N and agree < len(ours):
+                p = len(ids) - 1 + agree
+                gap = float(ours_l[p, ours[agree]] - ours_l[p, greedy["f16"][agree]])
+                if gap > MAX_GAP:
+                    print(f"FAIL {name} {case['prompt'][:30]!r}: parts from llama.cpp at token {agree}"
+                          f" by {gap:.2f} logits, more than a near tie")
+                    ok = False
+            worst.append((agree, self_agree, diff, gap))
         if len(worst) == len(ref["cases"]):
             mix_s = " ".join(f"{k}:{v}" for k, v in sorted(mix.items()))
-            agrees = ", ".join(f"{a}/{N} (llama.cpp f32 cache {s}/{N})" for a, s, _ in worst)
+            agrees = ", ".join(f"{a}/{N} (gap {g:.2f}; llama.cpp f32 cache {s}/{N})"
+                               for a, s, _, g in worst)
             print(f"{name:7s} [{mix_s}] longctx = llama.cpp for {agrees}; "
-                  f"prompt logits max|diff| {max(d for _, _, d in worst):.3f}")
-            rows.append({"type": name, "mix": dict(mix), "agree": [a for a, _, _ in worst],
-                         "llama_self_agree": [s for _, s, _ in worst],
-                         "logits_max_diff": max(d for _, _, d in worst)})
+                  f"prompt logits max|diff| {max(w[2] for w in worst):.3f}")
+            rows.append({"type": name, "mix": dict(mix), "agree": [w[0] for w in worst],
+                         "llama_self_agree": [w[1] for w in worst],
+                         "gap_at_divergence": [w[3] for w in worst],
+                         "logits_max_diff": max(w[2] for w in worst)})
     json.dump(rows, open(f"{work}/llamacpp_files_parity.json", "w"), indent=1)
     print(f"llamacpp_files_parity: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1

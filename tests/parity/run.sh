@@ -2,9 +2,12 @@
 # Independent-implementation parity checks (make parity): longctx vs Hugging Face transformers
 # (tests/parity/hf_parity.py), longctx's GGUF writer vs the gguf PyPI reader
 # (tests/parity/gguf_readback.py), BASED vs a PyTorch model written from the spec
-# (tests/parity/based_parity.py), and the real SmolLM2 Q4_1 file vs llama.cpp through
-# llama-cpp-python (tests/parity/smollm2_parity.py). Installs its Python dependencies
-# idempotently.
+# (tests/parity/based_parity.py), the block-quantized types vs gguf.quants and llama.cpp's
+# quantizer (tests/parity/quant_parity.py), greedy decoding of longctx-written files of every
+# type in llama.cpp vs longctx (tests/parity/greedy_parity.py), and the real SmolLM2 Q4_1 file
+# and llama.cpp-written files of every type vs llama.cpp through llama-cpp-python
+# (tests/parity/smollm2_parity.py, llamacpp_files_parity.py). Installs its Python dependencies
+# idempotently, llama-cpp-python included.
 # usage: tests/parity/run.sh LONGCTX ASSETS
 set -euo pipefail
 LONGCTX=$(realpath "$1")
@@ -38,5 +41,8 @@ status=0
 "$PY" "$HERE/gguf_readback.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/based_parity.py" "$LONGCTX" "$WORK" || status=1
 "$PY" "$HERE/smollm2_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+"$PY" "$HERE/llamacpp_files_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+"$PY" "$HERE/quant_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+"$PY" "$HERE/greedy_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
 exit $status
