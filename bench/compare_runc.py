@@ -50,31 +50,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from benchutil import busy_cpu_seconds, child_env, cpu_busy, log, quantile, summary, wait_quiet  # noqa: E402
 
 RUNC_RATE = re.compile(r"achieved tok/s:\s*([0-9.eE+-]+)")
 LONGCTX_RATE = re.compile(r"generation:\s*(\d+)\s+tokens,\s*([0-9.eE+-]+)\s+tokens/s")
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def quantile(v, p):
-    """Linear interpolation between order statistics (as longctx bench does)."""
-    s = sorted(v)
-    if not s:
-        return float("nan")
-    idx = p * (len(s) - 1)
-    lo, hi = math.floor(idx), math.ceil(idx)
-    return s[lo] + (s[hi] - s[lo]) * (idx - lo)
-
-
-def summary(v):
-    v = [x for x in v if x is not None and not math.isnan(x)]
-    if not v:
-        return None
-    return {"n": len(v), "median": quantile(v, 0.5), "p10": quantile(v, 0.1),
-            "p90": quantile(v, 0.9), "min": min(v), "max": max(v)}
 
 
 def pct(s):
@@ -100,17 +79,6 @@ def positive_int(text):
     return int(text)
 
 
-def busy_cpu_seconds():
-    """CPU-seconds all CPUs have spent busy since boot (from /proc/stat), or None."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-    except OSError:
-        return None
-    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
-    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
-
-
 def run_child(cmd, env):
     """Runs cmd; returns (rc, stdout bytes, stderr text, info dict with wall_s, peak RSS and
     the share of the machine other processes used meanwhile)."""
@@ -132,16 +100,6 @@ def run_child(cmd, env):
         else:
             info["foreign_cpu_frac"] = None
         return p.returncode, out.read(), err.read().decode("utf-8", "replace"), info
-
-
-def child_env(threads):
-    env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(threads)
-    # Keep any BLAS that might be linked in from spawning its own threads.
-    for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        env[k] = "1"
-    env["LC_ALL"] = "C"
-    return env
 
 
 def run_runc(args, threads):
@@ -167,37 +125,6 @@ def run_longctx(args, threads, extra):
     rate = reported * (n - 1) / n if n > 1 else float("nan")
     return {"cmd": cmd, "tokens": n, "tok_s_reported": reported, "tok_s": rate, "text": out,
             **info}
-
-
-def cpu_busy(interval=0.5):
-    """Fraction of all CPUs busy over interval seconds (from /proc/stat); None if unreadable."""
-    def read():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
-        return sum(v), idle
-    try:
-        t0, i0 = read()
-        time.sleep(interval)
-        t1, i1 = read()
-    except OSError:
-        return None
-    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
-
-
-def wait_quiet(args):
-    """Waits (up to --max-wait s) until other processes use at most --max-busy of the CPUs.
-    Returns the last measured busy fraction."""
-    busy = cpu_busy()
-    if args.max_busy is None or busy is None:
-        return busy
-    deadline = time.time() + args.max_wait
-    while busy > args.max_busy and time.time() < deadline:
-        time.sleep(2)
-        busy = cpu_busy()
-    if busy > args.max_busy:
-        log(f"  machine still {busy:.0%} busy after {args.max_wait} s; running anyway")
-    return busy
 
 
 def run_bandwidth(args):

@@ -74,6 +74,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from benchutil import busy_cpu_seconds, child_env, log, quantile, wait_quiet  # noqa: E402
+from benchutil import summary as _summary  # noqa: E402
+
+
+def summary(v):
+    return _summary(v, keep_all=True)  # the JSON keeps every raw sample
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -82,71 +88,6 @@ S110M_SHAPE = ["--dim", "768", "--hidden", "2048", "--layers", "12", "--heads", 
                "--kv-heads", "12", "--vocab", "32000", "--ctx", "1024"]
 TARGETS = {"decode": 1.2, "prefill": 1.0}  # longctx / llama.cpp, ratio of medians
 ROOFLINE_TARGET = ("Q4_K", 0.85)  # decode of the Q4_K_M file >= 85% of the DRAM roofline
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def quantile(v, p):
-    s = sorted(v)
-    if not s:
-        return float("nan")
-    idx = p * (len(s) - 1)
-    lo, hi = math.floor(idx), math.ceil(idx)
-    return s[lo] + (s[hi] - s[lo]) * (idx - lo)
-
-
-def summary(v):
-    v = [x for x in v if x is not None and not math.isnan(x)]
-    if not v:
-        return None
-    return {"n": len(v), "median": quantile(v, 0.5), "p10": quantile(v, 0.1),
-            "p90": quantile(v, 0.9), "min": min(v), "max": max(v), "all": v}
-
-
-def busy_cpu_seconds():
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-    except OSError:
-        return None
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_busy(interval=0.5):
-    def read():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
-    try:
-        t0, i0 = read()
-        time.sleep(interval)
-        t1, i1 = read()
-    except OSError:
-        return None
-    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
-
-
-def wait_quiet(args):
-    busy = cpu_busy(0.2)
-    if args.max_busy is None or busy is None:
-        return busy
-    deadline = time.time() + args.max_wait
-    while busy > args.max_busy and time.time() < deadline:
-        time.sleep(2)
-        busy = cpu_busy()
-    return busy
-
-
-def child_env(threads):
-    env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(threads)
-    for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        env[k] = "1"
-    env["LC_ALL"] = "C"
-    return env
 
 
 def run_child(cmd, env=None, check=True):
@@ -440,7 +381,7 @@ def main():
     raw = {f["name"]: {t: {e: [] for e in engines} for t in tests} for f in files}
     bws, fbws = [], {f["name"]: [] for f in files}
     for r in range(args.rounds):
-        wait_quiet(args)
+        wait_quiet(args, 0.2)
         bws.append(run_bandwidth(args, args.bw_mib))
         log(f"round {r + 1}/{args.rounds}: read bandwidth {bws[-1]['gbps']:.2f} GB/s "
             f"({args.bw_mib} MiB, {args.threads} threads, {bws[-1]['method']})")
@@ -452,7 +393,7 @@ def main():
                 order = engines if (r + fi) % 2 == 0 else engines[::-1]
                 res = {}
                 for e in order:
-                    busy = wait_quiet(args)
+                    busy = wait_quiet(args, 0.2)
                     x = runners[e](args, f, t)
                     x["busy_before"], x["load1"], x["round"] = busy, os.getloadavg()[0], r
                     raw[f["name"]][t][e].append(x)
