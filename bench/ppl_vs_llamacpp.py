@@ -224,7 +224,7 @@ def main():
                                 for d in diffs]}
 
     res = {"model": args.model, "text": args.text, "max_tokens": args.max_tokens,
-           "window": window, "threads": args.threads, "bos_prepended": bos,
+           "window": window, "threads": args.threads, "bos_prepended": info["add_bos"],
            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv,
            "llama.cpp": llama, "longctx": lcx, "id_check": id_check, "bin_comparison": cmp_bins}
     if lcx:
@@ -232,7 +232,7 @@ def main():
         res["same_token_count"] = lcx["tokenizer_tokens_total"] == llama["tokenizer_tokens_total"]
 
     md = [f"### Perplexity: {os.path.basename(args.model)} on {os.path.basename(args.text)}"
-          f" ({n} tokens incl. BOS, non-overlapping windows of {window}, {args.threads} threads)",
+          f" ({n} tokens{' incl. BOS' if info['add_bos'] else ''}, non-overlapping windows of {window}, {args.threads} threads)",
           "", "| engine | tokens in document (tokenizer) | positions scored | mean NLL | "
               "perplexity | tok/s |", "|---|---:|---:|---:|---:|---:|"]
     for name, x in (("longctx", lcx), ("llama.cpp", llama)):
