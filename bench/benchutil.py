@@ -82,3 +82,14 @@ def child_env(threads):
         env[k] = "1"
     env["LC_ALL"] = "C"
     return env
+
+
+def write_json_atomic(path, obj):
+    """Writes obj as indented JSON to path through a temporary file, so that a reader never
+    sees a partial file."""
+    import json
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, path)

@@ -50,7 +50,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from benchutil import busy_cpu_seconds, child_env, cpu_busy, log, quantile, summary, wait_quiet  # noqa: E402
+from benchutil import (busy_cpu_seconds, child_env, cpu_busy, log, quantile, summary,  # noqa: E402
+                       wait_quiet, write_json_atomic)
 
 RUNC_RATE = re.compile(r"achieved tok/s:\s*([0-9.eE+-]+)")
 LONGCTX_RATE = re.compile(r"generation:\s*(\d+)\s+tokens,\s*([0-9.eE+-]+)\s+tokens/s")
@@ -378,11 +379,7 @@ def main():
     if args.json:
         for e in engines:
             e["cmd"] = " ".join(shlex.quote(x) for x in e["cmd"])
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, args.json)
+        write_json_atomic(args.json, result)
     return 0
 
 

@@ -74,7 +74,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from benchutil import busy_cpu_seconds, child_env, log, quantile, wait_quiet  # noqa: E402
+from benchutil import busy_cpu_seconds, child_env, log, quantile, wait_quiet, write_json_atomic  # noqa: E402,E501
 from benchutil import summary as _summary  # noqa: E402
 
 
@@ -513,11 +513,7 @@ def main():
                                              "norm vectors, no KV cache",
                    "roofline_frac": "tok_s x weight_bytes_per_token / read bandwidth of the "
                                     "same round (bench/bandwidth, best method at --threads)"}}
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(out, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, args.json)
+        write_json_atomic(args.json, out)
     return 0
 
 

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
-#include "ops/reference.h"
+#include "ops/quant/dequant.h"
 
 namespace lc {
 
@@ -76,10 +76,7 @@ std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t siz
     if (t.shape.size() == 1 && t.dtype != DType::F32) {
       // Norm weights are read as f32 vectors; the rare f16/bf16 one is widened once here.
       AlignedBuffer<uint8_t> buf(static_cast<size_t>(4 * t.numel()));
-      for (int64_t i = 0; i < t.numel(); ++i) {
-        const float v = ops::ref::load(t.data, t.dtype, i);
-        std::memcpy(buf.data() + 4 * i, &v, 4);
-      }
+      ops::quant::dequantize_row(t.dtype, t.data, reinterpret_cast<float*>(buf.data()), t.numel());
       t.dtype = DType::F32;
       t.data = buf.data();
       mf->owned.push_back(std::move(buf));

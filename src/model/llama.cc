@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "ops/quant/dequant.h"
-#include "ops/reference.h"
 
 namespace lc {
 
