@@ -117,6 +117,11 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=0,
                     help="score only the first N tokens (BOS included); 0 = all")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ctx", type=int, default=0,
+                    help="window length (default: the trained context); 512 is llama-perplexity's")
+    ap.add_argument("--parallel", action="store_true",
+                    help="run the two engines at the same time, --threads each (the scores do "
+                         "not depend on timing; tok/s then does, and is not a speed comparison)")
     ap.add_argument("--bin", type=int, default=128, help="positions per NLL bin (comparison)")
     ap.add_argument("--id-check", type=int, default=256,
                     help="score the first K llama.cpp token ids with both engines on identical "
@@ -137,7 +142,7 @@ def main():
     n = min(len(ids_all), args.max_tokens) if args.max_tokens else len(ids_all)
     ids = ids_all[:n]
     ctx_train = info["n_ctx_train"]
-    window = min(ctx_train, n)
+    window = min(args.ctx or ctx_train, n)
     log(f"llama.cpp tokenizer: {len(toks)} tokens (BOS {bos} first: {info['add_bos']}); scoring {n} tokens in windows "
         f"of {window} (trained context {ctx_train})")
 
@@ -171,6 +176,25 @@ def main():
             f"argmax agree {id_check['argmax_agree_frac']:.1%}")
     probe.close()
 
+    # longctx (a child process; with --parallel it runs while llama.cpp scores).
+    lcx, cmp_bins, child = None, None, None
+    tmpdir = tempfile.TemporaryDirectory()
+    js = os.path.join(tmpdir.name, "ppl.json")
+    cmd = [args.longctx, "ppl", "-m", args.model, "-f", args.text, "--stride", str(window),
+           "--ctx", str(window), "-t", str(args.threads), "--bin", str(args.bin), "--json", js]
+    if args.max_tokens:
+        cmd += ["--max-len", str(args.max_tokens)]
+
+    def start_longctx():
+        log("$ " + " ".join(map(shlex.quote, cmd)))
+        # Output to files: a pipe nobody reads while llama.cpp runs could fill and stall it.
+        out = open(os.path.join(tmpdir.name, "stdout"), "w")
+        err = open(os.path.join(tmpdir.name, "stderr"), "w")
+        return time.time(), subprocess.Popen(cmd, stdout=out, stderr=err)
+
+    if not args.skip_longctx and args.parallel:
+        child = start_longctx()
+
     # llama.cpp over the windows.
     eng = W.Engine(args.model, window, args.threads, n_batch=512, n_ubatch=512, all_outputs=True)
     idx, nll, secs = llama_windows(eng, ids, window, 512)
@@ -181,22 +205,16 @@ def main():
              "tokens_per_second": n / secs, "info": info}
     ls, lcnt = bins_of(idx, nll, args.bin)
 
-    # longctx.
-    lcx, cmp_bins = None, None
     if not args.skip_longctx:
-        with tempfile.TemporaryDirectory() as d:
-            js = os.path.join(d, "ppl.json")
-            cmd = [args.longctx, "ppl", "-m", args.model, "-f", args.text, "--stride",
-                   str(window), "-t", str(args.threads), "--bin", str(args.bin), "--json", js]
-            if args.max_tokens:
-                cmd += ["--max-len", str(args.max_tokens)]
-            log("$ " + " ".join(map(shlex.quote, cmd)))
-            t0 = time.time()
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            if p.returncode != 0:
-                sys.exit(f"longctx ppl failed (rc {p.returncode}):\n{p.stderr[-3000:]}")
-            wall = time.time() - t0
-            j = json.load(open(js))
+        if child is None:
+            child = start_longctx()
+        t0, p = child
+        p.wait()
+        if p.returncode != 0:
+            err = open(os.path.join(tmpdir.name, "stderr")).read()
+            sys.exit(f"longctx ppl failed (rc {p.returncode}):\n{err[-3000:]}")
+        wall = time.time() - t0
+        j = json.load(open(js))
         r = j["results"][0]
         doc = j["documents"][0]
         lcx = {"cmd": " ".join(map(shlex.quote, cmd)), "tokens_used": doc["tokens_used"],
@@ -224,7 +242,7 @@ def main():
                                 for d in diffs]}
 
     res = {"model": args.model, "text": args.text, "max_tokens": args.max_tokens,
-           "window": window, "threads": args.threads, "bos_prepended": info["add_bos"],
+           "window": window, "threads": args.threads, "parallel": args.parallel, "bos_prepended": info["add_bos"],
            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv,
            "llama.cpp": llama, "longctx": lcx, "id_check": id_check, "bin_comparison": cmp_bins}
     if lcx:

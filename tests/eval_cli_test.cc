@@ -114,6 +114,12 @@ TEST_F(EvalCli, PplStreamAndStride) {
   Result w = run_cli("ppl " + m_ + "-f '" + text_ + "' --stride 256");
   ASSERT_EQ(w.status, 0) << w.err;
   EXPECT_NE(w.out.find("mode strided"), std::string::npos) << w.out;
+  // --ctx N: non-overlapping windows of N tokens instead of the trained context.
+  const std::string js = tmp("win.json");
+  Result v = run_cli("ppl " + m_ + "-f '" + text_ + "' --stride 100 --ctx 100 --json '" + js + "'");
+  ASSERT_EQ(v.status, 0) << v.err;
+  EXPECT_NE(slurp(js).find("\"stride_window\": 100"), std::string::npos) << slurp(js);
+  EXPECT_NE(v.out, w.out);
 }
 
 TEST_F(EvalCli, PasskeyRunsAndReports) {
@@ -155,6 +161,9 @@ TEST_F(EvalCli, BadInputGivesOneLineErrors) {
   expect_clean_error(run_cli(p + "-f '" + text_ + "' --stream 100 --stride 10"),
                      "mutually exclusive");
   expect_clean_error(run_cli(p + "-f '" + text_ + "' --stride 4096"), "--stride");
+  expect_clean_error(run_cli(p + "-f '" + text_ + "' --ctx 64"), "--ctx applies to --stride");
+  expect_clean_error(run_cli(p + "-f '" + text_ + "' --stride 65 --ctx 64"), "exceeds the window");
+  expect_clean_error(run_cli(p + "-f '" + text_ + "' --stride 8 --ctx 1"), "--ctx");
   expect_clean_error(run_cli(p + "-f '" + text_ + "' --attn full,bogus"), "--attn");
   const std::string k = "passkey " + m_;
   expect_clean_error(run_cli(k + "--lengths abc"), "--lengths: expected an integer");

@@ -23,15 +23,19 @@ namespace {
 
 const char* kHelp =
     "usage: longctx ppl -m MODEL [-z TOK] -f TEXT [-f TEXT2 ...] [--max-len N] [--bin B]\n"
-    "                   [--stream N] [--stride S] [attention flags] [--json FILE]\n"
-    "                   [--plot FILE.png] [-t THREADS] [--dtype D]\n"
-    "  Each document is tokenized with BOS first and scored as one continuous sequence (no\n"
-    "  restart at the trained context), up to --max-len tokens (default: all). A model with a\n"
-    "  fixed-size recurrent state (BASED) is scored over that state (no attention flags).\n"
+    "                   [--stream N] [--stride S [--ctx N]] [attention flags]\n"
+    "                   [--json FILE] [--plot FILE.png] [-t THREADS] [--dtype D]\n"
+    "  Each document is tokenized (BOS first where the tokenizer adds one) and scored as one\n"
+    "  continuous sequence (no restart at the trained context), up to --max-len tokens\n"
+    "  (default: all). A model with a fixed-size recurrent state (BASED) is scored over that\n"
+    "  state (no attention flags).\n"
     "  --bin B      NLL bin width in positions (default 128)\n"
     "  --stream N   score one stream of N tokens: BOS + the documents concatenated, cycled\n"
     "  --stride S   windowed perplexity instead: windows of the trained context advanced by S,\n"
-    "               scoring only new tokens (Hugging Face style)\n"
+    "               scoring only new tokens (Hugging Face style); stride = window gives\n"
+    "               non-overlapping windows, each from an empty cache\n"
+    "  --ctx N      strided window length instead of the trained context (e.g. 512, as\n"
+    "               llama-perplexity -c 512)\n"
     "  --attn LIST  comma-separated configurations, each scored in turn, e.g.\n"
     "               full,window,lambda,lambda:D=none,full:D=512\n";
 
@@ -43,6 +47,8 @@ PplOptions read_options(const Args& a) {
   o.max_len = a.integer("--max-len", 0, 2, kMaxTokens);
   o.stream = a.integer("--stream", 0, 2, kMaxTokens);
   o.stride = a.integer("--stride", 0, 1, 1 << 30);
+  o.window = a.integer("--ctx", 0, 2, 1 << 30);
+  if (o.window && !o.stride) fail("--ctx applies to --stride only (the strided window length)");
   if (o.stream && o.stride) fail("--stream and --stride are mutually exclusive");
   if (o.stream && o.max_len) fail("--max-len does not apply to --stream (its length is N)");
   return o;
@@ -67,9 +73,8 @@ void print_summary(const PplResult& r) {
 }  // namespace
 
 int cmd_ppl(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",     "-z",       "-f",       "--max-len",
-                                    "--bin",  "--stream", "--stride", "--json",
-                                    "--plot", "-t",       "--dtype"};
+  std::vector<std::string> flags = {"-m",       "-z",    "-f",     "--max-len", "--bin", "--stream",
+                                    "--stride", "--ctx", "--json", "--plot",    "-t",    "--dtype"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("ppl", flags, {"--help"}, {"-f"});
   a.parse(argc, argv, 2);
@@ -97,12 +102,13 @@ int cmd_ppl(int argc, char** argv) {
   const auto model = make_model(*file);
   refuse_attention_flags(a, *model);  // a fixed-state model has one configuration
   const ModelConfig& c = model->config();
-  if (opt.stride && c.ctx_len <= 0)
+  if (opt.stride && !opt.window && c.ctx_len <= 0)
     fail(
         "--stride: the model's trained context is unknown (its config does not give one); "
-        "strided windows are as long as the trained context");
-  if (opt.stride && opt.stride > c.ctx_len)
-    fail("--stride: ", opt.stride, " exceeds the window (the trained context, ", c.ctx_len, ")");
+        "strided windows are as long as the trained context unless --ctx N is given");
+  if (opt.stride && opt.stride > opt.window_for(c.ctx_len))
+    fail("--stride: ", opt.stride, " exceeds the window (",
+         opt.window ? "--ctx " : "the trained context ", opt.window_for(c.ctx_len), ")");
   const std::vector<PplDoc> docs = tokenize_documents(*tok, paths, std::move(texts), opt);
 
   std::vector<PplResult> results;

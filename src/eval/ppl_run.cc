@@ -68,10 +68,11 @@ PplResult run_ppl(const Model& model, const AttentionConfig& attn, const std::ve
                   int bos, const PplOptions& opt,
                   const std::function<void(int64_t, int64_t)>& progress) {
   const int64_t ctx_len = model.config().ctx_len, longest = longest_document(docs);
-  if (opt.stride && opt.stride > ctx_len)
-    fail("--stride: ", opt.stride, " exceeds the window (the trained context, ", ctx_len, ")");
+  const int64_t window = opt.window_for(ctx_len);
+  if (opt.stride && opt.stride > window)
+    fail("--stride: ", opt.stride, " exceeds the window (", window, ")");
   const int64_t max_tokens = opt.stream   ? opt.stream
-                             : opt.stride ? std::min(longest, ctx_len)
+                             : opt.stride ? std::min(longest, window)
                                           : longest;
   Session scorer(model, eval_session_options(attn, max_tokens, opt.n_threads));
   PplResult r{attn,
@@ -94,7 +95,7 @@ PplResult run_ppl(const Model& model, const AttentionConfig& attn, const std::ve
     for (const PplDoc& d : docs) {
       const int64_t n = static_cast<int64_t>(d.tokens.size());
       if (opt.stride)
-        score_strided(scorer, d.tokens.data(), n, std::min(ctx_len, n), opt.stride, r.stats, cb);
+        score_strided(scorer, d.tokens.data(), n, std::min(window, n), opt.stride, r.stats, cb);
       else
         score_sequence(scorer, d.tokens.data(), n, r.stats, cb);
       base += n - 1;
@@ -160,7 +161,7 @@ std::string ppl_json(const RunInfo& info, const ModelConfig& c, bool takes_polic
   write_run_info(j, info, c);
   j.member("mode", opt.mode()).member("bin", opt.bin).member("max_len", opt.max_len);
   j.member("stream_tokens", opt.stream).member("stride", opt.stride);
-  j.member("stride_window", opt.stride ? c.ctx_len : int64_t{0});
+  j.member("stride_window", opt.stride ? opt.window_for(c.ctx_len) : int64_t{0});
   j.key("documents").begin_array();
   for (const PplDoc& d : docs) {
     j.begin_object().member("path", d.path).member("tokens_total", d.tokens_total);

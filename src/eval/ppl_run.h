@@ -20,8 +20,11 @@ struct PplOptions {
   int64_t bin = 128;    // NLL bin width in positions
   int64_t max_len = 0;  // tokens per document (0 = all)
   int64_t stream = 0;   // > 0: one stream of this many tokens
-  int64_t stride = 0;   // > 0: strided windows of the trained context
+  int64_t stride = 0;   // > 0: strided windows advanced by this many tokens
+  int64_t window = 0;   // strided window length (0 = the trained context)
   int n_threads = 2;
+  // Strided window length for a model trained on ctx_len tokens.
+  int64_t window_for(int64_t ctx_len) const { return window ? window : ctx_len; }
   const char* mode() const { return stream ? "stream" : stride ? "strided" : "documents"; }
 };
 
