@@ -89,11 +89,15 @@ inline std::vector<int64_t> dense_best(const DensePolicy& p, const std::vector<i
   return cand;
 }
 
-// Rotates x (head_dim values, one head) by RoPE position `p`, in double.
-inline void rope_rotate(std::vector<double>& x, double p, double theta, ops::RopeStyle style) {
+// Rotates x (head_dim values, one head) by RoPE position `p`, in double; pair c turns by
+// p * inv_freq[c] when inv_freq is given (a scaled model), else by p * theta^(-2c/head_dim).
+inline void rope_rotate(std::vector<double>& x, double p, double theta, ops::RopeStyle style,
+                        const std::vector<double>* inv_freq = nullptr) {
   const int64_t hd = static_cast<int64_t>(x.size());
   for (int64_t c = 0; c < hd / 2; ++c) {
-    const double ang = p * std::pow(theta, -2.0 * static_cast<double>(c) / static_cast<double>(hd));
+    const double ang =
+        p * (inv_freq ? (*inv_freq)[static_cast<size_t>(c)]
+                      : std::pow(theta, -2.0 * static_cast<double>(c) / static_cast<double>(hd)));
     const bool adj = style == ops::RopeStyle::AdjacentPairs;
     const int64_t a = adj ? 2 * c : c, b = adj ? 2 * c + 1 : c + hd / 2;
     const double x0 = x[a], x1 = x[b];
@@ -107,6 +111,8 @@ struct DenseShape {
   double rope_theta = 10000.0;
   ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
   const std::vector<double>* alibi_slopes = nullptr;  // [n_heads]; then no RoPE
+  const std::vector<double>* inv_freq = nullptr;      // scaled RoPE frequencies [head_dim/2]
+  double logit_scale = 1.0;                           // YaRN: attention_factor^2
 };
 
 // q: [n][n_heads*head_dim], k, v: [n][n_kv_heads*head_dim], all unrotated; pos: positions of
@@ -125,10 +131,11 @@ inline std::vector<std::vector<double>> dense_attention(const DensePolicy& p, co
     std::vector<std::vector<double>> logit(n, std::vector<double>(n, -INFINITY));
     auto logit_at = [&](int64_t i, int64_t j, int64_t d) {
       std::vector<double> qi(q[i].begin() + h * hd, q[i].begin() + (h + 1) * hd);
-      if (!s.alibi_slopes) rope_rotate(qi, static_cast<double>(d), s.rope_theta, s.rope_style);
+      if (!s.alibi_slopes)
+        rope_rotate(qi, static_cast<double>(d), s.rope_theta, s.rope_style, s.inv_freq);
       double dot = 0;
       for (int64_t c = 0; c < hd; ++c) dot += qi[c] * k[j][g * hd + c];
-      double x = dot / std::sqrt(static_cast<double>(hd));
+      double x = s.logit_scale * dot / std::sqrt(static_cast<double>(hd));
       if (s.alibi_slopes) x -= (*s.alibi_slopes)[h] * static_cast<double>(d);
       return x;
     };

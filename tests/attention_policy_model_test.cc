@@ -86,6 +86,44 @@ TEST_P(AttentionPolicyModel, MatchesDenseReferenceForward) {
   EXPECT_LT(rel_err(got.data(), want.data(), got.size()), 5e-5);
 }
 
+// Position scaling composes with every policy: token rotations, the ceiling distance D of global
+// keys and the in-cache positions all use the scaled frequencies, and YaRN's attention factor
+// scales every logit (dense reference: attention_dense_reference.h with the scaled inv_freq).
+TEST(AttentionPolicyModelScaledRope, MatchesDenseReferenceForward) {
+  using T = ops::RopeScaling::Type;
+  ops::RopeScaling llama3, yarn, linear;
+  llama3.type = T::Llama3;
+  llama3.factor = 4.0;
+  llama3.original_ctx = 16;
+  yarn.type = T::Yarn;
+  yarn.factor = 4.0;
+  yarn.original_ctx = 32;
+  linear.type = T::Linear;
+  linear.factor = 3.0;
+  const Pol pols[] = {{AttnPolicy::Full, 0, 0, 5},
+                      {AttnPolicy::Lambda, 3, 11, 11},
+                      {AttnPolicy::Lambda, 5, 9, 4},
+                      {AttnPolicy::Streaming, 3, 9, kNone},
+                      {AttnPolicy::Window, 0, 7, kNone}};
+  const int64_t n = 71;
+  for (const ops::RopeScaling& scaling : {llama3, yarn, linear})
+    for (const Pol& pol : pols) {
+      SCOPED_TRACE(std::string(ops::rope_scaling_name(scaling.type)) + " " +
+                   config_of(pol).label());
+      auto f = load_sharp(0, ops::RopeStyle::AdjacentPairs);
+      const auto toks = random_tokens(n, f->config.vocab_size, 17);
+      test::DensePolicy dp{pol.policy, pol.sinks, pol.window, pol.ceiling};
+      const auto plain = test::llama_policy_reference_logits(*f, toks, dp);
+      f->config.rope_scaling = scaling;
+      LlamaModel m(*f);
+      const auto got = session_logits(m, pol, toks, 4, 2, n);
+      const auto want = test::llama_policy_reference_logits(*f, toks, dp);
+      EXPECT_LT(rel_err(got.data(), want.data(), got.size()), 5e-5);
+      // The scaling changes the result (the comparison above could otherwise pass vacuously).
+      EXPECT_GT(rel_err(plain.data(), want.data(), got.size()), 1e-3);
+    }
+}
+
 // Prefill followed by decode (and prefill in uneven chunks) equals one-shot prefill.
 TEST_P(AttentionPolicyModel, DecodeAfterPrefillEqualsOneShot) {
   const ModelCase c = GetParam();

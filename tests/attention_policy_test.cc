@@ -71,7 +71,9 @@ double run_stream(const KernelCase& c, const std::vector<int64_t>& positions, ui
   auto policy = make_policy(config_of(c.pol), pc);
   const int64_t layers = 2, layer = 1;
   KvCache cache(layers, c.kv_heads, hd, policy->geometry());
-  AttentionShape shape{c.heads, c.kv_heads, hd, c.alibi ? slopes.data() : nullptr};
+  const ops::RopeFreqs rope(hd, 10000.0);
+  AttentionShape shape{c.heads, c.kv_heads, hd, c.alibi ? slopes.data() : nullptr,
+                       c.alibi ? nullptr : &rope};
   ThreadPool pool(c.threads);
   std::vector<float> scratch(attention_scratch_floats(shape, cache.capacity(), c.threads));
   std::vector<float> qb(c.block * q_dim), qg(c.block * q_dim), kb(kv_dim), kr(kv_dim), vb(kv_dim);

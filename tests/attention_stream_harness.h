@@ -99,9 +99,11 @@ inline double run_policy_stream(const StreamCase& c, int64_t n, uint64_t seed,
 
   const int64_t layers = 2;
   KvCache cache(layers, c.kv_heads, hd, policy->geometry());
-  cache.set_key_rotation(!c.alibi, 10000.0, c.style);
-  AttentionShape shape{c.heads, c.kv_heads, hd, c.alibi ? slopes.data() : nullptr,
-                       10000.0, c.style};
+  const ops::RopeFreqs rope(hd, 10000.0);
+  cache.set_key_rotation(c.alibi ? nullptr : &rope, c.style);
+  AttentionShape shape{
+      c.heads, c.kv_heads, hd, c.alibi ? slopes.data() : nullptr, c.alibi ? nullptr : &rope,
+      c.style};
   ThreadPool pool(c.threads);
   std::vector<float> scratch(attention_scratch_floats(shape, *policy, c.threads));
   std::vector<int64_t> scratch_idx(attention_scratch_indices(shape, *policy, c.threads) + 1);

@@ -93,8 +93,13 @@ inline std::vector<float> llama_policy_reference_logits(const ModelFile& f,
     for (int64_t h = 0; p2 != c.n_heads && h < p2; h += 2) slopes.push_back(all[h]);
     slopes.resize(c.n_heads);
   }
-  const DenseShape shape{c.n_heads,    c.n_kv_heads, c.head_dim,
-                         c.rope_theta, c.rope_style, slopes.empty() ? nullptr : &slopes};
+  // Position scaling: the frequencies of ops::RopeFreqs (checked against transformers by
+  // tests/parity/rope_scaling_parity.py and against formulas in rope_test.cc).
+  const ops::RopeFreqs freqs(c.head_dim, c.rope_theta, c.rope_scaling);
+  const double af = freqs.attention_factor();
+  const DenseShape shape{c.n_heads,         c.n_kv_heads, c.head_dim,
+                         c.rope_theta,      c.rope_style, slopes.empty() ? nullptr : &slopes,
+                         &freqs.inv_freq(), af * af};
   // q, k, v of a normed input: separate matrices, or rows [q | k | v] of a fused one.
   auto project = [&](const std::string& pre, const std::vector<double>& xn, std::vector<double>* q,
                      std::vector<double>* k, std::vector<double>* v) {

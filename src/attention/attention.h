@@ -4,6 +4,7 @@
 
 #include "attention/kv_cache.h"
 #include "ops/ops.h"
+#include "ops/rope.h"
 
 namespace lc {
 
@@ -19,8 +20,9 @@ struct AttentionShape {
   // (the distance of a global key is the policy's, e.g. the ceiling D). nullptr = RoPE models,
   // whose queries and keys arrive already rotated.
   const float* alibi_slopes = nullptr;
-  // RoPE models: only TRAMS' compacted distances rotate keys inside the kernel.
-  double rope_theta = 10000.0;
+  // RoPE models: the model's frequencies (after position scaling), for every rotation; only
+  // TRAMS' compacted distances rotate keys inside the kernel. nullptr for ALiBi.
+  const ops::RopeFreqs* rope = nullptr;
   ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
 };
 

@@ -75,24 +75,23 @@ void BlockAttention::begin(const AttentionShape& shape, const SeqRows* seqs, int
     const AttentionPolicy& P = *sq.policy;
     // ALiBi: nothing is rotated, the cached key is the unrotated key, and every distance
     // (global keys' included) is a bias inside the kernel.
-    sq.cache->set_key_rotation(!alibi, shape.rope_theta, shape.rope_style);
+    sq.cache->set_key_rotation(alibi ? nullptr : shape.rope, shape.rope_style);
     if (alibi) continue;
     const int64_t pos0 = sq.pos0 - sq.row0;  // position of row i: pos0 + i
     for (int64_t i = sq.row0; i < sq.row0 + sq.n; ++i) {
-      ops::rope_angles(static_cast<double>(pos0 + i), head_dim_, shape.rope_theta,
-                       rope_cos_.data() + i * half, rope_sin_.data() + i * half);
+      shape.rope->angles(static_cast<double>(pos0 + i), rope_cos_.data() + i * half,
+                         rope_sin_.data() + i * half);
       // The query's second rotation, to the position it takes for global keys (spec: the
       // distance ceiling <R(D) q, k>; StreamingLLM's in-cache position).
       if (P.needs_global_query())
-        ops::rope_angles(static_cast<double>(P.plan(pos0 + i).global_pos), head_dim_,
-                         shape.rope_theta, rope_cos_g_.data() + i * half,
-                         rope_sin_g_.data() + i * half);
+        shape.rope->angles(static_cast<double>(P.plan(pos0 + i).global_pos),
+                           rope_cos_g_.data() + i * half, rope_sin_g_.data() + i * half);
     }
     // LM-Infinite top-k: middle keys are scored with the query rotated to one fixed distance
     // (equal for every sequence of a forward: their policies agree).
     if (P.middle().k > 0 && !middle_angles) {
-      ops::rope_angles(static_cast<double>(P.middle().distance), head_dim_, shape.rope_theta,
-                       rope_cos_m_.data(), rope_sin_m_.data());
+      shape.rope->angles(static_cast<double>(P.middle().distance), rope_cos_m_.data(),
+                         rope_sin_m_.data());
       middle_angles = true;
     }
   }

@@ -21,7 +21,7 @@ void KvCache::admit_middle(int64_t layer, int64_t pos) {
     sc[g] = *score(layer, g, s);
   }
   if (rope_) {  // R(-pos): the angles of pos with the sines negated
-    ops::rope_angles(static_cast<double>(pos), hd, rope_theta_, cs, cs + hd / 2);
+    rope_->angles(static_cast<double>(pos), cs, cs + hd / 2);
     for (int64_t c = hd / 2; c < hd; ++c) cs[c] = -cs[c];
     ops::kernels().rope(keys, n_kv_heads_, hd, cs, cs + hd / 2, rope_style_);
   }

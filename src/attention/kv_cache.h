@@ -20,6 +20,7 @@
 #include "attention/middle_store.h"
 #include "core/aligned.h"
 #include "ops/ops.h"
+#include "ops/rope.h"
 
 namespace lc {
 
@@ -112,11 +113,11 @@ class KvCache {
   }
   MiddleStore& middle() { return middle_; }
   const MiddleStore& middle() const { return middle_; }
-  // How ring keys are stored: rotated by RoPE (theta, style) at their positions, or unrotated
-  // (ALiBi). The forward sets it; a lagged middle store rotates keys back with it.
-  void set_key_rotation(bool rope, double theta, ops::RopeStyle style) {
+  // How ring keys are stored: rotated by RoPE (the model's frequencies, style) at their
+  // positions, or unrotated (ALiBi: nullptr). The forward sets it before every use; a lagged
+  // middle store rotates keys back with it.
+  void set_key_rotation(const ops::RopeFreqs* rope, ops::RopeStyle style) {
     rope_ = rope;
-    rope_theta_ = theta;
     rope_style_ = style;
   }
   // Moves position `pos` (in the ring) into the lagged middle store of `layer` (cache_store).
@@ -138,8 +139,7 @@ class KvCache {
   MiddleStore middle_;
   AlignedBuffer<float> admit_;  // lagged admission: keys, values [n_kv_heads, head_dim], scores
                                 // [n_kv_heads], cos|sin [head_dim]
-  bool rope_ = false;
-  double rope_theta_ = 10000.0;
+  const ops::RopeFreqs* rope_ = nullptr;
   ops::RopeStyle rope_style_ = ops::RopeStyle::AdjacentPairs;
 };
 

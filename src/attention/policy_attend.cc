@@ -238,7 +238,7 @@ bool select_trams(const KvCache& cache, int64_t layer, int64_t g, const Attentio
       // <R(pos) q, R(pos - d) k> from the key stored rotated at its own position: rotate it by
       // the shift (spec trams.md: compacted distances with RoPE).
       float* cs = scratch + lay.angles;
-      ops::rope_angles(static_cast<double>(shift), hd, s.rope_theta, cs, cs + hd / 2);
+      s.rope->angles(static_cast<double>(shift), cs, cs + hd / 2);
       K.rope(gk + e * hd, 1, hd, cs, cs + hd / 2, s.rope_style);
     }
   }

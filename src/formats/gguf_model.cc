@@ -11,6 +11,27 @@ namespace lc {
 
 namespace {
 
+// llama.cpp's rope.scaling.* keys: linear and YaRN (factor, original context, beta bounds,
+// attention factor). Llama 3 files carry per-pair factors in the rope_freqs tensor instead.
+ops::RopeScaling rope_scaling(const GgufFile& g, const std::string& p, const ModelConfig& c) {
+  ops::RopeScaling s;
+  const std::string where = g.path + ": GGUF " + p + "rope.scaling.type";
+  s.type = ops::parse_rope_scaling(g.get_string(p + "rope.scaling.type", "none"), where);
+  if (s.type == ops::RopeScaling::Type::None) return s;
+  if (s.type == ops::RopeScaling::Type::Llama3)
+    fail(where, " 'llama3' is not a llama.cpp scaling type (Llama 3 files use rope_freqs)");
+  s.factor = g.get_float(p + "rope.scaling.factor", 0.0);
+  s.original_ctx = static_cast<double>(
+      g.get_int(p + "rope.scaling.original_context_length", 1, int64_t{1} << 30, c.ctx_len));
+  s.beta_fast = g.get_float(p + "rope.scaling.yarn_beta_fast", s.beta_fast);
+  s.beta_slow = g.get_float(p + "rope.scaling.yarn_beta_slow", s.beta_slow);
+  // llama.cpp's attn_factor multiplies YaRN's default factor (transformers' replaces it).
+  const double attn = g.get_float(p + "rope.scaling.attn_factor", 0.0);
+  if (attn > 0) s.attention_factor = attn * ops::yarn_default_attention_factor(s.factor);
+  (void)ops::RopeFreqs(c.head_dim, c.rope_theta, s);  // range checks
+  return s;
+}
+
 void fill_config(const GgufFile& g, ModelConfig* c) {
   const std::string arch = g.get_string("general.architecture");
   // Mistral GGUFs are written with architecture "llama"; accept the name as an alias too.
@@ -36,15 +57,13 @@ void fill_config(const GgufFile& g, ModelConfig* c) {
   if (rot != c->head_dim)
     fail(g.path, ": GGUF ", p, "rope.dimension_count ", rot, " differs from head_dim ", c->head_dim,
          " (partial rotary embeddings are not supported)");
-  const std::string scaling = g.get_string(p + "rope.scaling.type", "none");
-  if (scaling != "none")
-    fail(g.path, ": GGUF ", p, "rope.scaling.type '", scaling, "' is not supported");
   c->ctx_len = g.get_int(p + "context_length", 1, int64_t{1} << 30, 2048);
   c->norm_eps = static_cast<float>(g.get_float(p + "attention.layer_norm_rms_epsilon", 1e-5));
   c->rope_theta = g.get_float(p + "rope.freq_base", 10000.0);
   if (!(c->norm_eps > 0.0f) || !(c->rope_theta > 1.0))
     fail(g.path, ": GGUF rms epsilon ", c->norm_eps, " / rope.freq_base ", c->rope_theta,
          " out of range");
+  c->rope_scaling = rope_scaling(g, p, *c);
   c->rope_style = ops::RopeStyle::AdjacentPairs;  // GGUF llama q/k rows are Meta-ordered
   c->bos_id = static_cast<int>(g.get_int("tokenizer.ggml.bos_token_id", -1, INT32_MAX, 1));
   c->eos_id = static_cast<int>(g.get_int("tokenizer.ggml.eos_token_id", -1, INT32_MAX, 2));

@@ -238,6 +238,28 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
       {p + "rope.freq_base", gguf_f32(static_cast<float>(c.rope_theta))},
       {p + "vocab_size", gguf_u32(static_cast<uint32_t>(c.vocab_size))},
   };
+  // Position scaling as llama.cpp reads it: rope.scaling.* keys (linear, YaRN), or for Llama 3
+  // a rope_freqs tensor of per-pair divisors (added below with the tensors).
+  using T = ops::RopeScaling::Type;
+  const ops::RopeScaling& rs = c.rope_scaling;
+  if (rs.type == T::Linear || rs.type == T::Yarn) {
+    kv.push_back({p + "rope.scaling.type", gguf_string(ops::rope_scaling_name(rs.type))});
+    kv.push_back({p + "rope.scaling.factor", gguf_f32(static_cast<float>(rs.factor))});
+  }
+  if (rs.type == T::Yarn) {
+    if (rs.mscale > 0 || rs.mscale_all_dim > 0)
+      fail(path,
+           ": YaRN mscale / mscale_all_dim have no GGUF key (llama.cpp's attn_factor is "
+           "a different quantity); keep the model in HF form");
+    kv.push_back({p + "rope.scaling.original_context_length",
+                  gguf_u32(static_cast<uint32_t>(rs.original_ctx))});
+    kv.push_back({p + "rope.scaling.yarn_beta_fast", gguf_f32(static_cast<float>(rs.beta_fast))});
+    kv.push_back({p + "rope.scaling.yarn_beta_slow", gguf_f32(static_cast<float>(rs.beta_slow))});
+    if (rs.attention_factor > 0)  // llama.cpp multiplies its attn_factor by the default one
+      kv.push_back({p + "rope.scaling.attn_factor",
+                    gguf_f32(static_cast<float>(rs.attention_factor /
+                                                ops::yarn_default_attention_factor(rs.factor)))});
+  }
   for (const auto& e : extra) {
     auto same =
         std::find_if(kv.begin(), kv.end(), [&](const auto& k) { return k.first == e.first; });
@@ -262,6 +284,18 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
       };
     }
     ts.push_back(std::move(o));
+  }
+  std::vector<float> freq_factors;  // Llama 3: plain inv_freq / scaled inv_freq, per pair
+  if (rs.type == T::Llama3) {
+    if (m.find("rope_freqs")) fail(path, ": both llama3 rope scaling and a rope_freqs tensor");
+    const ops::RopeFreqs plain(c.head_dim, c.rope_theta), scaled(c.head_dim, c.rope_theta, rs);
+    for (size_t i = 0; i < plain.inv_freq().size(); ++i)
+      freq_factors.push_back(static_cast<float>(plain.inv_freq()[i] / scaled.inv_freq()[i]));
+    ts.push_back(GgufOutTensor{"rope_freqs.weight",
+                               {static_cast<int64_t>(freq_factors.size())},
+                               DType::F32,
+                               freq_factors.data(),
+                               {}});
   }
   write_gguf(path, kv, ts, on_tensor);
 }

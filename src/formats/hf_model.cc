@@ -8,6 +8,7 @@
 #include "formats/hf.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
+#include "ops/rope.h"
 
 namespace lc {
 
@@ -68,6 +69,33 @@ class Config {
   const Json& j_;
   const std::string& path_;
 };
+
+// HF `rope_scaling` ({"rope_type" or "type": ..., parameters}), transformers' names. YaRN's
+// original context is original_max_position_embeddings when given, else max_position_embeddings
+// (transformers 4.44 always takes the latter; Qwen2.5's configs give both, equal).
+ops::RopeScaling rope_scaling(const Json& rs, const ModelConfig& c, const std::string& path) {
+  const std::string where = path + ": rope_scaling";
+  if (!rs.is_object()) fail(where, " is ", Json::type_name(rs.type()), ", expected an object");
+  const Config r(rs, where);
+  const Json* type = r.get("rope_type");
+  if (!type) type = r.get("type");
+  if (!type || !type->is_string()) fail(where, ": 'rope_type' (or 'type') must be a string");
+  ops::RopeScaling s;
+  s.type = ops::parse_rope_scaling(type->str(), where);
+  s.factor = r.number("factor", s.type == ops::RopeScaling::Type::None ? 1.0 : 0.0);
+  s.low_freq_factor = r.number("low_freq_factor", s.low_freq_factor);
+  s.high_freq_factor = r.number("high_freq_factor", s.high_freq_factor);
+  s.original_ctx = r.number("original_max_position_embeddings", static_cast<double>(c.ctx_len));
+  s.beta_fast = r.number("beta_fast", s.beta_fast);
+  s.beta_slow = r.number("beta_slow", s.beta_slow);
+  s.attention_factor = r.number("attention_factor", 0.0);
+  s.mscale = r.number("mscale", 0.0);
+  s.mscale_all_dim = r.number("mscale_all_dim", 0.0);
+  if (s.type == ops::RopeScaling::Type::Llama3 && !r.get("original_max_position_embeddings"))
+    fail(where, ": llama3 needs original_max_position_embeddings");
+  (void)ops::RopeFreqs(c.head_dim, c.rope_theta, s);  // range checks, naming the parameter
+  return s;
+}
 
 // MPT (transformers' MptConfig and mosaicml's original keys): LayerNorm without biases, ALiBi,
 // fused Wqkv, GELU MLP of expansion_ratio * d_model. Options that change the maths and are not
@@ -287,8 +315,7 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
   c->rope_theta = g.number("rope_theta", 10000.0);
   if (!(c->norm_eps > 0.0f) || !(c->rope_theta > 1.0))
     fail(path, ": rms_norm_eps ", c->norm_eps, " / rope_theta ", c->rope_theta, " out of range");
-  if (const Json* rs = g.get("rope_scaling"))
-    fail(path, ": rope_scaling is not supported (found ", Json::type_name(rs->type()), ")");
+  if (const Json* rs = g.get("rope_scaling")) c->rope_scaling = rope_scaling(*rs, *c, path);
   c->tied_embeddings = g.boolean("tie_word_embeddings", false);
   const int64_t zero = 0;
   // Mistral trains with `sliding_window` (null = none); Qwen2 only when use_sliding_window is

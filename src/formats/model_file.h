@@ -14,6 +14,7 @@
 #include "core/dtype.h"
 #include "core/mmap.h"
 #include "ops/ops.h"
+#include "ops/rope.h"
 
 namespace lc {
 
@@ -75,6 +76,8 @@ struct ModelConfig {
   std::string ctx_len_source;  // where ctx_len came from when it is not the obvious field
   float norm_eps = 1e-5f;
   double rope_theta = 10000.0;
+  ops::RopeScaling rope_scaling;  // position scaling (Llama 3, linear, YaRN); GGUF's per-pair
+                                  // factors come from the rope_freqs tensor instead
   ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
   bool tied_embeddings = false;
   int64_t sliding_window = 0;  // > 0: the model was trained with a sliding window (Mistral)

@@ -124,6 +124,28 @@ std::string based_config_json(const ModelConfig& c, const char* torch_dtype) {
   return j;
 }
 
+// transformers' rope_scaling object for c.rope_scaling (type != None).
+std::string rope_scaling_json(const ModelConfig& c) {
+  const ops::RopeScaling& s = c.rope_scaling;
+  using T = ops::RopeScaling::Type;
+  auto num = [](double x) { return float_text(static_cast<float>(x)); };
+  std::string j = std::string("{\"rope_type\": \"") + ops::rope_scaling_name(s.type) +
+                  "\", \"factor\": " + num(s.factor);
+  if (s.type == T::Llama3)
+    j += ", \"low_freq_factor\": " + num(s.low_freq_factor) +
+         ", \"high_freq_factor\": " + num(s.high_freq_factor);
+  if (s.type == T::Llama3 || s.type == T::Yarn)
+    j += ", \"original_max_position_embeddings\": " +
+         std::to_string(static_cast<int64_t>(s.original_ctx));
+  if (s.type == T::Yarn) {
+    j += ", \"beta_fast\": " + num(s.beta_fast) + ", \"beta_slow\": " + num(s.beta_slow);
+    if (s.attention_factor > 0) j += ", \"attention_factor\": " + num(s.attention_factor);
+    if (s.mscale > 0) j += ", \"mscale\": " + num(s.mscale);
+    if (s.mscale_all_dim > 0) j += ", \"mscale_all_dim\": " + num(s.mscale_all_dim);
+  }
+  return j + "}";
+}
+
 }  // namespace
 
 bool is_directory(const std::string& path) {
@@ -136,6 +158,10 @@ void write_hf_dir(const std::string& dir, const ModelFile& m,
   const ModelConfig& c = m.config;
   if (c.position == PositionKind::RoPE && c.rope_style != ops::RopeStyle::RotateHalf)
     fail(dir, ": internal error: HF checkpoints need rotate-half q/k rows (permute first)");
+  if (m.find("rope_freqs"))
+    fail(dir,
+         ": tensor 'rope_freqs' (llama.cpp's per-frequency RoPE factors) has no Hugging Face "
+         "equivalent (keep the model in GGUF)");
   if (!is_directory(dir) && ::mkdir(dir.c_str(), 0755) != 0)
     fail(dir, ": cannot create the output directory");
 
@@ -205,6 +231,7 @@ void write_hf_dir(const std::string& dir, const ModelFile& m,
   kv("max_position_embeddings", std::to_string(c.ctx_len));
   kv("rms_norm_eps", float_text(c.norm_eps));
   kv("rope_theta", float_text(static_cast<float>(c.rope_theta)));
+  if (c.rope_scaling.type != ops::RopeScaling::Type::None) kv("rope_scaling", rope_scaling_json(c));
   kv("vocab_size", std::to_string(c.vocab_size));
   kv("tie_word_embeddings", c.tied_embeddings ? "true" : "false");
   kv("attention_bias", "false");

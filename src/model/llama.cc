@@ -192,6 +192,15 @@ LlamaModel::LlamaModel(const ModelFile& f) : cfg_(f.config) {
           c.alibi_bias_max, " is out of range (0, 64]");
     alibi_slopes_ = alibi_slopes(c.n_heads, c.alibi_bias_max);
   }
+  if (c.position == PositionKind::RoPE) {
+    ops::RopeScaling scaling = c.rope_scaling;
+    if (f.find("rope_freqs")) {  // llama.cpp's Llama 3 files: inv_freq[i] /= rope_freqs[i]
+      const float* ff = f32_vector(f, "rope_freqs", c.head_dim / 2);
+      scaling.freq_factors.assign(ff, ff + c.head_dim / 2);
+    }
+    rope_ = ops::RopeFreqs(c.head_dim, c.rope_theta, scaling);
+    q_scale_ = static_cast<float>(rope_.attention_factor() * rope_.attention_factor());
+  }
   std::vector<ops::WeightView> wq;
   for (const LlamaLayer& L : layers_) wq.push_back(L.wq);
   trams_ = TramsWeights(std::move(wq), c.n_heads, c.head_dim);
@@ -248,10 +257,9 @@ void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* se
         ws.max_tokens, ")");
   const int64_t dim = c.d_model, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const bool alibi = c.position == PositionKind::ALiBi;
-  ws.attention.begin(
-      AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim, alibi ? alibi_slopes_.data() : nullptr,
-                     c.rope_theta, c.rope_style},
-      seqs, n_seqs);
+  ws.attention.begin(AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim,
+                                    alibi ? alibi_slopes_.data() : nullptr, &rope_, c.rope_style},
+                     seqs, n_seqs);
 
   embed(tokens, n, ws.x.data());
   for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -269,6 +277,8 @@ void LlamaModel::forward_rows(ThreadPool& pool, Workspace& ws, const SeqRows* se
         add_bias(ws.v.data() + i * kv_dim, L.bv, kv_dim);
       }
     }
+    if (q_scale_ != 1.0f)  // YaRN: logits * attention_factor^2 (keys stay unscaled)
+      for (int64_t i = 0; i < n * q_dim; ++i) ws.q[i] *= q_scale_;
     ws.attention.layer(pool, l, ws.q.data(), ws.k.data(), ws.v.data(), ws.att.data(), trams_);
     ops::matmul(pool, L.wo, ws.att.data(), n, ws.proj.data());
     for (int64_t i = 0; i < n * dim; ++i) ws.x[i] += ws.proj[i];

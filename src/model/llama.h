@@ -17,6 +17,7 @@
 #include "formats/model_file.h"
 #include "model/model.h"
 #include "ops/ops.h"
+#include "ops/rope.h"
 
 namespace lc {
 
@@ -143,7 +144,9 @@ class LlamaModel final : public Model {
   const float* output_norm_;
   std::vector<LlamaLayer> layers_;
   std::vector<float> alibi_slopes_;  // [n_heads] for ALiBi models, else empty
-  TramsWeights trams_;  // W_Q-derived TRAMS data, computed only if a policy scores tokens
+  ops::RopeFreqs rope_;              // RoPE models: frequencies after position scaling
+  float q_scale_ = 1.0f;  // on every query: YaRN's attention factor squared (1 otherwise)
+  TramsWeights trams_;    // W_Q-derived TRAMS data, computed only if a policy scores tokens
 };
 
 }  // namespace lc

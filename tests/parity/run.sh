@@ -1,6 +1,6 @@
 #!/bin/bash
 # Independent-implementation parity checks (make parity): longctx vs Hugging Face transformers
-# (tests/parity/hf_parity.py), longctx's GGUF writer vs the gguf PyPI reader
+# (tests/parity/hf_parity.py; RoPE position scaling: rope_scaling_parity.py), longctx's GGUF writer vs the gguf PyPI reader
 # (tests/parity/gguf_readback.py), BASED vs a PyTorch model written from the spec
 # (tests/parity/based_parity.py), the block-quantized types vs gguf.quants and llama.cpp's
 # quantizer (tests/parity/quant_parity.py), greedy decoding of longctx-written files of every
@@ -34,10 +34,17 @@ if ! "$PY" -c "import numpy, safetensors, gguf, transformers" 2>/dev/null; then
   "$PY" -m pip install -q --break-system-packages "transformers>=4.40,<4.45" safetensors gguf
 fi
 
+# Debian's torch 1.13 is built against numpy 1.x; a pip install above may have pulled numpy 2.
+if ! "$PY" -c "import numpy, torch; torch.from_numpy(numpy.zeros(1))" 2>/dev/null; then
+  echo "parity: installing numpy<2 (pip; Debian's torch needs numpy 1.x)"
+  "$PY" -m pip install -q --break-system-packages "numpy<2"
+fi
+
 WORK=$(mktemp -d /tmp/longctx-parity.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 status=0
 "$PY" "$HERE/hf_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+"$PY" "$HERE/rope_scaling_parity.py" "$LONGCTX" "$WORK" || status=1
 "$PY" "$HERE/gguf_readback.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/based_parity.py" "$LONGCTX" "$WORK" || status=1
 "$PY" "$HERE/smollm2_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
