@@ -237,6 +237,8 @@ void bm_kernel(benchmark::State& state, Isa isa, const std::string& name, int64_
       kt.softmax(c.data(), n);
     else if (name == "silu_mul")
       kt.silu_mul(c.data(), b.data(), n);
+    else if (name == "gelu_tanh_mul")
+      kt.gelu_tanh_mul(c.data(), b.data(), n);
     else if (name == "dot")
       sink += kt.dot(a.data(), b.data(), n);
     else if (name == "axpy")
@@ -362,7 +364,7 @@ int main(int argc, char** argv) {
           [=, isa = isas.back()](benchmark::State& s) { bm_prefill(s, isa, t, M, K, 1348); })
           ->Unit(benchmark::kMicrosecond);
   for (Isa isa : isas)
-    for (const char* name : {"rmsnorm", "softmax", "silu_mul", "dot", "axpy"})
+    for (const char* name : {"rmsnorm", "softmax", "silu_mul", "gelu_tanh_mul", "dot", "axpy"})
       for (int64_t n : {768, 32000})
         reg(std::string("kernel/") + name + "/" + lc::isa_name(isa) + "/" + std::to_string(n),
             [=](benchmark::State& s) { bm_kernel(s, isa, name, n); })

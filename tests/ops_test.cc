@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <numbers>
 #include <thread>
 #include <vector>
 
@@ -335,6 +336,41 @@ TEST(OpsKernels, SiluMul) {
         ASSERT_NEAR(a.data()[i], ref[i], 8 * kEps * std::fabs(ref[i]) + 1e-30) << "i=" << i;
       }
     }
+}
+
+TEST(OpsKernels, GeluTanhMul) {
+  Rng rng(13);
+  for (Isa isa : runnable_isas())
+    for (int64_t n : kLengths) {
+      SCOPED_TRACE(testing::Message() << isa_name(isa) << " n=" << n);
+      Guarded a(n, 0), b(n, 1);
+      a.fill(rng, 6.0f);
+      b.fill(rng);
+      if (n > 4) a.data()[1] = 100.0f, a.data()[2] = -100.0f, a.data()[3] = 0.0f;
+      std::vector<float> x(a.data(), a.data() + n), ref(x);
+      ref::gelu_tanh_mul(ref.data(), b.data(), n);
+      kernels_for(isa).gelu_tanh_mul(a.data(), b.data(), n);
+      ASSERT_TRUE(a.guards_intact());
+      // The kernel computes x / (1 + e), e = exp(-2u): the argument -2u carries ~2 ulp, so e
+      // carries ~(3 + 2|2u|) ulp, of which the quotient keeps the fraction e / (1 + e); plus the
+      // divide and the two multiplies. Absolute 1e-30 covers x = -100 (clamped exp).
+      for (int64_t i = 0; i < n; ++i) {
+        const double xi = x[i],
+                     two_u = 2 * std::sqrt(2 / std::numbers::pi) * (xi + 0.044715 * xi * xi * xi);
+        const double e = std::exp(std::fmin(-two_u, 88.0)), frac = e / (1 + e);
+        const double tol = (8 + (3 + 2 * std::fabs(two_u)) * frac) * kEps * std::fabs(ref[i]);
+        ASSERT_TRUE(std::isfinite(a.data()[i]));
+        ASSERT_NEAR(a.data()[i], ref[i], tol + 1e-30) << "i=" << i << " x=" << xi;
+      }
+    }
+  // Values printed by torch 1.13 (nn.functional.gelu(x, approximate='tanh'), float64).
+  const float xs[] = {-3.0f, -1.0f, -0.5f, 0.5f, 1.0f, 2.0f}, ones[] = {1, 1, 1, 1, 1, 1};
+  const double torch_values[] = {-0.0036373920817729943, -0.15880800939172324, -0.15428599017485606,
+                                 0.34571400982514394,    0.8411919906082768,   1.954597694087775};
+  float got[6];
+  std::copy(std::begin(xs), std::end(xs), got);
+  kernels().gelu_tanh_mul(got, ones, 6);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(got[i], torch_values[i], 1e-6) << "x=" << xs[i];
 }
 
 TEST(OpsRope, BothStylesOddHeadCounts) {

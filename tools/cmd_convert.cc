@@ -107,7 +107,7 @@ int cmd_convert(int argc, char** argv) {
     fail("--dtype ", target.name, ": safetensors holds f32, f16 or bf16 only (use --to gguf)");
 
   auto model = load_model_file(in);
-  if (to == "gguf" && model->config.arch != Arch::Llama)
+  if (to == "gguf" && model->config.arch != Arch::Llama && model->config.arch != Arch::Gemma3)
     fail(out, ": writing the '", arch_name(model->config.arch),
          "' architecture to GGUF is not supported (use --to hf)");
   if (to == "gguf" && model->config.qkv_bias)
@@ -132,7 +132,7 @@ int cmd_convert(int argc, char** argv) {
     extra.emplace_back("general.file_type", gguf_u32(target.file_type));
     extra.emplace_back("general.quantization_version", gguf_u32(kGgmlQuantizationVersion));
     const std::vector<DType> dtypes = plan_tensor_dtypes(target, *model);
-    permute_rope_rows(*model, ops::RopeStyle::AdjacentPairs);
+    permute_rope_rows(*model, gguf_rope_style(model->config.arch));
     write_model_gguf(out, *model, extra, on_tensor, dtypes);
     progress.finish();
     print_summary(out, to, target.name, *model, dtypes);

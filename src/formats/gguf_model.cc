@@ -1,6 +1,8 @@
-// GGUF → ModelFile for the llama architecture: llama.* metadata to ModelConfig, GGUF tensor
-// names (token_embd.weight, blk.N.attn_q.weight, ...) to the canonical names (the ".weight"
-// suffix dropped), dims (innermost first) reversed into shapes (outermost first).
+// GGUF → ModelFile for the llama and gemma3 architectures: llama.* / gemma3.* metadata to
+// ModelConfig, GGUF tensor names (token_embd.weight, blk.N.attn_q.weight, ...) to the canonical
+// names (the ".weight" suffix dropped), dims (innermost first) reversed into shapes (outermost
+// first).
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -32,12 +34,61 @@ ops::RopeScaling rope_scaling(const GgufFile& g, const std::string& p, const Mod
   return s;
 }
 
+// Gemma 3 as llama.cpp reads it (src/models/gemma3.cpp, llama-hparams.cpp): local layers exist
+// when attention.sliding_window > 0, by attention.sliding_window_pattern -- an array of per-layer
+// flags, or a period P (default 6) where layer l is local when l % P < P - 1 (P = 0: all local);
+// local layers use rope.freq_base_swa (default 10000) and no position scaling. The file has no
+// query scale: llama.cpp uses head_dim^-1/2, or (d_model / n_heads)^-1/2 for the 62-layer 27B
+// model (gemma_pytorch's config), and so does this reader (the GGUF writer folds any other
+// query_pre_attn_scalar into attn_q_norm). Norm weights are stored as 1 + w already.
+void fill_gemma3_config(const GgufFile& g, const std::string& p, ModelConfig* c) {
+  c->arch = Arch::Gemma3;
+  c->ffn = FfnKind::GeGLU;
+  c->qk_norm = c->post_norms = c->embed_scale = true;
+  c->rope_style = ops::RopeStyle::RotateHalf;  // llama.cpp's NEOX rope type for gemma3
+  c->norm_eps = static_cast<float>(g.get_float(p + "attention.layer_norm_rms_epsilon", 1e-6));
+  c->query_pre_attn_scalar =
+      static_cast<double>(c->n_layers == 62 ? c->d_model / c->n_heads : c->head_dim);
+  c->final_logit_softcap = g.get_float(p + "final_logit_softcapping", 0.0);
+  if (c->final_logit_softcap < 0)
+    fail(g.path, ": GGUF ", p, "final_logit_softcapping ", c->final_logit_softcap, " must be > 0");
+  if (g.get_float(p + "attn_logit_softcapping", 0.0) != 0.0)
+    fail(g.path, ": GGUF ", p, "attn_logit_softcapping is not supported (Gemma 3 has none)");
+  c->sliding_window = g.get_int(p + "attention.sliding_window", 0, int64_t{1} << 40, 0);
+  c->rope_local_theta = g.get_float(p + "rope.freq_base_swa", 10000.0);
+  if (c->rope_scaling.type != ops::RopeScaling::Type::None &&
+      c->rope_scaling.type != ops::RopeScaling::Type::Linear)
+    fail(g.path, ": GGUF ", p, "rope.scaling.type '", ops::rope_scaling_name(c->rope_scaling.type),
+         "' is not supported for gemma3 (linear only, on the global layers)");
+  if (!(c->rope_local_theta > 1.0))
+    fail(g.path, ": GGUF ", p, "rope.freq_base_swa ", c->rope_local_theta, " out of range");
+  if (c->sliding_window == 0) return;  // every layer global (llama.cpp: no SWA)
+  c->local_layers.assign(static_cast<size_t>(c->n_layers), false);
+  const std::string key = p + "attention.sliding_window_pattern";
+  const GgufValue* pat = g.find(key);
+  if (pat && pat->type == kGgufArray) {
+    if (static_cast<int64_t>(pat->ints.size()) != c->n_layers)
+      fail(g.path, ": GGUF ", key, " has ", pat->array_size(), " entries, expected one per layer (",
+           c->n_layers, ")");
+    for (int64_t l = 0; l < c->n_layers; ++l)
+      c->local_layers[static_cast<size_t>(l)] = pat->ints[static_cast<size_t>(l)] != 0;
+  } else {
+    const int64_t period = g.get_int(key, 0, 4096, 6);
+    for (int64_t l = 0; l < c->n_layers; ++l)
+      c->local_layers[static_cast<size_t>(l)] = period == 0 || l % period < period - 1;
+  }
+  if (std::find(c->local_layers.begin(), c->local_layers.end(), true) == c->local_layers.end()) {
+    c->local_layers.clear();
+    c->sliding_window = 0;
+  }
+}
+
 void fill_config(const GgufFile& g, ModelConfig* c) {
   const std::string arch = g.get_string("general.architecture");
   // Mistral GGUFs are written with architecture "llama"; accept the name as an alias too.
-  if (arch != "llama" && arch != "mistral")
+  if (arch != "llama" && arch != "mistral" && arch != "gemma3")
     fail(g.path, ": GGUF general.architecture '", arch,
-         "' is not supported (expected llama or mistral)");
+         "' is not supported (expected llama, mistral or gemma3)");
   const std::string p = arch + ".";
   c->arch = Arch::Llama;
   c->d_model = g.get_int(p + "embedding_length", 1, 1 << 20);
@@ -67,6 +118,7 @@ void fill_config(const GgufFile& g, ModelConfig* c) {
   c->rope_style = ops::RopeStyle::AdjacentPairs;  // GGUF llama q/k rows are Meta-ordered
   c->bos_id = static_cast<int>(g.get_int("tokenizer.ggml.bos_token_id", -1, INT32_MAX, 1));
   c->eos_id = static_cast<int>(g.get_int("tokenizer.ggml.eos_token_id", -1, INT32_MAX, 2));
+  if (arch == "gemma3") fill_gemma3_config(g, p, c);
 }
 
 std::string canonical_name(const std::string& n) {
@@ -116,6 +168,9 @@ std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t siz
   if (declared != c.vocab_size)
     fail(name, ": GGUF vocab_size ", declared, " differs from token_embd rows ", c.vocab_size);
   c.tied_embeddings = mf->find("output") == nullptr;
+  if (c.arch == Arch::Gemma3 && mf->find("rope_freqs"))
+    fail(name,
+         ": GGUF tensor 'rope_freqs.weight' is not supported for gemma3 (llama.cpp ignores it)");
   return mf;
 }
 

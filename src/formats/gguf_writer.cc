@@ -1,6 +1,7 @@
 #include "formats/gguf_writer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -152,6 +153,17 @@ GgufValue gguf_i32_array(std::vector<int64_t> v) {
   return g;
 }
 
+GgufValue gguf_bool_array(std::vector<bool> v) {
+  GgufValue g = scalar(kGgufArray);
+  g.elem_type = kGgufBool;
+  g.ints.assign(v.begin(), v.end());
+  return g;
+}
+
+ops::RopeStyle gguf_rope_style(Arch arch) {
+  return arch == Arch::Gemma3 ? ops::RopeStyle::RotateHalf : ops::RopeStyle::AdjacentPairs;
+}
+
 void write_gguf(const std::string& path, const GgufKv& kv,
                 const std::vector<GgufOutTensor>& tensors, const TensorWriteProgress& on_tensor) {
   constexpr uint64_t kAlign = 32;
@@ -213,16 +225,18 @@ void write_gguf(const std::string& path, const GgufKv& kv,
 void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv& extra,
                       const TensorWriteProgress& on_tensor, const std::vector<DType>& dtypes) {
   const ModelConfig& c = m.config;
-  if (c.arch != Arch::Llama)
+  if (c.arch != Arch::Llama && c.arch != Arch::Gemma3)
     fail(path, ": writing the '", arch_name(c.arch),
          "' architecture to GGUF is not supported (use --to hf)");
-  if (c.rope_style != ops::RopeStyle::AdjacentPairs)
-    fail(path, ": internal error: GGUF llama needs adjacent-pair q/k rows (permute first)");
+  if (c.rope_style != gguf_rope_style(c.arch))
+    fail(path, ": internal error: GGUF ", arch_name(c.arch), " needs ",
+         c.arch == Arch::Gemma3 ? "rotate-half" : "adjacent-pair", " q/k rows (permute first)");
   if (c.qkv_bias || m.find("blk.0.attn_q.bias"))
     fail(path, ": writing q/k/v biases (Qwen2) to GGUF is not supported (use --to hf)");
-  const std::string p = "llama.";
+  const bool gemma = c.arch == Arch::Gemma3;
+  const std::string arch = arch_name(c.arch), p = arch + ".";
   GgufKv kv = {
-      {"general.architecture", gguf_string("llama")},
+      {"general.architecture", gguf_string(arch)},
       {"general.name", gguf_string("longctx conversion")},
       {"general.alignment", gguf_u32(32)},
       {p + "context_length", gguf_u32(static_cast<uint32_t>(c.ctx_len))},
@@ -260,6 +274,46 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
                     gguf_f32(static_cast<float>(rs.attention_factor /
                                                 ops::yarn_default_attention_factor(rs.factor)))});
   }
+  // Gemma 3 (gguf_model.cc reads these as llama.cpp does).
+  std::vector<TensorRef> src = m.tensors;  // what is written; q norms may be rescaled
+  std::vector<std::vector<float>> rescaled;
+  if (gemma) {
+    // llama.cpp's gemma3 graph passes linear scaling (freq_scale) to global layers only, and
+    // ignores rope_freqs; YaRN's parameters would reach the local layers too.
+    if (rs.type != T::None && rs.type != T::Linear)
+      fail(path, ": writing Gemma 3 with '", ops::rope_scaling_name(rs.type),
+           "' rope scaling to GGUF is not supported (llama.cpp's gemma3 takes linear only; use "
+           "--to hf)");
+    if (c.sliding_window > 0 && !c.local_layers.empty()) {
+      kv.push_back(
+          {p + "attention.sliding_window", gguf_u32(static_cast<uint32_t>(c.sliding_window))});
+      if (const int64_t period = c.local_pattern(); period > 0)
+        kv.push_back({p + "attention.sliding_window_pattern",
+                      gguf_u32(static_cast<uint32_t>(period == c.n_layers + 1 ? 0 : period))});
+      else
+        kv.push_back({p + "attention.sliding_window_pattern", gguf_bool_array(c.local_layers)});
+      kv.push_back({p + "rope.freq_base_swa", gguf_f32(static_cast<float>(c.rope_local_theta))});
+    }
+    if (c.final_logit_softcap > 0)
+      kv.push_back(
+          {p + "final_logit_softcapping", gguf_f32(static_cast<float>(c.final_logit_softcap))});
+    // llama.cpp's query scale for this shape, and the factor that turns it into the model's.
+    const double derived =
+        static_cast<double>(c.n_layers == 62 ? c.d_model / c.n_heads : c.head_dim);
+    const double wanted = c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : c.head_dim;
+    const float fold = static_cast<float>(std::sqrt(derived / wanted));
+    if (fold != 1.0f) {
+      rescaled.reserve(src.size());
+      for (TensorRef& t : src) {
+        if (!t.name.ends_with(".attn_q_norm")) continue;
+        if (t.dtype != DType::F32) fail(path, ": internal error: tensor '", t.name, "' is not f32");
+        const auto* w = static_cast<const float*>(t.data);
+        rescaled.emplace_back(w, w + t.numel());
+        for (float& x : rescaled.back()) x *= fold;
+        t.data = rescaled.back().data();
+      }
+    }
+  }
   for (const auto& e : extra) {
     auto same =
         std::find_if(kv.begin(), kv.end(), [&](const auto& k) { return k.first == e.first; });
@@ -268,11 +322,11 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
     else
       kv.push_back(e);
   }
-  if (!dtypes.empty() && dtypes.size() != m.tensors.size())
-    fail(path, ": internal error: ", dtypes.size(), " dtypes for ", m.tensors.size(), " tensors");
+  if (!dtypes.empty() && dtypes.size() != src.size())
+    fail(path, ": internal error: ", dtypes.size(), " dtypes for ", src.size(), " tensors");
   std::vector<GgufOutTensor> ts;
-  for (size_t i = 0; i < m.tensors.size(); ++i) {
-    const TensorRef& t = m.tensors[i];
+  for (size_t i = 0; i < src.size(); ++i) {
+    const TensorRef& t = src[i];
     GgufOutTensor o{t.name + ".weight", t.shape, dtypes.empty() ? t.dtype : dtypes[i], t.data, {}};
     if (o.dtype != t.dtype) {
       o.data = nullptr;

@@ -23,6 +23,7 @@ GgufValue gguf_string(std::string v);
 GgufValue gguf_string_array(std::vector<std::string> v);
 GgufValue gguf_f32_array(std::vector<double> v);
 GgufValue gguf_i32_array(std::vector<int64_t> v);
+GgufValue gguf_bool_array(std::vector<bool> v);
 
 struct GgufOutTensor {
   std::string name;            // as stored (e.g. "blk.0.attn_q.weight")
@@ -39,12 +40,19 @@ void write_gguf(const std::string& path, const GgufKv& kv,
                 const std::vector<GgufOutTensor>& tensors,
                 const TensorWriteProgress& on_tensor = {});
 
-// A llama-architecture model: llama.* metadata from the config, then `extra` (e.g. the tokenizer,
-// metadata carried over from an input file; an extra key replaces the config's key of the same
-// name in place), every tensor under its GGUF name ("<canonical>.weight"), in dtypes[i] (empty:
-// each tensor's current dtype; others are converted one tensor at a time with convert_tensor,
-// formats/model_file.h, as they are written). The caller puts the q/k rows in adjacent-pair RoPE
-// order beforehand (permute_rope_rows).
+// The q/k row order (RoPE style) llama.cpp expects for an architecture: adjacent pairs for llama
+// (its NORM rope type), rotate-half for gemma3 (NEOX).
+ops::RopeStyle gguf_rope_style(Arch arch);
+
+// A llama- or gemma3-architecture model: llama.* / gemma3.* metadata from the config, then
+// `extra` (e.g. the tokenizer, metadata carried over from an input file; an extra key replaces
+// the config's key of the same name in place), every tensor under its GGUF name
+// ("<canonical>.weight"), in dtypes[i] (empty: each tensor's current dtype; others are converted
+// one tensor at a time with convert_tensor, formats/model_file.h, as they are written). The
+// caller puts the q/k rows in gguf_rope_style order beforehand (permute_rope_rows). Gemma 3 has
+// no GGUF key for its query scale (llama.cpp derives it, see gguf_model.cc): a
+// query_pre_attn_scalar other than the derived one is folded into attn_q_norm, so that the file
+// gives the same logits in llama.cpp and here.
 void write_model_gguf(const std::string& path, const ModelFile& model, const GgufKv& extra,
                       const TensorWriteProgress& on_tensor = {},
                       const std::vector<DType>& dtypes = {});

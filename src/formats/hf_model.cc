@@ -1,5 +1,6 @@
 // load_hf_dir: config.json -> ModelConfig, safetensors tensors (single file or shards) under
 // canonical names, used in place from the mappings.
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -163,6 +164,119 @@ void fill_mpt_config(const Json& j, const std::string& path, ModelConfig* c) {
   c->eos_id = g.token_id("eos_token_id", 0);
 }
 
+// Gemma 3 text (Gemma3ForCausalLM, model_type gemma3_text; transformers' Gemma3TextConfig and its
+// defaults). Layer kinds come from `layer_types` ("sliding_attention" / "full_attention") or, in
+// older configs, `sliding_window_pattern` P (layer i is global when (i + 1) % P == 0). RoPE:
+// `rope_parameters` keyed by layer type (transformers 4.57+), or the older `rope_theta` (global),
+// `rope_local_base_freq` (local) and `rope_scaling` (global layers only). Options that change
+// the maths and are not implemented are refused by name.
+void fill_gemma3_config(const Json& j, const std::string& path, ModelConfig* c) {
+  const Config g(j, path);
+  c->arch = Arch::Gemma3;
+  c->ffn = FfnKind::GeGLU;
+  c->qk_norm = c->post_norms = c->embed_scale = true;
+  c->rope_style = ops::RopeStyle::RotateHalf;
+  c->d_model = g.integer("hidden_size", 1, 1 << 20);
+  c->hidden = g.integer("intermediate_size", 1, 1 << 22);
+  c->n_layers = g.integer("num_hidden_layers", 1, 4096);
+  c->n_heads = g.integer("num_attention_heads", 1, 1 << 16);
+  c->n_kv_heads = g.integer("num_key_value_heads", 1, 1 << 16, &c->n_heads);
+  const int64_t hd = 256, ctx = 131072;
+  c->head_dim = g.integer("head_dim", 2, 1 << 16, &hd);
+  c->vocab_size = g.integer("vocab_size", 1, INT32_MAX);
+  c->ctx_len = g.integer("max_position_embeddings", 1, int64_t{1} << 30, &ctx);
+  c->norm_eps = static_cast<float>(g.number("rms_norm_eps", 1e-6));
+  if (!(c->norm_eps > 0.0f)) fail(path, ": rms_norm_eps ", c->norm_eps, " out of range");
+  c->query_pre_attn_scalar = g.number("query_pre_attn_scalar", 256.0);
+  if (!(c->query_pre_attn_scalar > 0))
+    fail(path, ": query_pre_attn_scalar ", c->query_pre_attn_scalar, " must be > 0");
+  c->final_logit_softcap = g.number("final_logit_softcapping", 0.0);
+  if (c->final_logit_softcap < 0)
+    fail(path, ": final_logit_softcapping ", c->final_logit_softcap, " must be > 0");
+  if (const Json* v = g.get("attn_logit_softcapping"))
+    fail(path, ": attn_logit_softcapping is not supported (found ", Json::type_name(v->type()),
+         "; Gemma 3 has none)");
+  if (g.boolean("use_bidirectional_attention", false))
+    fail(path, ": use_bidirectional_attention = true (an embedding model) is not supported");
+  if (g.boolean("attention_bias", false))
+    fail(path, ": attention_bias = true is not supported for Gemma3ForCausalLM");
+  std::string act = "gelu_pytorch_tanh";
+  if (const Json* a = g.get("hidden_activation")) {
+    if (!a->is_string()) fail(path, ": hidden_activation must be a string");
+    act = a->str();
+  }
+  if (act != "gelu_pytorch_tanh" && act != "gelu_new")
+    fail(path, ": hidden_activation '", act,
+         "' is not supported (expected gelu_pytorch_tanh, the tanh-approximate GELU)");
+  c->tied_embeddings = g.boolean("tie_word_embeddings", true);
+  c->bos_id = g.token_id("bos_token_id", 2);
+  c->eos_id = g.token_id("eos_token_id", 1);
+
+  // Layer kinds.
+  c->local_layers.assign(static_cast<size_t>(c->n_layers), false);
+  if (const Json* lt = g.get("layer_types")) {
+    if (!lt->is_array() || static_cast<int64_t>(lt->items().size()) != c->n_layers)
+      fail(path, ": layer_types must be a list of ", c->n_layers, " layer types");
+    for (int64_t l = 0; l < c->n_layers; ++l) {
+      const Json& e = lt->items()[static_cast<size_t>(l)];
+      const std::string t = e.is_string() ? e.str() : "";
+      if (t != "sliding_attention" && t != "full_attention")
+        fail(path, ": layer_types[", l,
+             "] must be \"sliding_attention\" or \"full_attention\" (found ",
+             e.is_string() ? "'" + t + "'" : std::string(Json::type_name(e.type())), ")");
+      c->local_layers[static_cast<size_t>(l)] = t == "sliding_attention";
+    }
+  } else {
+    const int64_t six = 6;
+    const int64_t pattern = g.integer("sliding_window_pattern", 1, 4096, &six);
+    for (int64_t l = 0; l < c->n_layers; ++l)
+      c->local_layers[static_cast<size_t>(l)] = (l + 1) % pattern != 0;
+  }
+  const bool any_local =
+      std::find(c->local_layers.begin(), c->local_layers.end(), true) != c->local_layers.end();
+  const int64_t window = 4096;
+  if (any_local && !g.get("sliding_window") && j.find("sliding_window"))
+    fail(path, ": sliding_window is null but layers are marked sliding_attention");
+  c->sliding_window = g.integer("sliding_window", 1, int64_t{1} << 40, &window);
+  if (!any_local) {
+    c->local_layers.clear();
+    c->sliding_window = 0;
+  }
+
+  // RoPE per layer kind.
+  c->rope_theta = 1e6;
+  c->rope_local_theta = 1e4;
+  const Json* rp = g.get("rope_parameters");
+  if (rp) {
+    const Json* full = rp->is_object() ? rp->find("full_attention") : nullptr;
+    const Json* slide = rp->is_object() ? rp->find("sliding_attention") : nullptr;
+    if (!full && !slide)
+      fail(path,
+           ": rope_parameters must be keyed by layer type (full_attention, sliding_attention)");
+    if (full && !full->is_null()) {
+      if (!full->is_object()) fail(path, ": rope_parameters.full_attention must be an object");
+      c->rope_theta = Config(*full, path).number("rope_theta", c->rope_theta);
+      c->rope_scaling = rope_scaling(*full, *c, path + ": rope_parameters.full_attention");
+    }
+    if (slide && !slide->is_null()) {
+      if (!slide->is_object()) fail(path, ": rope_parameters.sliding_attention must be an object");
+      c->rope_local_theta = Config(*slide, path).number("rope_theta", c->rope_local_theta);
+      const ops::RopeScaling local =
+          rope_scaling(*slide, *c, path + ": rope_parameters.sliding_attention");
+      if (local.type != ops::RopeScaling::Type::None)
+        fail(path, ": rope_parameters.sliding_attention: position scaling of local layers ('",
+             ops::rope_scaling_name(local.type), "') is not supported");
+    }
+  } else {
+    c->rope_theta = g.number("rope_theta", c->rope_theta);
+    c->rope_local_theta = g.number("rope_local_base_freq", c->rope_local_theta);
+    if (const Json* rs = g.get("rope_scaling")) c->rope_scaling = rope_scaling(*rs, *c, path);
+  }
+  if (!(c->rope_theta > 1.0) || !(c->rope_local_theta > 1.0))
+    fail(path, ": rope_theta ", c->rope_theta, " / local ", c->rope_local_theta, " out of range");
+  (void)ops::RopeFreqs(c->head_dim, c->rope_theta, c->rope_scaling);  // range checks
+}
+
 // A list of distinct layer indices in [0, n_layers).
 std::vector<int64_t> layer_list(const Json* v, const char* key, int64_t n_layers,
                                 const std::string& path) {
@@ -291,11 +405,16 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
     fail(path, ": 'architectures' must be a non-empty list of strings");
   const std::string arch = archs->items()[0].str();
   if (arch == "MptForCausalLM" || arch == "MPTForCausalLM") return fill_mpt_config(j, path, c);
+  if (arch == "Gemma3ForCausalLM") return fill_gemma3_config(j, path, c);
+  if (arch == "Gemma3ForConditionalGeneration")
+    fail(path,
+         ": architecture 'Gemma3ForConditionalGeneration' (Gemma 3 with vision) is not supported; "
+         "the text model is Gemma3ForCausalLM");
   const bool mistral = arch == "MistralForCausalLM", qwen2 = arch == "Qwen2ForCausalLM";
   if (arch != "LlamaForCausalLM" && !mistral && !qwen2)
     fail(path, ": architecture '", arch,
          "' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
-         "MptForCausalLM, BasedForCausalLM)");
+         "Gemma3ForCausalLM, MptForCausalLM, BasedForCausalLM)");
   const Config g(j, path);
   c->arch = Arch::Llama;
   c->d_model = g.integer("hidden_size", 1, 1 << 20);
@@ -331,6 +450,22 @@ void fill_config(const Json& j, const std::string& path, ModelConfig* c) {
   c->bos_id = g.token_id("bos_token_id", 1);
   c->eos_id = g.token_id("eos_token_id", 2);
   c->rope_style = ops::RopeStyle::RotateHalf;
+}
+
+// Gemma's RMSNorm multiplies by (1 + w) (transformers' Gemma3RMSNorm: `1.0 + weight.float()`, in
+// f32); canonical norm weights are the factor itself, as llama.cpp's converter stores them. Every
+// 1-D tensor of a Gemma 3 checkpoint is a norm (all seven kinds end in "norm").
+void gemma_norms_to_factors(ModelFile& m) {
+  for (TensorRef& t : m.tensors) {
+    if (t.shape.size() != 1 || !t.name.ends_with("norm")) continue;
+    if (t.dtype != DType::F32) fail(m.path, ": internal error: norm '", t.name, "' is not f32");
+    AlignedBuffer<uint8_t> buf(static_cast<size_t>(4 * t.numel()));
+    const auto* w = static_cast<const float*>(t.data);
+    auto* out = reinterpret_cast<float*>(buf.data());
+    for (int64_t i = 0; i < t.numel(); ++i) out[i] = 1.0f + w[i];
+    t.data = buf.data();
+    m.owned.push_back(std::move(buf));
+  }
 }
 
 // Shard file names come from the index: plain names inside the directory only.
@@ -385,9 +520,13 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
                     hf_name.find("inv_freq") != std::string::npos))
         continue;
       const std::string canon = canonical_from_hf(hf_name, mf->config.arch);
-      if (canon.empty() && (mf->config.arch == Arch::Mpt || based))  // never drop weights
+      const Arch a = mf->config.arch;
+      if (canon.empty() && a != Arch::Llama)  // never drop weights
         fail(file.path(), ": tensor '", st.name, "' is not part of the supported ",
-             based ? "BASED" : "MPT", " layout");
+             based               ? "BASED"
+             : a == Arch::Gemma3 ? "Gemma3ForCausalLM"
+                                 : "MPT",
+             " layout");
       if (canon.empty()) continue;  // e.g. rotary_emb.inv_freq buffers
       if (mf->find(canon)) fail(file.path(), ": tensor '", st.name, "' appears twice");
       TensorRef t;
@@ -443,6 +582,7 @@ std::unique_ptr<ModelFile> load_hf_dir(const std::string& dir) {
     }
   if (!c.tied_embeddings && !mf->find("output"))
     fail(dir, ": missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
+  if (c.arch == Arch::Gemma3) gemma_norms_to_factors(*mf);
   return mf;
 }
 

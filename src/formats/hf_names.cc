@@ -25,6 +25,24 @@ constexpr Pair kLlamaGlobal[] = {
     {"output_norm", "model.norm.weight"},
     {"output", "lm_head.weight"},
 };
+// Gemma 3 (Gemma3ForCausalLM): four norms per layer and per-head q/k norms. Note that HF's
+// post_attention_layernorm is the norm of the attention output here (canonical
+// post_attention_norm, as in llama.cpp), not Llama's pre-MLP norm (pre_feedforward_layernorm).
+constexpr Pair kGemma3Layer[] = {
+    {"attn_norm", "input_layernorm.weight"},
+    {"post_attention_norm", "post_attention_layernorm.weight"},
+    {"ffn_norm", "pre_feedforward_layernorm.weight"},
+    {"post_ffw_norm", "post_feedforward_layernorm.weight"},
+    {"attn_q_norm", "self_attn.q_norm.weight"},
+    {"attn_k_norm", "self_attn.k_norm.weight"},
+    {"attn_q", "self_attn.q_proj.weight"},
+    {"attn_k", "self_attn.k_proj.weight"},
+    {"attn_v", "self_attn.v_proj.weight"},
+    {"attn_output", "self_attn.o_proj.weight"},
+    {"ffn_gate", "mlp.gate_proj.weight"},
+    {"ffn_up", "mlp.up_proj.weight"},
+    {"ffn_down", "mlp.down_proj.weight"},
+};
 // MPT (transformers' MptForCausalLM and mosaicml's MPTForCausalLM share these names).
 constexpr Pair kMptLayer[] = {
     {"attn_norm", "norm_1.weight"},   {"ffn_norm", "norm_2.weight"},
@@ -68,6 +86,7 @@ struct Names {
 Names names_for(Arch arch) {
   if (arch == Arch::Mpt) return Names{kMptGlobal, kMptLayer, "transformer.blocks."};
   if (arch == Arch::Based) return Names{kBasedGlobal, kBasedLayer, "transformer.layers."};
+  if (arch == Arch::Gemma3) return Names{kLlamaGlobal, kGemma3Layer, "model.layers."};
   return Names{kLlamaGlobal, kLlamaLayer, "model.layers."};
 }
 

@@ -22,10 +22,23 @@ const char* arch_name(Arch a) {
       return "llama";
     case Arch::Mpt:
       return "mpt";
+    case Arch::Gemma3:
+      return "gemma3";
     case Arch::Based:
       return "based";
   }
   return "?";
+}
+
+int64_t ModelConfig::local_pattern() const {
+  if (static_cast<int64_t>(local_layers.size()) != n_layers || n_layers == 0) return 0;
+  for (int64_t period = 1; period <= n_layers + 1; ++period) {
+    bool match = true;
+    for (int64_t l = 0; l < n_layers && match; ++l)
+      match = local_layers[static_cast<size_t>(l)] == ((l + 1) % period != 0);
+    if (match) return period;
+  }
+  return 0;
 }
 
 namespace {

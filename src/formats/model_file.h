@@ -2,7 +2,10 @@
 // a config plus named tensor views into memory the ModelFile keeps alive (mmap or owned).
 // Tensor names are canonical (GGUF-style): token_embd, blk.{i}.attn_{q,k,v,output} (or the fused
 // blk.{i}.attn_qkv, rows [q | k | v]),
-// blk.{i}.ffn_{gate,up,down}, blk.{i}.attn_norm, blk.{i}.ffn_norm, output_norm, output.
+// blk.{i}.ffn_{gate,up,down}, blk.{i}.attn_norm, blk.{i}.ffn_norm, output_norm, output; Gemma 3
+// adds blk.{i}.attn_{q,k}_norm, blk.{i}.post_attention_norm and blk.{i}.post_ffw_norm. Values are
+// canonical too: RMSNorm weights are the factor itself (Gemma's HF `w` is stored as 1 + w, as in
+// llama.cpp's GGUF files).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,18 +22,22 @@
 namespace lc {
 
 // The decoder-only transformer family is one forward pass with three switches:
-// Llama/Mistral/Qwen2 = RMSNorm + SwiGLU + RoPE; MPT = LayerNorm (no bias) + GELU + ALiBi.
+// Llama/Mistral/Qwen2 = RMSNorm + SwiGLU + RoPE; MPT = LayerNorm (no bias) + GELU + ALiBi;
+// Gemma 3 = RMSNorm + GeGLU + RoPE plus the Gemma switches of ModelConfig.
 enum class NormKind : uint8_t { RMSNorm, LayerNorm };
-enum class FfnKind : uint8_t { SwiGLU, GELU };  // GELU: ffn_down(gelu(ffn_up x)), exact erf form
+// GELU: ffn_down(gelu(ffn_up x)), exact erf form. GeGLU: ffn_down(gelu_tanh(ffn_gate x) * ffn_up
+// x) with the tanh approximation (Gemma's gelu_pytorch_tanh).
+enum class FfnKind : uint8_t { SwiGLU, GELU, GeGLU };
 enum class PositionKind : uint8_t { RoPE, ALiBi };
 
 // The architectures a ModelFile can describe; model/registry.cc maps each to its Model.
 enum class Arch : uint8_t {
-  Llama,  // Llama, Mistral, Qwen2 (config switches)
-  Mpt,    // LayerNorm + GELU + ALiBi, fused Wqkv
-  Based,  // Taylor linear attention + sliding window + BaseConv
+  Llama,   // Llama, Mistral, Qwen2 (config switches)
+  Mpt,     // LayerNorm + GELU + ALiBi, fused Wqkv
+  Gemma3,  // Gemma 3 text: the Llama forward with the Gemma switches, local/global layers
+  Based,   // Taylor linear attention + sliding window + BaseConv
 };
-// "llama", "mpt", "based" (JSON records, messages).
+// "llama", "mpt", "gemma3", "based" (JSON records, messages).
 const char* arch_name(Arch a);
 
 // A BASED layer's token mixer.
@@ -80,12 +87,33 @@ struct ModelConfig {
                                   // factors come from the rope_freqs tensor instead
   ops::RopeStyle rope_style = ops::RopeStyle::AdjacentPairs;
   bool tied_embeddings = false;
-  int64_t sliding_window = 0;  // > 0: the model was trained with a sliding window (Mistral)
-  bool qkv_bias = false;       // blk.{i}.attn_{q,k,v}.bias present (Qwen2)
+  // > 0: the model was trained with a sliding window of this many keys (the query included): in
+  // every layer (Mistral), or in the layers marked in local_layers (Gemma 3).
+  int64_t sliding_window = 0;
+  bool qkv_bias = false;  // blk.{i}.attn_{q,k,v}.bias present (Qwen2)
+  // Gemma 3 (all off for the other architectures):
+  // Interleaved local and global layers: local_layers[l] marks a layer that attends within
+  // sliding_window whatever the session's policy, with RoPE base rope_local_theta and no position
+  // scaling; the others are global (rope_theta, rope_scaling) and take the session's policy.
+  // Empty: every layer alike.
+  std::vector<bool> local_layers;
+  double rope_local_theta = 10000.0;
+  bool qk_norm = false;  // RMSNorm of every q and k head (attn_{q,k}_norm [head_dim]) before RoPE
+  bool post_norms = false;   // RMSNorm of each sub-layer's output before its residual add
+  bool embed_scale = false;  // token embeddings times sqrt(d_model)
+  // Attention logits scaled by query_pre_attn_scalar^-1/2 instead of head_dim^-1/2 (0: head_dim).
+  double query_pre_attn_scalar = 0.0;
+  double final_logit_softcap = 0.0;  // > 0: logits = cap * tanh(logits / cap)
   int bos_id = 1;
   int eos_id = 2;
   BasedConfig based;  // Arch::Based only
   int64_t q_dim() const { return n_heads * head_dim; }
+  bool is_local_layer(int64_t l) const {
+    return l >= 0 && l < static_cast<int64_t>(local_layers.size()) && local_layers[l];
+  }
+  // The period P when local_layers follows Gemma's rule (layer l is global exactly when
+  // (l + 1) % P == 0; P = n_layers + 1: all local), else 0 (also when local_layers is empty).
+  int64_t local_pattern() const;
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
 };
 

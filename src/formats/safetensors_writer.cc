@@ -146,6 +146,51 @@ std::string rope_scaling_json(const ModelConfig& c) {
   return j + "}";
 }
 
+// A Gemma3ForCausalLM config.json with the keys both the older transformers
+// (sliding_window_pattern, rope_theta, rope_local_base_freq, rope_scaling) and the newer
+// (layer_types, from which they derive rope_parameters) read.
+std::string gemma3_config_json(const ModelConfig& c, const char* torch_dtype) {
+  auto num = [](double x) { return float_text(static_cast<float>(x)); };
+  std::string j = "{\n";
+  auto kv = [&](const std::string& k, const std::string& v) {
+    j += "  \"" + k + "\": " + v + ",\n";
+  };
+  kv("architectures", "[\"Gemma3ForCausalLM\"]");
+  kv("model_type", "\"gemma3_text\"");
+  kv("hidden_size", std::to_string(c.d_model));
+  kv("intermediate_size", std::to_string(c.hidden));
+  kv("num_hidden_layers", std::to_string(c.n_layers));
+  kv("num_attention_heads", std::to_string(c.n_heads));
+  kv("num_key_value_heads", std::to_string(c.n_kv_heads));
+  kv("head_dim", std::to_string(c.head_dim));
+  kv("hidden_activation", "\"gelu_pytorch_tanh\"");
+  kv("max_position_embeddings", std::to_string(c.ctx_len));
+  kv("rms_norm_eps", float_text(c.norm_eps));
+  kv("rope_theta", num(c.rope_theta));
+  kv("rope_local_base_freq", num(c.rope_local_theta));
+  kv("rope_scaling",
+     c.rope_scaling.type == ops::RopeScaling::Type::None ? "null" : rope_scaling_json(c));
+  kv("query_pre_attn_scalar",
+     num(c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : static_cast<double>(c.head_dim)));
+  std::string types = "[";
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    types += std::string(l ? ", " : "") +
+             (c.is_local_layer(l) ? "\"sliding_attention\"" : "\"full_attention\"");
+  kv("layer_types", types + "]");
+  const int64_t period = c.local_layers.empty() ? 1 : c.local_pattern();
+  if (period > 0) kv("sliding_window_pattern", std::to_string(period));
+  kv("sliding_window", c.sliding_window > 0 ? std::to_string(c.sliding_window) : "null");
+  kv("final_logit_softcapping", c.final_logit_softcap > 0 ? num(c.final_logit_softcap) : "null");
+  kv("attn_logit_softcapping", "null");
+  kv("attention_bias", "false");
+  kv("vocab_size", std::to_string(c.vocab_size));
+  kv("tie_word_embeddings", c.tied_embeddings ? "true" : "false");
+  kv("bos_token_id", std::to_string(c.bos_id));
+  kv("eos_token_id", std::to_string(c.eos_id));
+  j += std::string("  \"torch_dtype\": \"") + torch_dtype + "\"\n}\n";
+  return j;
+}
+
 }  // namespace
 
 bool is_directory(const std::string& path) {
@@ -170,12 +215,16 @@ void write_hf_dir(const std::string& dir, const ModelFile& m,
                                           : DType::F32;
   const char* torch = dt == DType::F16 ? "float16" : dt == DType::BF16 ? "bfloat16" : "float32";
   // Validated before anything is written.
-  const std::string mpt_json = c.arch == Arch::Mpt     ? mpt_config_json(c, torch)
-                               : c.arch == Arch::Based ? based_config_json(c, torch)
-                                                       : "";
+  const std::string arch_json = c.arch == Arch::Mpt      ? mpt_config_json(c, torch)
+                                : c.arch == Arch::Based  ? based_config_json(c, torch)
+                                : c.arch == Arch::Gemma3 ? gemma3_config_json(c, torch)
+                                                         : "";
 
   std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
   std::vector<std::pair<const void*, size_t>> data;
+  // Gemma's norms are stored as w where the model multiplies by 1 + w (canonical: the factor).
+  std::vector<std::vector<float>> gemma_norms;
+  if (c.arch == Arch::Gemma3) gemma_norms.reserve(m.tensors.size());
   uint64_t off = 0;
   bool has_bias = false;
   for (const auto& t : m.tensors) {
@@ -191,7 +240,15 @@ void write_hf_dir(const std::string& dir, const ModelFile& m,
     for (size_t i = 0; i < t.shape.size(); ++i)
       header += (i ? "," : "") + std::to_string(t.shape[i]);
     header += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + n) + "]}";
-    data.emplace_back(t.data, static_cast<size_t>(n));
+    const void* bytes = t.data;
+    if (c.arch == Arch::Gemma3 && t.shape.size() == 1 && t.name.ends_with("norm")) {
+      if (t.dtype != DType::F32) fail(dir, ": internal error: norm '", t.name, "' is not f32");
+      const auto* w = static_cast<const float*>(t.data);
+      gemma_norms.emplace_back(w, w + t.numel());
+      for (float& x : gemma_norms.back()) x -= 1.0f;
+      bytes = gemma_norms.back().data();
+    }
+    data.emplace_back(bytes, static_cast<size_t>(n));
     off += n;
   }
   header += "}";
@@ -205,8 +262,9 @@ void write_hf_dir(const std::string& dir, const ModelFile& m,
     if (on_tensor && written > 2) on_tensor(static_cast<int64_t>(written) - 2, n_tensors);
   });
 
-  if (c.arch == Arch::Mpt || c.arch == Arch::Based) {  // mpt_json holds that architecture's config
-    write_file_atomic(dir, dir + "/config.json", {{mpt_json.data(), mpt_json.size()}});
+  // arch_json holds that architecture's config
+  if (c.arch == Arch::Mpt || c.arch == Arch::Based || c.arch == Arch::Gemma3) {
+    write_file_atomic(dir, dir + "/config.json", {{arch_json.data(), arch_json.size()}});
     return;
   }
   const bool qwen = has_bias || c.qkv_bias;

@@ -20,8 +20,9 @@ struct Entry {
 
 // One line per architecture.
 constexpr Entry kArchitectures[] = {
-    {Arch::Llama, build<LlamaModel>},  // Llama, Mistral, Qwen2 (ModelConfig switches)
-    {Arch::Mpt, build<LlamaModel>},    // LayerNorm + GELU + ALiBi, the same forward
+    {Arch::Llama, build<LlamaModel>},   // Llama, Mistral, Qwen2 (ModelConfig switches)
+    {Arch::Mpt, build<LlamaModel>},     // LayerNorm + GELU + ALiBi, the same forward
+    {Arch::Gemma3, build<LlamaModel>},  // the Gemma switches, local/global layer groups
     {Arch::Based, build<BasedModel>},
 };
 

@@ -158,6 +158,28 @@ void silu_mul(float* a, const float* b, int64_t n) {
   }
 }
 
+// GeGLU gate with tanh-approximate GELU. x/2 * (1 + tanh(u)) == x * sigmoid(2u) == x / (1 +
+// exp(-2u)) exactly, so one vexp serves (no tanh): for x -> -inf exp clamps and the result is ~0,
+// for x -> +inf exp(-2u) -> 0 and the result is x.
+template <class V>
+void gelu_tanh_mul(float* a, const float* b, int64_t n) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  auto f = [](F av, F bv) {
+    // -2u = x * (-2 sqrt(2/pi) - 2 * 0.044715 sqrt(2/pi) x^2)
+    F x2 = V::mul(av, av);
+    F m2u = V::mul(av, V::fmadd(x2, V::set1(-0.0713548162726f), V::set1(-1.5957691216057f)));
+    F e = vexp<V>(m2u);
+    return V::mul(V::div(av, V::add(V::set1(1.0f), e)), bv);
+  };
+  int64_t i = 0;
+  for (; i + L <= n; i += L) V::store(a + i, f(V::load(a + i), V::load(b + i)));
+  if (i < n) {
+    int r = static_cast<int>(n - i);
+    V::store_n(a + i, f(V::load_n(a + i, r), V::load_n(b + i, r)), r);
+  }
+}
+
 // RoPE (Su et al. 2021, eq. 34). RotateHalf pairs are contiguous halves, so they vectorise
 // directly; AdjacentPairs interleave, and at O(head_dim) per head per token the scalar loop is
 // not worth a shuffle-based version.
@@ -475,6 +497,7 @@ constexpr KernelTable make_table(Isa isa) {
                      rmsnorm<V>,
                      softmax<V>,
                      silu_mul<V>,
+                     gelu_tanh_mul<V>,
                      dot<V>,
                      axpy<V>,
                      rope<V>,

@@ -50,6 +50,10 @@ struct KernelTable {
   void (*softmax)(float* x, int64_t n);
   // a[i] = silu(a[i]) * b[i]  (the SwiGLU gate), silu(x) = x / (1 + exp(-x)).
   void (*silu_mul)(float* a, const float* b, int64_t n);
+  // a[i] = gelu_tanh(a[i]) * b[i]  (the GeGLU gate, Gemma), with the tanh approximation of GELU
+  // (torch's approximate='tanh', gelu_pytorch_tanh): gelu_tanh(x) = x/2 * (1 + tanh(u)),
+  // u = sqrt(2/pi) * (x + 0.044715 x^3).
+  void (*gelu_tanh_mul)(float* a, const float* b, int64_t n);
   // sum_i a[i] * b[i]
   float (*dot)(const float* a, const float* b, int64_t n);
   // y[i] += alpha * x[i]

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <numbers>
 
 #include "ops/quant/dequant.h"
 
@@ -67,6 +68,17 @@ void silu_mul(float* a, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     double v = a[i];
     a[i] = static_cast<float>(v / (1.0 + std::exp(-v)) * b[i]);
+  }
+}
+
+void gelu_tanh_mul(float* a, const float* b, int64_t n) {
+  // x/2 * (1 + tanh(u)) written as x / (1 + exp(-2u)), an exact identity: 1 + tanh(u) cancels
+  // to nothing for x < -5 even in double (tanh(u) = -1 + 1e-15), while the quotient keeps full
+  // relative precision everywhere.
+  const double k = std::sqrt(2.0 / std::numbers::pi);
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = a[i], u = k * (x + 0.044715 * x * x * x);
+    a[i] = static_cast<float>(x / (1.0 + std::exp(-2.0 * u)) * b[i]);
   }
 }
 

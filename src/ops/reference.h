@@ -15,6 +15,8 @@ void softmax(float* x, int64_t n);
 void layernorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void gelu(float* x, int64_t n);
 void silu_mul(float* a, const float* b, int64_t n);
+// a[i] = gelu_tanh(a[i]) * b[i] (torch's gelu(approximate='tanh')), in double.
+void gelu_tanh_mul(float* a, const float* b, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
