@@ -12,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "formats/llama2c.h"
 #include "formats/synthetic.h"
+#include "gemma3_model.h"
 #include "linear/baseconv.h"
 #include "linear/taylor.h"
 #include "model/based.h"
@@ -67,6 +68,27 @@ TEST(NoAllocation, DecodeAndPrefillBlocksDoNotAllocate) {
       s.prefill(toks + 3, 12);
       for (int i = 0; i < 40; ++i) s.decode(toks[i % 20]);
       EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
+    }
+}
+
+// Gemma 3: two layer groups (the local window's ring and the global layers' cache under the
+// session's policy), each with its own BlockAttention; no allocation either, across ring wraps.
+TEST(NoAllocation, Gemma3LayerGroupsDoNotAllocate) {
+  auto f = test::gemma3_model(test::Gemma3Spec{});
+  LlamaModel m(*f);
+  std::vector<AttentionConfig> policies(2);
+  policies[1].policy = AttnPolicy::Lambda;
+  policies[1].sinks = 3;
+  policies[1].window = 9;
+  for (const AttentionConfig& attn : policies)
+    for (int threads : {1, 2}) {
+      Session s(m, SessionOptions{0, threads, 8, attn});
+      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+      s.prefill(toks, 3);
+      long before = g_allocations.load();
+      s.prefill(toks + 3, 12);
+      for (int i = 0; i < 40; ++i) s.decode(toks[i % 20]);
+      EXPECT_EQ(g_allocations.load() - before, 0) << s.label() << " threads " << threads;
     }
 }
 

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -322,6 +324,85 @@ TEST(Gemma3Config, StrayGemmaTensorsAreRefused) {
   auto h = gemma3_model(Gemma3Spec{});
   h->config.local_layers.resize(3);
   expect_error([&] { LlamaModel m(*h); }, {"3 local/global layer flags", "4 layers"});
+}
+
+// The real file (google/gemma-3-270m, Q4_K_M; scripts/fetch_gemma3.sh installs it outside the
+// repository, Gemma terms), found through LONGCTX_GEMMA3_GGUF; skipped, saying why, without it.
+// tests/parity/gemma3_llamacpp_parity.py compares it with llama.cpp at length.
+std::string real_gemma3() {
+  const char* env = std::getenv("LONGCTX_GEMMA3_GGUF");
+  return env && *env ? std::string(env) : std::string();
+}
+
+#define LC_REQUIRE_GEMMA3(path)                                                                   \
+  do {                                                                                            \
+    if ((path).empty() || !test::file_exists(path))                                               \
+      GTEST_SKIP() << "Gemma 3 GGUF not found (set LONGCTX_GEMMA3_GGUF; scripts/fetch_gemma3.sh " \
+                      "installs it outside the repository)";                                      \
+  } while (0)
+
+TEST(Gemma3Real, ConfigAsLlamaCppReadsIt) {
+  const std::string path = real_gemma3();
+  LC_REQUIRE_GEMMA3(path);
+  auto f = load_model_file(path);
+  const ModelConfig& c = f->config;
+  EXPECT_EQ(c.arch, Arch::Gemma3);
+  EXPECT_EQ(c.n_layers, 18);
+  EXPECT_EQ(c.d_model, 640);
+  EXPECT_EQ(c.head_dim, 256);
+  EXPECT_EQ(c.n_heads, 4);
+  EXPECT_EQ(c.n_kv_heads, 1);
+  EXPECT_EQ(c.vocab_size, 262144);
+  EXPECT_EQ(c.ctx_len, 32768);
+  EXPECT_EQ(c.sliding_window, 512);
+  EXPECT_EQ(c.local_pattern(), 6);  // layers 5, 11, 17 global
+  EXPECT_EQ(c.rope_theta, 1e6);
+  EXPECT_EQ(c.rope_local_theta, 1e4);
+  EXPECT_EQ(c.query_pre_attn_scalar, 256.0);
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_EQ(f->find("blk.0.ffn_down")->dtype, DType::Q6_K);
+  EXPECT_EQ(f->find("token_embd")->dtype, DType::Q8_0);
+}
+
+// "The capital of France is" (llama.cpp's ids, with BOS): the first 10 greedy tokens, on which
+// llama.cpp (f32 and f16 caches), the exact f32 computation of the same weights and longctx all
+// agree (gemma3_llamacpp_parity.py: the continuations part at token 11, a near tie).
+TEST(Gemma3Real, GreedyPrefixMatchesLlamaCpp) {
+  const std::string path = real_gemma3();
+  LC_REQUIRE_GEMMA3(path);
+  auto f = load_model_file(path);
+  LlamaModel m(*f);
+  Session s(m, SessionOptions{1024, 2, 64, {}});
+  const std::vector<int> prompt = {2, 818, 5279, 529, 7001, 563};
+  const std::vector<int> want = {506, 5279, 529, 506, 2891, 529, 7001, 236761, 1030, 563};
+  const float* l = s.prefill(prompt.data(), static_cast<int64_t>(prompt.size()));
+  std::vector<int> got;
+  for (size_t i = 0; i < want.size(); ++i) {
+    got.push_back(static_cast<int>(std::max_element(l, l + m.vocab_size()) - l));
+    l = s.decode(got.back());
+  }
+  EXPECT_EQ(got, want);
+}
+
+// Past the 512-token window: decoding after a prefill equals the one-shot prefill (the local
+// rings wrap, the global cache does not), and with lambda on the global layers the memory stays
+// that of two rings.
+TEST(Gemma3Real, DecodeAfterPrefillPastTheWindow) {
+  const std::string path = real_gemma3();
+  LC_REQUIRE_GEMMA3(path);
+  auto f = load_model_file(path);
+  LlamaModel m(*f);
+  const int64_t n = 540, n_prompt = 505, V = m.vocab_size();
+  const auto toks = random_tokens(n, 20000, 17);
+  for (const AttentionConfig& attn :
+       {AttentionConfig{}, test::config_of({AttnPolicy::Lambda, 4, 128, 128})}) {
+    Session one(m, SessionOptions{1024, 2, 64, attn}), steps(m, SessionOptions{1024, 2, 64, attn});
+    const float* a = one.prefill(toks.data(), n);
+    std::vector<float> last(a, a + V);
+    const float* b = steps.prefill(toks.data(), n_prompt);
+    for (int64_t i = n_prompt; i < n; ++i) b = steps.decode(toks[i]);
+    EXPECT_LT(rel_err(b, last.data(), V), 1e-5) << attn.label();
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -170,8 +171,12 @@ std::string gemma3_config_json(const ModelConfig& c, const char* torch_dtype) {
   kv("rope_local_base_freq", num(c.rope_local_theta));
   kv("rope_scaling",
      c.rope_scaling.type == ops::RopeScaling::Type::None ? "null" : rope_scaling_json(c));
-  kv("query_pre_attn_scalar",
-     num(c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : static_cast<double>(c.head_dim)));
+  // An integer where it is one (transformers 5 checks the field's type strictly).
+  const double qpas =
+      c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : static_cast<double>(c.head_dim);
+  kv("query_pre_attn_scalar", qpas == std::floor(qpas) && qpas < 1e15
+                                  ? std::to_string(static_cast<int64_t>(qpas))
+                                  : num(qpas));
   std::string types = "[";
   for (int64_t l = 0; l < c.n_layers; ++l)
     types += std::string(l ? ", " : "") +

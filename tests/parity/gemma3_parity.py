@@ -18,7 +18,9 @@ head_dim, and the local layers' RoPE base differs from the global one.
     final_logit_softcapping.
 
 Controls, which must NOT match: the same weights with the sliding window widened past N (the
-local window ignored), and with query_pre_attn_scalar = head_dim (the query scale ignored).
+local window ignored), with query_pre_attn_scalar = head_dim (the query scale ignored), with the
+local layers' RoPE base set to the global one, and (pattern case) without the global layers'
+linear scaling.
 
 Needs transformers >= 4.50 (Gemma 3), i.e. torch 2: tests/parity/run.sh runs it in a venv
 outside the repository. usage: gemma3_parity.py LONGCTX WORKDIR
@@ -80,7 +82,7 @@ def compare(name, got, ref):
     top2 = np.sort(ref, axis=1)[:, -2:]
     near = int(((top2[:, 1] - top2[:, 0]) <= 2 * max_diff).sum())
     ok = rel <= REL_TOL and agree + near >= len(ref)
-    print(f"  {name:<28} {len(ref)} tokens: max|diff| {max_diff:.3e}, rel {rel:.2e} "
+    print(f"  {name:<36} {len(ref)} tokens: max|diff| {max_diff:.3e}, rel {rel:.2e} "
           f"(tol {REL_TOL:.0e}), argmax {agree}/{len(ref)} -> {'PASS' if ok else 'FAIL'}")
     return ok, max_diff
 
@@ -94,11 +96,11 @@ def old_format(cfg_path, extra):
     json.dump(cfg, open(cfg_path, "w"), indent=1)
 
 
-def variant(src_dir, dst_dir, **changes):
-    """A copy of an HF directory whose config.json differs by `changes` (same weights)."""
+def variant(src_dir, dst_dir, change):
+    """A copy of an HF directory whose config.json is edited by `change` (same weights)."""
     os.makedirs(dst_dir, exist_ok=True)
     cfg = json.load(open(os.path.join(src_dir, "config.json")))
-    cfg.update(changes)
+    change(cfg)
     json.dump(cfg, open(os.path.join(dst_dir, "config.json"), "w"), indent=1)
     st = os.path.join(dst_dir, "model.safetensors")
     if not os.path.exists(st):
@@ -142,15 +144,25 @@ def main():
         sh(exe, "convert", gguf, back, "--to", "hf")
         back_ref = hf_logits(Gemma3ForCausalLM.from_pretrained(back).eval(), ids)
         o3, _ = compare(f"{name} (GGUF->HF, transformers)", back_ref, ref)
-        # Controls: the same weights with the local window ignored / the query scale ignored.
+        # Controls: the same weights with one Gemma 3 feature ignored must not match.
+        def local_base(cfg):
+            if "rope_parameters" in cfg:
+                cfg["rope_parameters"]["sliding_attention"]["rope_theta"] = 1e6
+            else:
+                cfg["rope_local_base_freq"] = 1e6
+        controls = [("window ignored", lambda cfg: cfg.update(sliding_window=4 * N)),
+                    ("query scale ignored",
+                     lambda cfg: cfg.update(query_pre_attn_scalar=BASE["head_dim"])),
+                    ("local RoPE base = global", local_base)]
+        if name == "pattern":
+            controls.append(("global scaling dropped", lambda cfg: cfg.pop("rope_scaling")))
         o4 = True
-        for ctrl, change in (("window ignored", {"sliding_window": 4 * N}),
-                             ("query scale ignored", {"query_pre_attn_scalar": BASE["head_dim"]})):
-            d = variant(hf_dir, os.path.join(work, f"gemma3_{name}_ctrl{len(ctrl)}"), **change)
+        for k, (ctrl, change) in enumerate(controls):
+            d = variant(hf_dir, os.path.join(work, f"gemma3_{name}_ctrl{k}"), change)
             c = longctx_logits(exe, d, ids, os.path.join(work, f"g3_{name}_ctrl.f32"))
             diff = float(np.abs(c - ref).max())
             differs = diff > 100 * max(d1, 1e-7)
-            print(f"  {name} control, {ctrl + ':':<21} max|diff| {diff:.3e} -> "
+            print(f"  {name} control, {ctrl + ':':<25} max|diff| {diff:.3e} -> "
                   f"{'PASS (differs)' if differs else 'FAIL (no effect)'}")
             o4 &= differs
         ok &= o1 and o2 and o3 and o4

@@ -6,8 +6,14 @@
 # quantizer (tests/parity/quant_parity.py), greedy decoding of longctx-written files of every
 # type in llama.cpp vs longctx (tests/parity/greedy_parity.py), and the real SmolLM2 Q4_1 file
 # and llama.cpp-written files of every type vs llama.cpp through llama-cpp-python
-# (tests/parity/smollm2_parity.py, llamacpp_files_parity.py). Installs its Python dependencies
-# idempotently, llama-cpp-python included.
+# (tests/parity/smollm2_parity.py, llamacpp_files_parity.py); Gemma 3 vs transformers'
+# Gemma3ForCausalLM (gemma3_parity.py) and the real Gemma 3 270M Q4_K_M file vs llama.cpp
+# (gemma3_llamacpp_parity.py). Installs its Python dependencies idempotently, llama-cpp-python
+# included. Gemma 3 needs transformers >= 4.50, i.e. torch 2, which Debian's python3-torch 1.13
+# is not: a venv OUTSIDE the repository (PARITY_VENV, default ../venv-gemma beside it) holds
+# torch + transformers for that script alone. The Gemma 3 file (Gemma terms: never in the
+# repository) is installed beside the repository by scripts/fetch_gemma3.sh unless
+# LONGCTX_GEMMA3_GGUF names it.
 # usage: tests/parity/run.sh LONGCTX ASSETS
 set -euo pipefail
 LONGCTX=$(realpath "$1")
@@ -40,11 +46,27 @@ if ! "$PY" -c "import numpy, torch; torch.from_numpy(numpy.zeros(1))" 2>/dev/nul
   "$PY" -m pip install -q --break-system-packages "numpy<2"
 fi
 
+# transformers >= 4.50 for Gemma 3, in its own venv (created once; reused while it imports).
+REPO=$(cd "$HERE/../.." && pwd)
+VENV=${PARITY_VENV:-$(dirname "$REPO")/venv-gemma}
+if ! "$VENV/bin/python" -c "import torch, transformers, safetensors, numpy
+from transformers import Gemma3ForCausalLM" 2>/dev/null; then
+  echo "parity: creating $VENV (torch 2 + transformers>=4.50 for Gemma 3; pip)"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q torch "transformers>=4.50" safetensors numpy
+fi
+if [ -z "${LONGCTX_GEMMA3_GGUF:-}" ]; then
+  LONGCTX_GEMMA3_GGUF=$("$HERE/../../scripts/fetch_gemma3.sh" || true)
+fi
+export LONGCTX_GEMMA3_GGUF
+
 WORK=$(mktemp -d /tmp/longctx-parity.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 status=0
 "$PY" "$HERE/hf_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/rope_scaling_parity.py" "$LONGCTX" "$WORK" || status=1
+"$VENV/bin/python" "$HERE/gemma3_parity.py" "$LONGCTX" "$WORK" || status=1
+"$PY" "$HERE/gemma3_llamacpp_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/gguf_readback.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/based_parity.py" "$LONGCTX" "$WORK" || status=1
 "$PY" "$HERE/smollm2_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
