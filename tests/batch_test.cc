@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "formats/llama2c.h"
 #include "formats/synthetic.h"
+#include "gemma3_model.h"
 #include "model/based.h"
 #include "model/llama.h"
 #include "runtime/batch_session.h"
@@ -119,6 +120,28 @@ TEST(BatchDecode, LlamaEqualsEachSequenceAlone) {
             tol);
         EXPECT_LT(e, tol) << attn.label() << " threads " << threads << " batch " << B;
       }
+}
+
+// Gemma 3: every sequence of a batch with two layer groups (its local ring and its global cache
+// under the policy); one forward over all of them per step.
+TEST(BatchDecode, Gemma3EqualsEachSequenceAlone) {
+  auto f = test::gemma3_model(test::Gemma3Spec{});
+  LlamaModel m(*f);
+  std::vector<AttentionConfig> policies(3);
+  policies[1].policy = AttnPolicy::Lambda;
+  policies[1].sinks = 2;
+  policies[1].window = 7;
+  policies[2].policy = AttnPolicy::Streaming;
+  policies[2].sinks = 2;
+  policies[2].window = 5;
+  for (const AttentionConfig& attn : policies)
+    for (int64_t B : {1, 3}) {
+      const SessionOptions so{0, 2, 8, attn};
+      BatchSession batch(m, so, B);
+      const double e = batch_vs_alone<BatchSession, Session>(
+          batch, [&] { return std::make_unique<Session>(m, so); }, m.config().vocab_size, 11, 1e-5);
+      EXPECT_LT(e, 1e-5) << attn.label() << " batch " << B;
+    }
 }
 
 TEST(BatchDecode, LlamaRefusesAFullContext) {
