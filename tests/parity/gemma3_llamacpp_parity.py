@@ -181,10 +181,20 @@ def main():
     # Distances after the window; argmax agreement over the whole document (more positions).
     ours_ex, theirs_ex, _, _ = from_exact(ours_l[WINDOW:], theirs_l[WINDOW:], exact_l[WINDOW:])
     _, _, ours_am, theirs_am = from_exact(ours_l, theirs_l, exact_l)
+    # Where an engine's argmax is not the exact one, how close were the exact top two?
+    top2 = np.sort(exact_l, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+
+    def tie_at_misses(l):
+        miss = l.argmax(1) != exact_l.argmax(1)
+        return float(margin[miss].max()) if miss.any() else 0.0
+
     print(f"frankenstein.txt, {len(ids)} tokens: logits max|diff| {diff.max():.3f}; median "
           f"{before:.3f} before position {WINDOW}, {after:.3f} after; argmax "
           f"{am}/{len(ids)}; from exact f32: after {WINDOW} longctx median {ours_ex:.3f}, llama.cpp "
-          f"{theirs_ex:.3f}; argmax longctx {ours_am}/{len(ids)}, llama.cpp {theirs_am}/{len(ids)}")
+          f"{theirs_ex:.3f}; argmax longctx {ours_am}/{len(ids)}, llama.cpp {theirs_am}/{len(ids)}"
+          f" (exact top-2 margin at their misses <= {tie_at_misses(ours_l):.3f} and "
+          f"{tie_at_misses(theirs_l):.3f}; median margin {np.median(margin):.3f})")
     report["document"] = {"tokens": len(ids), "max_diff": float(diff.max()),
                           "median_before_window": float(before), "median_after_window": float(after),
                           "argmax_agree": am,
