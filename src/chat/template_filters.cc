@@ -1,0 +1,378 @@
+// jinja2's filters (jinja2/filters.py), the subset chat templates use, plus transformers' tojson.
+// Filters that return generators in jinja2 (map, select, selectattr, reverse, ...) return lists.
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "chat/template_builtins.h"
+#include "chat/template_eval.h"
+
+namespace lc::jinja {
+namespace {
+
+using Args = std::vector<std::optional<Value>>;
+
+bool flag(const std::optional<Value>& v) { return v && truthy(*v); }
+
+Value f_trim(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "trim", {"chars"}, line);
+  return ev.make_string(py_strip(to_str(x), p[0], true, true), line);
+}
+
+Value f_upper(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "upper", {}, line);
+  return ev.make_string(py_upper(to_str(x)), line);
+}
+
+Value f_lower(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "lower", {}, line);
+  return ev.make_string(py_lower(to_str(x)), line);
+}
+
+Value f_capitalize(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "capitalize", {}, line);
+  std::string s = py_lower(to_str(x));
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return ev.make_string(std::move(s), line);
+}
+
+// jinja2's title: words start after - space ( { [ <, first letter upper, the rest lower.
+Value f_title(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "title", {}, line);
+  std::string s = to_str(x);
+  bool word_start = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t sp = is_py_space(c) && c < 0x80 ? 1 : 0;
+    if (sp || c == '-' || c == '(' || c == '{' || c == '[' || c == '<') {
+      word_start = true;
+      continue;
+    }
+    s[i] = static_cast<char>(word_start ? (c >= 'a' && c <= 'z' ? c - 32 : c)
+                                        : (c >= 'A' && c <= 'Z' ? c + 32 : c));
+    word_start = false;
+  }
+  return ev.make_string(std::move(s), line);
+}
+
+Value f_replace(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "replace", {"old", "new", "count"}, line);
+  if (!p[0] || !p[1]) ev.error(line, "replace needs the old and new strings");
+  int64_t count = -1;
+  if (p[2] && !p[2]->is_none()) {
+    if (!p[2]->is_int()) ev.error(line, "replace: count must be an integer");
+    count = p[2]->as_int();
+  }
+  return ev.make_string(py_replace(to_str(x), to_str(*p[0]), to_str(*p[1]), count), line);
+}
+
+Value f_length(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "length", {}, line);
+  switch (x.kind()) {
+    case Kind::Undefined:
+      return Value::integer(0);
+    case Kind::String:
+      return Value::integer(static_cast<int64_t>(code_points(x.str()).size()));
+    case Kind::List:
+    case Kind::Tuple:
+      return Value::integer(static_cast<int64_t>(x.items().size()));
+    case Kind::Dict:
+      return Value::integer(static_cast<int64_t>(x.dict().items.size()));
+    default:
+      ev.error(line, std::string("object of type '") + type_name(x) + "' has no len()");
+  }
+}
+
+Value f_default(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "default", {"default_value", "boolean"}, line);
+  if (x.is_undefined() || (flag(p[1]) && !truthy(x))) return p[0] ? *p[0] : Value::string("");
+  return x;
+}
+
+// jinja2's make_attrgetter: "a.b.0" looks up a, then b, then item 0; `def` replaces undefined.
+Value get_path(Evaluator& ev, Value item, const Value& attribute, const Value* def, int line) {
+  std::vector<Value> parts;
+  if (attribute.is_string()) {
+    for (const Value& part : py_split(attribute.str(), Value::string("."), -1, false)) {
+      const std::string& s = part.str();
+      const bool digits = !s.empty() && std::all_of(s.begin(), s.end(),
+                                                    [](char c) { return c >= '0' && c <= '9'; });
+      parts.push_back(digits && s.size() < 18 ? Value::integer(std::atoll(s.c_str())) : part);
+    }
+  } else {
+    parts.push_back(attribute);
+  }
+  for (const Value& part : parts) {
+    item = ev.getitem(item, part, line);
+    if (def && item.is_undefined()) item = *def;
+  }
+  return item;
+}
+
+Value f_join(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "join", {"d", "attribute"}, line);
+  const std::string sep = p[0] ? to_str(*p[0]) : "";
+  std::string out;
+  bool first = true;
+  for (Value item : ev.iterate(x, line)) {
+    if (p[1] && !p[1]->is_none()) item = get_path(ev, item, *p[1], nullptr, line);
+    out += (first ? "" : sep) + to_str(item);
+    first = false;
+    if (out.size() > ev.options().max_output_bytes) ev.make_string(std::move(out), line);
+  }
+  return ev.make_string(std::move(out), line);
+}
+
+Value f_first(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "first", {}, line);
+  const auto items = ev.iterate(x, line);
+  return items.empty() ? Value::undefined("No first item, sequence was empty.") : items.front();
+}
+
+Value f_last(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "last", {}, line);
+  const auto items = ev.iterate(x, line);
+  return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
+}
+
+Value f_string(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "string", {}, line);
+  return x.is_string() ? x : ev.make_string(to_str(x), line);
+}
+
+Value f_list(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "list", {}, line);
+  return ev.make_list(ev.iterate(x, line), line);
+}
+
+Value f_items(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "items", {}, line);
+  if (x.is_undefined()) return ev.make_list({}, line);
+  if (x.kind() != Kind::Dict) ev.error(line, "Can only get item pairs from a mapping.");
+  std::vector<Value> out;
+  for (const auto& kv : x.dict().items)
+    out.push_back(ev.make_list({kv.first, kv.second}, line, true));
+  return ev.make_list(std::move(out), line);
+}
+
+Value f_reverse(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "reverse", {}, line);
+  if (x.is_string()) {
+    const auto offs = code_point_offsets(x.str());
+    std::string s;
+    for (size_t k = offs.size() - 1; k > 0; --k)
+      s.append(x.str(), offs[k - 1], offs[k] - offs[k - 1]);
+    return ev.make_string(std::move(s), line);
+  }
+  auto items = ev.iterate(x, line);
+  std::reverse(items.begin(), items.end());
+  return ev.make_list(std::move(items), line);
+}
+
+// Python's int(str, base): optional sign, underscores between digits, a 0x/0o/0b prefix when it
+// matches the base. False when s is not such a literal.
+bool parse_py_int(std::string s, int base, int64_t& out) {
+  s = py_strip(s, std::nullopt, true, true);
+  std::string digits;
+  size_t i = 0;
+  const bool neg = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) ++i;
+  if (s.size() > i + 1 && s[i] == '0') {
+    const char p = static_cast<char>(s[i + 1] | 0x20);
+    if ((p == 'x' && base == 16) || (p == 'o' && base == 8) || (p == 'b' && base == 2)) i += 2;
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] == '_' && !digits.empty() && i + 1 < s.size() && s[i + 1] != '_') continue;
+    digits += s[i];
+  }
+  if (digits.empty() || base < 2 || base > 36) return false;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(digits.c_str(), &end, base);
+  if (*end != '\0' || errno == ERANGE || digits[0] == '-' || digits[0] == '+') return false;
+  out = neg ? -v : v;
+  return true;
+}
+
+// Python's float(str): decimal or "inf"/"nan" with optional sign and surrounding whitespace.
+bool parse_py_float(const std::string& text, double& out) {
+  std::string s = py_strip(text, std::nullopt, true, true);
+  if (s.empty() || s.find_first_of("xXpP") != std::string::npos) return false;  // no hex floats
+  s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return *end == '\0';
+}
+
+Value f_int(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "int", {"default", "base"}, line);
+  const Value def = p[0] ? *p[0] : Value::integer(0);
+  const int base = p[1] && p[1]->is_int() ? static_cast<int>(p[1]->as_int()) : 10;
+  if (x.is_int()) return Value::integer(x.as_int());
+  double f = 0;
+  if (x.is_string()) {
+    int64_t i = 0;
+    if (parse_py_int(x.str(), base, i)) return Value::integer(i);
+    if (!parse_py_float(x.str(), f)) return def;
+  } else if (x.kind() == Kind::Float) {
+    f = x.as_double();
+  } else {
+    return def;
+  }
+  if (!std::isfinite(f) || std::fabs(f) >= 9.2e18) return def;
+  return Value::integer(static_cast<int64_t>(f));
+}
+
+Value f_float(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "float", {"default"}, line);
+  double f = 0;
+  if (x.is_number()) return Value::number(x.as_double());
+  if (x.is_string() && parse_py_float(x.str(), f)) return Value::number(f);
+  return p[0] ? *p[0] : Value::number(0.0);
+}
+
+Value f_abs(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "abs", {}, line);
+  if (x.kind() == Kind::Float) return Value::number(std::fabs(x.as_double()));
+  if (!x.is_int())
+    ev.error(line, std::string("bad operand type for abs(): '") + type_name(x) + "'");
+  if (x.as_int() == INT64_MIN) ev.error(line, "integer overflow");
+  return Value::integer(std::llabs(x.as_int()));
+}
+
+// Python's round(x, n): correctly rounded, ties to even (glibc's printf rounds the same way).
+Value f_round(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "round", {"precision", "method"}, line);
+  const int64_t prec = p[0] && p[0]->is_int() ? p[0]->as_int() : 0;
+  const std::string method = p[1] ? to_str(*p[1]) : "common";
+  if (!x.is_number()) ev.error(line, std::string("round: a number is needed, got ") + type_name(x));
+  if (method != "common" && method != "ceil" && method != "floor")
+    ev.error(line, "method must be common, ceil or floor");
+  if (method == "common" && x.is_int()) return Value::integer(x.as_int());
+  const double v = x.as_double();
+  if (method != "common") {
+    const double scale = std::pow(10.0, static_cast<double>(prec));
+    return Value::number((method == "ceil" ? std::ceil(v * scale) : std::floor(v * scale)) / scale);
+  }
+  if (!std::isfinite(v) || prec > 330) return Value::number(v);
+  if (prec <= 0) {
+    const double scale = std::pow(10.0, static_cast<double>(-prec));
+    return Value::number(std::nearbyint(v / scale) * scale);
+  }
+  char buf[400];
+  std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(prec), v);
+  return Value::number(std::strtod(buf, nullptr));
+}
+
+Value f_tojson(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p =
+      bind_args(ev, a, "tojson", {"ensure_ascii", "indent", "separators", "sort_keys"}, line);
+  JsonOptions opt;
+  opt.ensure_ascii = flag(p[0]);
+  opt.sort_keys = flag(p[3]);
+  if (p[1] && !p[1]->is_none()) {
+    if (p[1]->is_string())
+      opt.indent = p[1]->str();
+    else if (p[1]->is_int())
+      opt.indent =
+          std::string(static_cast<size_t>(std::clamp<int64_t>(p[1]->as_int(), 0, 64)), ' ');
+    else
+      ev.error(line, "tojson: indent must be an integer or a string");
+    opt.item_separator = ",";
+  }
+  if (p[2] && !p[2]->is_none()) {
+    const Value& sep = *p[2];
+    if (!sep.is_sequence() || sep.items().size() != 2 || !sep.items()[0].is_string() ||
+        !sep.items()[1].is_string())
+      ev.error(line, "tojson: separators must be a pair of strings");
+    opt.item_separator = sep.items()[0].str();
+    opt.key_separator = sep.items()[1].str();
+  }
+  return ev.make_string(to_json(x, opt), line);
+}
+
+Value f_escape(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "escape", {}, line);
+  std::string out;
+  for (char c : to_str(x)) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return ev.make_string(std::move(out), line);
+}
+
+Value f_safe(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  bind_args(ev, a, "safe", {}, line);
+  return x.is_string() ? x : ev.make_string(to_str(x), line);
+}
+
+Value f_indent(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  const Args p = bind_args(ev, a, "indent", {"width", "first", "blank"}, line);
+  std::string ind = "    ";
+  if (p[0] && p[0]->is_string()) ind = p[0]->str();
+  if (p[0] && p[0]->is_int())
+    ind = std::string(static_cast<size_t>(std::clamp<int64_t>(p[0]->as_int(), 0, 256)), ' ');
+  std::vector<std::string> lines;
+  const std::string s = to_str(x) + "\n";
+  for (size_t i = 0; i < s.size();) {  // str.splitlines on \n, \r\n, \r
+    size_t j = s.find_first_of("\r\n", i);
+    lines.push_back(s.substr(i, j - i));
+    i = j + (s.compare(j, 2, "\r\n") == 0 ? 2 : 1);
+  }
+  std::string out;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    if (k) out += "\n";
+    const bool indent_it = k == 0 ? flag(p[1]) : (flag(p[2]) || !lines[k].empty());
+    out += (indent_it ? ind : "") + lines[k];
+  }
+  return ev.make_string(std::move(out), line);
+}
+
+}  // namespace
+
+FilterFn find_filter(std::string_view name) {
+  static const std::pair<std::string_view, FilterFn> kFilters[] = {
+      {"trim", f_trim},       {"upper", f_upper},
+      {"lower", f_lower},     {"capitalize", f_capitalize},
+      {"title", f_title},     {"replace", f_replace},
+      {"length", f_length},   {"count", f_length},
+      {"default", f_default}, {"d", f_default},
+      {"join", f_join},       {"first", f_first},
+      {"last", f_last},       {"string", f_string},
+      {"list", f_list},       {"items", f_items},
+      {"reverse", f_reverse}, {"int", f_int},
+      {"float", f_float},     {"abs", f_abs},
+      {"round", f_round},     {"tojson", f_tojson},
+      {"escape", f_escape},   {"e", f_escape},
+      {"safe", f_safe},       {"indent", f_indent},
+  };
+  for (const auto& f : kFilters)
+    if (f.first == name) return f.second;
+  return find_sequence_filter(name);
+}
+
+Value get_attribute_path(Evaluator& ev, const Value& item, const Value& attribute, const Value* def,
+                         int line) {
+  return get_path(ev, item, attribute, def, line);
+}
+
+}  // namespace lc::jinja
