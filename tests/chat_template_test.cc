@@ -73,6 +73,9 @@ TEST(ChatTemplateExpr, Arithmetic) {
             "True True True True");
   EXPECT_EQ(R("{{ 0 or 'x' }} {{ 1 and 'y' }} {{ not none }} {{ 'y' if false else 'n' }}"),
             "x y True n");
+  EXPECT_EQ(R("{{ '[INST] %s [/INST]' % 'hi' }} {{ '%d|%5.2f|%-3s|' % (7, 3.14159, 'a') }} "
+              "{{ '%(role)s'|format(role='user') }}"),
+            "[INST] hi [/INST] 7| 3.14|a  | user");
 }
 
 TEST(ChatTemplateExpr, AccessAndSlices) {
@@ -110,6 +113,30 @@ TEST(ChatTemplateStmt, SetScopesAndNamespace) {
             "3");
   EXPECT_EQ(R("{% if true %}{% set y = 5 %}{% endif %}{{ y }}"), "5");  // if has no scope
   EXPECT_EQ(R("{% set a, b = 1, 2 %}{{ b }}{{ a }}{% set c %}x{{ a }}{% endset %}{{ c }}"), "21x1");
+}
+
+// jinja2 fixes each name's scope when it compiles: assigned later at the top level and not
+// mentioned before, a context variable is undefined in a loop that runs first.
+TEST(ChatTemplateStmt, StaticScopingAndMacroClosures) {
+  EXPECT_EQ(R("{% for i in [1] %}[{{ n }}]{% endfor %}{% set n = 2 %}{{ n }}", R"({"n": 7})"),
+            "[]2");
+  EXPECT_EQ(R("{{ n }}{% for i in [1] %}[{{ n }}]{% endfor %}{% set n = 2 %}", R"({"n": 7})"),
+            "7[7]");
+  EXPECT_EQ(R("{% for i in [1] %}[{{ n }}]{% endfor %}{% if true %}{% set n = 2 %}{% endif %}",
+              R"({"n": 7})"),
+            "[7]");  // an assignment inside a branch does not hide the outer value
+  EXPECT_EQ(R("{% for i in [1, 2] %}{% macro m() %}{{ i }}{{ loop.index }}{% endmacro %}"
+              "{{ m() }}{% endfor %}"),
+            "1122");  // a macro sees the scope it was defined in
+}
+
+// Filters that give generators in jinja2 give them here: always true, no length, single use.
+TEST(ChatTemplateStmt, GeneratorsAreLazyTrueAndSingleUse) {
+  EXPECT_EQ(R("{% if [1]|select('even') %}yes{% endif %}"), "yes");
+  EXPECT_EQ(R("{% set g = [1, 2, 3]|select('odd') %}{{ g|list }}{{ g|list }}"), "[1, 3][]");
+  EXPECT_EQ(R("{% set g = [1, 2, 3]|map('string') %}{{ g|first }}{{ g|join }}"), "123");
+  test::expect_error([] { R("{{ [1]|select('odd')|length }}"); }, {"'generator' has no len()"});
+  EXPECT_EQ(R("{{ none|items is defined }}"), "True");  // the error would come when iterated
 }
 
 TEST(ChatTemplateStmt, MacrosFilterBlocksWith) {

@@ -33,7 +33,7 @@ struct TemplateAst;
 struct RenderOptions {
   size_t max_output_bytes = size_t{256} << 20;  // the output, and any one string or list
   int64_t max_steps = 100'000'000;  // expressions, statements, loop iterations, items built
-  int max_depth = 1000;             // nested evaluation (macro calls multiply the tree depth)
+  int max_depth = 512;              // nested evaluation (macro calls multiply the tree depth)
   // strftime_now's clock: -1 = now in local time, as transformers; else this instant in UTC
   // (reproducible renders).
   int64_t now_unix_seconds = -1;

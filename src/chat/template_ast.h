@@ -78,11 +78,23 @@ struct Stmt {
   std::vector<std::pair<std::string, ExprPtr>> params;  // Macro (default may be null), With
   std::vector<std::unique_ptr<Stmt>> body;
   std::vector<std::unique_ptr<Stmt>> else_body;
+  // For the scopes this statement opens (For: body and else; Macro, SetBlock, FilterBlock,
+  // With, Generation: body): the names that start out undefined there (template_scopes.cc).
+  std::vector<std::string> fresh;
+  std::vector<std::string> else_fresh;
 };
 using StmtPtr = std::unique_ptr<Stmt>;
 
 struct TemplateAst {
   std::vector<StmtPtr> body;
+  std::vector<std::string> fresh;  // names undefined at the start of the top level
 };
+
+// jinja2 resolves names per scope when it compiles (jinja2/idtracking.py): a name whose first
+// reference in a scope is an assignment -- not inside an if branch -- and that no enclosing
+// scope mentions starts out undefined in that scope, hiding any outer or context value, e.g.
+// {% for m in messages %}{{ x }}{% endfor %}{% set x = 1 %} prints nothing for a context x.
+// Fills the `fresh` lists; the evaluator declares those names undefined on entering a scope.
+void analyze_scopes(TemplateAst& ast);
 
 }  // namespace lc::jinja

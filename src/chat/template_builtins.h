@@ -26,6 +26,10 @@ FilterFn find_sequence_filter(std::string_view name);
 Value get_attribute_path(Evaluator& ev, const Value& item, const Value& attribute, const Value* def,
                          int line);
 
+// What jinja2's generator-returning filters give: a generator whose items are
+// eager(x, a).items(), computed when it is first iterated (template_filters_seq.cc).
+Value make_generator(const Value& x, const CallArgs& a, int line, FilterFn eager);
+
 // The global functions every template sees.
 std::vector<std::pair<std::string, Value>> global_functions();
 
@@ -59,6 +63,8 @@ std::string py_lower(std::string s);  // ASCII letters only
 std::string py_upper(std::string s);  // ASCII letters only
 std::vector<Value> py_split(const std::string& s, const std::optional<Value>& sep, int64_t maxsplit,
                             bool from_right);
+// fmt % args (args: a tuple of values, a dict for %(key)s, or one value). Throws ValueError.
+std::string py_percent_format(const std::string& fmt, const Value& args);
 std::string py_replace(const std::string& s, const std::string& old, const std::string& repl,
                        int64_t count);
 

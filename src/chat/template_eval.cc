@@ -22,20 +22,31 @@ void Evaluator::Scope::set(const std::string& name, Value v) {
   vars.emplace_back(name, std::move(v));
 }
 
-Evaluator::Evaluator(const RenderOptions& opt, const Value& context) : opt_(opt) {
-  globals_.vars = global_functions();
-  top_.parent = &globals_;
+std::shared_ptr<Evaluator::Scope> Evaluator::child(Scope& parent,
+                                                   const std::vector<std::string>& fresh) {
+  auto s = std::make_shared<Scope>();
+  s->parent = &parent;
+  for (const auto& name : fresh) s->set(name, Value::undefined("'" + name + "' is undefined"));
+  return s;
+}
+
+Evaluator::Evaluator(const RenderOptions& opt, const Value& context)
+    : opt_(opt), globals_(std::make_shared<Scope>()) {
+  globals_->vars = global_functions();
+  top_ = child(*globals_);
   if (context.kind() != Kind::Dict) throw ValueError("the template context must be a dict");
   for (const auto& kv : context.dict().items) {
     if (!kv.first.is_string()) throw ValueError("template variable names must be strings");
-    top_.set(kv.first.str(), kv.second);
+    top_->set(kv.first.str(), kv.second);
   }
 }
 
 std::string Evaluator::run(const TemplateAst& ast) {
   std::string out;
   out_ = &out;
-  exec(ast.body, top_);
+  for (const auto& name : ast.fresh)  // assigned later at the top level: hidden until then
+    top_->set(name, Value::undefined("'" + name + "' is undefined"));
+  exec(ast.body, *top_);
   return out;
 }
 
@@ -123,8 +134,12 @@ Evaluator::Flow Evaluator::exec(const Stmt& s, Scope& scope) {
       break;
     case StmtKind::Macro: {
       const Stmt* macro = &s;
-      scope.set(s.name, Value::function(s.name, [macro](Evaluator& ev, CallArgs& a, int line) {
-                  return ev.call_macro(*macro, a, line);
+      std::weak_ptr<Scope> closure = scope.weak_from_this();
+      scope.set(s.name,
+                Value::function(s.name, [macro, closure](Evaluator& ev, CallArgs& a, int line) {
+                  const std::shared_ptr<Scope> def = closure.lock();
+                  if (!def) ev.error(line, "macro '" + macro->name + "' called outside its scope");
+                  return ev.call_macro(*macro, def.get(), a, line);
                 }));
       break;
     }
@@ -133,19 +148,19 @@ Evaluator::Flow Evaluator::exec(const Stmt& s, Scope& scope) {
     case StmtKind::Continue:
       return Flow::Continue;
     case StmtKind::FilterBlock: {
-      Scope inner{&scope, {}};
-      const Value body = make_string(capture(s.body, inner), s.line);
+      const auto inner = child(scope, s.fresh);
+      const Value body = make_string(capture(s.body, *inner), s.line);
       emit(to_str(eval_filter(*s.expr, scope, &body)), s.line);
       break;
     }
     case StmtKind::With: {
-      Scope inner{&scope, {}};
-      for (const auto& p : s.params) inner.set(p.first, eval(*p.second, scope));
-      return exec(s.body, inner);
+      const auto inner = child(scope, s.fresh);
+      for (const auto& p : s.params) inner->set(p.first, eval(*p.second, scope));
+      return exec(s.body, *inner);
     }
     case StmtKind::Generation: {  // transformers renders it as a call block: its own scope
-      Scope inner{&scope, {}};
-      return exec(s.body, inner);
+      const auto inner = child(scope, s.fresh);
+      return exec(s.body, *inner);
     }
   }
   return Flow::Normal;
@@ -170,21 +185,22 @@ void Evaluator::exec_for(const Stmt& s, Scope& scope) {
     std::vector<Value> kept;
     for (auto& item : items) {
       charge(1, s.line);
-      Scope probe{&scope, {}};
-      bind_targets(s.targets, item, probe, s.line);
-      if (truthy(eval(*s.cond, probe))) kept.push_back(std::move(item));
+      const auto probe = child(scope);
+      bind_targets(s.targets, item, *probe, s.line);
+      if (truthy(eval(*s.cond, *probe))) kept.push_back(std::move(item));
     }
     items = std::move(kept);
   }
   if (items.empty()) {
-    Scope inner{&scope, {}};
-    exec(s.else_body, inner);
+    const auto inner = child(scope, s.else_fresh);
+    exec(s.else_body, *inner);
     return;
   }
   const auto n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
     charge(1, s.line);
-    Scope inner{&scope, {}};
+    const auto inner_ptr = child(scope, s.fresh);
+    Scope& inner = *inner_ptr;
     bind_targets(s.targets, items[i], inner, s.line);
     std::vector<std::pair<Value, Value>> loop;
     auto add = [&](const char* key, Value v) { loop.emplace_back(Value::string(key), v); };
@@ -210,8 +226,9 @@ void Evaluator::exec_for(const Stmt& s, Scope& scope) {
 }
 
 void Evaluator::exec_set(const Stmt& s, Scope& scope) {
-  if (s.kind == StmtKind::SetBlock) {
-    scope.set(s.targets[0], make_string(capture(s.body, scope), s.line));
+  if (s.kind == StmtKind::SetBlock) {  // the block's own sets stay inside it (jinja2)
+    const auto inner = child(scope, s.fresh);
+    scope.set(s.targets[0], make_string(capture(s.body, *inner), s.line));
     return;
   }
   Value v = eval(*s.expr, scope);
@@ -241,12 +258,13 @@ Value Evaluator::call(const Value& fn, CallArgs& args, int line) {
   return fn.fn().call(*this, args, line);
 }
 
-Value Evaluator::call_macro(const Stmt& macro, CallArgs& args, int line) {
+Value Evaluator::call_macro(const Stmt& macro, Scope* closure, CallArgs& args, int line) {
   DepthGuard guard(*this, line);
   if (args.args.size() > macro.params.size())
     error(line, "macro '" + macro.name + "' takes " + std::to_string(macro.params.size()) +
                     " arguments, " + std::to_string(args.args.size()) + " given");
-  Scope inner{&top_, {}};
+  const auto inner_ptr = child(*closure, macro.fresh);
+  Scope& inner = *inner_ptr;
   std::vector<bool> given(macro.params.size(), false);
   for (size_t i = 0; i < args.args.size(); ++i) {
     inner.set(macro.params[i].first, args.args[i]);
@@ -288,6 +306,17 @@ std::vector<Value> Evaluator::iterate(const Value& v, int line) {
       const auto offs = code_point_offsets(s);
       for (size_t k = 0; k + 1 < offs.size(); ++k)
         out.push_back(Value::string(s.substr(offs[k], offs[k + 1] - offs[k])));
+      break;
+    }
+    case Kind::Generator: {  // single use: hands out what is left
+      GeneratorData& g = v.gen();
+      if (!g.started) {
+        g.started = true;
+        g.items = g.produce(*this);
+        g.produce = nullptr;  // release what it captured
+      }
+      out.assign(g.items.begin() + static_cast<std::ptrdiff_t>(g.next), g.items.end());
+      g.next = g.items.size();
       break;
     }
     default:

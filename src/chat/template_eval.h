@@ -5,6 +5,7 @@
 // state across iterations); if/elif/else have no scope of their own.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,7 +38,9 @@ class Evaluator {
   const RenderOptions& options() const { return opt_; }
 
  private:
-  struct Scope {
+  // Scopes live on the heap so that a macro can hold its defining scope weakly (a macro is a
+  // closure over the scope it was defined in, as in jinja2); parents outlive their children.
+  struct Scope : std::enable_shared_from_this<Scope> {
     Scope* parent = nullptr;
     std::vector<std::pair<std::string, Value>> vars;
     Value lookup(const std::string& name) const;
@@ -62,7 +65,9 @@ class Evaluator {
   void exec_for(const Stmt& s, Scope& scope);
   void exec_set(const Stmt& s, Scope& scope);
   std::string capture(const std::vector<StmtPtr>& body, Scope& scope);
-  Value call_macro(const Stmt& macro, CallArgs& args, int line);
+  Value call_macro(const Stmt& macro, Scope* closure, CallArgs& args, int line);
+  // A new scope under `parent` where the names in `fresh` start out undefined.
+  static std::shared_ptr<Scope> child(Scope& parent, const std::vector<std::string>& fresh = {});
   void bind_targets(const std::vector<std::string>& targets, const Value& v, Scope& scope,
                     int line);
   void emit(const std::string& s, int line);
@@ -76,8 +81,8 @@ class Evaluator {
   Value slice(const Value& obj, const Expr& e, Scope& scope);
 
   RenderOptions opt_;
-  Scope globals_;
-  Scope top_;
+  std::shared_ptr<Scope> globals_;
+  std::shared_ptr<Scope> top_;
   std::string* out_ = nullptr;
   int64_t steps_ = 0;
   int depth_ = 0;

@@ -241,7 +241,7 @@ Value Evaluator::binary(const std::string& op, const Value& a, const Value& b, i
       return make_list(std::move(items), line, seq.kind() == Kind::Tuple);
     }
   }
-  if (op == "%" && a.is_string()) error(line, "unsupported string formatting with '%'");
+  if (op == "%" && a.is_string()) return make_string(py_percent_format(a.str(), b), line);
   error(line, unsupported_operands(op, a, b));
 }
 
@@ -258,7 +258,11 @@ bool Evaluator::compare(const std::string& op, const Value& a, const Value& b, i
     } else if (b.is_sequence()) {
       for (const auto& item : b.items()) found = found || equal(item, a);
     } else if (b.kind() == Kind::Dict) {
+      if (a.kind() == Kind::List || a.kind() == Kind::Dict)
+        error(line, std::string("unhashable type: '") + type_name(a) + "'");
       found = b.dict().find(a) != nullptr;
+    } else if (b.kind() == Kind::Generator) {
+      for (const auto& item : iterate(b, line)) found = found || equal(item, a);
     } else if (!b.is_undefined()) {
       error(line, std::string("argument of type '") + type_name(b) + "' is not iterable");
     }
@@ -340,11 +344,15 @@ Value Evaluator::slice(const Value& obj, const Expr& e, Scope& scope) {
     if (!e.args[static_cast<size_t>(k) + 1]) continue;
     const Value v = eval(*e.args[static_cast<size_t>(k) + 1], scope);
     if (v.is_none()) continue;
-    if (!v.is_int()) return Value::undefined("slice indices must be integers");
+    if (!v.is_int())
+      error(e.line, "slice indices must be integers or None or have an __index__ method");
     bound[k] = v.as_int();
     given[k] = true;
   }
-  if (!obj.is_string() && !obj.is_sequence()) return Value::undefined("object is not sliceable");
+  // jinja2 compiles a slice to a plain Python subscript, so these raise (no undefined).
+  if (obj.kind() == Kind::Dict) error(e.line, "unhashable type: 'slice'");
+  if (!obj.is_string() && !obj.is_sequence())
+    error(e.line, std::string("'") + type_name(obj) + "' object is not subscriptable");
   const int64_t step = bound[2];
   if (step == 0) error(e.line, "slice step cannot be zero");
   std::vector<size_t> offs;

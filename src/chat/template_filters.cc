@@ -127,12 +127,20 @@ Value f_join(Evaluator& ev, const Value& x, CallArgs& a, int line) {
 
 Value f_first(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   bind_args(ev, a, "first", {}, line);
+  if (x.kind() == Kind::Generator) {  // next(iter(gen)): takes one item
+    const Value rest = ev.make_list(ev.iterate(x, line), line);
+    GeneratorData& g = x.gen();
+    g.items = rest.items();
+    g.next = g.items.empty() ? 0 : 1;
+    return g.items.empty() ? Value::undefined("No first item, sequence was empty.") : g.items[0];
+  }
   const auto items = ev.iterate(x, line);
   return items.empty() ? Value::undefined("No first item, sequence was empty.") : items.front();
 }
 
 Value f_last(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   bind_args(ev, a, "last", {}, line);
+  if (x.kind() == Kind::Generator) ev.error(line, "'generator' object is not reversible");
   const auto items = ev.iterate(x, line);
   return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
 }
@@ -147,7 +155,7 @@ Value f_list(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   return ev.make_list(ev.iterate(x, line), line);
 }
 
-Value f_items(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+Value f_items_eager(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   bind_args(ev, a, "items", {}, line);
   if (x.is_undefined()) return ev.make_list({}, line);
   if (x.kind() != Kind::Dict) ev.error(line, "Can only get item pairs from a mapping.");
@@ -157,6 +165,17 @@ Value f_items(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   return ev.make_list(std::move(out), line);
 }
 
+Value f_items(Evaluator&, const Value& x, CallArgs& a, int line) {
+  return make_generator(x, a, line, f_items_eager);
+}
+
+Value f_reverse_eager(Evaluator& ev, const Value& x, CallArgs&, int line) {
+  auto items = ev.iterate(x, line);
+  std::reverse(items.begin(), items.end());
+  return ev.make_list(std::move(items), line);
+}
+
+// A string reversed, anything else a reverse iterator (single use, like a generator).
 Value f_reverse(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   bind_args(ev, a, "reverse", {}, line);
   if (x.is_string()) {
@@ -166,9 +185,10 @@ Value f_reverse(Evaluator& ev, const Value& x, CallArgs& a, int line) {
       s.append(x.str(), offs[k - 1], offs[k] - offs[k - 1]);
     return ev.make_string(std::move(s), line);
   }
-  auto items = ev.iterate(x, line);
-  std::reverse(items.begin(), items.end());
-  return ev.make_list(std::move(items), line);
+  if (x.kind() == Kind::Generator) return f_reverse_eager(ev, x, a, line);  // list(gen) reversed
+  if (x.kind() != Kind::Undefined && !x.is_sequence() && x.kind() != Kind::Dict)
+    ev.error(line, "argument must be iterable");
+  return make_generator(x, a, line, f_reverse_eager);
 }
 
 // Python's int(str, base): optional sign, underscores between digits, a 0x/0o/0b prefix when it
@@ -208,6 +228,7 @@ bool parse_py_float(const std::string& text, double& out) {
 
 Value f_int(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   const Args p = bind_args(ev, a, "int", {"default", "base"}, line);
+  if (x.is_undefined()) ev.error(line, x.undefined_hint());  // int(Undefined) raises
   const Value def = p[0] ? *p[0] : Value::integer(0);
   const int base = p[1] && p[1]->is_int() ? static_cast<int>(p[1]->as_int()) : 10;
   if (x.is_int()) return Value::integer(x.as_int());
@@ -227,6 +248,7 @@ Value f_int(Evaluator& ev, const Value& x, CallArgs& a, int line) {
 
 Value f_float(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   const Args p = bind_args(ev, a, "float", {"default"}, line);
+  if (x.is_undefined()) ev.error(line, x.undefined_hint());
   double f = 0;
   if (x.is_number()) return Value::number(x.as_double());
   if (x.is_string() && parse_py_float(x.str(), f)) return Value::number(f);
@@ -293,6 +315,21 @@ Value f_tojson(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   return ev.make_string(to_json(x, opt), line);
 }
 
+// "%s, %s"|format(a, b) or "%(x)s"|format(x=1): printf-style formatting.
+Value f_format(Evaluator& ev, const Value& x, CallArgs& a, int line) {
+  if (!a.args.empty() && !a.kwargs.empty())
+    ev.error(line, "format: can't handle positional and keyword arguments at the same time");
+  Value args;
+  if (!a.kwargs.empty()) {
+    std::vector<std::pair<Value, Value>> kv;
+    for (auto& [k, v] : a.kwargs) kv.emplace_back(Value::string(k), v);
+    args = Value::dict(std::move(kv));
+  } else {
+    args = ev.make_list(a.args, line, true);
+  }
+  return ev.make_string(py_percent_format(to_str(x), args), line);
+}
+
 Value f_escape(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   bind_args(ev, a, "escape", {}, line);
   std::string out;
@@ -327,12 +364,16 @@ Value f_safe(Evaluator& ev, const Value& x, CallArgs& a, int line) {
 
 Value f_indent(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   const Args p = bind_args(ev, a, "indent", {"width", "first", "blank"}, line);
+  if (x.is_undefined()) ev.error(line, x.undefined_hint());  // jinja2 appends "\n" to it
+  if (!x.is_string())
+    ev.error(line,
+             std::string("unsupported operand type(s) for +=: '") + type_name(x) + "' and 'str'");
   std::string ind = "    ";
   if (p[0] && p[0]->is_string()) ind = p[0]->str();
   if (p[0] && p[0]->is_int())
     ind = std::string(static_cast<size_t>(std::clamp<int64_t>(p[0]->as_int(), 0, 256)), ' ');
   std::vector<std::string> lines;
-  const std::string s = to_str(x) + "\n";
+  const std::string s = x.str() + "\n";
   for (size_t i = 0; i < s.size();) {  // str.splitlines on \n, \r\n, \r
     size_t j = s.find_first_of("\r\n", i);
     lines.push_back(s.substr(i, j - i));
@@ -362,8 +403,9 @@ FilterFn find_filter(std::string_view name) {
       {"reverse", f_reverse}, {"int", f_int},
       {"float", f_float},     {"abs", f_abs},
       {"round", f_round},     {"tojson", f_tojson},
-      {"escape", f_escape},   {"e", f_escape},
-      {"safe", f_safe},       {"indent", f_indent},
+      {"format", f_format},   {"escape", f_escape},
+      {"e", f_escape},        {"safe", f_safe},
+      {"indent", f_indent},
   };
   for (const auto& f : kFilters)
     if (f.first == name) return f.second;

@@ -6,7 +6,34 @@
 #include "chat/template_eval.h"
 
 namespace lc::jinja {
+
 namespace {
+
+bool holds_object(const Value& v) {
+  return v.kind() == Kind::Namespace || v.kind() == Kind::Function || v.has_object();
+}
+
+}  // namespace
+
+Value make_generator(const Value& x, const CallArgs& a, int line, FilterFn eager) {
+  bool obj = holds_object(x);
+  for (const auto& v : a.args) obj = obj || holds_object(v);
+  for (const auto& kv : a.kwargs) obj = obj || holds_object(kv.second);
+  return Value::generator(
+      [x, a, line, eager](Evaluator& ev) {
+        CallArgs args = a;
+        const Value list = eager(ev, x, args, line);
+        return list.items();
+      },
+      obj);
+}
+
+namespace {
+
+template <FilterFn F>
+Value lazy_filter(Evaluator&, const Value& x, CallArgs& a, int line) {
+  return make_generator(x, a, line, F);
+}
 
 // The key a case-insensitive comparison uses (jinja2's ignore_case).
 Value fold(const Value& v, bool case_sensitive) {
@@ -33,6 +60,7 @@ Value select_items(Evaluator& ev, const Value& x, CallArgs& a, int line, bool by
   rest.args.assign(a.args.begin() + static_cast<std::ptrdiff_t>(next), a.args.end());
   rest.kwargs = a.kwargs;
   std::vector<Value> out;
+  if (!truthy(x)) return ev.make_list({}, line);  // jinja2: `if value:` before iterating
   for (const Value& item : ev.iterate(x, line)) {
     const Value subject = attr ? get_attribute_path(ev, item, *attr, nullptr, line) : item;
     CallArgs call = rest;
@@ -57,6 +85,7 @@ Value f_rejectattr(Evaluator& ev, const Value& x, CallArgs& a, int line) {
 
 Value f_map(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   std::vector<Value> out;
+  if (!truthy(x)) return ev.make_list({}, line);  // jinja2: `if value:` before anything else
   if (a.args.empty()) {
     const auto p = bind_args(ev, a, "map", {"attribute", "default"}, line);
     if (!p[0]) ev.error(line, "map needs a filter name or attribute=");
@@ -196,12 +225,12 @@ Value f_attr(Evaluator& ev, const Value& x, CallArgs& a, int line) {
 
 FilterFn find_sequence_filter(std::string_view name) {
   static const std::pair<std::string_view, FilterFn> kFilters[] = {
-      {"map", f_map},
-      {"select", f_select},
-      {"reject", f_reject},
-      {"selectattr", f_selectattr},
-      {"rejectattr", f_rejectattr},
-      {"unique", f_unique},
+      {"map", lazy_filter<f_map>},
+      {"select", lazy_filter<f_select>},
+      {"reject", lazy_filter<f_reject>},
+      {"selectattr", lazy_filter<f_selectattr>},
+      {"rejectattr", lazy_filter<f_rejectattr>},
+      {"unique", lazy_filter<f_unique>},
       {"sort", f_sort},
       {"min", f_min},
       {"max", f_max},

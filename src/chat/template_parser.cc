@@ -308,7 +308,9 @@ class StmtParser {
 }  // namespace
 
 std::unique_ptr<TemplateAst> parse_template(std::string_view source) {
-  return StmtParser(source).run();
+  auto ast = StmtParser(source).run();
+  analyze_scopes(*ast);
+  return ast;
 }
 
 }  // namespace lc::jinja

@@ -22,7 +22,7 @@ namespace lc::jinja {
 // Nesting the parser accepts, counted in grammar levels (a bare name in {{ }} is about ten, each
 // pair of parentheses about ten more, each wrapping statement one). It bounds the parser's
 // recursion and the depth of the tree, hence the evaluator's recursion within one macro.
-constexpr int kMaxNesting = 500;
+constexpr int kMaxNesting = 256;
 
 // Throws lc::Error "chat template line N: what".
 std::unique_ptr<TemplateAst> parse_template(std::string_view source);

@@ -128,6 +128,8 @@ std::string repr(const Value& v) {
     }
     case Kind::Function:
       return "<function " + v.fn().name + ">";
+    case Kind::Generator:
+      return "<generator object>";
     default:
       return to_str(v);
   }

@@ -1,5 +1,6 @@
 // jinja2's tests (jinja2/tests.py) and the globals a transformers-rendered template sees:
 // range (the sandbox's 100000-item limit), dict, namespace, raise_exception, strftime_now.
+#include <cmath>
 #include <ctime>
 
 #include "chat/template_builtins.h"
@@ -41,8 +42,10 @@ LC_TEST0(t_mapping, "mapping", x.kind() == Kind::Dict)
 LC_TEST0(t_sequence, "sequence",
          x.is_string() || x.is_sequence() || x.kind() == Kind::Dict || x.is_undefined())
 LC_TEST0(t_iterable, "iterable",
-         x.is_string() || x.is_sequence() || x.kind() == Kind::Dict || x.is_undefined())
-LC_TEST0(t_callable, "callable", x.kind() == Kind::Function)
+         x.is_string() || x.is_sequence() || x.kind() == Kind::Dict || x.is_undefined() ||
+             x.kind() == Kind::Generator)
+// Undefined has __call__ (it raises when called), so Python's callable() says yes.
+LC_TEST0(t_callable, "callable", x.kind() == Kind::Function || x.is_undefined())
 #undef LC_TEST0
 
 bool t_lower_upper(const Value& x, bool upper) {
@@ -64,25 +67,35 @@ bool t_upper(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   return t_lower_upper(x, true);
 }
 
-int64_t int_mod(Evaluator& ev, const Value& x, int64_t m, const char* test, int line) {
-  if (!x.is_int() || m == 0)
-    ev.error(line, std::string("test '") + test + "' needs an integer (and a non-zero divisor)");
-  const int64_t r = m == -1 ? 0 : x.as_int() % m;
-  return r != 0 && ((r < 0) != (m < 0)) ? r + m : r;
+// value % m == r with Python's modulo (the sign of m), for ints and floats.
+bool py_mod_is(Evaluator& ev, const Value& x, const Value& m, double r, const char* test,
+               int line) {
+  if (!x.is_number() || !m.is_number())
+    ev.error(line, std::string("test '") + test + "' needs numbers, got '" + type_name(x) + "'");
+  if (m.is_int() && m.as_int() == 0) ev.error(line, "integer modulo by zero");
+  if (x.is_int() && m.is_int()) {
+    const int64_t d = m.as_int();
+    int64_t v = d == -1 ? 0 : x.as_int() % d;
+    if (v != 0 && ((v < 0) != (d < 0))) v += d;
+    return static_cast<double>(v) == r;
+  }
+  const double d = m.as_double();
+  if (d == 0.0) ev.error(line, "float modulo");
+  double v = std::fmod(x.as_double(), d);
+  if (v != 0.0 && ((v < 0) != (d < 0))) v += d;
+  return v == r;
 }
 
 bool t_odd(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   no_args(ev, a, "odd", line);
-  return int_mod(ev, x, 2, "odd", line) == 1;
+  return py_mod_is(ev, x, Value::integer(2), 1, "odd", line);
 }
 bool t_even(Evaluator& ev, const Value& x, CallArgs& a, int line) {
   no_args(ev, a, "even", line);
-  return int_mod(ev, x, 2, "even", line) == 0;
+  return py_mod_is(ev, x, Value::integer(2), 0, "even", line);
 }
 bool t_divisibleby(Evaluator& ev, const Value& x, CallArgs& a, int line) {
-  const Value& m = arg1(ev, a, "divisibleby", line);
-  if (!m.is_int()) ev.error(line, "test 'divisibleby' needs an integer divisor");
-  return int_mod(ev, x, m.as_int(), "divisibleby", line) == 0;
+  return py_mod_is(ev, x, arg1(ev, a, "divisibleby", line), 0, "divisibleby", line);
 }
 
 // x is sameas y: Python identity; None/True/False and small ints are singletons in CPython.
@@ -99,6 +112,7 @@ bool t_sameas(Evaluator& ev, const Value& x, CallArgs& a, int line) {
       return x.as_int() == y.as_int() && x.as_int() >= -5 && x.as_int() <= 256;
     case Kind::Namespace:
     case Kind::Function:
+    case Kind::Generator:
       return x.identity() == y.identity();
     default:
       return false;

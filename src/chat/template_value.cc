@@ -127,6 +127,16 @@ Value Value::function(std::string name,
   return v;
 }
 
+Value Value::generator(std::function<std::vector<Value>(Evaluator&)> produce, bool has_object) {
+  auto d = std::make_shared<GeneratorData>();
+  d->produce = std::move(produce);
+  d->has_object = has_object;
+  Value v;
+  v.kind_ = Kind::Generator;
+  v.p_ = GenPtr(std::move(d));
+  return v;
+}
+
 int64_t Value::as_int() const {
   return kind_ == Kind::Bool ? int64_t{std::get<bool>(p_)} : std::get<int64_t>(p_);
 }
@@ -164,6 +174,8 @@ bool Value::has_object() const {
       return std::get<ListPtr>(p_)->has_object;
     case Kind::Dict:
       return std::get<DictPtr>(p_)->has_object;
+    case Kind::Generator:
+      return std::get<GenPtr>(p_)->has_object;
     default:
       return false;
   }
@@ -172,6 +184,7 @@ bool Value::has_object() const {
 const void* Value::identity() const {
   if (kind_ == Kind::Namespace) return std::get<NsPtr>(p_).get();
   if (kind_ == Kind::Function) return std::get<FnPtr>(p_).get();
+  if (kind_ == Kind::Generator) return std::get<GenPtr>(p_).get();
   return nullptr;
 }
 
@@ -199,6 +212,8 @@ const char* type_name(const Value& v) {
       return "Namespace";
     case Kind::Function:
       return "function";
+    case Kind::Generator:
+      return "generator";
   }
   return "?";
 }
@@ -223,6 +238,7 @@ bool truthy(const Value& v) {
       return !v.dict().items.empty();
     case Kind::Namespace:
     case Kind::Function:
+    case Kind::Generator:
       return true;
   }
   return false;

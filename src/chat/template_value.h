@@ -1,10 +1,13 @@
 // The values a chat template computes with, modelled on the Python objects jinja2 sees when
 // transformers renders a template: undefined, None, bool, int, float, str, list, tuple, dict, a
-// namespace() object and callables (globals, macros, bound methods). Lists, tuples and dicts are
-// immutable once built (transformers renders in jinja2's ImmutableSandboxedEnvironment, which
-// forbids list.append and dict.update), so a Value is cheap to copy: containers and strings are
-// shared. Only a namespace is mutable ({% set ns.attr = ... %}), and it may not hold another
-// namespace or a callable, so values never form cycles and their nesting depth stays bounded.
+// namespace() object, callables (globals, macros, bound methods) and generators (what jinja2's
+// map, select, selectattr, items, unique and reverse filters return: always true, no len(),
+// single use -- a template that tests one for truth or iterates it twice sees what jinja2 sees).
+// Lists, tuples and dicts are immutable once built (transformers renders in jinja2's
+// ImmutableSandboxedEnvironment, which forbids list.append and dict.update), so a Value is cheap to
+// copy: containers and strings are shared. Only a namespace is mutable ({% set ns.attr = ... %}),
+// and it may not hold another namespace or a callable, so values never form cycles and their
+// nesting depth stays bounded.
 //
 // Strings are UTF-8 bytes; where Python counts characters (len, indexing, slicing, iteration)
 // these count code points, an invalid byte counting as one.
@@ -43,6 +46,7 @@ enum class Kind : uint8_t {
   Dict,
   Namespace,
   Function,
+  Generator,
 };
 
 // Nesting depth a list, tuple, dict or namespace may reach (printing and tojson recurse over it).
@@ -81,6 +85,16 @@ struct FunctionData {
   std::function<Value(Evaluator& ev, CallArgs& a, int line)> call;
 };
 
+// A lazy sequence: `produce` runs on first use (its errors surface there, as in Python); the
+// items are then handed out once.
+struct GeneratorData {
+  std::function<std::vector<Value>(Evaluator& ev)> produce;
+  std::vector<Value> items;
+  size_t next = 0;
+  bool started = false;
+  bool has_object = false;  // what it holds contains a namespace or a callable
+};
+
 class Value {
  public:
   Value() = default;  // undefined
@@ -97,6 +111,7 @@ class Value {
   static Value new_namespace();
   static Value function(std::string name,
                         std::function<Value(Evaluator&, CallArgs&, int line)> call);
+  static Value generator(std::function<std::vector<Value>(Evaluator&)> produce, bool has_object);
 
   Kind kind() const { return kind_; }
   bool is_undefined() const { return kind_ == Kind::Undefined; }
@@ -114,13 +129,14 @@ class Value {
   const DictData& dict() const { return *std::get<DictPtr>(p_); }
   NamespaceData& ns() const { return *std::get<NsPtr>(p_); }
   const FunctionData& fn() const { return *std::get<FnPtr>(p_); }
+  GeneratorData& gen() const { return *std::get<GenPtr>(p_); }
   // Why an undefined value is undefined ("'x' is undefined"), for error messages.
   std::string undefined_hint() const;
   // Containers: depth (a namespace counts its current attributes) and whether a namespace or a
   // callable is inside (a bound method holds its object, which might hold a namespace).
   int depth() const;
   bool has_object() const;
-  // Identity of shared objects (Python `is`), for namespaces and functions.
+  // Identity of shared objects (Python `is`), for namespaces, functions and generators.
   const void* identity() const;
 
  private:
@@ -129,8 +145,11 @@ class Value {
   using DictPtr = std::shared_ptr<const DictData>;
   using NsPtr = std::shared_ptr<NamespaceData>;
   using FnPtr = std::shared_ptr<const FunctionData>;
+  using GenPtr = std::shared_ptr<GeneratorData>;
   Kind kind_ = Kind::Undefined;
-  std::variant<std::monostate, bool, int64_t, double, StrPtr, ListPtr, DictPtr, NsPtr, FnPtr> p_;
+  std::variant<std::monostate, bool, int64_t, double, StrPtr, ListPtr, DictPtr, NsPtr, FnPtr,
+               GenPtr>
+      p_;
 };
 
 // Python's type name of a value, as its error messages spell it ('str', 'list', 'NoneType').

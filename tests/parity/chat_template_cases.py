@@ -215,6 +215,71 @@ CONSTRUCT_CASES = [
     c("print_stmt", "{% print 'p' ~ 1 %}"),
     c("generation", "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}"
                     "{{ m.content }}{% endgeneration %}{% endif %}{% endfor %}"),
+    c("scope_blocks", "{% set x %}{% set inner = 1 %}a{% endset %}[{{ inner }}]"
+                      "{% generation %}{% set g = 1 %}{% endgeneration %}[{{ g }}]"
+                      "{% filter upper %}{% set fb = 1 %}{% endfilter %}[{{ fb }}]"
+                      "{% with a = 1, b = a %}[{{ b }}]{% endwith %}"
+                      "{% set q = 1 %}{% with q = q + 1 %}{{ q }}{% endwith %}{{ q }}"
+                      "{% for i in [1] %}{% set r = 1 %}{% endfor %}[{{ r }}]"
+                      "{% for x in [] %}{% else %}{% set t = 2 %}{{ t }}{% endfor %}[{{ t }}]"),
+    c("scope_first_in_loop", "{% for m in messages %}{% if loop.first %}{% set first = m %}"
+                             "{% endif %}{% endfor %}[{{ first }}]"),
+    # jinja2 resolves names per scope at compile time: a name assigned later in a scope, with
+    # no earlier mention there or outside, is undefined before the assignment.
+    c("scope_static_store_first", "{% for i in [1] %}[{{ n }}]{% endfor %}{% set n = 2 %}{{ n }}"),
+    c("scope_static_load_first", "{{ n }}{% for i in [1] %}[{{ n }}]{% endfor %}{% set n = 2 %}"),
+    c("scope_static_branch_store", "{% for i in [1] %}[{{ n }}]{% endfor %}{% if true %}"
+                                   "{% set n = 2 %}{% else %}{% set n = 3 %}{% endif %}"),
+    c("scope_static_macro", "{% macro m() %}[{{ n }}]{% endmacro %}{{ m() }}{% set n = 1 %}"
+                            "{{ m() }}"),
+    c("scope_static_nested_loops", "{% for i in [1] %}{% for j in [1] %}[{{ n }}]{% endfor %}"
+                                   "{% set n = 5 %}{% endfor %}|{% for i in [1] %}{% for j in [1] %}"
+                                   "[{{ f }}]{% endfor %}{% set f = 5 %}{% endfor %}{{ f }}"),
+    c("scope_static_set_block", "{% set n %}[{{ n }}]{% endset %}{{ n }}|{{ f }}{% set f %}"
+                                "[{{ f }}]{% endset %}{{ f }}"),
+    c("scope_macro_closure", "{% for i in [1, 2] %}{% macro m() %}{{ i }}{{ loop.index }}"
+                             "{% endmacro %}{{ m() }}{% endfor %}{% with w = 3 %}{% macro k() %}"
+                             "{{ w }}{% endmacro %}{{ k() }}{% endwith %}"),
+    c("err_macro_out_of_scope", "{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}"
+                                "{% endfor %}{{ m() }}"),
+    c("macro_default_refs", "{% macro m(a, b=a, c=z) %}{{ a }}{{ b }}{{ c }}{% endmacro %}"
+                            "{% set z = 5 %}{{ m(1) }}{{ m(1, 2, 3) }}"),
+    c("macro_in_loop", "{% macro m() %}{% for i in [7, 8] %}{{ loop.index }}{{ i }}{% endfor %}"
+                       "{% endmacro %}{% for j in [1] %}{{ m() }}{% endfor %}"),
+    c("lit_special_floats", "{{ 1e400 }} {{ -1e400 }} {{ 1e400 - 1e400 }} "
+                            "{{ [1e400, -1e400]|tojson }} {{ 1e400 > 1 }}"),
+    c("tags_in_strings", "{{ '{{' ~ '}}' }} {{ '%}' }} {{ {'a': {'b': 1}} }} "
+                         "{% set x = {'a': {'b': 1}} %}{{ x.a.b }} {{ '{# no #}' }}"),
+    c("ws_comment_then_block", "a\n{# c #}\n  {% if true %}x{% endif %}\n  {# d #}  y"),
+    c("ws_raw_minus", "a  {%- raw %} r {% endraw -%}  b"),
+    c("string_escapes_more", "{{ 'a\\\nb' }}|{{ '\a\b\f\v'|length }}|{{ '\0'|length }}|"
+                             "{{ '\177'|tojson }}"),
+    c("undefined_filters", "[{{ nothing|upper }}][{{ nothing|join }}][{{ nothing|list }}]"
+                           "[{{ nothing|string }}][{{ nothing|first }}][{{ nothing|last }}]"
+                           "[{{ nothing|reverse|list }}][{{ nothing|items|list }}][{{ nothing|trim }}]"
+                           "[{{ nothing|sort }}][{{ nothing|unique|list }}][{{ nothing|sum }}]"
+                           "[{{ nothing|min }}][{{ nothing|map('upper')|list }}][{{ nothing|select|list }}]"
+                           "[{{ nothing|replace('a', 'b') }}][{{ nothing|escape }}][{{ nothing|count }}]"),
+    c("err_int_of_undefined", "{{ nothing|int }}"),
+    c("err_float_of_undefined", "{{ nothing|float }}"),
+    c("err_indent_of_undefined", "{{ nothing|indent }}"),
+    c("err_round_of_undefined", "{{ nothing|round }}"),
+    c("round_int_float", "{{ 3|round(1) }} {{ 7|round(0, 'floor') }} {{ 2.5|round(0, 'ceil') }} "
+                         "{{ 1e20|round(2) }} {{ -2.5|round }}"),
+    c("join_none_sep", "{{ [1, 2]|join(none) }} {{ ['1', 'x']|map('int')|list }}"),
+    c("misc_precedence", "{{ 'a' ~ messages|length }} {{ (messages|last).content }} "
+                         "{{ not nothing is defined }} {{ -1 ** 2 }} {{ 'abc' is string and "
+                         "'abc'|length > 2 }} {{ none|string|lower }} {{ 10 // 3.0 }} "
+                         "{{ -0.0 == 0 }} {{ users[0]['tags'][0] }}"),
+    c("op_percent_format", "{{ '[INST] %s [/INST]' % messages[1].content }}|{{ '%d-%05.2f|%-4s|%r' % "
+                           "(7, 3.14159, 'ab', 'q') }}|{{ '%(role)s: %(content)s' % messages[0] }}|"
+                           "{{ '%x %X %o %#x %+d %e %g %%' % (255, 255, 8, -31, 5, 12345.678, 0.0001) }}|"
+                           "{{ '%.2s|%5s|%c%c' % ('abcdef', 'é', 'z', 233) }}|{{ '' % d }}|{{ '%s' % [1, 2] }}|{{ 'x' % [] }}"),
+    c("f_format", "{{ '%s, %s!'|format('Hello', 'World') }} {{ '%(a)s-%(b)d'|format(a='x', b=2) }} "
+                  "{{ '%.3f'|format(2) }}"),
+    c("err_format_too_few", "{{ '%s %s' % (1,) }}"),
+    c("err_format_too_many", "{{ '%s' % (1, 2) }}"),
+    c("err_in_unhashable", "{{ [1] in {'a': 1} }}"),
     # --- filters
     c("f_trim", "[{{ s|trim }}] [{{ 'xxaxx'|trim('x') }}] [{{ '\\n\\t a \\u3000'|trim }}]"),
     c("f_length", "{{ messages|length }} {{ 'héllo'|length }} {{ d|length }} {{ xs|count }} "
@@ -246,7 +311,8 @@ CONSTRUCT_CASES = [
                          "{{ [1, 2, 3]|reject('divisibleby', 3)|list }} "
                          "{{ users|selectattr('tags')|map(attribute='name')|list }} "
                          "{{ users|selectattr('age', '>', 30)|map(attribute='name')|join(',') }} "
-                         "{{ xs|select('in', [1, 3])|list }}"),
+                         "{{ xs|select('in', [1, 3])|list }} {{ none|select|list }} "
+                         "{{ false|map('upper')|list }} {{ 0|rejectattr('x')|list }}"),
     c("f_map", "{{ ['a', 'b']|map('upper')|join }} {{ users|map(attribute='tags.0', default='-')|list }} "
                "{{ xs|map('string')|join('+') }} {{ [[1, 2], [3]]|map('length')|list }} "
                "{{ users|map(attribute='name')|map('capitalize')|join(' ') }}"),

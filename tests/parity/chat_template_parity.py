@@ -18,6 +18,7 @@ package and ../shared/assets/real_models/SmolLM2-135M-Instruct.Q4_1.gguf.
 """
 import argparse
 import calendar
+import copy
 import json
 import os
 import sys
@@ -89,6 +90,7 @@ def smollm2_template(assets):
 
 
 def render(env, source, context):
+    context = copy.deepcopy(context)  # a filter may change a list in place (list += str)
     try:
         return {"expected": env.from_string(source).render(**context)}
     except Exception as e:  # noqa: BLE001 -- every jinja2 failure is an expected error here
