@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lc::ChatRenderOptions opt;
   opt.bos_token = "<s>";
   opt.eos_token = "</s>";
-  opt.variables = {{"date_string", "26 Jul 2024"}};
+  opt.variables = {{"date_string", lc::jinja::Value::string("26 Jul 2024")},
+                   {"enable_thinking", lc::jinja::Value::boolean(false)}};
   opt.limits.max_output_bytes = 1 << 16;
   opt.limits.max_steps = 200000;
   opt.limits.now_unix_seconds = 0;

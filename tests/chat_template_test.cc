@@ -274,18 +274,20 @@ TEST(ChatTemplateLimits, RecursionNestingOutputAndSteps) {
 TEST(ChatTemplateFormat, RenderChatPassesTransformersVariables) {
   ChatRenderOptions opt;
   opt.bos_token = "<s>";
-  opt.variables = {{"date_string", "1 Jan"}, {"bos_token", "<B>"}};
+  opt.variables = {{"date_string", Value::string("1 Jan")},
+                   {"bos_token", Value::string("<B>")},
+                   {"thinking", Value::boolean(false)}};
   const std::string src =
       "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}"
       "{{ tools is none }}{{ documents is defined }}{{ date_string }}"
-      "{% if add_generation_prompt %}>{% endif %}";
+      "{% if thinking is false %}!{% endif %}{% if add_generation_prompt %}>{% endif %}";
   EXPECT_EQ(render_chat(src, {{"user", "hi"}, {"assistant", "yo"}}, opt),
-            "<B>[user:hi][assistant:yo]TrueTrue1 Jan>");
+            "<B>[user:hi][assistant:yo]TrueTrue1 Jan!>");
   opt.add_generation_prompt = false;
   const Template t = Template::parse(src);  // parsed once, rendered per turn
-  EXPECT_EQ(render_chat(t, {{"user", "a"}}, opt), "<B>[user:a]TrueTrue1 Jan");
+  EXPECT_EQ(render_chat(t, {{"user", "a"}}, opt), "<B>[user:a]TrueTrue1 Jan!");
   EXPECT_EQ(render_chat(t, {{"user", "a"}, {"user", "b"}}, opt),
-            "<B>[user:a][user:b]TrueTrue1 Jan");
+            "<B>[user:a][user:b]TrueTrue1 Jan!");
 }
 
 TEST(ChatTemplateSource, TokenizerConfigForms) {

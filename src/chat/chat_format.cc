@@ -27,10 +27,10 @@ std::string render_chat(const jinja::Template& tmpl, const jinja::Value& message
     bool replaced = false;
     for (auto& v : vars)
       if (v.first.str() == name) {
-        v.second = Value::string(value);
+        v.second = value;
         replaced = true;
       }
-    if (!replaced) vars.emplace_back(Value::string(name), Value::string(value));
+    if (!replaced) vars.emplace_back(Value::string(name), value);
   }
   return tmpl.render(Value::dict(std::move(vars)), opt.limits);
 }

@@ -2,7 +2,7 @@
 // subset of src/chat/; docs/design.md "Chat templates"). The variables match what transformers'
 // apply_chat_template passes to jinja2: messages (a list of {role, content} dicts),
 // add_generation_prompt, bos_token, eos_token, tools = None and documents = None, plus any
-// extra string variables the caller names (date_string, ...).
+// extra variables the caller names (date_string, enable_thinking, a tools list, ...).
 //
 //   lc::ChatRenderOptions opt;
 //   opt.bos_token = "<|begin_of_text|>";
@@ -26,8 +26,9 @@ struct ChatRenderOptions {
   bool add_generation_prompt = true;  // end with the header of the assistant's next turn
   std::string bos_token;              // the text of the model's BOS / EOS tokens
   std::string eos_token;
-  // Further string variables; one named like a variable above replaces it.
-  std::vector<std::pair<std::string, std::string>> variables;
+  // Further variables, e.g. {"date_string", Value::string("26 Jul 2024")},
+  // {"enable_thinking", Value::boolean(false)}; one named like a variable above replaces it.
+  std::vector<std::pair<std::string, jinja::Value>> variables;
   jinja::RenderOptions limits;
 };
 

@@ -23,6 +23,7 @@ TestFn find_test(std::string_view name);
 // Internal to the builtins: the filters that work item by item (template_filters_seq.cc), and
 // jinja2's attribute getter ("a.b.0": getitem a, then b, then 0; `def` replaces undefined).
 FilterFn find_sequence_filter(std::string_view name);
+FilterFn find_number_filter(std::string_view name);  // template_filters_num.cc
 Value get_attribute_path(Evaluator& ev, const Value& item, const Value& attribute, const Value* def,
                          int line);
 

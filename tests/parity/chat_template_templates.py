@@ -1,5 +1,6 @@
 """Chat templates of real model families, as their tokenizer_config.json files publish them
-(written out from the public model repositories; SmolLM2's is read from the GGUF file by
+(written out from memory of the public model repositories -- nothing is downloaded -- so a
+later revision of a repository may differ in details; SmolLM2's is read from the GGUF file by
 chat_template_parity.py). Test data for tests/parity/chat_template_parity.py."""
 
 CHATML = (
