@@ -74,7 +74,10 @@ def make_env():
 
 def smollm2_template(assets):
     import gguf
-    reader = gguf.GGUFReader(os.path.join(assets, SMOLLM2))
+    path = os.path.join(assets, SMOLLM2)
+    if not os.path.exists(path):
+        sys.exit(f"chat_template_parity: {path} not found (pass --assets or set LONGCTX_ASSETS)")
+    reader = gguf.GGUFReader(path)
 
     def field(key):
         f = reader.fields[key]
