@@ -129,6 +129,19 @@ for s in '\nlambda:G=10:L=512:D=none,trams:M=400:R=150:m=200:score=code' \
   printf "$s" > "$seed_attn/seed$i.txt"
   i=$((i + 1))
 done
+# Chat-template seeds: the real templates and the per-construct templates of the parity fixture.
+seed_chat="$BUILD/fuzz/seeds-chat_template_fuzz"
+mkdir -p "$seed_chat"
+python3 - "$seed_chat" "$(dirname "$0")/../tests/data/chat_templates.json" <<'PY'
+import json, os, sys
+out, fixture = sys.argv[1], sys.argv[2]
+if os.path.exists(fixture):
+    data = json.load(open(fixture, encoding="utf-8"))
+    sources = [t["source"] for t in data["templates"].values()]
+    sources += [c["source"] for c in data["cases"] if "source" in c]
+    for i, s in enumerate(sources):
+        open(os.path.join(out, "t%03d.jinja" % i), "w", encoding="utf-8").write(s)
+PY
 for target in "$BUILD"/fuzz/*_fuzz; do
   [ -f "$target" ] && [ -x "$target" ] || continue
   name=$(basename "$target")

@@ -1,7 +1,8 @@
 // The dependency rule of README.md's "Layout" section, checked on every #include under src/:
 //   tools → eval → runtime → model → attention/linear → ops → core;
 //   formats → ops, tokenizer → formats, data → core; model and above may use formats and
-//   tokenizer, eval may use data; train → data/tokenizer/formats/ops/core.
+//   tokenizer, eval may use data; train → data/tokenizer/formats/ops/core;
+//   chat → tokenizer/formats/core, used by runtime, eval and tools.
 // kAllowed below is that rule spelled out per directory (its own directory plus everything its
 // arrows reach); a new directory under src/ must be added here and to the README.
 #include <gtest/gtest.h>
@@ -32,11 +33,12 @@ const std::map<std::string, std::set<std::string>>& allowed_includes() {
       {"linear", {"linear", "ops", "core"}},
       {"model", {"model", "attention", "linear", "formats", "tokenizer", "ops", "core"}},
       {"runtime",
-       {"runtime", "model", "attention", "linear", "formats", "tokenizer", "ops", "core"}},
+       {"runtime", "model", "attention", "linear", "chat", "formats", "tokenizer", "ops", "core"}},
       {"eval",
-       {"eval", "runtime", "model", "attention", "linear", "formats", "tokenizer", "data", "ops",
-        "core"}},
+       {"eval", "runtime", "model", "attention", "linear", "chat", "formats", "tokenizer", "data",
+        "ops", "core"}},
       {"train", {"train", "data", "tokenizer", "formats", "ops", "core"}},
+      {"chat", {"chat", "tokenizer", "formats", "core"}},
   };
   return kAllowed;
 }
@@ -123,7 +125,7 @@ TEST(Layering, ReportsViolationsInAMadeUpTree) {
   ASSERT_EQ(v.size(), 4u) << joined(v);
   EXPECT_EQ(v[0],
             "src/eval/report.cc:2: includes \"other_generated.h\" (eval may use attention "
-            "core data eval formats linear model ops runtime tokenizer)");
+            "chat core data eval formats linear model ops runtime tokenizer)");
   EXPECT_EQ(v[1], "src/extra: directory not in the layering table");
   EXPECT_EQ(v[2].rfind("src/ops/k.cc:2: includes \"model/llama.h\" (ops may use core ops)", 0), 0u)
       << v[2];

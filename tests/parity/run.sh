@@ -6,7 +6,8 @@
 # quantizer (tests/parity/quant_parity.py), greedy decoding of longctx-written files of every
 # type in llama.cpp vs longctx (tests/parity/greedy_parity.py), and the real SmolLM2 Q4_1 file
 # and llama.cpp-written files of every type vs llama.cpp through llama-cpp-python
-# (tests/parity/smollm2_parity.py, llamacpp_files_parity.py); Gemma 3 vs transformers'
+# (tests/parity/smollm2_parity.py, llamacpp_files_parity.py), the chat-template fixture
+# against jinja2 (tests/parity/chat_template_parity.py --check); Gemma 3 vs transformers'
 # Gemma3ForCausalLM (gemma3_parity.py) and the real Gemma 3 270M Q4_K_M file vs llama.cpp
 # (gemma3_llamacpp_parity.py). Installs its Python dependencies idempotently, llama-cpp-python
 # included. Gemma 3 needs transformers >= 4.50, i.e. torch 2, which Debian's python3-torch 1.13
@@ -45,6 +46,10 @@ if ! "$PY" -c "import numpy, torch; torch.from_numpy(numpy.zeros(1))" 2>/dev/nul
   echo "parity: installing numpy<2 (pip; Debian's torch needs numpy 1.x)"
   "$PY" -m pip install -q --break-system-packages "numpy<2"
 fi
+if ! "$PY" -c "import jinja2" 2>/dev/null; then
+  echo "parity: installing jinja2 (pip)"
+  "$PY" -m pip install -q --break-system-packages jinja2
+fi
 
 # transformers >= 4.50 for Gemma 3, in its own venv (created once; reused while it imports).
 REPO=$(cd "$HERE/../.." && pwd)
@@ -73,5 +78,8 @@ status=0
 "$PY" "$HERE/llamacpp_files_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/quant_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
 "$PY" "$HERE/greedy_parity.py" "$LONGCTX" "$ASSETS" "$WORK" || status=1
+# Chat templates: jinja2 (as transformers configures it) still renders the committed fixture
+# that tests/chat_template_parity_test.cc holds longctx to.
+"$PY" "$HERE/chat_template_parity.py" --check --assets "$ASSETS" || status=1
 echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
 exit $status
