@@ -18,7 +18,10 @@ tokenized by llama.cpp (with BOS, as the file's add_bos_token asks) and handed t
     agreement;
   * 600 tokens of ASSETS/corpora/frankenstein.txt (past the 512 window, where local layers start
     to forget): the same logit statistics before and after position 512 -- a mishandled window
-    would show after it.
+    would show after it;
+  * longctx's GGUF writer read by llama.cpp: the weights dequantized to an f32 GGUF by `longctx
+    convert`, run by llama.cpp over the same 600 tokens, against the exact f32 logits (no
+    activation rounding on either side: they must agree to a few hundredths).
 Both engines quantize activations to 8 bits for the integer dot products but round differently
 (llama.cpp also evaluates GELU through an f16 table), so near ties can part continuations. The
 yardstick is the exact f32 computation with the same weights: longctx on the file's weights
@@ -27,8 +30,9 @@ transformers within 1e-4, gemma3_parity.py), which shows how far each engine is 
 Exit status 1 when a continuation parts from llama.cpp's where either engine's margin between
 the two tokens exceeds the engines' median logit disagreement (not a near tie), when longctx is
 further from the exact logits than llama.cpp is (median over positions, 25% slack; argmax
-agreement with the exact, 2% of positions slack), or when the engines' logits after position 512
-differ much more than before it (> 2x the median).
+agreement with the exact, 2% of positions slack), when the engines' logits after position 512
+differ much more than before it (> 2x the median), or when llama.cpp on longctx's f32 GGUF is
+not within a median 0.05 of the exact logits (argmax: all but 2 positions).
 
 usage: LONGCTX_GEMMA3_GGUF=FILE gemma3_llamacpp_parity.py LONGCTX ASSETS WORKDIR
 """
@@ -202,6 +206,26 @@ def main():
                                          "llamacpp_median_after_window": theirs_ex,
                                          "longctx_argmax": ours_am, "llamacpp_argmax": theirs_am}}
     ok &= after <= 2 * before and faithful(ours_ex, theirs_ex, ours_am, theirs_am, len(ids))
+    # longctx's GGUF writer as llama.cpp reads it: the weights dequantized into an f32 GGUF by
+    # `longctx convert` (gemma3.* keys, the tokenizer carried over), run by llama.cpp, against
+    # the exact f32 logits. With activation rounding out of the way the engines should agree to
+    # llama.cpp's own f16 details (its GELU table), before and after the window alike.
+    f32_gguf = os.path.join(work, "gemma3_f32.gguf")
+    run(exe, "convert", gguf, f32_gguf, "--to", "gguf", "--dtype", "f32")
+    for e in engines.values():
+        e.close()
+    f32_engine = llama_cpp.Llama(f32_gguf, n_ctx=1024, n_threads=2, verbose=False,
+                                 logits_all=True, type_k=0, type_v=0)
+    f32_engine.eval(ids)
+    ll_f32 = np.array(f32_engine.scores[:len(ids)], dtype=np.float32)
+    d32 = np.abs(ll_f32 - exact_l).max(axis=1)
+    am32 = int((ll_f32.argmax(1) == exact_l.argmax(1)).sum())
+    print(f"llama.cpp on longctx's f32 GGUF vs exact f32, {len(ids)} tokens: max|diff| "
+          f"{d32.max():.4f}, median {np.median(d32[:WINDOW]):.4f} before position {WINDOW}, "
+          f"{np.median(d32[WINDOW:]):.4f} after; argmax {am32}/{len(ids)}")
+    report["f32_gguf_in_llamacpp"] = {"max_diff": float(d32.max()),
+                                      "median_diff": float(np.median(d32)), "argmax_agree": am32}
+    ok &= float(np.median(d32)) <= 0.05 and am32 >= len(ids) - 2
     full = sum(e["agree"] == N for e in report["prompts"])
     print(f"gemma3 greedy: {full}/{len(PROMPTS)} prompts match llama.cpp for all {N} tokens")
     json.dump(report, open(f"{work}/gemma3_llamacpp_parity.json", "w"), indent=1)
