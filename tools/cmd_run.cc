@@ -1,4 +1,5 @@
 // longctx run: generate text, streaming it to stdout.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -143,6 +144,12 @@ int cmd_run(int argc, char** argv) {
                  static_cast<long long>(c.d_model), static_cast<long long>(c.ctx_len),
                  c.ctx_len_source.empty() ? "" : " (", c.ctx_len_source.c_str(),
                  c.ctx_len_source.empty() ? "" : ")");
+    const auto local = std::count(c.local_layers.begin(), c.local_layers.end(), true);
+    if (local > 0)  // Gemma 3: the policy applies to the global layers only
+      std::fprintf(stderr,
+                   "layers: %lld local (window %lld, kept whatever --attn says), %lld global\n",
+                   static_cast<long long>(local), static_cast<long long>(c.sliding_window),
+                   static_cast<long long>(c.n_layers - local));
   }
   std::vector<int> tokens;
   if (a.has("--tokens")) {
