@@ -115,6 +115,12 @@ bool is_gguf(const uint8_t* data, size_t size);
 // pointers point into it). `name` is used in errors.
 GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& name);
 
+// The query scale llama.cpp gives a gemma3 GGUF, which stores none: logits / sqrt(s) with s =
+// head_dim, or d_model / n_heads (integer division) for the 62-layer 27B model (gemma_pytorch's
+// config, llama.cpp's src/models/gemma3.cpp). The reader sets query_pre_attn_scalar to it; the
+// writer folds a model's other value into attn_q_norm.
+double gemma3_gguf_query_scalar(const ModelConfig& c);
+
 // A GGUF model as a ModelFile: general.architecture llama (also mistral, which GGUF stores the
 // same way), tensors used in place in any DType (1-D tensors converted to owned f32).
 std::unique_ptr<ModelFile> load_gguf(MappedFile file);

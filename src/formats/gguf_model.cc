@@ -47,8 +47,7 @@ void fill_gemma3_config(const GgufFile& g, const std::string& p, ModelConfig* c)
   c->qk_norm = c->post_norms = c->embed_scale = true;
   c->rope_style = ops::RopeStyle::RotateHalf;  // llama.cpp's NEOX rope type for gemma3
   c->norm_eps = static_cast<float>(g.get_float(p + "attention.layer_norm_rms_epsilon", 1e-6));
-  c->query_pre_attn_scalar =
-      static_cast<double>(c->n_layers == 62 ? c->d_model / c->n_heads : c->head_dim);
+  c->query_pre_attn_scalar = gemma3_gguf_query_scalar(*c);
   c->final_logit_softcap = g.get_float(p + "final_logit_softcapping", 0.0);
   if (c->final_logit_softcap < 0)
     fail(g.path, ": GGUF ", p, "final_logit_softcapping ", c->final_logit_softcap, " must be > 0");
@@ -129,6 +128,10 @@ std::string canonical_name(const std::string& n) {
 }
 
 }  // namespace
+
+double gemma3_gguf_query_scalar(const ModelConfig& c) {
+  return static_cast<double>(c.n_layers == 62 ? c.d_model / c.n_heads : c.head_dim);
+}
 
 std::unique_ptr<ModelFile> load_gguf_from_memory(const uint8_t* data, size_t size,
                                                  const std::string& name) {

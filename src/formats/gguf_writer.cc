@@ -298,8 +298,7 @@ void write_model_gguf(const std::string& path, const ModelFile& m, const GgufKv&
       kv.push_back(
           {p + "final_logit_softcapping", gguf_f32(static_cast<float>(c.final_logit_softcap))});
     // llama.cpp's query scale for this shape, and the factor that turns it into the model's.
-    const double derived =
-        static_cast<double>(c.n_layers == 62 ? c.d_model / c.n_heads : c.head_dim);
+    const double derived = gemma3_gguf_query_scalar(c);
     const double wanted = c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : c.head_dim;
     const float fold = static_cast<float>(std::sqrt(derived / wanted));
     if (fold != 1.0f) {
