@@ -55,15 +55,15 @@ int cmd_tokenize(int argc, char** argv) {
     return 0;
   }
   if (a.has("--decode")) {
-    // The ids of the text alone; the first follows BOS (SentencePiece's dummy-prefix space goes).
+    // The ids of the text alone. The first follows BOS (SentencePiece's dummy-prefix space
+    // goes); a BOS written in the text (--special) does not start a sequence, so the space after
+    // it stays.
     const bool bos = options.add_bos && tok->bos_id() >= 0;
     const bool eos = options.add_eos && tok->eos_id() >= 0;
+    const size_t first = bos ? 1 : 0;
     std::string out;
-    int prev = tok->bos_id();
-    for (size_t i = bos ? 1 : 0; i + (eos ? 1 : 0) < ids.size(); ++i) {
-      out += tok->decode(prev, ids[i], a.has("--special"));
-      prev = ids[i];
-    }
+    for (size_t i = first; i + (eos ? 1 : 0) < ids.size(); ++i)
+      out += tok->decode(i == first ? tok->bos_id() : -1, ids[i], a.has("--special"));
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }

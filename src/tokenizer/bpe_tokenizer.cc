@@ -47,9 +47,10 @@ class BpeTokenizer final : public Tokenizer {
 
   BpeTokenizer(BpeSpec spec, const std::string& name)
       : spec_(std::move(spec)),
-        special_(spec_.tokens, spec_.types.empty()
-                                   ? std::vector<int>(spec_.tokens.size(), kPieceNormal)
-                                   : spec_.types) {
+        special_(
+            spec_.tokens,
+            spec_.types.empty() ? std::vector<int>(spec_.tokens.size(), kPieceNormal) : spec_.types,
+            spec_.rstrip_ids) {
     const int64_t n = static_cast<int64_t>(spec_.tokens.size());
     check(n > 0 && n < INT32_MAX, name, ": BPE vocabulary is empty or too large");
     if (spec_.types.empty()) spec_.types.assign(spec_.tokens.size(), kPieceNormal);

@@ -20,6 +20,8 @@ struct BpeSpec {
   int eos_id = -1;
   bool add_bos = true;   // sequences start with BOS when there is one (Tokenizer::adds_bos)
   bool add_eos = false;  // sequences end with EOS when there is one (Tokenizer::adds_eos)
+  // Special tokens that swallow the ASCII white space after them (special_tokens.h).
+  std::vector<int> rstrip_ids;
   // The pre-tokenizer; nullptr = GPT-2's.
   std::shared_ptr<const PreTokenizer> pre;
 };

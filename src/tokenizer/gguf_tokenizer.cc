@@ -1,5 +1,6 @@
 #include "tokenizer/gguf_tokenizer.h"
 
+#include <cctype>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,24 @@ bool is_end_of_generation_text(const std::string& t) {
   return false;
 }
 
+// llama.cpp gives Phi-3's special tokens (recognised by general.name) the RSTRIP attribute, as
+// its tokenizer_config.json does: white space after them is dropped when they are cut out of
+// text. Not <unk>, <s>, <|endoftext|>.
+std::vector<int> rstrip_ids(const GgufFile& g, const std::vector<std::string>& tokens,
+                            const std::vector<int>& types) {
+  std::string name = g.get_string("general.name", "");
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<int> ids;
+  if (name.find("phi-3") == std::string::npos && name.find("phi3") == std::string::npos) return ids;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const bool special = types[i] == kPieceControl || types[i] == kPieceUserDefined ||
+                         types[i] == kPieceUnknown || tokens[i] == "</s>";
+    if (special && tokens[i] != "<unk>" && tokens[i] != "<s>" && tokens[i] != "<|endoftext|>")
+      ids.push_back(static_cast<int>(i));
+  }
+  return ids;
+}
+
 int optional_id(const GgufFile& g, const std::string& key, int64_t n, int def) {
   const int64_t id = g.get_int(key, -1, INT32_MAX, def);
   if (id >= n) fail(g.path, ": GGUF ", key, " = ", id, " is not a token id (", n, " tokens)");
@@ -99,6 +118,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
     config.add_eos = g.get_bool("tokenizer.ggml.add_eos_token", false);
     config.remove_extra_whitespaces = false;  // llama.cpp's SPM tokenizer keeps spaces as given
     config.split_user_defined = true;
+    config.rstrip_ids = rstrip_ids(g, tokens, types);
     return std::make_unique<SpmTokenizer>(std::move(pieces), config, g.path);
   }
   if (model == "gpt2") {
@@ -117,6 +137,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
     // Without the key, BPE vocabularies start with BOS only where llama.cpp's type says so.
     spec.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", spec.pre->adds_bos());
     spec.add_eos = g.get_bool("tokenizer.ggml.add_eos_token", false);
+    spec.rstrip_ids = rstrip_ids(g, tokens, types);
     return make_bpe_tokenizer(std::move(spec), g.path);
   }
   fail(g.path, ": GGUF tokenizer.ggml.model '", model,

@@ -42,6 +42,10 @@ constexpr const char* kDeepseekLetters =
     "-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻"
     "𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃"
     "]+";
+// Qwen3.5: Qwen2's regex with combining marks (\p{M}) inside letter runs.
+constexpr const char* kQwen35 =
+    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+)"
+    R"(|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 // CJK ideographs, a range below them and Hangul, as DeepSeek's tokenizers group them.
 constexpr const char* kDeepseekCjk = "[一-龥ࠀ-一가-퟿]+";
 
@@ -67,6 +71,7 @@ const std::vector<Family>& families() {
        /*adds_bos=*/true},
       {{"dbrx", "smaug-bpe"}, {kLlama3}},
       {{"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"}, {kQwen2}},
+      {{"qwen35"}, {kQwen35}},
       {{"falcon"}, {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"}},
       {{"deepseek-llm"},
        {R"([\r\n])", kDeepseekLetters, R"(\s?[!-/:-~！-／：-～‘-‟　-。]+)", R"(\s+$)", kDeepseekCjk,

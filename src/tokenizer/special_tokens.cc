@@ -6,12 +6,19 @@
 
 namespace lc {
 
-SpecialTokens::SpecialTokens(const std::vector<std::string>& texts, const std::vector<int>& types) {
+namespace {
+bool is_ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }  // C isspace
+}  // namespace
+
+SpecialTokens::SpecialTokens(const std::vector<std::string>& texts, const std::vector<int>& types,
+                             const std::vector<int>& rstrip_ids) {
   for (size_t i = 0; i < texts.size() && i < types.size(); ++i) {
     const int t = types[i];
     if (texts[i].empty() || (t != kPieceUnknown && t != kPieceControl && t != kPieceUserDefined))
       continue;
-    entries_.push_back({texts[i], static_cast<int>(i), t == kPieceUserDefined});
+    const bool rstrip =
+        std::find(rstrip_ids.begin(), rstrip_ids.end(), static_cast<int>(i)) != rstrip_ids.end();
+    entries_.push_back({texts[i], static_cast<int>(i), t == kPieceUserDefined, rstrip});
   }
   // std::sort with a total order (stable_sort's buffer uses nothrow new, which the
   // allocation-counting test build does not replace).
@@ -41,6 +48,7 @@ void SpecialTokens::partition(std::string_view text, bool parse_special,
         if (q > p) next.push_back({p, q, -1});
         next.push_back({q, q + e.text.size(), e.id});
         p = q + e.text.size();
+        while (e.rstrip && p < f.end && is_ascii_space(text[p])) ++p;
       }
       if (p < f.end) next.push_back({p, f.end, -1});
     }

@@ -22,7 +22,10 @@ class SpecialTokens {
   // User-defined tokens are always cut out of the text (they are part of the vocabulary's
   // surface, e.g. GPT-NeoX's runs of spaces); control and unknown tokens only when the caller
   // asks (parse_special), so that text such as "<|endoftext|>" is plain text by default.
-  SpecialTokens(const std::vector<std::string>& texts, const std::vector<int>& types);
+  // rstrip_ids: special tokens that swallow the ASCII white space after them (llama.cpp's RSTRIP
+  // attribute, which it sets for Phi-3's vocabulary).
+  SpecialTokens(const std::vector<std::string>& texts, const std::vector<int>& types,
+                const std::vector<int>& rstrip_ids = {});
   SpecialTokens() = default;  // none
 
   // Cuts `text` into fragments: for each special token in matching order, every occurrence
@@ -35,6 +38,7 @@ class SpecialTokens {
     std::string text;
     int id;
     bool always;  // user-defined: matched even without parse_special
+    bool rstrip;  // white space after an occurrence is dropped
   };
   std::vector<Entry> entries_;
 };

@@ -121,7 +121,7 @@ SpmTokenizer::SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config
     texts.push_back(p.text);
     types.push_back(p.type);
   }
-  special_ = SpecialTokens(texts, types);
+  special_ = SpecialTokens(texts, types, config_.rstrip_ids);
 }
 
 std::string SpmTokenizer::normalize(std::string_view text, bool dummy_prefix) const {

@@ -30,6 +30,9 @@ struct SpmConfig {
   // they are matched whole inside the normalized text. With parse_special the text is always cut
   // at control, unknown and user-defined pieces the llama.cpp way.
   bool split_user_defined = false;
+  // Special pieces that swallow the ASCII white space after them when the text is cut at special
+  // tokens (llama.cpp's RSTRIP attribute, set for Phi-3's vocabulary).
+  std::vector<int> rstrip_ids;
 };
 
 // The byte value of a "<0xXX>" piece (hex digits in either case), or -1 if the text is not one.
