@@ -19,9 +19,11 @@ namespace {
 const char* kHelp =
     "usage: longctx run -m MODEL [-z TOKENIZER] [-p PROMPT | -f PROMPT_FILE | --tokens IDS]\n"
     "                   [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS]\n"
-    "                   [--ctx N] [--dtype D] [--ids] [--verbose] [attention flags]\n"
+    "                   [--ctx N] [--dtype D] [--ids] [--special] [--verbose] [attention flags]\n"
     "  --tokens IDS  the prompt as token ids (comma-separated), used as given (no BOS added)\n"
     "  --ids       print the generated token ids (one comma-separated line) instead of text\n"
+    "  --special   special tokens written in the prompt (<|im_start|>, <s>, ...) become those\n"
+    "              tokens, and generated control tokens print their text\n"
     "  -n N        tokens to generate (default 256)\n"
     "  --temp T    sampling temperature, 0 = greedy (default 1.0)\n"
     "  --top-k K   sample among the K most likely tokens (0 = off)\n"
@@ -105,7 +107,7 @@ int cmd_run(int argc, char** argv) {
                                     "--temp", "--top-k", "--top-p", "--seed",  "-t",
                                     "--ctx",  "--dtype", "--batch", "--tokens"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
-  Args a("run", flags, {"--verbose", "--ids", "--help"});
+  Args a("run", flags, {"--verbose", "--ids", "--special", "--help"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
@@ -125,6 +127,7 @@ int cmd_run(int argc, char** argv) {
   g.sampler.top_k = a.integer("--top-k", 0, 0, 1 << 30);
   g.sampler.top_p = static_cast<float>(a.number("--top-p", 1.0, 1e-9, 1.0));
   g.sampler.seed = static_cast<uint64_t>(a.integer("--seed", 42, 0, INT64_MAX));
+  g.special = a.has("--special");
   SessionOptions so;
   so.n_threads = threads_flag(a);
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
@@ -152,7 +155,11 @@ int cmd_run(int argc, char** argv) {
       tokens.push_back(static_cast<int>(id));
     }
   } else {
-    tokens = tok->encode(prompt, tok->adds_bos());
+    // A prompt is continued, so no EOS even where the file appends one to whole sequences.
+    EncodeOptions o;
+    o.add_bos = tok->adds_bos();
+    o.parse_special = a.has("--special");
+    tokens = tok->encode(prompt, o);
   }
   if (tokens.empty()) fail("the prompt is empty: give -p TEXT, -f FILE or --tokens IDS");
   const GenerateStats st = a.has("--batch")

@@ -6,9 +6,11 @@
 # quantizer (tests/parity/quant_parity.py), greedy decoding of longctx-written files of every
 # type in llama.cpp vs longctx (tests/parity/greedy_parity.py), and the real SmolLM2 Q4_1 file
 # and llama.cpp-written files of every type vs llama.cpp through llama-cpp-python
-# (tests/parity/smollm2_parity.py, llamacpp_files_parity.py), and the chat-template fixture
-# against jinja2 (tests/parity/chat_template_parity.py --check). Installs its Python
-# dependencies idempotently, llama-cpp-python included.
+# (tests/parity/smollm2_parity.py, llamacpp_files_parity.py), the chat-template fixture
+# against jinja2 (tests/parity/chat_template_parity.py --check), and the tokenizers of llama.cpp's
+# vocabulary files and SmolLM2 vs llama.cpp's over every corpus (tests/parity/tokenizer_parity.py;
+# the files are fetched into LONGCTX_VOCAB_DIR, default ../vocab, by scripts/fetch_vocab.sh).
+# Installs its Python dependencies idempotently, llama-cpp-python included.
 # usage: tests/parity/run.sh LONGCTX ASSETS
 set -euo pipefail
 LONGCTX=$(realpath "$1")
@@ -44,6 +46,9 @@ if ! "$PY" -c "import jinja2" 2>/dev/null; then
   echo "parity: installing jinja2 (pip)"
   "$PY" -m pip install -q --break-system-packages jinja2
 fi
+export LONGCTX_VOCAB_DIR=${LONGCTX_VOCAB_DIR:-$(cd "$HERE/../.." && pwd)/../vocab}
+"$HERE/../../scripts/fetch_vocab.sh" "$LONGCTX_VOCAB_DIR" ||
+  echo "parity: could not fetch llama.cpp's vocabulary files (offline?); checking those present"
 
 WORK=$(mktemp -d /tmp/longctx-parity.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -59,5 +64,9 @@ status=0
 # Chat templates: jinja2 (as transformers configures it) still renders the committed fixture
 # that tests/chat_template_parity_test.cc holds longctx to.
 "$PY" "$HERE/chat_template_parity.py" --check --assets "$ASSETS" || status=1
+# Whole corpora by default (about 12 minutes on 2 busy cores); TOKENIZER_PARITY_MAX_BYTES=N cuts
+# each to its first N bytes.
+"$PY" "$HERE/tokenizer_parity.py" "$LONGCTX" "$ASSETS" "$WORK" \
+  ${TOKENIZER_PARITY_MAX_BYTES:+--max-bytes "$TOKENIZER_PARITY_MAX_BYTES"} || status=1
 echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
 exit $status
