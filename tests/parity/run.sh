@@ -7,10 +7,11 @@
 # type in llama.cpp vs longctx (tests/parity/greedy_parity.py), and the real SmolLM2 Q4_1 file
 # and llama.cpp-written files of every type vs llama.cpp through llama-cpp-python
 # (tests/parity/smollm2_parity.py, llamacpp_files_parity.py), the chat-template fixture
-# against jinja2 (tests/parity/chat_template_parity.py --check), and the tokenizers of llama.cpp's
-# vocabulary files and SmolLM2 vs llama.cpp's over every corpus (tests/parity/tokenizer_parity.py;
-# the files are fetched into LONGCTX_VOCAB_DIR, default ../vocab, by scripts/fetch_vocab.sh).
-# Installs its Python dependencies idempotently, llama-cpp-python included.
+# against jinja2 (tests/parity/chat_template_parity.py --check), and the tokenizers of
+# llama.cpp's vocabulary files and SmolLM2 vs llama.cpp's over every corpus
+# (tests/parity/tokenizer_parity.py; the files are fetched into LONGCTX_VOCAB_DIR, default
+# ../vocab, by scripts/fetch_vocab.sh). Installs its Python dependencies idempotently,
+# llama-cpp-python included.
 # usage: tests/parity/run.sh LONGCTX ASSETS
 set -euo pipefail
 LONGCTX=$(realpath "$1")
@@ -46,6 +47,7 @@ if ! "$PY" -c "import jinja2" 2>/dev/null; then
   echo "parity: installing jinja2 (pip)"
   "$PY" -m pip install -q --break-system-packages jinja2
 fi
+
 export LONGCTX_VOCAB_DIR=${LONGCTX_VOCAB_DIR:-$(cd "$HERE/../.." && pwd)/../vocab}
 "$HERE/../../scripts/fetch_vocab.sh" "$LONGCTX_VOCAB_DIR" ||
   echo "parity: could not fetch llama.cpp's vocabulary files (offline?); checking those present"
