@@ -72,15 +72,25 @@ class ChatCli : public ::testing::Test {
   std::string model_, m_;
 };
 
+// Under AddressSanitizer the resident set measures its quarantine, not the engine, and every
+// turn is several times slower: there the conversation is shorter and only its mechanics count.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 TEST_F(ChatCli, TwoHundredTurnsWithLambdaPassTheTrainedContextInConstantMemory) {
+  const int n_turns = kSanitized ? 30 : 200;
   std::string input;
-  for (int i = 0; i < 200; ++i)
+  for (int i = 0; i < n_turns; ++i)
     input += "Message number " + std::to_string(i) + ": tell me one short fact about the number " +
              std::to_string(7 * i) + ".\n";
   const Result r = run_cli(m_ + "-n 16 --attn lambda --window 256 --sinks 8 --verbose", input);
   ASSERT_EQ(r.status, 0) << r.err;
   const std::vector<TurnLine> t = turns_of(r.err);
-  ASSERT_EQ(t.size(), 200u) << r.err;
+  ASSERT_EQ(t.size(), static_cast<size_t>(n_turns)) << r.err;
+  if (kSanitized) return;
   // Past SmolLM2's trained context of 8192 tokens, in one conversation.
   EXPECT_GT(t.back().context, 8192) << r.err;
   // The cache (8 sinks + a ring of 256 + a block) is full after the first ~10 turns; from turn
