@@ -2,7 +2,6 @@
 // lambda on SmolLM2-135M-Instruct that passes the model's trained context in constant memory,
 // /reset, the context limit of full attention, and one-line errors for bad templates.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,38 +11,20 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
 #include "test_util.h"
 
 namespace lc {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
+using Result = test::CliResult;
 
 std::string tmp(const std::string& name) {
   return ::testing::TempDir() + "/longctx_chatcli_" + std::to_string(::getpid()) + "_" + name;
 }
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Runs longctx with stdin from a file holding `input`; the temporary files are removed.
 Result run_cli(const std::string& args, const std::string& input) {
-  Result r;
-  const std::string i = tmp("stdin"), o = tmp("stdout"), e = tmp("stderr");
-  std::ofstream(i, std::ios::binary) << input;
-  const std::string cmd = "timeout 600 '" + test::longctx_bin() + "' " + args + " <'" + i + "' >'" +
-                          o + "' 2>'" + e + "'";
-  const int st = std::system(cmd.c_str());
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.out = slurp(o);
-  r.err = slurp(e);
-  for (const std::string& p : {i, o, e}) std::remove(p.c_str());
-  return r;
+  return test::run_longctx(args, input, "chatcli");
 }
 
 struct TurnLine {
