@@ -5,6 +5,8 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 ASSETS ?= $(abspath ../shared/assets)
+# llama.cpp's vocabulary-only GGUF files (scripts/fetch_vocab.sh; tests skip without them).
+VOCAB ?= $(abspath ../vocab)
 
 .PHONY: setup build demo test test-fast test-asan fuzz bench clean
 
@@ -24,12 +26,12 @@ test: fuzz test-asan
 	@$(MAKE) --no-print-directory test-fast
 
 test-fast: build
-	@cd $(BUILD) && LONGCTX_ASSETS="$(ASSETS)" ctest --output-on-failure -j$(JOBS)
+	@cd $(BUILD) && LONGCTX_ASSETS="$(ASSETS)" LONGCTX_VOCAB_DIR="$(VOCAB)" ctest --output-on-failure -j$(JOBS)
 
 test-asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLONGCTX_SANITIZE=ON -DLONGCTX_BENCH=OFF >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
-	@cd $(ASAN_BUILD) && LONGCTX_ASSETS="$(ASSETS)" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@cd $(ASAN_BUILD) && LONGCTX_ASSETS="$(ASSETS)" LONGCTX_VOCAB_DIR="$(VOCAB)" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS)
 
 fuzz: setup
@@ -44,9 +46,10 @@ clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 # Independent-implementation parity (not part of `make test`): longctx logits vs HF
-# transformers, and GGUF files read back with the gguf PyPI package. Installs its Python deps.
+# transformers, GGUF files read back with the gguf PyPI package, tokenizers vs llama.cpp.
+# Installs its Python deps and fetches llama.cpp's vocabulary files into $(VOCAB).
 .PHONY: parity
 parity: setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS) --target longctx
-	@tests/parity/run.sh $(BUILD)/longctx "$(ASSETS)"
+	@LONGCTX_VOCAB_DIR="$(VOCAB)" tests/parity/run.sh $(BUILD)/longctx "$(ASSETS)"

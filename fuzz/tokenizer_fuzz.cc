@@ -1,6 +1,7 @@
 // libFuzzer target for the tokenizer loaders: arbitrary bytes must give either a tokenizer or an
 // lc::Error, never a crash or a leak. When a tokenizer loads, a short string (including invalid
-// UTF-8) is encoded and every id decoded, and every piece of a small vocabulary is decoded.
+// UTF-8, special-token strings) is encoded, with and without parse_special, and every id decoded,
+// and every piece of a small vocabulary is decoded.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,14 +13,18 @@
 namespace {
 
 void exercise(const lc::Tokenizer& tok) {
-  static const std::string kTexts[] = {"", "Hello  world!\n", " \xE2\x96\x81\xFF\xC3(a\t<0x41>"};
+  static const std::string kTexts[] = {"", "Hello  world!\n", " \xE2\x96\x81\xFF\xC3(a\t<0x41>",
+                                       "<s>a</s> <unk><|endoftext|>12"};
   for (const std::string& text : kTexts) {
     for (const bool add_bos : {false, true}) {
-      const std::vector<int> ids = tok.encode(text, add_bos);
+      lc::EncodeOptions options;
+      options.add_bos = options.add_eos = add_bos;
+      options.parse_special = add_bos;  // special tokens parsed in the second round
+      const std::vector<int> ids = tok.encode(text, options);
       int prev = -1;
       for (const int id : ids) {
         if (id < 0 || id >= tok.vocab_size()) __builtin_trap();  // encode must give valid ids
-        tok.decode(prev, id);
+        tok.decode(prev, id, add_bos);
         prev = id;
       }
     }

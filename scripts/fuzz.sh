@@ -116,6 +116,15 @@ h += b" " * (-len(h) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + bytes(24))
 PY
 printf '{"a": [1, 2.5e-3, "x\\u00e9", {"b": null}], "c": true}' > "$seed_st/doc.json"
+# Pre-tokenizer seeds: the start of each corpus, and text with the characters the regexes care
+# about (contractions, digits, white space kinds, marks, CJK, emoji, special-token strings).
+seed_pre="$BUILD/fuzz/seeds-pretokenizer_fuzz"
+mkdir -p "$seed_pre"
+for f in "$ASSETS"/corpora/*.txt; do
+  [ -f "$f" ] && head -c 4096 "$f" > "$seed_pre/$(basename "$f")"
+done
+printf "I'M sure it's 12345 \t\r\n\n  x!!\n caf\xc3\xa9 e\xcc\x81 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\xa6\x99 \xc2\xa0\xc2\x85 <|im_start|><s>\xff" \
+  > "$seed_pre/mixed.txt"
 # --attn seeds ("VALUE\nLIST": VALUE for each shared flag, LIST an --attn list): the help's
 # examples and every policy.
 seed_attn="$BUILD/fuzz/seeds-attention_parse_fuzz"

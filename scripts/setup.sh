@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake git googletest libgtest-dev libbenchmark-dev clang
-          libclang-rt-14-dev clang-format python3 zlib1g-dev nlohmann-json3-dev libssl-dev libcli11-dev)
+          libclang-rt-14-dev clang-format python3 zlib1g-dev nlohmann-json3-dev libssl-dev libcli11-dev
+          libpcre2-dev pkg-config)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

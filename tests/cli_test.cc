@@ -8,8 +8,12 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include "formats/gguf_writer.h"
 #include "test_util.h"
+#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lc {
 namespace {
@@ -136,6 +140,50 @@ TEST(Cli, CorruptModelAndTokenizerFilesAreRejected) {
   std::string tbytes = slurp(tok);
   std::ofstream(badtok, std::ios::binary) << tbytes.substr(0, tbytes.size() - 7);
   expect_clean_error(run_cli("run -m '" + model + "' -z '" + badtok + "'"), badtok);
+}
+
+// A GGUF whose tokenizer.ggml.pre longctx does not know: one line naming it and the supported
+// names, exit 1. And `tokenize -z` on a vocabulary-only file: --special, --decode, --no-bos.
+TEST(Cli, TokenizePreTokenizersAndSpecialTokens) {
+  LC_REQUIRE_BIN();
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) tokens.push_back(bpe_byte_text(static_cast<unsigned char>(b)));
+  tokens.push_back("<|im_start|>");
+  std::vector<int64_t> types(tokens.size(), kPieceNormal);
+  types.back() = kPieceControl;
+  const auto write = [&](const std::string& path, const std::string& pre) {
+    write_gguf(path,
+               {{"tokenizer.ggml.model", gguf_string("gpt2")},
+                {"tokenizer.ggml.pre", gguf_string(pre)},
+                {"tokenizer.ggml.tokens", gguf_string_array(tokens)},
+                {"tokenizer.ggml.token_type", gguf_i32_array(types)},
+                {"tokenizer.ggml.merges", gguf_string_array({})},
+                {"tokenizer.ggml.bos_token_id", gguf_u32(256)},
+                {"tokenizer.ggml.add_bos_token", gguf_bool(true)}},
+               {});
+  };
+  const std::string bad = tmp("badpre.gguf"), good = tmp("smollm.gguf");
+  write(bad, "no-such-pre");
+  expect_clean_error(
+      run_cli("tokenize -z '" + bad + "' -p hi"),
+      "tokenizer.ggml.pre 'no-such-pre' is not a supported pre-tokenizer (supported: "
+      "default, gpt-2");
+  write(good, "smollm");
+  Result plain = run_cli("tokenize -z '" + good + "' -p '<|im_start|>a1'");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_EQ(plain.out, "256,60,124,105,109,95,115,116,97,114,116,124,62,97,49\n");
+  Result special = run_cli("tokenize -z '" + good + "' --special -p '<|im_start|>a1'");
+  EXPECT_EQ(special.out, "256,256,97,49\n");
+  Result no_bos = run_cli("tokenize -z '" + good + "' --special --no-bos -p '<|im_start|>a1'");
+  EXPECT_EQ(no_bos.out, "256,97,49\n");
+  EXPECT_EQ(run_cli("tokenize -z '" + good + "' --decode -p '<|im_start|>a1'").out,
+            "<|im_start|>a1");
+  EXPECT_EQ(run_cli("tokenize -z '" + good + "' --decode --special -p '<|im_start|>a1'").out,
+            "<|im_start|>a1");
+  EXPECT_EQ(run_cli("tokenize -z '" + good + "' --count -p ab").out, "3\n");
+  expect_clean_error(run_cli("tokenize -p ab"), "give -m MODEL or -z TOKENIZER");
+  ::unlink(bad.c_str());
+  ::unlink(good.c_str());
 }
 
 TEST(Cli, SynthModelLogitsAndBench) {

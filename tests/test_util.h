@@ -24,6 +24,14 @@ inline std::string assets_dir() {
 
 inline std::string asset(const std::string& rel) { return assets_dir() + "/" + rel; }
 
+// llama.cpp's vocabulary-only GGUF files (models/ggml-vocab-*.gguf with their .inp/.out cases;
+// scripts/fetch_vocab.sh puts them there): LONGCTX_VOCAB_DIR, else <repo>/../vocab. They never
+// enter the repository; tests that need them skip when the folder is absent.
+inline std::string vocab_dir() {
+  const char* env = std::getenv("LONGCTX_VOCAB_DIR");
+  return env && *env ? std::string(env) : std::string(LONGCTX_DEFAULT_VOCAB_DIR);
+}
+
 inline bool file_exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);

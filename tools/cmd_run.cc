@@ -11,6 +11,7 @@
 #include "core/parse.h"
 #include "model/registry.h"
 #include "runtime/batch_session.h"
+#include "runtime/chat_session.h"
 #include "runtime/generate.h"
 #include "runtime/session.h"
 
@@ -20,9 +21,14 @@ namespace {
 const char* kHelp =
     "usage: longctx run -m MODEL [-z TOKENIZER] [-p PROMPT | -f PROMPT_FILE | --tokens IDS]\n"
     "                   [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS]\n"
-    "                   [--ctx N] [--dtype D] [--ids] [--verbose] [attention flags]\n"
+    "                   [--ctx N] [--dtype D] [--ids] [--special] [--verbose] [attention flags]\n"
+    "                   [--chat [--system TEXT] [--template FILE]]\n"
+    "  --chat      the prompt is one user message: rendered through the model's chat template\n"
+    "              (or --template FILE), the reply printed (one turn of `longctx chat`)\n"
     "  --tokens IDS  the prompt as token ids (comma-separated), used as given (no BOS added)\n"
     "  --ids       print the generated token ids (one comma-separated line) instead of text\n"
+    "  --special   special tokens written in the prompt (<|im_start|>, <s>, ...) become those\n"
+    "              tokens, and generated control tokens print their text\n"
     "  -n N        tokens to generate (default 256)\n"
     "  --temp T    sampling temperature, 0 = greedy (default 1.0)\n"
     "  --top-k K   sample among the K most likely tokens (0 = off)\n"
@@ -99,14 +105,47 @@ GenerateStats run_one(const Model& model, const SessionOptions& so, const Tokeni
   return st;
 }
 
+// --chat: one user turn through the chat template; only the reply is printed.
+int run_chat_turn(const Args& a, const ModelFile& file, const Model& model,
+                  const SessionOptions& so, const Tokenizer& tok, const std::string& prompt,
+                  const GenerateOptions& g) {
+  if (prompt.empty()) fail("--chat: the message is empty: give -p TEXT or -f FILE");
+  const ChatTemplateSource tmpl = chat_template_for(a, file);
+  Session session(model, so);
+  ChatOptions co;
+  co.system = a.str("--system");
+  co.max_reply_tokens = std::max<int64_t>(g.max_new_tokens, 1);
+  co.sampler = g.sampler;
+  ChatSession chat(session, tok, tmpl, co);
+  const ChatTurn t = chat.turn(prompt, [](const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  if (t.context_full)
+    fail("the conversation does not fit the context of ", session.capacity(),
+         " tokens (raise --ctx, or use --attn lambda)");
+  if (a.has("--verbose")) {
+    std::fprintf(stderr, "prompt: %lld tokens, %.1f tokens/s\n",
+                 static_cast<long long>(t.fed_tokens),
+                 per_second(static_cast<double>(t.fed_tokens), t.prefill_seconds));
+    std::fprintf(stderr, "generation: %lld tokens, %.1f tokens/s%s\n",
+                 static_cast<long long>(t.reply_tokens),
+                 per_second(static_cast<double>(t.reply_tokens), t.decode_seconds),
+                 t.ended ? "" : " (no end-of-turn token: -n reached)");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",     "-z",      "-p",      "-f",      "-n",
-                                    "--temp", "--top-k", "--top-p", "--seed",  "-t",
-                                    "--ctx",  "--dtype", "--batch", "--tokens"};
+  std::vector<std::string> flags = {
+      "-m",     "-z", "-p",    "-f",      "-n",      "--temp",   "--top-k",  "--top-p",
+      "--seed", "-t", "--ctx", "--dtype", "--batch", "--tokens", "--system", "--template"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
-  Args a("run", flags, {"--verbose", "--ids", "--help"});
+  Args a("run", flags, {"--verbose", "--ids", "--special", "--chat", "--help"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
@@ -116,6 +155,10 @@ int cmd_run(int argc, char** argv) {
   if (a.has("-p") + a.has("-f") + a.has("--tokens") > 1)
     fail("-p, -f and --tokens are mutually exclusive (give the prompt one way)");
   if (a.has("--ids") && a.has("--batch")) fail("--ids prints one sequence; drop --batch");
+  if (a.has("--chat") && (a.has("--tokens") || a.has("--batch") || a.has("--ids")))
+    fail("--chat takes a text prompt (-p or -f) and prints one reply; drop --tokens/--batch/--ids");
+  if (!a.has("--chat") && (a.has("--system") || a.has("--template")))
+    fail("--system and --template apply to --chat only");
   const std::vector<int64_t> prompt_ids =
       a.has("--tokens") ? parse_int_list("--tokens", a.str("--tokens"), 0, INT32_MAX)
                         : std::vector<int64_t>{};
@@ -126,6 +169,7 @@ int cmd_run(int argc, char** argv) {
   g.sampler.top_k = a.integer("--top-k", 0, 0, 1 << 30);
   g.sampler.top_p = static_cast<float>(a.number("--top-p", 1.0, 1e-9, 1.0));
   g.sampler.seed = static_cast<uint64_t>(a.integer("--seed", 42, 0, INT64_MAX));
+  g.special = a.has("--special");
   SessionOptions so;
   so.n_threads = threads_flag(a);
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
@@ -151,6 +195,7 @@ int cmd_run(int argc, char** argv) {
                    static_cast<long long>(local), static_cast<long long>(c.sliding_window),
                    static_cast<long long>(c.n_layers - local));
   }
+  if (a.has("--chat")) return run_chat_turn(a, *file, *model, so, *tok, prompt, g);
   std::vector<int> tokens;
   if (a.has("--tokens")) {
     for (int64_t id : prompt_ids) {
@@ -159,7 +204,11 @@ int cmd_run(int argc, char** argv) {
       tokens.push_back(static_cast<int>(id));
     }
   } else {
-    tokens = tok->encode(prompt, tok->adds_bos());
+    // A prompt is continued, so no EOS even where the file appends one to whole sequences.
+    EncodeOptions o;
+    o.add_bos = tok->adds_bos();
+    o.parse_special = a.has("--special");
+    tokens = tok->encode(prompt, o);
   }
   if (tokens.empty()) fail("the prompt is empty: give -p TEXT, -f FILE or --tokens IDS");
   const GenerateStats st = a.has("--batch")

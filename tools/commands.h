@@ -3,6 +3,7 @@
 namespace lc::cli {
 // Each returns the process exit code; errors are thrown as lc::Error and reported by main.
 int cmd_run(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);

@@ -39,4 +39,23 @@ std::string read_text_file(const std::string& flag, const std::string& path) {
 
 int threads_flag(const Args& a) { return static_cast<int>(a.integer("-t", 2, 1, 256)); }
 
+ChatTemplateSource chat_template_for(const Args& a, const ModelFile& file) {
+  if (a.has("--template")) {
+    ChatTemplateSource s;
+    s.source = read_text_file("--template", a.str("--template"));
+    s.origin = a.str("--template");
+    if (auto own = chat_template_for_model(file)) {  // BOS/EOS texts still come from the model
+      s.bos_token = own->bos_token;
+      s.eos_token = own->eos_token;
+    }
+    return s;
+  }
+  std::optional<ChatTemplateSource> s = chat_template_for_model(file);
+  if (!s)
+    fail(file.path,
+         " has no chat template (GGUF tokenizer.chat_template or tokenizer_config.json "
+         "chat_template); give one with --template FILE");
+  return *s;
+}
+
 }  // namespace lc::cli

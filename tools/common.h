@@ -5,6 +5,7 @@
 #include <string>
 
 #include "args.h"
+#include "chat/chat_template_source.h"
 #include "formats/model_file.h"
 #include "tokenizer/tokenizer.h"
 
@@ -17,6 +18,8 @@ std::unique_ptr<ModelFile> load_model(const Args& a);
 std::unique_ptr<Tokenizer> load_tokenizer_for(const Args& a, const ModelFile& model);
 // Whole file as bytes; errors name the flag and file.
 std::string read_text_file(const std::string& flag, const std::string& path);
+// --template FILE (a Jinja chat template), else the model's own; fails when there is none.
+ChatTemplateSource chat_template_for(const Args& a, const ModelFile& file);
 // -t THREADS (default 2).
 int threads_flag(const Args& a);
 

@@ -16,6 +16,7 @@ void usage() {
       "\n"
       "usage: longctx COMMAND [flags]   (longctx COMMAND --help for its flags)\n"
       "  run          generate text from a prompt\n"
+      "  chat         a multi-turn conversation through the model's chat template\n"
       "  bench        prefill/decode throughput and peak memory\n"
       "  logits       one forward over a sequence; all positions' logits as raw float32\n"
       "  tokenize     a model's tokenizer on text: the ids or their count\n"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   try {
     if (cmd == "run") return lc::cli::cmd_run(argc, argv);
+    if (cmd == "chat") return lc::cli::cmd_chat(argc, argv);
     if (cmd == "bench") return lc::cli::cmd_bench(argc, argv);
     if (cmd == "logits") return lc::cli::cmd_logits(argc, argv);
     if (cmd == "tokenize") return lc::cli::cmd_tokenize(argc, argv);

@@ -27,7 +27,7 @@ GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector
     int next = sampler.sample(logits, vocab);
     if (next == tok.eos_id() || next == tok.bos_id()) break;
     if (opt.on_token) opt.on_token(next);
-    on_text(tok.decode(prev, next));
+    on_text(tok.decode(prev, next, opt.special));
     ++st.n_generated;
     prev = next;
     if (i + 1 == opt.max_new_tokens) break;
@@ -81,7 +81,7 @@ GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
         done[s] = 1;
         continue;
       }
-      (*texts)[s] += tok.decode(prev[s], t);
+      (*texts)[s] += tok.decode(prev[s], t, opt.special);
       ++st.n_generated;
       ++active;
       prev[s] = next[s] = t;

@@ -18,6 +18,8 @@ struct GenerateOptions {
   SamplerOptions sampler;
   // Called with each generated token id, before its text (optional; single-sequence generate).
   std::function<void(int)> on_token;
+  // Control tokens print their text (Tokenizer::decode's `special`); otherwise nothing.
+  bool special = false;
 };
 
 struct GenerateStats {

@@ -13,29 +13,12 @@
 
 #include "core/error.h"
 #include "formats/json.h"
-#include "tokenizer/unicode.h"
+#include "tokenizer/special_tokens.h"
+#include "tokenizer/utf8.h"
 
 namespace lc {
 
 namespace {
-
-using unicode::decode_utf8;
-using unicode::is_letter;
-using unicode::is_number;
-using unicode::is_whitespace;
-
-void put_utf8(std::string* o, uint32_t cp) {
-  if (cp < 0x80) {
-    o->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    o->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    o->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    o->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    o->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    o->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 bytes to
 // U+0100 onwards in byte order.
@@ -47,7 +30,7 @@ struct ByteMap {
     for (int b = 0; b < 256; ++b) {
       const bool keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
       const uint32_t cp = keep ? static_cast<uint32_t>(b) : next++;
-      put_utf8(&to_text[b], cp);
+      utf8::append(&to_text[b], cp);
       to_byte[cp] = static_cast<uint8_t>(b);
     }
   }
@@ -57,97 +40,23 @@ const ByteMap& byte_map() {
   return m;
 }
 
-enum class Cat { Letter, Number, Space, Other };
-Cat category(uint32_t cp) {
-  if (cp == unicode::kInvalid) return Cat::Other;
-  if (is_letter(cp)) return Cat::Letter;
-  if (is_number(cp)) return Cat::Number;
-  if (is_whitespace(cp)) return Cat::Space;
-  return Cat::Other;
-}
-
-// Splits text into pre-tokens (byte ranges) by the GPT-2 regex; alternatives are tried in
-// order at each position, as a backtracking regex engine does.
-void pretokenize(std::string_view s, std::vector<std::pair<size_t, size_t>>* out) {
-  struct Char {
-    size_t pos;
-    Cat cat;
-    uint32_t cp;
-  };
-  std::vector<Char> cs;
-  for (size_t p = 0; p < s.size();) {
-    size_t len;
-    const uint32_t cp = decode_utf8(s, p, &len);
-    cs.push_back({p, category(cp), cp});
-    p += len;
-  }
-  const size_t n = cs.size();
-  auto at = [&](size_t i) { return i < n ? cs[i].pos : s.size(); };
-  auto run = [&](size_t i, Cat c) {
-    while (i < n && cs[i].cat == c) ++i;
-    return i;
-  };
-  for (size_t i = 0; i < n;) {
-    size_t j = i;
-    const uint32_t c = cs[i].cp;
-    // 's|'t|'re|'ve|'m|'ll|'d
-    if (c == '\'' && i + 1 < n) {
-      const uint32_t a = cs[i + 1].cp, b = i + 2 < n ? cs[i + 2].cp : 0;
-      if (a == 's' || a == 't' || a == 'm' || a == 'd')
-        j = i + 2;
-      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
-        j = i + 3;
-    }
-    if (j == i) {
-      // ' ?X+' for X in letter, number, other: a single leading ' ' joins the run after it.
-      const size_t k = (c == ' ' && i + 1 < n && cs[i + 1].cat != Cat::Space) ? i + 1 : i;
-      if (cs[k].cat != Cat::Space) j = run(k, cs[k].cat);
-    }
-    if (j == i && cs[i].cat == Cat::Space) {
-      // \s+(?!\S) | \s+ : a run of whitespace, leaving its last character to prefix the next
-      // word when one follows.
-      const size_t e = run(i, Cat::Space);
-      j = (e < n && e - i > 1) ? e - 1 : e;
-    }
-    if (j == i) j = i + 1;  // unreachable for well-formed categories; guarantees progress
-    out->emplace_back(at(i), at(j));
-    i = j;
-  }
-}
-
-// "\p{N}" first: each number character alone, the GPT-2 regex on the text between them.
-void pretokenize_split_digits(std::string_view s, std::vector<std::pair<size_t, size_t>>* out) {
-  size_t start = 0;
-  auto flush = [&](size_t end) {
-    if (end <= start) return;
-    const size_t first = out->size();
-    pretokenize(s.substr(start, end - start), out);
-    for (size_t i = first; i < out->size(); ++i) {
-      (*out)[i].first += start;
-      (*out)[i].second += start;
-    }
-  };
-  for (size_t p = 0; p < s.size();) {
-    size_t len;
-    const uint32_t cp = decode_utf8(s, p, &len);
-    if (category(cp) == Cat::Number) {
-      flush(p);
-      out->emplace_back(p, p + len);
-      start = p + len;
-    }
-    p += len;
-  }
-  flush(s.size());
-}
-
 class BpeTokenizer final : public Tokenizer {
  public:
-  BpeTokenizer(BpeSpec spec, const std::string& name) : spec_(std::move(spec)) {
+  using Tokenizer::decode;
+  using Tokenizer::encode;
+
+  BpeTokenizer(BpeSpec spec, const std::string& name)
+      : spec_(std::move(spec)),
+        special_(
+            spec_.tokens,
+            spec_.types.empty() ? std::vector<int>(spec_.tokens.size(), kPieceNormal) : spec_.types,
+            spec_.rstrip_ids) {
     const int64_t n = static_cast<int64_t>(spec_.tokens.size());
     check(n > 0 && n < INT32_MAX, name, ": BPE vocabulary is empty or too large");
-    if (spec_.types.empty()) spec_.types.assign(spec_.tokens.size(), 1);
+    if (spec_.types.empty()) spec_.types.assign(spec_.tokens.size(), kPieceNormal);
     check(spec_.types.size() == spec_.tokens.size(), name, ": BPE has ", n, " tokens but ",
           spec_.types.size(), " token types");
+    if (!spec_.pre) spec_.pre = find_pretokenizer("gpt2");
     for (int64_t i = 0; i < n; ++i) ids_.emplace(spec_.tokens[i], static_cast<int>(i));
     for (int id : {spec_.bos_id, spec_.eos_id})
       check(id >= -1 && id < n, name, ": BPE special token id ", id, " out of range");
@@ -167,71 +76,53 @@ class BpeTokenizer final : public Tokenizer {
       auto it = ids_.find(byte_map().to_text[b]);
       byte_ids_[b] = it == ids_.end() ? -1 : it->second;
     }
-    for (int64_t i = 0; i < n; ++i)
-      if (spec_.types[i] == 4 && !spec_.tokens[i].empty())
-        user_defined_.push_back(static_cast<int>(i));
-    // Longest first, then by id (std::sort with a total order: stable_sort's temporary buffer
-    // uses nothrow new, which the allocation-counting test build does not replace).
-    std::sort(user_defined_.begin(), user_defined_.end(), [&](int a, int b) {
-      const size_t la = spec_.tokens[a].size(), lb = spec_.tokens[b].size();
-      return la != lb ? la > lb : a < b;
-    });
   }
 
-  std::vector<int> encode(std::string_view text, bool add_bos) const override {
+  std::vector<int> encode(std::string_view text, const EncodeOptions& o) const override {
     std::vector<int> out;
-    if (add_bos && spec_.bos_id >= 0) out.push_back(spec_.bos_id);
-    // Fragments: (begin, end, token) where token >= 0 is a user-defined token matched whole.
-    struct Frag {
-      size_t b, e;
-      int token;
-    };
-    std::vector<Frag> frags = {{0, text.size(), -1}};
-    for (int id : user_defined_) {
-      const std::string& t = spec_.tokens[id];
-      std::vector<Frag> next;
-      for (const Frag& f : frags) {
-        if (f.token >= 0) {
-          next.push_back(f);
-          continue;
-        }
-        size_t p = f.b;
-        for (;;) {
-          const size_t q = text.substr(0, f.e).find(t, p);
-          if (q == std::string_view::npos) break;
-          if (q > p) next.push_back({p, q, -1});
-          next.push_back({q, q + t.size(), id});
-          p = q + t.size();
-        }
-        if (p < f.e) next.push_back({p, f.e, -1});
-      }
-      frags.swap(next);
-    }
-    std::vector<std::pair<size_t, size_t>> words;
-    for (const Frag& f : frags) {
+    if (o.add_bos && spec_.bos_id >= 0) out.push_back(spec_.bos_id);
+    std::vector<TextFragment> frags;
+    special_.partition(text, o.parse_special, &frags);
+    std::vector<std::pair<size_t, size_t>> pieces;
+    std::string mapped;
+    for (const TextFragment& f : frags) {
       if (f.token >= 0) {
         out.push_back(f.token);
         continue;
       }
-      words.clear();
-      if (spec_.split_digits)
-        pretokenize_split_digits(text.substr(f.b, f.e - f.b), &words);
-      else
-        pretokenize(text.substr(f.b, f.e - f.b), &words);
-      for (const auto& w : words) encode_word(text.substr(f.b + w.first, w.second - w.first), &out);
+      const std::string_view frag = text.substr(f.begin, f.end - f.begin);
+      pieces.clear();
+      spec_.pre->split(frag, &pieces);
+      for (const auto& [b, e] : pieces) {
+        const std::string_view piece = frag.substr(b, e - b);
+        if (spec_.pre->ignore_merges()) {  // a piece that is a token is that token
+          mapped.clear();
+          for (unsigned char c : piece) mapped += byte_map().to_text[c];
+          if (auto it = ids_.find(mapped); it != ids_.end()) {
+            out.push_back(it->second);
+            continue;
+          }
+        }
+        encode_piece(piece, &out);
+      }
     }
+    if (o.add_eos && spec_.eos_id >= 0) out.push_back(spec_.eos_id);
     return out;
   }
 
-  std::string decode(int /*prev_id*/, int id) const override {
+  // As llama.cpp's token_to_piece: control and unknown tokens print only when asked, unused ones
+  // never; user-defined tokens are raw text; the others are byte-mapped text.
+  std::string decode(int /*prev_id*/, int id, bool special) const override {
     if (id < 0 || id >= vocab_size()) return "";
-    if (spec_.types[id] == 3) return "";  // control tokens print nothing
+    const int type = spec_.types[id];
     const std::string& t = spec_.tokens[id];
-    if (spec_.types[id] == 4) return t;  // user-defined tokens are raw text
+    if (type == kPieceControl || type == kPieceUnknown) return special ? t : "";
+    if (type == kPieceUnused) return "";
+    if (type == kPieceUserDefined) return t;
     std::string out;
     for (size_t p = 0; p < t.size();) {
       size_t len;
-      const uint32_t cp = decode_utf8(t, p, &len);
+      const uint32_t cp = utf8::decode(t, p, &len);
       auto it = byte_map().to_byte.find(cp);
       if (it != byte_map().to_byte.end())
         out.push_back(static_cast<char>(it->second));
@@ -245,6 +136,7 @@ class BpeTokenizer final : public Tokenizer {
   int bos_id() const override { return spec_.bos_id; }
   bool adds_bos() const override { return spec_.add_bos && spec_.bos_id >= 0; }
   int eos_id() const override { return spec_.eos_id; }
+  bool adds_eos() const override { return spec_.add_eos && spec_.eos_id >= 0; }
 
  private:
   static uint64_t key(int l, int r) {
@@ -253,12 +145,12 @@ class BpeTokenizer final : public Tokenizer {
 
   // Merges lowest rank first (leftmost on ties) over a linked list of symbols with a heap of
   // candidate pairs; entries made stale by an earlier merge are skipped when popped.
-  void encode_word(std::string_view word, std::vector<int>* out) const {
+  void encode_piece(std::string_view piece, std::vector<int>* out) const {
     struct Sym {
       int id, prev, next;
     };
     std::vector<Sym> sy;
-    for (unsigned char b : word) {
+    for (unsigned char b : piece) {
       const int i = static_cast<int>(sy.size());
       sy.push_back({byte_ids_[b], i - 1, i + 1});
     }
@@ -296,10 +188,10 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   BpeSpec spec_;
+  SpecialTokens special_;
   std::unordered_map<std::string, int> ids_;
   std::unordered_map<uint64_t, std::pair<int, int>> merges_;  // (left, right) -> (rank, merged)
   int byte_ids_[256];
-  std::vector<int> user_defined_;  // longest first
 };
 
 std::string read_file(const std::string& path) {

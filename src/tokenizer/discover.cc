@@ -25,6 +25,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+bool is_tokenizer_json(const std::string& p) {
+  return p == "tokenizer.json" || ends_with(p, "/tokenizer.json");
+}
+
 }  // namespace
 
 std::string find_tokenizer_for_model(const std::string& model_path) {
@@ -49,13 +53,17 @@ std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& tokenizer
                                                     const ModelFile& model) {
   const std::string path =
       tokenizer_path.empty() ? find_tokenizer_for_model(model.path) : tokenizer_path;
-  auto tok = ends_with(path, "/tokenizer.json")
+  auto tok = is_tokenizer_json(path)
                  ? load_hf_tokenizer_json(path)
                  : load_tokenizer(path, static_cast<int>(model.config.vocab_size));
   if (tok->vocab_size() > model.config.vocab_size)
     fail(path, ": tokenizer has ", tok->vocab_size(), " tokens but the model's vocabulary is ",
          model.config.vocab_size);
   return tok;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path) {
+  return is_tokenizer_json(path) ? load_hf_tokenizer_json(path) : load_tokenizer(path, 0);
 }
 
 }  // namespace lc

@@ -23,4 +23,9 @@ std::string find_tokenizer_for_model(const std::string& model_path);
 std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& tokenizer_path,
                                                     const ModelFile& model);
 
+// A tokenizer file on its own (no model): a path named tokenizer.json as a Hugging Face
+// tokenizer.json, anything else by content (llama2.c .bin read to its end, SentencePiece .model,
+// GGUF, vocabulary-only GGUF files included).
+std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path);
+
 }  // namespace lc

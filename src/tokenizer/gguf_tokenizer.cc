@@ -1,11 +1,13 @@
 #include "tokenizer/gguf_tokenizer.h"
 
+#include <cctype>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
 #include "formats/gguf_writer.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/pretokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
 namespace lc {
@@ -19,6 +21,56 @@ const std::vector<std::string>& string_array(const GgufFile& g, const std::strin
     fail(g.path, ": GGUF key '", key, "' has type ", gguf_value_type_name(v->type),
          ", expected an array of strings");
   return v->strs;
+}
+
+// Texts llama.cpp always treats as control tokens (end-of-generation markers), whatever type the
+// file gives them (llama_vocab::impl::load, "control-looking token").
+bool is_end_of_generation_text(const std::string& t) {
+  static const char* const kTexts[] = {
+      "<|eot_id|>",
+      "<|im_end|>",
+      "<|end|>",
+      "<|return|>",
+      "<|call|>",
+      "<|flush|>",
+      "<|calls|>",
+      "<end_of_turn>",
+      "<|endoftext|>",
+      "</s>",
+      "<|eom_id|>",
+      "<EOT>",
+      "_<EOT>",
+      "[EOT]",
+      "[EOS]",
+      "<|end_of_text|>",
+      "<end_of_utterance>",
+      "<eos>",
+      "<turn|>",
+      "<|tool_response>",
+      "<｜end▁of▁sentence｜>",  // DeepSeek
+      "[e~[",
+  };
+  for (const char* k : kTexts)
+    if (t == k) return true;
+  return false;
+}
+
+// llama.cpp gives Phi-3's special tokens (recognised by general.name) the RSTRIP attribute, as
+// its tokenizer_config.json does: white space after them is dropped when they are cut out of
+// text. Not <unk>, <s>, <|endoftext|>.
+std::vector<int> rstrip_ids(const GgufFile& g, const std::vector<std::string>& tokens,
+                            const std::vector<int>& types) {
+  std::string name = g.get_string("general.name", "");
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<int> ids;
+  if (name.find("phi-3") == std::string::npos && name.find("phi3") == std::string::npos) return ids;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const bool special = types[i] == kPieceControl || types[i] == kPieceUserDefined ||
+                         types[i] == kPieceUnknown || tokens[i] == "</s>";
+    if (special && tokens[i] != "<unk>" && tokens[i] != "<s>" && tokens[i] != "<|endoftext|>")
+      ids.push_back(static_cast<int>(i));
+  }
+  return ids;
 }
 
 int optional_id(const GgufFile& g, const std::string& key, int64_t n, int def) {
@@ -47,6 +99,8 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
       types[i] = static_cast<int>(tt->ints[i]);
     }
   }
+  for (int64_t i = 0; i < n; ++i)
+    if (types[i] != kPieceControl && is_end_of_generation_text(tokens[i])) types[i] = kPieceControl;
   if (model == "llama") {
     const GgufValue* sc = g.find("tokenizer.ggml.scores");
     if (!sc || sc->type != kGgufArray || sc->floats.size() != tokens.size())
@@ -61,7 +115,10 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
     config.unk_id = optional_id(g, "tokenizer.ggml.unknown_token_id", n, 0);
     config.add_dummy_prefix = g.get_bool("tokenizer.ggml.add_space_prefix", true);
     config.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", true);
+    config.add_eos = g.get_bool("tokenizer.ggml.add_eos_token", false);
     config.remove_extra_whitespaces = false;  // llama.cpp's SPM tokenizer keeps spaces as given
+    config.split_user_defined = true;
+    config.rstrip_ids = rstrip_ids(g, tokens, types);
     return std::make_unique<SpmTokenizer>(std::move(pieces), config, g.path);
   }
   if (model == "gpt2") {
@@ -71,8 +128,16 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& g, int vocab_size
     spec.merges = string_array(g, "tokenizer.ggml.merges");
     spec.bos_id = optional_id(g, "tokenizer.ggml.bos_token_id", n, -1);
     spec.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", n, -1);
-    spec.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", true);
-    spec.split_digits = g.get_string("tokenizer.ggml.pre", "default") == "smollm";
+    // The pre-tokenizer the file names; llama.cpp falls back to "default" when it names none.
+    const std::string pre = g.get_string("tokenizer.ggml.pre", "default");
+    spec.pre = find_pretokenizer(pre);
+    if (!spec.pre)
+      fail(g.path, ": GGUF tokenizer.ggml.pre '", pre,
+           "' is not a supported pre-tokenizer (supported: ", supported_pretokenizer_names(), ")");
+    // Without the key, BPE vocabularies start with BOS only where llama.cpp's type says so.
+    spec.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", spec.pre->adds_bos());
+    spec.add_eos = g.get_bool("tokenizer.ggml.add_eos_token", false);
+    spec.rstrip_ids = rstrip_ids(g, tokens, types);
     return make_bpe_tokenizer(std::move(spec), g.path);
   }
   fail(g.path, ": GGUF tokenizer.ggml.model '", model,
@@ -116,6 +181,7 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const Tok
   };
   if (c.bos_id >= 0) kv.push_back({"tokenizer.ggml.bos_token_id", gguf_u32(c.bos_id)});
   kv.push_back({"tokenizer.ggml.add_bos_token", gguf_bool(c.add_bos)});
+  if (c.add_eos) kv.push_back({"tokenizer.ggml.add_eos_token", gguf_bool(true)});
   if (c.eos_id >= 0) kv.push_back({"tokenizer.ggml.eos_token_id", gguf_u32(c.eos_id)});
   if (c.unk_id >= 0) kv.push_back({"tokenizer.ggml.unknown_token_id", gguf_u32(c.unk_id)});
   return kv;

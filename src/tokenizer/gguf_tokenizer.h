@@ -1,6 +1,8 @@
 // The tokenizer embedded in a GGUF file (internal header; reached through load_tokenizer, which
 // detects GGUF by its magic): tokenizer.ggml.model "llama" -> SentencePiece-BPE from tokens /
-// scores / token_type, "gpt2" -> byte-level BPE from tokens / merges.
+// scores / token_type, "gpt2" -> byte-level BPE from tokens / merges / token_type with the
+// pre-tokenizer tokenizer.ggml.pre names (an unknown name is an error listing the known ones);
+// add_bos_token / add_eos_token as llama.cpp reads them.
 #pragma once
 #include <memory>
 #include <string>

@@ -12,30 +12,12 @@
 #include <utility>
 
 #include "core/error.h"
+#include "tokenizer/utf8.h"
 
 namespace lc {
 namespace {
 
 constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-
-// Bytes in the well-formed UTF-8 character starting at s[pos]; 1 for a byte that does not start
-// one (the byte then goes to byte fallback on its own).
-size_t utf8_char_len(std::string_view s, size_t pos) {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
-  const uint8_t lead = byte(pos);
-  if (lead < 0xC2 || lead > 0xF4) return 1;  // ASCII, a continuation byte, or never valid
-  const size_t n = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-  if (pos + n > s.size()) return 1;
-  for (size_t i = 1; i < n; ++i) {
-    if ((byte(pos + i) & 0xC0) != 0x80) return 1;
-  }
-  const uint8_t second = byte(pos + 1);  // reject overlong forms, surrogates, > U+10FFFF
-  if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) ||
-      (lead == 0xF0 && second < 0x90) || (lead == 0xF4 && second > 0x8F)) {
-    return 1;
-  }
-  return n;
-}
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -113,7 +95,7 @@ SpmTokenizer::SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config
       // Record each pair of consecutive characters, split exactly as encode() splits text.
       const std::string_view t = p.text;
       for (size_t pos = 0, prev_len = 0; pos < t.size();) {
-        const size_t len = utf8_char_len(t, pos);
+        const size_t len = utf8::char_len(t, pos);
         if (prev_len > 0) adjacent_pairs_.emplace(t.substr(pos - prev_len, prev_len + len));
         prev_len = len;
         pos += len;
@@ -131,9 +113,18 @@ SpmTokenizer::SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config
     }
   }
   if (trie_edges_.empty()) trie_piece_.clear();
+  std::vector<std::string> texts;
+  std::vector<int> types;
+  texts.reserve(n);
+  types.reserve(n);
+  for (const SpmPiece& p : pieces_) {
+    texts.push_back(p.text);
+    types.push_back(p.type);
+  }
+  special_ = SpecialTokens(texts, types, config_.rstrip_ids);
 }
 
-std::string SpmTokenizer::normalize(std::string_view text) const {
+std::string SpmTokenizer::normalize(std::string_view text, bool dummy_prefix) const {
   std::string collapsed;
   if (config_.remove_extra_whitespaces) {
     // SentencePiece normalizer: drop leading and trailing spaces, squeeze runs to one.
@@ -154,7 +145,7 @@ std::string SpmTokenizer::normalize(std::string_view text) const {
   if (text.empty()) return out;
   const std::string_view space = config_.escape_whitespaces ? kSpaceMarker : " ";
   out.reserve(text.size() + space.size());
-  if (config_.add_dummy_prefix) out += space;
+  if (dummy_prefix && config_.add_dummy_prefix) out += space;
   for (const char c : text) {
     if (c == ' ') {
       out += space;
@@ -252,10 +243,34 @@ void SpmTokenizer::encode_segment(std::string_view norm, std::vector<BpeSymbol>*
   }
 }
 
-std::vector<int> SpmTokenizer::encode(std::string_view text, bool add_bos) const {
+std::vector<int> SpmTokenizer::encode(std::string_view text, const EncodeOptions& o) const {
   std::vector<int> out;
-  if (add_bos && config_.bos_id >= 0) out.push_back(config_.bos_id);
-  const std::string norm_storage = normalize(text);
+  if (o.add_bos && config_.bos_id >= 0) out.push_back(config_.bos_id);
+  if (!o.parse_special && !config_.split_user_defined) {
+    encode_text(text, /*dummy_prefix=*/true, &out);
+  } else {
+    // llama.cpp: each stretch of text after a special token (or at the start) gets the dummy
+    // prefix.
+    std::vector<TextFragment> frags;
+    special_.partition(text, o.parse_special, &frags);
+    bool after_special = true;
+    for (const TextFragment& f : frags) {
+      if (f.token >= 0) {
+        out.push_back(f.token);
+      } else {
+        encode_text(text.substr(f.begin, f.end - f.begin), after_special, &out);
+      }
+      after_special = f.token >= 0;
+    }
+  }
+  if (o.add_eos && config_.eos_id >= 0) out.push_back(config_.eos_id);
+  return out;
+}
+
+void SpmTokenizer::encode_text(std::string_view text, bool dummy_prefix,
+                               std::vector<int>* out_ptr) const {
+  std::vector<int>& out = *out_ptr;
+  const std::string norm_storage = normalize(text, dummy_prefix);
   const std::string_view norm = norm_storage;
   out.reserve(out.size() + norm.size() / 3 + 1);
 
@@ -280,7 +295,7 @@ std::vector<int> SpmTokenizer::encode(std::string_view text, bool add_bos) const
     size_t len = trie_piece_.empty() ? 0 : match_user_defined(norm, pos, &id);
     const bool frozen = len > 0;
     if (!frozen) {
-      len = utf8_char_len(norm, pos);
+      len = utf8::char_len(norm, pos);
       const auto it = piece_ids_.find(norm.substr(pos, len));
       if (it != piece_ids_.end()) id = it->second;
     }
@@ -299,17 +314,17 @@ std::vector<int> SpmTokenizer::encode(std::string_view text, bool add_bos) const
     pos += len;
   }
   flush(norm.size());
-  return out;
 }
 
-std::string SpmTokenizer::decode(int prev_id, int id) const {
+std::string SpmTokenizer::decode(int prev_id, int id, bool special) const {
   if (id < 0 || static_cast<size_t>(id) >= pieces_.size()) return {};
   const SpmPiece& p = pieces_[static_cast<size_t>(id)];
   if (p.type == kPieceByte) {
     return std::string(1, static_cast<char>(parse_byte_piece(p.text)));
   }
-  if ((p.type == kPieceControl || p.type == kPieceUnknown) && config_.control_decodes_empty) {
-    return {};
+  if (p.type == kPieceControl || p.type == kPieceUnknown) {
+    if (special) return p.text;  // llama.cpp: the piece's text as stored
+    if (config_.control_decodes_empty) return {};
   }
   std::string s;
   if (config_.escape_whitespaces) {

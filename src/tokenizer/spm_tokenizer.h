@@ -9,18 +9,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "tokenizer/special_tokens.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lc {
-
-enum PieceType : int {
-  kPieceNormal = 1,
-  kPieceUnknown = 2,
-  kPieceControl = 3,
-  kPieceUserDefined = 4,
-  kPieceUnused = 5,
-  kPieceByte = 6,
-};
 
 struct SpmConfig {
   int bos_id = -1;  // -1: absent
@@ -32,6 +24,15 @@ struct SpmConfig {
   bool byte_fallback = true;              // characters without a piece -> <0xXX> pieces
   bool control_decodes_empty = true;      // control/unknown pieces decode to "" (else raw text)
   bool add_bos = true;                    // sequences start with BOS (Tokenizer::adds_bos)
+  bool add_eos = false;                   // sequences end with EOS (Tokenizer::adds_eos)
+  // true (GGUF, as llama.cpp): user-defined pieces cut the text before normalization like
+  // special tokens, and the text after one gets the dummy prefix again; false (SentencePiece):
+  // they are matched whole inside the normalized text. With parse_special the text is always cut
+  // at control, unknown and user-defined pieces the llama.cpp way.
+  bool split_user_defined = false;
+  // Special pieces that swallow the ASCII white space after them when the text is cut at special
+  // tokens (llama.cpp's RSTRIP attribute, set for Phi-3's vocabulary).
+  std::vector<int> rstrip_ids;
 };
 
 // The byte value of a "<0xXX>" piece (hex digits in either case), or -1 if the text is not one.
@@ -52,18 +53,24 @@ class SpmTokenizer final : public Tokenizer {
   // Validates pieces and ids; errors name `name` (the file or the caller).
   SpmTokenizer(std::vector<SpmPiece> pieces, const SpmConfig& config, const std::string& name);
 
-  std::vector<int> encode(std::string_view text, bool add_bos) const override;
-  std::string decode(int prev_id, int id) const override;
+  using Tokenizer::decode;
+  using Tokenizer::encode;
+  std::vector<int> encode(std::string_view text, const EncodeOptions& options) const override;
+  std::string decode(int prev_id, int id, bool special) const override;
   int vocab_size() const override { return static_cast<int>(pieces_.size()); }
   int bos_id() const override { return config_.bos_id; }
   bool adds_bos() const override { return config_.add_bos && config_.bos_id >= 0; }
   int eos_id() const override { return config_.eos_id; }
+  bool adds_eos() const override { return config_.add_eos && config_.eos_id >= 0; }
   const std::vector<SpmPiece>& pieces() const { return pieces_; }
   const SpmConfig& config() const { return config_; }
 
  private:
-  // Text after whitespace handling and the dummy prefix; what the BPE merges operate on.
-  std::string normalize(std::string_view text) const;
+  // Text after whitespace handling and the dummy prefix (when `dummy_prefix` and the
+  // configuration has one); what the BPE merges operate on.
+  std::string normalize(std::string_view text, bool dummy_prefix) const;
+  // Appends the ids of one stretch of text (no special tokens cut out of it).
+  void encode_text(std::string_view text, bool dummy_prefix, std::vector<int>* out) const;
   // Length of the user-defined piece starting at s[pos] (longest match), 0 if none; *id set.
   size_t match_user_defined(std::string_view s, size_t pos, int* id) const;
   // Appends the ids for a symbol that has no piece: byte pieces, or unk.
@@ -88,6 +95,7 @@ class SpmTokenizer final : public Tokenizer {
   // Edge key: node * 256 + byte -> child node; node_piece_[node] = piece id or -1.
   std::unordered_map<uint64_t, int32_t> trie_edges_;
   std::vector<int32_t> trie_piece_;
+  SpecialTokens special_;  // control, unknown and user-defined pieces for cutting text
 };
 
 }  // namespace lc

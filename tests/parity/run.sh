@@ -7,8 +7,11 @@
 # type in llama.cpp vs longctx (tests/parity/greedy_parity.py), and the real SmolLM2 Q4_1 file
 # and llama.cpp-written files of every type vs llama.cpp through llama-cpp-python
 # (tests/parity/smollm2_parity.py, llamacpp_files_parity.py), the chat-template fixture
-# against jinja2 (tests/parity/chat_template_parity.py --check); Gemma 3 vs transformers'
-# Gemma3ForCausalLM (gemma3_parity.py) and the real Gemma 3 270M Q4_K_M file vs llama.cpp
+# against jinja2 (tests/parity/chat_template_parity.py --check), the tokenizers of
+# llama.cpp's vocabulary files and SmolLM2 vs llama.cpp's over every corpus
+# (tests/parity/tokenizer_parity.py; the files are fetched into LONGCTX_VOCAB_DIR, default
+# ../vocab, by scripts/fetch_vocab.sh); Gemma 3 vs transformers' Gemma3ForCausalLM
+# (gemma3_parity.py) and the real Gemma 3 270M Q4_K_M file vs llama.cpp
 # (gemma3_llamacpp_parity.py). Installs its Python dependencies idempotently, llama-cpp-python
 # included. Gemma 3 needs transformers >= 4.50, i.e. torch 2, which Debian's python3-torch 1.13
 # is not: a venv OUTSIDE the repository (PARITY_VENV, default ../venv-gemma beside it) holds
@@ -51,6 +54,10 @@ if ! "$PY" -c "import jinja2" 2>/dev/null; then
   "$PY" -m pip install -q --break-system-packages jinja2
 fi
 
+export LONGCTX_VOCAB_DIR=${LONGCTX_VOCAB_DIR:-$(cd "$HERE/../.." && pwd)/../vocab}
+"$HERE/../../scripts/fetch_vocab.sh" "$LONGCTX_VOCAB_DIR" ||
+  echo "parity: could not fetch llama.cpp's vocabulary files (offline?); checking those present"
+
 # transformers >= 4.50 for Gemma 3, in its own venv (created once; reused while it imports).
 REPO=$(cd "$HERE/../.." && pwd)
 VENV=${PARITY_VENV:-$(dirname "$REPO")/venv-gemma}
@@ -81,5 +88,9 @@ status=0
 # Chat templates: jinja2 (as transformers configures it) still renders the committed fixture
 # that tests/chat_template_parity_test.cc holds longctx to.
 "$PY" "$HERE/chat_template_parity.py" --check --assets "$ASSETS" || status=1
+# Whole corpora by default (about 12 minutes on 2 busy cores); TOKENIZER_PARITY_MAX_BYTES=N cuts
+# each to its first N bytes.
+"$PY" "$HERE/tokenizer_parity.py" "$LONGCTX" "$ASSETS" "$WORK" \
+  ${TOKENIZER_PARITY_MAX_BYTES:+--max-bytes "$TOKENIZER_PARITY_MAX_BYTES"} || status=1
 echo "parity: $([ $status = 0 ] && echo 'ALL PASS' || echo 'FAILED')"
 exit $status
