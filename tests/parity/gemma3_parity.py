@@ -28,13 +28,13 @@ outside the repository. usage: gemma3_parity.py LONGCTX WORKDIR
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
+from paritylib import compare, longctx_logits, sh
 import torch
 import transformers
 from transformers import Gemma3ForCausalLM, Gemma3TextConfig
@@ -58,33 +58,9 @@ CASES = {
 }
 
 
-def sh(*args):
-    r = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"command failed ({r.returncode}): {' '.join(map(str, args))}\n{r.stdout}{r.stderr}")
-    return r
-
-
-def longctx_logits(exe, model, ids, out):
-    sh(exe, "logits", "-m", model, "--tokens", ",".join(map(str, ids)), "--out", out, "-t", "2")
-    return np.fromfile(out, dtype=np.float32).reshape(len(ids), -1)
-
-
 def hf_logits(model, ids):
     with torch.no_grad():
         return model(torch.tensor([ids]), use_cache=False).logits[0].float().numpy()
-
-
-def compare(name, got, ref):
-    max_diff = float(np.abs(got - ref).max())
-    rel = max_diff / float(np.abs(ref).max())
-    agree = int((got.argmax(1) == ref.argmax(1)).sum())
-    top2 = np.sort(ref, axis=1)[:, -2:]
-    near = int(((top2[:, 1] - top2[:, 0]) <= 2 * max_diff).sum())
-    ok = rel <= REL_TOL and agree + near >= len(ref)
-    print(f"  {name:<36} {len(ref)} tokens: max|diff| {max_diff:.3e}, rel {rel:.2e} "
-          f"(tol {REL_TOL:.0e}), argmax {agree}/{len(ref)} -> {'PASS' if ok else 'FAIL'}")
-    return ok, max_diff
 
 
 def old_format(cfg_path, extra):
@@ -134,16 +110,16 @@ def main():
               f"query_pre_attn_scalar {BASE['query_pre_attn_scalar']}, head_dim {BASE['head_dim']}")
         ref = hf_logits(model, ids)
         got = longctx_logits(exe, hf_dir, ids, os.path.join(work, f"g3_{name}_hf.f32"))
-        o1, d1 = compare(f"{name} (HF dir)", got, ref)
+        o1, d1 = compare(f"{name} (HF dir)", got, ref, REL_TOL, 36)
         gguf = os.path.join(work, f"gemma3_{name}.gguf")
         sh(exe, "convert", hf_dir, gguf, "--to", "gguf")
         got_g = longctx_logits(exe, gguf, ids, os.path.join(work, f"g3_{name}_gguf.f32"))
-        o2, _ = compare(f"{name} (GGUF)", got_g, ref)
+        o2, _ = compare(f"{name} (GGUF)", got_g, ref, REL_TOL, 36)
         back = os.path.join(work, f"gemma3_{name}_back")
         shutil.rmtree(back, ignore_errors=True)
         sh(exe, "convert", gguf, back, "--to", "hf")
         back_ref = hf_logits(Gemma3ForCausalLM.from_pretrained(back).eval(), ids)
-        o3, _ = compare(f"{name} (GGUF->HF, transformers)", back_ref, ref)
+        o3, _ = compare(f"{name} (GGUF->HF, transformers)", back_ref, ref, REL_TOL, 36)
         # Controls: the same weights with one Gemma 3 feature ignored must not match.
         def local_base(cfg):
             if "rope_parameters" in cfg:

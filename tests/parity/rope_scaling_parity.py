@@ -14,13 +14,13 @@ usage: rope_scaling_parity.py LONGCTX WORKDIR
 """
 import json
 import os
-import subprocess
 import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
+from paritylib import compare, longctx_logits, sh
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -41,30 +41,6 @@ CASES = {
 }
 
 
-def sh(*args):
-    r = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"command failed ({r.returncode}): {' '.join(map(str, args))}\n{r.stdout}{r.stderr}")
-    return r
-
-
-def longctx_logits(exe, model, ids, out):
-    sh(exe, "logits", "-m", model, "--tokens", ",".join(map(str, ids)), "--out", out, "-t", "2")
-    return np.fromfile(out, dtype=np.float32).reshape(len(ids), -1)
-
-
-def compare(name, got, ref):
-    max_diff = float(np.abs(got - ref).max())
-    rel = max_diff / float(np.abs(ref).max())
-    agree = int((got.argmax(1) == ref.argmax(1)).sum())
-    top2 = np.sort(ref, axis=1)[:, -2:]
-    near = int(((top2[:, 1] - top2[:, 0]) <= 2 * max_diff).sum())
-    ok = rel <= REL_TOL and agree + near >= len(ref)
-    print(f"  {name:<18} {len(ref)} tokens: max|diff| {max_diff:.3e}, rel {rel:.2e} "
-          f"(tol {REL_TOL:.0e}), argmax {agree}/{len(ref)} -> {'PASS' if ok else 'FAIL'}")
-    return ok, max_diff
-
-
 def main():
     exe, work = sys.argv[1:3]
     os.makedirs(work, exist_ok=True)
@@ -82,11 +58,11 @@ def main():
         with torch.no_grad():
             ref = model(torch.tensor([ids]), use_cache=False).logits[0].float().numpy()
         got = longctx_logits(exe, hf_dir, ids, os.path.join(work, f"rope_{name}_hf.f32"))
-        o1, d1 = compare(f"{name} (HF dir)", got, ref)
+        o1, d1 = compare(f"{name} (HF dir)", got, ref, REL_TOL, 18)
         gguf = os.path.join(work, f"rope_{name}.gguf")
         sh(exe, "convert", hf_dir, gguf, "--to", "gguf")
         got_g = longctx_logits(exe, gguf, ids, os.path.join(work, f"rope_{name}_gguf.f32"))
-        o2, _ = compare(f"{name} (GGUF)", got_g, ref)
+        o2, _ = compare(f"{name} (GGUF)", got_g, ref, REL_TOL, 18)
         # Control: the same weights without the scaling must NOT match (the test can fail).
         cfg = json.load(open(os.path.join(hf_dir, "config.json")))
         cfg.pop("rope_scaling")
