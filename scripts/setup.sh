@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(build-essential cmake git googletest libgtest-dev libbenchmark-dev clang
           libclang-rt-14-dev clang-format python3 zlib1g-dev nlohmann-json3-dev libssl-dev libcli11-dev
-          libpcre2-dev pkg-config)
+          libpcre2-dev pkg-config libcpp-httplib-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,4 +13,5 @@ int cmd_ppl(int argc, char** argv);
 int cmd_passkey(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_recall(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 }  // namespace lc::cli

@@ -25,7 +25,8 @@ void usage() {
       "  ppl          per-position NLL / perplexity of long documents or a long stream\n"
       "  passkey      passkey retrieval accuracy and key NLL versus prompt length\n"
       "  train        train a small Llama-style or BASED-style model on the CPU\n"
-      "  recall       MQAR recall-vs-state sweep: train 2-layer models, accuracy vs state size\n",
+      "  recall       MQAR recall-vs-state sweep: train 2-layer models, accuracy vs state size\n"
+      "  serve        an OpenAI-compatible HTTP server with continuous batching\n",
       stderr);
 }
 }  // namespace
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     if (cmd == "passkey") return lc::cli::cmd_passkey(argc, argv);
     if (cmd == "train") return lc::cli::cmd_train(argc, argv);
     if (cmd == "recall") return lc::cli::cmd_recall(argc, argv);
+    if (cmd == "serve") return lc::cli::cmd_serve(argc, argv);
     std::fprintf(stderr, "longctx: unknown command '%s'\n", cmd.c_str());
     usage();
     return 2;

@@ -16,6 +16,28 @@ const char* const kEndOfTurn[] = {"<|im_end|>", "<|eot_id|>",    "<end_of_turn>"
 
 }  // namespace
 
+std::vector<int> chat_stop_ids(const Tokenizer& tok) {
+  std::vector<int> ids;
+  if (tok.eos_id() >= 0) ids.push_back(tok.eos_id());
+  EncodeOptions special, plain;
+  special.parse_special = true;
+  for (const char* m : kEndOfTurn) {
+    const std::vector<int> s = tok.encode(m, special);
+    if (s.size() == 1 && tok.encode(m, plain).size() > 1 &&
+        std::find(ids.begin(), ids.end(), s[0]) == ids.end())
+      ids.push_back(s[0]);
+  }
+  return ids;
+}
+
+std::vector<int> encode_chat_prompt(const Tokenizer& tok, const std::string& text,
+                                    const std::string& bos_token) {
+  EncodeOptions o;
+  o.parse_special = true;
+  o.add_bos = tok.adds_bos() && !(bos_token.size() && text.rfind(bos_token, 0) == 0);
+  return tok.encode(text, o);
+}
+
 ChatSession::ChatSession(Session& session, const Tokenizer& tok, const ChatTemplateSource& tmpl,
                          const ChatOptions& opt)
     : session_(session),
@@ -25,15 +47,7 @@ ChatSession::ChatSession(Session& session, const Tokenizer& tok, const ChatTempl
       opt_(opt) {
   render_.bos_token = tmpl.bos_token;
   render_.eos_token = tmpl.eos_token;
-  if (tok.eos_id() >= 0) stop_ids_.push_back(tok.eos_id());
-  EncodeOptions special, plain;
-  special.parse_special = true;
-  for (const char* m : kEndOfTurn) {
-    const std::vector<int> s = tok.encode(m, special);
-    if (s.size() == 1 && tok.encode(m, plain).size() > 1 &&
-        std::find(stop_ids_.begin(), stop_ids_.end(), s[0]) == stop_ids_.end())
-      stop_ids_.push_back(s[0]);
-  }
+  stop_ids_ = chat_stop_ids(tok);
   reset();
 }
 
@@ -53,10 +67,9 @@ bool ChatSession::is_stop(int id) const {
 // are those tokens. BOS is added only at the start, where the file asks for it and the template
 // did not print it already.
 std::vector<int> ChatSession::encode_new(const std::string& text, bool first) const {
+  if (first) return encode_chat_prompt(tok_, text, render_.bos_token);
   EncodeOptions o;
   o.parse_special = true;
-  o.add_bos = first && tok_.adds_bos() &&
-              !(render_.bos_token.size() && text.rfind(render_.bos_token, 0) == 0);
   return tok_.encode(text, o);
 }
 

@@ -34,6 +34,14 @@ struct ChatTurn {
   bool refed = false;  // the template re-rendered earlier text: the conversation was fed again
 };
 
+// Token ids that end a reply: EOS and the end-of-turn markers of the common template families
+// (ChatML, Llama 3, Gemma, Phi-3, GPT-2 style) that the vocabulary has as single special tokens.
+std::vector<int> chat_stop_ids(const Tokenizer& tok);
+// A rendered chat prompt as token ids: special-token texts are those tokens; BOS is prepended
+// when the file asks for it and the text does not already start with bos_token.
+std::vector<int> encode_chat_prompt(const Tokenizer& tok, const std::string& text,
+                                    const std::string& bos_token);
+
 class ChatSession {
  public:
   // Fails (one line) when the template does not parse.
