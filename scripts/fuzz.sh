@@ -151,6 +151,12 @@ if os.path.exists(fixture):
     for i, s in enumerate(sources):
         open(os.path.join(out, "t%03d.jinja" % i), "w", encoding="utf-8").write(s)
 PY
+# Server request seeds: OpenAI bodies of both endpoints with every field.
+seed_req="$BUILD/fuzz/seeds-server_request_fuzz"
+mkdir -p "$seed_req"
+printf '%s' '{"model":"m","prompt":"Hello","max_tokens":16,"temperature":0.7,"top_p":0.9,"top_k":40,"seed":1,"stop":["\n","END"],"stream":true,"stream_options":{"include_usage":true},"attention":"lambda:G=4"}' >"$seed_req/completion.json"
+printf '%s' '{"prompt":[[1,2,3],[4,5]],"max_tokens":0,"echo":true,"logprobs":5,"n":1}' >"$seed_req/ids.json"
+printf '%s' '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Hi"}]}],"logprobs":true,"top_logprobs":2,"max_completion_tokens":8,"timeout":3}' >"$seed_req/chat.json"
 for target in "$BUILD"/fuzz/*_fuzz; do
   [ -f "$target" ] && [ -x "$target" ] || continue
   name=$(basename "$target")

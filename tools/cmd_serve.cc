@@ -38,6 +38,7 @@ const char* kHelp =
     "  --max-prompt-tokens N  most prompt tokens (default: the policy's context; unbounded\n"
     "                  policies: 1048576)\n"
     "  --max-body B    largest request body in bytes (default 4194304)\n"
+    "  --read-timeout S  drop a client that sends nothing for S seconds mid-request (10)\n"
     "  --prefill-budget N  prompt tokens per scheduler step (default: --block)\n"
     "  --block N       prompt tokens per forward of one sequence (default 64)\n"
     "  --no-reuse      always prefill the whole prompt (no conversation cache reuse)\n";
@@ -61,7 +62,8 @@ int cmd_serve(int argc, char** argv) {
                                     "--dtype",
                                     "--block",
                                     "--prefill-budget",
-                                    "--max-prompt-tokens"};
+                                    "--max-prompt-tokens",
+                                    "--read-timeout"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("serve", flags, {"--help", "--no-reuse"});
   a.parse(argc, argv, 2);
@@ -88,6 +90,7 @@ int cmd_serve(int argc, char** argv) {
   ho.limits.max_tokens = a.integer("--max-tokens", 4096, 1, 1 << 24);
   ho.limits.default_max_tokens = std::min<int64_t>(256, ho.limits.max_tokens);
   ho.jobs.timeout_seconds = a.number("--timeout", 600, 0.001, 1e7);
+  ho.read_timeout_seconds = a.number("--read-timeout", 10, 0.001, 3600);
   ho.jobs.max_prompt_tokens = a.integer("--max-prompt-tokens", 1 << 20, 1, 1ll << 40);
 
   auto file = load_model(a);
