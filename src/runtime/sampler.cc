@@ -35,10 +35,20 @@ int Sampler::sample(const float* logits, int64_t n) {
     for (int64_t i = 0; i < m; ++i) sum += cand_[i].first;
   }
   if (opt_.top_p < 1.0f) {
-    if (m == n) std::sort(cand_.begin(), cand_.begin() + m, by_prob);
-    double target = opt_.top_p * sum, acc = 0.0;
-    int64_t keep = 0;
-    while (keep < m) {
+    // The smallest best-first prefix whose mass reaches top_p. Sorting the whole vocabulary
+    // costs milliseconds per token; the prefix is usually a few dozen tokens, so sort a growing
+    // best-first prefix (partial_sort yields exactly the full sort's first k entries: the order
+    // is total) until its mass reaches the target.
+    const double target = opt_.top_p * sum;
+    double acc = 0.0;
+    int64_t keep = 0, sorted = m == n ? 0 : m;  // top-k already sorted its m
+    while (true) {
+      if (keep == sorted && sorted < m) {
+        const int64_t k = std::min(m, std::max<int64_t>(64, sorted * 8));
+        std::partial_sort(cand_.begin() + sorted, cand_.begin() + k, cand_.begin() + m, by_prob);
+        sorted = k;
+      }
+      if (keep == m) break;
       acc += cand_[keep++].first;
       if (acc >= target) break;
     }

@@ -65,6 +65,10 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tok, const SchedulerOp
       AlignedBuffer<float>(static_cast<size_t>(std::max(opt.slots, block) * model.vocab_size()));
   tokens_.reserve(static_cast<size_t>(scratch_rows_));
   blocks_.reserve(static_cast<size_t>(opt.slots));
+  order_.reserve(static_cast<size_t>(opt.slots));
+  plan_.reserve(static_cast<size_t>(opt.slots));
+  done_.reserve(static_cast<size_t>(opt.slots));
+  group_.reserve(static_cast<size_t>(opt.slots));
   top_.resize(static_cast<size_t>(vocab_));
   stats_.slots = opt.slots;
   stats_.state_bytes_per_slot = default_state_bytes_;
@@ -197,17 +201,23 @@ void Scheduler::admit_one(const std::shared_ptr<Job>& job) {
   const JobParams& p = job->params;
   const int64_t P = static_cast<int64_t>(p.prompt.size());
   const std::string key = p.attn ? p.attn->label() : opt_.session.attn.label();
-  // Prefix hashes of the prompt, to find a slot whose cache holds its beginning.
-  std::vector<uint64_t> prefix(static_cast<size_t>(P) + 1, 0);
-  for (int64_t i = 0; i < P; ++i) prefix[i + 1] = extend_hash(prefix[i], p.prompt[i]);
-  int64_t best = -1, best_len = 0;
-  for (int64_t i = 0; i < slots(); ++i) {
-    const Slot& s = slots_[i];
-    if (s.job || !opt_.reuse || p.echo || s.key != key) continue;
-    if (s.hist_len > best_len && s.hist_len < P && prefix[s.hist_len] == s.hist_hash) {
-      best = i;
-      best_len = s.hist_len;
+  // A free slot whose cache holds the beginning of the prompt: the prompt's running hash is
+  // compared with each candidate's at that candidate's length (O(prompt), no allocation).
+  int64_t best = -1, best_len = 0, longest = 0;
+  for (const Slot& s : slots_)
+    if (!s.job && opt_.reuse && !p.echo && s.key == key && s.hist_len > 0 && s.hist_len < P)
+      longest = std::max(longest, s.hist_len);
+  uint64_t h = 0;
+  for (int64_t len = 0; len <= longest; ++len) {
+    for (int64_t i = 0; i < slots(); ++i) {
+      const Slot& s = slots_[i];
+      if (!s.job && opt_.reuse && !p.echo && s.key == key && s.hist_len == len && len > best_len &&
+          s.hist_hash == h) {
+        best = i;
+        best_len = len;
+      }
     }
+    if (len < longest) h = extend_hash(h, p.prompt[len]);
   }
   if (best < 0)  // the least recently used free slot: the others keep their caches longer
     for (int64_t i = 0; i < slots(); ++i)
@@ -318,14 +328,16 @@ bool Scheduler::step() {
     gen_before = stats_.generated_tokens;
   }
   // Prefill chunks for this step: oldest admission first, within the budget (at least one).
-  std::vector<int64_t> order;
+  std::vector<int64_t>& order = order_;
+  order.clear();
   for (int64_t i = 0; i < slots(); ++i)
     if (slots_[i].job) order.push_back(i);
   if (order.empty()) return false;
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
     return slots_[a].admitted_order < slots_[b].admitted_order;
   });
-  std::vector<Row> plan;
+  std::vector<Row>& plan = plan_;
+  plan.clear();
   int64_t budget = opt_.prefill_budget;
   bool any_prefill = false;
   for (int64_t i : order) {
@@ -343,11 +355,13 @@ bool Scheduler::step() {
   }
   // One forward per attention policy; a prompt whose tokens are scored (echo) runs alone with
   // every row's logits.
-  std::vector<char> done(plan.size(), 0);
+  std::vector<char>& done = done_;
+  done.assign(plan.size(), 0);
   for (size_t a = 0; a < plan.size(); ++a) {
     if (done[a]) continue;
     const Slot& sa = slots_[plan[a].slot];
-    std::vector<Row> group;
+    std::vector<Row>& group = group_;
+    group.clear();
     if (plan[a].prefill && sa.job->params.echo) {
       group.push_back(plan[a]);
       done[a] = 1;

@@ -136,6 +136,9 @@ class Scheduler {
   AlignedBuffer<float> logits_;  // [max(slots, block_tokens), vocab]
   std::vector<int> tokens_;      // a forward's token rows
   std::vector<SeqBlock> blocks_;
+  std::vector<int64_t> order_;  // a step's plan (reserved for every slot at start-up)
+  std::vector<Row> plan_, group_;
+  std::vector<char> done_;
   std::vector<std::pair<float, int>> top_;  // [vocab] top-k selection
   uint64_t admissions_ = 0;
 
