@@ -51,6 +51,11 @@ struct JobOutput {
   std::string text;                  // released text (stop strings removed), grows
   std::vector<TokenLogprob> prompt;  // echo: every prompt token, filled when the prompt is done
   std::vector<TokenLogprob> tokens;  // generated tokens, grows (text and, if asked, logprobs)
+  // The control token (EOS, BOS, end of turn) that ended the generation, scored when logprobs
+  // were asked; in neither `text` nor `tokens` (nor usage). /v1/completions lists it last in
+  // its logprobs, as OpenAI lists "<|endoftext|>": echo + max_tokens 1 then always has one
+  // entry after the prompt, which lm-evaluation-harness drops as the generated one.
+  std::optional<TokenLogprob> stop_token;
   bool prompt_done = false;
   bool finished = false;
   Finish finish = Finish::None;

@@ -217,6 +217,7 @@ std::string response_json(const ApiRequest& r, const ServedModel& m, const Respo
       }
       text += o.text;
       append_completion_logprobs(lp, o.tokens, 0, o.tokens.size(), &offset);
+      if (o.stop_token) append_completion_logprobs(lp, {*o.stop_token}, 0, 1, &offset);
       c["text"] = text;
       c["logprobs"] = r.logprobs >= 0 ? lp : json(nullptr);
     }
@@ -250,6 +251,7 @@ std::string stream_event(const ApiRequest& r, const ServedModel& m, const Respon
     size_t offset = *sent_text;
     json lp = empty_completion_logprobs();
     append_completion_logprobs(lp, out.tokens, *sent_tokens, nk, &offset);
+    if (final && out.stop_token) append_completion_logprobs(lp, {*out.stop_token}, 0, 1, &offset);
     c["logprobs"] = r.logprobs >= 0 ? lp : json(nullptr);
   }
   *sent_text = nt;

@@ -493,9 +493,12 @@ void Scheduler::sample_and_emit(Slot& s, const float* logits) {
   const bool stop = id == tok_.eos_id() || id == tok_.bos_id() ||
                     std::find(p.stop_ids.begin(), p.stop_ids.end(), id) != p.stop_ids.end();
   if (stop) {
+    std::optional<TokenLogprob> scored;
+    if (p.logprobs >= 0) scored = score(logits, id, s.prev, p.logprobs);
     {
       std::lock_guard<std::mutex> lk(job.channel->mu);
       if (s.generated == 0) job.out.first_token_seconds = now_seconds() - job.submitted_at;
+      job.out.stop_token = std::move(scored);
     }
     finish(s, Finish::Stop);
     return;

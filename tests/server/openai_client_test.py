@@ -121,6 +121,22 @@ top = e.choices[0].logprobs.top_logprobs
 c.check("top_logprobs present and best-first", all(
     t is None or max(t.values()) >= l - 1e-5 for t, l in zip(top[1:], lp[1:])))
 
+# A generation that EOS ends still lists that token last in the logprobs (as OpenAI lists
+# "<|endoftext|>"), though not in the text or usage: lm-evaluation-harness scores a continuation
+# with echo + max_tokens 1 and drops the last entry as the generated token.
+turn = "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\nHi! How can I help you today?"
+ids = [int(x) for x in subprocess.run([BIN, "tokenize", "-m", MODEL, "--no-bos", "--special", "-p",
+                                       turn], capture_output=True, text=True,
+                                      check=True).stdout.split(",")]
+e = client.completions.create(model=name, prompt=ids, max_tokens=1, echo=True, logprobs=1,
+                              temperature=0)
+ch = e.choices[0]
+c.check("EOS that ends a generation is listed last in logprobs, not in text",
+        ch.finish_reason == "stop" and len(ch.logprobs.tokens) == len(ids) + 1 and
+        ch.logprobs.tokens[-1] == "<|im_end|>" and ch.logprobs.token_logprobs[-1] < 0 and
+        ch.text.endswith("today?") and e.usage.completion_tokens == 0,
+        "%s %d ids, %r, %s" % (ch.finish_reason, len(ids), ch.logprobs.tokens[-3:], e.usage))
+
 # A per-request policy: lambda with a small window on a prompt longer than --ctx is accepted,
 # full attention refuses it with 400.
 long_prompt = doc * 3
