@@ -83,12 +83,13 @@ class Server:
             return -9
 
 
-def stream_request(port, body, model):
+def stream_request(port, body, model, extra=None):
     """One streaming completion; returns (text, ttft, [inter-token gaps], tokens, error)."""
     t0 = time.perf_counter()
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        conn.request("POST", "/v1/completions", body=json.dumps(dict(body, stream=True, model=model)),
+        conn.request("POST", "/v1/completions",
+                     body=json.dumps(dict(body, stream=True, model=model, **(extra or {}))),
                      headers={"Content-Type": "application/json"})
         r = conn.getresponse()
         if r.status != 200:
@@ -113,7 +114,7 @@ def stream_request(port, body, model):
     return text, ttft, gaps, len(times), None
 
 
-def run_level(port, model, clients, requests, max_tokens, offset):
+def run_level(port, model, clients, requests, max_tokens, offset, extra=None):
     results = [[] for _ in range(clients)]
 
     def client(c):
@@ -121,7 +122,7 @@ def run_level(port, model, clients, requests, max_tokens, offset):
             i = offset + c * requests + r
             body = {"prompt": prompt_for(i), "max_tokens": max_tokens, "temperature": 0.8,
                     "top_p": 0.95, "seed": 1000 + i}
-            results[c].append((i, body) + stream_request(port, body, model))
+            results[c].append((i, body) + stream_request(port, body, model, extra))
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
@@ -248,7 +249,10 @@ def main():
         out["llama_cpp"] = []
         offset = 0
         for c in levels:
-            flat, wall = run_level(srv.port, model, c, a.requests, a.max_tokens, offset)
+            # EOS and <|im_end|> banned so that its streams run to max_tokens like ours do
+            # (SmolLM2's ids 0 and 2; llama-cpp-python adds BOS to a completion prompt).
+            flat, wall = run_level(srv.port, model, c, a.requests, a.max_tokens, offset,
+                                   {"logit_bias": {"0": -100, "2": -100}})
             offset += c * a.requests
             s = summarize(flat, wall, c, None)
             out["llama_cpp"].append(s)

@@ -1,5 +1,6 @@
 // longctx serve: an OpenAI-compatible HTTP server (docs/server.md) with continuous batching over
 // --slots sequences, each bounded by the attention policy.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -113,6 +114,10 @@ int cmd_serve(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an error return, not a signal
 
+  // A conversation's requests grow every turn (the client re-sends the whole history): blocks of
+  // 32 KiB and more (its JSON, rendered text, token ids) are mapped and unmapped, so they go
+  // back to the system instead of fragmenting the heap as sizes keep growing.
+  mallopt(M_MMAP_THRESHOLD, 32 << 10);
   server::Scheduler sched(*model, *tok, so);
   server::HttpServer http(sched, served, ho);
   http.bind();

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <malloc.h>
 
 #include <chrono>
 #include <ctime>
@@ -125,6 +126,10 @@ void HttpServer::routes() {
   using httplib::Response;
   svr_->set_logger([this](const Request& req, const Response& res) {
     count(endpoint_label(req.path), res.status);
+    // A long conversation's request (the whole history, re-sent each turn) leaves its JSON,
+    // rendered text and token ids in this connection thread's malloc arena; give large ones
+    // back so that the resident set follows the (bounded) caches, not the largest request.
+    if (req.body.size() > (4u << 10)) malloc_trim(0);
   });
   svr_->set_pre_routing_handler([this](const Request& req, Response& res) {
     if (opt_.api_key.empty() || req.path == "/health")
