@@ -2,6 +2,8 @@
 // temperature, top-k by a full sort, top-p by a full sort and a cumulative sum, then one uniform
 // draw from the same generator. Over seeded random logits (flat and peaked, ties, vocabularies of
 // 1..50000) every combination of settings must pick exactly the reference's token.
+#include "runtime/sampler.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "runtime/sampler.h"
 
 namespace lc {
 namespace {
