@@ -352,6 +352,9 @@ TEST(ServerRequest, FieldsAreCheckedWithTheirNames) {
                 .second,
             "echo");
   EXPECT_EQ(status_param("{\"prompt\": \"\xff\"}", false).first, 400);  // invalid UTF-8
+  // A number beyond double (nlohmann's out_of_range, not a parse_error: found by the fuzzer).
+  EXPECT_EQ(status_param(R"({"prompt": "a", "max_tokens": 1e400})", false).first, 400);
+  EXPECT_EQ(status_param("4440071737338e6442603406", false).first, 400);
   const ApiRequest r = parse_request(
       R"({"prompt": ["a", "b"], "max_tokens": 3, "temperature": 0, "seed": 5, "stop": "x",
           "logprobs": 1, "echo": true, "attention": "lambda", "user": "ignored"})",

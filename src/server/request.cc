@@ -195,18 +195,36 @@ void refuse_unsupported(const json& j) {
 
 }  // namespace
 
+namespace {
+
+ApiRequest parse_fields(const nlohmann::json& j, bool chat, const RequestLimits& lim);
+
+}  // namespace
+
 ApiRequest parse_request(const std::string& body, bool chat, const RequestLimits& lim) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     std::string what = e.what();
+    const size_t at = what.find("] ");
     throw ApiError(400, "invalid_request_error",
-                   "the body is not valid JSON (" + what.substr(what.find(']') + 2) + ")");
+                   "the body is not valid JSON (" +
+                       (at == std::string::npos ? what : what.substr(at + 2)) + ")");
   }
   if (!j.is_object())
     throw ApiError(400, "invalid_request_error",
                    std::string("the body must be a JSON object, got ") + type_name(j));
+  try {
+    return parse_fields(j, chat, lim);
+  } catch (const json::exception& e) {  // a value the checks above let through by mistake
+    throw ApiError(400, "invalid_request_error", std::string("bad request: ") + e.what());
+  }
+}
+
+namespace {
+
+ApiRequest parse_fields(const nlohmann::json& j, bool chat, const RequestLimits& lim) {
   ApiRequest r;
   r.chat = chat;
   r.max_tokens = chat ? lim.default_max_tokens : 16;
@@ -274,5 +292,7 @@ ApiRequest parse_request(const std::string& body, bool chat, const RequestLimits
     r.timeout_seconds = get_number(*it, "timeout", 0.001, 1e6);
   return r;
 }
+
+}  // namespace
 
 }  // namespace lc::server

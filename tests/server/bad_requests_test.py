@@ -79,6 +79,7 @@ CASES = [
     ("max_tokens negative", "POST", "/v1/completions", {"prompt": "a", "max_tokens": -1}, AUTH, 400),
     ("max_tokens huge", "POST", "/v1/completions", {"prompt": "a", "max_tokens": 10**12}, AUTH, 400),
     ("max_tokens 1e308", "POST", "/v1/completions", b'{"prompt": "a", "max_tokens": 1e308}', AUTH, 400),
+    ("a number beyond double", "POST", "/v1/completions", b'{"prompt": "a", "seed": 1e400}', AUTH, 400),
     ("temperature negative", "POST", "/v1/completions", {"prompt": "a", "temperature": -1}, AUTH, 400),
     ("top_p zero", "POST", "/v1/completions", {"prompt": "a", "top_p": 0}, AUTH, 400),
     ("n = 3", "POST", "/v1/completions", {"prompt": "a", "n": 3}, AUTH, 400),
