@@ -259,8 +259,9 @@ void HttpServer::routes() {
               ev += stream_event(rj->req, model_, rj->rid, o, &rj->sent_text, &rj->sent_tokens,
                                  false, true);
             rj->opened = true;
-            if (fin && failure(o, timeout)) {
-              ev += "data: " + error_json(*failure(o, timeout)) + "\n\n";
+            const std::optional<ApiError> failed = fin ? failure(o, timeout) : std::nullopt;
+            if (failed) {
+              ev += "data: " + error_json(*failed) + "\n\n";
               ev += "data: [DONE]\n\n";
             } else {
               ev += stream_event(rj->req, model_, rj->rid, o, &rj->sent_text, &rj->sent_tokens, fin,

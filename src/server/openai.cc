@@ -79,6 +79,19 @@ json chat_logprobs(const std::vector<TokenLogprob>& toks, size_t begin, size_t e
   return {{"content", std::move(content)}};
 }
 
+// The fields every response object and stream chunk carries.
+json envelope(const ApiRequest& r, const ServedModel& m, const ResponseId& rid, bool chunk,
+              json choices) {
+  const char* object = !r.chat ? "text_completion"
+                       : chunk ? "chat.completion.chunk"
+                               : "chat.completion";
+  return {{"id", rid.id},
+          {"object", object},
+          {"created", rid.created},
+          {"model", m.id},
+          {"choices", std::move(choices)}};
+}
+
 json empty_completion_logprobs() {
   return {{"tokens", json::array()},
           {"token_logprobs", json::array()},
@@ -223,12 +236,8 @@ std::string response_json(const ApiRequest& r, const ServedModel& m, const Respo
     }
     choices.push_back(std::move(c));
   }
-  json j = {{"id", rid.id},
-            {"object", r.chat ? "chat.completion" : "text_completion"},
-            {"created", rid.created},
-            {"model", m.id},
-            {"choices", std::move(choices)},
-            {"usage", usage_json(outs)}};
+  json j = envelope(r, m, rid, false, std::move(choices));
+  j["usage"] = usage_json(outs);
   return dump(j);
 }
 
@@ -256,24 +265,15 @@ std::string stream_event(const ApiRequest& r, const ServedModel& m, const Respon
   }
   *sent_text = nt;
   *sent_tokens = nk;
-  json j = {{"id", rid.id},
-            {"object", r.chat ? "chat.completion.chunk" : "text_completion"},
-            {"created", rid.created},
-            {"model", m.id},
-            {"choices", json::array({std::move(c)})}};
-  return "data: " + dump(j) + "\n\n";
+  return "data: " + dump(envelope(r, m, rid, true, json::array({std::move(c)}))) + "\n\n";
 }
 
 std::string stream_end(const ApiRequest& r, const ServedModel& m, const ResponseId& rid,
                        const std::vector<const JobOutput*>& outs) {
   std::string s;
   if (r.include_usage) {
-    json j = {{"id", rid.id},
-              {"object", r.chat ? "chat.completion.chunk" : "text_completion"},
-              {"created", rid.created},
-              {"model", m.id},
-              {"choices", json::array()},
-              {"usage", usage_json(outs)}};
+    json j = envelope(r, m, rid, true, json::array());
+    j["usage"] = usage_json(outs);
     s += "data: " + dump(j) + "\n\n";
   }
   return s + "data: [DONE]\n\n";

@@ -60,7 +60,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tok, const SchedulerOp
   capacity_ = slots_[0].state->capacity();
   label_ = slots_[0].state->label();
   default_state_bytes_ = slots_[0].state->bytes();
-  scratch_for(*slots_[0].state);
+  scratch_for(*slots_[0].state, so);
   logits_ =
       AlignedBuffer<float>(static_cast<size_t>(std::max(opt.slots, block) * model.vocab_size()));
   tokens_.reserve(static_cast<size_t>(scratch_rows_));
@@ -90,13 +90,9 @@ int64_t Scheduler::capacity_for(const AttentionConfig& attn) const {
   return model_.new_state(so, 1)->capacity();
 }
 
-ForwardScratch& Scheduler::scratch_for(const SequenceState& st) {
+ForwardScratch& Scheduler::scratch_for(const SequenceState& st, const StateOptions& so) {
   auto it = scratch_.find(st.label());
   if (it != scratch_.end()) return *it->second;
-  StateOptions so = opt_.session.state();
-  // The scratch is sized by the policies of the state it serves: rebuild them from its key.
-  for (const Slot& s : slots_)
-    if (s.state.get() == &st && s.job) so = state_options(s.job->params);
   auto sc = model_.new_scratch(so, scratch_rows_, pool_.size());
   return *scratch_.emplace(st.label(), std::move(sc)).first->second;
 }
@@ -203,21 +199,20 @@ void Scheduler::admit_one(const std::shared_ptr<Job>& job) {
   const std::string key = p.attn ? p.attn->label() : opt_.session.attn.label();
   // A free slot whose cache holds the beginning of the prompt: the prompt's running hash is
   // compared with each candidate's at that candidate's length (O(prompt), no allocation).
+  auto may_continue = [&](const Slot& s) {
+    return !s.job && opt_.reuse && !p.echo && s.key == key && s.hist_len > 0 && s.hist_len < P;
+  };
   int64_t best = -1, best_len = 0, longest = 0;
   for (const Slot& s : slots_)
-    if (!s.job && opt_.reuse && !p.echo && s.key == key && s.hist_len > 0 && s.hist_len < P)
-      longest = std::max(longest, s.hist_len);
-  uint64_t h = 0;
-  for (int64_t len = 0; len <= longest; ++len) {
-    for (int64_t i = 0; i < slots(); ++i) {
-      const Slot& s = slots_[i];
-      if (!s.job && opt_.reuse && !p.echo && s.key == key && s.hist_len == len && len > best_len &&
-          s.hist_hash == h) {
+    if (may_continue(s)) longest = std::max(longest, s.hist_len);
+  uint64_t h = 0;  // the hash of the prompt's first len tokens
+  for (int64_t len = 1; len <= longest; ++len) {
+    h = extend_hash(h, p.prompt[len - 1]);
+    for (int64_t i = 0; i < slots(); ++i)
+      if (may_continue(slots_[i]) && slots_[i].hist_len == len && slots_[i].hist_hash == h) {
         best = i;
         best_len = len;
       }
-    }
-    if (len < longest) h = extend_hash(h, p.prompt[len]);
   }
   if (best < 0)  // the least recently used free slot: the others keep their caches longer
     for (int64_t i = 0; i < slots(); ++i)
@@ -255,7 +250,7 @@ void Scheduler::admit_one(const std::shared_ptr<Job>& job) {
     }
     check(P <= s.state->capacity(), "the prompt of ", P, " tokens exceeds the context of ",
           s.state->capacity(), " tokens");
-    scratch_for(*s.state);
+    scratch_for(*s.state, state_options(p));
     if (best_len > 0) {
       s.fed = best_len;
     } else {
@@ -400,7 +395,7 @@ void Scheduler::forward_group(std::vector<Row>& rows, bool all_logits) {
     blocks_.push_back(SeqBlock{s.state.get(), r.n});
   }
   try {
-    model_.forward(pool_, scratch_for(*slots_[rows[0].slot].state), blocks_.data(),
+    model_.forward(pool_, *scratch_.at(slots_[rows[0].slot].state->label()), blocks_.data(),
                    static_cast<int64_t>(blocks_.size()), tokens_.data(), logits_.data(),
                    all_logits);
   } catch (const std::exception& e) {

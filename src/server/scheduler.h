@@ -118,7 +118,8 @@ class Scheduler {
   void after_prompt_rows(Slot& s, const float* logits, int64_t n);
   void sample_and_emit(Slot& s, const float* logits);
   void finish(Slot& s, Finish why, const std::string& error = {});
-  ForwardScratch& scratch_for(const SequenceState& st);
+  // The scratch serving states of st's label, made with `so` the first time.
+  ForwardScratch& scratch_for(const SequenceState& st, const StateOptions& so);
   TokenLogprob score(const float* logits, int id, int prev, int top_k);
   StateOptions state_options(const JobParams& p) const;
 
