@@ -6,8 +6,10 @@ not copied into the repository, so the JSONL is generated at run time):
   cloze.jsonl     multiple choice (loglikelihood): a passage's opening sentences, then its true
                   next sentence among three sentences of similar length from elsewhere in the book
   nextword.jsonl  generate_until: a passage cut inside a sentence; the target is the next word
+  books.jsonl     loglikelihood_rolling: long passages (consecutive paragraphs of N words from a
+                  random start), scored whole (word/byte perplexity)
 
-usage: make_data.py OUT_DIR [--cloze N] [--nextword N] [--seed S]
+usage: make_data.py OUT_DIR [--cloze N] [--nextword N] [--books N] [--book-words W] [--seed S]
 """
 import argparse
 import json
@@ -94,15 +96,29 @@ def nextword_items(book, pars, rng, n):
     return items
 
 
+def book_items(book, pars, rng, n, words):
+    items = []
+    for _ in range(n):
+        i = rng.randrange(len(pars))
+        text = []
+        while i < len(pars) and sum(map(nwords, text)) < words:
+            text.append(pars[i])
+            i += 1
+        items.append({"source": book, "paragraph": i, "text": "\n\n".join(text)})
+    return items
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir")
     ap.add_argument("--cloze", type=int, default=40, help="cloze items in all (half per book)")
     ap.add_argument("--nextword", type=int, default=16, help="next-word items in all")
+    ap.add_argument("--books", type=int, default=2, help="long passages in all")
+    ap.add_argument("--book-words", type=int, default=1200, help="words per long passage")
     ap.add_argument("--seed", type=int, default=20240601)
     a = ap.parse_args()
     os.makedirs(a.out_dir, exist_ok=True)
-    cloze, nextword = [], []
+    cloze, nextword, books = [], [], []
     for b, book in enumerate(BOOKS):
         path = os.path.join(assets_dir(), "corpora", book)
         if not os.path.exists(path):
@@ -112,11 +128,16 @@ def main():
         cloze += cloze_items(book, pars, rng, a.cloze // len(BOOKS) + (b < a.cloze % len(BOOKS)))
         nextword += nextword_items(book, pars, rng,
                                    a.nextword // len(BOOKS) + (b < a.nextword % len(BOOKS)))
-    for name, items in (("cloze.jsonl", cloze), ("nextword.jsonl", nextword)):
+        # Its own generator: the other files stay as they were before this one was added.
+        books += book_items(book, pars, random.Random(a.seed + 100 + b),
+                            a.books // len(BOOKS) + (b < a.books % len(BOOKS)), a.book_words)
+    for name, items in (("cloze.jsonl", cloze), ("nextword.jsonl", nextword),
+                        ("books.jsonl", books)):
         with open(os.path.join(a.out_dir, name), "w", encoding="utf-8") as f:
             for i, it in enumerate(items):
                 f.write(json.dumps({"id": i, **it}, ensure_ascii=False) + "\n")
-    print("wrote %d cloze and %d next-word items to %s" % (len(cloze), len(nextword), a.out_dir))
+    print("wrote %d cloze, %d next-word and %d long-passage items to %s"
+          % (len(cloze), len(nextword), len(books), a.out_dir))
 
 
 if __name__ == "__main__":

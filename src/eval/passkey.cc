@@ -126,9 +126,7 @@ std::vector<int> key_tokens(const Tokenizer& tok, const PasskeyPrompt& p, uint64
 
 }  // namespace
 
-PasskeyResult run_passkey(const Model& model, const Tokenizer& tok, const AttentionConfig& attn,
-                          const PasskeyOptions& opt,
-                          const std::function<void(int64_t, int64_t)>& progress) {
+SessionOptions passkey_session_options(const AttentionConfig& attn, const PasskeyOptions& opt) {
   check(!opt.lengths.empty(), "--lengths: no lengths given");
   check(opt.digits >= 1 && opt.digits <= 18, "--digits: expected 1..18, got ", opt.digits);
   check(opt.samples >= 1, "--samples: expected >= 1");
@@ -139,56 +137,70 @@ PasskeyResult run_passkey(const Model& model, const Tokenizer& tok, const Attent
     fail("--lengths: ", longest, " plus the answer (", needed - longest,
          " tokens) exceeds the context of ", opt.full_ctx, " tokens for ", attn.label(),
          " (raise --ctx or use a bounded policy)");
-  const int64_t vocab = model.vocab_size();
-  const int64_t tok_vocab = std::min<int64_t>(vocab, tok.vocab_size());
-  Session session(model, eval_session_options(attn, needed, opt.n_threads));
+  return eval_session_options(attn, needed, opt.n_threads);
+}
 
+PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const PasskeyOptions& opt,
+                                 int64_t len, int64_t index) {
+  const int64_t vocab = session.vocab_size();
+  const int64_t tok_vocab = std::min<int64_t>(vocab, tok.vocab_size());
+  PasskeySample s;
+  double depth_u = 0;
+  passkey_draw(opt.seed, len, index, opt.digits, &s.key, &depth_u);
+  PasskeyPrompt p = build_passkey_prompt(tok, len, s.key, depth_u);
+  s.target_len = len;
+  s.prompt_tokens = static_cast<int64_t>(p.tokens.size());
+  s.n_fillers = p.n_fillers;
+  s.slot = p.slot;
+  s.depth = p.depth;
+
+  // Greedy answer: up to max_new_tokens, stopping at EOS or BOS.
+  session.reset();
+  const float* logits = session.prefill(p.tokens.data(), s.prompt_tokens);
+  int prev = p.tokens.back();
+  for (int64_t g = 0; g < opt.max_new_tokens; ++g) {
+    int next = Sampler::argmax(logits, tok_vocab);
+    if (next == tok.eos_id() || next == tok.bos_id()) break;
+    s.output += tok.decode(prev, next);
+    prev = next;
+    if (g + 1 < opt.max_new_tokens) logits = session.decode(next);
+  }
+  s.correct = passkey_answer_correct(s.output, s.key);
+
+  // Teacher-forced NLL of " KEY" after the prompt.
+  std::vector<int> kt = key_tokens(tok, p, s.key);
+  session.reset();
+  logits = session.prefill(p.tokens.data(), s.prompt_tokens);
+  double nll = 0;
+  for (size_t k = 0; k < kt.size(); ++k) {
+    nll += token_nll(logits, vocab, kt[k]);
+    if (k + 1 < kt.size()) logits = session.decode(kt[k]);
+  }
+  s.key_tokens = static_cast<int64_t>(kt.size());
+  s.key_nll = kt.empty() ? 0.0 : nll / static_cast<double>(kt.size());
+  return s;
+}
+
+PasskeyResult passkey_result(const AttentionConfig& attn, const std::string& label,
+                             std::vector<PasskeySample> samples, const PasskeyOptions& opt,
+                             double seconds) {
+  check(samples.size() == opt.lengths.size() * static_cast<size_t>(opt.samples),
+        "passkey_result: ", samples.size(), " samples for ", opt.lengths.size(), " lengths x ",
+        opt.samples);
   PasskeyResult res;
   res.attn = attn;
-  res.label = session.label();
-  const double t0 = now_seconds();
-  const int64_t total = static_cast<int64_t>(opt.lengths.size()) * opt.samples;
+  res.label = label;
+  res.seconds = seconds;
+  size_t k = 0;
   for (int64_t len : opt.lengths) {
     PasskeyLengthResult lr;
     lr.target_len = len;
     lr.bucket_correct.assign(static_cast<size_t>(opt.depth_buckets), 0);
     lr.bucket_total.assign(static_cast<size_t>(opt.depth_buckets), 0);
-    for (int64_t i = 0; i < opt.samples; ++i) {
-      PasskeySample s;
-      double depth_u = 0;
-      passkey_draw(opt.seed, len, i, opt.digits, &s.key, &depth_u);
-      PasskeyPrompt p = build_passkey_prompt(tok, len, s.key, depth_u);
-      s.target_len = len;
-      s.prompt_tokens = static_cast<int64_t>(p.tokens.size());
-      s.n_fillers = p.n_fillers;
-      s.slot = p.slot;
-      s.depth = p.depth;
-
-      // Greedy answer: up to max_new_tokens, stopping at EOS or BOS.
-      session.reset();
-      const float* logits = session.prefill(p.tokens.data(), s.prompt_tokens);
-      int prev = p.tokens.back();
-      for (int64_t g = 0; g < opt.max_new_tokens; ++g) {
-        int next = Sampler::argmax(logits, tok_vocab);
-        if (next == tok.eos_id() || next == tok.bos_id()) break;
-        s.output += tok.decode(prev, next);
-        prev = next;
-        if (g + 1 < opt.max_new_tokens) logits = session.decode(next);
-      }
-      s.correct = passkey_answer_correct(s.output, s.key);
-
-      // Teacher-forced NLL of " KEY" after the prompt.
-      std::vector<int> kt = key_tokens(tok, p, s.key);
-      session.reset();
-      logits = session.prefill(p.tokens.data(), s.prompt_tokens);
-      double nll = 0;
-      for (size_t k = 0; k < kt.size(); ++k) {
-        nll += token_nll(logits, vocab, kt[k]);
-        if (k + 1 < kt.size()) logits = session.decode(kt[k]);
-      }
-      s.key_tokens = static_cast<int64_t>(kt.size());
-      s.key_nll = kt.empty() ? 0.0 : nll / static_cast<double>(kt.size());
-
+    for (int64_t i = 0; i < opt.samples; ++i, ++k) {
+      PasskeySample& s = samples[k];
+      check(s.target_len == len, "passkey_result: sample ", k, " is of length ", s.target_len,
+            ", expected ", len);
       const size_t bucket = std::min<size_t>(static_cast<size_t>(s.depth * opt.depth_buckets),
                                              static_cast<size_t>(opt.depth_buckets - 1));
       ++lr.total;
@@ -200,14 +212,27 @@ PasskeyResult run_passkey(const Model& model, const Tokenizer& tok, const Attent
       lr.mean_prompt_tokens += static_cast<double>(s.prompt_tokens);
       lr.mean_key_nll += s.key_nll;
       res.samples.push_back(std::move(s));
-      if (progress) progress(static_cast<int64_t>(res.samples.size()), total);
     }
     lr.mean_prompt_tokens /= static_cast<double>(lr.total);
     lr.mean_key_nll /= static_cast<double>(lr.total);
     res.per_length.push_back(std::move(lr));
   }
-  res.seconds = now_seconds() - t0;
   return res;
+}
+
+PasskeyResult run_passkey(const Model& model, const Tokenizer& tok, const AttentionConfig& attn,
+                          const PasskeyOptions& opt,
+                          const std::function<void(int64_t, int64_t)>& progress) {
+  Session session(model, passkey_session_options(attn, opt));
+  const double t0 = now_seconds();
+  const int64_t total = static_cast<int64_t>(opt.lengths.size()) * opt.samples;
+  std::vector<PasskeySample> samples;
+  for (int64_t len : opt.lengths)
+    for (int64_t i = 0; i < opt.samples; ++i) {
+      samples.push_back(run_passkey_sample(session, tok, opt, len, i));
+      if (progress) progress(static_cast<int64_t>(samples.size()), total);
+    }
+  return passkey_result(attn, session.label(), std::move(samples), opt, now_seconds() - t0);
 }
 
 }  // namespace lc

@@ -10,6 +10,7 @@
 
 #include "attention/config.h"
 #include "model/model.h"
+#include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lc {
@@ -83,6 +84,17 @@ struct PasskeyResult {
 // lengths and sample counts, so adding a length does not change the others' prompts.
 void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint64_t* key,
                   double* depth_u);
+
+// The session every sample of one configuration runs in (checks the options; a full cache holds
+// the longest prompt and its answer).
+SessionOptions passkey_session_options(const AttentionConfig& attn, const PasskeyOptions& opt);
+// Sample `index` at `len` (the seeded draw, the greedy answer, the key's NLL) in `session`.
+PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const PasskeyOptions& opt,
+                                 int64_t len, int64_t index);
+// One configuration's result from its samples, ordered by length (opt.lengths) then index.
+PasskeyResult passkey_result(const AttentionConfig& attn, const std::string& label,
+                             std::vector<PasskeySample> samples, const PasskeyOptions& opt,
+                             double seconds);
 
 // Runs every length x sample for one attention configuration. progress(done, total) after each
 // sample.

@@ -9,9 +9,10 @@ namespace lc {
 namespace {
 
 // Feeds positions [0, n_in) of a sequence whose token at index i is given by fill(start, count,
-// out) and scores the predictions of tokens 1..n_in (n_in + 1 tokens in all).
-template <typename Fill>
-void score_blocks(Session& scorer, int64_t n_tokens, int64_t score_from, NllStats& stats,
+// out) and scores the predictions of tokens 1..n_in (n_in + 1 tokens in all): sink(position,
+// nll) for each, in position order.
+template <typename Fill, typename Sink>
+void score_blocks(Session& scorer, int64_t n_tokens, int64_t score_from, Sink&& sink,
                   int64_t position_offset, const Progress& progress, Fill&& fill) {
   const int64_t vocab = scorer.vocab_size(), block = scorer.max_block(), n_in = n_tokens - 1;
   std::vector<int> buf(static_cast<size_t>(block + 1));
@@ -22,11 +23,16 @@ void score_blocks(Session& scorer, int64_t n_tokens, int64_t score_from, NllStat
     for (int64_t r = 0; r < b; ++r) {
       const int64_t target = start + r + 1;
       if (target < score_from) continue;
-      stats.add(position_offset + target, token_nll(logits + r * vocab, vocab, buf[r + 1]));
+      sink(position_offset + target, token_nll(logits + r * vocab, vocab, buf[r + 1]));
     }
     start += b;
     if (progress) progress(start, n_in);
   }
+}
+
+// NllStats::add as a score_blocks sink.
+auto adder(NllStats& stats) {
+  return [&stats](int64_t position, double nll) { stats.add(position, nll); };
 }
 
 }  // namespace
@@ -82,10 +88,30 @@ void score_sequence(Session& scorer, const int* tokens, int64_t n, NllStats& sta
                     const Progress& progress) {
   check(n >= 2, "a sequence to score needs at least 2 tokens (BOS and one more), got ", n);
   scorer.reset();
-  score_blocks(scorer, n, 1, stats, 0, progress, [&](int64_t start, int64_t count, int* out) {
-    std::copy(tokens + start, tokens + start + count, out);
-  });
+  score_blocks(scorer, n, 1, adder(stats), 0, progress,
+               [&](int64_t start, int64_t count, int* out) {
+                 std::copy(tokens + start, tokens + start + count, out);
+               });
   stats.end_sequence(n);
+}
+
+std::vector<double> sequence_nll(Session& scorer, const int* tokens, int64_t n,
+                                 const Progress& progress) {
+  check(n >= 2, "a sequence to score needs at least 2 tokens (BOS and one more), got ", n);
+  std::vector<double> nll;
+  nll.reserve(static_cast<size_t>(n - 1));
+  scorer.reset();
+  score_blocks(
+      scorer, n, 1, [&](int64_t, double v) { nll.push_back(v); }, 0, progress,
+      [&](int64_t start, int64_t count, int* out) {
+        std::copy(tokens + start, tokens + start + count, out);
+      });
+  return nll;
+}
+
+void add_sequence_nll(NllStats& stats, const double* nll, int64_t n_tokens) {
+  for (int64_t p = 1; p < n_tokens; ++p) stats.add(p, nll[p - 1]);
+  stats.end_sequence(n_tokens);
 }
 
 void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>& docs, int64_t n,
@@ -107,14 +133,15 @@ void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>&
     return docs[doc][off++];
   };
   scorer.reset();
-  score_blocks(scorer, n, 1, stats, 0, progress, [&](int64_t start, int64_t count, int* out) {
-    // out[0] is the token at `start`: BOS at 0, otherwise the last token handed out.
-    out[0] = start == 0 ? bos : last;
-    check(start == 0 || start + 1 == next_index, "score_stream: non-sequential read");
-    for (int64_t i = 1; i < count; ++i) out[i] = next_token();
-    next_index = start + count;
-    last = out[count - 1];
-  });
+  score_blocks(scorer, n, 1, adder(stats), 0, progress,
+               [&](int64_t start, int64_t count, int* out) {
+                 // out[0] is the token at `start`: BOS at 0, otherwise the last token handed out.
+                 out[0] = start == 0 ? bos : last;
+                 check(start == 0 || start + 1 == next_index, "score_stream: non-sequential read");
+                 for (int64_t i = 1; i < count; ++i) out[i] = next_token();
+                 next_index = start + count;
+                 last = out[count - 1];
+               });
   stats.end_sequence(n);
 }
 
@@ -129,7 +156,7 @@ void score_strided(Session& scorer, const int* tokens, int64_t n, int64_t window
     scorer.reset();
     // Targets are the window's tokens at document index >= prev_end (window index >= 1).
     const int64_t score_from = std::max<int64_t>(1, prev_end - begin);
-    score_blocks(scorer, end - begin, score_from, stats, begin, {},
+    score_blocks(scorer, end - begin, score_from, adder(stats), begin, {},
                  [&](int64_t start, int64_t count, int* out) {
                    std::copy(tokens + begin + start, tokens + begin + start + count, out);
                  });

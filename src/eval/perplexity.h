@@ -35,6 +35,13 @@ using Progress = std::function<void(int64_t done, int64_t total)>;
 void score_sequence(Session& scorer, const int* tokens, int64_t n, NllStats& stats,
                     const Progress& progress = {});
 
+// The same scores as a vector: nll[p - 1] is the NLL of tokens[p] at position p (1 <= p < n).
+// For callers that score documents apart and merge later (the Python sweeps).
+std::vector<double> sequence_nll(Session& scorer, const int* tokens, int64_t n,
+                                 const Progress& progress = {});
+// Adds such a vector of an n_tokens-long sequence to stats exactly as score_sequence would have.
+void add_sequence_nll(NllStats& stats, const double* nll, int64_t n_tokens);
+
 // A stream of n tokens: BOS, then the concatenation of `docs` (tokenized without BOS), cycled as
 // often as needed. Scored as one sequence like score_sequence.
 void score_stream(Session& scorer, int bos, const std::vector<std::vector<int>>& docs, int64_t n,

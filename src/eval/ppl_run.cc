@@ -106,6 +106,25 @@ PplResult run_ppl(const Model& model, const AttentionConfig& attn, const std::ve
   return r;
 }
 
+PplResult ppl_result_from_nll(const AttentionConfig& attn, const std::string& label,
+                              const std::vector<PplDoc>& docs,
+                              const std::vector<std::vector<double>>& nll, const PplOptions& opt,
+                              size_t state_bytes, double seconds, size_t peak_rss) {
+  check(!opt.stream && !opt.stride, "ppl_result_from_nll: documents mode only");
+  check(nll.size() == docs.size(), "ppl_result_from_nll: ", nll.size(), " NLL vectors for ",
+        docs.size(), " documents");
+  PplResult r{attn,    label,       NllStats(opt.bin, default_landmarks(longest_document(docs))),
+              seconds, state_bytes, peak_rss,
+              {},      {}};
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const int64_t n = static_cast<int64_t>(docs[i].tokens.size());
+    check(static_cast<int64_t>(nll[i].size()) == n - 1, "ppl_result_from_nll: document ", i,
+          " has ", n, " tokens but ", nll[i].size(), " NLL values (expected ", n - 1, ")");
+    add_sequence_nll(r.stats, nll[i].data(), n);
+  }
+  return r;
+}
+
 std::string ppl_tables(const std::vector<PplResult>& res, const char* mode) {
   // Summary: one row per configuration, landmark columns from the first result.
   std::vector<int64_t> lm;

@@ -55,6 +55,14 @@ PplResult run_ppl(const Model& model, const AttentionConfig& attn, const std::ve
                   int bos, const PplOptions& opt,
                   const std::function<void(int64_t, int64_t)>& progress);
 
+// The result run_ppl gives in documents mode, assembled from each document's NLL vector
+// (sequence_nll, one per document in order) scored apart, e.g. by workers of a distributed sweep:
+// every number equal to run_ppl's but the timing and memory, which the caller passes.
+PplResult ppl_result_from_nll(const AttentionConfig& attn, const std::string& label,
+                              const std::vector<PplDoc>& docs,
+                              const std::vector<std::vector<double>>& nll, const PplOptions& opt,
+                              size_t state_bytes, double seconds, size_t peak_rss);
+
 // Summary per configuration (perplexity at landmark lengths, tok/s, state MiB) and mean NLL by
 // position (bins merged to at most ~32 rows).
 std::string ppl_tables(const std::vector<PplResult>& results, const char* mode);

@@ -31,6 +31,33 @@ struct GenerateStats {
   int64_t context_limit = 0;  // the session's capacity when hit_context_limit
 };
 
+// Step-by-step generation for callers that pull tokens (iterators, bindings): the first next()
+// prefills the prompt, each one returns the next sampled token and its text. Stops like
+// generate(); then stats() says why (hit_context_limit, or n_generated == max_new_tokens, or an
+// end token). opt.on_token is not called (the caller has the id).
+class TokenGenerator {
+ public:
+  TokenGenerator(Session& session, const Tokenizer& tok, std::vector<int> prompt,
+                 const GenerateOptions& opt);
+  // The next token and its text; false when generation has ended.
+  bool next(int* id, std::string* text);
+  const GenerateStats& stats() const { return st_; }
+
+ private:
+  bool finish(double t0);  // ends generation; decode time since t0
+
+  Session& session_;
+  const Tokenizer& tok_;
+  GenerateOptions opt_;
+  std::vector<int> prompt_;
+  int64_t vocab_;
+  Sampler sampler_;
+  GenerateStats st_;
+  const float* logits_ = nullptr;  // [vocab] after the last token fed
+  int prev_ = -1;
+  bool done_ = false;
+};
+
 // Generation stops after max_new_tokens, at the end-of-sequence token, or at BOS (which
 // delimits sequences in llama2.c-trained models), or when the context is full.
 // Only ids below both the tokenizer's and the model's vocabulary are sampled.
@@ -45,5 +72,10 @@ GenerateStats generate(Session& session, const Tokenizer& tok, const std::vector
 GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
                              const std::vector<int>& prompt, const GenerateOptions& opt,
                              std::vector<std::string>* texts);
+// The same with one prompt per sequence (prompts.size() == n_seqs; lengths may differ):
+// n_prompt counts the tokens of all prompts.
+GenerateStats generate_batch(BatchSession& session, const Tokenizer& tok,
+                             const std::vector<std::vector<int>>& prompts,
+                             const GenerateOptions& opt, std::vector<std::string>* texts);
 
 }  // namespace lc

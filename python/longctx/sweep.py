@@ -1,0 +1,379 @@
+"""Evaluation sweeps on Ray: documents x lengths x policies (ppl) and lengths x samples x policies
+(passkey) as independent cells on Ray actors, merged into the JSON and PNG files of `longctx ppl`
+and `longctx passkey` -- the same keys and the same numbers (timings and memory aside).
+
+    python -m longctx.sweep --config sweep.yaml [--ray-address local|auto|HOST:PORT]
+                            [--workers N] [--threads T] [--out DIR] [--max-retries R]
+
+The config (YAML):
+
+    model: path/to/model.gguf      # required; dtype:, tokenizer: optional
+    threads: 1                     # engine threads per worker (the Ray CPUs each actor takes)
+    workers: 2                     # actors (default: the cluster's CPUs // threads)
+    out: build/sweep               # the reports go here
+    ppl:                           # one JSON per length: ppl-len{L}.json (+ .png)
+      documents: [a.txt, b.txt]
+      lengths: [0]                 # --max-len values; 0 = whole documents
+      attention: [full, lambda]    # the CLI's --attn items
+      bin: 128
+    passkey:                       # passkey.json (+ passkey.png, passkey-accuracy.png)
+      lengths: [1024, 2048]
+      samples: 10
+      digits: 7
+      seed: 1
+      attention: [full, lambda]
+
+One model load per actor; each actor is pinned to its own share of the node's CPUs
+(sched_setaffinity). A cell whose worker dies (killed, out of memory, node lost) is retried on a
+replacement actor up to --max-retries times; a cell the engine refuses (an error it raises)
+fails without retry and its report is not written. A progress bar shows cells done and failed
+and the time left. sweep.json in the output directory records the cells, retries, workers and
+wall time. Multi-node: docs/python.md.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+from . import _core
+from ._core import Model
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _req(d, key, kind, where):
+    if key not in d:
+        raise ConfigError("%s: '%s' is required" % (where, key))
+    v = d[key]
+    if not isinstance(v, kind):
+        raise ConfigError("%s: '%s' must be a %s, got %r" % (where, key, kind.__name__, v))
+    return v
+
+
+def _int_list(d, key, where, minimum):
+    v = _req(d, key, list, where)
+    if not v or not all(isinstance(x, int) and not isinstance(x, bool) and x >= minimum for x in v):
+        raise ConfigError("%s: '%s' must be a non-empty list of integers >= %d, got %r"
+                          % (where, key, minimum, v))
+    return v
+
+
+def _str_list(d, key, where):
+    v = _req(d, key, list, where)
+    if not v or not all(isinstance(x, str) for x in v):
+        raise ConfigError("%s: '%s' must be a non-empty list of strings, got %r" % (where, key, v))
+    return v
+
+
+def load_config(path):
+    """The config file as a checked dict; ConfigError names the key and what was expected."""
+    import yaml
+    try:
+        with open(path, encoding="utf-8") as f:
+            cfg = yaml.safe_load(f)
+    except OSError as e:
+        raise ConfigError("--config: cannot read '%s': %s" % (path, e.strerror)) from None
+    except yaml.YAMLError as e:
+        raise ConfigError("--config: '%s' is not valid YAML: %s" % (path, str(e).splitlines()[0]))
+    if not isinstance(cfg, dict):
+        raise ConfigError("--config: '%s' must be a YAML mapping" % path)
+    known = {"model", "dtype", "tokenizer", "threads", "workers", "out", "ppl", "passkey"}
+    for k in cfg:
+        if k not in known:
+            raise ConfigError("config: unknown key '%s' (expected one of %s)" % (k, ", ".join(sorted(known))))
+    _req(cfg, "model", str, "config")
+    if "ppl" not in cfg and "passkey" not in cfg:
+        raise ConfigError("config: nothing to run (give a 'ppl' or a 'passkey' section)")
+    if "ppl" in cfg:
+        p = _req(cfg, "ppl", dict, "config")
+        _str_list(p, "documents", "ppl")
+        p.setdefault("lengths", [0])
+        for n in _int_list(p, "lengths", "ppl", 0):
+            if n == 1:
+                raise ConfigError("ppl: a length of 1 leaves nothing to score (0 = whole documents)")
+        _str_list(p, "attention", "ppl")
+        p.setdefault("bin", 128)
+        if not isinstance(p["bin"], int) or p["bin"] < 1:
+            raise ConfigError("ppl: 'bin' must be an integer >= 1")
+    if "passkey" in cfg:
+        k = _req(cfg, "passkey", dict, "config")
+        _int_list(k, "lengths", "passkey", 1)
+        _str_list(k, "attention", "passkey")
+        for key, default, lo, hi in (("samples", 10, 1, 1 << 20), ("digits", 7, 1, 18),
+                                     ("seed", 1, 0, 2 ** 63 - 1)):
+            k.setdefault(key, default)
+            if not isinstance(k[key], int) or not lo <= k[key] <= hi:
+                raise ConfigError("passkey: '%s' must be an integer in [%d, %d]" % (key, lo, hi))
+    return cfg
+
+
+# ---------------------------------------------------------------- the worker
+
+
+def _pin(slot, threads):
+    """Pins this process to `threads` CPUs of its node: slot k takes the k-th share."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None
+    start = (slot * threads) % len(cpus)
+    mine = [cpus[(start + i) % len(cpus)] for i in range(min(threads, len(cpus)))]
+    os.sched_setaffinity(0, mine)
+    return mine
+
+
+class Worker:
+    """One Ray actor: one model load, cells run one at a time with `threads` engine threads."""
+
+    def __init__(self, model, dtype, tokenizer, threads, slot):
+        self.cpus = _pin(slot, threads)
+        self.model = Model(model, dtype=dtype, threads=threads, tokenizer=tokenizer)
+
+    def info(self):
+        return {"pid": os.getpid(), "cpus": self.cpus}
+
+    def ppl(self, tokens, attention, session_tokens):
+        return _core.ppl_cell(self.model, tokens, attention, session_tokens)
+
+    def passkey(self, attention, lengths, samples, digits, seed, length, index):
+        return _core.passkey_cell(self.model, attention, lengths, samples, digits, seed, length,
+                                  index)
+
+
+# ---------------------------------------------------------------- cells and reports
+
+
+def plan(cfg, model):
+    """The cells (dicts with a 'group', a 'call' and 'args') and the report groups."""
+    cells, groups = [], []
+    if "ppl" in cfg:
+        p = cfg["ppl"]
+        for length in p["lengths"]:
+            docs = _core.ppl_documents(model, p["documents"], length)
+            longest = max(len(d["tokens"]) for d in docs)
+            name = "ppl-len%d" % length if len(p["lengths"]) > 1 else "ppl"
+            groups.append({"name": name, "kind": "ppl", "docs": docs, "max_len": length,
+                           "bin": p["bin"], "attention": list(p["attention"])})
+            for attn in p["attention"]:
+                for i, d in enumerate(docs):
+                    cells.append({"group": name, "attention": attn, "index": i, "call": "ppl",
+                                  "args": (d["tokens"], attn, longest),
+                                  "cost": len(d["tokens"])})
+    if "passkey" in cfg:
+        k = cfg["passkey"]
+        groups.append({"name": "passkey", "kind": "passkey", "attention": list(k["attention"]),
+                       "lengths": k["lengths"], "samples": k["samples"], "digits": k["digits"],
+                       "seed": k["seed"]})
+        for attn in k["attention"]:
+            for length in k["lengths"]:
+                for i in range(k["samples"]):
+                    cells.append({"group": "passkey", "attention": attn,
+                                  "index": (k["lengths"].index(length), i),
+                                  "call": "passkey",
+                                  "args": (attn, k["lengths"], k["samples"], k["digits"],
+                                           k["seed"], length, i),
+                                  "cost": length})
+    for n, c in enumerate(cells):
+        c["id"] = n
+    return cells, groups
+
+
+def report(model, group, cells, command, out_dir):
+    """Writes one group's JSON (and plots); returns its path, or None when a cell failed."""
+    mine = [c for c in cells if c["group"] == group["name"]]
+    if any("result" not in c for c in mine):
+        return None
+    results = []
+    for attn in group["attention"]:
+        cs = sorted((c for c in mine if c["attention"] == attn), key=lambda c: c["index"])
+        rs = [c["result"] for c in cs]
+        entry = {"attention": attn, "label": rs[0]["label"],
+                 "seconds": float(sum(r["seconds"] for r in rs))}
+        if group["kind"] == "ppl":
+            entry.update(nll=[r["nll"] for r in rs], state_bytes=rs[0]["state_bytes"],
+                         peak_rss=max(r["peak_rss"] for r in rs))
+        else:
+            entry["samples"] = rs
+        results.append(entry)
+    json_path = os.path.join(out_dir, group["name"] + ".json")
+    plot = os.path.join(out_dir, group["name"] + ".png")
+    if group["kind"] == "ppl":
+        text = _core.ppl_report(model, group["docs"], results, group["bin"], group["max_len"],
+                                command, plot)
+    else:
+        text = _core.passkey_report(model, results, group["lengths"], group["samples"],
+                                    group["digits"], group["seed"], command, plot)
+    tmp = json_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, json_path)
+    return json_path
+
+
+# ---------------------------------------------------------------- running on Ray
+
+
+class _Progress:
+    def __init__(self, total):
+        self.total, self.done, self.failed, self.retried = total, 0, 0, 0
+        self.t0 = time.time()
+        try:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="cell", dynamic_ncols=True,
+                            mininterval=0.5 if sys.stderr.isatty() else 10.0)
+        except ImportError:
+            self.bar = None
+
+    def update(self, ok):
+        self.done += ok
+        self.failed += not ok
+        if self.bar is not None:
+            self.bar.set_postfix(done=self.done, failed=self.failed, retried=self.retried,
+                                 refresh=False)
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def init_ray(address, num_cpus=None):
+    import ray
+    if ray.is_initialized():
+        return
+    kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if address in (None, "", "local"):
+        ray.init(num_cpus=num_cpus, **kw)
+    else:
+        ray.init(address=address, **kw)
+
+
+def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_retries=3,
+              command="", on_progress=None):
+    """Runs every cell of cfg on Ray actors and writes the reports. on_progress(state), if
+    given, is called after each finished cell with {done, failed, actors} (tests use it to kill
+    a worker). Returns the summary written to sweep.json."""
+    import ray
+    from ray.exceptions import RayActorError, RayTaskError
+
+    threads = int(threads or cfg.get("threads", 1))
+    out_dir = out or cfg.get("out", "sweep-out")
+    os.makedirs(out_dir, exist_ok=True)
+    model = Model(cfg["model"], dtype=cfg.get("dtype", ""), threads=threads,
+                  tokenizer=cfg.get("tokenizer", ""))
+    cells, groups = plan(cfg, model)
+    init_ray(address, num_cpus=(workers or cfg.get("workers") or 0) * threads or None)
+    cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+    n_workers = int(workers or cfg.get("workers") or max(1, cluster_cpus // threads))
+    n_workers = max(1, min(n_workers, len(cells)))
+    actor_cls = ray.remote(num_cpus=threads, max_restarts=0)(Worker)
+
+    def spawn(slot):
+        return actor_cls.remote(cfg["model"], cfg.get("dtype", ""), cfg.get("tokenizer", ""),
+                                threads, slot)
+
+    actors = [spawn(s) for s in range(n_workers)]
+    queue = sorted(cells, key=lambda c: -c["cost"])  # longest first: the tail stays short
+    inflight = {}  # ObjectRef -> (cell, slot)
+    attempts = {c["id"]: 0 for c in cells}
+    progress = _Progress(len(cells))
+    lost = 0
+    t0 = time.time()
+
+    def submit(slot):
+        if queue:
+            c = queue.pop(0)
+            attempts[c["id"]] += 1
+            ref = getattr(actors[slot], c["call"]).remote(*c["args"])
+            inflight[ref] = (c, slot)
+
+    for s in range(n_workers):
+        submit(s)
+    while inflight:
+        ready, _ = ray.wait(list(inflight), num_returns=1)
+        ref = ready[0]
+        c, slot = inflight.pop(ref)
+        try:
+            c["result"] = ray.get(ref)
+            progress.update(True)
+        except RayActorError:
+            # The worker died (killed, out of memory, node lost): a new actor takes its slot,
+            # its cell goes back to the front of the queue.
+            lost += 1
+            actors[slot] = spawn(slot)
+            if attempts[c["id"]] <= max_retries:
+                progress.retried += 1
+                queue.insert(0, c)
+            else:
+                c["error"] = "worker died %d times" % attempts[c["id"]]
+                progress.update(False)
+        except RayTaskError as e:  # the engine refused the cell: deterministic, no retry
+            cause = e.cause if getattr(e, "cause", None) is not None else e
+            c["error"] = "%s: %s" % (type(cause).__name__, cause)
+            progress.update(False)
+        if on_progress is not None:
+            on_progress({"done": progress.done, "failed": progress.failed, "actors": actors})
+        submit(slot)
+    progress.close()
+    wall = time.time() - t0
+    for a in actors:
+        ray.kill(a)
+
+    written, failed_groups = [], []
+    for g in groups:
+        path = report(model, g, cells, command, out_dir)
+        (written if path else failed_groups).append(path or g["name"])
+    summary = {
+        "cells": len(cells), "done": progress.done, "failed": progress.failed,
+        "retried": progress.retried, "workers": n_workers, "threads_per_worker": threads,
+        "workers_lost": lost, "wall_seconds": wall, "ray_address": address or "local",
+        "cluster_cpus": cluster_cpus, "reports": written, "groups_not_written": failed_groups,
+        "errors": [{"group": c["group"], "attention": c["attention"], "index": c["index"],
+                    "error": c["error"]} for c in cells if "error" in c],
+        "command": command,
+    }
+    with open(os.path.join(out_dir, "sweep.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+    return summary
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m longctx.sweep", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, help="the sweep's YAML file")
+    ap.add_argument("--ray-address", default="local",
+                    help="local (start Ray here, the default), auto (join the running cluster) "
+                         "or HOST:PORT")
+    ap.add_argument("--workers", type=int, help="actors (default: config, else CPUs // threads)")
+    ap.add_argument("--threads", type=int, help="engine threads per worker (default: config, else 1)")
+    ap.add_argument("--out", help="output directory (default: config 'out', else sweep-out)")
+    ap.add_argument("--max-retries", type=int, default=3,
+                    help="times a cell is retried when its worker dies (default 3)")
+    a = ap.parse_args(argv)
+    for flag, v in (("--workers", a.workers), ("--threads", a.threads)):
+        if v is not None and v < 1:
+            ap.error("%s: expected >= 1, got %d" % (flag, v))
+    if a.max_retries < 0:
+        ap.error("--max-retries: expected >= 0")
+    try:
+        cfg = load_config(a.config)
+        command = "python -m longctx.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
+        s = run_sweep(cfg, a.ray_address, a.workers, a.threads, a.out, a.max_retries, command)
+    except (ConfigError, ValueError, FileNotFoundError, _core.Error) as e:
+        print("longctx.sweep: %s" % e, file=sys.stderr)
+        return 2
+    print("%d cells: %d done, %d failed, %d retried; %d worker(s) x %d thread(s), %.1f s; "
+          "wrote %s" % (s["cells"], s["done"], s["failed"], s["retried"], s["workers"],
+                        s["threads_per_worker"], s["wall_seconds"], ", ".join(s["reports"]) or "nothing"),
+          file=sys.stderr)
+    for e in s["errors"]:
+        print("  failed: %s %s %s: %s" % (e["group"], e["attention"], e["index"], e["error"]),
+              file=sys.stderr)
+    return 0 if s["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
