@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that every C++ file under src/ tools/ tests/ bench/ fuzz/ is formatted as the repo
+# Checks that every C++ file under src/ tools/ tests/ bench/ fuzz/ python/ is formatted as the repo
 # root's .clang-format says: runs clang-format --dry-run --Werror on each, lists the files it
 # would change, and exits 1 if there are any (0 when all are formatted, 2 on a usage error).
 #   scripts/check_format.sh [ROOT]      ROOT defaults to the repository holding this script
@@ -19,7 +19,7 @@ if [ ! -f "$ROOT/.clang-format" ]; then
 fi
 cd "$ROOT" || exit 2
 dirs=()
-for d in src tools tests bench fuzz; do [ -d "$d" ] && dirs+=("$d"); done
+for d in src tools tests bench fuzz python; do [ -d "$d" ] && dirs+=("$d"); done
 mapfile -t files < <(find "${dirs[@]}" -type f \
   \( -name '*.cc' -o -name '*.h' -o -name '*.cpp' -o -name '*.hpp' \) | LC_ALL=C sort)
 bad=()

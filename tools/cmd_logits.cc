@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_flags.h"
 #include "commands.h"
 #include "common.h"
 #include "core/aligned.h"
@@ -16,27 +17,33 @@
 namespace lc::cli {
 
 int cmd_logits(int argc, char** argv) {
-  Args a("logits", {"-m", "-z", "-p", "--tokens", "--out", "-t", "--ctx", "--dtype"}, {"--help"});
+  std::vector<std::string> flags = {"-m",    "-z", "-p",    "--tokens",
+                                    "--out", "-t", "--ctx", "--dtype"};
+  for (const auto& f : attention_value_flags()) flags.push_back(f);
+  Args a("logits", flags, {"--help"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(
         "usage: longctx logits -m MODEL [-z TOKENIZER] (-p TEXT | --tokens ID,ID,...)\n"
-        "                      [--out FILE] [-t THREADS] [--ctx N] [--dtype D]\n"
+        "                      [--out FILE] [-t THREADS] [--ctx N] [--dtype D] [attention flags]\n"
         "  -p TEXT is tokenized (BOS first when the tokenizer adds one); --tokens is used as "
         "given.\n"
         "  Writes [n_tokens, vocab] float32 to --out (default: stdout).\n",
         stdout);
+    std::fputs(attention_flags_help().c_str(), stdout);
     return 0;
   }
   if (a.has("-p") == a.has("--tokens")) fail("logits: give exactly one of -p or --tokens");
   SessionOptions so;
   so.n_threads = threads_flag(a);
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
+  so.attn = parse_attention(a, /*allow_many=*/false).front();
   std::vector<int64_t> ids;
   if (a.has("--tokens")) ids = parse_int_list("--tokens", a.str("--tokens"), 0, INT32_MAX);
 
   auto file = load_model(a);
   auto model = make_model(*file);
+  refuse_attention_flags(a, *model);
   const int64_t vocab = model->vocab_size();
   std::vector<int> tokens;
   if (a.has("-p")) {

@@ -254,8 +254,8 @@ def init_ray(address, num_cpus=None):
 def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_retries=3,
               command="", on_progress=None):
     """Runs every cell of cfg on Ray actors and writes the reports. on_progress(state), if
-    given, is called after each finished cell with {done, failed, actors} (tests use it to kill
-    a worker). Returns the summary written to sweep.json."""
+    given, is called after each finished cell with {done, failed, slot (the worker that
+    finished it), actors, pids} (tests use it to kill a worker). Returns the summary written to sweep.json."""
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
@@ -276,6 +276,7 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
                                 threads, slot)
 
     actors = [spawn(s) for s in range(n_workers)]
+    infos = ray.get([a.info.remote() for a in actors])  # waits for every model load
     queue = sorted(cells, key=lambda c: -c["cost"])  # longest first: the tail stays short
     inflight = {}  # ObjectRef -> (cell, slot)
     attempts = {c["id"]: 0 for c in cells}
@@ -304,6 +305,7 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
             # its cell goes back to the front of the queue.
             lost += 1
             actors[slot] = spawn(slot)
+            infos[slot] = ray.get(actors[slot].info.remote())
             if attempts[c["id"]] <= max_retries:
                 progress.retried += 1
                 queue.insert(0, c)
@@ -315,7 +317,8 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
             c["error"] = "%s: %s" % (type(cause).__name__, cause)
             progress.update(False)
         if on_progress is not None:
-            on_progress({"done": progress.done, "failed": progress.failed, "actors": actors})
+            on_progress({"done": progress.done, "failed": progress.failed, "slot": slot,
+                         "actors": actors, "pids": [i["pid"] for i in infos]})
         submit(slot)
     progress.close()
     wall = time.time() - t0
@@ -329,7 +332,7 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     summary = {
         "cells": len(cells), "done": progress.done, "failed": progress.failed,
         "retried": progress.retried, "workers": n_workers, "threads_per_worker": threads,
-        "workers_lost": lost, "wall_seconds": wall, "ray_address": address or "local",
+        "workers_lost": lost, "worker_cpus": [i["cpus"] for i in infos], "wall_seconds": wall, "ray_address": address or "local",
         "cluster_cpus": cluster_cpus, "reports": written, "groups_not_written": failed_groups,
         "errors": [{"group": c["group"], "attention": c["attention"], "index": c["index"],
                     "error": c["error"]} for c in cells if "error" in c],

@@ -1,0 +1,72 @@
+"""The binding against the CLI on the real SmolLM2-135M-Instruct Q4_1 GGUF of ../shared/assets:
+greedy generation token for token (full, lambda), per-token NLL (against `longctx ppl` and
+against `longctx logits`), tokenization, chat special tokens."""
+import json
+
+import numpy as np
+import pytest
+
+import longctx
+from conftest import cli
+
+PROMPT = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+
+
+@pytest.fixture(scope="module")
+def model(smollm2_path):
+    return longctx.Model(smollm2_path, threads=2)
+
+
+def ids_of(out):
+    return [int(x) for x in out.decode().strip().split(",") if x]
+
+
+@pytest.mark.parametrize("attention", ["full", "lambda"])
+def test_greedy_generation_equals_cli(model, smollm2_path, attention):
+    for prompt, special in ((PROMPT, True), ("The history of the Roman Empire", False)):
+        args = ["run", "-m", smollm2_path, "-p", prompt, "-n", 48, "--temp", 0, "--ids",
+                "--attn", attention] + (["--special"] if special else [])
+        want = ids_of(cli(*args))
+        s = model.generate(prompt, max_tokens=48, temperature=0, attention=attention,
+                           special=special)
+        text = "".join(s)
+        assert s.tokens == want and len(want) > 3
+        if special:
+            assert "Paris" in text
+
+
+def test_score_equals_cli(model, smollm2_path, book_path, tmp_path):
+    text = open(book_path, encoding="utf-8").read()[20000:26000]
+    doc = tmp_path / "doc.txt"
+    doc.write_text(text, encoding="utf-8")
+    ids = model.tokenize(text)
+    for attention in ("full", "lambda:L=512"):
+        nll = model.score(text, attention=attention)
+        assert nll.shape == (len(ids) - 1,)
+        js = tmp_path / "ppl.json"
+        cli("ppl", "-m", smollm2_path, "-f", doc, "--attn", attention, "--json", js)
+        r = json.load(open(js))["results"][0]
+        assert r["positions_scored"] == len(nll)
+        assert abs(nll.mean() - r["mean_nll"]) <= 1e-7 * abs(r["mean_nll"])
+    out = tmp_path / "logits.f32"
+    head = ids[:300]
+    cli("logits", "-m", smollm2_path, "--tokens", ",".join(map(str, head)), "--out", out)
+    lg = np.fromfile(out, dtype=np.float32).reshape(len(head), -1).astype(np.float64)
+    m = lg.max(axis=1)
+    lse = m + np.log(np.exp(lg - m[:, None]).sum(axis=1))
+    want = lse[:-1] - lg[np.arange(len(head) - 1), head[1:]]
+    np.testing.assert_allclose(model.score(head), want, rtol=0, atol=2e-4)
+
+
+def test_tokenize_equals_cli(model, smollm2_path):
+    for text in ("Hello, world! caf\u00e9 \u4e16\u754c 12345", "  leading spaces\n\nand newlines"):
+        assert model.tokenize(text) == ids_of(cli("tokenize", "-m", smollm2_path, "-p", text))
+        assert model.detokenize(model.tokenize(text)) == text
+    assert model.tokenize("<|im_start|>", special=True) == [1]
+    assert model.tokenize("<|im_start|>") != [1]
+
+
+def test_dtype_conversion(smollm2_path):
+    m = longctx.Model(smollm2_path, dtype="f32", threads=2)
+    assert m.dtype == "f32"
+    assert len("".join(m.generate("The history of", max_tokens=8, temperature=0))) > 0

@@ -1,0 +1,123 @@
+"""Sweeps on a local Ray instance (ray.init(num_cpus=2)): the merged JSON equals the CLI's (same
+keys, same numbers; timings, memory and the command line aside), also when a worker process is
+killed mid-sweep; config errors are one line."""
+import json
+import os
+import signal
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from longctx import sweep  # noqa: E402
+from conftest import assets_dir, cli  # noqa: E402
+
+# What differs between two runs of the same evaluation.
+RUN_DEPENDENT = {"seconds", "tokens_per_second", "peak_rss_bytes", "command"}
+
+
+def same(a, b, path=""):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (path, set(a) ^ set(b))
+        for k in a:
+            if k not in RUN_DEPENDENT:
+                same(a[k], b[k], path + "/" + k)
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, "%s[%d]" % (path, i))
+    else:
+        assert a == b or (a != a and b != b), (path, a, b)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def setup(default_model_path, tmp_path_factory):
+    books = [os.path.join(assets_dir(), "corpora", b)
+             for b in ("frankenstein.txt", "pride_and_prejudice.txt", "tinyshakespeare.txt")]
+    for b in books:
+        if not os.path.exists(b):
+            pytest.skip("%s is absent (set LONGCTX_ASSETS)" % b)
+    d = tmp_path_factory.mktemp("sweep")
+    cfg = {"model": default_model_path, "threads": 1, "workers": 2,
+           "ppl": {"documents": books, "lengths": [1500, 4000], "bin": 100,
+                   "attention": ["full", "lambda", "streaming:G=4:W=128"]},
+           "passkey": {"lengths": [300, 600], "samples": 4, "digits": 5, "seed": 3,
+                       "attention": ["full", "lambda"]}}
+    want = {}
+    for n in (1500, 4000):
+        want["ppl-len%d" % n] = d / ("cli-ppl-%d.json" % n)
+        cli("ppl", "-m", default_model_path, *sum((["-f", b] for b in books), []),
+            "--max-len", n, "--bin", 100, "--attn", "full,lambda,streaming:G=4:W=128", "-t", 1,
+            "--json", want["ppl-len%d" % n])
+    want["passkey"] = d / "cli-passkey.json"
+    cli("passkey", "-m", default_model_path, "--lengths", "300,600", "--samples", 4, "--digits",
+        5, "--seed", 3, "--attn", "full,lambda", "-t", 1, "--json", want["passkey"])
+    return cfg, {k: json.load(open(v)) for k, v in want.items()}, d
+
+
+def check_reports(summary, out, want):
+    assert summary["failed"] == 0 and summary["groups_not_written"] == []
+    assert sorted(os.path.basename(p) for p in summary["reports"]) == sorted(
+        k + ".json" for k in want)
+    for name, w in want.items():
+        same(w, json.load(open(os.path.join(out, name + ".json"))))
+        assert os.path.getsize(os.path.join(out, name + ".png")) > 1000
+    assert os.path.exists(os.path.join(out, "passkey-accuracy.png"))
+
+
+def test_sweep_equals_cli(local_ray, setup):
+    cfg, want, d = setup
+    out = str(d / "out")
+    s = sweep.run_sweep(cfg, out=out, command="test")
+    assert s["cells"] == 2 * 3 * 3 + 2 * 2 * 4 and s["done"] == s["cells"]
+    assert s["retried"] == 0 and s["workers"] == 2
+    check_reports(s, out, want)
+
+
+def test_killed_worker_is_replaced_and_the_sweep_completes(local_ray, setup):
+    cfg, want, d = setup
+    out = str(d / "killed")
+    killed = []
+
+    def kill_the_other_worker(state):
+        # Right after the first cell: the other worker is busy with its own cell.
+        if not killed:
+            other = 1 - state["slot"]
+            os.kill(state["pids"][other], signal.SIGKILL)
+            killed.append(other)
+
+    s = sweep.run_sweep(cfg, out=out, command="test", on_progress=kill_the_other_worker)
+    assert killed and s["workers_lost"] >= 1 and s["retried"] >= 1
+    assert s["done"] == s["cells"]
+    check_reports(s, out, want)
+
+
+def test_config_errors(tmp_path, default_model_path):
+    cases = {
+        "model: [1]\n": "'model' must be a str",
+        "threads: 1\n": "'model' is required",
+        "model: m\n": "nothing to run",
+        "model: m\nppl: {documents: [a], lengths: [1], attention: [full]}\n": "length of 1",
+        "model: m\nppl: {documents: [], attention: [full]}\n": "non-empty list",
+        "model: m\npasskey: {lengths: [512], attention: [full], digits: 40}\n": "digits",
+        "model: m\nbogus: 1\n": "unknown key 'bogus'",
+        "model: [unclosed\n": "not valid YAML",
+    }
+    for text, msg in cases.items():
+        p = tmp_path / "c.yaml"
+        p.write_text(text)
+        with pytest.raises(sweep.ConfigError, match=msg):
+            sweep.load_config(str(p))
+    with pytest.raises(sweep.ConfigError, match="cannot read"):
+        sweep.load_config(str(tmp_path / "absent.yaml"))
+    # The command line: one line on stderr, exit 2, nothing started.
+    p = tmp_path / "c.yaml"
+    p.write_text("model: %s\nppl: {documents: [%s], attention: [lamda]}\n"
+                 % (default_model_path, tmp_path / "absent.txt"))
+    assert sweep.main(["--config", str(p)]) == 2
