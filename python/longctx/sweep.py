@@ -18,9 +18,9 @@ The config (YAML):
       bin: 128
     passkey:                       # passkey.json (+ passkey.png, passkey-accuracy.png)
       lengths: [1024, 2048]
-      samples: 10
+      samples: 10                  # per length; each sample draws its key and depth
       digits: 7
-      seed: 1
+      seed: 1                      # or seeds: [1, 2, 3] -> passkey-seed{S}.json each
       attention: [full, lambda]
 
 One model load per actor; each actor is pinned to its own share of the node's CPUs
@@ -105,8 +105,12 @@ def load_config(path):
         for key, default, lo, hi in (("samples", 10, 1, 1 << 20), ("digits", 7, 1, 18),
                                      ("seed", 1, 0, 2 ** 63 - 1)):
             k.setdefault(key, default)
-            if not isinstance(k[key], int) or not lo <= k[key] <= hi:
+            if not isinstance(k[key], int) or isinstance(k[key], bool) or not lo <= k[key] <= hi:
                 raise ConfigError("passkey: '%s' must be an integer in [%d, %d]" % (key, lo, hi))
+        if "seeds" in k:
+            _int_list(k, "seeds", "passkey", 0)
+        else:
+            k["seeds"] = [k["seed"]]
     return cfg
 
 
@@ -149,6 +153,9 @@ class Worker:
 def plan(cfg, model):
     """The cells (dicts with a 'group', a 'call' and 'args') and the report groups."""
     cells, groups = [], []
+    for section in ("ppl", "passkey"):  # a bad policy fails here, before any worker starts
+        for attn in cfg.get(section, {}).get("attention", []):
+            _core.check_attention(model, attn)
     if "ppl" in cfg:
         p = cfg["ppl"]
         for length in p["lengths"]:
@@ -164,18 +171,20 @@ def plan(cfg, model):
                                   "cost": len(d["tokens"])})
     if "passkey" in cfg:
         k = cfg["passkey"]
-        groups.append({"name": "passkey", "kind": "passkey", "attention": list(k["attention"]),
-                       "lengths": k["lengths"], "samples": k["samples"], "digits": k["digits"],
-                       "seed": k["seed"]})
-        for attn in k["attention"]:
-            for length in k["lengths"]:
-                for i in range(k["samples"]):
-                    cells.append({"group": "passkey", "attention": attn,
-                                  "index": (k["lengths"].index(length), i),
-                                  "call": "passkey",
-                                  "args": (attn, k["lengths"], k["samples"], k["digits"],
-                                           k["seed"], length, i),
-                                  "cost": length})
+        _core.passkey_check(model, k["lengths"], k["digits"])
+        for seed in k["seeds"]:
+            name = "passkey" if len(k["seeds"]) == 1 else "passkey-seed%d" % seed
+            groups.append({"name": name, "kind": "passkey", "attention": list(k["attention"]),
+                           "lengths": k["lengths"], "samples": k["samples"],
+                           "digits": k["digits"], "seed": seed})
+            for attn in k["attention"]:
+                for li, length in enumerate(k["lengths"]):
+                    for i in range(k["samples"]):
+                        cells.append({"group": name, "attention": attn, "index": (li, i),
+                                      "call": "passkey",
+                                      "args": (attn, k["lengths"], k["samples"], k["digits"],
+                                               seed, length, i),
+                                      "cost": length})
     for n, c in enumerate(cells):
         c["id"] = n
     return cells, groups

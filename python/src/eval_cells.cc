@@ -215,6 +215,28 @@ void bind_eval(nb::module_& m) {
       },
       "model"_a, "documents"_a, "results"_a, "bin"_a, "max_len"_a, "command"_a, "plot_path"_a = "");
 
+  // The resolved configuration of an attention string for this model (ValueError when it is
+  // malformed or the model takes none): the sweeps check every policy before starting workers.
+  m.def(
+      "check_attention",
+      [](const LoadedModel& lm, const std::string& attention) {
+        return parse_attention(lm, attention).label();
+      },
+      "model"_a, "attention"_a);
+
+  // Fails (lc::Error, as `longctx passkey` does before running) when a length is below the
+  // prompt's overhead for the largest key of `digits` digits.
+  m.def(
+      "passkey_check",
+      [](const LoadedModel& lm, const std::vector<int64_t>& lengths, int digits) {
+        if (digits < 1 || digits > 18) throw nb::value_error("digits: expected 1..18");
+        uint64_t max_key = 1;
+        for (int d = 0; d < digits; ++d) max_key *= 10;
+        nb::gil_scoped_release unlocked;
+        for (int64_t len : lengths) build_passkey_prompt(*lm.tok, len, max_key - 1, 0.0);
+      },
+      "model"_a, "lengths"_a, "digits"_a);
+
   // Passkey sample `index` at `length` of a run over `lengths` (which size a full cache).
   m.def(
       "passkey_cell",

@@ -35,20 +35,22 @@ def default_model_path():
     return os.path.join(ROOT, "models", "default")
 
 
-@pytest.fixture(scope="session")
-def smollm2_path():
-    p = os.path.join(assets_dir(), "real_models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+def asset(*parts):
+    """A file of ../shared/assets, or a skip naming it."""
+    p = os.path.join(assets_dir(), *parts)
     if not os.path.exists(p):
         pytest.skip("%s is absent (set LONGCTX_ASSETS)" % p)
     return p
+
+
+@pytest.fixture(scope="session")
+def smollm2_path():
+    return asset("real_models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 @pytest.fixture(scope="session")
 def book_path():
-    p = os.path.join(assets_dir(), "corpora", "frankenstein.txt")
-    if not os.path.exists(p):
-        pytest.skip("%s is absent (set LONGCTX_ASSETS)" % p)
-    return p
+    return asset("corpora", "frankenstein.txt")
 
 
 _outcomes = {"passed": 0, "skipped": 0, "failed": 0}

@@ -1,6 +1,8 @@
 """Sweeps on a local Ray instance (ray.init(num_cpus=2)): the merged JSON equals the CLI's (same
 keys, same numbers; timings, memory and the command line aside), also when a worker process is
 killed mid-sweep; config errors are one line."""
+import contextlib
+import io
 import json
 import os
 import signal
@@ -9,7 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 from longctx import sweep  # noqa: E402
-from conftest import assets_dir, cli  # noqa: E402
+from conftest import asset, cli  # noqa: E402
 
 # What differs between two runs of the same evaluation.
 RUN_DEPENDENT = {"seconds", "tokens_per_second", "peak_rss_bytes", "command"}
@@ -38,16 +40,13 @@ def local_ray():
 
 @pytest.fixture(scope="module")
 def setup(default_model_path, tmp_path_factory):
-    books = [os.path.join(assets_dir(), "corpora", b)
+    books = [asset("corpora", b)
              for b in ("frankenstein.txt", "pride_and_prejudice.txt", "tinyshakespeare.txt")]
-    for b in books:
-        if not os.path.exists(b):
-            pytest.skip("%s is absent (set LONGCTX_ASSETS)" % b)
     d = tmp_path_factory.mktemp("sweep")
     cfg = {"model": default_model_path, "threads": 1, "workers": 2,
            "ppl": {"documents": books, "lengths": [1500, 4000], "bin": 100,
                    "attention": ["full", "lambda", "streaming:G=4:W=128"]},
-           "passkey": {"lengths": [300, 600], "samples": 4, "digits": 5, "seed": 3,
+           "passkey": {"lengths": [300, 600], "samples": 4, "digits": 5, "seeds": [3, 4],
                        "attention": ["full", "lambda"]}}
     want = {}
     for n in (1500, 4000):
@@ -55,9 +54,11 @@ def setup(default_model_path, tmp_path_factory):
         cli("ppl", "-m", default_model_path, *sum((["-f", b] for b in books), []),
             "--max-len", n, "--bin", 100, "--attn", "full,lambda,streaming:G=4:W=128", "-t", 1,
             "--json", want["ppl-len%d" % n])
-    want["passkey"] = d / "cli-passkey.json"
-    cli("passkey", "-m", default_model_path, "--lengths", "300,600", "--samples", 4, "--digits",
-        5, "--seed", 3, "--attn", "full,lambda", "-t", 1, "--json", want["passkey"])
+    for seed in (3, 4):
+        want["passkey-seed%d" % seed] = d / ("cli-passkey-%d.json" % seed)
+        cli("passkey", "-m", default_model_path, "--lengths", "300,600", "--samples", 4,
+            "--digits", 5, "--seed", seed, "--attn", "full,lambda", "-t", 1,
+            "--json", want["passkey-seed%d" % seed])
     return cfg, {k: json.load(open(v)) for k, v in want.items()}, d
 
 
@@ -68,14 +69,14 @@ def check_reports(summary, out, want):
     for name, w in want.items():
         same(w, json.load(open(os.path.join(out, name + ".json"))))
         assert os.path.getsize(os.path.join(out, name + ".png")) > 1000
-    assert os.path.exists(os.path.join(out, "passkey-accuracy.png"))
+    assert os.path.exists(os.path.join(out, "passkey-seed3-accuracy.png"))
 
 
 def test_sweep_equals_cli(local_ray, setup):
     cfg, want, d = setup
     out = str(d / "out")
     s = sweep.run_sweep(cfg, out=out, command="test")
-    assert s["cells"] == 2 * 3 * 3 + 2 * 2 * 4 and s["done"] == s["cells"]
+    assert s["cells"] == 2 * 3 * 3 + 2 * 2 * 2 * 4 and s["done"] == s["cells"]
     assert s["retried"] == 0 and s["workers"] == 2
     check_reports(s, out, want)
 
@@ -116,8 +117,15 @@ def test_config_errors(tmp_path, default_model_path):
             sweep.load_config(str(p))
     with pytest.raises(sweep.ConfigError, match="cannot read"):
         sweep.load_config(str(tmp_path / "absent.yaml"))
-    # The command line: one line on stderr, exit 2, nothing started.
-    p = tmp_path / "c.yaml"
-    p.write_text("model: %s\nppl: {documents: [%s], attention: [lamda]}\n"
-                 % (default_model_path, tmp_path / "absent.txt"))
-    assert sweep.main(["--config", str(p)]) == 2
+    # The command line: one line on stderr, exit 2, before any worker starts.
+    doc = tmp_path / "doc.txt"
+    doc.write_text("Once upon a time there was a king.\n")
+    for text, msg in (
+            ("ppl: {documents: [%s], attention: [full]}" % (tmp_path / "absent.txt"), "absent.txt"),
+            ("ppl: {documents: [%s], attention: [lamda]}" % doc, "lamda"),
+            ("passkey: {lengths: [100], attention: [full]}", "below the prompt overhead")):
+        p.write_text("model: %s\n%s\n" % (default_model_path, text))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert sweep.main(["--config", str(p)]) == 2
+        assert msg in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
