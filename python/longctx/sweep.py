@@ -23,8 +23,8 @@ The config (YAML):
       seed: 1                      # or seeds: [1, 2, 3] -> passkey-seed{S}.json each
       attention: [full, lambda]
 
-One model load per actor; each actor is pinned to its own share of the node's CPUs
-(sched_setaffinity). A cell whose worker dies (killed, out of memory, node lost) is retried on a
+One model load per actor; each actor is pinned (sched_setaffinity) to CPUs of its node that no
+other worker holds (a lock file per CPU). A cell whose worker dies (killed, out of memory, node lost) is retried on a
 replacement actor up to --max-retries times; a cell the engine refuses (an error it raises)
 fails without retry and its report is not written. A progress bar shows cells done and failed
 and the time left. sweep.json in the output directory records the cells, retries, workers and
@@ -117,23 +117,45 @@ def load_config(path):
 # ---------------------------------------------------------------- the worker
 
 
-def _pin(slot, threads):
-    """Pins this process to `threads` CPUs of its node: slot k takes the k-th share."""
+_CPU_LOCKS = []  # open lock files of the CPUs this process holds (released when it exits)
+
+
+def _pin(threads):
+    """Pins this process to `threads` CPUs of its node that no other worker holds: each CPU has a
+    lock file (flock, released by the OS when the holder dies, so a replacement worker gets the
+    CPUs of the one it replaces). Returns the CPUs, or None when not enough are free (then the
+    worker runs unpinned)."""
+    import fcntl
     try:
         cpus = sorted(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return None
-    start = (slot * threads) % len(cpus)
-    mine = [cpus[(start + i) % len(cpus)] for i in range(min(threads, len(cpus)))]
-    os.sched_setaffinity(0, mine)
-    return mine
+    lock_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "longctx-sweep-cpus")
+    os.makedirs(lock_dir, exist_ok=True)
+    mine = []
+    for cpu in cpus:
+        f = open(os.path.join(lock_dir, "cpu%d.lock" % cpu), "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        _CPU_LOCKS.append(f)
+        mine.append(cpu)
+        if len(mine) == threads:
+            os.sched_setaffinity(0, mine)
+            return mine
+    for f in _CPU_LOCKS:
+        f.close()
+    _CPU_LOCKS.clear()
+    return None
 
 
 class Worker:
     """One Ray actor: one model load, cells run one at a time with `threads` engine threads."""
 
-    def __init__(self, model, dtype, tokenizer, threads, slot):
-        self.cpus = _pin(slot, threads)
+    def __init__(self, model, dtype, tokenizer, threads):
+        self.cpus = _pin(threads)
         self.model = Model(model, dtype=dtype, threads=threads, tokenizer=tokenizer)
 
     def info(self):
@@ -280,11 +302,11 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     n_workers = max(1, min(n_workers, len(cells)))
     actor_cls = ray.remote(num_cpus=threads, max_restarts=0)(Worker)
 
-    def spawn(slot):
+    def spawn():
         return actor_cls.remote(cfg["model"], cfg.get("dtype", ""), cfg.get("tokenizer", ""),
-                                threads, slot)
+                                threads)
 
-    actors = [spawn(s) for s in range(n_workers)]
+    actors = [spawn() for _ in range(n_workers)]
     infos = ray.get([a.info.remote() for a in actors])  # waits for every model load
     queue = sorted(cells, key=lambda c: -c["cost"])  # longest first: the tail stays short
     inflight = {}  # ObjectRef -> (cell, slot)
@@ -313,7 +335,7 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
             # The worker died (killed, out of memory, node lost): a new actor takes its slot,
             # its cell goes back to the front of the queue.
             lost += 1
-            actors[slot] = spawn(slot)
+            actors[slot] = spawn()
             infos[slot] = ray.get(actors[slot].info.remote())
             if attempts[c["id"]] <= max_retries:
                 progress.retried += 1
@@ -331,8 +353,8 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
         submit(slot)
     progress.close()
     wall = time.time() - t0
-    for a in actors:
-        ray.kill(a)
+    # Graceful exits (their CPUs' locks released) before the next sweep in this process starts.
+    ray.wait([a.__ray_terminate__.remote() for a in actors], num_returns=len(actors), timeout=30)
 
     written, failed_groups = [], []
     for g in groups:

@@ -78,6 +78,9 @@ def test_sweep_equals_cli(local_ray, setup):
     s = sweep.run_sweep(cfg, out=out, command="test")
     assert s["cells"] == 2 * 3 * 3 + 2 * 2 * 2 * 4 and s["done"] == s["cells"]
     assert s["retried"] == 0 and s["workers"] == 2
+    # Each worker pinned to its own CPU (this Ray instance has 2; the machine may have more).
+    cpus = [c for w in s["worker_cpus"] for c in (w or [])]
+    assert len(cpus) == 2 and len(set(cpus)) == 2, s["worker_cpus"]
     check_reports(s, out, want)
 
 
