@@ -210,3 +210,24 @@ def test_gil_released_during_score(model, book_path):
     # A held GIL would let the counter run at most once per switch interval (5 ms) -- in fact
     # not at all, since the call never yields; released, it ticks about every millisecond.
     assert len(during) > 0.3 * (t1 - t0) / 0.001, (len(during), t1 - t0)
+
+
+def test_concurrent_calls_on_one_model_equal_sequential_ones(model, book_path):
+    text = open(book_path, encoding="utf-8").read()
+    docs = [text[i * 5000:(i + 1) * 5000] for i in range(4)]
+    want = [model.score(d, attention="lambda") for d in docs]
+    gens = ["".join(model.generate(d[:200], max_tokens=30, temperature=0)) for d in docs]
+    got, got_gens = [None] * 4, [None] * 4
+
+    def work(i):
+        got[i] = model.score(docs[i], attention="lambda")
+        got_gens[i] = "".join(model.generate(docs[i][:200], max_tokens=30, temperature=0))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(w, g)
+    assert got_gens == gens
