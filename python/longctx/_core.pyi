@@ -67,6 +67,13 @@ class Model:
                  stop: Sequence[str] = ..., ctx: int = 0, special: bool = False) -> GenerationStream:
         """Streams the continuation of prompt (text, encoded as `longctx run` does, or ids);
         temperature 0 = greedy. ctx: the context of a full cache (0 = the trained context)."""
+    def chat(self, messages: Sequence[dict], max_tokens: int = 512, temperature: float = 1.0,
+             top_k: int = 0, top_p: float = 1.0, seed: int = 42, attention: str = "",
+             stop: Sequence[str] = ..., ctx: int = 0) -> GenerationStream:
+        """Streams the assistant's reply to messages ([{"role": ..., "content": ...}, ...])
+        rendered through the file's chat template; ends at the template family's end-of-turn
+        token (not emitted), as `longctx run --chat` does. ValueError when the file has no
+        template."""
     def generate_batch(self, prompts: Sequence[Prompt], max_tokens: int = 256,
                        temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                        seed: int = 42, attention: str = "", ctx: int = 0,

@@ -10,12 +10,16 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <optional>
 #include <variant>
 
 #include "bindings.h"
+#include "chat/chat_format.h"
+#include "chat/chat_template_source.h"
 #include "core/error.h"
 #include "eval/perplexity.h"
 #include "runtime/batch_session.h"
+#include "runtime/chat_session.h"
 #include "runtime/generate.h"
 #include "text_stream.h"
 
@@ -49,6 +53,32 @@ GenerateOptions generate_options(int64_t max_tokens, double temperature, int64_t
   g.sampler.seed = seed;
   g.special = special;
   return g;
+}
+
+// A conversation ([{"role", "content"}, ...]) through the file's chat template, ready for the
+// assistant's reply, as token ids (as `longctx run --chat` and the server's chat endpoint).
+std::vector<int> chat_prompt(const LoadedModel& m, const nb::list& messages) {
+  std::vector<ChatMessage> msgs;
+  for (nb::handle h : messages) {
+    if (!nb::isinstance<nb::dict>(h))
+      throw nb::value_error("messages: each message must be a dict with 'role' and 'content'");
+    nb::dict d = nb::borrow<nb::dict>(h);
+    if (!d.contains("role") || !d.contains("content") || !nb::isinstance<nb::str>(d["role"]) ||
+        !nb::isinstance<nb::str>(d["content"]))
+      throw nb::value_error("messages: each message needs string 'role' and 'content'");
+    msgs.push_back({nb::cast<std::string>(d["role"]), nb::cast<std::string>(d["content"])});
+  }
+  if (msgs.empty()) throw nb::value_error("messages: an empty list");
+  const std::optional<ChatTemplateSource> tmpl = chat_template_for_model(*m.file);
+  if (!tmpl)
+    throw nb::value_error((m.path + " has no chat template (GGUF tokenizer.chat_template or "
+                                    "tokenizer_config.json chat_template); use generate()")
+                              .c_str());
+  ChatRenderOptions ro;
+  ro.bos_token = tmpl->bos_token;
+  ro.eos_token = tmpl->eos_token;
+  const std::string text = render_chat(tmpl->source, msgs, ro);
+  return encode_chat_prompt(*m.tok, text, tmpl->bos_token);
 }
 
 // -m's own ctx for a sequence of n tokens under full attention: the trained context, or n when
@@ -135,6 +165,21 @@ void bind_model(nb::module_& m) {
           "prompt"_a, "max_tokens"_a = 256, "temperature"_a = 1.0, "top_k"_a = 0, "top_p"_a = 1.0,
           "seed"_a = 42, "attention"_a = "", "stop"_a = std::vector<std::string>{}, "ctx"_a = 0,
           "special"_a = false)
+      .def(
+          "chat",
+          [](std::shared_ptr<LoadedModel> lm, const nb::list& messages, int64_t max_tokens,
+             double temperature, int64_t top_k, double top_p, uint64_t seed,
+             const std::string& attention, const std::vector<std::string>& stop, int64_t ctx) {
+            const SessionOptions so = session_options(*lm, attention, ctx);
+            const GenerateOptions g =
+                generate_options(max_tokens, temperature, top_k, top_p, seed, false);
+            std::vector<int> ids = chat_prompt(*lm, messages);
+            nb::gil_scoped_release unlocked;
+            return std::make_shared<GenerationStream>(lm, so, std::move(ids), g, stop,
+                                                      chat_stop_ids(*lm->tok));
+          },
+          "messages"_a, "max_tokens"_a = 512, "temperature"_a = 1.0, "top_k"_a = 0, "top_p"_a = 1.0,
+          "seed"_a = 42, "attention"_a = "", "stop"_a = std::vector<std::string>{}, "ctx"_a = 0)
       .def(
           "generate_batch",
           [](const LoadedModel& lm, const std::vector<Prompt>& prompts, int64_t max_tokens,

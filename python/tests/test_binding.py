@@ -168,6 +168,8 @@ def test_errors(default_model_path, model, tmp_path):
         model.logits([1, 2], last=3)
     with pytest.raises(TypeError):
         model.generate(3.5)
+    with pytest.raises(ValueError, match="no chat template"):
+        model.chat([{"role": "user", "content": "hi"}])
 
 
 def test_based_model_refuses_a_policy():

@@ -70,3 +70,18 @@ def test_dtype_conversion(smollm2_path):
     m = longctx.Model(smollm2_path, dtype="f32", threads=2)
     assert m.dtype == "f32"
     assert len("".join(m.generate("The history of", max_tokens=8, temperature=0))) > 0
+
+
+@pytest.mark.parametrize("attention", ["full", "lambda"])
+def test_chat_equals_cli(model, smollm2_path, attention):
+    for question in ("What is the capital of France?", "Write a haiku about the sea."):
+        want = cli("run", "-m", smollm2_path, "--chat", "-p", question, "-n", 40, "--temp", 0,
+                   "--attn", attention).decode()
+        s = model.chat([{"role": "user", "content": question}], max_tokens=40, temperature=0,
+                       attention=attention)
+        assert "".join(s) + "\n" == want
+        assert s.finish_reason in ("stop", "length")
+    with pytest.raises(ValueError, match="role"):
+        model.chat([{"content": "hi"}])
+    with pytest.raises(ValueError, match="empty"):
+        model.chat([])
