@@ -271,6 +271,19 @@ class _Progress:
             self.bar.close()
 
 
+def _check_reachable(address):
+    """HOST:PORT must accept a TCP connection (Ray itself retries a wrong address for minutes)."""
+    import socket
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError("--ray-address: expected local, auto or HOST:PORT, got '%s'" % address)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ConfigError("--ray-address: cannot reach %s (%s); is `ray start --head` running "
+                          "there?" % (address, e.strerror or e)) from None
+
+
 def init_ray(address, num_cpus=None):
     import ray
     if ray.is_initialized():
@@ -278,8 +291,13 @@ def init_ray(address, num_cpus=None):
     kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
     if address in (None, "", "local"):
         ray.init(num_cpus=num_cpus, **kw)
-    else:
+        return
+    if address != "auto":
+        _check_reachable(address)
+    try:
         ray.init(address=address, **kw)
+    except ConnectionError as e:
+        raise ConfigError("--ray-address %s: %s" % (address, str(e).splitlines()[0])) from None
 
 
 def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_retries=3,

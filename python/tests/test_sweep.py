@@ -132,3 +132,18 @@ def test_config_errors(tmp_path, default_model_path):
         with contextlib.redirect_stderr(err):
             assert sweep.main(["--config", str(p)]) == 2
         assert msg in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+
+
+def test_unreachable_ray_address_is_one_line(tmp_path, default_model_path, book_path):
+    import subprocess
+    import sys
+    p = tmp_path / "c.yaml"
+    p.write_text("model: %s\nppl: {documents: [%s], lengths: [500], attention: [lambda]}\n"
+                 % (default_model_path, book_path))
+    for address, msg in (("127.0.0.1:1", "cannot reach 127.0.0.1:1"),
+                         ("bogus", "expected local, auto or HOST:PORT")):
+        r = subprocess.run([sys.executable, "-m", "longctx.sweep", "--config", str(p),
+                            "--ray-address", address, "--out", str(tmp_path / "o")],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and msg in r.stderr, r.stderr[-2000:]
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
