@@ -304,7 +304,8 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
               command="", on_progress=None):
     """Runs every cell of cfg on Ray actors and writes the reports. on_progress(state), if
     given, is called after each finished cell with {done, failed, slot (the worker that
-    finished it), actors, pids} (tests use it to kill a worker). Returns the summary written to sweep.json."""
+    finished it), actors, pids} (tests use it to kill a worker). Returns the summary written
+    to sweep.json."""
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
@@ -325,7 +326,11 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
                                 threads)
 
     actors = [spawn() for _ in range(n_workers)]
-    infos = ray.get([a.info.remote() for a in actors])  # waits for every model load
+    try:
+        infos = ray.get([a.info.remote() for a in actors])  # waits for every model load
+    except (RayActorError, RayTaskError) as e:
+        raise ConfigError("a worker could not start (is the model at the same path on every "
+                          "node?): %s" % str(e).strip().splitlines()[-1]) from None
     queue = sorted(cells, key=lambda c: -c["cost"])  # longest first: the tail stays short
     inflight = {}  # ObjectRef -> (cell, slot)
     attempts = {c["id"]: 0 for c in cells}
@@ -334,7 +339,7 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     t0 = time.time()
 
     def submit(slot):
-        if queue:
+        if queue and actors[slot] is not None:
             c = queue.pop(0)
             attempts[c["id"]] += 1
             ref = getattr(actors[slot], c["call"]).remote(*c["args"])
@@ -354,7 +359,10 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
             # its cell goes back to the front of the queue.
             lost += 1
             actors[slot] = spawn()
-            infos[slot] = ray.get(actors[slot].info.remote())
+            try:
+                infos[slot] = ray.get(actors[slot].info.remote())
+            except (RayActorError, RayTaskError):  # no replacement: the slot is dropped
+                actors[slot] = None
             if attempts[c["id"]] <= max_retries:
                 progress.retried += 1
                 queue.insert(0, c)
@@ -369,10 +377,14 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
             on_progress({"done": progress.done, "failed": progress.failed, "slot": slot,
                          "actors": actors, "pids": [i["pid"] for i in infos]})
         submit(slot)
+    for c in queue:  # left over only when every worker slot was dropped
+        c["error"] = "no worker left to run it"
+        progress.update(False)
     progress.close()
     wall = time.time() - t0
     # Graceful exits (their CPUs' locks released) before the next sweep in this process starts.
-    ray.wait([a.__ray_terminate__.remote() for a in actors], num_returns=len(actors), timeout=30)
+    live = [a for a in actors if a is not None]
+    ray.wait([a.__ray_terminate__.remote() for a in live], num_returns=len(live), timeout=30)
 
     written, failed_groups = [], []
     for g in groups:
