@@ -157,16 +157,35 @@ mkdir -p "$seed_req"
 printf '%s' '{"model":"m","prompt":"Hello","max_tokens":16,"temperature":0.7,"top_p":0.9,"top_k":40,"seed":1,"stop":["\n","END"],"stream":true,"stream_options":{"include_usage":true},"attention":"lambda:G=4"}' >"$seed_req/completion.json"
 printf '%s' '{"prompt":[[1,2,3],[4,5]],"max_tokens":0,"echo":true,"logprobs":5,"n":1}' >"$seed_req/ids.json"
 printf '%s' '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Hi"}]}],"logprobs":true,"top_logprobs":2,"max_completion_tokens":8,"timeout":3}' >"$seed_req/chat.json"
-for target in "$BUILD"/fuzz/*_fuzz; do
-  [ -f "$target" ] && [ -x "$target" ] || continue
+# The targets run FUZZ_JOBS at a time (default: one per CPU; libFuzzer is single-threaded), each
+# into its own log; the summaries print afterwards in target order.
+run_target() {
+  local target=$1 name corpus seeds=()
   name=$(basename "$target")
   corpus="$BUILD/fuzz/corpus-$name"
   mkdir -p "$corpus"
-  seeds=()
   [ -d "$BUILD/fuzz/seeds-$name" ] && seeds+=("$BUILD/fuzz/seeds-$name")
-  echo "fuzz: $name for ${SECONDS_EACH}s"
-  if ! "$target" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if "$target" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
        -print_final_stats=1 "$corpus" "${seeds[@]}" >"$BUILD/fuzz/$name.log" 2>&1; then
+    echo ok >"$BUILD/fuzz/$name.status"
+  else
+    echo failed >"$BUILD/fuzz/$name.status"
+  fi
+}
+JOBS=${FUZZ_JOBS:-$(nproc)}
+targets=()
+for target in "$BUILD"/fuzz/*_fuzz; do
+  [ -f "$target" ] && [ -x "$target" ] || continue
+  targets+=("$target")
+  rm -f "$BUILD/fuzz/$(basename "$target").status"
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  run_target "$target" &
+done
+wait
+for target in "${targets[@]}"; do
+  name=$(basename "$target")
+  echo "fuzz: $name for ${SECONDS_EACH}s"
+  if [ "$(cat "$BUILD/fuzz/$name.status" 2>/dev/null)" != ok ]; then
     echo "fuzz: $name FAILED (see $BUILD/fuzz/$name.log)"
     tail -n 40 "$BUILD/fuzz/$name.log"
     status=1
