@@ -8,10 +8,14 @@ ASSETS ?= $(abspath ../shared/assets)
 # llama.cpp's vocabulary-only GGUF files (scripts/fetch_vocab.sh; tests skip without them).
 VOCAB ?= $(abspath ../vocab)
 
-.PHONY: setup build demo test test-fast test-asan fuzz bench clean
+.PHONY: setup setup-python build demo test test-fast test-asan fuzz bench clean
 
 setup:
 	@scripts/setup.sh
+
+# The .venv of the Python package's tests (ray, lm-eval, pytest, nanobind: ~1 GB from PyPI).
+setup-python: setup
+	@scripts/setup_python.sh
 
 build: setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -25,7 +29,9 @@ demo: build
 test: fuzz test-asan
 	@$(MAKE) --no-print-directory test-fast
 
-test-fast: build
+# The .venv first, so that the build configures the Python extension for it.
+test-fast: setup-python
+	@$(MAKE) --no-print-directory build
 	@cd $(BUILD) && LONGCTX_ASSETS="$(ASSETS)" LONGCTX_VOCAB_DIR="$(VOCAB)" ctest --output-on-failure -j$(JOBS)
 
 test-asan: setup
