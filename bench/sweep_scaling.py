@@ -16,35 +16,9 @@ import sys
 import tempfile
 import time
 
+from longctx.sweep import report_difference
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN_DEPENDENT = {"seconds", "tokens_per_second", "peak_rss_bytes", "command"}
-
-
-def assets_dir():
-    return os.environ.get("LONGCTX_ASSETS", os.path.join(ROOT, "..", "shared", "assets"))
-
-
-def same(a, b, path=""):
-    if isinstance(a, dict):
-        if not isinstance(b, dict) or a.keys() != b.keys():
-            return "%s: keys differ %s" % (path, set(a) ^ set(b if isinstance(b, dict) else {}))
-        for k in a:
-            if k not in RUN_DEPENDENT:
-                d = same(a[k], b[k], path + "/" + k)
-                if d:
-                    return d
-    elif isinstance(a, list):
-        if not isinstance(b, list) or len(a) != len(b):
-            return "%s: lengths differ" % path
-        for i, (x, y) in enumerate(zip(a, b)):
-            d = same(x, y, "%s[%d]" % (path, i))
-            if d:
-                return d
-    elif not (a == b or (a != a and b != b)):
-        return "%s: %r != %r" % (path, a, b)
-    return ""
-
-
 def timed(cmd, env=None):
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -108,11 +82,11 @@ def main():
         for workers in (1, 2):
             out = os.path.join(work, "sweep-w%d-r%d" % (workers, r))
             for n in lengths:
-                d = same(json.load(open(os.path.join(work, "cli1-ppl-len%d.json" % n))),
+                d = report_difference(json.load(open(os.path.join(work, "cli1-ppl-len%d.json" % n))),
                          json.load(open(os.path.join(out, "ppl-len%d.json" % n))))
                 if d:
                     mismatches.append("w%d r%d ppl-len%d: %s" % (workers, r, n, d))
-            d = same(json.load(open(os.path.join(work, "cli1-passkey.json"))),
+            d = report_difference(json.load(open(os.path.join(work, "cli1-passkey.json"))),
                      json.load(open(os.path.join(out, "passkey.json"))))
             if d:
                 mismatches.append("w%d r%d passkey: %s" % (workers, r, d))

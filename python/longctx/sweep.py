@@ -44,6 +44,32 @@ class ConfigError(ValueError):
     pass
 
 
+# The members of a ppl / passkey JSON that differ between two runs of the same evaluation.
+RUN_DEPENDENT = frozenset({"seconds", "tokens_per_second", "peak_rss_bytes", "command"})
+
+
+def report_difference(a, b, path=""):
+    """The first difference between two reports (parsed JSON) outside RUN_DEPENDENT members, as
+    "path: what"; "" when they have the same keys and the same numbers (NaN equal to NaN)."""
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or a.keys() != b.keys():
+            return "%s: keys differ %s" % (path, set(a) ^ set(b if isinstance(b, dict) else {}))
+        for k in a:
+            d = "" if k in RUN_DEPENDENT else report_difference(a[k], b[k], path + "/" + k)
+            if d:
+                return d
+    elif isinstance(a, list):
+        if not isinstance(b, list) or len(a) != len(b):
+            return "%s: lengths differ" % path
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = report_difference(x, y, "%s[%d]" % (path, i))
+            if d:
+                return d
+    elif not (a == b or (a != a and b != b)):
+        return "%s: %r != %r" % (path, a, b)
+    return ""
+
+
 def _req(d, key, kind, where):
     if key not in d:
         raise ConfigError("%s: '%s' is required" % (where, key))

@@ -123,10 +123,8 @@ void bind_eval(nb::module_& m) {
           nb::dict e;
           e["path"] = d.path;
           e["tokens_total"] = d.tokens_total;
-          auto* v = new std::vector<int32_t>(d.tokens.begin(), d.tokens.end());
-          nb::capsule owner(v,
-                            [](void* p) noexcept { delete static_cast<std::vector<int32_t>*>(p); });
-          e["tokens"] = nb::ndarray<nb::numpy, int32_t>(v->data(), {v->size()}, owner);
+          e["tokens"] = owned_array(std::vector<int32_t>(d.tokens.begin(), d.tokens.end()),
+                                    {d.tokens.size()});
           out.append(e);
         }
         return out;
@@ -144,12 +142,8 @@ void bind_eval(nb::module_& m) {
         if (n < 2) throw nb::value_error("ppl_cell: a document needs at least 2 tokens");
         if (session_tokens < n) throw nb::value_error("ppl_cell: session_tokens < the document");
         std::vector<int> ids(tokens.data(), tokens.data() + n);
-        for (int id : ids)
-          if (id < 0 || id >= lm.model->vocab_size())
-            throw nb::value_error("ppl_cell: a token id is out of the vocabulary");
-        std::vector<double>* nll = new std::vector<double>();
-        nb::capsule owner(nll,
-                          [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
+        check_ids(lm, ids);
+        std::vector<double> nll;
         std::string label;
         size_t state_bytes = 0;
         double seconds = 0;
@@ -159,11 +153,11 @@ void bind_eval(nb::module_& m) {
           label = s.label();
           state_bytes = s.state_bytes();
           const double t0 = now_seconds();
-          *nll = sequence_nll(s, ids.data(), n);
+          nll = sequence_nll(s, ids.data(), n);
           seconds = now_seconds() - t0;
         }
         nb::dict r;
-        r["nll"] = nb::ndarray<nb::numpy, double>(nll->data(), {nll->size()}, owner);
+        r["nll"] = owned_array(std::move(nll), {static_cast<size_t>(n - 1)});
         r["label"] = label;
         r["state_bytes"] = state_bytes;
         r["seconds"] = seconds;

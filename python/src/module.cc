@@ -85,13 +85,6 @@ std::vector<int> chat_prompt(const LoadedModel& m, const nb::list& messages) {
 // longer (as `longctx logits` does for parity checks).
 int64_t ctx_for(const LoadedModel& m, int64_t n) { return n > m.model->config().ctx_len ? n : 0; }
 
-template <typename T>
-nb::ndarray<nb::numpy, T> owned_array(std::vector<T>&& v, std::initializer_list<size_t> shape) {
-  auto* heap = new std::vector<T>(std::move(v));
-  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
-  return nb::ndarray<nb::numpy, T>(heap->data(), shape, owner);
-}
-
 }  // namespace
 
 nb::str to_str(const std::string& bytes) {

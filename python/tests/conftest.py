@@ -5,6 +5,7 @@ exits 77, CTest's SKIP_RETURN_CODE, so a skip is never reported as a pass."""
 import os
 import subprocess
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,6 +29,15 @@ def cli(*args, check=True):
         raise AssertionError("longctx %s failed (%d): %s"
                              % (" ".join(map(str, args)), r.returncode, r.stderr.decode()[-2000:]))
     return r.stdout
+
+
+def logits_nll(path, ids):
+    """Per-token NLL (float64[n - 1]) from a `longctx logits --out` file of ids: log-softmax in
+    float64 of each row, at the next token."""
+    lg = np.fromfile(path, dtype=np.float32).reshape(len(ids), -1).astype(np.float64)
+    m = lg.max(axis=1)
+    lse = m + np.log(np.exp(lg - m[:, None]).sum(axis=1))
+    return lse[:-1] - lg[np.arange(len(ids) - 1), ids[1:]]
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import longctx
-from conftest import cli
+from conftest import cli, logits_nll
 
 PROMPTS = ["Once upon a time", "The old man said to the boy, \""]
 
@@ -94,12 +94,6 @@ def test_logits_equal_cli(model, default_model_path, tmp_path):
     np.testing.assert_allclose(last, want[-5:], rtol=0, atol=1e-4)
 
 
-def log_softmax_nll(logits, ids):
-    m = logits.max(axis=1, keepdims=True)
-    lse = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
-    return lse[:-1] - logits[np.arange(len(ids) - 1), ids[1:]]
-
-
 def test_score_equals_cli_ppl_and_logits(model, default_model_path, book_path, tmp_path):
     text = open(book_path, encoding="utf-8").read()[:3000]
     doc = tmp_path / "doc.txt"
@@ -122,8 +116,7 @@ def test_score_equals_cli_ppl_and_logits(model, default_model_path, book_path, t
     ids = model.tokenize(text)[:200]
     out = tmp_path / "logits.f32"
     cli("logits", "-m", default_model_path, "--tokens", ",".join(map(str, ids)), "--out", out)
-    want = log_softmax_nll(np.fromfile(out, dtype=np.float32).reshape(len(ids), -1).astype(np.float64), ids)
-    np.testing.assert_allclose(model.score(ids), want, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(model.score(ids), logits_nll(out, ids), rtol=0, atol=1e-4)
 
 
 def test_tokenize_equals_cli(model, default_model_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import longctx
-from conftest import cli
+from conftest import cli, logits_nll
 
 PROMPT = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
 
@@ -51,11 +51,7 @@ def test_score_equals_cli(model, smollm2_path, book_path, tmp_path):
     out = tmp_path / "logits.f32"
     head = ids[:300]
     cli("logits", "-m", smollm2_path, "--tokens", ",".join(map(str, head)), "--out", out)
-    lg = np.fromfile(out, dtype=np.float32).reshape(len(head), -1).astype(np.float64)
-    m = lg.max(axis=1)
-    lse = m + np.log(np.exp(lg - m[:, None]).sum(axis=1))
-    want = lse[:-1] - lg[np.arange(len(head) - 1), head[1:]]
-    np.testing.assert_allclose(model.score(head), want, rtol=0, atol=2e-4)
+    np.testing.assert_allclose(model.score(head), logits_nll(out, head), rtol=0, atol=2e-4)
 
 
 def test_tokenize_equals_cli(model, smollm2_path):
