@@ -372,9 +372,9 @@ int main(int argc, char** argv) {
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL})
     for (Isa isa : isas)
       for (auto [M, K] : {std::pair<int64_t, int64_t>{576, 1536}, {1536, 576}})
-        for (int64_t N : {1, 64})
+        for (int64_t N : {1, 16, 64})
           for (bool cold : {false, true}) {
-            if (cold && N != 1) continue;
+            if (cold && N == 64) continue;
             const std::string name = "qgemm/" + std::string(lc::dtype_name(t)) + "/" +
                                      lc::ops::quant::quant_kernels_for(isa).name + "/" +
                                      std::to_string(M) + "x" + std::to_string(K) +

@@ -45,6 +45,10 @@ BlockAttention::BlockAttention(int64_t n_heads, int64_t n_kv_heads, int64_t head
   }
   scores_ = AlignedBuffer<float>(static_cast<size_t>(floats));
   index_ = AlignedBuffer<int64_t>(static_cast<size_t>(indices));
+  // Both sizes are n_threads times one thread's share (attention_scratch_*).
+  scratch_threads_ = n_threads < 1 ? 1 : n_threads;
+  thread_floats_ = floats / scratch_threads_;
+  thread_indices_ = indices / scratch_threads_;
 }
 
 bool BlockAttention::fits(const AttentionPolicy& policy, int n_threads) const {
@@ -143,26 +147,68 @@ void BlockAttention::store_and_rotate(const SeqRows& sq, int64_t l, float* q, fl
   }
 }
 
+void BlockAttention::attend(ThreadPool& pool, const SeqRows& sq, int64_t l, const float* q,
+                            float* out, float* scratch, int64_t* scratch_idx) const {
+  const int64_t qo = sq.row0 * n_heads_ * head_dim_;
+  const AttentionPolicy& P = *sq.policy;
+  const bool alibi = shape_.alibi_slopes != nullptr;
+  if (P.plain_causal() && !alibi) {  // attend_full has no bias term
+    attend_full(pool, *sq.cache, l, shape_, q + qo, sq.n, sq.pos0, out + qo, scratch);
+    return;
+  }
+  const bool global_q = P.needs_global_query() && !alibi;
+  const bool middle_q = P.middle().k > 0 && !alibi;
+  attend_policy(pool, *sq.cache, l, shape_, P, q + qo, global_q ? q_global_.data() + qo : nullptr,
+                sq.n, sq.pos0, out + qo, scratch, middle_q ? q_middle_.data() + qo : nullptr,
+                scratch_idx);
+}
+
 void BlockAttention::layer(ThreadPool& pool, int64_t l, float* q, float* k, const float* v,
                            float* out, const TramsWeights& trams) {
-  const int64_t q_dim = n_heads_ * head_dim_;
-  const bool alibi = shape_.alibi_slopes != nullptr;
-  for (int64_t s = 0; s < n_seqs_; ++s) {  // per sequence: RoPE, cache stores, attention
-    const SeqRows& sq = seqs_[s];
-    const AttentionPolicy& P = *sq.policy;
-    store_and_rotate(sq, l, q, k, v, trams);
-    const int64_t qo = sq.row0 * q_dim;
-    if (P.plain_causal() && !alibi) {  // attend_full has no bias term
-      attend_full(pool, *sq.cache, l, shape_, q + qo, sq.n, sq.pos0, out + qo, scores_.data());
-      continue;
+  // RoPE and the cache stores of every sequence first: each sequence's attention reads only its
+  // own rows and cache, so the sequences can then be attended in any order or at once.
+  for (int64_t s = 0; s < n_seqs_; ++s) store_and_rotate(seqs_[s], l, q, k, v, trams);
+  int64_t* idx = index_.size() ? index_.data() : nullptr;
+  // A sequence with too few (row, head group) items to split evenly over the pool (a decode
+  // row: n_kv_heads items), or too little work to split at all (run_sized keeps it on one
+  // thread), is attended whole by one thread; such sequences are spread over the pool by their
+  // work (rows x keys), each thread with its own share of the scratch. Larger ones (prefill
+  // chunks) use the whole pool one after another. Either way every (row, head group) is computed
+  // by the same code on one thread, so the output does not depend on the split.
+  const int nt = std::min(pool.size(), scratch_threads_);
+  auto work = [&](const SeqRows& sq) {
+    return sq.n * std::min(sq.cache->capacity(), sq.pos0 + sq.n);
+  };
+  auto whole = [&](const SeqRows& sq) {
+    return sq.n * n_kv_heads_ < 4 * nt ||
+           2 * work(sq) * n_heads_ * head_dim_ < ThreadPool::kMinParallelWork;
+  };
+  int64_t n_whole = 0, total = 0;
+  for (int64_t s = 0; s < n_seqs_; ++s)
+    if (whole(seqs_[s])) {
+      ++n_whole;
+      total += work(seqs_[s]);
     }
-    const bool global_q = P.needs_global_query() && !alibi;
-    const bool middle_q = P.middle().k > 0 && !alibi;
-    attend_policy(pool, *sq.cache, l, shape_, P, q + qo, global_q ? q_global_.data() + qo : nullptr,
-                  sq.n, sq.pos0, out + qo, scores_.data(),
-                  middle_q ? q_middle_.data() + qo : nullptr,
-                  index_.size() ? index_.data() : nullptr);
-  }
+  const bool spread = nt >= 2 && n_whole >= 2;
+  for (int64_t s = 0; s < n_seqs_; ++s)
+    if (!spread || !whole(seqs_[s])) attend(pool, seqs_[s], l, q, out, scores_.data(), idx);
+  if (!spread) return;
+  pool.run([&](int t, int) {
+    if (t >= nt) return;
+    ThreadPool inline_pool(1);  // runs inline; allocates nothing
+    float* sc = scores_.data() + t * thread_floats_;
+    int64_t* ix = idx ? idx + t * thread_indices_ : nullptr;
+    // Thread t takes the sequences whose work midpoint lies in its 1/nt of the total.
+    int64_t before = 0;
+    for (int64_t s = 0; s < n_seqs_; ++s) {
+      if (!whole(seqs_[s])) continue;
+      const int64_t w = work(seqs_[s]);
+      const int64_t owner = (2 * before + w) * nt / (2 * total);
+      if (owner == t || (t == nt - 1 && owner >= nt))
+        attend(inline_pool, seqs_[s], l, q, out, sc, ix);
+      before += w;
+    }
+  });
 }
 
 }  // namespace lc

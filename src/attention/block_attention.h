@@ -76,6 +76,9 @@ class BlockAttention {
  private:
   void store_and_rotate(const SeqRows& sq, int64_t layer, float* q, float* k, const float* v,
                         const TramsWeights& trams);
+  // One sequence's attention on `pool` with the given scratch (one thread's share or all).
+  void attend(ThreadPool& pool, const SeqRows& sq, int64_t layer, const float* q, float* out,
+              float* scratch, int64_t* scratch_idx) const;
 
   int64_t n_heads_ = 0, n_kv_heads_ = 0, head_dim_ = 0, max_rows_ = 0;
   AttentionShape shape_;
@@ -92,6 +95,8 @@ class BlockAttention {
   AlignedBuffer<float> scores_;
   // Index scratch of attend_policy (top-k heaps, TRAMS candidates); empty for plain policies.
   AlignedBuffer<int64_t> index_;
+  int scratch_threads_ = 1;                           // the pool size the scratch was made for
+  int64_t thread_floats_ = 0, thread_indices_ = 0;  // one thread's share of scores_ / index_
 };
 
 }  // namespace lc

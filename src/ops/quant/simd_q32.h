@@ -24,6 +24,7 @@
 #include "ops/quant/kernels_internal.h"
 #include "ops/quant/simd_dot.h"
 #include "ops/quant/simd_q32_blocks.h"
+#include "ops/quant/simd_q32_zmm.h"
 #include "ops/quant/simd_quantize.h"
 
 namespace lc::ops::quant {
@@ -88,7 +89,7 @@ inline void block_dots(const Rows8 w[G], const BlockQ8x* const xb[NX], __m256i r
 // not stored.
 template <DType T, class D, int G, int NX>
 void tile(const uint8_t* w0, int64_t row_bytes, int rows, int64_t nb, const BlockQ8x* x,
-          int64_t ldx, float* y, int64_t ldy) {
+          int64_t ldx, float* y, int64_t ldy, bool prefetch_next) {
   using F = Q32Format<T, D>;
   RowPtrs8 rp[G];
   for (int g = 0; g < G; ++g) {
@@ -103,12 +104,13 @@ void tile(const uint8_t* w0, int64_t row_bytes, int rows, int64_t nb, const Bloc
   __m256 acc[G][NX];
   for (int g = 0; g < G; ++g)
     for (int n = 0; n < NX; ++n) acc[g][n] = _mm256_setzero_ps();
-  // Decode reads W once: the next tile's rows follow this tile's, so fetch as many of their bytes
-  // per block as this tile consumes (short rows would otherwise start every tile cold).
+  // The first pass over W (decode, or a band's first group of X rows) reads it from memory: the
+  // next tile's rows follow this tile's, so fetch as many of their bytes per block as this tile
+  // consumes (8 or 16 strided rows would otherwise start every tile cold).
   constexpr int64_t kTileBlockBytes = 8 * G * F::kBytes;
   uintptr_t pf = reinterpret_cast<uintptr_t>(w0) + static_cast<uintptr_t>(8 * G * row_bytes);
   for (int64_t k = 0; k < nb; ++k) {
-    if constexpr (NX == 1) {
+    if (prefetch_next) {
       for (int64_t o = 0; o < kTileBlockBytes; o += 64)
         _mm_prefetch(reinterpret_cast<const char*>(pf + o), _MM_HINT_T0);
       pf += kTileBlockBytes;
@@ -157,11 +159,12 @@ constexpr int kPrefillXRows = kFusedDot<D> ? 8 : 6;
 // The prefill tile for nx (1 .. NX) X rows.
 template <DType T, class D, int NX>
 void tile_upto(int nx, const uint8_t* w0, int64_t row_bytes, int rows, int64_t nb,
-               const BlockQ8x* x, int64_t ldx, float* y, int64_t ldy) {
+               const BlockQ8x* x, int64_t ldx, float* y, int64_t ldy, bool prefetch_next) {
   if constexpr (NX > 1) {
-    if (nx < NX) return tile_upto<T, D, NX - 1>(nx, w0, row_bytes, rows, nb, x, ldx, y, ldy);
+    if (nx < NX)
+      return tile_upto<T, D, NX - 1>(nx, w0, row_bytes, rows, nb, x, ldx, y, ldy, prefetch_next);
   }
-  tile<T, D, 1, NX>(w0, row_bytes, rows, nb, x, ldx, y, ldy);
+  tile<T, D, 1, NX>(w0, row_bytes, rows, nb, x, ldx, y, ldy, prefetch_next);
 }
 
 template <DType T, class D>
@@ -176,25 +179,39 @@ void gemm_q32(const void* W, int64_t K, const void* xq, int64_t N, float* Y, int
     for (int64_t m = m0; m < m1; m += kRows) {
       const int rows = static_cast<int>(m1 - m < kRows ? m1 - m : kRows);
       if (rows > 8)
-        tile<T, D, kGroups, 1>(w + m * row_bytes, row_bytes, rows, nb, x, nb, Y + m, ldy);
+        tile<T, D, kGroups, 1>(w + m * row_bytes, row_bytes, rows, nb, x, nb, Y + m, ldy, true);
       else
-        tile<T, D, 1, 1>(w + m * row_bytes, row_bytes, rows, nb, x, nb, Y + m, ldy);
+        tile<T, D, 1, 1>(w + m * row_bytes, row_bytes, rows, nb, x, nb, Y + m, ldy, true);
     }
     return;
   }
   // Prefill: a band of W rows (about 16 KiB) stays in L1/L2 while every group of X rows passes
   // over it; within the band, each tile reuses its unpacked weights for the group's X rows.
+  // With VNNI the tiles are simd_q32_zmm.h's 16 rows x 8 X rows on 512-bit registers.
   constexpr int kNx = kPrefillXRows<D>;
-  int64_t band = 16384 / (row_bytes > 0 ? row_bytes : 1) / 8 * 8;
-  if (band < 8) band = 8;
+#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
+  constexpr int kTileRows = kFusedDot<D> ? 16 : 8;
+#else
+  constexpr int kTileRows = 8;
+#endif
+  int64_t band = 16384 / (row_bytes > 0 ? row_bytes : 1) / kTileRows * kTileRows;
+  if (band < kTileRows) band = kTileRows;
   for (int64_t b0 = m0; b0 < m1; b0 += band) {
     const int64_t b1 = b0 + band < m1 ? b0 + band : m1;
     for (int64_t n0 = 0; n0 < N; n0 += kNx) {
       const int nx = static_cast<int>(N - n0 < kNx ? N - n0 : kNx);
-      for (int64_t m = b0; m < b1; m += 8)
-        tile_upto<T, D, kNx>(nx, w + m * row_bytes, row_bytes,
-                             static_cast<int>(b1 - m < 8 ? b1 - m : 8), nb, x + n0 * nb, nb,
-                             Y + n0 * ldy + m, ldy);
+      for (int64_t m = b0; m < b1; m += kTileRows) {
+        const int rows = static_cast<int>(b1 - m < kTileRows ? b1 - m : kTileRows);
+#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
+        if constexpr (kTileRows == 16) {
+          tile16_upto<T, kNx>(nx, w + m * row_bytes, row_bytes, rows, nb, x + n0 * nb, nb,
+                              Y + n0 * ldy + m, ldy, n0 == 0);
+          continue;
+        }
+#endif
+        tile_upto<T, D, kNx>(nx, w + m * row_bytes, row_bytes, rows, nb, x + n0 * nb, nb,
+                             Y + n0 * ldy + m, ldy, n0 == 0);
+      }
     }
   }
 }
