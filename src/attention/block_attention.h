@@ -95,7 +95,7 @@ class BlockAttention {
   AlignedBuffer<float> scores_;
   // Index scratch of attend_policy (top-k heaps, TRAMS candidates); empty for plain policies.
   AlignedBuffer<int64_t> index_;
-  int scratch_threads_ = 1;                           // the pool size the scratch was made for
+  int scratch_threads_ = 1;                         // the pool size the scratch was made for
   int64_t thread_floats_ = 0, thread_indices_ = 0;  // one thread's share of scores_ / index_
 };
 

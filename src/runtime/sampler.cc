@@ -86,8 +86,7 @@ int Sampler::sample(const float* logits, int64_t n) {
       if (keep == sorted && sorted < m) {
         const int64_t end = sorted < split ? split : m;
         const int64_t k = std::min(end, std::max<int64_t>(sorted + 64, sorted * 8));
-        std::partial_sort(cand_.begin() + sorted, cand_.begin() + k, cand_.begin() + end,
-                          by_prob);
+        std::partial_sort(cand_.begin() + sorted, cand_.begin() + k, cand_.begin() + end, by_prob);
         sorted = k;
       }
       if (keep == m) break;

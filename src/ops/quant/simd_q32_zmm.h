@@ -165,8 +165,8 @@ struct Q32Zmm<DType::IQ4_NL> {
     load_scales16<false>(rp, rp.p[0] + off, w);
     w->m = _mm512_mul_ps(w->d, _mm512_set1_ps(-128.0f));
     load_nibbles16(rp, off + 2, w);
-    const __m512i values = _mm512_broadcast_i32x4(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+    const __m512i values =
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
     __m512i s[8];
     for (int j = 0; j < 8; ++j) s[j] = _mm512_shuffle_epi8(values, w->u[j]);
     from_signed16(s, w);
