@@ -38,8 +38,9 @@ void split_rows(ThreadPool& pool, const WeightView& W, int64_t N, Fn&& fn) {
   // counter. The two cores of the dev VM do not run at the same speed (a static half left the
   // calling thread waiting 5.9% of a 2K BASED prefill; docs/perf/based_vs_llama.md, "follow-up
   // 2"), and each row of Y is the same sum whichever thread computes it, so the result does not
-  // change. About 6 chunks per thread, each a multiple of 64 rows (whole tiles of every kernel).
-  constexpr int64_t kGrain = 64;
+  // change. About 6 chunks per thread, each a multiple of 16 rows (whole row tiles of every
+  // kernel; a grain of 64 left K and V of SmolLM2, 192 rows, in 3 chunks: 2 to 1 on two threads).
+  constexpr int64_t kGrain = 16;
   const int64_t target = (W.rows + 6 * pool.size() - 1) / (6 * pool.size());
   const int64_t chunk = (target + kGrain - 1) / kGrain * kGrain;
   std::atomic<int64_t> next{0};
@@ -76,9 +77,74 @@ const void* quantize_input(ThreadPool& pool, const quant::QuantKernels& qk, DTyp
   return xq;
 }
 
+// Few activation rows (batched decode): products this small lose more to their hand-offs than
+// they gain from splitting the quantization, so there is one parallel section for all the jobs
+// (Q, K and V; gate and up): each thread quantizes X itself into its own scratch (N x K of at
+// most kFewRowsElems, a few microseconds), then takes chunks of 16 rows of the jobs' rows, in
+// job order, from a shared counter. Every row is the same sum whichever thread computes it.
+constexpr int64_t kFewRowsElems = 1 << 15;
+
+bool few_rows(int64_t N, int64_t K) { return N > 1 && N * K <= kFewRowsElems; }
+
+void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* X,
+                     int64_t N) {
+  const KernelTable& kt = kernels();
+  const quant::QuantKernels& qk = quant::quant_kernels();
+  int64_t rows = 0, work = 0;
+  for (int j = 0; j < n_jobs; ++j) {
+    rows += jobs[j].w->rows;
+    work += jobs[j].w->rows * jobs[j].w->cols * N;
+  }
+  constexpr int64_t kGrain = 16;
+  const int64_t target = (rows + 6 * pool.size() - 1) / (6 * pool.size());
+  const int64_t chunk = (target + kGrain - 1) / kGrain * kGrain;
+  std::atomic<int64_t> next{0};
+  pool.run_sized(work, [&](int, int nt) {
+    const void* xq[2] = {nullptr, nullptr};  // [BlockQ8x rows, BlockQ8K rows], this thread's
+    for (int j = 0; j < n_jobs; ++j) {
+      const WeightView& w = *jobs[j].w;
+      if (!dtype_quantized(w.dtype)) continue;
+      const int slot = quant::uses_q8k(w.dtype) ? 1 : 0;
+      if (xq[slot]) continue;
+      const int64_t rb = quant::x_row_bytes(w.dtype, w.cols);
+      uint8_t* q = x_scratch(slot, N * rb);
+      for (int64_t n = 0; n < N; ++n) qk.quantize_for(w.dtype)(X + n * w.cols, w.cols, q + n * rb);
+      xq[slot] = q;
+    }
+    auto run = [&](int j, int64_t m0, int64_t m1) {
+      const WeightView& w = *jobs[j].w;
+      if (dtype_quantized(w.dtype))
+        qk.gemm[static_cast<int>(w.dtype)](w.data, w.cols, xq[quant::uses_q8k(w.dtype) ? 1 : 0], N,
+                                           jobs[j].y, w.rows, m0, m1);
+      else
+        gemm_for(kt, w.dtype)(w.data, w.cols, X, w.cols, N, jobs[j].y, w.rows, m0, m1);
+    };
+    for (;;) {
+      int64_t g0 = nt == 1 ? 0 : next.fetch_add(chunk, std::memory_order_relaxed);
+      if (g0 >= rows) return;
+      const int64_t g1 = nt == 1 ? rows : std::min(rows, g0 + chunk);
+      int64_t base = 0;  // the chunk, cut at the jobs' boundaries
+      for (int j = 0; j < n_jobs && g0 < g1; ++j) {
+        const int64_t r = jobs[j].w->rows;
+        if (g0 < base + r) {
+          const int64_t e = std::min(g1, base + r);
+          run(j, g0 - base, e - base);
+          g0 = e;
+        }
+        base += r;
+      }
+      if (nt == 1) return;
+    }
+  });
+}
+
 }  // namespace
 
 void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y) {
+  if (few_rows(N, W.cols)) {
+    const MatmulJob job{&W, Y};
+    return matmul_few_rows(pool, &job, 1, X, N);
+  }
   if (dtype_quantized(W.dtype)) {
     const quant::QuantKernels& qk = quant::quant_kernels();
     const void* xq = quantize_input(pool, qk, W.dtype, X, N, W.cols, 0);
@@ -93,6 +159,9 @@ void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, fl
 }
 
 void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* X, int64_t N) {
+  bool few = N > 1;
+  for (int j = 0; j < n_jobs; ++j) few = few && few_rows(N, jobs[j].w->cols);
+  if (few) return matmul_few_rows(pool, jobs, n_jobs, X, N);
   if (N > 1) {
     // Many rows: each product is long enough to pay for its own hand-off, and matmul balances
     // the threads dynamically.

@@ -69,6 +69,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tok, const SchedulerOp
   plan_.reserve(static_cast<size_t>(opt.slots));
   done_.reserve(static_cast<size_t>(opt.slots));
   group_.reserve(static_cast<size_t>(opt.slots));
+  sampled_.reserve(static_cast<size_t>(opt.slots));
   top_.resize(static_cast<size_t>(vocab_));
   stats_.slots = opt.slots;
   stats_.state_bytes_per_slot = default_state_bytes_;
@@ -410,6 +411,24 @@ void Scheduler::forward_group(std::vector<Row>& rows, bool all_logits) {
   }
   int64_t prompt_tokens = 0, row0 = 0;
   const int64_t V = model_.vocab_size();
+  // The next token of every row that takes one now (decode rows; prefill rows that end their
+  // prompt), drawn on the pool: each slot's sampler is its own (own RNG, own buffers), so the
+  // draws are those of one thread, and over a large vocabulary they are ~0.2 ms each.
+  sampled_.assign(rows.size(), -1);
+  pool_.run([&](int t, int nt) {
+    int64_t at = 0;
+    for (size_t j = 0; j < rows.size(); ++j) {
+      const Row& r = rows[j];
+      const Slot& s = slots_[r.slot];
+      const float* last = all_logits ? logits_.data() + (at + r.n - 1) * V : logits_.data() + j * V;
+      at += r.n;
+      if (static_cast<int64_t>(j % static_cast<size_t>(nt)) != t) continue;
+      const JobParams& p = s.job->params;
+      const bool takes =
+          !r.prefill || (s.fed + r.n == static_cast<int64_t>(p.prompt.size()) && p.max_tokens != 0);
+      if (takes) sampled_[j] = s.sampler->sample(last, vocab_);
+    }
+  });
   for (size_t j = 0; j < rows.size(); ++j) {
     const Row& r = rows[j];
     Slot& s = slots_[r.slot];
@@ -430,10 +449,10 @@ void Scheduler::forward_group(std::vector<Row>& rows, bool all_logits) {
         if (p.max_tokens == 0)
           finish(s, Finish::Length);
         else
-          sample_and_emit(s, last);
+          sample_and_emit(s, last, sampled_[j]);
       }
     } else {
-      sample_and_emit(s, last);
+      sample_and_emit(s, last, sampled_[j]);
     }
     row0 += r.n;
   }
@@ -481,10 +500,9 @@ void Scheduler::after_prompt_rows(Slot& s, const float* logits, int64_t n) {
     s.job->out.prompt[s.fed + 1 + static_cast<int64_t>(i)] = std::move(scored[i]);
 }
 
-void Scheduler::sample_and_emit(Slot& s, const float* logits) {
+void Scheduler::sample_and_emit(Slot& s, const float* logits, int id) {
   Job& job = *s.job;
   const JobParams& p = job.params;
-  const int id = s.sampler->sample(logits, vocab_);
   const bool stop = id == tok_.eos_id() || id == tok_.bos_id() ||
                     std::find(p.stop_ids.begin(), p.stop_ids.end(), id) != p.stop_ids.end();
   if (stop) {

@@ -116,7 +116,7 @@ class Scheduler {
   void expire();
   void forward_group(std::vector<Row>& rows, bool all_logits);
   void after_prompt_rows(Slot& s, const float* logits, int64_t n);
-  void sample_and_emit(Slot& s, const float* logits);
+  void sample_and_emit(Slot& s, const float* logits, int id);
   void finish(Slot& s, Finish why, const std::string& error = {});
   // The scratch serving states of st's label, made with `so` the first time.
   ForwardScratch& scratch_for(const SequenceState& st, const StateOptions& so);
@@ -140,6 +140,7 @@ class Scheduler {
   std::vector<int64_t> order_;  // a step's plan (reserved for every slot at start-up)
   std::vector<Row> plan_, group_;
   std::vector<char> done_;
+  std::vector<int> sampled_;  // a forward's sampled token per row (-1: the row samples none)
   std::vector<std::pair<float, int>> top_;  // [vocab] top-k selection
   uint64_t admissions_ = 0;
 
