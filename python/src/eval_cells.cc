@@ -81,6 +81,7 @@ nb::dict sample_dict(const PasskeySample& s) {
   d["correct"] = s.correct;
   d["key_nll"] = s.key_nll;
   d["key_tokens"] = s.key_tokens;
+  d["answer_tokens"] = s.answer_tokens;
   return d;
 }
 
@@ -97,6 +98,7 @@ PasskeySample sample_from(const nb::dict& d) {
   s.correct = nb::cast<bool>(d["correct"]);
   s.key_nll = nb::cast<double>(d["key_nll"]);
   s.key_tokens = nb::cast<int64_t>(d["key_tokens"]);
+  if (d.contains("answer_tokens")) s.answer_tokens = nb::cast<int64_t>(d["answer_tokens"]);
   return s;
 }
 

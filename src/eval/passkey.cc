@@ -96,6 +96,32 @@ bool passkey_answer_correct(const std::string& output, uint64_t key) {
   return first_integer(output) == std::to_string(key);
 }
 
+bool first_integer_complete(const std::string& text) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = 0;
+  while (i < text.size() && !digit(text[i])) ++i;
+  if (i == text.size()) return false;
+  while (i < text.size() && digit(text[i])) ++i;
+  return i < text.size();
+}
+
+int64_t passkey_answer_budget(int64_t max_new_tokens, int64_t key_tokens) {
+  return max_new_tokens + std::max<int64_t>(0, key_tokens - 1);
+}
+
+std::string passkey_answer(const Tokenizer& tok, int prev, int64_t budget,
+                           const std::function<int(int64_t)>& next) {
+  std::string out;
+  for (int64_t g = 0; g < budget; ++g) {
+    const int t = next(g);
+    if (t == tok.eos_id() || t == tok.bos_id()) break;
+    out += tok.decode(prev, t);
+    prev = t;
+    if (first_integer_complete(out)) break;
+  }
+  return out;
+}
+
 void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint64_t* key,
                   double* depth_u) {
   // splitmix64 over (seed, length, index) so that every sample has its own stream.
@@ -132,7 +158,8 @@ SessionOptions passkey_session_options(const AttentionConfig& attn, const Passke
   check(opt.samples >= 1, "--samples: expected >= 1");
   check(opt.depth_buckets >= 1, "passkey: depth buckets must be >= 1");
   const int64_t longest = *std::max_element(opt.lengths.begin(), opt.lengths.end());
-  const int64_t needed = longest + std::max<int64_t>(opt.max_new_tokens, opt.digits + 4);
+  // The answer's budget: max_new_tokens + up to one token per digit (passkey_answer_budget).
+  const int64_t needed = longest + opt.max_new_tokens + opt.digits + 4;
   if (attn.policy == AttnPolicy::Full && opt.full_ctx > 0 && needed > opt.full_ctx)
     fail("--lengths: ", longest, " plus the answer (", needed - longest,
          " tokens) exceeds the context of ", opt.full_ctx, " tokens for ", attn.label(),
@@ -154,21 +181,22 @@ PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const P
   s.slot = p.slot;
   s.depth = p.depth;
 
-  // Greedy answer: up to max_new_tokens, stopping at EOS or BOS.
+  // Greedy answer within the key's budget (passkey_answer_budget).
+  const std::vector<int> kt = key_tokens(tok, p, s.key);
   session.reset();
   const float* logits = session.prefill(p.tokens.data(), s.prompt_tokens);
-  int prev = p.tokens.back();
-  for (int64_t g = 0; g < opt.max_new_tokens; ++g) {
-    int next = Sampler::argmax(logits, tok_vocab);
-    if (next == tok.eos_id() || next == tok.bos_id()) break;
-    s.output += tok.decode(prev, next);
-    prev = next;
-    if (g + 1 < opt.max_new_tokens) logits = session.decode(next);
-  }
+  int last = -1;
+  s.output = passkey_answer(
+      tok, p.tokens.back(),
+      passkey_answer_budget(opt.max_new_tokens, static_cast<int64_t>(kt.size())), [&](int64_t g) {
+        if (g > 0) logits = session.decode(last);
+        last = Sampler::argmax(logits, tok_vocab);
+        s.answer_tokens = g + 1;
+        return last;
+      });
   s.correct = passkey_answer_correct(s.output, s.key);
 
   // Teacher-forced NLL of " KEY" after the prompt.
-  std::vector<int> kt = key_tokens(tok, p, s.key);
   session.reset();
   logits = session.prefill(p.tokens.data(), s.prompt_tokens);
   double nll = 0;

@@ -43,13 +43,26 @@ PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uin
 std::string first_integer(const std::string& text);
 // Whether the first integer in `output` equals key (leading zeros ignored).
 bool passkey_answer_correct(const std::string& output, uint64_t key);
+// Whether text's first integer is complete: a run of digits followed by another character.
+bool first_integer_complete(const std::string& text);
+
+// The answer's token budget: opt.max_new_tokens (the spec's 7) plus one for every token beyond
+// the first that the tokenizer needs to write " KEY". A tokenizer that writes one digit per
+// token (SmolLM2: a space and 7 digits, 8 tokens) would otherwise have its answer cut to the
+// key's first 6 digits and scored wrong.
+int64_t passkey_answer_budget(int64_t max_new_tokens, int64_t key_tokens);
+
+// The greedy answer: next(g) gives the g-th generated token (g = 0, 1, ...); stops at EOS or
+// BOS, as soon as the answer's first integer is complete, or after `budget` tokens.
+std::string passkey_answer(const Tokenizer& tok, int prev, int64_t budget,
+                           const std::function<int(int64_t)>& next);
 
 struct PasskeyOptions {
   std::vector<int64_t> lengths;
   int64_t samples = 10;
   int digits = 7;  // key uniform in [1, 10^digits - 1]
   uint64_t seed = 1;
-  int64_t max_new_tokens = 7;
+  int64_t max_new_tokens = 7;  // before passkey_answer_budget's extension
   int depth_buckets = 5;
   int n_threads = 2;
   int64_t full_ctx = 0;  // KV cache for full attention; 0 = what the longest prompt needs
@@ -60,6 +73,7 @@ struct PasskeySample {
   double depth = 0;
   uint64_t key = 0;
   std::string output;
+  int64_t answer_tokens = 0;  // tokens generated for the answer
   bool correct = false;
   double key_nll = 0;  // mean NLL per key token, teacher-forced after the prompt
   int64_t key_tokens = 0;

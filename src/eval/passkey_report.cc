@@ -35,6 +35,9 @@ std::string passkey_json(const RunInfo& info, const ModelConfig& cfg, bool takes
   write_run_info(j, info, cfg);
   j.member("samples_per_length", opt.samples).member("digits", opt.digits);
   j.member("seed", opt.seed).member("max_new_tokens", opt.max_new_tokens);
+  j.member("answer_budget",
+           "max_new_tokens + key_tokens - 1 generated tokens, stopping once the first integer "
+           "is complete");
   j.member("depth_buckets", opt.depth_buckets).array("lengths", opt.lengths);
   j.key("results").begin_array();
   for (const auto& r : results) {
@@ -56,6 +59,7 @@ std::string passkey_json(const RunInfo& info, const ModelConfig& cfg, bool takes
       j.begin_object().member("target_len", s.target_len).member("prompt_tokens", s.prompt_tokens);
       j.member("n_fillers", s.n_fillers).member("slot", s.slot).member("depth", s.depth);
       j.member("key", s.key).member("output", s.output).member("correct", s.correct);
+      j.member("answer_tokens", s.answer_tokens);
       j.member("key_tokens", s.key_tokens).member("key_nll", s.key_nll).end_object();
     }
     j.end_array();
