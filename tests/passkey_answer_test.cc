@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attention/config.h"
+#include "chat/chat_template_source.h"
 #include "eval/passkey.h"
 #include "formats/model_file.h"
 #include "model/registry.h"
@@ -64,6 +65,35 @@ TEST(PasskeyAnswer, DigitPerTokenAnswerIsWholeAndStopsAfterTheNumber) {
   // EOS ends the answer at once.
   const std::string none = passkey_answer(*tok, prev, 14, [&](int64_t) { return tok->eos_id(); });
   EXPECT_EQ(none, "");
+}
+
+// An instruct model's prompt: one user turn through the file's template, the assistant's turn
+// begun with "The pass key is"; the length search counts the template's tokens.
+TEST(PasskeyAnswer, ChatFramingIsOneUserTurnAndBeginsTheAnswer) {
+  const std::string path = test::asset(kModel);
+  LC_REQUIRE_ASSET(path);
+  auto file = load_model_file(path);
+  auto tok = load_tokenizer_for_model("", *file);
+  const auto chat = chat_template_for_model(*file);
+  ASSERT_TRUE(chat.has_value());
+  const std::string body = passkey_text(2, 1, 4242);
+  const std::string text = passkey_chat_text(*chat, body);
+  const std::string user = body.substr(0, body.size() - std::string(" The pass key is").size());
+  EXPECT_EQ(text,
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+            "Face<|im_end|>\n<|im_start|>user\n" +
+                user + "<|im_end|>\n<|im_start|>assistant\nThe pass key is");
+  const PasskeyPrompt p = build_passkey_prompt(*tok, 300, 4242, 0.5, &*chat);
+  EXPECT_LE(static_cast<int64_t>(p.tokens.size()), 300);
+  EXPECT_EQ(p.tokens, passkey_encode(*tok, p.text, &*chat));
+  EncodeOptions special;
+  special.parse_special = true;
+  const std::vector<int> start = tok->encode("<|im_start|>", special);
+  ASSERT_EQ(start.size(), 1u);
+  EXPECT_EQ(p.tokens.front(), start[0]) << "the template's special tokens are single tokens";
+  // One more filler would not fit.
+  const PasskeyPrompt more = build_passkey_prompt(*tok, 300 + 40, 4242, 0.5, &*chat);
+  EXPECT_GT(more.n_fillers, p.n_fillers);
 }
 
 // The real model inside its trained context, full attention: every answer whole and right.

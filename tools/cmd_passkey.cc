@@ -26,6 +26,7 @@ const char* kHelp =
     "usage: longctx passkey -m MODEL [-z TOK] --lengths 1024,2048,... [--samples N]\n"
     "                       [--digits D] [--seed S] [--ctx N] [attention flags]\n"
     "                       [--json FILE] [--plot FILE.png] [-t THREADS] [--dtype D]\n"
+    "                       [--chat [--template FILE]]\n"
     "  Prompts of at most each target length (filler repeated, the needle at a random depth);\n"
     "  greedy answer of up to 7 tokens (plus one per extra token the key takes), stopping once\n"
     "  its first integer is complete; correct when that integer is the key. Also reports\n"
@@ -33,6 +34,9 @@ const char* kHelp =
     "  --samples N  prompts per length (default 10)\n"
     "  --digits D   key uniform in [1, 10^D - 1] (default 7)\n"
     "  --ctx N      limit of the full-attention KV cache (default: the longest prompt + answer)\n"
+    "  --chat       an instruct model's prompt: the task and the text as one user message through\n"
+    "               the model's chat template (or --template FILE), the answer begun as the\n"
+    "               assistant's turn ('The pass key is'); lengths count the template's tokens\n"
     "  --plot F     key NLL vs length to F, accuracy vs length to F with '-accuracy' before .png\n";
 
 constexpr int kBuckets = 5;
@@ -42,9 +46,9 @@ constexpr int kBuckets = 5;
 int cmd_passkey(int argc, char** argv) {
   std::vector<std::string> flags = {"-m",       "-z",      "--lengths", "--samples",
                                     "--digits", "--seed",  "--json",    "--plot",
-                                    "-t",       "--dtype", "--ctx"};
+                                    "-t",       "--dtype", "--ctx",     "--template"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
-  Args a("passkey", flags, {"--help"});
+  Args a("passkey", flags, {"--help", "--chat"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
@@ -66,6 +70,8 @@ int cmd_passkey(int argc, char** argv) {
 
   auto file = load_model(a);
   auto tok = load_tokenizer_for(a, *file);
+  if (a.has("--template") && !a.has("--chat")) fail("--template: only with --chat");
+  if (a.has("--chat")) opt.chat = chat_template_for(a, *file);
   const auto model = make_model(*file);
   refuse_attention_flags(a, *model);
   const ModelConfig& c = model->config();
@@ -74,7 +80,8 @@ int cmd_passkey(int argc, char** argv) {
   // most digits, so it has the largest overhead).
   uint64_t max_key = 1;
   for (int d = 0; d < opt.digits; ++d) max_key *= 10;
-  for (int64_t len : opt.lengths) build_passkey_prompt(*tok, len, max_key - 1, 0.0);
+  for (int64_t len : opt.lengths)
+    build_passkey_prompt(*tok, len, max_key - 1, 0.0, opt.chat ? &*opt.chat : nullptr);
 
   std::vector<PasskeyResult> results;
   for (const AttentionConfig& attn : configs) {

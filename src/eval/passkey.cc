@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "chat/chat_format.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "eval/nll.h"
 #include "eval/perplexity.h"
+#include "runtime/chat_session.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 
@@ -39,8 +41,26 @@ std::string passkey_text(int64_t n_fillers, int64_t slot, uint64_t key) {
   return s;
 }
 
+std::string passkey_chat_text(const ChatTemplateSource& chat, const std::string& body) {
+  const std::string answer_start = "The pass key is";
+  check(body.size() > answer_start.size() &&
+            body.compare(body.size() - answer_start.size(), answer_start.size(), answer_start) == 0,
+        "passkey: the prompt does not end with '", answer_start, "'");
+  std::string user = body.substr(0, body.size() - answer_start.size());
+  while (!user.empty() && user.back() == ' ') user.pop_back();
+  ChatRenderOptions ro;
+  ro.bos_token = chat.bos_token;
+  ro.eos_token = chat.eos_token;
+  return render_chat(chat.source, {{"user", user}}, ro) + answer_start;
+}
+
+std::vector<int> passkey_encode(const Tokenizer& tok, const std::string& text,
+                                const ChatTemplateSource* chat) {
+  return chat ? encode_chat_prompt(tok, text, chat->bos_token) : tok.encode(text, tok.adds_bos());
+}
+
 PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uint64_t key,
-                                   double depth_u) {
+                                   double depth_u, const ChatTemplateSource* chat) {
   check(depth_u >= 0 && depth_u < 1, "passkey: depth draw ", depth_u, " outside [0, 1)");
   auto make = [&](int64_t n) {
     PasskeyPrompt p;
@@ -49,7 +69,8 @@ PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uin
         n, static_cast<int64_t>(std::floor(depth_u * static_cast<double>(n + 1))));
     p.depth = n > 0 ? static_cast<double>(p.slot) / static_cast<double>(n) : 0.0;
     p.text = passkey_text(n, p.slot, key);
-    p.tokens = tok.encode(p.text, tok.adds_bos());
+    if (chat) p.text = passkey_chat_text(*chat, p.text);
+    p.tokens = passkey_encode(tok, p.text, chat);
     return p;
   };
   auto fits = [&](const PasskeyPrompt& p) {
@@ -143,8 +164,9 @@ namespace {
 // The tokens of " KEY" as they continue the prompt: the tail of encode(prompt + " " + KEY) when
 // the prompt's tokens are its prefix (the usual case), else KEY encoded alone (the tokenizer's
 // dummy-prefix space standing for the separating space).
-std::vector<int> key_tokens(const Tokenizer& tok, const PasskeyPrompt& p, uint64_t key) {
-  std::vector<int> all = tok.encode(p.text + " " + std::to_string(key), tok.adds_bos());
+std::vector<int> key_tokens(const Tokenizer& tok, const PasskeyPrompt& p, uint64_t key,
+                            const ChatTemplateSource* chat) {
+  std::vector<int> all = passkey_encode(tok, p.text + " " + std::to_string(key), chat);
   if (all.size() > p.tokens.size() && std::equal(p.tokens.begin(), p.tokens.end(), all.begin()))
     return std::vector<int>(all.begin() + static_cast<std::ptrdiff_t>(p.tokens.size()), all.end());
   return tok.encode(std::to_string(key), false);
@@ -174,7 +196,8 @@ PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const P
   PasskeySample s;
   double depth_u = 0;
   passkey_draw(opt.seed, len, index, opt.digits, &s.key, &depth_u);
-  PasskeyPrompt p = build_passkey_prompt(tok, len, s.key, depth_u);
+  const ChatTemplateSource* chat = opt.chat ? &*opt.chat : nullptr;
+  PasskeyPrompt p = build_passkey_prompt(tok, len, s.key, depth_u, chat);
   s.target_len = len;
   s.prompt_tokens = static_cast<int64_t>(p.tokens.size());
   s.n_fillers = p.n_fillers;
@@ -182,7 +205,7 @@ PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const P
   s.depth = p.depth;
 
   // Greedy answer within the key's budget (passkey_answer_budget).
-  const std::vector<int> kt = key_tokens(tok, p, s.key);
+  const std::vector<int> kt = key_tokens(tok, p, s.key, chat);
   session.reset();
   const float* logits = session.prefill(p.tokens.data(), s.prompt_tokens);
   int last = -1;

@@ -5,10 +5,12 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "attention/config.h"
+#include "chat/chat_template_source.h"
 #include "model/model.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
@@ -32,11 +34,21 @@ struct PasskeyPrompt {
   double depth = 0;  // slot / n_fillers (0 = right after the task, 1 = right before the question)
 };
 
+// An instruct model's prompt through its chat template: one user message (the task, the filler
+// with the needle, "What is the pass key?") and the assistant's turn begun with "The pass key
+// is", which the answer continues. `body` is passkey_text()'s.
+std::string passkey_chat_text(const ChatTemplateSource& chat, const std::string& body);
+// text -> tokens: the tokenizer's encode with its BOS, or (chat) the rendered template's special
+// tokens parsed and BOS added as the file asks (encode_chat_prompt).
+std::vector<int> passkey_encode(const Tokenizer& tok, const std::string& text,
+                                const ChatTemplateSource* chat);
+
 // The prompt with the most fillers whose tokenization (BOS included) has at most target_len
 // tokens; the needle slot is floor(depth_u * (n + 1)) for the chosen n (depth_u in [0, 1)).
-// Binary search on n; throws lc::Error when even zero fillers exceed target_len.
+// Binary search on n; throws lc::Error when even zero fillers exceed target_len. With `chat`
+// the text is passkey_chat_text()'s.
 PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uint64_t key,
-                                   double depth_u);
+                                   double depth_u, const ChatTemplateSource* chat = nullptr);
 
 // The first maximal run of decimal digits in text, as a number string without leading zeros
 // ("0" for all zeros); empty when the text has no digit.
@@ -66,6 +78,7 @@ struct PasskeyOptions {
   int depth_buckets = 5;
   int n_threads = 2;
   int64_t full_ctx = 0;  // KV cache for full attention; 0 = what the longest prompt needs
+  std::optional<ChatTemplateSource> chat;  // prompts through this chat template (instruct models)
 };
 
 struct PasskeySample {
