@@ -161,8 +161,10 @@ def main():
         d = ppl(args, model, files, ["--stride", "128"] + extra)
         windowed[label] = d["results"][0]["mean_nll"]
     long_files = [f for f, (_, d) in zip(files, tails) if len(d) >= args.long]
+    # The sliding window (the last 256, no sinks) is the baseline LM-Infinite must beat.
     for label, model, extra in (("llama full", args.llama, ["--attn", "full"]),
                                 ("llama lambda", args.llama, ["--attn", "lambda"]),
+                                ("llama window", args.llama, ["--attn", "window"]),
                                 ("based", args.based, [])):
         d = ppl(args, model, long_files, ["--max-len", str(args.long), "--bin", "256"] + extra)
         r = d["results"][0]

@@ -21,6 +21,7 @@ The config (YAML):
       samples: 10                  # per length; each sample draws its key and depth
       digits: 7
       seed: 1                      # or seeds: [1, 2, 3] -> passkey-seed{S}.json each
+      chat: false                  # true: through the model's chat template (instruct models)
       attention: [full, lambda]
 
 One model load per actor; each actor is pinned (sched_setaffinity) to CPUs of its node that no
@@ -29,8 +30,15 @@ replacement actor up to --max-retries times; a cell the engine refuses (an error
 fails without retry and its report is not written. A progress bar shows cells done and failed
 and the time left. sweep.json in the output directory records the cells, retries, workers and
 wall time. Multi-node: docs/python.md.
+
+Resuming: every finished cell is appended to cells.jsonl in the output directory as it comes
+back, keyed by a hash of the model (path, dtype, tokenizer) and the cell's own arguments. A
+sweep started again with the same output directory (after an interruption, or with more
+lengths or policies) takes the cells it finds there instead of recomputing them; --no-resume
+ignores the file (and starts it anew).
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -133,6 +141,9 @@ def load_config(path):
             k.setdefault(key, default)
             if not isinstance(k[key], int) or isinstance(k[key], bool) or not lo <= k[key] <= hi:
                 raise ConfigError("passkey: '%s' must be an integer in [%d, %d]" % (key, lo, hi))
+        k.setdefault("chat", False)
+        if not isinstance(k["chat"], bool):
+            raise ConfigError("passkey: 'chat' must be true or false")
         if "seeds" in k:
             _int_list(k, "seeds", "passkey", 0)
         else:
@@ -190,9 +201,9 @@ class Worker:
     def ppl(self, tokens, attention, session_tokens):
         return _core.ppl_cell(self.model, tokens, attention, session_tokens)
 
-    def passkey(self, attention, lengths, samples, digits, seed, length, index):
+    def passkey(self, attention, lengths, samples, digits, seed, length, index, chat=False):
         return _core.passkey_cell(self.model, attention, lengths, samples, digits, seed, length,
-                                  index)
+                                  index, chat)
 
 
 # ---------------------------------------------------------------- cells and reports
@@ -219,19 +230,19 @@ def plan(cfg, model):
                                   "cost": len(d["tokens"])})
     if "passkey" in cfg:
         k = cfg["passkey"]
-        _core.passkey_check(model, k["lengths"], k["digits"])
+        _core.passkey_check(model, k["lengths"], k["digits"], k["chat"])
         for seed in k["seeds"]:
             name = "passkey" if len(k["seeds"]) == 1 else "passkey-seed%d" % seed
             groups.append({"name": name, "kind": "passkey", "attention": list(k["attention"]),
                            "lengths": k["lengths"], "samples": k["samples"],
-                           "digits": k["digits"], "seed": seed})
+                           "digits": k["digits"], "seed": seed, "chat": k["chat"]})
             for attn in k["attention"]:
                 for li, length in enumerate(k["lengths"]):
                     for i in range(k["samples"]):
                         cells.append({"group": name, "attention": attn, "index": (li, i),
                                       "call": "passkey",
                                       "args": (attn, k["lengths"], k["samples"], k["digits"],
-                                               seed, length, i),
+                                               seed, length, i) + ((True,) if k["chat"] else ()),
                                       "cost": length})
     for n, c in enumerate(cells):
         c["id"] = n
@@ -262,12 +273,82 @@ def report(model, group, cells, command, out_dir):
                                 command, plot)
     else:
         text = _core.passkey_report(model, results, group["lengths"], group["samples"],
-                                    group["digits"], group["seed"], command, plot)
+                                    group["digits"], group["seed"], command, plot,
+                                    group.get("chat", False))
     tmp = json_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, json_path)
     return json_path
+
+
+# ---------------------------------------------------------------- the journal of finished cells
+
+JOURNAL = "cells.jsonl"
+
+
+def cell_key(cfg, cell):
+    """A cell's identity across runs: the model and the call with its arguments."""
+    ident = [os.path.abspath(cfg["model"]), cfg.get("dtype", ""), cfg.get("tokenizer", ""),
+             cell["call"], list(cell["args"])]
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def _encode(v):
+    import numpy as np
+    if isinstance(v, np.ndarray):
+        return {"__ndarray__": v.tolist(), "dtype": str(v.dtype)}
+    if isinstance(v, bytes):
+        return {"__bytes__": v.hex()}
+    if isinstance(v, dict):
+        return {k: _encode(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_encode(x) for x in v]
+    return v
+
+
+def _decode(v):
+    import numpy as np
+    if isinstance(v, dict):
+        if "__ndarray__" in v:
+            return np.asarray(v["__ndarray__"], dtype=v["dtype"])
+        if "__bytes__" in v:
+            return bytes.fromhex(v["__bytes__"])
+        return {k: _decode(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    return v
+
+
+def read_journal(path):
+    """{key: result} of a journal; a line cut short by an interruption is skipped."""
+    found = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                    found[e["key"]] = _decode(e["result"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except FileNotFoundError:
+        pass
+    return found
+
+
+class Journal:
+    """Appends finished cells, one JSON line each, flushed to disk as they come."""
+
+    def __init__(self, path, fresh):
+        self.f = open(path, "w" if fresh else "a", encoding="utf-8")
+
+    def add(self, key, result):
+        self.f.write(json.dumps({"key": key, "result": _encode(result)}) + "\n")
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    def close(self):
+        self.f.close()
 
 
 # ---------------------------------------------------------------- running on Ray
@@ -327,7 +408,7 @@ def init_ray(address, num_cpus=None):
 
 
 def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_retries=3,
-              command="", on_progress=None):
+              command="", on_progress=None, resume=True):
     """Runs every cell of cfg on Ray actors and writes the reports. on_progress(state), if
     given, is called after each finished cell with {done, failed, slot (the worker that
     finished it), actors, pids} (tests use it to kill a worker). Returns the summary written
@@ -341,10 +422,28 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     model = Model(cfg["model"], dtype=cfg.get("dtype", ""), threads=threads,
                   tokenizer=cfg.get("tokenizer", ""))
     cells, groups = plan(cfg, model)
+    journal_path = os.path.join(out_dir, JOURNAL)
+    found = read_journal(journal_path) if resume else {}
+    resumed = 0
+    for c in cells:
+        c["key"] = cell_key(cfg, c)
+        if c["key"] in found:
+            c["result"] = found[c["key"]]
+            resumed += 1
+    todo = [c for c in cells if "result" not in c]
+    journal = Journal(journal_path, fresh=not resume)
+    if resumed:
+        print("longctx.sweep: %d of %d cells found in %s" % (resumed, len(cells), journal_path),
+              file=sys.stderr)
+    if not todo:
+        journal.close()
+        return _finish(cfg, model, cells, groups, command, out_dir, address, resumed,
+                       {"done": 0, "failed": 0, "retried": 0, "workers": 0, "threads": threads,
+                        "lost": 0, "cpus": [], "wall": 0.0, "cluster_cpus": 0})
     init_ray(address, num_cpus=(workers or cfg.get("workers") or 0) * threads or None)
     cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
     n_workers = int(workers or cfg.get("workers") or max(1, cluster_cpus // threads))
-    n_workers = max(1, min(n_workers, len(cells)))
+    n_workers = max(1, min(n_workers, len(todo)))
     actor_cls = ray.remote(num_cpus=threads, max_restarts=0)(Worker)
 
     def spawn():
@@ -357,10 +456,10 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     except (RayActorError, RayTaskError) as e:
         raise ConfigError("a worker could not start (is the model at the same path on every "
                           "node?): %s" % str(e).strip().splitlines()[-1]) from None
-    queue = sorted(cells, key=lambda c: -c["cost"])  # longest first: the tail stays short
+    queue = sorted(todo, key=lambda c: -c["cost"])  # longest first: the tail stays short
     inflight = {}  # ObjectRef -> (cell, slot)
     attempts = {c["id"]: 0 for c in cells}
-    progress = _Progress(len(cells))
+    progress = _Progress(len(todo))
     lost = 0
     t0 = time.time()
 
@@ -379,6 +478,7 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
         c, slot = inflight.pop(ref)
         try:
             c["result"] = ray.get(ref)
+            journal.add(c["key"], c["result"])
             progress.update(True)
         except RayActorError:
             # The worker died (killed, out of memory, node lost): a new actor takes its slot,
@@ -407,20 +507,30 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
         c["error"] = "no worker left to run it"
         progress.update(False)
     progress.close()
+    journal.close()
     wall = time.time() - t0
     # Graceful exits (their CPUs' locks released) before the next sweep in this process starts.
     live = [a for a in actors if a is not None]
     ray.wait([a.__ray_terminate__.remote() for a in live], num_returns=len(live), timeout=30)
+    return _finish(cfg, model, cells, groups, command, out_dir, address, resumed,
+                   {"done": progress.done, "failed": progress.failed,
+                    "retried": progress.retried, "workers": n_workers, "threads": threads,
+                    "lost": lost, "cpus": [i["cpus"] for i in infos], "wall": wall,
+                    "cluster_cpus": cluster_cpus})
 
+
+def _finish(cfg, model, cells, groups, command, out_dir, address, resumed, run):
+    """Writes the reports and sweep.json; returns the summary."""
     written, failed_groups = [], []
     for g in groups:
         path = report(model, g, cells, command, out_dir)
         (written if path else failed_groups).append(path or g["name"])
     summary = {
-        "cells": len(cells), "done": progress.done, "failed": progress.failed,
-        "retried": progress.retried, "workers": n_workers, "threads_per_worker": threads,
-        "workers_lost": lost, "worker_cpus": [i["cpus"] for i in infos], "wall_seconds": wall, "ray_address": address or "local",
-        "cluster_cpus": cluster_cpus, "reports": written, "groups_not_written": failed_groups,
+        "cells": len(cells), "resumed": resumed, "done": run["done"], "failed": run["failed"],
+        "retried": run["retried"], "workers": run["workers"], "threads_per_worker": run["threads"],
+        "workers_lost": run["lost"], "worker_cpus": run["cpus"], "wall_seconds": run["wall"],
+        "ray_address": address or "local", "cluster_cpus": run["cluster_cpus"],
+        "reports": written, "groups_not_written": failed_groups,
         "errors": [{"group": c["group"], "attention": c["attention"], "index": c["index"],
                     "error": c["error"]} for c in cells if "error" in c],
         "command": command,
@@ -442,6 +552,8 @@ def main(argv=None):
     ap.add_argument("--out", help="output directory (default: config 'out', else sweep-out)")
     ap.add_argument("--max-retries", type=int, default=3,
                     help="times a cell is retried when its worker dies (default 3)")
+    ap.add_argument("--no-resume", action="store_true",
+                    help="recompute every cell (ignore and restart the output's cells.jsonl)")
     a = ap.parse_args(argv)
     for flag, v in (("--workers", a.workers), ("--threads", a.threads)):
         if v is not None and v < 1:
@@ -451,12 +563,14 @@ def main(argv=None):
     try:
         cfg = load_config(a.config)
         command = "python -m longctx.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
-        s = run_sweep(cfg, a.ray_address, a.workers, a.threads, a.out, a.max_retries, command)
+        s = run_sweep(cfg, a.ray_address, a.workers, a.threads, a.out, a.max_retries, command,
+                      resume=not a.no_resume)
     except (ConfigError, ValueError, FileNotFoundError, _core.Error) as e:
         print("longctx.sweep: %s" % e, file=sys.stderr)
         return 2
-    print("%d cells: %d done, %d failed, %d retried; %d worker(s) x %d thread(s), %.1f s; "
-          "wrote %s" % (s["cells"], s["done"], s["failed"], s["retried"], s["workers"],
+    print("%d cells: %d resumed, %d done, %d failed, %d retried; %d worker(s) x %d thread(s), "
+          "%.1f s; wrote %s" % (s["cells"], s["resumed"], s["done"], s["failed"], s["retried"],
+                                s["workers"],
                         s["threads_per_worker"], s["wall_seconds"], ", ".join(s["reports"]) or "nothing"),
           file=sys.stderr)
     for e in s["errors"]:

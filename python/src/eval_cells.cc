@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/sha256.h"
 #include "core/timer.h"
+#include "chat/chat_template_source.h"
 #include "eval/passkey.h"
 #include "eval/passkey_report.h"
 #include "eval/perplexity.h"
@@ -57,8 +58,12 @@ RunInfo run_info(const LoadedModel& m, const char* evaluation, const std::string
 }
 
 PasskeyOptions passkey_options(const LoadedModel& m, const std::vector<int64_t>& lengths,
-                               int64_t samples, int digits, uint64_t seed) {
+                               int64_t samples, int digits, uint64_t seed, bool chat) {
   PasskeyOptions o;
+  if (chat) {  // as `longctx passkey --chat`: the model's own template
+    o.chat = chat_template_for_model(*m.file);
+    if (!o.chat) throw nb::value_error((m.path + " has no chat template (chat=True)").c_str());
+  }
   o.lengths = lengths;
   o.samples = samples;
   o.digits = digits;
@@ -224,22 +229,24 @@ void bind_eval(nb::module_& m) {
   // prompt's overhead for the largest key of `digits` digits.
   m.def(
       "passkey_check",
-      [](const LoadedModel& lm, const std::vector<int64_t>& lengths, int digits) {
+      [](const LoadedModel& lm, const std::vector<int64_t>& lengths, int digits, bool chat) {
         if (digits < 1 || digits > 18) throw nb::value_error("digits: expected 1..18");
+        const PasskeyOptions opt = passkey_options(lm, lengths, 1, digits, 1, chat);
         uint64_t max_key = 1;
         for (int d = 0; d < digits; ++d) max_key *= 10;
         nb::gil_scoped_release unlocked;
-        for (int64_t len : lengths) build_passkey_prompt(*lm.tok, len, max_key - 1, 0.0);
+        for (int64_t len : lengths)
+          build_passkey_prompt(*lm.tok, len, max_key - 1, 0.0, opt.chat ? &*opt.chat : nullptr);
       },
-      "model"_a, "lengths"_a, "digits"_a);
+      "model"_a, "lengths"_a, "digits"_a, "chat"_a = false);
 
   // Passkey sample `index` at `length` of a run over `lengths` (which size a full cache).
   m.def(
       "passkey_cell",
       [](const LoadedModel& lm, const std::string& attention, const std::vector<int64_t>& lengths,
-         int64_t samples, int digits, uint64_t seed, int64_t length, int64_t index) {
+         int64_t samples, int digits, uint64_t seed, int64_t length, int64_t index, bool chat) {
         const AttentionConfig attn = parse_attention(lm, attention);
-        const PasskeyOptions opt = passkey_options(lm, lengths, samples, digits, seed);
+        const PasskeyOptions opt = passkey_options(lm, lengths, samples, digits, seed, chat);
         if (std::find(lengths.begin(), lengths.end(), length) == lengths.end())
           throw nb::value_error("passkey_cell: length is not one of lengths");
         if (index < 0 || index >= samples)
@@ -261,7 +268,7 @@ void bind_eval(nb::module_& m) {
         return d;
       },
       "model"_a, "attention"_a, "lengths"_a, "samples"_a, "digits"_a, "seed"_a, "length"_a,
-      "index"_a);
+      "index"_a, "chat"_a = false);
 
   // The passkey JSON of results, one per configuration: {attention, label, samples (cells in
   // length-then-index order), seconds}. Writes the two plots when plot_path is given.
@@ -269,8 +276,8 @@ void bind_eval(nb::module_& m) {
       "passkey_report",
       [](const LoadedModel& lm, const nb::list& results, const std::vector<int64_t>& lengths,
          int64_t samples, int digits, uint64_t seed, const std::string& command,
-         const std::string& plot_path) {
-        const PasskeyOptions opt = passkey_options(lm, lengths, samples, digits, seed);
+         const std::string& plot_path, bool chat) {
+        const PasskeyOptions opt = passkey_options(lm, lengths, samples, digits, seed, chat);
         std::vector<PasskeyResult> out;
         for (nb::handle h : results) {
           nb::dict r = nb::cast<nb::dict>(h);
@@ -288,7 +295,7 @@ void bind_eval(nb::module_& m) {
                             opt, out);
       },
       "model"_a, "results"_a, "lengths"_a, "samples"_a, "digits"_a, "seed"_a, "command"_a,
-      "plot_path"_a = "");
+      "plot_path"_a = "", "chat"_a = false);
 }
 
 }  // namespace lc::py

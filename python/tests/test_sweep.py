@@ -84,6 +84,30 @@ def test_killed_worker_is_replaced_and_the_sweep_completes(local_ray, setup):
     check_reports(s, out, want)
 
 
+def test_interrupted_sweep_resumes_without_recomputing(local_ray, setup):
+    cfg, want, d = setup
+    full = d / "resume-full"
+    s = sweep.run_sweep(cfg, out=str(full), command="test")
+    assert s["resumed"] == 0 and s["done"] == s["cells"]
+    lines = (full / sweep.JOURNAL).read_text().splitlines(keepends=True)
+    assert len(lines) == s["cells"]
+    # Started again on the same output: every cell is found, none is run, the reports are equal.
+    again = sweep.run_sweep(cfg, out=str(full), command="test")
+    assert again["resumed"] == again["cells"] and again["done"] == 0
+    check_reports(again, str(full), want)
+    # An interruption: half of the cells journaled, the last line cut short mid-write.
+    cut = d / "resume-cut"
+    cut.mkdir()
+    half = len(lines) // 2
+    (cut / sweep.JOURNAL).write_text("".join(lines[:half]) + lines[half][: len(lines[half]) // 2])
+    r = sweep.run_sweep(cfg, out=str(cut), command="test")
+    assert r["resumed"] == half and r["done"] == r["cells"] - half
+    check_reports(r, str(cut), want)
+    # --no-resume recomputes everything.
+    fresh = sweep.run_sweep(cfg, out=str(cut), command="test", resume=False)
+    assert fresh["resumed"] == 0 and fresh["done"] == fresh["cells"]
+
+
 def test_config_errors(tmp_path, default_model_path):
     cases = {
         "model: [1]\n": "'model' must be a str",
