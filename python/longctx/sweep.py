@@ -230,19 +230,19 @@ def plan(cfg, model):
                                   "cost": len(d["tokens"])})
     if "passkey" in cfg:
         k = cfg["passkey"]
-        _core.passkey_check(model, k["lengths"], k["digits"], k["chat"])
+        _core.passkey_check(model, k["lengths"], k["digits"], k.get("chat", False))
         for seed in k["seeds"]:
             name = "passkey" if len(k["seeds"]) == 1 else "passkey-seed%d" % seed
             groups.append({"name": name, "kind": "passkey", "attention": list(k["attention"]),
                            "lengths": k["lengths"], "samples": k["samples"],
-                           "digits": k["digits"], "seed": seed, "chat": k["chat"]})
+                           "digits": k["digits"], "seed": seed, "chat": k.get("chat", False)})
             for attn in k["attention"]:
                 for li, length in enumerate(k["lengths"]):
                     for i in range(k["samples"]):
                         cells.append({"group": name, "attention": attn, "index": (li, i),
                                       "call": "passkey",
                                       "args": (attn, k["lengths"], k["samples"], k["digits"],
-                                               seed, length, i) + ((True,) if k["chat"] else ()),
+                                               seed, length, i) + ((True,) if k.get("chat", False) else ()),
                                       "cost": length})
     for n, c in enumerate(cells):
         c["id"] = n
@@ -291,7 +291,9 @@ def cell_key(cfg, cell):
     """A cell's identity across runs: the model and the call with its arguments."""
     ident = [os.path.abspath(cfg["model"]), cfg.get("dtype", ""), cfg.get("tokenizer", ""),
              cell["call"], list(cell["args"])]
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+    def plain(o):  # token arrays
+        return o.tolist() if hasattr(o, "tolist") else str(o)
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=plain).encode()).hexdigest()
 
 
 def _encode(v):

@@ -81,3 +81,20 @@ def test_chat_equals_cli(model, smollm2_path, attention):
         model.chat([{"content": "hi"}])
     with pytest.raises(ValueError, match="empty"):
         model.chat([])
+
+
+def test_passkey_chat_cell_equals_cli(model, smollm2_path, tmp_path):
+    """The instruct model's passkey through its chat template: the cell equals `longctx passkey
+    --chat`, and the answer is the whole key (its 8 tokens fit the answer's budget)."""
+    from longctx import _core
+    js = str(tmp_path / "pk.json")
+    cli("passkey", "-m", smollm2_path, "--lengths", 1024, "--samples", 1, "--attn", "full",
+        "--chat", "-t", 2, "--json", js)
+    want = json.load(open(js))
+    assert want["chat_template"].endswith("tokenizer.chat_template")
+    w = want["results"][0]["samples"][0]
+    got = _core.passkey_cell(model, "full", [1024], 1, 7, 1, 1024, 0, True)
+    for k in ("prompt_tokens", "key", "output", "correct", "key_tokens", "answer_tokens"):
+        assert got[k] == w[k], k
+    assert abs(got["key_nll"] - w["key_nll"]) < 1e-9
+    assert got["correct"] and got["output"].strip().rstrip(".") == str(got["key"])
