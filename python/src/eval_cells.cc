@@ -14,10 +14,10 @@
 #include <sstream>
 
 #include "bindings.h"
+#include "chat/chat_template_source.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "core/timer.h"
-#include "chat/chat_template_source.h"
 #include "eval/passkey.h"
 #include "eval/passkey_report.h"
 #include "eval/perplexity.h"
