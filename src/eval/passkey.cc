@@ -204,28 +204,40 @@ PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const P
   s.slot = p.slot;
   s.depth = p.depth;
 
-  // Greedy answer within the key's budget (passkey_answer_budget).
+  // Greedy answer within the key's budget (passkey_answer_budget), and the teacher-forced NLL of
+  // " KEY" after the prompt. While the answer's tokens are the key's, the two follow the same
+  // path (the same tokens after the same prompt give the same logits), so each key token is
+  // scored on the way; only an answer that leaves the key's tokens before the last one makes
+  // the teacher-forced pass prefill the prompt again.
   const std::vector<int> kt = key_tokens(tok, p, s.key, chat);
+  const int64_t n_key = static_cast<int64_t>(kt.size());
   session.reset();
   const float* logits = session.prefill(p.tokens.data(), s.prompt_tokens);
   int last = -1;
-  s.output = passkey_answer(
-      tok, p.tokens.back(),
-      passkey_answer_budget(opt.max_new_tokens, static_cast<int64_t>(kt.size())), [&](int64_t g) {
-        if (g > 0) logits = session.decode(last);
-        last = Sampler::argmax(logits, tok_vocab);
-        s.answer_tokens = g + 1;
-        return last;
-      });
-  s.correct = passkey_answer_correct(s.output, s.key);
-
-  // Teacher-forced NLL of " KEY" after the prompt.
-  session.reset();
-  logits = session.prefill(p.tokens.data(), s.prompt_tokens);
   double nll = 0;
-  for (size_t k = 0; k < kt.size(); ++k) {
-    nll += token_nll(logits, vocab, kt[k]);
-    if (k + 1 < kt.size()) logits = session.decode(kt[k]);
+  int64_t scored = 0;  // key tokens scored on the answer's path
+  bool on_key = true;
+  s.output = passkey_answer(tok, p.tokens.back(), passkey_answer_budget(opt.max_new_tokens, n_key),
+                            [&](int64_t g) {
+                              if (g > 0) logits = session.decode(last);
+                              if (on_key && g < n_key) {
+                                nll += token_nll(logits, vocab, kt[g]);
+                                scored = g + 1;
+                              }
+                              last = Sampler::argmax(logits, tok_vocab);
+                              on_key = on_key && g < n_key && last == kt[g];
+                              s.answer_tokens = g + 1;
+                              return last;
+                            });
+  s.correct = passkey_answer_correct(s.output, s.key);
+  if (scored < n_key) {
+    session.reset();
+    logits = session.prefill(p.tokens.data(), s.prompt_tokens);
+    nll = 0;
+    for (int64_t k = 0; k < n_key; ++k) {
+      nll += token_nll(logits, vocab, kt[k]);
+      if (k + 1 < n_key) logits = session.decode(kt[k]);
+    }
   }
   s.key_tokens = static_cast<int64_t>(kt.size());
   s.key_nll = kt.empty() ? 0.0 : nll / static_cast<double>(kt.size());
