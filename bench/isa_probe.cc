@@ -6,14 +6,6 @@
 //    independent accumulator chains, in GFLOP/s (2 per multiply-add).
 // Usage: isa_probe [seconds per measurement, default 1]. docs/perf/based_vs_llama.md quotes it.
 #include <cpuid.h>
-// GCC 12.2's AVX-512 headers trip -Wuninitialized (GCC bug 105593; see src/ops/kernels_avx512.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "core/immintrin_quiet.h"  // GCC 12.2's AVX-512 header warnings silenced
 
 namespace {
 

@@ -1,17 +1,8 @@
 // AVX-512 (F/BW/VL/DQ) instantiation of kernels_impl.h; only reached through dispatch.cc when
 // cpuid says the CPU and OS support it. Tails use masked loads/stores, which never fault on the
 // masked-off lanes, so reading a tail at the very end of a mapping is safe.
-// GCC 12.2's AVX-512 intrinsics start many results from _mm512_undefined_*(), which it then
-// reports as -Wmaybe-uninitialized at the header line (GCC bug 105593, fixed in 12.3); the
-// diagnostic state at those header lines is what counts, so silence it for the header only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)  // clang has no such warning group (and no such bug)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
+// <immintrin.h> through core/immintrin_quiet.h (GCC 12.2's false warnings in its AVX-512 header).
+#include "core/immintrin_quiet.h"
 #include "ops/kernels_impl.h"
 
 namespace lc::ops {

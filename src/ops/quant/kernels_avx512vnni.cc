@@ -1,17 +1,8 @@
 // The AVX-512 VNNI quantized table: the SIMD kernels of simd_q32.h and simd_k.h on vpdpbusd
 // (simd_dot.h's VnniDot, 256-bit registers; the 32-element prefill tiles on 512-bit ones,
 // simd_q32_zmm.h); anything they do not provide stays generic.
-// GCC 12.2 reports its own AVX-512 intrinsics' _mm512_undefined_*() starts as
-// -Wmaybe-uninitialized at the header line (GCC bug 105593, fixed in 12.3): silenced for the
-// header only, as in ops/kernels_avx512.cc.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
+// <immintrin.h> through core/immintrin_quiet.h (GCC 12.2's false warnings in its AVX-512 header).
+#include "core/immintrin_quiet.h"
 #include "ops/quant/simd_k.h"
 #include "ops/quant/simd_q32.h"
 
