@@ -76,12 +76,7 @@ int cmd_passkey(int argc, char** argv) {
   refuse_attention_flags(a, *model);
   const ModelConfig& c = model->config();
 
-  // Reject lengths below the prompt overhead before running anything (the largest key has the
-  // most digits, so it has the largest overhead).
-  uint64_t max_key = 1;
-  for (int d = 0; d < opt.digits; ++d) max_key *= 10;
-  for (int64_t len : opt.lengths)
-    build_passkey_prompt(*tok, len, max_key - 1, 0.0, opt.chat ? &*opt.chat : nullptr);
+  check_passkey_lengths(*tok, opt);  // before running anything
 
   std::vector<PasskeyResult> results;
   for (const AttentionConfig& attn : configs) {

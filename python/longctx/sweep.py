@@ -201,7 +201,7 @@ class Worker:
     def ppl(self, tokens, attention, session_tokens):
         return _core.ppl_cell(self.model, tokens, attention, session_tokens)
 
-    def passkey(self, attention, lengths, samples, digits, seed, length, index, chat=False):
+    def passkey(self, attention, lengths, samples, digits, seed, length, index, chat):
         return _core.passkey_cell(self.model, attention, lengths, samples, digits, seed, length,
                                   index, chat)
 
@@ -230,19 +230,20 @@ def plan(cfg, model):
                                   "cost": len(d["tokens"])})
     if "passkey" in cfg:
         k = cfg["passkey"]
-        _core.passkey_check(model, k["lengths"], k["digits"], k.get("chat", False))
+        chat = k.get("chat", False)
+        _core.passkey_check(model, k["lengths"], k["digits"], chat)
         for seed in k["seeds"]:
             name = "passkey" if len(k["seeds"]) == 1 else "passkey-seed%d" % seed
             groups.append({"name": name, "kind": "passkey", "attention": list(k["attention"]),
                            "lengths": k["lengths"], "samples": k["samples"],
-                           "digits": k["digits"], "seed": seed, "chat": k.get("chat", False)})
+                           "digits": k["digits"], "seed": seed, "chat": chat})
             for attn in k["attention"]:
                 for li, length in enumerate(k["lengths"]):
                     for i in range(k["samples"]):
                         cells.append({"group": name, "attention": attn, "index": (li, i),
                                       "call": "passkey",
                                       "args": (attn, k["lengths"], k["samples"], k["digits"],
-                                               seed, length, i) + ((True,) if k.get("chat", False) else ()),
+                                               seed, length, i, chat),
                                       "cost": length})
     for n, c in enumerate(cells):
         c["id"] = n
@@ -274,7 +275,7 @@ def report(model, group, cells, command, out_dir):
     else:
         text = _core.passkey_report(model, results, group["lengths"], group["samples"],
                                     group["digits"], group["seed"], command, plot,
-                                    group.get("chat", False))
+                                    group["chat"])
     tmp = json_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -439,7 +440,7 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
               file=sys.stderr)
     if not todo:
         journal.close()
-        return _finish(cfg, model, cells, groups, command, out_dir, address, resumed,
+        return _finish(model, cells, groups, command, out_dir, address, resumed,
                        {"done": 0, "failed": 0, "retried": 0, "workers": 0, "threads": threads,
                         "lost": 0, "cpus": [], "wall": 0.0, "cluster_cpus": 0})
     init_ray(address, num_cpus=(workers or cfg.get("workers") or 0) * threads or None)
@@ -514,14 +515,14 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     # Graceful exits (their CPUs' locks released) before the next sweep in this process starts.
     live = [a for a in actors if a is not None]
     ray.wait([a.__ray_terminate__.remote() for a in live], num_returns=len(live), timeout=30)
-    return _finish(cfg, model, cells, groups, command, out_dir, address, resumed,
+    return _finish(model, cells, groups, command, out_dir, address, resumed,
                    {"done": progress.done, "failed": progress.failed,
                     "retried": progress.retried, "workers": n_workers, "threads": threads,
                     "lost": lost, "cpus": [i["cpus"] for i in infos], "wall": wall,
                     "cluster_cpus": cluster_cpus})
 
 
-def _finish(cfg, model, cells, groups, command, out_dir, address, resumed, run):
+def _finish(model, cells, groups, command, out_dir, address, resumed, run):
     """Writes the reports and sweep.json; returns the summary."""
     written, failed_groups = [], []
     for g in groups:

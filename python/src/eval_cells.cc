@@ -232,11 +232,8 @@ void bind_eval(nb::module_& m) {
       [](const LoadedModel& lm, const std::vector<int64_t>& lengths, int digits, bool chat) {
         if (digits < 1 || digits > 18) throw nb::value_error("digits: expected 1..18");
         const PasskeyOptions opt = passkey_options(lm, lengths, 1, digits, 1, chat);
-        uint64_t max_key = 1;
-        for (int d = 0; d < digits; ++d) max_key *= 10;
         nb::gil_scoped_release unlocked;
-        for (int64_t len : lengths)
-          build_passkey_prompt(*lm.tok, len, max_key - 1, 0.0, opt.chat ? &*opt.chat : nullptr);
+        check_passkey_lengths(*lm.tok, opt);
       },
       "model"_a, "lengths"_a, "digits"_a, "chat"_a = false);
 

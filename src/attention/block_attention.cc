@@ -203,8 +203,7 @@ void BlockAttention::layer(ThreadPool& pool, int64_t l, float* q, float* k, cons
     for (int64_t s = 0; s < n_seqs_; ++s) {
       if (!whole(seqs_[s])) continue;
       const int64_t w = work(seqs_[s]);
-      const int64_t owner = (2 * before + w) * nt / (2 * total);
-      if (owner == t || (t == nt - 1 && owner >= nt))
+      if ((2 * before + w) * nt / (2 * total) == t)  // < nt: 2 * before + w < 2 * total
         attend(inline_pool, seqs_[s], l, q, out, sc, ix);
       before += w;
     }

@@ -103,11 +103,22 @@ PasskeyPrompt build_passkey_prompt(const Tokenizer& tok, int64_t target_len, uin
   return best;
 }
 
+namespace {
+
+// [begin, end) of the first maximal run of decimal digits in text; begin == npos when none.
+void first_digit_run(const std::string& text, size_t* begin, size_t* end) {
+  *begin = text.find_first_of("0123456789");
+  *end = *begin;
+  if (*begin == std::string::npos) return;
+  while (*end < text.size() && text[*end] >= '0' && text[*end] <= '9') ++*end;
+}
+
+}  // namespace
+
 std::string first_integer(const std::string& text) {
-  size_t i = text.find_first_of("0123456789");
+  size_t i, j;
+  first_digit_run(text, &i, &j);
   if (i == std::string::npos) return "";
-  size_t j = i;
-  while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
   size_t nz = text.find_first_not_of('0', i);
   if (nz == std::string::npos || nz >= j) return "0";
   return text.substr(nz, j - nz);
@@ -118,12 +129,9 @@ bool passkey_answer_correct(const std::string& output, uint64_t key) {
 }
 
 bool first_integer_complete(const std::string& text) {
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  size_t i = 0;
-  while (i < text.size() && !digit(text[i])) ++i;
-  if (i == text.size()) return false;
-  while (i < text.size() && digit(text[i])) ++i;
-  return i < text.size();
+  size_t i, j;
+  first_digit_run(text, &i, &j);
+  return i != std::string::npos && j < text.size();
 }
 
 int64_t passkey_answer_budget(int64_t max_new_tokens, int64_t key_tokens) {
@@ -173,6 +181,13 @@ std::vector<int> key_tokens(const Tokenizer& tok, const PasskeyPrompt& p, uint64
 }
 
 }  // namespace
+
+void check_passkey_lengths(const Tokenizer& tok, const PasskeyOptions& opt) {
+  uint64_t max_key = 1;
+  for (int d = 0; d < opt.digits; ++d) max_key *= 10;
+  for (int64_t len : opt.lengths)
+    build_passkey_prompt(tok, len, max_key - 1, 0.0, opt.chat ? &*opt.chat : nullptr);
+}
 
 SessionOptions passkey_session_options(const AttentionConfig& attn, const PasskeyOptions& opt) {
   check(!opt.lengths.empty(), "--lengths: no lengths given");

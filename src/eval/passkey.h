@@ -112,6 +112,10 @@ struct PasskeyResult {
 void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint64_t* key,
                   double* depth_u);
 
+// Fails (lc::Error, before anything runs) when a length is below the prompt's overhead for the
+// largest key of opt.digits digits (which has the largest overhead), framed as opt.chat says.
+void check_passkey_lengths(const Tokenizer& tok, const PasskeyOptions& opt);
+
 // The session every sample of one configuration runs in (checks the options; a full cache holds
 // the longest prompt and its answer).
 SessionOptions passkey_session_options(const AttentionConfig& attn, const PasskeyOptions& opt);

@@ -21,6 +21,15 @@ void rope_angles(double pos, int64_t head_dim, double theta, float* cos, float* 
 
 namespace {
 
+// The chunk of rows the threads take from a shared counter: about 6 chunks per thread, each a
+// multiple of 16 rows (whole row tiles of every kernel; a grain of 64 left K and V of SmolLM2,
+// 192 rows, in 3 chunks: 2 to 1 on two threads).
+int64_t row_chunk(int64_t rows, int threads) {
+  constexpr int64_t kGrain = 16;
+  const int64_t target = (rows + 6 * threads - 1) / (6 * threads);
+  return (target + kGrain - 1) / kGrain * kGrain;
+}
+
 // The rows of Y computed by calling fn for [m0, m1) ranges of W's rows.
 template <class Fn>
 void split_rows(ThreadPool& pool, const WeightView& W, int64_t N, Fn&& fn) {
@@ -38,11 +47,8 @@ void split_rows(ThreadPool& pool, const WeightView& W, int64_t N, Fn&& fn) {
   // counter. The two cores of the dev VM do not run at the same speed (a static half left the
   // calling thread waiting 5.9% of a 2K BASED prefill; docs/perf/based_vs_llama.md, "follow-up
   // 2"), and each row of Y is the same sum whichever thread computes it, so the result does not
-  // change. About 6 chunks per thread, each a multiple of 16 rows (whole row tiles of every
-  // kernel; a grain of 64 left K and V of SmolLM2, 192 rows, in 3 chunks: 2 to 1 on two threads).
-  constexpr int64_t kGrain = 16;
-  const int64_t target = (W.rows + 6 * pool.size() - 1) / (6 * pool.size());
-  const int64_t chunk = (target + kGrain - 1) / kGrain * kGrain;
+  // change.
+  const int64_t chunk = row_chunk(W.rows, pool.size());
   std::atomic<int64_t> next{0};
   pool.run_sized(W.rows * W.cols * N, [&](int, int nt) {
     if (nt == 1) return fn(int64_t{0}, W.rows);
@@ -95,11 +101,9 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
     rows += jobs[j].w->rows;
     work += jobs[j].w->rows * jobs[j].w->cols * N;
   }
-  constexpr int64_t kGrain = 16;
-  const int64_t target = (rows + 6 * pool.size() - 1) / (6 * pool.size());
-  const int64_t chunk = (target + kGrain - 1) / kGrain * kGrain;
+  const int64_t chunk = row_chunk(rows, pool.size());
   std::atomic<int64_t> next{0};
-  pool.run_sized(work, [&](int, int nt) {
+  pool.run_sized(work, [&](int, int) {
     const void* xq[2] = {nullptr, nullptr};  // [BlockQ8x rows, BlockQ8K rows], this thread's
     for (int j = 0; j < n_jobs; ++j) {
       const WeightView& w = *jobs[j].w;
@@ -120,9 +124,9 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
         gemm_for(kt, w.dtype)(w.data, w.cols, X, w.cols, N, jobs[j].y, w.rows, m0, m1);
     };
     for (;;) {
-      int64_t g0 = nt == 1 ? 0 : next.fetch_add(chunk, std::memory_order_relaxed);
+      int64_t g0 = next.fetch_add(chunk, std::memory_order_relaxed);
       if (g0 >= rows) return;
-      const int64_t g1 = nt == 1 ? rows : std::min(rows, g0 + chunk);
+      const int64_t g1 = std::min(rows, g0 + chunk);
       int64_t base = 0;  // the chunk, cut at the jobs' boundaries
       for (int j = 0; j < n_jobs && g0 < g1; ++j) {
         const int64_t r = jobs[j].w->rows;
@@ -133,7 +137,6 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
         }
         base += r;
       }
-      if (nt == 1) return;
     }
   });
 }
