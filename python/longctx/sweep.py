@@ -41,8 +41,10 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
+import uuid
 
 from . import _core
 from ._core import Model
@@ -157,17 +159,23 @@ def load_config(path):
 _CPU_LOCKS = []  # open lock files of the CPUs this process holds (released when it exits)
 
 
-def _pin(threads):
-    """Pins this process to `threads` CPUs of its node that no other worker holds: each CPU has a
-    lock file (flock, released by the OS when the holder dies, so a replacement worker gets the
-    CPUs of the one it replaces). Returns the CPUs, or None when not enough are free (then the
-    worker runs unpinned)."""
+def _lock_dir(run_id):
+    return os.path.join(os.environ.get("TMPDIR", "/tmp"), "longctx-sweep-cpus-" + run_id)
+
+
+def _pin(threads, run_id):
+    """Pins this process to `threads` CPUs of its node that no other worker of this sweep run
+    holds: each CPU has a lock file (flock, released by the OS when the holder dies, so a
+    replacement worker gets the CPUs of the one it replaces). The locks are per run (run_id):
+    two sweeps running at once on one machine each pin their own workers apart, rather than the
+    second finding every CPU taken and running unpinned. Returns the CPUs, or None when not
+    enough are free (then the worker runs unpinned)."""
     import fcntl
     try:
         cpus = sorted(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return None
-    lock_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "longctx-sweep-cpus")
+    lock_dir = _lock_dir(run_id)
     os.makedirs(lock_dir, exist_ok=True)
     mine = []
     for cpu in cpus:
@@ -191,8 +199,8 @@ def _pin(threads):
 class Worker:
     """One Ray actor: one model load, cells run one at a time with `threads` engine threads."""
 
-    def __init__(self, model, dtype, tokenizer, threads):
-        self.cpus = _pin(threads)
+    def __init__(self, model, dtype, tokenizer, threads, run_id):
+        self.cpus = _pin(threads, run_id)
         self.model = Model(model, dtype=dtype, threads=threads, tokenizer=tokenizer)
 
     def info(self):
@@ -448,10 +456,11 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     n_workers = int(workers or cfg.get("workers") or max(1, cluster_cpus // threads))
     n_workers = max(1, min(n_workers, len(todo)))
     actor_cls = ray.remote(num_cpus=threads, max_restarts=0)(Worker)
+    run_id = uuid.uuid4().hex[:12]
 
     def spawn():
         return actor_cls.remote(cfg["model"], cfg.get("dtype", ""), cfg.get("tokenizer", ""),
-                                threads)
+                                threads, run_id)
 
     actors = [spawn() for _ in range(n_workers)]
     try:
@@ -515,6 +524,8 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
     # Graceful exits (their CPUs' locks released) before the next sweep in this process starts.
     live = [a for a in actors if a is not None]
     ray.wait([a.__ray_terminate__.remote() for a in live], num_returns=len(live), timeout=30)
+    # This run's lock files on the driver's node (other nodes' few empty files are left).
+    shutil.rmtree(_lock_dir(run_id), ignore_errors=True)
     return _finish(model, cells, groups, command, out_dir, address, resumed,
                    {"done": progress.done, "failed": progress.failed,
                     "retried": progress.retried, "workers": n_workers, "threads": threads,
