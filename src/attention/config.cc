@@ -35,7 +35,13 @@ std::string AttentionConfig::label() const {
   if (topk > 0) os << "+top" << topk << "@" << topk_from_layer;
   if (topk > 0 && middle_pool > 0)
     os << "+pool" << middle_pool << "(" << trams_score_name(trams_score) << ")";
-  return os.str();
+  return os.str() + kv_types_label(k_type, v_type);
+}
+
+std::string kv_types_label(DType k, DType v) {
+  if (k == DType::F32 && v == DType::F32) return "";
+  if (k == v) return std::string("+kv(") + dtype_name(k) + ")";
+  return std::string("+kv(k=") + dtype_name(k) + ",v=" + dtype_name(v) + ")";
 }
 
 }  // namespace lc

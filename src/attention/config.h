@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/dtype.h"
+
 namespace lc {
 
 enum class AttnPolicy : uint8_t {
@@ -21,6 +23,9 @@ enum class TramsScore : uint8_t {
 };
 
 const char* policy_name(AttnPolicy p);
+// "" for an f32 cache, else "+kv(q8_0)" (both) or "+kv(k=q8_0,v=f16)": the suffix of policy and
+// config labels, so that results and server slots of different cache types never mix.
+std::string kv_types_label(DType k, DType v);
 const char* trams_score_name(TramsScore s);
 
 struct AttentionConfig {
@@ -51,6 +56,9 @@ struct AttentionConfig {
   // Full only: a model trained with a sliding window (Mistral's `sliding_window`) attends within
   // that window, as it was trained, unless the user asked for full attention explicitly (false).
   bool model_window = true;
+  // Element types of the cached keys and values (attention/kv_types.h).
+  DType k_type = DType::F32;
+  DType v_type = DType::F32;
 
   // A short label such as "lambda(G=10,L=512,D=512)" for tables, plots and JSON.
   std::string label() const;

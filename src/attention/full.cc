@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/kv_types.h"
 #include "attention/policy.h"
 #include "attention/policy_table.h"
 #include "core/error.h"
@@ -26,18 +27,22 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
   pool.run_sized(work, [&](int t, int nt) {
     int64_t b, e;
     ThreadPool::split_range(n_q * s.n_kv_heads, 1, t, nt, &b, &e);
-    float* scores = scratch + t * group * cap;  // [group, cap]
+    // Per thread: scores [group, cap], a partial output [group, hd] (unused here) and the
+    // typed-cache scratch: the layout of attention_scratch_floats(s, cap, threads, cache types).
+    float* scores = scratch + t * (group * (cap + hd) +
+                                   kv_scratch_floats(hd, group, cache.k_type(), cache.v_type()));
+    float* kv = scores + group * (cap + hd);
     for (int64_t item = b; item < e; ++item) {
       const int64_t i = item / s.n_kv_heads, g = item % s.n_kv_heads, n_keys = pos0 + i + 1;
       const float* qg = q + i * q_dim + g * group * hd;  // the group's heads, [group, hd]
-      K.gemm_f32(cache.k(layer, g, 0), hd, qg, hd, group, scores, cap, 0, n_keys);
+      kv_scores(K, cache.k_type(), cache.k(layer, g, 0), hd, qg, group, scores, cap, n_keys, kv);
       for (int64_t h = 0; h < group; ++h) {
         float* row = scores + h * cap;
         for (int64_t j = 0; j < n_keys; ++j) row[j] *= scale;
         K.softmax(row, n_keys);
       }
-      K.weighted_sum(scores, cap, group, cache.v(layer, g, 0), hd, n_keys, hd,
-                     out + i * q_dim + g * group * hd, hd);
+      kv_values(K, cache.v_type(), scores, cap, group, cache.v(layer, g, 0), hd, n_keys,
+                out + i * q_dim + g * group * hd, hd, kv);
     }
   });
 }
@@ -45,6 +50,7 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
 void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionShape& s,
                            const float* q, int64_t n_q, int64_t pos0, float* out) {
   const int64_t hd = s.head_dim, q_dim = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
+  std::vector<float> kr(static_cast<size_t>(hd)), vr(kr.size());
   for (int64_t i = 0; i < n_q; ++i)
     for (int64_t h = 0; h < s.n_heads; ++h) {
       int64_t g = h / group, n_keys = pos0 + i + 1;
@@ -52,18 +58,20 @@ void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionS
       double mx = -INFINITY;
       for (int64_t j = 0; j < n_keys; ++j) {
         double d = 0;
+        cache.load_k(layer, g, j, kr.data());
         for (int64_t c = 0; c < hd; ++c)
-          d += static_cast<double>(q[i * q_dim + h * hd + c]) * cache.k(layer, g, j)[c];
+          d += static_cast<double>(q[i * q_dim + h * hd + c]) * kr[c];
         w[j] = d / std::sqrt(static_cast<double>(hd));
         mx = std::fmax(mx, w[j]);
       }
       double sum = 0;
       for (auto& x : w) sum += (x = std::exp(x - mx));
-      for (int64_t c = 0; c < hd; ++c) {
-        double acc = 0;
-        for (int64_t j = 0; j < n_keys; ++j) acc += w[j] / sum * cache.v(layer, g, j)[c];
-        out[i * q_dim + h * hd + c] = static_cast<float>(acc);
+      std::vector<double> acc(static_cast<size_t>(hd), 0.0);
+      for (int64_t j = 0; j < n_keys; ++j) {
+        cache.load_v(layer, g, j, vr.data());
+        for (int64_t c = 0; c < hd; ++c) acc[c] += w[j] / sum * vr[c];
       }
+      for (int64_t c = 0; c < hd; ++c) out[i * q_dim + h * hd + c] = static_cast<float>(acc[c]);
     }
 }
 

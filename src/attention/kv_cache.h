@@ -1,6 +1,8 @@
-// Preallocated key/value cache, laid out [layer][kv_head][slot][head_dim] in f32 so that the
-// keys (or values) of one head are a contiguous [slots, head_dim] matrix: attention scores are
-// then one matrix product per head group. Keys are stored already rotated (RoPE at their
+// Preallocated key/value cache, laid out [layer][kv_head][slot][head_dim] so that the keys (or
+// values) of one head are a contiguous [slots, head_dim] matrix: attention scores are then one
+// matrix product per head group. Keys and values are stored in their own element types
+// (CacheGeometry::k_type / v_type: f32, bf16, f16 or q8_0; attention/kv_types.h), converted as
+// they are stored and read in place by the kernels. Keys are stored already rotated (RoPE at their
 // absolute positions, angles in double precision). Allocated once when a session starts; the
 // decode loop only writes rows.
 //
@@ -19,6 +21,7 @@
 
 #include "attention/middle_store.h"
 #include "core/aligned.h"
+#include "core/dtype.h"
 #include "ops/ops.h"
 #include "ops/rope.h"
 
@@ -40,6 +43,9 @@ struct CacheGeometry {
   // window of `lag`, from its ring slot (key rotated back, value, slot score), so that the pool
   // holds no window tokens. Needs ring >= lag and slot_scores.
   int64_t middle_lag = 0;
+  // Element types of the cached keys (with the unrotated copies) and values.
+  DType k_type = DType::F32;
+  DType v_type = DType::F32;
 
   int64_t slots() const { return n_pinned + ring; }
   // Largest number of positions the cache can take (a ring streams indefinitely).
@@ -59,9 +65,11 @@ class KvCache {
         n_kv_heads_(n_kv_heads),
         capacity_(g.slots()),
         head_dim_(head_dim),
-        k_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * head_dim)),
-        v_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * head_dim)),
-        k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * head_dim)),
+        k_row_(checked_row_bytes(g.k_type, head_dim)),
+        v_row_(checked_row_bytes(g.v_type, head_dim)),
+        k_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * k_row_)),
+        v_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * v_row_)),
+        k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * k_row_)),
         scores_(g.slot_scores ? static_cast<size_t>(n_layers * n_kv_heads * g.slots()) : 0),
         middle_(g.middle_from_layer >= 0 ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads,
                                                        head_dim, g.middle_first, g.middle_capacity)
@@ -83,26 +91,32 @@ class KvCache {
     return pos < geo_.n_pinned ? pos : geo_.n_pinned + (pos - geo_.n_pinned) % geo_.ring;
   }
 
-  // The key / value row of `slot` for one kv head; rows of consecutive slots are adjacent.
-  float* k(int64_t layer, int64_t head, int64_t slot) {
-    return k_.data() + offset(layer, head, slot);
+  DType k_type() const { return geo_.k_type; }
+  DType v_type() const { return geo_.v_type; }
+  // Bytes of one cached key / value row (head_dim elements of k_type / v_type).
+  int64_t k_row_bytes() const { return k_row_; }
+  int64_t v_row_bytes() const { return v_row_; }
+
+  // The key / value row of `slot` for one kv head, in k_type / v_type; rows of consecutive
+  // slots are adjacent.
+  const void* k(int64_t layer, int64_t head, int64_t slot) const {
+    return k_.data() + index(layer, head, slot) * k_row_;
   }
-  float* v(int64_t layer, int64_t head, int64_t slot) {
-    return v_.data() + offset(layer, head, slot);
+  const void* v(int64_t layer, int64_t head, int64_t slot) const {
+    return v_.data() + index(layer, head, slot) * v_row_;
   }
-  const float* k(int64_t layer, int64_t head, int64_t slot) const {
-    return k_.data() + offset(layer, head, slot);
+  // The unrotated key of position pos < n_raw (k_type); rows of consecutive positions adjacent.
+  const void* k_raw(int64_t layer, int64_t head, int64_t pos) const {
+    return k_raw_.data() + raw_index(layer, head, pos) * k_row_;
   }
-  const float* v(int64_t layer, int64_t head, int64_t slot) const {
-    return v_.data() + offset(layer, head, slot);
-  }
-  // The unrotated key of position pos < n_raw; rows of consecutive positions are adjacent.
-  float* k_raw(int64_t layer, int64_t head, int64_t pos) {
-    return k_raw_.data() + ((layer * n_kv_heads_ + head) * geo_.n_raw + pos) * head_dim_;
-  }
-  const float* k_raw(int64_t layer, int64_t head, int64_t pos) const {
-    return k_raw_.data() + ((layer * n_kv_heads_ + head) * geo_.n_raw + pos) * head_dim_;
-  }
+  // Stores head_dim floats as the row's type.
+  void store_k(int64_t layer, int64_t head, int64_t slot, const float* x);
+  void store_v(int64_t layer, int64_t head, int64_t slot, const float* x);
+  void store_k_raw(int64_t layer, int64_t head, int64_t pos, const float* x);
+  // Reads a row back as head_dim floats.
+  void load_k(int64_t layer, int64_t head, int64_t slot, float* out) const;
+  void load_v(int64_t layer, int64_t head, int64_t slot, float* out) const;
+  void load_k_raw(int64_t layer, int64_t head, int64_t pos, float* out) const;
 
   // The TRAMS score of `slot` for one kv head (geometry().slot_scores); consecutive slots adjacent.
   float* score(int64_t layer, int64_t head, int64_t slot) {
@@ -129,12 +143,17 @@ class KvCache {
   void fill_random(int64_t n_positions, uint64_t seed);
 
  private:
-  int64_t offset(int64_t layer, int64_t head, int64_t slot) const {
-    return ((layer * n_kv_heads_ + head) * capacity_ + slot) * head_dim_;
+  static int64_t checked_row_bytes(DType t, int64_t head_dim);
+  int64_t index(int64_t layer, int64_t head, int64_t slot) const {
+    return (layer * n_kv_heads_ + head) * capacity_ + slot;
+  }
+  int64_t raw_index(int64_t layer, int64_t head, int64_t pos) const {
+    return (layer * n_kv_heads_ + head) * geo_.n_raw + pos;
   }
   CacheGeometry geo_;
   int64_t n_kv_heads_ = 0, capacity_ = 0, head_dim_ = 0;
-  AlignedBuffer<float> k_, v_, k_raw_;
+  int64_t k_row_ = 0, v_row_ = 0;
+  AlignedBuffer<uint8_t> k_, v_, k_raw_;
   AlignedBuffer<float> scores_;  // [layer][kv_head][slot] when geometry().slot_scores
   MiddleStore middle_;
   AlignedBuffer<float> admit_;  // lagged admission: keys, values [n_kv_heads, head_dim], scores

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "attention/kv_types.h"
 #include "attention/policy_table.h"
 #include "core/error.h"
 #include "core/parse.h"
@@ -82,7 +83,23 @@ const Setting kSettings[] = {
      [](AttentionConfig* c, const std::string& w, const std::string& t) {
        c->trams_compacted = parse_compacted(w, t);
      }},
+    // The cache's element types (every policy): keys and values, or each.
+    {"kv", "", "--kv-type", "f32|bf16|f16|q8_0",
+     [](AttentionConfig* c, const std::string& w, const std::string& t) {
+       c->k_type = c->v_type = parse_kv_type(w, t);
+     }},
+    {"kt", "", "--k-type", "T",
+     [](AttentionConfig* c, const std::string& w, const std::string& t) {
+       c->k_type = parse_kv_type(w, t);
+     }},
+    {"vt", "", "--v-type", "T",
+     [](AttentionConfig* c, const std::string& w, const std::string& t) {
+       c->v_type = parse_kv_type(w, t);
+     }},
 };
+
+// Keys every policy reads (the cache's element types).
+bool universal_key(const std::string& key) { return key == "kv" || key == "kt" || key == "vt"; }
 
 const Setting* setting_by_key(const std::string& key) {
   for (const Setting& s : kSettings)
@@ -144,7 +161,7 @@ AttentionConfig parse_item(const std::string& item, const AttentionConfig& base,
     const std::string key = parts[i].substr(0, eq), val = parts[i].substr(eq + 1);
     const Setting* s = setting_by_key(key);
     if (!s) fail(what, ": unknown key '", key, "' (expected ", all_keys(), ")");
-    if (!policy_takes(*entry, key))
+    if (!policy_takes(*entry, key) && !universal_key(key))
       fail(what, ": key '", key, "' does not apply to ", entry->name, " (it reads ", entry->keys,
            ")");
     s->set(&c, what + " " + key, val);
@@ -207,7 +224,7 @@ std::string attention_help() {
            "--attn " + policy_names("|") +
                " (ppl/passkey: a comma-separated list, each item overriding settings by "
                "key, e.g. lambda:D=none, window:W=256, lambda:G=10:L=512:K=5:H=4:P=1024, "
-               "trams:M=400:R=150:m=200)",
+               "trams:M=400:R=150:m=200, lambda:kv=q8_0)",
            17);
   for (const PolicyEntry& e : policy_table()) {
     const std::string name = e.name;

@@ -1,5 +1,6 @@
 #include "attention/policy.h"
 
+#include "attention/kv_types.h"
 #include "attention/policy_table.h"
 #include "core/error.h"
 
@@ -17,7 +18,19 @@ std::unique_ptr<AttentionPolicy> make_policy(const AttentionConfig& c, const Pol
     fail("--middle-pool ", c.middle_pool, ": expected --topk K >= 1 too (top-k reads the pool)");
   check(c.middle_pool >= 0, "--middle-pool ", c.middle_pool, ": expected a count >= 1");
   check(c.window >= 0, "--window ", c.window, " must be positive");
-  return policy_entry(c.policy).resolve(c, pc);
+  std::unique_ptr<AttentionPolicy> p = policy_entry(c.policy).resolve(c, pc);
+  p->set_kv_types(c.k_type, c.v_type);
+  return p;
+}
+
+void AttentionPolicy::set_kv_types(DType k, DType v) {
+  check(kv_type_supported(k) && kv_type_supported(v), "KV cache: types ", dtype_name(k), "/",
+        dtype_name(v), ": expected ", kv_type_names());
+  geo_.k_type = k;
+  geo_.v_type = v;
+  const size_t cut = label_.find("+kv(");
+  if (cut != std::string::npos) label_.erase(cut);
+  label_ += kv_types_label(k, v);
 }
 
 }  // namespace lc

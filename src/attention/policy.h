@@ -76,6 +76,8 @@ class AttentionPolicy {
   const TramsSelect& trams() const { return trams_; }
   // Which TRAMS score the cache keeps (geometry().slot_scores, or a bounded middle pool).
   TramsScore score_kind() const { return score_kind_; }
+  // Stores keys and values as k / v (kv_types.h); the label gains kv_types_label(k, v).
+  void set_kv_types(DType k, DType v);
   // Whether the model must compute token scores for `layer`.
   bool scores_layer(int64_t layer) const {
     return geo_.slot_scores || (middle_.pool > 0 && middle_.active(layer));

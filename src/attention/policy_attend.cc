@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "attention/attention.h"
+#include "attention/kv_types.h"
 #include "attention/policy.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -15,9 +16,10 @@ namespace {
 // A contiguous run of cached keys that one row attends to (or, for TRAMS, the selected keys
 // gathered into scratch, with their positions and distances listed).
 struct Run {
-  const float* k;  // [n, head_dim]
-  const float* v;  // [n, head_dim]
-  int64_t first;   // position of the first key
+  const void* k;  // [n, head_dim] of kt
+  const void* v;  // [n, head_dim] of vt
+  DType kt, vt;
+  int64_t first;  // position of the first key
   int64_t n;
   int64_t col;  // first score column
   bool global;
@@ -28,16 +30,19 @@ struct Run {
 int runs_of(const KvCache& cache, int64_t layer, int64_t g, int64_t pos, const RowPlan& p,
             Run* runs) {
   const CacheGeometry& geo = cache.geometry();
+  const DType kt = cache.k_type(), vt = cache.v_type();
   int n = 0;
   if (p.n_global > 0) {
-    const float* k = p.global_raw ? cache.k_raw(layer, g, 0) : cache.k(layer, g, 0);
-    runs[n++] = Run{k, cache.v(layer, g, 0), 0, p.n_global, 0, true};
+    const void* k = p.global_raw ? cache.k_raw(layer, g, 0) : cache.k(layer, g, 0);
+    runs[n++] = Run{k, cache.v(layer, g, 0), kt, vt, 0, p.n_global, 0, true};
   }
   // Local keys in pinned slots.
   const int64_t pin_end = std::min(pos + 1, geo.n_pinned);
   if (p.local_lo < pin_end)
     runs[n++] = Run{cache.k(layer, g, p.local_lo),
                     cache.v(layer, g, p.local_lo),
+                    kt,
+                    vt,
                     p.local_lo,
                     pin_end - p.local_lo,
                     0,
@@ -47,10 +52,12 @@ int runs_of(const KvCache& cache, int64_t layer, int64_t g, int64_t pos, const R
   if (a <= pos) {
     const int64_t count = pos - a + 1, s0 = cache.slot(a);
     const int64_t first_run = std::min(count, geo.n_pinned + geo.ring - s0);
-    runs[n++] = Run{cache.k(layer, g, s0), cache.v(layer, g, s0), a, first_run, 0, false};
+    runs[n++] = Run{cache.k(layer, g, s0), cache.v(layer, g, s0), kt, vt, a, first_run, 0, false};
     if (count > first_run)
       runs[n++] = Run{cache.k(layer, g, geo.n_pinned),
                       cache.v(layer, g, geo.n_pinned),
+                      kt,
+                      vt,
                       a + first_run,
                       count - first_run,
                       0,
@@ -72,6 +79,7 @@ struct Layout {
   int64_t mid_rows, mid_logits;        // [group, mid_rows] logits of a block of middle keys
   int64_t heap_logits;                 // [group, kcols]
   int64_t gather_k, gather_v, angles;  // TRAMS: [extra, head_dim] x 2, cos|sin [head_dim]
+  int64_t kv;                          // kv_scores / kv_values scratch (kv_types.h)
   int64_t floats;
   int64_t heap_refs, candidates, dists;  // int64s: [group, kcols], [pool], [extra]
   int64_t indices;
@@ -91,7 +99,8 @@ Layout layout_of(const AttentionShape& s, const AttentionPolicy& p) {
   l.gather_k = l.heap_logits + group * kcols;
   l.gather_v = l.gather_k + extra * hd;
   l.angles = l.gather_v + extra * hd;
-  l.floats = l.angles + hd;
+  l.kv = l.angles + hd;
+  l.floats = l.kv + kv_scratch_floats(hd, group, geo.k_type, geo.v_type);
   l.heap_refs = 0;
   l.candidates = group * kcols;
   l.dists = l.candidates + std::max(p.trams().pool, geo.middle_capacity);
@@ -229,8 +238,8 @@ bool select_trams(const KvCache& cache, int64_t layer, int64_t g, const Attentio
   const int64_t n_recent = pos - plan.local_lo;  // keys before `pos` at true distance
   for (int64_t e = 0; e < want; ++e) {
     const int64_t slot = cache.slot(cand[e]);
-    std::memcpy(gk + e * hd, cache.k(layer, g, slot), sizeof(float) * hd);
-    std::memcpy(gv + e * hd, cache.v(layer, g, slot), sizeof(float) * hd);
+    cache.load_k(layer, g, slot, gk + e * hd);
+    cache.load_v(layer, g, slot, gv + e * hd);
     // Compacted: the newest selected key right behind the recent ones, and so on.
     dist[e] = ts.compacted ? n_recent + want - e : pos - cand[e];
     const int64_t shift = (pos - cand[e]) - dist[e];
@@ -242,7 +251,7 @@ bool select_trams(const KvCache& cache, int64_t layer, int64_t g, const Attentio
       K.rope(gk + e * hd, 1, hd, cs, cs + hd / 2, s.rope_style);
     }
   }
-  *run = Run{gk, gv, 0, want, 0, false, dist};
+  *run = Run{gk, gv, DType::F32, DType::F32, 0, want, 0, false, dist};
   return true;
 }
 
@@ -259,9 +268,9 @@ void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos,
   if (geo.middle_lag > 0 && ms.has_layer(layer) && pos - geo.middle_lag >= ms.first())
     cache.admit_middle(layer, pos - geo.middle_lag);
   for (int64_t g = 0; g < n_kv_heads; ++g) {
-    std::memcpy(cache.k(layer, g, slot), k + g * hd, sizeof(float) * hd);
-    std::memcpy(cache.v(layer, g, slot), v + g * hd, sizeof(float) * hd);
-    if (raw) std::memcpy(cache.k_raw(layer, g, pos), k_unrotated + g * hd, sizeof(float) * hd);
+    cache.store_k(layer, g, slot, k + g * hd);
+    cache.store_v(layer, g, slot, v + g * hd);
+    if (raw) cache.store_k_raw(layer, g, pos, k_unrotated + g * hd);
     if (geo.slot_scores) {
       check(scores != nullptr, "cache_store: this cache keeps TRAMS scores; none given");
       *cache.score(layer, g, slot) = scores[g];
@@ -273,9 +282,13 @@ void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos,
   }
 }
 
-int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads) {
-  // Per thread: scores [group, slots] and a partial output [group, head_dim].
-  return static_cast<int64_t>(n_threads) * (s.n_heads / s.n_kv_heads) * (cache_slots + s.head_dim);
+int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads,
+                                 DType k_type, DType v_type) {
+  // Per thread: scores [group, slots], a partial output [group, head_dim] and the typed-cache
+  // scratch (kv_types.h).
+  const int64_t group = s.n_heads / s.n_kv_heads;
+  return static_cast<int64_t>(n_threads) * (group * (cache_slots + s.head_dim) +
+                                            kv_scratch_floats(s.head_dim, group, k_type, v_type));
 }
 
 int64_t attention_scratch_floats(const AttentionShape& s, const AttentionPolicy& policy,
@@ -302,7 +315,8 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
   if (!topk && !trams) {
     lay.cols = cache.capacity();
     lay.partial = group * lay.cols;
-    lay.floats = group * (lay.cols + hd);
+    lay.kv = lay.partial + group * hd;
+    lay.floats = lay.kv + kv_scratch_floats(hd, group, cache.k_type(), cache.v_type());
   } else {
     check(scratch_idx != nullptr, "attend_policy: ", policy.label(), " needs index scratch");
     check(lay.cols >= cache.capacity() + topk_columns(policy),
@@ -331,7 +345,8 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
       for (int r = 0; r < n_runs; ++r) {
         runs[r].col = n_cols;
         const float* qg = (runs[r].global ? q_global : q) + i * q_dim + g * group * hd;
-        K.gemm_f32(runs[r].k, hd, qg, hd, group, scores + n_cols, cols, 0, runs[r].n);
+        kv_scores(K, runs[r].kt, runs[r].k, hd, qg, group, scores + n_cols, cols, runs[r].n,
+                  sc + lay.kv);
         n_cols += runs[r].n;
       }
       int64_t n_mid = 0;
@@ -366,8 +381,8 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
         K.softmax(row, n_cols + n_mid);
       }
       for (int r = 0; r < n_runs; ++r) {
-        K.weighted_sum(scores + runs[r].col, cols, group, runs[r].v, hd, runs[r].n, hd,
-                       r == 0 ? o : partial, hd);
+        kv_values(K, runs[r].vt, scores + runs[r].col, cols, group, runs[r].v, hd, runs[r].n,
+                  r == 0 ? o : partial, hd, sc + lay.kv);
         if (r > 0) K.axpy(1.0f, partial, o, group * hd);
       }
       if (n_mid > 0) {

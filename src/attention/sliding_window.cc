@@ -40,8 +40,8 @@ SlidingWindowAttention::SlidingWindowAttention(const SlidingWindowShape& s, int6
   cos_.resize(static_cast<size_t>(s.head_dim / 2));
   sin_.resize(static_cast<size_t>(s.head_dim / 2));
   const AttentionShape shape{s.n_heads, s.n_heads, s.head_dim, nullptr};
-  scratch_.resize(
-      static_cast<size_t>(attention_scratch_floats(shape, cache_.capacity(), n_threads_)));
+  scratch_.resize(static_cast<size_t>(attention_scratch_floats(shape, cache_.capacity(), n_threads_,
+                                                               cache_.k_type(), cache_.v_type())));
 }
 
 SlidingWindowAttention::~SlidingWindowAttention() = default;

@@ -145,7 +145,11 @@ std::unique_ptr<AttentionPolicy> LlamaModel::make_policy_for(const StateOptions&
   pc.block_tokens = std::max<int64_t>(1, opt.block_tokens);
   // Local layers keep the window they were trained with, whatever the session asks; the global
   // layers of a model with local ones were trained without a window.
-  if (groups_[group].local) return make_window_policy(cfg_.sliding_window, pc.block_tokens);
+  if (groups_[group].local) {
+    auto local = make_window_policy(cfg_.sliding_window, pc.block_tokens);
+    local->set_kv_types(opt.attn.k_type, opt.attn.v_type);
+    return local;
+  }
   pc.model_window = cfg_.local_layers.empty() ? cfg_.sliding_window : 0;
   return make_policy(opt.attn, pc);
 }

@@ -29,6 +29,10 @@ struct VAvx512 {
   static F load(const impl::Fp16* p) {
     return cvtph(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static F load(const impl::Int8* p) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
   static F load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static F load_n(const impl::Bf16* p, int n) {
     return bf16_to_f32(_mm256_maskz_loadu_epi16(mask(n), p));

@@ -25,6 +25,7 @@ struct VGeneric {
   static float cvt(float w) { return w; }
   static float cvt(impl::Bf16 w) { return bf16_to_f32(w.bits); }
   static float cvt(impl::Fp16 w) { return f16_to_f32(w.bits); }
+  static float cvt(impl::Int8 w) { return static_cast<float>(w.v); }
   template <class T>
   static F load(const T* p) {
     return map([&](int i) { return cvt(p[i]); });

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/dtype.h"
 #include "ops/ops.h"
 
 namespace lc::ops::impl {
@@ -28,6 +29,10 @@ struct Bf16 {
 };
 struct Fp16 {
   uint16_t bits;
+};
+// Signed 8-bit elements (the quants of a Q8_0 block), converted to float as loaded.
+struct Int8 {
+  int8_t v;
 };
 
 template <typename T>
@@ -427,8 +432,8 @@ void gemm(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N, floa
 // The attention value pass. Each output row block (up to 4 rows) x column chunk (up to 4
 // vectors) keeps its 16 accumulators in registers while streaming the value rows once, so each
 // value vector loaded feeds up to 4 FMAs and no horizontal reduction is needed.
-template <class V, int kChunks>
-void weighted_sum_block(const float* p, int64_t ldp, int rows, const float* v, int64_t ldv,
+template <class V, int kChunks, class T>
+void weighted_sum_block(const float* p, int64_t ldp, int rows, const T* v, int64_t ldv,
                         int64_t n_keys, int64_t d0, int64_t d_cols, float* out, int64_t ldo) {
   using F = typename V::F;
   constexpr int64_t L = V::kLanes;
@@ -439,7 +444,7 @@ void weighted_sum_block(const float* p, int64_t ldp, int rows, const float* v, i
   const int tail = static_cast<int>(d_cols - d0 - (kChunks - 1) * L);
   const bool full = tail >= L;
   for (int64_t j = 0; j < n_keys; ++j) {
-    const float* vj = v + j * ldv + d0;
+    const T* vj = v + j * ldv + d0;
     F x[kChunks];
     for (int c = 0; c + 1 < kChunks; ++c) x[c] = V::load(vj + c * L);
     x[kChunks - 1] =
@@ -460,10 +465,11 @@ void weighted_sum_block(const float* p, int64_t ldp, int rows, const float* v, i
   }
 }
 
-template <class V>
-void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
+template <class V, class T>
+void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t ldv,
                   int64_t n_keys, int64_t d_cols, float* out, int64_t ldo) {
   constexpr int64_t L = V::kLanes;
+  const T* v = static_cast<const T*>(vp);
   for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
     int rows = static_cast<int>(imin<int64_t>(4, n_rows - r0));
     const float* pr = p + r0 * ldp;
@@ -472,19 +478,34 @@ void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, i
       int64_t chunks = imin<int64_t>(4, (d_cols - d0 + L - 1) / L);
       switch (chunks) {
         case 1:
-          weighted_sum_block<V, 1>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          weighted_sum_block<V, 1, T>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
           break;
         case 2:
-          weighted_sum_block<V, 2>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          weighted_sum_block<V, 2, T>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
           break;
         case 3:
-          weighted_sum_block<V, 3>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          weighted_sum_block<V, 3, T>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
           break;
         default:
-          weighted_sum_block<V, 4>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
+          weighted_sum_block<V, 4, T>(pr, ldp, rows, v, ldv, n_keys, d0, d_cols, o, ldo);
           break;
       }
     }
+  }
+}
+
+// Q8_0 blocks (an fp16 scale d, then 32 int8 q; blocks.h) to floats d * q.
+template <class V>
+void dequant_q8_0(const void* src, float* dst, int64_t n) {
+  constexpr int L = V::kLanes;
+  static_assert(32 % L == 0, "a Q8_0 block is a whole number of vectors");
+  const uint8_t* b = static_cast<const uint8_t*>(src);
+  for (int64_t i = 0; i < n; i += 32, b += 34) {
+    uint16_t h;
+    __builtin_memcpy(&h, b, 2);
+    const typename V::F d = V::set1(f16_to_f32(h));  // out of line in dtype.cc: no ISA mixing
+    const Int8* q = reinterpret_cast<const Int8*>(b + 2);
+    for (int j = 0; j < 32; j += L) V::store(dst + i + j, V::mul(d, V::load(q + j)));
   }
 }
 
@@ -501,10 +522,13 @@ constexpr KernelTable make_table(Isa isa) {
                      dot<V>,
                      axpy<V>,
                      rope<V>,
-                     weighted_sum<V>,
+                     weighted_sum<V, float>,
                      gemm<V, float, true>,
                      gemm<V, Bf16, true>,
-                     gemm<V, Fp16, true>};
+                     gemm<V, Fp16, true>,
+                     weighted_sum<V, Bf16>,
+                     weighted_sum<V, Fp16>,
+                     dequant_q8_0<V>};
 }
 
 }  // namespace lc::ops::impl

@@ -39,6 +39,10 @@ struct VAvx2 {
   static F load(const impl::Fp16* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
+  static F load(const impl::Int8* p) {
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
   static F load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
   static F load_n(const impl::Bf16* p, int n) {
     return bf16_to_f32(load16_n(reinterpret_cast<const uint16_t*>(p), n));

@@ -39,6 +39,13 @@ enum class RopeStyle : uint8_t {
 using GemmFn = void (*)(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,
                         int64_t ldy, int64_t m0, int64_t m1);
 
+// out[r*ldo + d] = sum_j p[r*ldp + j] * v[j*ldv + d] for r < n_rows, d < d_cols, j < n_keys:
+// the value pass of attention (probabilities times the value rows), overwriting out. v holds
+// elements of the kernel's type (f32, bf16 or f16); ldv counts elements.
+using WeightedSumFn = void (*)(const float* p, int64_t ldp, int64_t n_rows, const void* v,
+                               int64_t ldv, int64_t n_keys, int64_t d_cols, float* out,
+                               int64_t ldo);
+
 struct KernelTable {
   Isa isa;
   GemmFn gemm_f32;
@@ -62,10 +69,8 @@ struct KernelTable {
   // sines are given (head_dim/2 each, from rope_angles()).
   void (*rope)(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
                RopeStyle style);
-  // out[r*ldo + d] = sum_j p[r*ldp + j] * v[j*ldv + d] for r < n_rows, d < d_cols, j < n_keys:
-  // the value pass of attention (probabilities times the value rows), overwriting out.
-  void (*weighted_sum)(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
-                       int64_t n_keys, int64_t d_cols, float* out, int64_t ldo);
+  // The attention value pass (WeightedSumFn) over f32 value rows.
+  WeightedSumFn weighted_sum;
   // EXPERIMENTAL, not for the default path. Same results as gemm_* (bit for bit); for N == 1
   // they read W with non-temporal prefetches (prefetchnta), whose lines are not kept in L2/L3, so
   // that a model larger than L3 could stream its excess weights without evicting the part meant
@@ -77,6 +82,12 @@ struct KernelTable {
   GemmFn gemm_f32_nt;
   GemmFn gemm_bf16_nt;
   GemmFn gemm_f16_nt;
+  // weighted_sum with bf16 / f16 value rows (a KV cache of that type), converted as loaded.
+  WeightedSumFn weighted_sum_bf16;
+  WeightedSumFn weighted_sum_f16;
+  // dst[0, n) = the Q8_0 blocks at src dequantized (n a multiple of 32): d * q, bit-identical to
+  // quant::dequantize_row. A q8_0 KV cache's keys and values, a tile at a time.
+  void (*dequant_q8_0)(const void* src, float* dst, int64_t n);
 };
 
 // The table for the selected ISA (computed once; thread-safe).

@@ -1,0 +1,276 @@
+// KV-cache element types (attention/kv_types.h): the typed value-pass and q8_0 dequant kernels
+// per ISA against their references; row conversions; the policy kernel over a typed cache
+// against the same policy over an f32 cache holding the very same (rounded) values -- every
+// policy, GQA, odd blocks, ring wrap-around, decode after prefill; flags, labels and errors.
+#include "attention/kv_types.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attention/attention.h"
+#include "attention/parse.h"
+#include "attention/policy.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/thread_pool.h"
+#include "ops/ops.h"
+#include "ops/quant/dequant.h"
+#include "ops/reference.h"
+#include "policy_cases.h"
+
+namespace lc {
+namespace {
+
+std::vector<Isa> isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+// Rows of n elements of t holding x rounded to t; x is replaced by the rounded values.
+std::vector<uint8_t> encode_rows(DType t, std::vector<float>& x, int64_t n) {
+  const int64_t rows = static_cast<int64_t>(x.size()) / n, rb = kv_row_bytes(t, n);
+  std::vector<uint8_t> out(static_cast<size_t>(rows * rb));
+  for (int64_t r = 0; r < rows; ++r) {
+    kv_encode(t, x.data() + r * n, out.data() + r * rb, n);
+    kv_decode(t, out.data() + r * rb, x.data() + r * n, n);
+  }
+  return out;
+}
+
+TEST(KvTypes, TypedWeightedSumMatchesReferencePerIsa) {
+  Rng rng(5);
+  for (Isa isa : isas())
+    for (DType t : {DType::BF16, DType::F16})
+      for (int64_t rows : {1, 3, 5})
+        for (int64_t keys : {0, 1, 7, 70})
+          for (int64_t cols : {7, 32, 64, 65}) {
+            SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(t) << " rows "
+                                            << rows << " keys " << keys << " cols " << cols);
+            const int64_t ldp = keys + 3, ldo = cols + 2;
+            std::vector<float> p(rows * ldp), v(keys * cols), out(rows * ldo, -7.0f),
+                want(rows * ldo, -7.0f);
+            for (float& x : p) x = rng.uniform();
+            for (float& x : v) x = rng.normal();
+            std::vector<uint8_t> vt = encode_rows(t, v, cols);
+            const ops::KernelTable& K = ops::kernels_for(isa);
+            (t == DType::BF16 ? K.weighted_sum_bf16 : K.weighted_sum_f16)(
+                p.data(), ldp, rows, vt.data(), cols, keys, cols, out.data(), ldo);
+            ops::ref::weighted_sum(p.data(), ldp, rows, v.data(), cols, keys, cols, want.data(),
+                                   ldo);
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t d = 0; d < ldo; ++d) {
+                double mag = 0;
+                for (int64_t j = 0; j < keys; ++j)
+                  mag += std::fabs(p[r * ldp + j] * v[j * cols + d % cols]);
+                ASSERT_NEAR(out[r * ldo + d], want[r * ldo + d], 1e-6 * (keys + 1) * mag + 1e-30)
+                    << "r " << r << " d " << d;
+              }
+          }
+}
+
+TEST(KvTypes, Q8DequantIsBitIdenticalToTheReferencePerIsa) {
+  Rng rng(6);
+  std::vector<float> x(32 * 37);
+  for (float& v : x) v = 3.0f * rng.normal();
+  x[5] = 0.0f;
+  for (int i = 64; i < 96; ++i) x[i] = 0.0f;  // an all-zero block (scale 0)
+  std::vector<float> rounded = x;
+  std::vector<uint8_t> q = encode_rows(DType::Q8_0, rounded, static_cast<int64_t>(x.size()));
+  std::vector<float> want(x.size());
+  ops::quant::dequantize_row(DType::Q8_0, q.data(), want.data(), static_cast<int64_t>(x.size()));
+  for (Isa isa : isas()) {
+    std::vector<float> got(x.size(), NAN);
+    ops::kernels_for(isa).dequant_q8_0(q.data(), got.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(got[i], want[i]) << isa_name(isa) << " " << i;
+  }
+}
+
+TEST(KvTypes, RowsRoundTripWithinTheTypesPrecision) {
+  Rng rng(7);
+  std::vector<float> x(64);
+  for (float& v : x) v = rng.normal();
+  float amax = 0;
+  for (float v : x) amax = std::fmax(amax, std::fabs(v));
+  struct Bound {
+    DType t;
+    double rel, abs;
+  };
+  // bf16: 8 significant bits; f16: 11; q8_0: half a step of amax/127 per block of 32 (+ the
+  // f16 rounding of the scale).
+  for (const Bound& b :
+       {Bound{DType::F32, 0, 0}, Bound{DType::BF16, 1.0 / 256, 0},
+        Bound{DType::F16, 1.0 / 2048, 1e-7}, Bound{DType::Q8_0, 1.0 / 1024, amax / 127.0 * 0.5}}) {
+    std::vector<uint8_t> row(static_cast<size_t>(kv_row_bytes(b.t, 64)));
+    std::vector<float> back(64);
+    kv_encode(b.t, x.data(), row.data(), 64);
+    kv_decode(b.t, row.data(), back.data(), 64);
+    for (int i = 0; i < 64; ++i)
+      ASSERT_NEAR(back[i], x[i], b.rel * std::fabs(x[i]) + b.abs) << dtype_name(b.t) << " " << i;
+  }
+  EXPECT_EQ(kv_row_bytes(DType::BF16, 64), 128);
+  EXPECT_EQ(kv_row_bytes(DType::Q8_0, 64), 68);
+}
+
+struct TypedCase {
+  AttentionConfig cfg;
+  int64_t heads, kv_heads, hd, block;
+  int threads;
+};
+
+// Streams n tokens (blocks of c.block; then single-token decode steps for the last `decode`)
+// through cache_store + attend_policy into a cache of types (kt, vt) and, with the same values
+// rounded to those types, into an f32 cache; returns the largest difference of the outputs.
+double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64_t decode,
+                        uint64_t seed) {
+  const ops::KernelTable& K = ops::kernels();
+  const int64_t hd = c.hd, q_dim = c.heads * hd, kv_dim = c.kv_heads * hd, half = hd / 2;
+  AttentionConfig typed_cfg = c.cfg;
+  typed_cfg.k_type = kt;
+  typed_cfg.v_type = vt;
+  PolicyContext pc{64, n, c.block};
+  auto p32 = make_policy(c.cfg, pc);
+  auto pt = make_policy(typed_cfg, pc);
+  const ops::RopeFreqs rope(hd, 10000.0);
+  KvCache c32(2, c.kv_heads, hd, p32->geometry()), ct(2, c.kv_heads, hd, pt->geometry());
+  const AttentionShape shape{c.heads, c.kv_heads, hd, nullptr, &rope};
+  ThreadPool pool(c.threads);
+  std::vector<float> scratch(
+      std::max(attention_scratch_floats(shape, *pt, c.threads),
+               attention_scratch_floats(shape, ct.capacity(), c.threads, kt, vt)));
+  std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pt, c.threads)));
+  Rng rng(seed);
+  std::vector<float> q(c.block * q_dim), qg(c.block * q_dim), out32(c.block * q_dim),
+      outt(c.block * q_dim), k(kv_dim), kr(kv_dim), v(kv_dim), cs(half), sn(half),
+      scores(c.kv_heads);
+  double max_err = 0;
+  for (int64_t r0 = 0; r0 < n;) {
+    const int64_t nb = r0 >= n - decode ? 1 : std::min(c.block, n - decode - r0);
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t pos = r0 + b;
+      for (int64_t i = 0; i < q_dim; ++i)
+        q[b * q_dim + i] = qg[b * q_dim + i] = 1.5f * rng.normal();
+      for (int64_t i = 0; i < kv_dim; ++i) k[i] = kr[i] = 1.5f * rng.normal(), v[i] = rng.normal();
+      for (float& s : scores) s = rng.normal();
+      ops::rope_angles(static_cast<double>(pos), hd, 10000.0, cs.data(), sn.data());
+      K.rope(q.data() + b * q_dim, c.heads, hd, cs.data(), sn.data(),
+             ops::RopeStyle::AdjacentPairs);
+      K.rope(k.data(), c.kv_heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
+      ops::rope_angles(static_cast<double>(pt->plan(pos).global_pos), hd, 10000.0, cs.data(),
+                       sn.data());
+      K.rope(qg.data() + b * q_dim, c.heads, hd, cs.data(), sn.data(),
+             ops::RopeStyle::AdjacentPairs);
+      cache_store(ct, 1, c.kv_heads, pos, k.data(), kr.data(), v.data(), scores.data());
+      // The f32 cache gets the values the typed cache holds.
+      std::vector<float> k2 = k, kr2 = kr, v2 = v;
+      encode_rows(kt, k2, hd);
+      encode_rows(kt, kr2, hd);
+      encode_rows(vt, v2, hd);
+      cache_store(c32, 1, c.kv_heads, pos, k2.data(), kr2.data(), v2.data(), scores.data());
+    }
+    attend_policy(pool, ct, 1, shape, *pt, q.data(), qg.data(), nb, r0, outt.data(), scratch.data(),
+                  nullptr, idx.data());
+    attend_policy(pool, c32, 1, shape, *p32, q.data(), qg.data(), nb, r0, out32.data(),
+                  scratch.data(), nullptr, idx.data());
+    for (int64_t i = 0; i < nb * q_dim; ++i) {
+      const double e = std::fabs(outt[i] - out32[i]);
+      if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
+    }
+    r0 += nb;
+  }
+  return max_err;
+}
+
+TEST(KvTypes, EveryPolicyOverATypedCacheMatchesTheSameValuesInF32) {
+  using test::kNone;
+  using test::Pol;
+  std::vector<AttentionConfig> cfgs = {
+      test::config_of(Pol{AttnPolicy::Full, 0, 0, kNone}),
+      test::config_of(Pol{AttnPolicy::Full, 0, 0, 9}),
+      test::config_of(Pol{AttnPolicy::Window, 0, 11, kNone}),
+      test::config_of(Pol{AttnPolicy::Streaming, 4, 13, kNone}),
+      test::config_of(Pol{AttnPolicy::Lambda, 3, 17, 17}),
+      test::config_of(Pol{AttnPolicy::Lambda, 3, 17, kNone}),
+  };
+  AttentionConfig trams;
+  trams.policy = AttnPolicy::Trams;
+  trams.trams_pool = 40;
+  trams.trams_recent = 6;
+  trams.trams_select = 14;
+  cfgs.push_back(trams);
+  struct Dims {
+    int64_t heads, kv, hd;
+  };
+  const std::pair<DType, DType> types[] = {{DType::BF16, DType::BF16},
+                                           {DType::F16, DType::F16},
+                                           {DType::Q8_0, DType::Q8_0},
+                                           {DType::Q8_0, DType::BF16},
+                                           {DType::F16, DType::Q8_0}};
+  int idx = 0;
+  for (const AttentionConfig& cfg : cfgs)
+    for (const Dims& d : {Dims{6, 2, 32}, Dims{3, 1, 64}, Dims{4, 4, 96}})
+      for (const auto& [kt, vt] : types) {
+        TypedCase c{cfg, d.heads, d.kv, d.hd, 1 + 4 * (idx % 3), 1 + idx % 3};
+        // 150 tokens: several times every window (the rings wrap); the last 20 one at a time.
+        const double err = typed_vs_rounded(c, kt, vt, 150, 20, 300 + idx);
+        EXPECT_LT(err, 2e-5) << cfg.label() << " " << dtype_name(kt) << "/" << dtype_name(vt)
+                             << " heads " << d.heads << "/" << d.kv << " hd " << d.hd << " block "
+                             << c.block << " threads " << c.threads;
+        ++idx;
+      }
+}
+
+TEST(KvTypes, FlagsLabelsAndErrors) {
+  AttentionConfig base;
+  auto one = parse_attention_list("lambda:kv=q8_0", base, true);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].k_type, DType::Q8_0);
+  EXPECT_EQ(one[0].v_type, DType::Q8_0);
+  EXPECT_NE(one[0].label().find("+kv(q8_0)"), std::string::npos);
+  auto two = parse_attention_list("full:kt=bf16:vt=f16,window:kv=f32", base, true);
+  EXPECT_EQ(two[0].k_type, DType::BF16);
+  EXPECT_EQ(two[0].v_type, DType::F16);
+  EXPECT_NE(two[0].label().find("+kv(k=bf16,v=f16)"), std::string::npos);
+  EXPECT_EQ(two[1].label().find("+kv"), std::string::npos);  // f32: labels unchanged
+  AttentionConfig c;
+  apply_attention_flag(&c, "--kv-type", "bf16");
+  apply_attention_flag(&c, "--v-type", "q8_0");
+  EXPECT_EQ(c.k_type, DType::BF16);
+  EXPECT_EQ(c.v_type, DType::Q8_0);
+  try {
+    parse_attention_list("lambda:kv=q4_k", base, true);
+    FAIL() << "q4_k accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected one of f32, bf16, f16, q8_0, got 'q4_k'"),
+              std::string::npos)
+        << e.what();
+  }
+  // The policy carries the types into the cache geometry and its label.
+  PolicyContext pc{64, 256, 8};
+  auto p = make_policy(two[0], pc);
+  EXPECT_EQ(p->geometry().k_type, DType::BF16);
+  EXPECT_EQ(p->geometry().v_type, DType::F16);
+  EXPECT_EQ(p->label(), "full+kv(k=bf16,v=f16)");
+  // q8_0 needs whole blocks of 32 per row.
+  CacheGeometry geo{16, 0, 0};
+  geo.k_type = DType::Q8_0;
+  try {
+    KvCache cache(1, 1, 48, geo);
+    FAIL() << "head size 48 accepted for q8_0";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("head size 48 is not a multiple"), std::string::npos)
+        << e.what();
+  }
+  // Bytes: a q8_0 cache holds 34 bytes per 32 elements (f32: 128).
+  geo.k_type = geo.v_type = DType::Q8_0;
+  EXPECT_EQ(KvCache(2, 3, 64, geo).bytes(), size_t{2 * 3 * 16 * 68 * 2});
+}
+
+}  // namespace
+}  // namespace lc
