@@ -113,6 +113,10 @@ TEST(Cli, BadFlagsGiveOneLineErrors) {
   expect_clean_error(run_cli(m + "--bogus 1"), "unknown argument '--bogus'");
   expect_clean_error(run_cli(m + "-n"), "-n needs a value");
   expect_clean_error(run_cli(m + "--dtype f8"), "--dtype");
+  expect_clean_error(run_cli(m + "--kv-type q4_k"), "--kv-type: expected one of f32, bf16, f16");
+  expect_clean_error(run_cli(m + "--attn lambda:kv=x"), "kv: expected one of f32, bf16, f16");
+  // stories260K's heads are 8 wide: q8_0 rows need whole blocks of 32.
+  expect_clean_error(run_cli(m + "--kv-type q8_0"), "head size 8 is not a multiple");
   expect_clean_error(run_cli(m + "-f /nonexistent/prompt.txt"), "-f: cannot read");
   expect_clean_error(run_cli(m + "--ctx 8 -p 'Once upon a time there was a little girl'"),
                      "longer than the context");

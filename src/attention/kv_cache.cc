@@ -64,8 +64,7 @@ void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
     return row.data();
   };
   auto fill = [&](float* r) { std::copy_n(random_row(), head_dim_, r); };
-  const int64_t n_layers =
-      capacity_ > 0 ? static_cast<int64_t>(k_.size()) / (n_kv_heads_ * capacity_ * k_row_) : 0;
+  const int64_t n_layers = n_layers_;
   // The positions that are still held: the pinned ones and the last `ring` of the others.
   const int64_t first_ring = std::max(geo_.n_pinned, n_positions - geo_.ring);
   for (int64_t l = 0; l < n_layers; ++l)

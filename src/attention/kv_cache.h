@@ -62,6 +62,7 @@ class KvCache {
       : KvCache(n_layers, n_kv_heads, head_dim, CacheGeometry{capacity, 0, 0}) {}
   KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, const CacheGeometry& g)
       : geo_(g),
+        n_layers_(n_layers),
         n_kv_heads_(n_kv_heads),
         capacity_(g.slots()),
         head_dim_(head_dim),
@@ -95,6 +96,8 @@ class KvCache {
   DType v_type() const { return geo_.v_type; }
   // Bytes of one cached key / value row (head_dim elements of k_type / v_type).
   int64_t k_row_bytes() const { return k_row_; }
+  // Bytes of the key and value rows of one position over every layer and kv head.
+  int64_t bytes_per_position() const { return n_layers_ * n_kv_heads_ * (k_row_ + v_row_); }
   int64_t v_row_bytes() const { return v_row_; }
 
   // The key / value row of `slot` for one kv head, in k_type / v_type; rows of consecutive
@@ -151,7 +154,7 @@ class KvCache {
     return (layer * n_kv_heads_ + head) * geo_.n_raw + pos;
   }
   CacheGeometry geo_;
-  int64_t n_kv_heads_ = 0, capacity_ = 0, head_dim_ = 0;
+  int64_t n_layers_ = 0, n_kv_heads_ = 0, capacity_ = 0, head_dim_ = 0;
   int64_t k_row_ = 0, v_row_ = 0;
   AlignedBuffer<uint8_t> k_, v_, k_raw_;
   AlignedBuffer<float> scores_;  // [layer][kv_head][slot] when geometry().slot_scores

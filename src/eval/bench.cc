@@ -119,6 +119,7 @@ BenchResult bench_one(const Model& model, const SessionOptions& so, const BenchS
   });
   r.label = s.label();
   r.cache_slots = s.cache_slots();
+  r.kv_bytes_per_token = s.kv_bytes_per_token();
   r.state_bytes_per_seq = s.state_bytes();
   r.workspace_bytes = s.workspace_bytes();
   r.bounded = s.capacity() == INT64_MAX;
@@ -283,6 +284,7 @@ std::string bench_json(const BenchRecord& rec, const BenchSpec& sp, const BenchR
   if (sp.batch == 0 && rec.taylor.empty()) {  // one sequence (docs/perf, bench/*.py)
     j.member("attn", r.label).member("bounded", r.bounded).member("cache_slots", r.cache_slots);
     j.member("kv_cache_bytes", static_cast<uint64_t>(r.state_bytes_per_seq));
+    j.member("kv_bytes_per_token", r.kv_bytes_per_token);
     spread_member(j, "prefill", r.prefill, sp.n_prompt);
     spread_member(j, "decode", r.decode, sp.n_gen);
   } else {

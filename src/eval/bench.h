@@ -30,10 +30,11 @@ struct Spread {
 Spread spread_of(std::vector<double> v);
 
 struct BenchResult {
-  std::string label;        // resolved policy ("lambda(...)"), or the mixer / form measured
-  bool bounded = false;     // no context limit
-  int64_t ctx = 0;          // the context the run needed
-  int64_t cache_slots = 0;  // KV-cache slots per sequence (0: recurrent state)
+  std::string label;               // resolved policy ("lambda(...)"), or the mixer / form measured
+  bool bounded = false;            // no context limit
+  int64_t ctx = 0;                 // the context the run needed
+  int64_t cache_slots = 0;         // KV-cache slots per sequence (0: recurrent state)
+  int64_t kv_bytes_per_token = 0;  // KV-cache bytes per cached position (its element types)
   size_t state_bytes_per_seq = 0, workspace_bytes = 0;
   double check = 0;        // relative error of the correctness check
   Spread prefill, decode;  // tokens/s over all sequences

@@ -122,6 +122,12 @@ size_t LlamaState::bytes() const {
   return b;
 }
 
+int64_t LlamaState::kv_bytes_per_token() const {
+  int64_t n = 0;
+  for (const Group& g : groups_) n += g.cache.bytes_per_position();
+  return n;
+}
+
 int64_t LlamaState::cache_slots() const {
   int64_t n = 0;
   for (const Group& g : groups_) n += g.cache.capacity();

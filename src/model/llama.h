@@ -104,6 +104,7 @@ class LlamaState final : public SequenceState {
   int64_t max_block() const override { return max_block_; }
   size_t bytes() const override;
   int64_t cache_slots() const override;
+  int64_t kv_bytes_per_token() const override;
   // The first group's policy label; with a local group, "+local:" and its label, e.g.
   // "lambda(G=10,L=512,D=512)+local:window(W=512)".
   const std::string& label() const override { return label_; }

@@ -51,6 +51,9 @@ class SequenceState {
   virtual size_t bytes() const = 0;
   // KV-cache slots allocated (0 for a recurrent state).
   virtual int64_t cache_slots() const { return 0; }
+  // Bytes one cached position takes in the KV cache (keys and values of every layer in their
+  // element types); 0 for a recurrent state.
+  virtual int64_t kv_bytes_per_token() const { return 0; }
   // The resolved policy, e.g. "lambda(G=10,L=512,D=512)", or the architecture's fixed state.
   virtual const std::string& label() const = 0;
   // Forgets the sequence (next position 0).

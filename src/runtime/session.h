@@ -57,6 +57,7 @@ class Session {
   size_t state_bytes() const { return state_->bytes(); }
   size_t workspace_bytes() const { return scratch_->bytes(); }
   int64_t cache_slots() const { return state_->cache_slots(); }
+  int64_t kv_bytes_per_token() const { return state_->kv_bytes_per_token(); }
   // The resolved policy, e.g. "lambda(G=10,L=512,D=512)", or "based".
   const std::string& label() const { return state_->label(); }
   const Model& model() const { return model_; }

@@ -330,6 +330,9 @@ std::string HttpServer::metrics() const {
   metric("longctx_state_bytes_per_slot", "gauge",
          "Bytes of one slot's KV cache or recurrent state under the server's policy.",
          s.state_bytes_per_slot);
+  metric("longctx_kv_bytes_per_token", "gauge",
+         "KV-cache bytes per cached token under the server's policy and cache types (--kv-type).",
+         s.kv_bytes_per_token);
   metric("longctx_scheduler_steps_total", "counter", "Scheduler steps that ran forwards.", s.steps);
   metric("longctx_forward_seconds_total", "counter", "Seconds spent in scheduler steps.",
          s.busy_seconds);

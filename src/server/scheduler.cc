@@ -73,6 +73,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tok, const SchedulerOp
   top_.resize(static_cast<size_t>(vocab_));
   stats_.slots = opt.slots;
   stats_.state_bytes_per_slot = default_state_bytes_;
+  stats_.kv_bytes_per_token = slots_[0].state->kv_bytes_per_token();
   stats_.state_bytes = default_state_bytes_ * static_cast<size_t>(opt.slots);
 }
 

@@ -49,6 +49,7 @@ struct SchedulerOptions {
 struct SchedulerStats {
   int64_t slots = 0, busy_slots = 0, queued = 0;  // gauges
   size_t state_bytes_per_slot = 0;                // of the server's default policy
+  int64_t kv_bytes_per_token = 0;                 // of the default policy's cache types
   size_t state_bytes = 0;                         // gauge: every slot's state
   int64_t prompt_tokens = 0;                      // prompt tokens computed
   int64_t reused_tokens = 0;                      // prompt tokens taken from a slot's cache
