@@ -61,7 +61,8 @@ TEST(MiddlePool, StoreHoldsWhatEvictionOneByOneHolds) {
         std::set<int64_t> got;
         for (int64_t r = 0; r < ms.held(1, g); ++r) {
           got.insert(ms.positions(1, g)[r]);
-          ASSERT_EQ(ms.v(1, g)[r * hd], static_cast<float>(ms.positions(1, g)[r]));
+          ASSERT_EQ(static_cast<const float*>(ms.v(1, g))[r * hd],
+                    static_cast<float>(ms.positions(1, g)[r]));
         }
         ASSERT_EQ(got, slow[g].positions()) << "C " << C << " pos " << pos << " head " << g;
       }

@@ -204,6 +204,9 @@ TEST(KvTypes, EveryPolicyOverATypedCacheMatchesTheSameValuesInF32) {
   trams.trams_recent = 6;
   trams.trams_select = 14;
   cfgs.push_back(trams);
+  // LM-Infinite's top-k middle tokens: the unbounded store and a bounded pool (20 rows).
+  cfgs.push_back(test::lambda_topk(3, 17, 17, 4, 0));
+  cfgs.push_back(test::lambda_topk(3, 17, 17, 4, 0, 20));
   struct Dims {
     int64_t heads, kv, hd;
   };

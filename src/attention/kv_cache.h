@@ -72,9 +72,10 @@ class KvCache {
         v_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * v_row_)),
         k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * k_row_)),
         scores_(g.slot_scores ? static_cast<size_t>(n_layers * n_kv_heads * g.slots()) : 0),
-        middle_(g.middle_from_layer >= 0 ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads,
-                                                       head_dim, g.middle_first, g.middle_capacity)
-                                         : MiddleStore()),
+        middle_(g.middle_from_layer >= 0
+                    ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads, head_dim,
+                                  g.middle_first, g.middle_capacity, g.k_type, g.v_type)
+                    : MiddleStore()),
         admit_(g.middle_lag > 0 ? static_cast<size_t>(n_kv_heads * (2 * head_dim + 1) + head_dim)
                                 : 0) {}
 

@@ -3,26 +3,31 @@
 #include <cstring>
 #include <utility>
 
+#include "attention/kv_types.h"
 #include "core/error.h"
 
 namespace lc {
 
 MiddleStore::MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_heads, int64_t head_dim,
-                         int64_t first, int64_t capacity)
+                         int64_t first, int64_t capacity, DType k_type, DType v_type)
     : n_layers_(n_layers),
       from_layer_(from_layer),
       n_kv_heads_(n_kv_heads),
       head_dim_(head_dim),
       first_(first),
-      capacity_(capacity) {
+      capacity_(capacity),
+      k_type_(k_type),
+      v_type_(v_type),
+      k_row_(kv_row_bytes(k_type, head_dim)),
+      v_row_(kv_row_bytes(v_type, head_dim)) {
   check(from_layer >= 0 && first >= 0 && capacity >= 0, "middle store: bad geometry");
   if (!enabled()) return;
   const int64_t n = (n_layers - from_layer) * n_kv_heads;
   held_.assign(static_cast<size_t>(n), 0);
   last_pos_.assign(static_cast<size_t>(n_layers - from_layer), -1);
   if (capacity_ > 0) {
-    k_.resize(static_cast<size_t>(n * capacity_ * head_dim_));
-    v_.resize(static_cast<size_t>(n * capacity_ * head_dim_));
+    k_.resize(static_cast<size_t>(n * capacity_ * k_row_));
+    v_.resize(static_cast<size_t>(n * capacity_ * v_row_));
     score_.resize(static_cast<size_t>(n * capacity_));
     pos_.resize(static_cast<size_t>(n * capacity_));
     heap_.resize(static_cast<size_t>(n * capacity_));
@@ -30,10 +35,9 @@ MiddleStore::MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_head
 }
 
 void MiddleStore::add_chunk() {
-  const size_t n =
-      static_cast<size_t>((n_layers_ - from_layer_) * n_kv_heads_ * kChunk * head_dim_);
-  k_chunks_.emplace_back(n);
-  v_chunks_.emplace_back(n);
+  const size_t rows = static_cast<size_t>((n_layers_ - from_layer_) * n_kv_heads_ * kChunk);
+  k_chunks_.emplace_back(rows * static_cast<size_t>(k_row_));
+  v_chunks_.emplace_back(rows * static_cast<size_t>(v_row_));
 }
 
 void MiddleStore::reserve(int64_t n_positions) {
@@ -51,9 +55,9 @@ void MiddleStore::store(int64_t layer, int64_t pos, const float* k_raw, const fl
     const int64_t c = row / kChunk, r = row % kChunk;
     while (n_chunks() <= c) add_chunk();  // amortised: once per kChunk positions
     for (int64_t g = 0; g < n_kv_heads_; ++g) {
-      const int64_t at = chunk_offset(layer, g) + r * hd;
-      std::memcpy(k_chunks_[c].data() + at, k_raw + g * hd, sizeof(float) * hd);
-      std::memcpy(v_chunks_[c].data() + at, v + g * hd, sizeof(float) * hd);
+      const int64_t at = chunk_row(layer, g) + r;
+      kv_encode(k_type_, k_raw + g * hd, k_chunks_[c].data() + at * k_row_, hd);
+      kv_encode(v_type_, v + g * hd, v_chunks_[c].data() + at * v_row_, hd);
     }
     return;
   }
@@ -96,8 +100,8 @@ void MiddleStore::store(int64_t layer, int64_t pos, const float* k_raw, const fl
         c = w;
       }
     }
-    std::memcpy(k_.data() + row0(layer, g) + row * hd, k_raw + g * hd, sizeof(float) * hd);
-    std::memcpy(v_.data() + row0(layer, g) + row * hd, v + g * hd, sizeof(float) * hd);
+    kv_encode(k_type_, k_raw + g * hd, k_.data() + (row0(layer, g) + row) * k_row_, hd);
+    kv_encode(v_type_, v + g * hd, v_.data() + (row0(layer, g) + row) * v_row_, hd);
   }
 }
 

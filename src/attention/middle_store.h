@@ -1,7 +1,8 @@
 // The middle tokens of LM-Infinite's top-k retrieval (spec lm-infinite.md, "Optional: top-k
 // middle tokens"; trams.md, "Bounded middle pool"): for layers >= from_layer, the unrotated key
 // and the value of every position >= first (the G global tokens are pinned in the KvCache).
-// Layers below from_layer keep nothing here, so they stay O(G + L).
+// Layers below from_layer keep nothing here, so they stay O(G + L). Rows are stored in the
+// cache's element types (kv_types.h), converted as they are stored.
 //
 // Two modes:
 //   unbounded (capacity 0): position p is row p - first, in chunks of kChunk rows laid out
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "core/aligned.h"
+#include "core/dtype.h"
 
 namespace lc {
 
@@ -30,13 +32,16 @@ class MiddleStore {
 
   MiddleStore() = default;
   MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_heads, int64_t head_dim,
-              int64_t first, int64_t capacity);
+              int64_t first, int64_t capacity, DType k_type = DType::F32,
+              DType v_type = DType::F32);
 
   bool enabled() const { return n_layers_ > from_layer_; }
   bool bounded() const { return capacity_ > 0; }
   bool has_layer(int64_t layer) const { return enabled() && layer >= from_layer_; }
   int64_t first() const { return first_; }
   int64_t capacity() const { return capacity_; }
+  DType k_type() const { return k_type_; }
+  DType v_type() const { return v_type_; }
 
   // Unbounded: allocates the chunks for positions < n_positions now.
   void reserve(int64_t n_positions);
@@ -45,19 +50,27 @@ class MiddleStore {
   // the last one stored for this layer (a session that was reset) first empties the layer.
   void store(int64_t layer, int64_t pos, const float* k_raw, const float* v, const float* scores);
 
-  // Unbounded: chunk c holds positions first + c * kChunk + r, r < kChunk; [kChunk, head_dim].
+  // Unbounded: chunk c holds positions first + c * kChunk + r, r < kChunk; [kChunk, head_dim]
+  // rows of k_type / v_type.
   int64_t n_chunks() const { return static_cast<int64_t>(k_chunks_.size()); }
-  const float* chunk_k(int64_t layer, int64_t head, int64_t c) const {
-    return k_chunks_[c].data() + chunk_offset(layer, head);
+  const void* chunk_k(int64_t layer, int64_t head, int64_t c) const {
+    return k_chunks_[c].data() + chunk_row(layer, head) * k_row_;
   }
-  const float* chunk_v(int64_t layer, int64_t head, int64_t c) const {
-    return v_chunks_[c].data() + chunk_offset(layer, head);
+  const void* chunk_v(int64_t layer, int64_t head, int64_t c) const {
+    return v_chunks_[c].data() + chunk_row(layer, head) * v_row_;
   }
 
   // Bounded: the rows held for (layer, head), [held, head_dim], with positions and scores.
   int64_t held(int64_t layer, int64_t head) const { return held_[index(layer, head)]; }
-  const float* k(int64_t layer, int64_t head) const { return k_.data() + row0(layer, head); }
-  const float* v(int64_t layer, int64_t head) const { return v_.data() + row0(layer, head); }
+  const void* k(int64_t layer, int64_t head) const {
+    return k_.data() + row0(layer, head) * k_row_;
+  }
+  const void* v(int64_t layer, int64_t head) const {
+    return v_.data() + row0(layer, head) * v_row_;
+  }
+  // Bytes of one key / value row.
+  int64_t k_row_bytes() const { return k_row_; }
+  int64_t v_row_bytes() const { return v_row_; }
   const int64_t* positions(int64_t layer, int64_t head) const {
     return pos_.data() + index(layer, head) * capacity_;
   }
@@ -71,20 +84,20 @@ class MiddleStore {
   int64_t index(int64_t layer, int64_t head) const {
     return (layer - from_layer_) * n_kv_heads_ + head;
   }
-  int64_t chunk_offset(int64_t layer, int64_t head) const {
-    return index(layer, head) * kChunk * head_dim_;
-  }
-  int64_t row0(int64_t layer, int64_t head) const {
-    return index(layer, head) * capacity_ * head_dim_;
-  }
+  // First row of (layer, head) in a chunk / in the bounded pool.
+  int64_t chunk_row(int64_t layer, int64_t head) const { return index(layer, head) * kChunk; }
+  int64_t row0(int64_t layer, int64_t head) const { return index(layer, head) * capacity_; }
   void add_chunk();
 
   int64_t n_layers_ = 0, from_layer_ = 0, n_kv_heads_ = 0, head_dim_ = 0, first_ = 0;
   int64_t capacity_ = 0;
+  DType k_type_ = DType::F32, v_type_ = DType::F32;
+  int64_t k_row_ = 0, v_row_ = 0;  // bytes per row
   // Unbounded.
-  std::vector<AlignedBuffer<float>> k_chunks_, v_chunks_;
+  std::vector<AlignedBuffer<uint8_t>> k_chunks_, v_chunks_;
   // Bounded: [layers - from_layer][kv_head][capacity](...).
-  AlignedBuffer<float> k_, v_, score_;
+  AlignedBuffer<uint8_t> k_, v_;
+  AlignedBuffer<float> score_;
   AlignedBuffer<int64_t> pos_;
   AlignedBuffer<int64_t> heap_;  // per (layer, head): a min-heap of rows by (score, position)
   std::vector<int64_t> held_, last_pos_;  // per (layer, head); last stored position per layer

@@ -231,6 +231,10 @@ std::string attention_help() {
     h += wrap("  " + name + std::string(name.size() < 10 ? 10 - name.size() : 1, ' '),
               std::string(e.help) + " [keys: " + e.keys + "]", 12);
   }
+  h += wrap("  (every)   ",
+            "kv=T keys and values, kt=T keys, vt=T values: the KV cache's element types (" +
+                std::string(kv_type_names()) + "; f32 by default) [keys: kv kt vt]",
+            12);
   std::string shared;
   for (const Setting& s : kSettings)
     shared += std::string(shared.empty() ? "" : " ") + s.flag + " " + s.value + " (" + s.key +

@@ -170,7 +170,8 @@ int64_t select_middle(const KvCache& cache, int64_t layer, int64_t g, const Atte
     const int64_t count = end - mt.first, C = MiddleStore::kChunk;
     for (int64_t c = 0; c * C < count; ++c) {
       const int64_t n = std::min(C, count - c * C);
-      K.gemm_f32(ms.chunk_k(layer, g, c), hd, qm, hd, group, logits, C, 0, n);
+      kv_scores(K, ms.k_type(), ms.chunk_k(layer, g, c), hd, qm, group, logits, C, n,
+                scratch + lay.kv);
       int64_t next = size;
       for (int64_t h = 0; h < group; ++h) {
         TopK hp = heap(h, size, nullptr);
@@ -200,7 +201,7 @@ int64_t select_middle(const KvCache& cache, int64_t layer, int64_t g, const Atte
     nc = mt.pool;
   }
   if (nc == 0) return 0;
-  K.gemm_f32(ms.k(layer, g), hd, qm, hd, group, logits, C, 0, held);
+  kv_scores(K, ms.k_type(), ms.k(layer, g), hd, qm, group, logits, C, held, scratch + lay.kv);
   for (int64_t h = 0; h < group; ++h) {
     TopK hp = heap(h, 0, ps);
     const float b = bias(h);
@@ -391,9 +392,16 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
         for (int64_t h = 0; h < group; ++h)
           for (int64_t j = 0; j < n_mid; ++j) {
             const int64_t r = ix[lay.heap_refs + h * kcols + j];
-            const float* v = ms.bounded() ? ms.v(layer, g) + r * hd
-                                          : ms.chunk_v(layer, g, r / MiddleStore::kChunk) +
-                                                (r % MiddleStore::kChunk) * hd;
+            const int64_t row = ms.bounded() ? r : r % MiddleStore::kChunk;
+            const void* vrow =
+                static_cast<const uint8_t*>(
+                    ms.bounded() ? ms.v(layer, g) : ms.chunk_v(layer, g, r / MiddleStore::kChunk)) +
+                row * ms.v_row_bytes();
+            const float* v = static_cast<const float*>(vrow);
+            if (ms.v_type() != DType::F32) {  // one row: converted into the free partial buffer
+              kv_decode(ms.v_type(), vrow, partial, hd);
+              v = partial;
+            }
             K.axpy(scores[h * cols + n_cols + j], v, o + h * hd, hd);
           }
       }
