@@ -54,6 +54,21 @@ def test_score_equals_cli(model, smollm2_path, book_path, tmp_path):
     np.testing.assert_allclose(model.score(head), logits_nll(out, head), rtol=0, atol=2e-4)
 
 
+def test_kv_cache_types(model, book_path):
+    # The cache's element types through the attention string: the same tokens scored with the
+    # cache in bf16 / f16 / q8_0 stay close to f32 (docs/results/kv_precision.md has the long
+    # runs); a type the cache cannot hold is a clear error.
+    text = open(book_path, encoding="utf-8").read()[20000:23000]
+    base = model.score(text, attention="lambda:L=256")
+    for kv, tol in (("bf16", 0.002), ("f16", 0.002), ("q8_0", 0.005)):
+        nll = model.score(text, attention="lambda:L=256:kv=" + kv)
+        assert nll.shape == base.shape
+        assert abs(nll.mean() - base.mean()) <= tol * base.mean(), kv
+        assert not np.array_equal(nll, base), kv  # the type is really used
+    with pytest.raises(ValueError, match="expected one of f32, bf16, f16, q8_0"):
+        model.score(text, attention="lambda:kv=q4_0")
+
+
 def test_tokenize_equals_cli(model, smollm2_path):
     for text in ("Hello, world! caf\u00e9 \u4e16\u754c 12345", "  leading spaces\n\nand newlines"):
         assert model.tokenize(text) == ids_of(cli("tokenize", "-m", smollm2_path, "-p", text))
