@@ -296,6 +296,39 @@ TEST(BasedModel, StateBytesFollowTheSpecFormula) {
   EXPECT_LE(s.state_bytes(), static_cast<size_t>(4 * values) + 4096);
 }
 
+// The sliding-window rings in bf16 / f16 (--kv-type): the state shrinks by the rings' halved
+// bytes and the logits stay within the types' rounding of f32's, prefill and decode alike.
+TEST(BasedModel, WindowRingsInNarrowerTypes) {
+  auto file = load_model_file(write_tiny_dir("kvtypes"));
+  BasedModel model(*file);
+  const ModelConfig& c = file->config;
+  const int64_t vocab = model.vocab_size(), n = 40;
+  const auto toks = test::random_tokens(n, vocab, 11);
+  auto logits = [&](DType t, size_t* bytes) {
+    SessionOptions o;
+    o.block_tokens = 8;
+    o.attn.k_type = o.attn.v_type = t;
+    Session s(model, o);
+    std::vector<float> out(static_cast<size_t>(n * vocab));
+    s.all_logits(toks.data(), n, out.data());
+    *bytes = s.state_bytes();
+    EXPECT_EQ(s.label(),
+              t == DType::F32 ? "based" : std::string("based+kv(") + dtype_name(t) + ")");
+    return out;
+  };
+  size_t b32 = 0, b16 = 0;
+  const auto ref = logits(DType::F32, &b32);
+  for (DType t : {DType::BF16, DType::F16}) {
+    const auto got = logits(t, &b16);
+    // Rings of window/2 + block - 1 slots per window layer, keys and values, 2 bytes saved each.
+    const size_t saved = static_cast<size_t>(2 * (c.based.window_size / 2 + 8) * c.d_model * 2);
+    EXPECT_EQ(b32 - b16, saved * static_cast<size_t>(model.n_window())) << dtype_name(t);
+    const double err = test::rel_err(got.data(), ref.data(), got.size());
+    EXPECT_GT(err, 0.0) << dtype_name(t);  // the narrower rings are really used
+    EXPECT_LT(err, t == DType::BF16 ? 2e-2 : 3e-3) << dtype_name(t);
+  }
+}
+
 TEST(BasedLoader, RoundTripKeepsConfigAndTensors) {
   auto m = tiny_model(5);
   const std::string dir = temp_dir("roundtrip");

@@ -60,13 +60,13 @@ void print_result(const Args& a, const ModelFile& file, const BenchSpec& sp, con
               arch_name(file.config.arch), n_params / 1e6,
               static_cast<double>(file.weight_bytes()) / mib,
               a.has("--dtype") ? a.str("--dtype").c_str() : "as stored");
-  std::printf(
-      "attention   %s; state %.2f MiB per sequence (%lld cache slots of %lld B%s), x %lld = "
-      "%.2f MiB\n",
-      r.label.c_str(), static_cast<double>(r.state_bytes_per_seq) / mib,
-      static_cast<long long>(r.cache_slots), static_cast<long long>(r.kv_bytes_per_token),
-      r.bounded ? ", constant in context" : "", static_cast<long long>(seqs),
-      static_cast<double>(r.state_bytes_per_seq) * static_cast<double>(seqs) / mib);
+  const std::string slots = r.cache_slots > 0 ? std::to_string(r.cache_slots) + " cache slots of " +
+                                                    std::to_string(r.kv_bytes_per_token) + " B"
+                                              : std::string("recurrent");
+  std::printf("attention   %s; state %.2f MiB per sequence (%s%s), x %lld = %.2f MiB\n",
+              r.label.c_str(), static_cast<double>(r.state_bytes_per_seq) / mib, slots.c_str(),
+              r.bounded ? ", constant in context" : "", static_cast<long long>(seqs),
+              static_cast<double>(r.state_bytes_per_seq) * static_cast<double>(seqs) / mib);
   std::printf("threads %d, isa %s, ctx %s, correctness check %.1e\n", threads,
               isa_name(selected_isa()), r.bounded ? "unbounded" : std::to_string(r.ctx).c_str(),
               r.check);

@@ -33,6 +33,7 @@ SlidingWindowAttention::SlidingWindowAttention(const SlidingWindowShape& s, int6
         " must be >= 1");
   const int64_t d = s.n_heads * s.head_dim;
   policy_ = make_window_policy(window(), block_tokens);
+  policy_->set_kv_types(s.k_type, s.v_type);
   cache_ = KvCache(n_layers, s.n_heads, s.head_dim, policy_->geometry());
   pos_.assign(static_cast<size_t>(n_layers), 0);
   q_.resize(static_cast<size_t>(block_tokens * d));

@@ -27,6 +27,9 @@ struct SlidingWindowShape {
   int64_t window_size = 0;  // config alt_mixer_2.window_size (256 in the released checkpoints)
   double rope_theta = 10000.0;
   bool rope = true;  // false: no position encoding (keys and queries are used as projected)
+  // Element types of the rings' keys and values (attention/kv_types.h).
+  DType k_type = DType::F32;
+  DType v_type = DType::F32;
 };
 
 class SlidingWindowAttention {

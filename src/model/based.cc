@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "attention/config.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
@@ -171,17 +172,19 @@ size_t BasedScratch::bytes() const {
 }
 
 BasedState::BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk, int n_threads,
-                       bool own_scratch)
+                       bool own_scratch, DType k_type, DType v_type)
     : block_(std::max<int64_t>(1, block_tokens)),
       chunk_(std::max<int64_t>(1, chunk)),
       window_(SlidingWindowShape{model.config().n_heads, model.config().head_dim,
                                  std::max<int64_t>(2, model.config().based.window_size),
-                                 model.config().rope_theta, model.config().based.window_rope},
+                                 model.config().rope_theta, model.config().based.window_rope,
+                                 k_type, v_type},
               // SlidingWindowAttention needs >= 1 layer: a model without window layers (e.g.
               // BaseConv + linear attention) keeps an unused 1-layer placeholder, not counted
               // in state_bytes().
               std::max<int64_t>(1, model.n_window()), block_, n_threads),
-      window_used_(model.n_window() > 0) {
+      window_used_(model.n_window() > 0),
+      label_("based" + kv_types_label(k_type, v_type)) {
   const ModelConfig& c = model.config();
   const int64_t d = c.d_model;
   const TaylorShape ts{c.based.linear_heads, c.based.feature_dim, d / c.based.linear_heads};
@@ -223,14 +226,11 @@ void BasedState::fill_random(int64_t n, uint64_t seed) {
   pos_ = n;
 }
 
-const std::string& BasedState::label() const {
-  static const std::string kLabel = "based";
-  return kLabel;
-}
+const std::string& BasedState::label() const { return label_; }
 
 std::unique_ptr<SequenceState> BasedModel::new_state(const StateOptions& opt, int n_threads) const {
   return std::make_unique<BasedState>(*this, opt.block_tokens, opt.chunk, n_threads,
-                                      /*own_scratch=*/false);
+                                      /*own_scratch=*/false, opt.attn.k_type, opt.attn.v_type);
 }
 
 std::unique_ptr<ForwardScratch> BasedModel::new_scratch(const StateOptions& opt, int64_t rows,

@@ -84,8 +84,9 @@ class BasedState final : public SequenceState {
  public:
   // chunk: Taylor prefill chunk (tokens); n_threads: the largest pool used with this state.
   // own_scratch = false: the caller passes a shared BasedScratch to forward (batched sessions).
+  // k_type / v_type: the element types of the sliding-window rings (--kv-type).
   BasedState(const BasedModel& model, int64_t block_tokens, int64_t chunk, int n_threads,
-             bool own_scratch = true);
+             bool own_scratch = true, DType k_type = DType::F32, DType v_type = DType::F32);
 
   // Forgets the sequence (every state zeroed, next position 0).
   void reset() override;
@@ -117,6 +118,7 @@ class BasedState final : public SequenceState {
   bool window_used_ = true;          // false: the model has no window layers
   std::vector<BaseConvState> conv_;  // [conv layers]
   BasedScratch scratch_;             // empty when constructed without own scratch
+  std::string label_;                // "based", + the window rings' types when not f32
 };
 
 class BasedModel final : public Model {
