@@ -20,6 +20,7 @@ struct VAvx512 {
 
   static F cvtph(__m256i h) { return _mm512_cvtph_ps(h); }
 
+  static float half(uint16_t h) { return _cvtsh_ss(h); }
   static F zero() { return _mm512_setzero_ps(); }
   static F set1(float s) { return _mm512_set1_ps(s); }
   static F load(const float* p) { return _mm512_loadu_ps(p); }

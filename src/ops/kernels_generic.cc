@@ -18,6 +18,7 @@ struct VGeneric {
     for (int i = 0; i < 4; ++i) r.v[i] = fn(i);
     return r;
   }
+  static float half(uint16_t h) { return f16_to_f32(h); }  // out of line in dtype.cc
   static F zero() { return set1(0.0f); }
   static F set1(float s) {
     return map([&](int) { return s; });

@@ -12,8 +12,9 @@
 //   zero, set1, load/load_n (float, Bf16, Fp16 sources; load_n reads n < kLanes elements and
 //   zero-fills), store/store_n, add, sub, mul, div, min, max, fmadd(a, b, c) = a*b + c,
 //   round (to nearest integer), pow2i (2^n for an integral vector n in [-127, 127]; -127 -> 0),
-//   reduce (sum of lanes), reduce_max, reduce4(a, b, c, d, out) (out[i] = sum of lanes of the
-//   i-th argument), kGemmRN (X rows per prefill micro-tile; limited by the register count).
+//   half (one IEEE fp16 value to float), reduce (sum of lanes), reduce_max, reduce4(a, b, c, d,
+//   out) (out[i] = sum of lanes of the i-th argument), kGemmRN (X rows per prefill micro-tile;
+//   limited by the register count).
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -503,7 +504,7 @@ void dequant_q8_0(const void* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; i += 32, b += 34) {
     uint16_t h;
     __builtin_memcpy(&h, b, 2);
-    const typename V::F d = V::set1(f16_to_f32(h));  // out of line in dtype.cc: no ISA mixing
+    const typename V::F d = V::set1(V::half(h));
     const Int8* q = reinterpret_cast<const Int8*>(b + 2);
     for (int j = 0; j < 32; j += L) V::store(dst + i + j, V::mul(d, V::load(q + j)));
   }

@@ -30,6 +30,7 @@ struct VAvx2 {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
 
+  static float half(uint16_t h) { return _cvtsh_ss(h); }
   static F zero() { return _mm256_setzero_ps(); }
   static F set1(float s) { return _mm256_set1_ps(s); }
   static F load(const float* p) { return _mm256_loadu_ps(p); }
