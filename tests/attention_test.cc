@@ -58,7 +58,7 @@ TEST(AttentionFull, MatchesReference) {
         std::vector<float> q(sh.n_q * q_dim), got(sh.n_q * q_dim, NAN), want(sh.n_q * q_dim);
         for (auto& x : q) x = 2.0f * rng.normal();
         ThreadPool pool(threads);
-        std::vector<float> scratch(attention_scratch_floats(s, cap, threads, kt, vt));
+        std::vector<float> scratch(attention_scratch_floats(s, cap, threads));
         attend_full(pool, cache, layer, s, q.data(), sh.n_q, sh.pos0, got.data(), scratch.data());
         attend_full_reference(cache, layer, s, q.data(), sh.n_q, sh.pos0, want.data());
         // Outputs are convex combinations of N(0,1) values: an absolute bound of 1e-5 is ~100x

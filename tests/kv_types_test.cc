@@ -1,6 +1,6 @@
-// KV-cache element types (attention/kv_types.h): the typed value-pass and q8_0 dequant kernels
-// per ISA against their references; row conversions; the policy kernel over a typed cache
-// against the same policy over an f32 cache holding the very same (rounded) values -- every
+// KV-cache element types (attention/kv_types.h): the bf16/f16 value-pass and the q8_0 score and
+// value kernels per ISA against their references; row conversions; the policy kernel over a typed
+// cache against the same policy over an f32 cache holding the very same (rounded) values -- every
 // policy, GQA, odd blocks, ring wrap-around, decode after prefill; flags, labels and errors.
 #include "attention/kv_types.h"
 
@@ -19,7 +19,6 @@
 #include "core/rng.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
-#include "ops/quant/dequant.h"
 #include "ops/reference.h"
 #include "policy_cases.h"
 
@@ -75,21 +74,57 @@ TEST(KvTypes, TypedWeightedSumMatchesReferencePerIsa) {
           }
 }
 
-TEST(KvTypes, Q8DequantIsBitIdenticalToTheReferencePerIsa) {
+TEST(KvTypes, Q8ScoresAndValuesMatchTheReferencePerIsa) {
   Rng rng(6);
-  std::vector<float> x(32 * 37);
-  for (float& v : x) v = 3.0f * rng.normal();
-  x[5] = 0.0f;
-  for (int i = 64; i < 96; ++i) x[i] = 0.0f;  // an all-zero block (scale 0)
-  std::vector<float> rounded = x;
-  std::vector<uint8_t> q = encode_rows(DType::Q8_0, rounded, static_cast<int64_t>(x.size()));
-  std::vector<float> want(x.size());
-  ops::quant::dequantize_row(DType::Q8_0, q.data(), want.data(), static_cast<int64_t>(x.size()));
-  for (Isa isa : isas()) {
-    std::vector<float> got(x.size(), NAN);
-    ops::kernels_for(isa).dequant_q8_0(q.data(), got.data(), static_cast<int64_t>(x.size()));
-    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(got[i], want[i]) << isa_name(isa) << " " << i;
-  }
+  for (Isa isa : isas())
+    for (int64_t hd : {32, 64, 96, 128})
+      for (int64_t group : {1, 3, 4, 5, 9})
+        for (int64_t n : {0, 1, 3, 4, 7, 70}) {
+          SCOPED_TRACE(testing::Message()
+                       << isa_name(isa) << " hd " << hd << " group " << group << " n " << n);
+          const ops::KernelTable& K = ops::kernels_for(isa);
+          // Keys / values as stored (rounded to q8_0; one all-zero block: scale 0), queries and
+          // probabilities in f32.
+          std::vector<float> k(n * hd), v(n * hd), q(group * hd), p(group * (n + 2));
+          for (float& x : k) x = 2.0f * rng.normal();
+          for (float& x : v) x = rng.normal();
+          for (float& x : q) x = rng.normal();
+          for (float& x : p) x = rng.uniform();
+          if (n > 2)
+            for (int64_t c = 0; c < 32; ++c) k[2 * hd + c] = v[2 * hd + c] = 0.0f;
+          const std::vector<uint8_t> kq = encode_rows(DType::Q8_0, k, hd);
+          const std::vector<uint8_t> vq = encode_rows(DType::Q8_0, v, hd);
+          const int64_t ld = n + 2, ldo = hd + 3;
+          std::vector<float> scores(group * ld, -7.0f), out(group * ldo, -7.0f);
+          K.q8_scores(kq.data(), hd, q.data(), group, scores.data(), ld, n);
+          K.q8_weighted_sum(p.data(), ld, group, vq.data(), hd, n, out.data(), ldo);
+          for (int64_t h = 0; h < group; ++h) {
+            for (int64_t j = 0; j < ld; ++j) {
+              if (j >= n) {  // columns past n are untouched
+                ASSERT_EQ(scores[h * ld + j], -7.0f);
+                continue;
+              }
+              double want = 0, mag = 0;
+              for (int64_t c = 0; c < hd; ++c) {
+                want += static_cast<double>(q[h * hd + c]) * k[j * hd + c];
+                mag += std::fabs(q[h * hd + c] * k[j * hd + c]);
+              }
+              ASSERT_NEAR(scores[h * ld + j], want, 1e-6 * (hd + 1) * mag + 1e-30) << h << " " << j;
+            }
+            for (int64_t d = 0; d < ldo; ++d) {
+              if (d >= hd) {
+                ASSERT_EQ(out[h * ldo + d], -7.0f);
+                continue;
+              }
+              double want = 0, mag = 0;
+              for (int64_t j = 0; j < n; ++j) {
+                want += static_cast<double>(p[h * ld + j]) * v[j * hd + d];
+                mag += std::fabs(p[h * ld + j] * v[j * hd + d]);
+              }
+              ASSERT_NEAR(out[h * ldo + d], want, 1e-6 * (n + 1) * mag + 1e-30) << h << " " << d;
+            }
+          }
+        }
 }
 
 TEST(KvTypes, RowsRoundTripWithinTheTypesPrecision) {
@@ -141,9 +176,8 @@ double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64
   KvCache c32(2, c.kv_heads, hd, p32->geometry()), ct(2, c.kv_heads, hd, pt->geometry());
   const AttentionShape shape{c.heads, c.kv_heads, hd, nullptr, &rope};
   ThreadPool pool(c.threads);
-  std::vector<float> scratch(
-      std::max(attention_scratch_floats(shape, *pt, c.threads),
-               attention_scratch_floats(shape, ct.capacity(), c.threads, kt, vt)));
+  std::vector<float> scratch(std::max(attention_scratch_floats(shape, *pt, c.threads),
+                                      attention_scratch_floats(shape, ct.capacity(), c.threads)));
   std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pt, c.threads)));
   Rng rng(seed);
   std::vector<float> q(c.block * q_dim), qg(c.block * q_dim), out32(c.block * q_dim),

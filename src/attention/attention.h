@@ -28,8 +28,7 @@ struct AttentionShape {
 
 // Full causal attention. q: [n_q, n_heads*head_dim], rotated, for positions pos0..pos0+n_q-1;
 // the cache holds keys/values for slots [0, pos0+n_q) (slot == position). out: [n_q,
-// n_heads*head_dim]. scratch: attention_scratch_floats(s, cache.capacity(), n_threads,
-// cache.k_type(), cache.v_type()) floats.
+// n_heads*head_dim]. scratch: attention_scratch_floats(s, cache.capacity(), n_threads) floats.
 void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const AttentionShape& s,
                  const float* q, int64_t n_q, int64_t pos0, float* out, float* scratch);
 
@@ -45,10 +44,8 @@ void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionS
 void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos, const float* k,
                  const float* k_unrotated, const float* v, const float* scores = nullptr);
 
-// Floats of scratch that attend_policy needs (plain policies without top-k or TRAMS) over a
-// cache of these element types.
-int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads,
-                                 DType k_type = DType::F32, DType v_type = DType::F32);
+// Floats of scratch that attend_policy needs (plain policies without top-k or TRAMS).
+int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads);
 // Floats and int64s of scratch that attend_policy needs for `policy` over a cache of its
 // geometry (covers top-k middle tokens and TRAMS selection).
 int64_t attention_scratch_floats(const AttentionShape& s, const AttentionPolicy& policy,

@@ -38,9 +38,7 @@ BlockAttention::BlockAttention(int64_t n_heads, int64_t n_kv_heads, int64_t head
       rope_sin_m_(rope_cos_m_.size()),
       tok_scores_(static_cast<size_t>(max_rows * n_kv_heads)) {
   const AttentionShape shape{n_heads, n_kv_heads, head_dim};
-  const DType kt = policy ? policy->geometry().k_type : DType::F32;
-  const DType vt = policy ? policy->geometry().v_type : DType::F32;
-  int64_t floats = attention_scratch_floats(shape, cache_slots, n_threads, kt, vt), indices = 0;
+  int64_t floats = attention_scratch_floats(shape, cache_slots, n_threads), indices = 0;
   if (policy) {
     floats = std::max(floats, attention_scratch_floats(shape, *policy, n_threads));
     indices = attention_scratch_indices(shape, *policy, n_threads);

@@ -27,22 +27,20 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
   pool.run_sized(work, [&](int t, int nt) {
     int64_t b, e;
     ThreadPool::split_range(n_q * s.n_kv_heads, 1, t, nt, &b, &e);
-    // Per thread: scores [group, cap], a partial output [group, hd] (unused here) and the
-    // typed-cache scratch: the layout of attention_scratch_floats(s, cap, threads, cache types).
-    float* scores = scratch + t * (group * (cap + hd) +
-                                   kv_scratch_floats(hd, group, cache.k_type(), cache.v_type()));
-    float* kv = scores + group * (cap + hd);
+    // Per thread: the layout of attention_scratch_floats(s, cap, threads): scores [group, cap]
+    // (then a partial output attend_policy uses).
+    float* scores = scratch + t * group * (cap + hd);
     for (int64_t item = b; item < e; ++item) {
       const int64_t i = item / s.n_kv_heads, g = item % s.n_kv_heads, n_keys = pos0 + i + 1;
       const float* qg = q + i * q_dim + g * group * hd;  // the group's heads, [group, hd]
-      kv_scores(K, cache.k_type(), cache.k(layer, g, 0), hd, qg, group, scores, cap, n_keys, kv);
+      kv_scores(K, cache.k_type(), cache.k(layer, g, 0), hd, qg, group, scores, cap, n_keys);
       for (int64_t h = 0; h < group; ++h) {
         float* row = scores + h * cap;
         for (int64_t j = 0; j < n_keys; ++j) row[j] *= scale;
         K.softmax(row, n_keys);
       }
       kv_values(K, cache.v_type(), scores, cap, group, cache.v(layer, g, 0), hd, n_keys,
-                out + i * q_dim + g * group * hd, hd, kv);
+                out + i * q_dim + g * group * hd, hd);
     }
   });
 }

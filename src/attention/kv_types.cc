@@ -1,6 +1,5 @@
 #include "attention/kv_types.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -53,46 +52,22 @@ void kv_decode(DType t, const void* src, float* out, int64_t n) {
 }
 
 void kv_scores(const ops::KernelTable& K, DType t, const void* keys, int64_t hd, const float* q,
-               int64_t group, float* scores, int64_t ld, int64_t n, float* scratch) {
-  if (t != DType::Q8_0) {
-    ops::gemm_for(K, t)(keys, hd, q, hd, group, scores, ld, 0, n);
-    return;
-  }
-  const auto* rows = static_cast<const uint8_t*>(keys);
-  const int64_t rb = kv_row_bytes(t, hd);
-  for (int64_t j0 = 0; j0 < n; j0 += kKvTile) {
-    const int64_t nt = std::min(kKvTile, n - j0);
-    K.dequant_q8_0(rows + j0 * rb, scratch, nt * hd);
-    K.gemm_f32(scratch, hd, q, hd, group, scores + j0, ld, 0, nt);
-  }
+               int64_t group, float* scores, int64_t ld, int64_t n) {
+  if (t == DType::Q8_0) return K.q8_scores(keys, hd, q, group, scores, ld, n);
+  ops::gemm_for(K, t)(keys, hd, q, hd, group, scores, ld, 0, n);
 }
 
 void kv_values(const ops::KernelTable& K, DType t, const float* p, int64_t ldp, int64_t group,
-               const void* vals, int64_t hd, int64_t n, float* out, int64_t ldo, float* scratch) {
+               const void* vals, int64_t hd, int64_t n, float* out, int64_t ldo) {
   switch (t) {
-    case DType::F32:
-      return K.weighted_sum(p, ldp, group, vals, hd, n, hd, out, ldo);
     case DType::BF16:
       return K.weighted_sum_bf16(p, ldp, group, vals, hd, n, hd, out, ldo);
     case DType::F16:
       return K.weighted_sum_f16(p, ldp, group, vals, hd, n, hd, out, ldo);
+    case DType::Q8_0:
+      return K.q8_weighted_sum(p, ldp, group, vals, hd, n, out, ldo);
     default:
-      break;
-  }
-  if (n == 0) return K.weighted_sum(p, ldp, group, vals, hd, 0, hd, out, ldo);
-  const auto* rows = static_cast<const uint8_t*>(vals);
-  const int64_t rb = kv_row_bytes(t, hd);
-  float* tile = scratch;
-  float* part = scratch + kKvTile * hd;  // [group, hd]
-  for (int64_t j0 = 0; j0 < n; j0 += kKvTile) {
-    const int64_t nt = std::min(kKvTile, n - j0);
-    K.dequant_q8_0(rows + j0 * rb, tile, nt * hd);
-    if (j0 == 0) {
-      K.weighted_sum(p, ldp, group, tile, hd, nt, hd, out, ldo);
-      continue;
-    }
-    K.weighted_sum(p + j0, ldp, group, tile, hd, nt, hd, part, hd);
-    for (int64_t h = 0; h < group; ++h) K.axpy(1.0f, part + h * hd, out + h * ldo, hd);
+      return K.weighted_sum(p, ldp, group, vals, hd, n, hd, out, ldo);
   }
 }
 

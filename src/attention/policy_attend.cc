@@ -79,7 +79,6 @@ struct Layout {
   int64_t mid_rows, mid_logits;        // [group, mid_rows] logits of a block of middle keys
   int64_t heap_logits;                 // [group, kcols]
   int64_t gather_k, gather_v, angles;  // TRAMS: [extra, head_dim] x 2, cos|sin [head_dim]
-  int64_t kv;                          // kv_scores / kv_values scratch (kv_types.h)
   int64_t floats;
   int64_t heap_refs, candidates, dists;  // int64s: [group, kcols], [pool], [extra]
   int64_t indices;
@@ -99,8 +98,7 @@ Layout layout_of(const AttentionShape& s, const AttentionPolicy& p) {
   l.gather_k = l.heap_logits + group * kcols;
   l.gather_v = l.gather_k + extra * hd;
   l.angles = l.gather_v + extra * hd;
-  l.kv = l.angles + hd;
-  l.floats = l.kv + kv_scratch_floats(hd, group, geo.k_type, geo.v_type);
+  l.floats = l.angles + hd;
   l.heap_refs = 0;
   l.candidates = group * kcols;
   l.dists = l.candidates + std::max(p.trams().pool, geo.middle_capacity);
@@ -170,8 +168,7 @@ int64_t select_middle(const KvCache& cache, int64_t layer, int64_t g, const Atte
     const int64_t count = end - mt.first, C = MiddleStore::kChunk;
     for (int64_t c = 0; c * C < count; ++c) {
       const int64_t n = std::min(C, count - c * C);
-      kv_scores(K, ms.k_type(), ms.chunk_k(layer, g, c), hd, qm, group, logits, C, n,
-                scratch + lay.kv);
+      kv_scores(K, ms.k_type(), ms.chunk_k(layer, g, c), hd, qm, group, logits, C, n);
       int64_t next = size;
       for (int64_t h = 0; h < group; ++h) {
         TopK hp = heap(h, size, nullptr);
@@ -201,7 +198,7 @@ int64_t select_middle(const KvCache& cache, int64_t layer, int64_t g, const Atte
     nc = mt.pool;
   }
   if (nc == 0) return 0;
-  kv_scores(K, ms.k_type(), ms.k(layer, g), hd, qm, group, logits, C, held, scratch + lay.kv);
+  kv_scores(K, ms.k_type(), ms.k(layer, g), hd, qm, group, logits, C, held);
   for (int64_t h = 0; h < group; ++h) {
     TopK hp = heap(h, 0, ps);
     const float b = bias(h);
@@ -283,13 +280,9 @@ void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos,
   }
 }
 
-int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads,
-                                 DType k_type, DType v_type) {
-  // Per thread: scores [group, slots], a partial output [group, head_dim] and the typed-cache
-  // scratch (kv_types.h).
-  const int64_t group = s.n_heads / s.n_kv_heads;
-  return static_cast<int64_t>(n_threads) * (group * (cache_slots + s.head_dim) +
-                                            kv_scratch_floats(s.head_dim, group, k_type, v_type));
+int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads) {
+  // Per thread: scores [group, slots] and a partial output [group, head_dim].
+  return static_cast<int64_t>(n_threads) * (s.n_heads / s.n_kv_heads) * (cache_slots + s.head_dim);
 }
 
 int64_t attention_scratch_floats(const AttentionShape& s, const AttentionPolicy& policy,
@@ -316,8 +309,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
   if (!topk && !trams) {
     lay.cols = cache.capacity();
     lay.partial = group * lay.cols;
-    lay.kv = lay.partial + group * hd;
-    lay.floats = lay.kv + kv_scratch_floats(hd, group, cache.k_type(), cache.v_type());
+    lay.floats = group * (lay.cols + hd);
   } else {
     check(scratch_idx != nullptr, "attend_policy: ", policy.label(), " needs index scratch");
     check(lay.cols >= cache.capacity() + topk_columns(policy),
@@ -346,8 +338,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
       for (int r = 0; r < n_runs; ++r) {
         runs[r].col = n_cols;
         const float* qg = (runs[r].global ? q_global : q) + i * q_dim + g * group * hd;
-        kv_scores(K, runs[r].kt, runs[r].k, hd, qg, group, scores + n_cols, cols, runs[r].n,
-                  sc + lay.kv);
+        kv_scores(K, runs[r].kt, runs[r].k, hd, qg, group, scores + n_cols, cols, runs[r].n);
         n_cols += runs[r].n;
       }
       int64_t n_mid = 0;
@@ -383,7 +374,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
       }
       for (int r = 0; r < n_runs; ++r) {
         kv_values(K, runs[r].vt, scores + runs[r].col, cols, group, runs[r].v, hd, runs[r].n,
-                  r == 0 ? o : partial, hd, sc + lay.kv);
+                  r == 0 ? o : partial, hd);
         if (r > 0) K.axpy(1.0f, partial, o, group * hd);
       }
       if (n_mid > 0) {

@@ -41,8 +41,8 @@ SlidingWindowAttention::SlidingWindowAttention(const SlidingWindowShape& s, int6
   cos_.resize(static_cast<size_t>(s.head_dim / 2));
   sin_.resize(static_cast<size_t>(s.head_dim / 2));
   const AttentionShape shape{s.n_heads, s.n_heads, s.head_dim, nullptr};
-  scratch_.resize(static_cast<size_t>(attention_scratch_floats(shape, cache_.capacity(), n_threads_,
-                                                               cache_.k_type(), cache_.v_type())));
+  scratch_.resize(
+      static_cast<size_t>(attention_scratch_floats(shape, cache_.capacity(), n_threads_)));
 }
 
 SlidingWindowAttention::~SlidingWindowAttention() = default;

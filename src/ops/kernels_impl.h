@@ -495,18 +495,114 @@ void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, i
   }
 }
 
-// Q8_0 blocks (an fp16 scale d, then 32 int8 q; blocks.h) to floats d * q.
+// Attention scores straight from Q8_0 key rows (no dequantized tile): scores[h * ld + j] =
+// <q_h, d_j * int8_j> for h < group, j < n; rows of hd elements (hd a multiple of 32), hd/32 blocks
+// of 34 bytes each. 4 keys x 4 query heads per micro-tile (16 accumulators), one reduce4 per
+// head; tails repeat the last key / head and drop the results.
 template <class V>
-void dequant_q8_0(const void* src, float* dst, int64_t n) {
+void q8_scores(const void* keys, int64_t hd, const float* q, int64_t group, float* scores,
+               int64_t ld, int64_t n) {
+  using F = typename V::F;
   constexpr int L = V::kLanes;
-  static_assert(32 % L == 0, "a Q8_0 block is a whole number of vectors");
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t i = 0; i < n; i += 32, b += 34) {
-    uint16_t h;
-    __builtin_memcpy(&h, b, 2);
-    const typename V::F d = V::set1(V::half(h));
-    const Int8* q = reinterpret_cast<const Int8*>(b + 2);
-    for (int j = 0; j < 32; j += L) V::store(dst + i + j, V::mul(d, V::load(q + j)));
+  const int64_t nb = hd / 32, rb = nb * 34;
+  const uint8_t* base = static_cast<const uint8_t*>(keys);
+  for (int64_t h0 = 0; h0 < group; h0 += 4) {
+    const int nh = static_cast<int>(imin<int64_t>(4, group - h0));
+    const float* qh[4];
+    for (int i = 0; i < 4; ++i) qh[i] = q + (h0 + imin(i, nh - 1)) * hd;
+    for (int64_t j = 0; j < n; j += 4) {
+      const int nk = static_cast<int>(imin<int64_t>(4, n - j));
+      const uint8_t* kr[4];
+      for (int k = 0; k < 4; ++k) kr[k] = base + (j + imin(k, nk - 1)) * rb;
+      F acc[4][4];
+      for (int k = 0; k < 4; ++k)
+        for (int i = 0; i < 4; ++i) acc[k][i] = V::zero();
+      for (int64_t b = 0; b < nb; ++b) {
+        F d[4];
+        for (int k = 0; k < 4; ++k) {
+          uint16_t h;
+          __builtin_memcpy(&h, kr[k] + b * 34, 2);
+          d[k] = V::set1(V::half(h));
+        }
+        for (int c = 0; c < 32; c += L) {
+          F qv[4];
+          for (int i = 0; i < 4; ++i) qv[i] = V::load(qh[i] + b * 32 + c);
+          for (int k = 0; k < 4; ++k) {
+            const F x =
+                V::mul(d[k], V::load(reinterpret_cast<const Int8*>(kr[k] + b * 34 + 2 + c)));
+            for (int i = 0; i < 4; ++i) acc[k][i] = V::fmadd(x, qv[i], acc[k][i]);
+          }
+        }
+      }
+      float out[4];
+      for (int i = 0; i < nh; ++i) {
+        V::reduce4(acc[0][i], acc[1][i], acc[2][i], acc[3][i], out);
+        for (int k = 0; k < nk; ++k) scores[(h0 + i) * ld + j + k] = out[k];
+      }
+    }
+  }
+}
+
+// The attention value pass straight from Q8_0 value rows: out[r * ldo + d] =
+// sum_j p[r * ldp + j] * d_j(d) * int8_j[d], overwriting out (hd a multiple of 32). As
+// weighted_sum_block: up to 4 rows x kChunks vectors of accumulators per pass over the keys.
+template <class V, int kChunks>
+void q8_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t* v, int64_t rb,
+                           int64_t n_keys, int64_t d0, float* out, int64_t ldo) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  F acc[4][kChunks];
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < kChunks; ++c) acc[r][c] = V::zero();
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const uint8_t* row = v + j * rb;
+    F x[kChunks];
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t at = d0 + c * L, blk = at / 32;
+      uint16_t h;
+      __builtin_memcpy(&h, row + blk * 34, 2);
+      x[c] = V::mul(V::set1(V::half(h)),
+                    V::load(reinterpret_cast<const Int8*>(row + blk * 34 + 2 + at % 32)));
+    }
+    for (int r = 0; r < 4; ++r) {
+      if (r >= rows) break;
+      const F w = V::set1(p[r * ldp + j]);
+      for (int c = 0; c < kChunks; ++c) acc[r][c] = V::fmadd(w, x[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < kChunks; ++c) V::store(out + r * ldo + d0 + c * L, acc[r][c]);
+}
+
+template <class V>
+void q8_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
+                     int64_t n_keys, float* out, int64_t ldo) {
+  constexpr int64_t L = V::kLanes;
+  const uint8_t* v = static_cast<const uint8_t*>(vp);
+  const int64_t rb = hd / 32 * 34;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+    const int rows = static_cast<int>(imin<int64_t>(4, n_rows - r0));
+    for (int64_t d0 = 0; d0 < hd; d0 += 4 * L) {
+      // hd is a multiple of 32 and L divides 32: every chunk is a whole vector.
+      switch (imin<int64_t>(4, (hd - d0) / L)) {
+        case 1:
+          q8_weighted_sum_block<V, 1>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
+                                      ldo);
+          break;
+        case 2:
+          q8_weighted_sum_block<V, 2>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
+                                      ldo);
+          break;
+        case 3:
+          q8_weighted_sum_block<V, 3>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
+                                      ldo);
+          break;
+        default:
+          q8_weighted_sum_block<V, 4>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
+                                      ldo);
+          break;
+      }
+    }
   }
 }
 
@@ -529,7 +625,8 @@ constexpr KernelTable make_table(Isa isa) {
                      gemm<V, Fp16, true>,
                      weighted_sum<V, Bf16>,
                      weighted_sum<V, Fp16>,
-                     dequant_q8_0<V>};
+                     q8_scores<V>,
+                     q8_weighted_sum<V>};
 }
 
 }  // namespace lc::ops::impl

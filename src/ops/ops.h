@@ -85,9 +85,14 @@ struct KernelTable {
   // weighted_sum with bf16 / f16 value rows (a KV cache of that type), converted as loaded.
   WeightedSumFn weighted_sum_bf16;
   WeightedSumFn weighted_sum_f16;
-  // dst[0, n) = the Q8_0 blocks at src dequantized (n a multiple of 32): d * q, bit-identical to
-  // quant::dequantize_row. A q8_0 KV cache's keys and values, a tile at a time.
-  void (*dequant_q8_0)(const void* src, float* dst, int64_t n);
+  // A q8_0 KV cache read in place (head_dim hd a multiple of 32, rows of hd/32 blocks; each
+  // value is scaled by its block's fp16 scale as it is loaded):
+  // scores[h * ld + j] = <q_h, key_j> for h < group, j < n (q: [group, hd]), and the value pass
+  // out[r * ldo + d] = sum_j p[r * ldp + j] * value_j[d] (overwrites out; zeros for n_keys 0).
+  void (*q8_scores)(const void* keys, int64_t hd, const float* q, int64_t group, float* scores,
+                    int64_t ld, int64_t n);
+  void (*q8_weighted_sum)(const float* p, int64_t ldp, int64_t n_rows, const void* v, int64_t hd,
+                          int64_t n_keys, float* out, int64_t ldo);
 };
 
 // The table for the selected ISA (computed once; thread-safe).
