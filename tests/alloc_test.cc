@@ -168,6 +168,47 @@ TEST(NoAllocation, TopKAndTramsDecodeDoNotAllocate) {
     }
 }
 
+// Caches in bf16 / f16 / q8_0 (heads of 32 so that q8_0 fits): storing rows converts them in
+// place and the kernels read them in place -- full, bounded rings, top-k middle store, TRAMS.
+TEST(NoAllocation, TypedKvCachesDoNotAllocate) {
+  std::string path =
+      ::testing::TempDir() + "/longctx_alloc_kv_" + std::to_string(::getpid()) + ".bin";
+  write_synthetic_llama2c(path, SynthSpec{64, 96, 2, 2, 1, 50, 64, 3, true});
+  auto f = load_model_file(path);
+  LlamaModel m(*f);
+  std::vector<AttentionConfig> policies(5);
+  policies[0].k_type = policies[0].v_type = DType::Q8_0;  // full
+  policies[1].policy = AttnPolicy::Streaming;
+  policies[1].sinks = 2;
+  policies[1].window = 7;
+  policies[1].k_type = policies[1].v_type = DType::BF16;
+  policies[2].policy = AttnPolicy::Lambda;
+  policies[2].sinks = 3;
+  policies[2].window = 9;
+  policies[2].topk = 2;
+  policies[2].topk_from_layer = 1;
+  policies[2].k_type = DType::Q8_0;
+  policies[2].v_type = DType::F16;
+  policies[3] = policies[2];
+  policies[3].middle_pool = 5;
+  policies[3].k_type = policies[3].v_type = DType::Q8_0;
+  policies[4].policy = AttnPolicy::Trams;
+  policies[4].trams_pool = 12;
+  policies[4].trams_recent = 3;
+  policies[4].trams_select = 6;
+  policies[4].k_type = policies[4].v_type = DType::Q8_0;
+  for (const AttentionConfig& attn : policies)
+    for (int threads : {1, 2}) {
+      Session s(m, SessionOptions{100, threads, 8, attn});  // --ctx 100: reserved up front
+      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+      s.prefill(toks, 3);
+      long before = g_allocations.load();
+      s.prefill(toks + 3, 12);
+      for (int i = 0; i < 80; ++i) s.decode(toks[i % 20]);
+      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
+    }
+}
+
 // The one Session over a BASED model: prefill blocks, decode steps and (after its first call)
 // forward_all, the evaluations' scoring step, allocate nothing.
 TEST(NoAllocation, BasedSessionPrefillDecodeAndScoringDoNotAllocate) {
