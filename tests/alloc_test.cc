@@ -52,6 +52,23 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); 
 namespace lc {
 namespace {
 
+// For each policy and 1-2 threads: a warm-up prefill (first parallel section, lazily
+// initialised kernels), then a 12-token prefill block and decode_steps decode steps that must
+// not allocate.
+void expect_no_allocation(const LlamaModel& m, const std::vector<AttentionConfig>& policies,
+                          int64_t ctx, int decode_steps) {
+  for (const AttentionConfig& attn : policies)
+    for (int threads : {1, 2}) {
+      Session s(m, SessionOptions{ctx, threads, 8, attn});
+      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+      s.prefill(toks, 3);
+      long before = g_allocations.load();
+      s.prefill(toks + 3, 12);
+      for (int i = 0; i < decode_steps; ++i) s.decode(toks[i % 20]);
+      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
+    }
+}
+
 TEST(NoAllocation, DecodeAndPrefillBlocksDoNotAllocate) {
   std::string path = ::testing::TempDir() + "/longctx_alloc_" + std::to_string(::getpid()) + ".bin";
   write_synthetic_llama2c(path, SynthSpec{64, 96, 2, 4, 2, 50, 64, 3, true});
@@ -69,16 +86,7 @@ TEST(NoAllocation, DecodeAndPrefillBlocksDoNotAllocate) {
   policies[3].policy = AttnPolicy::Window;
   policies[3].window = 5;
   policies[4].ceiling = 6;  // full with a distance ceiling
-  for (const AttentionConfig& attn : policies)
-    for (int threads : {1, 2}) {
-      Session s(m, SessionOptions{0, threads, 8, attn});
-      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-      s.prefill(toks, 3);  // warm-up (first parallel section, lazily initialised kernels)
-      long before = g_allocations.load();
-      s.prefill(toks + 3, 12);
-      for (int i = 0; i < 40; ++i) s.decode(toks[i % 20]);
-      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
-    }
+  expect_no_allocation(m, policies, /*ctx=*/0, /*decode_steps=*/40);
 }
 
 // Gemma 3: two layer groups (the local window's ring and the global layers' cache under the
@@ -156,16 +164,7 @@ TEST(NoAllocation, TopKAndTramsDecodeDoNotAllocate) {
   policies[2].trams_pool = 12;
   policies[2].trams_recent = 3;
   policies[2].trams_select = 6;
-  for (const AttentionConfig& attn : policies)
-    for (int threads : {1, 2}) {
-      Session s(m, SessionOptions{100, threads, 8, attn});  // --ctx 100: reserved up front
-      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-      s.prefill(toks, 3);
-      long before = g_allocations.load();
-      s.prefill(toks + 3, 12);
-      for (int i = 0; i < 80; ++i) s.decode(toks[i % 20]);
-      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
-    }
+  expect_no_allocation(m, policies, /*ctx=*/100, /*decode_steps=*/80);  // ctx: reserved up front
 }
 
 // Caches in bf16 / f16 / q8_0 (heads of 32 so that q8_0 fits): storing rows converts them in
@@ -197,16 +196,7 @@ TEST(NoAllocation, TypedKvCachesDoNotAllocate) {
   policies[4].trams_recent = 3;
   policies[4].trams_select = 6;
   policies[4].k_type = policies[4].v_type = DType::Q8_0;
-  for (const AttentionConfig& attn : policies)
-    for (int threads : {1, 2}) {
-      Session s(m, SessionOptions{100, threads, 8, attn});  // --ctx 100: reserved up front
-      int toks[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-      s.prefill(toks, 3);
-      long before = g_allocations.load();
-      s.prefill(toks + 3, 12);
-      for (int i = 0; i < 80; ++i) s.decode(toks[i % 20]);
-      EXPECT_EQ(g_allocations.load() - before, 0) << attn.label() << " threads " << threads;
-    }
+  expect_no_allocation(m, policies, /*ctx=*/100, /*decode_steps=*/80);  // ctx: reserved up front
 }
 
 // The one Session over a BASED model: prefill blocks, decode steps and (after its first call)

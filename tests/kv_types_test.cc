@@ -98,31 +98,31 @@ TEST(KvTypes, Q8ScoresAndValuesMatchTheReferencePerIsa) {
           std::vector<float> scores(group * ld, -7.0f), out(group * ldo, -7.0f);
           K.q8_scores(kq.data(), hd, q.data(), group, scores.data(), ld, n);
           K.q8_weighted_sum(p.data(), ld, group, vq.data(), hd, n, out.data(), ldo);
+          // Entry i < used of a row: sum over t < terms of a(t) * b(t) in double, to f32's
+          // rounding of a sum of `terms` products; entries past `used` untouched.
+          auto check_row = [](const float* got, int64_t width, int64_t used, int64_t terms, auto a,
+                              auto b) {
+            for (int64_t i = 0; i < width; ++i) {
+              if (i >= used) {
+                ASSERT_EQ(got[i], -7.0f) << i;
+                continue;
+              }
+              double want = 0, mag = 0;
+              for (int64_t t = 0; t < terms; ++t) {
+                want += static_cast<double>(a(t)) * b(i, t);
+                mag += std::fabs(static_cast<double>(a(t)) * b(i, t));
+              }
+              ASSERT_NEAR(got[i], want, 1e-6 * (terms + 1) * mag + 1e-30) << i;
+            }
+          };
           for (int64_t h = 0; h < group; ++h) {
-            for (int64_t j = 0; j < ld; ++j) {
-              if (j >= n) {  // columns past n are untouched
-                ASSERT_EQ(scores[h * ld + j], -7.0f);
-                continue;
-              }
-              double want = 0, mag = 0;
-              for (int64_t c = 0; c < hd; ++c) {
-                want += static_cast<double>(q[h * hd + c]) * k[j * hd + c];
-                mag += std::fabs(q[h * hd + c] * k[j * hd + c]);
-              }
-              ASSERT_NEAR(scores[h * ld + j], want, 1e-6 * (hd + 1) * mag + 1e-30) << h << " " << j;
-            }
-            for (int64_t d = 0; d < ldo; ++d) {
-              if (d >= hd) {
-                ASSERT_EQ(out[h * ldo + d], -7.0f);
-                continue;
-              }
-              double want = 0, mag = 0;
-              for (int64_t j = 0; j < n; ++j) {
-                want += static_cast<double>(p[h * ld + j]) * v[j * hd + d];
-                mag += std::fabs(p[h * ld + j] * v[j * hd + d]);
-              }
-              ASSERT_NEAR(out[h * ldo + d], want, 1e-6 * (n + 1) * mag + 1e-30) << h << " " << d;
-            }
+            SCOPED_TRACE(testing::Message() << "head " << h);
+            check_row(
+                scores.data() + h * ld, ld, n, hd, [&](int64_t c) { return q[h * hd + c]; },
+                [&](int64_t j, int64_t c) { return k[j * hd + c]; });
+            check_row(
+                out.data() + h * ldo, ldo, hd, n, [&](int64_t j) { return p[h * ld + j]; },
+                [&](int64_t d, int64_t j) { return v[j * hd + d]; });
           }
         }
 }
