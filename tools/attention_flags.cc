@@ -30,16 +30,10 @@ std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many) {
   return out;
 }
 
-// The cache's element types also apply to a model without attention policies: BASED's
-// sliding-window rings (--kv-type).
-static bool kv_type_flag(const std::string& f) {
-  return f == "--kv-type" || f == "--k-type" || f == "--v-type";
-}
-
 void refuse_attention_flags(const Args& a, const Model& model) {
   if (model.takes_attention_policy()) return;
   for (const auto& f : attention_value_flags())
-    if (a.has(f) && !kv_type_flag(f))
+    if (a.has(f) && !cache_type_flag(f))  // the cache types also set BASED's window rings
       fail(f, ": attention flags do not apply to this model (arch '",
            arch_name(model.config().arch),
            "': its attention and mixer layers are fixed by its config)");

@@ -64,10 +64,9 @@ void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
     return row.data();
   };
   auto fill = [&](float* r) { std::copy_n(random_row(), head_dim_, r); };
-  const int64_t n_layers = n_layers_;
   // The positions that are still held: the pinned ones and the last `ring` of the others.
   const int64_t first_ring = std::max(geo_.n_pinned, n_positions - geo_.ring);
-  for (int64_t l = 0; l < n_layers; ++l)
+  for (int64_t l = 0; l < n_layers_; ++l)
     for (int64_t g = 0; g < n_kv_heads_; ++g) {
       for (int64_t p = 0; p < std::min(n_positions, geo_.n_pinned); ++p) {
         store_k(l, g, p, random_row());
@@ -86,7 +85,7 @@ void KvCache::fill_random(int64_t n_positions, uint64_t seed) {
   if (middle_.enabled()) {
     std::vector<float> kr(static_cast<size_t>(n_kv_heads_ * head_dim_)), vr(kr.size());
     std::vector<float> sc(static_cast<size_t>(n_kv_heads_));
-    for (int64_t l = 0; l < n_layers; ++l) {
+    for (int64_t l = 0; l < n_layers_; ++l) {
       if (!middle_.has_layer(l)) continue;
       for (int64_t p = middle_.first(); p < n_positions - geo_.middle_lag; ++p) {
         for (int64_t g = 0; g < n_kv_heads_; ++g) {

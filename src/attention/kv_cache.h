@@ -95,11 +95,8 @@ class KvCache {
 
   DType k_type() const { return geo_.k_type; }
   DType v_type() const { return geo_.v_type; }
-  // Bytes of one cached key / value row (head_dim elements of k_type / v_type).
-  int64_t k_row_bytes() const { return k_row_; }
   // Bytes of the key and value rows of one position over every layer and kv head.
   int64_t bytes_per_position() const { return n_layers_ * n_kv_heads_ * (k_row_ + v_row_); }
-  int64_t v_row_bytes() const { return v_row_; }
 
   // The key / value row of `slot` for one kv head, in k_type / v_type; rows of consecutive
   // slots are adjacent.

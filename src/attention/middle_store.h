@@ -51,13 +51,10 @@ class MiddleStore {
   void store(int64_t layer, int64_t pos, const float* k_raw, const float* v, const float* scores);
 
   // Unbounded: chunk c holds positions first + c * kChunk + r, r < kChunk; [kChunk, head_dim]
-  // rows of k_type / v_type.
+  // key rows of k_type (values: v_row).
   int64_t n_chunks() const { return static_cast<int64_t>(k_chunks_.size()); }
   const void* chunk_k(int64_t layer, int64_t head, int64_t c) const {
     return k_chunks_[c].data() + chunk_row(layer, head) * k_row_;
-  }
-  const void* chunk_v(int64_t layer, int64_t head, int64_t c) const {
-    return v_chunks_[c].data() + chunk_row(layer, head) * v_row_;
   }
 
   // Bounded: the rows held for (layer, head), [held, head_dim], with positions and scores.
@@ -68,9 +65,13 @@ class MiddleStore {
   const void* v(int64_t layer, int64_t head) const {
     return v_.data() + row0(layer, head) * v_row_;
   }
-  // Bytes of one key / value row.
-  int64_t k_row_bytes() const { return k_row_; }
-  int64_t v_row_bytes() const { return v_row_; }
+  // The value row of (layer, head) that top-k refers to by `ref`: the row of the pool (bounded),
+  // or position - first (unbounded), in v_type.
+  const void* v_row(int64_t layer, int64_t head, int64_t ref) const {
+    return bounded()
+               ? v_.data() + (row0(layer, head) + ref) * v_row_
+               : v_chunks_[ref / kChunk].data() + (chunk_row(layer, head) + ref % kChunk) * v_row_;
+  }
   const int64_t* positions(int64_t layer, int64_t head) const {
     return pos_.data() + index(layer, head) * capacity_;
   }

@@ -36,6 +36,9 @@ struct Setting {
   const char* flag;
   const char* value;  // help: what the value is
   void (*set)(AttentionConfig* c, const std::string& what, const std::string& text);
+  // The KV cache's element types: read by every policy, and by models without attention
+  // policies too (BASED's window rings).
+  bool cache_type = false;
 };
 
 const Setting kSettings[] = {
@@ -83,23 +86,23 @@ const Setting kSettings[] = {
      [](AttentionConfig* c, const std::string& w, const std::string& t) {
        c->trams_compacted = parse_compacted(w, t);
      }},
-    // The cache's element types (every policy): keys and values, or each.
+    // The cache's element types: keys and values, or each.
     {"kv", "", "--kv-type", "f32|bf16|f16|q8_0",
      [](AttentionConfig* c, const std::string& w, const std::string& t) {
        c->k_type = c->v_type = parse_kv_type(w, t);
-     }},
+     },
+     true},
     {"kt", "", "--k-type", "T",
      [](AttentionConfig* c, const std::string& w, const std::string& t) {
        c->k_type = parse_kv_type(w, t);
-     }},
+     },
+     true},
     {"vt", "", "--v-type", "T",
      [](AttentionConfig* c, const std::string& w, const std::string& t) {
        c->v_type = parse_kv_type(w, t);
-     }},
+     },
+     true},
 };
-
-// Keys every policy reads (the cache's element types).
-bool universal_key(const std::string& key) { return key == "kv" || key == "kt" || key == "vt"; }
 
 const Setting* setting_by_key(const std::string& key) {
   for (const Setting& s : kSettings)
@@ -161,7 +164,7 @@ AttentionConfig parse_item(const std::string& item, const AttentionConfig& base,
     const std::string key = parts[i].substr(0, eq), val = parts[i].substr(eq + 1);
     const Setting* s = setting_by_key(key);
     if (!s) fail(what, ": unknown key '", key, "' (expected ", all_keys(), ")");
-    if (!policy_takes(*entry, key) && !universal_key(key))
+    if (!policy_takes(*entry, key) && !s->cache_type)
       fail(what, ": key '", key, "' does not apply to ", entry->name, " (it reads ", entry->keys,
            ")");
     s->set(&c, what + " " + key, val);
@@ -179,6 +182,12 @@ const std::vector<std::string>& attention_setting_flags() {
     return f;
   }();
   return flags;
+}
+
+bool cache_type_flag(const std::string& flag) {
+  for (const Setting& s : kSettings)
+    if (flag == s.flag) return s.cache_type;
+  return false;
 }
 
 void apply_attention_flag(AttentionConfig* c, const std::string& flag, const std::string& value) {

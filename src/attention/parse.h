@@ -13,6 +13,9 @@ namespace lc {
 
 // The shared flags, e.g. "--window", in table order ("--attn" not included).
 const std::vector<std::string>& attention_setting_flags();
+// Whether `flag` sets the KV cache's element types (--kv-type, --k-type, --v-type): those apply
+// to every policy and to models without attention policies too.
+bool cache_type_flag(const std::string& flag);
 // Sets the field of `flag` (one of attention_setting_flags()) from its text value.
 void apply_attention_flag(AttentionConfig* c, const std::string& flag, const std::string& value);
 // A comma-separated --attn list, each item starting from `base` (the shared flags' values).

@@ -383,11 +383,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
         for (int64_t h = 0; h < group; ++h)
           for (int64_t j = 0; j < n_mid; ++j) {
             const int64_t r = ix[lay.heap_refs + h * kcols + j];
-            const int64_t row = ms.bounded() ? r : r % MiddleStore::kChunk;
-            const void* vrow =
-                static_cast<const uint8_t*>(
-                    ms.bounded() ? ms.v(layer, g) : ms.chunk_v(layer, g, r / MiddleStore::kChunk)) +
-                row * ms.v_row_bytes();
+            const void* vrow = ms.v_row(layer, g, r);
             const float* v = static_cast<const float*>(vrow);
             if (ms.v_type() != DType::F32) {  // one row: converted into the free partial buffer
               kv_decode(ms.v_type(), vrow, partial, hd);
