@@ -175,7 +175,7 @@ TEST(NoAllocation, TypedKvCachesDoNotAllocate) {
   write_synthetic_llama2c(path, SynthSpec{64, 96, 2, 2, 1, 50, 64, 3, true});
   auto f = load_model_file(path);
   LlamaModel m(*f);
-  std::vector<AttentionConfig> policies(5);
+  std::vector<AttentionConfig> policies(7);
   policies[0].k_type = policies[0].v_type = DType::Q8_0;  // full
   policies[1].policy = AttnPolicy::Streaming;
   policies[1].sinks = 2;
@@ -196,6 +196,10 @@ TEST(NoAllocation, TypedKvCachesDoNotAllocate) {
   policies[4].trams_recent = 3;
   policies[4].trams_select = 6;
   policies[4].k_type = policies[4].v_type = DType::Q8_0;
+  // q4 (KIVI): groups close in the decode loop; full and a ring.
+  policies[5].k_type = policies[5].v_type = DType::Q4_1;
+  policies[6] = policies[1];
+  policies[6].k_type = policies[6].v_type = DType::Q4_1;
   expect_no_allocation(m, policies, /*ctx=*/100, /*decode_steps=*/80);  // ctx: reserved up front
 }
 

@@ -1,6 +1,6 @@
 // Full causal attention over the KV cache against the slow reference: seeded random shapes with
 // odd sizes, GQA groups, blocks of queries at various offsets, 1-3 threads, and every KV-cache
-// element type (f32, bf16, f16, q8_0; keys and values mixed).
+// element type (f32, bf16, f16, q8_0, q4; keys and values mixed).
 #include "attention/attention.h"
 
 #include <gtest/gtest.h>
@@ -28,9 +28,10 @@ TEST(AttentionFull, MatchesReference) {
                           {9, 3, 64, 70, 90}, {6, 2, 32, 1, 200},  {4, 1, 96, 3, 66}};
   // Cache element types (keys, values): the kernels read each in place; the reference reads the
   // same stored values back as floats (KvCache::load_k / load_v), so one tolerance serves all.
-  const std::pair<DType, DType> types[] = {{DType::F32, DType::F32},  {DType::BF16, DType::BF16},
-                                           {DType::F16, DType::F16},  {DType::Q8_0, DType::Q8_0},
-                                           {DType::Q8_0, DType::F16}, {DType::BF16, DType::Q8_0}};
+  const std::pair<DType, DType> types[] = {
+      {DType::F32, DType::F32},   {DType::BF16, DType::BF16}, {DType::F16, DType::F16},
+      {DType::Q8_0, DType::Q8_0}, {DType::Q8_0, DType::F16},  {DType::BF16, DType::Q8_0},
+      {DType::Q4_1, DType::Q4_1}, {DType::Q4_1, DType::F32},  {DType::F16, DType::Q4_1}};
   for (const auto& [kt, vt] : types)
     for (const Shape& sh : shapes)
       for (int threads : {1, 2, 3}) {

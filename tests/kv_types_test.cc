@@ -244,11 +244,9 @@ TEST(KvTypes, EveryPolicyOverATypedCacheMatchesTheSameValuesInF32) {
   struct Dims {
     int64_t heads, kv, hd;
   };
-  const std::pair<DType, DType> types[] = {{DType::BF16, DType::BF16},
-                                           {DType::F16, DType::F16},
-                                           {DType::Q8_0, DType::Q8_0},
-                                           {DType::Q8_0, DType::BF16},
-                                           {DType::F16, DType::Q8_0}};
+  const std::pair<DType, DType> types[] = {{DType::BF16, DType::BF16}, {DType::F16, DType::F16},
+                                           {DType::Q8_0, DType::Q8_0}, {DType::Q8_0, DType::BF16},
+                                           {DType::F16, DType::Q8_0},  {DType::Q8_0, DType::Q4_1}};
   int idx = 0;
   for (const AttentionConfig& cfg : cfgs)
     for (const Dims& d : {Dims{6, 2, 32}, Dims{3, 1, 64}, Dims{4, 4, 96}})
@@ -284,7 +282,7 @@ TEST(KvTypes, FlagsLabelsAndErrors) {
     parse_attention_list("lambda:kv=q4_k", base, true);
     FAIL() << "q4_k accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("expected one of f32, bf16, f16, q8_0, got 'q4_k'"),
+    EXPECT_NE(std::string(e.what()).find("expected one of f32, bf16, f16, q8_0, q4, got 'q4_k'"),
               std::string::npos)
         << e.what();
   }

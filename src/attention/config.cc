@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "attention/kv_types.h"
+
 namespace lc {
 
 const char* trams_score_name(TramsScore s) { return s == TramsScore::Code ? "code" : "paper"; }
@@ -40,8 +42,8 @@ std::string AttentionConfig::label() const {
 
 std::string kv_types_label(DType k, DType v) {
   if (k == DType::F32 && v == DType::F32) return "";
-  if (k == v) return std::string("+kv(") + dtype_name(k) + ")";
-  return std::string("+kv(k=") + dtype_name(k) + ",v=" + dtype_name(v) + ")";
+  if (k == v) return std::string("+kv(") + kv_type_name(k) + ")";
+  return std::string("+kv(k=") + kv_type_name(k) + ",v=" + kv_type_name(v) + ")";
 }
 
 }  // namespace lc

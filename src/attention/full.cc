@@ -33,7 +33,7 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
     for (int64_t item = b; item < e; ++item) {
       const int64_t i = item / s.n_kv_heads, g = item % s.n_kv_heads, n_keys = pos0 + i + 1;
       const float* qg = q + i * q_dim + g * group * hd;  // the group's heads, [group, hd]
-      kv_scores(K, cache.k_type(), cache.k(layer, g, 0), hd, qg, group, scores, cap, n_keys);
+      cache.key_scores(K, layer, g, 0, n_keys, qg, group, scores, cap);
       for (int64_t h = 0; h < group; ++h) {
         float* row = scores + h * cap;
         for (int64_t j = 0; j < n_keys; ++j) row[j] *= scale;

@@ -15,23 +15,79 @@ int64_t KvCache::checked_row_bytes(DType t, int64_t head_dim) {
   return kv_row_bytes(t, head_dim);
 }
 
+void KvCache::check_groups() const {
+  check(!kivi_ || geo_.ring % kKiviGroup == 0, "KV cache: q4 keys are kept in groups of ",
+        kKiviGroup, " slots; a ring of ", geo_.ring, " slots is not a multiple");
+}
+
 void KvCache::store_k(int64_t layer, int64_t head, int64_t slot, const float* x) {
-  kv_encode(geo_.k_type, x, k_.data() + index(layer, head, slot) * k_row_, head_dim_);
+  if (slot >= gbase_) return store_grouped_k(layer, head, slot, x);
+  kv_encode(key_row_type(), x, const_cast<void*>(k(layer, head, slot)), head_dim_);
+}
+
+void KvCache::store_grouped_k(int64_t layer, int64_t head, int64_t slot, const float* x) {
+  const int64_t hd = head_dim_, at = layer * n_kv_heads_ + head;
+  const int64_t grp = (slot - gbase_) / kKiviGroup, t = (slot - gbase_) % kKiviGroup;
+  float* resid = k_resid_.data() + at * kKiviGroup * hd;
+  uint8_t* dst = k_groups_.data() + (at * n_groups_ + grp) * kivi_group_bytes(hd);
+  // Keys are stored in position order, so the residual normally holds this group's first t keys
+  // already. Otherwise (a ring entered mid-group, a rewind) the group's earlier keys are taken
+  // from its stored, quantized form.
+  if (open_[at] != grp || fill_[at] < t)
+    for (int64_t j = 0; j < t; ++j) kivi_decode_key(dst, hd, j, resid + j * hd);
+  std::copy_n(x, hd, resid + t * hd);
+  open_[at] = grp;
+  fill_[at] = static_cast<int32_t>(t + 1);
+  if (t + 1 == kKiviGroup) {  // complete: quantized per channel, the residual empties
+    kivi_quantize_group(resid, hd, dst);
+    open_[at] = -1;
+    fill_[at] = 0;
+  }
+}
+
+void KvCache::key_scores(const ops::KernelTable& K, int64_t layer, int64_t head, int64_t s0,
+                         int64_t n, const float* q, int64_t group, float* scores,
+                         int64_t ld) const {
+  const int64_t hd = head_dim_;
+  if (s0 < gbase_) {  // rows; a run of slots never straddles the grouped region's start
+    kv_scores(K, key_row_type(), k(layer, head, s0), hd, q, group, scores, ld, n);
+    return;
+  }
+  const int64_t open = open_group(layer, head), fill = open_fill(layer, head);
+  for (int64_t s = s0; s < s0 + n;) {
+    const int64_t grp = (s - gbase_) / kKiviGroup, t0 = (s - gbase_) % kKiviGroup;
+    const int64_t t1 = std::min(kKiviGroup, t0 + (s0 + n - s));
+    float* out = scores + (s - s0);
+    int64_t t = t0;
+    if (grp == open && t < fill) {  // the open group's newest keys: f32 rows of the residual
+      const int64_t r1 = std::min(t1, fill);
+      K.gemm_f32(k_residual(layer, head) + t * hd, hd, q, hd, group, out, ld, 0, r1 - t);
+      out += r1 - t;
+      t = r1;
+    }
+    if (t < t1) K.kivi_scores(k_group(layer, head, grp), hd, q, group, t, t1, out, ld);
+    s += t1 - t0;
+  }
 }
 void KvCache::store_v(int64_t layer, int64_t head, int64_t slot, const float* x) {
   kv_encode(geo_.v_type, x, v_.data() + index(layer, head, slot) * v_row_, head_dim_);
 }
 void KvCache::store_k_raw(int64_t layer, int64_t head, int64_t pos, const float* x) {
-  kv_encode(geo_.k_type, x, k_raw_.data() + raw_index(layer, head, pos) * k_row_, head_dim_);
+  kv_encode(key_row_type(), x, k_raw_.data() + raw_index(layer, head, pos) * k_row_, head_dim_);
 }
 void KvCache::load_k(int64_t layer, int64_t head, int64_t slot, float* out) const {
-  kv_decode(geo_.k_type, k(layer, head, slot), out, head_dim_);
+  if (slot < gbase_) return kv_decode(key_row_type(), k(layer, head, slot), out, head_dim_);
+  const int64_t grp = (slot - gbase_) / kKiviGroup, t = (slot - gbase_) % kKiviGroup;
+  if (grp == open_group(layer, head) && t < open_fill(layer, head))
+    std::copy_n(k_residual(layer, head) + t * head_dim_, head_dim_, out);
+  else
+    kivi_decode_key(k_group(layer, head, grp), head_dim_, t, out);
 }
 void KvCache::load_v(int64_t layer, int64_t head, int64_t slot, float* out) const {
   kv_decode(geo_.v_type, v(layer, head, slot), out, head_dim_);
 }
 void KvCache::load_k_raw(int64_t layer, int64_t head, int64_t pos, float* out) const {
-  kv_decode(geo_.k_type, k_raw(layer, head, pos), out, head_dim_);
+  kv_decode(key_row_type(), k_raw(layer, head, pos), out, head_dim_);
 }
 
 void KvCache::admit_middle(int64_t layer, int64_t pos) {

@@ -1,9 +1,10 @@
 // Preallocated key/value cache, laid out [layer][kv_head][slot][head_dim] so that the keys (or
 // values) of one head are a contiguous [slots, head_dim] matrix: attention scores are then one
 // matrix product per head group. Keys and values are stored in their own element types
-// (CacheGeometry::k_type / v_type: f32, bf16, f16 or q8_0; attention/kv_types.h), converted as
-// they are stored and read in place by the kernels. Keys are stored already rotated (RoPE at their
-// absolute positions, angles in double precision). Allocated once when a session starts; the
+// (CacheGeometry::k_type / v_type: f32, bf16, f16, q8_0 or q4; attention/kv_types.h), converted as
+// they are stored and read in place by the kernels. q4 keys (KIVI, attention/kivi.h) are kept in
+// groups of 32 slots instead of rows: see grouped_keys(). Keys are stored already rotated (RoPE at
+// their absolute positions, angles in double precision). Allocated once when a session starts; the
 // decode loop only writes rows.
 //
 // Slots (CacheGeometry):
@@ -18,7 +19,9 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <vector>
 
+#include "attention/kivi.h"
 #include "attention/middle_store.h"
 #include "core/aligned.h"
 #include "core/dtype.h"
@@ -66,18 +69,31 @@ class KvCache {
         n_kv_heads_(n_kv_heads),
         capacity_(g.slots()),
         head_dim_(head_dim),
-        k_row_(checked_row_bytes(g.k_type, head_dim)),
+        kivi_(g.k_type == DType::Q4_1),
+        gbase_(!kivi_       ? g.slots()
+               : g.ring > 0 ? g.n_pinned
+                            : 0),
+        n_groups_(kivi_ ? (g.slots() - gbase_ + kKiviGroup - 1) / kKiviGroup : 0),
+        k_pos_bytes_(checked_row_bytes(g.k_type, head_dim)),
+        k_row_(dtype_bytes(key_row_type(), head_dim)),
         v_row_(checked_row_bytes(g.v_type, head_dim)),
-        k_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * k_row_)),
+        k_(static_cast<size_t>(n_layers * n_kv_heads * gbase_ * k_row_)),
         v_(static_cast<size_t>(n_layers * n_kv_heads * g.slots() * v_row_)),
         k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * k_row_)),
+        k_groups_(
+            static_cast<size_t>(n_layers * n_kv_heads * n_groups_ * kivi_group_bytes(head_dim))),
+        k_resid_(kivi_ ? static_cast<size_t>(n_layers * n_kv_heads * kKiviGroup * head_dim) : 0),
+        open_(kivi_ ? static_cast<size_t>(n_layers * n_kv_heads) : 0, -1),
+        fill_(open_.size(), 0),
         scores_(g.slot_scores ? static_cast<size_t>(n_layers * n_kv_heads * g.slots()) : 0),
         middle_(g.middle_from_layer >= 0
                     ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads, head_dim,
                                   g.middle_first, g.middle_capacity, g.k_type, g.v_type)
                     : MiddleStore()),
         admit_(g.middle_lag > 0 ? static_cast<size_t>(n_kv_heads * (2 * head_dim + 1) + head_dim)
-                                : 0) {}
+                                : 0) {
+    check_groups();
+  }
 
   // Number of slots (pinned + ring).
   int64_t capacity() const { return capacity_; }
@@ -85,7 +101,8 @@ class KvCache {
   const CacheGeometry& geometry() const { return geo_; }
   // Every byte held, including a growing (unbounded) middle store.
   size_t bytes() const {
-    return k_.bytes() + v_.bytes() + k_raw_.bytes() + scores_.bytes() + middle_.bytes();
+    return k_.bytes() + v_.bytes() + k_raw_.bytes() + k_groups_.bytes() + k_resid_.bytes() +
+           scores_.bytes() + middle_.bytes();
   }
 
   // The slot holding position `pos` (pos must fit: pos < max_positions()).
@@ -96,17 +113,44 @@ class KvCache {
   DType k_type() const { return geo_.k_type; }
   DType v_type() const { return geo_.v_type; }
   // Bytes of the key and value rows of one position over every layer and kv head.
-  int64_t bytes_per_position() const { return n_layers_ * n_kv_heads_ * (k_row_ + v_row_); }
+  int64_t bytes_per_position() const { return n_layers_ * n_kv_heads_ * (k_pos_bytes_ + v_row_); }
 
-  // The key / value row of `slot` for one kv head, in k_type / v_type; rows of consecutive
-  // slots are adjacent.
+  // q4 keys (KIVI): the slots from key_group_base() on (every slot without a ring; the ring's
+  // with one) are kept in groups of kKiviGroup consecutive slots, each quantized per channel when
+  // its last slot is stored; until then the group's keys so far (open_fill() of them) are f32 rows
+  // of a residual, and its later slots still hold the previous round's quantized keys. Other key
+  // rows (the pinned slots before a ring, the unrotated copies) are f32: key_row_type().
+  bool grouped_keys() const { return kivi_; }
+  int64_t key_group_base() const { return gbase_; }
+  DType key_row_type() const { return kivi_ ? DType::F32 : geo_.k_type; }
+  const void* k_group(int64_t layer, int64_t head, int64_t grp) const {
+    return k_groups_.data() +
+           ((layer * n_kv_heads_ + head) * n_groups_ + grp) * kivi_group_bytes(head_dim_);
+  }
+  const float* k_residual(int64_t layer, int64_t head) const {
+    return k_resid_.data() + (layer * n_kv_heads_ + head) * kKiviGroup * head_dim_;
+  }
+  int64_t open_group(int64_t layer, int64_t head) const {
+    return open_[layer * n_kv_heads_ + head];
+  }
+  int64_t open_fill(int64_t layer, int64_t head) const { return fill_[layer * n_kv_heads_ + head]; }
+  // scores[h * ld + j] = <q_h, key of slot s0 + j> for the group's query heads h < group (q:
+  // [group, head_dim]) and j < n, over consecutive slots (which must not wrap around the ring),
+  // read in place in whatever form they are stored.
+  void key_scores(const ops::KernelTable& K, int64_t layer, int64_t head, int64_t s0, int64_t n,
+                  const float* q, int64_t group, float* scores, int64_t ld) const;
+
+  // The key row of `slot` for one kv head in key_row_type() (with grouped keys: only for slots
+  // before key_group_base()), and the value row in v_type; rows of consecutive slots are
+  // adjacent.
   const void* k(int64_t layer, int64_t head, int64_t slot) const {
-    return k_.data() + index(layer, head, slot) * k_row_;
+    return k_.data() + ((layer * n_kv_heads_ + head) * gbase_ + slot) * k_row_;
   }
   const void* v(int64_t layer, int64_t head, int64_t slot) const {
     return v_.data() + index(layer, head, slot) * v_row_;
   }
-  // The unrotated key of position pos < n_raw (k_type); rows of consecutive positions adjacent.
+  // The unrotated key of position pos < n_raw (key_row_type()); rows of consecutive positions
+  // adjacent.
   const void* k_raw(int64_t layer, int64_t head, int64_t pos) const {
     return k_raw_.data() + raw_index(layer, head, pos) * k_row_;
   }
@@ -145,6 +189,8 @@ class KvCache {
 
  private:
   static int64_t checked_row_bytes(DType t, int64_t head_dim);
+  void store_grouped_k(int64_t layer, int64_t head, int64_t slot, const float* x);
+  void check_groups() const;
   int64_t index(int64_t layer, int64_t head, int64_t slot) const {
     return (layer * n_kv_heads_ + head) * capacity_ + slot;
   }
@@ -153,9 +199,14 @@ class KvCache {
   }
   CacheGeometry geo_;
   int64_t n_layers_ = 0, n_kv_heads_ = 0, capacity_ = 0, head_dim_ = 0;
-  int64_t k_row_ = 0, v_row_ = 0;
-  AlignedBuffer<uint8_t> k_, v_, k_raw_;
-  AlignedBuffer<float> scores_;  // [layer][kv_head][slot] when geometry().slot_scores
+  bool kivi_ = false;
+  int64_t gbase_ = 0, n_groups_ = 0;  // grouped keys: first grouped slot, groups per head
+  int64_t k_pos_bytes_ = 0, k_row_ = 0, v_row_ = 0;
+  AlignedBuffer<uint8_t> k_, v_, k_raw_, k_groups_;
+  AlignedBuffer<float> k_resid_;  // grouped keys: [layer][kv_head][kKiviGroup][head_dim]
+  std::vector<int64_t> open_;     // grouped keys, per (layer, kv head): the open group or -1
+  std::vector<int32_t> fill_;     // and how many of its first slots the residual holds
+  AlignedBuffer<float> scores_;   // [layer][kv_head][slot] when geometry().slot_scores
   MiddleStore middle_;
   AlignedBuffer<float> admit_;  // lagged admission: keys, values [n_kv_heads, head_dim], scores
                                 // [n_kv_heads], cos|sin [head_dim]

@@ -13,10 +13,13 @@
 
 namespace lc {
 
-// Whether t is a KV-cache type (f32, bf16, f16, q8_0).
+// Whether t is a KV-cache type (f32, bf16, f16, q8_0, and Q4_1, named q4: values as Q4_1 rows,
+// keys quantized per channel after KIVI, attention/kivi.h).
 bool kv_type_supported(DType t);
-// "f32, bf16, f16, q8_0"
+// "f32, bf16, f16, q8_0, q4"
 const char* kv_type_names();
+// The name of a KV-cache type as flags spell it (Q4_1 is "q4").
+const char* kv_type_name(DType t);
 // The KV-cache type named s; throws lc::Error naming `what` and the accepted names otherwise.
 DType parse_kv_type(const std::string& what, const std::string& s);
 // Throws unless rows of head_dim elements can be stored as t (q8_0: head_dim a multiple of 32).
@@ -30,7 +33,7 @@ void kv_encode(DType t, const float* x, void* out, int64_t n);
 void kv_decode(DType t, const void* src, float* out, int64_t n);
 
 // scores[h * ld + j] = <q_h, key_j> for the group's query heads h < group (q: [group, hd]) and n
-// key rows of type t starting at keys.
+// key rows of type t starting at keys (not q4: its keys are groups, KvCache::key_scores).
 void kv_scores(const ops::KernelTable& K, DType t, const void* keys, int64_t hd, const float* q,
                int64_t group, float* scores, int64_t ld, int64_t n);
 // out[h * ldo + d] = sum_j p[h * ldp + j] * value_j[d] over n value rows of type t (overwrites

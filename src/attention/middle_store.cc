@@ -21,6 +21,7 @@ MiddleStore::MiddleStore(int64_t n_layers, int64_t from_layer, int64_t n_kv_head
       k_row_(kv_row_bytes(k_type, head_dim)),
       v_row_(kv_row_bytes(v_type, head_dim)) {
   check(from_layer >= 0 && first >= 0 && capacity >= 0, "middle store: bad geometry");
+  check(k_type != DType::Q4_1, "middle store: q4 keys are not supported (kivi.h groups them)");
   if (!enabled()) return;
   const int64_t n = (n_layers - from_layer) * n_kv_heads;
   held_.assign(static_cast<size_t>(n), 0);

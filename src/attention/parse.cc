@@ -87,7 +87,7 @@ const Setting kSettings[] = {
        c->trams_compacted = parse_compacted(w, t);
      }},
     // The cache's element types: keys and values, or each.
-    {"kv", "", "--kv-type", "f32|bf16|f16|q8_0",
+    {"kv", "", "--kv-type", "f32|bf16|f16|q8_0|q4",
      [](AttentionConfig* c, const std::string& w, const std::string& t) {
        c->k_type = c->v_type = parse_kv_type(w, t);
      },

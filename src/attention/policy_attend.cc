@@ -16,7 +16,8 @@ namespace {
 // A contiguous run of cached keys that one row attends to (or, for TRAMS, the selected keys
 // gathered into scratch, with their positions and distances listed).
 struct Run {
-  const void* k;  // [n, head_dim] of kt
+  int64_t slot;   // >= 0: the keys of slots [slot, slot + n), read by KvCache::key_scores
+  const void* k;  // slot < 0: [n, head_dim] key rows of kt
   const void* v;  // [n, head_dim] of vt
   DType kt, vt;
   int64_t first;  // position of the first key
@@ -26,42 +27,40 @@ struct Run {
   const int64_t* dist = nullptr;  // gathered: distance of each key (else from `first`)
 };
 
+// The run of n cached slots from s (positions from `first`).
+Run slot_run(const KvCache& cache, int64_t layer, int64_t g, int64_t s, int64_t first, int64_t n,
+             bool global) {
+  return Run{s, nullptr, cache.v(layer, g, s), cache.k_type(), cache.v_type(), first, n, 0, global};
+}
+
 // Splits the plan of the query at `pos` into runs of adjacent slots; returns how many.
 int runs_of(const KvCache& cache, int64_t layer, int64_t g, int64_t pos, const RowPlan& p,
             Run* runs) {
   const CacheGeometry& geo = cache.geometry();
-  const DType kt = cache.k_type(), vt = cache.v_type();
   int n = 0;
-  if (p.n_global > 0) {
-    const void* k = p.global_raw ? cache.k_raw(layer, g, 0) : cache.k(layer, g, 0);
-    runs[n++] = Run{k, cache.v(layer, g, 0), kt, vt, 0, p.n_global, 0, true};
-  }
+  if (p.n_global > 0)
+    runs[n++] = p.global_raw ? Run{-1,
+                                   cache.k_raw(layer, g, 0),
+                                   cache.v(layer, g, 0),
+                                   cache.key_row_type(),
+                                   cache.v_type(),
+                                   0,
+                                   p.n_global,
+                                   0,
+                                   true}
+                             : slot_run(cache, layer, g, 0, 0, p.n_global, true);
   // Local keys in pinned slots.
   const int64_t pin_end = std::min(pos + 1, geo.n_pinned);
   if (p.local_lo < pin_end)
-    runs[n++] = Run{cache.k(layer, g, p.local_lo),
-                    cache.v(layer, g, p.local_lo),
-                    kt,
-                    vt,
-                    p.local_lo,
-                    pin_end - p.local_lo,
-                    0,
-                    false};
+    runs[n++] = slot_run(cache, layer, g, p.local_lo, p.local_lo, pin_end - p.local_lo, false);
   // Local keys in the ring: one run, or two when they wrap around its end.
   const int64_t a = std::max(p.local_lo, geo.n_pinned);
   if (a <= pos) {
     const int64_t count = pos - a + 1, s0 = cache.slot(a);
     const int64_t first_run = std::min(count, geo.n_pinned + geo.ring - s0);
-    runs[n++] = Run{cache.k(layer, g, s0), cache.v(layer, g, s0), kt, vt, a, first_run, 0, false};
+    runs[n++] = slot_run(cache, layer, g, s0, a, first_run, false);
     if (count > first_run)
-      runs[n++] = Run{cache.k(layer, g, geo.n_pinned),
-                      cache.v(layer, g, geo.n_pinned),
-                      kt,
-                      vt,
-                      a + first_run,
-                      count - first_run,
-                      0,
-                      false};
+      runs[n++] = slot_run(cache, layer, g, geo.n_pinned, a + first_run, count - first_run, false);
   }
   return n;
 }
@@ -249,7 +248,7 @@ bool select_trams(const KvCache& cache, int64_t layer, int64_t g, const Attentio
       K.rope(gk + e * hd, 1, hd, cs, cs + hd / 2, s.rope_style);
     }
   }
-  *run = Run{gk, gv, DType::F32, DType::F32, 0, want, 0, false, dist};
+  *run = Run{-1, gk, gv, DType::F32, DType::F32, 0, want, 0, false, dist};
   return true;
 }
 
@@ -338,7 +337,10 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
       for (int r = 0; r < n_runs; ++r) {
         runs[r].col = n_cols;
         const float* qg = (runs[r].global ? q_global : q) + i * q_dim + g * group * hd;
-        kv_scores(K, runs[r].kt, runs[r].k, hd, qg, group, scores + n_cols, cols, runs[r].n);
+        if (runs[r].slot >= 0)
+          cache.key_scores(K, layer, g, runs[r].slot, runs[r].n, qg, group, scores + n_cols, cols);
+        else
+          kv_scores(K, runs[r].kt, runs[r].k, hd, qg, group, scores + n_cols, cols, runs[r].n);
         n_cols += runs[r].n;
       }
       int64_t n_mid = 0;

@@ -30,6 +30,15 @@ struct VAvx512 {
   static F load(const impl::Fp16* p) {
     return cvtph(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static __m512i bytes16(const void* p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+  }
+  static F load(const impl::NibLo* p) {
+    return _mm512_cvtepi32_ps(_mm512_and_si512(bytes16(p), _mm512_set1_epi32(15)));
+  }
+  static F load(const impl::NibHi* p) {
+    return _mm512_cvtepi32_ps(_mm512_srli_epi32(bytes16(p), 4));
+  }
   static F load(const impl::Int8* p) {
     return _mm512_cvtepi32_ps(
         _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));

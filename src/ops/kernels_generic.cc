@@ -27,6 +27,8 @@ struct VGeneric {
   static float cvt(impl::Bf16 w) { return bf16_to_f32(w.bits); }
   static float cvt(impl::Fp16 w) { return f16_to_f32(w.bits); }
   static float cvt(impl::Int8 w) { return static_cast<float>(w.v); }
+  static float cvt(impl::NibLo w) { return static_cast<float>(w.b & 15); }
+  static float cvt(impl::NibHi w) { return static_cast<float>(w.b >> 4); }
   template <class T>
   static F load(const T* p) {
     return map([&](int i) { return cvt(p[i]); });

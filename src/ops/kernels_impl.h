@@ -9,12 +9,12 @@
 //    emitted as shared COMDATs compiled with whichever flags came first).
 //
 // What V must provide (F is its float vector type, kLanes its width):
-//   zero, set1, load/load_n (float, Bf16, Fp16 sources; load_n reads n < kLanes elements and
-//   zero-fills), store/store_n, add, sub, mul, div, min, max, fmadd(a, b, c) = a*b + c,
-//   round (to nearest integer), pow2i (2^n for an integral vector n in [-127, 127]; -127 -> 0),
-//   half (one IEEE fp16 value to float), reduce (sum of lanes), reduce_max, reduce4(a, b, c, d,
-//   out) (out[i] = sum of lanes of the i-th argument), kGemmRN (X rows per prefill micro-tile;
-//   limited by the register count).
+//   zero, set1, load/load_n (float, Bf16, Fp16 sources; load also Int8, NibLo, NibHi; load_n reads
+//   n < kLanes elements and zero-fills), store/store_n, add, sub, mul, div, min, max, fmadd(a, b,
+//   c) = a*b + c, round (to nearest integer), pow2i (2^n for an integral vector n in [-127, 127];
+//   -127 -> 0), half (one IEEE fp16 value to float), reduce (sum of lanes), reduce_max, reduce4(a,
+//   b, c, d, out) (out[i] = sum of lanes of the i-th argument), kGemmRN (X rows per prefill
+//   micro-tile; limited by the register count).
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -34,6 +34,15 @@ struct Fp16 {
 // Signed 8-bit elements (the quants of a Q8_0 block), converted to float as loaded.
 struct Int8 {
   int8_t v;
+};
+// Unsigned 4-bit elements packed two per byte (ggml's Q4 blocks: element t < 16 in the low nibble
+// of byte t, element t + 16 in its high nibble); a load reads kLanes bytes and takes one nibble of
+// each.
+struct NibLo {
+  uint8_t b;
+};
+struct NibHi {
+  uint8_t b;
 };
 
 template <typename T>
@@ -606,6 +615,112 @@ void q8_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp
   }
 }
 
+// A KIVI key group (attention/kivi.h) read in place: 32 keys quantized per channel, stored as hd
+// Q4_1 blocks (block c: fp16 scale d_c, fp16 minimum m_c, the 32 tokens' 4-bit levels u). For
+// h < group and j in [j0, j1): scores[h * ld + j - j0] = sum_c q_h[c] * (d_c u_c[j] + m_c), as
+// sum_c (q_h[c] d_c) u_c[j] + sum_c q_h[c] m_c: per channel one broadcast per head and the
+// levels of all 32 tokens unpacked once for up to 4 heads.
+template <class V>
+void kivi_scores(const void* grp, int64_t hd, const float* q, int64_t group, int64_t j0, int64_t j1,
+                 float* scores, int64_t ld) {
+  using F = typename V::F;
+  constexpr int L = V::kLanes, kC = 32 / L;
+  const uint8_t* base = static_cast<const uint8_t*>(grp);
+  for (int64_t h0 = 0; h0 < group; h0 += 4) {
+    const int nh = static_cast<int>(imin<int64_t>(4, group - h0));
+    F acc[4][kC];
+    float bias[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; ++i)
+      for (int k = 0; k < kC; ++k) acc[i][k] = V::zero();
+    for (int64_t c = 0; c < hd; ++c) {
+      const uint8_t* blk = base + c * 20;
+      uint16_t dh, mh;
+      __builtin_memcpy(&dh, blk, 2);
+      __builtin_memcpy(&mh, blk + 2, 2);
+      const float d = V::half(dh), m = V::half(mh);
+      F x[kC];
+      for (int k = 0; k < kC; ++k)
+        x[k] = k * L < 16 ? V::load(reinterpret_cast<const NibLo*>(blk + 4 + k * L))
+                          : V::load(reinterpret_cast<const NibHi*>(blk + 4 + k * L - 16));
+      for (int i = 0; i < nh; ++i) {
+        const float qc = q[(h0 + i) * hd + c];
+        bias[i] += qc * m;
+        const F w = V::set1(qc * d);
+        for (int k = 0; k < kC; ++k) acc[i][k] = V::fmadd(w, x[k], acc[i][k]);
+      }
+    }
+    for (int i = 0; i < nh; ++i) {
+      alignas(64) float row[32];
+      for (int k = 0; k < kC; ++k) V::store(row + k * L, acc[i][k]);
+      float* out = scores + (h0 + i) * ld - j0;
+      for (int64_t j = j0; j < j1; ++j) out[j] = row[j] + bias[i];
+    }
+  }
+}
+
+// The attention value pass straight from Q4_1 value rows (hd / 32 blocks of 20 bytes: fp16 scale
+// d, fp16 minimum m, 16 bytes of levels): out[r * ldo + c] = sum_j p[r * ldp + j] * (d u_j[c] + m),
+// overwriting out (hd a multiple of 32). As q8_weighted_sum_block: up to 4 rows x kChunks vectors.
+template <class V, int kChunks>
+void q4_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t* v, int64_t rb,
+                           int64_t n_keys, int64_t d0, float* out, int64_t ldo) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  F acc[4][kChunks];
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < kChunks; ++c) acc[r][c] = V::zero();
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const uint8_t* row = v + j * rb;
+    F x[kChunks];
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t at = d0 + c * L, o = at % 32;
+      const uint8_t* blk = row + at / 32 * 20;
+      uint16_t dh, mh;
+      __builtin_memcpy(&dh, blk, 2);
+      __builtin_memcpy(&mh, blk + 2, 2);
+      const F u = o < 16 ? V::load(reinterpret_cast<const NibLo*>(blk + 4 + o))
+                         : V::load(reinterpret_cast<const NibHi*>(blk + 4 + o - 16));
+      x[c] = V::fmadd(V::set1(V::half(dh)), u, V::set1(V::half(mh)));
+    }
+    for (int r = 0; r < 4; ++r) {
+      if (r >= rows) break;
+      const F w = V::set1(p[r * ldp + j]);
+      for (int c = 0; c < kChunks; ++c) acc[r][c] = V::fmadd(w, x[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < kChunks; ++c) V::store(out + r * ldo + d0 + c * L, acc[r][c]);
+}
+
+template <class V>
+void q4_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
+                     int64_t n_keys, float* out, int64_t ldo) {
+  constexpr int64_t L = V::kLanes;
+  const uint8_t* v = static_cast<const uint8_t*>(vp);
+  const int64_t rb = hd / 32 * 20;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+    const int rows = static_cast<int>(imin<int64_t>(4, n_rows - r0));
+    for (int64_t d0 = 0; d0 < hd; d0 += 4 * L) {
+      const float* pr = p + r0 * ldp;
+      float* o = out + r0 * ldo;
+      switch (imin<int64_t>(4, (hd - d0) / L)) {  // whole vectors: L divides 32
+        case 1:
+          q4_weighted_sum_block<V, 1>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
+          break;
+        case 2:
+          q4_weighted_sum_block<V, 2>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
+          break;
+        case 3:
+          q4_weighted_sum_block<V, 3>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
+          break;
+        default:
+          q4_weighted_sum_block<V, 4>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
+          break;
+      }
+    }
+  }
+}
+
 template <class V>
 constexpr KernelTable make_table(Isa isa) {
   return KernelTable{isa,
@@ -626,7 +741,9 @@ constexpr KernelTable make_table(Isa isa) {
                      weighted_sum<V, Bf16>,
                      weighted_sum<V, Fp16>,
                      q8_scores<V>,
-                     q8_weighted_sum<V>};
+                     q8_weighted_sum<V>,
+                     kivi_scores<V>,
+                     q4_weighted_sum<V>};
 }
 
 }  // namespace lc::ops::impl

@@ -40,6 +40,15 @@ struct VAvx2 {
   static F load(const impl::Fp16* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
+  static __m256i bytes8(const void* p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(static_cast<const __m128i*>(p)));
+  }
+  static F load(const impl::NibLo* p) {
+    return _mm256_cvtepi32_ps(_mm256_and_si256(bytes8(p), _mm256_set1_epi32(15)));
+  }
+  static F load(const impl::NibHi* p) {
+    return _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes8(p), 4));
+  }
   static F load(const impl::Int8* p) {
     return _mm256_cvtepi32_ps(
         _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));

@@ -93,6 +93,14 @@ struct KernelTable {
                     int64_t ld, int64_t n);
   void (*q8_weighted_sum)(const float* p, int64_t ldp, int64_t n_rows, const void* v, int64_t hd,
                           int64_t n_keys, float* out, int64_t ldo);
+  // The 4-bit KV cache (attention/kivi.h): scores of the query heads h < group against keys
+  // [j0, j1) of one KIVI key group (32 keys stored as hd Q4_1 blocks, one per channel):
+  // scores[h * ld + j - j0] = <q_h, key_j>; and the value pass over Q4_1 value rows (one row per
+  // token, hd a multiple of 32), as q8_weighted_sum.
+  void (*kivi_scores)(const void* grp, int64_t hd, const float* q, int64_t group, int64_t j0,
+                      int64_t j1, float* scores, int64_t ld);
+  void (*q4_weighted_sum)(const float* p, int64_t ldp, int64_t n_rows, const void* v, int64_t hd,
+                          int64_t n_keys, float* out, int64_t ldo);
 };
 
 // The table for the selected ISA (computed once; thread-safe).

@@ -1,0 +1,24 @@
+// The 4-bit KV cache after KIVI (Liu et al. 2024; docs/design.md, "KV-cache precision"): keys are
+// quantized per channel over groups of kKiviGroup consecutive tokens, so that a channel's
+// outliers get their own scale and minimum. A key group is stored as head_dim Q4_1 blocks, block c
+// holding channel c of the group's 32 tokens (fp16 scale d, fp16 minimum m, 16 bytes of 4-bit
+// levels u: token t < 16 in the low nibble of byte t, t + 16 in its high nibble), so a key is
+// x[t][c] = d_c u_c[t] + m_c and a group costs 20 bytes per channel, as a Q4_1 row of the same
+// size would. Values are Q4_1 rows (per token). KvCache keeps the group being filled in an f32
+// residual and quantizes it when its last slot is stored; the attention kernel reads groups in
+// place (KernelTable::kivi_scores).
+#pragma once
+#include <cstdint>
+
+namespace lc {
+
+constexpr int64_t kKiviGroup = 32;
+
+// Bytes of one key group of head_dim channels.
+inline int64_t kivi_group_bytes(int64_t head_dim) { return 20 * head_dim; }
+// Quantizes kKiviGroup keys (rows [kKiviGroup, head_dim], row-major) into one group.
+void kivi_quantize_group(const float* rows, int64_t head_dim, void* out);
+// Key t of a group as head_dim floats.
+void kivi_decode_key(const void* grp, int64_t head_dim, int64_t t, float* out);
+
+}  // namespace lc

@@ -1,0 +1,315 @@
+// The 4-bit KV cache (attention/kivi.h): the KIVI key-group score kernel and the Q4_1 value pass
+// per ISA against double-precision references; the cache's grouping (a group is quantized per
+// channel when its last slot is stored, the open group's keys stay exact, the ring rounded to
+// whole groups, a ring entered mid-group); and every policy over a q4 cache against the same
+// policy over an f32 cache holding the values the q4 cache reads back at that moment (GQA, odd
+// blocks, ring wrap-around, decode after prefill).
+#include "attention/kivi.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "attention/attention.h"
+#include "attention/kv_types.h"
+#include "attention/policy.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/thread_pool.h"
+#include "ops/ops.h"
+#include "ops/rope.h"
+#include "policy_cases.h"
+
+namespace lc {
+namespace {
+
+std::vector<Isa> isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+// sum_t a(t) b(t) in double and the sum of the magnitudes (the f32 rounding scale).
+template <class A, class B>
+std::pair<double, double> dot_and_mag(int64_t n, A a, B b) {
+  double s = 0, m = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const double x = static_cast<double>(a(t)) * b(t);
+    s += x;
+    m += std::fabs(x);
+  }
+  return {s, m};
+}
+
+TEST(Kivi, GroupScoresAndQ4ValuesMatchTheReferencePerIsa) {
+  Rng rng(41);
+  for (Isa isa : isas())
+    for (int64_t hd : {32, 64, 96, 128})
+      for (int64_t group : {1, 3, 4, 5, 9}) {
+        SCOPED_TRACE(testing::Message() << isa_name(isa) << " hd " << hd << " group " << group);
+        const ops::KernelTable& K = ops::kernels_for(isa);
+        // One key group with a per-channel offset and scale (outlier channels), one channel
+        // constant (scale 0).
+        std::vector<float> keys(kKiviGroup * hd), q(group * hd);
+        for (int64_t c = 0; c < hd; ++c) {
+          const float off = 3.0f * rng.normal(), sc = c % 7 == 0 ? 10.0f : 1.0f;
+          for (int64_t t = 0; t < kKiviGroup; ++t)
+            keys[t * hd + c] = c == 5 ? 2.5f : off + sc * rng.normal();
+        }
+        for (float& x : q) x = rng.normal();
+        std::vector<uint8_t> grp(kivi_group_bytes(hd));
+        kivi_quantize_group(keys.data(), hd, grp.data());
+        std::vector<float> back(kKiviGroup * hd);
+        for (int64_t t = 0; t < kKiviGroup; ++t)
+          kivi_decode_key(grp.data(), hd, t, back.data() + t * hd);
+        for (auto [j0, j1] :
+             {std::pair<int64_t, int64_t>{0, 32}, {0, 1}, {5, 17}, {16, 32}, {31, 32}, {3, 3}}) {
+          const int64_t ld = 40;
+          std::vector<float> scores(group * ld, -7.0f);
+          K.kivi_scores(grp.data(), hd, q.data(), group, j0, j1, scores.data(), ld);
+          for (int64_t h = 0; h < group; ++h)
+            for (int64_t i = 0; i < ld; ++i) {
+              const float got = scores[h * ld + i];
+              if (i >= j1 - j0) {
+                ASSERT_EQ(got, -7.0f) << "h " << h << " column " << i << " written";
+                continue;
+              }
+              const int64_t j = j0 + i;
+              auto [want, mag] = dot_and_mag(
+                  hd, [&](int64_t c) { return q[h * hd + c]; },
+                  [&](int64_t c) { return back[j * hd + c]; });
+              ASSERT_NEAR(got, want, 1e-6 * (hd + 1) * mag + 1e-30) << "h " << h << " key " << j;
+            }
+        }
+        // Q4_1 value rows.
+        for (int64_t n : {0, 1, 3, 4, 7, 70}) {
+          std::vector<float> v(n * hd), p(group * (n + 2));
+          for (float& x : v) x = rng.normal();
+          for (float& x : p) x = rng.uniform();
+          const int64_t rb = kv_row_bytes(DType::Q4_1, hd), ld = n + 2, ldo = hd + 3;
+          std::vector<uint8_t> vq(n * rb);
+          for (int64_t j = 0; j < n; ++j) {
+            kv_encode(DType::Q4_1, v.data() + j * hd, vq.data() + j * rb, hd);
+            kv_decode(DType::Q4_1, vq.data() + j * rb, v.data() + j * hd, hd);
+          }
+          std::vector<float> out(group * ldo, -7.0f);
+          K.q4_weighted_sum(p.data(), ld, group, vq.data(), hd, n, out.data(), ldo);
+          for (int64_t h = 0; h < group; ++h)
+            for (int64_t d = 0; d < ldo; ++d) {
+              if (d >= hd) {
+                ASSERT_EQ(out[h * ldo + d], -7.0f);
+                continue;
+              }
+              auto [want, mag] = dot_and_mag(
+                  n, [&](int64_t j) { return p[h * ld + j]; },
+                  [&](int64_t j) { return v[j * hd + d]; });
+              ASSERT_NEAR(out[h * ldo + d], want, 1e-6 * (n + 1) * mag + 1e-30)
+                  << "n " << n << " h " << h << " d " << d;
+            }
+        }
+      }
+}
+
+// Key t of a quantized group read back (`back`) against the group's 32 keys x: each channel
+// within half a step of its value (step = the channel's range over the group / 15, stored as
+// fp16 with the minimum).
+void expect_quantized(const std::vector<float>& x, const float* back, int64_t hd, int64_t t) {
+  for (int64_t c = 0; c < hd; ++c) {
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t u = 0; u < kKiviGroup; ++u) {
+      lo = std::fmin(lo, x[u * hd + c]);
+      hi = std::fmax(hi, x[u * hd + c]);
+    }
+    ASSERT_NEAR(back[c], x[t * hd + c],
+                0.5 * (hi - lo) / 15.0 * 1.01 + 1e-3 * (std::fabs(lo) + std::fabs(hi)) + 1e-7)
+        << "channel " << c << " token " << t;
+  }
+}
+
+TEST(Kivi, CacheQuantizesAGroupWhenItIsCompleteAndKeepsTheOpenGroupExact) {
+  Rng rng(42);
+  const int64_t hd = 64, heads = 2;
+  // Full attention (every slot grouped, a partial last group) and a ring of 2 groups after 3
+  // pinned slots (which stay f32).
+  for (const CacheGeometry& base : {CacheGeometry{80, 0, 0}, CacheGeometry{3, 64, 0}}) {
+    CacheGeometry geo = base;
+    geo.k_type = geo.v_type = DType::Q4_1;
+    KvCache cache(1, heads, hd, geo);
+    EXPECT_TRUE(cache.grouped_keys());
+    EXPECT_EQ(cache.key_group_base(), base.ring > 0 ? 3 : 0);
+    EXPECT_EQ(cache.bytes_per_position(), heads * 2 * 40);   // 20 bytes per 32 keys and values
+    const int64_t n = base.ring > 0 ? 3 + 64 * 2 + 45 : 80;  // the ring wraps twice
+    std::vector<std::vector<float>> keys(n, std::vector<float>(heads * hd));
+    std::vector<float> row(hd);
+    for (int64_t p = 0; p < n; ++p) {
+      for (int64_t g = 0; g < heads; ++g) {
+        for (int64_t c = 0; c < hd; ++c)
+          keys[p][g * hd + c] = (c % 9 == 0 ? 8.0f : 1.0f) * rng.normal() + c * 0.1f;
+        cache.store_k(0, g, cache.slot(p), keys[p].data() + g * hd);
+      }
+      // Every held position reads back as expected after every store.
+      const int64_t first = base.ring > 0 ? std::max<int64_t>(3, p + 1 - 64) : 0;
+      for (int64_t g = 0; g < heads; ++g)
+        for (int64_t q = 0; q <= p; ++q) {
+          if (q >= 3 && q < first) continue;  // overwritten in the ring
+          const int64_t s = cache.slot(q), r = s - cache.key_group_base();
+          cache.load_k(0, g, s, row.data());
+          const bool exact = r < 0 || (r / kKiviGroup == cache.open_group(0, g) &&
+                                       r % kKiviGroup < cache.open_fill(0, g));
+          if (exact) {
+            for (int64_t c = 0; c < hd; ++c) ASSERT_EQ(row[c], keys[q][g * hd + c]) << q;
+            continue;
+          }
+          // Quantized with the 32 positions that filled its group.
+          const int64_t q0 = q - r % kKiviGroup;
+          std::vector<float> x(kKiviGroup * hd);
+          for (int64_t t = 0; t < kKiviGroup; ++t)
+            std::copy_n(keys[q0 + t].data() + g * hd, hd, x.data() + t * hd);
+          expect_quantized(x, row.data(), hd, r % kKiviGroup);
+        }
+    }
+  }
+}
+
+TEST(Kivi, RingsAreRoundedToWholeGroupsAndTopKIsRefused) {
+  PolicyContext pc{64, 4096, 8};
+  AttentionConfig c = test::config_of(test::Pol{AttnPolicy::Lambda, 4, 50, 50});
+  const int64_t ring32 = make_policy(c, pc)->geometry().ring;
+  c.k_type = c.v_type = DType::Q4_1;
+  auto p = make_policy(c, pc);
+  EXPECT_EQ(p->geometry().ring % kKiviGroup, 0);
+  EXPECT_GE(p->geometry().ring, ring32);
+  EXPECT_LT(p->geometry().ring, ring32 + kKiviGroup);
+  EXPECT_NE(p->label().find("+kv(q4)"), std::string::npos) << p->label();
+  try {
+    make_policy(test::lambda_topk(4, 50, 50, 5, 0), pc);
+  } catch (const Error&) {
+    FAIL() << "top-k with f32 keys refused";
+  }
+  AttentionConfig topk = test::lambda_topk(4, 50, 50, 5, 0);
+  topk.k_type = DType::Q4_1;
+  try {
+    make_policy(topk, pc);
+    FAIL() << "top-k with q4 keys accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not keep q4 keys"), std::string::npos) << e.what();
+  }
+  topk.k_type = DType::Q8_0;
+  topk.v_type = DType::Q4_1;
+  EXPECT_NO_THROW(make_policy(topk, pc));
+}
+
+// Streams n tokens (blocks of `block`, the last `decode` one at a time) through cache_store +
+// attend_policy into a q4 cache and compares each block's outputs with the same policy over an
+// f32 cache into which every slot of the q4 cache is read back after the block is stored.
+double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_heads, int64_t hd,
+                      int64_t block, int threads, int64_t n, int64_t decode, uint64_t seed) {
+  const ops::KernelTable& K = ops::kernels();
+  const int64_t q_dim = heads * hd, kv_dim = kv_heads * hd, half = hd / 2;
+  PolicyContext pc{64, n, block};
+  auto pol = make_policy(cfg, pc);
+  CacheGeometry g32 = pol->geometry();
+  g32.k_type = g32.v_type = DType::F32;
+  KvCache cq(2, kv_heads, hd, pol->geometry()), c32(2, kv_heads, hd, g32);
+  const ops::RopeFreqs rope(hd, 10000.0);
+  const AttentionShape shape{heads, kv_heads, hd, nullptr, &rope};
+  ThreadPool pool(threads);
+  std::vector<float> scratch(std::max(attention_scratch_floats(shape, *pol, threads),
+                                      attention_scratch_floats(shape, cq.capacity(), threads)));
+  std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pol, threads)));
+  Rng rng(seed);
+  std::vector<float> q(block * q_dim), qg(block * q_dim), outq(block * q_dim), out32(block * q_dim),
+      k(kv_dim), kr(kv_dim), v(kv_dim), cs(half), sn(half), scores(kv_heads), row(hd);
+  double max_err = 0;
+  const int64_t layer = 1;
+  for (int64_t r0 = 0; r0 < n;) {
+    const int64_t nb = r0 >= n - decode ? 1 : std::min(block, n - decode - r0);
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t pos = r0 + b;
+      for (int64_t i = 0; i < q_dim; ++i)
+        q[b * q_dim + i] = qg[b * q_dim + i] = 1.5f * rng.normal();
+      for (int64_t i = 0; i < kv_dim; ++i)
+        k[i] = kr[i] = (i % 11 == 0 ? 6.0f : 1.5f) * rng.normal(), v[i] = rng.normal();
+      for (float& s : scores) s = rng.normal();
+      ops::rope_angles(static_cast<double>(pos), hd, 10000.0, cs.data(), sn.data());
+      K.rope(q.data() + b * q_dim, heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
+      K.rope(k.data(), kv_heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
+      ops::rope_angles(static_cast<double>(pol->plan(pos).global_pos), hd, 10000.0, cs.data(),
+                       sn.data());
+      K.rope(qg.data() + b * q_dim, heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
+      cache_store(cq, layer, kv_heads, pos, k.data(), kr.data(), v.data(), scores.data());
+    }
+    // The f32 cache: every slot as the q4 cache reads it now.
+    const CacheGeometry& geo = cq.geometry();
+    for (int64_t g = 0; g < kv_heads; ++g) {
+      for (int64_t s = 0; s < cq.capacity(); ++s) {
+        cq.load_k(layer, g, s, row.data());
+        c32.store_k(layer, g, s, row.data());
+        cq.load_v(layer, g, s, row.data());
+        c32.store_v(layer, g, s, row.data());
+        if (geo.slot_scores) *c32.score(layer, g, s) = *cq.score(layer, g, s);
+      }
+      for (int64_t p = 0; p < geo.n_raw; ++p) {
+        cq.load_k_raw(layer, g, p, row.data());
+        c32.store_k_raw(layer, g, p, row.data());
+      }
+    }
+    attend_policy(pool, cq, layer, shape, *pol, q.data(), qg.data(), nb, r0, outq.data(),
+                  scratch.data(), nullptr, idx.data());
+    attend_policy(pool, c32, layer, shape, *pol, q.data(), qg.data(), nb, r0, out32.data(),
+                  scratch.data(), nullptr, idx.data());
+    for (int64_t i = 0; i < nb * q_dim; ++i) {
+      const double e = std::fabs(outq[i] - out32[i]);
+      if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
+    }
+    r0 += nb;
+  }
+  return max_err;
+}
+
+TEST(Kivi, EveryPolicyOverAQ4CacheMatchesTheValuesItReadsBack) {
+  using test::kNone;
+  using test::Pol;
+  std::vector<AttentionConfig> cfgs = {
+      test::config_of(Pol{AttnPolicy::Full, 0, 0, kNone}),
+      test::config_of(Pol{AttnPolicy::Full, 0, 0, 9}),
+      test::config_of(Pol{AttnPolicy::Window, 0, 11, kNone}),
+      test::config_of(Pol{AttnPolicy::Streaming, 4, 13, kNone}),
+      test::config_of(Pol{AttnPolicy::Lambda, 3, 17, 17}),
+      test::config_of(Pol{AttnPolicy::Lambda, 3, 40, kNone}),
+  };
+  AttentionConfig trams;
+  trams.policy = AttnPolicy::Trams;
+  trams.trams_pool = 40;
+  trams.trams_recent = 6;
+  trams.trams_select = 14;
+  cfgs.push_back(trams);
+  struct Dims {
+    int64_t heads, kv, hd;
+  };
+  int idx = 0;
+  for (AttentionConfig cfg : cfgs)
+    for (const Dims& d : {Dims{6, 2, 32}, Dims{3, 1, 64}, Dims{4, 4, 96}})
+      for (DType vt : {DType::Q4_1, DType::BF16}) {
+        cfg.k_type = DType::Q4_1;
+        cfg.v_type = vt;
+        const int64_t block = 1 + 4 * (idx % 3);
+        const int threads = 1 + idx % 3;
+        // 200 tokens: the rings wrap several times, groups close mid-block; the last 40 one at a
+        // time (a group opens and closes during decode).
+        const double err =
+            q4_vs_readback(cfg, d.heads, d.kv, d.hd, block, threads, 200, 40, 500 + idx);
+        EXPECT_LT(err, 2e-5) << cfg.label() << " v " << kv_type_name(vt) << " heads " << d.heads
+                             << "/" << d.kv << " hd " << d.hd << " block " << block << " threads "
+                             << threads;
+        ++idx;
+      }
+}
+
+}  // namespace
+}  // namespace lc
