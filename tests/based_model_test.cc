@@ -521,10 +521,10 @@ TEST(BasedCli, SynthLogitsAndAttentionFlagsRefused) {
   EXPECT_EQ(file->config.based.linear_layers, std::vector<int64_t>{1});
   EXPECT_EQ(file->config.based.window_layers, std::vector<int64_t>{2});
   const std::string out = dir + "/logits.bin";
-  ASSERT_EQ(
-      std::system((bin + " logits -m " + dir + " --tokens 3,1,4,1,5 --out " + out + " 2>/dev/null")
-                      .c_str()),
-      0);
+  ASSERT_EQ(std::system((bin + " logits -m " + dir + " --tokens 3,1,4,1,5 --kv-type f32 --out " +
+                         out + " 2>/dev/null")
+                            .c_str()),
+            0);
   BasedModel model(*file);
   Session s(model, {});
   const std::vector<int> toks = {3, 1, 4, 1, 5};
@@ -591,8 +591,8 @@ TEST(BasedCli, PplScoresABasedDirectory) {
   std::ofstream(dir + "/tokenizer.json") << byte_level_tokenizer_json();
   const std::string text = dir + "/text.txt", json = dir + "/ppl.json";
   std::ofstream(text) << std::string(500, 'a') << "bcd";
-  ASSERT_EQ(std::system((bin + " ppl -m " + dir + " -f " + text + " --bin 100 --json " + json +
-                         " >/dev/null 2>&1")
+  ASSERT_EQ(std::system((bin + " ppl -m " + dir + " -f " + text +
+                         " --bin 100 --kv-type f32 --json " + json + " >/dev/null 2>&1")
                             .c_str()),
             0);
   const std::string j = read_file_text(json);

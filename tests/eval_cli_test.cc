@@ -60,7 +60,9 @@ class EvalCli : public ::testing::Test {
     for (const std::string& p : {model_, tok_, text_})
       if (!test::file_exists(p))
         GTEST_SKIP() << "asset not found: " << p << " (set LONGCTX_ASSETS)";
-    m_ = "-m '" + model_ + "' -z '" + tok_ + "' ";
+    // f32 caches: the labels and numbers below are the reference ones (the commands' default
+    // is bf16: DefaultCacheIsBf16).
+    m_ = "-m '" + model_ + "' -z '" + tok_ + "' --kv-type f32 ";
   }
   std::string model_, tok_, text_, m_;
 };
@@ -104,6 +106,19 @@ TEST_F(EvalCli, PplTableJsonAndPlot) {
   std::string cmd = "python3 '" + py + "' '" + png + "' > '" + tmp("py.out") + "' 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << slurp(tmp("py.out"));
   EXPECT_EQ(slurp(tmp("py.out")).substr(0, 2), "ok");
+}
+
+TEST_F(EvalCli, DefaultCacheIsBf16) {
+  const std::string base = "ppl -m '" + model_ + "' -z '" + tok_ + "' -f '" + text_ +
+                           "' --max-len 300 --bin 64 --attn lambda";
+  Result d = run_cli(base);
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_NE(d.out.find("| lambda(G=10,L=512,D=512)+kv(bf16) | 299 |"), std::string::npos) << d.out;
+  Result f = run_cli(base + " --kv-type f32");
+  ASSERT_EQ(f.status, 0) << f.err;
+  EXPECT_NE(f.out.find("| lambda(G=10,L=512,D=512) | 299 |"), std::string::npos) << f.out;
+  Result h = run_cli("ppl --help");
+  EXPECT_NE(h.out.find("bf16 by default"), std::string::npos) << h.out;
 }
 
 TEST_F(EvalCli, PplStreamAndStride) {

@@ -328,7 +328,8 @@ TEST(Convert, Stories260KGgufAndHfReproduceReferenceAndDtypesStayClose) {
   // rounded to half a step of max/127 per block, u <= 2/254), times 4 for error growing over
   // the 5 layers. Measured: f16 5.2e-4, bf16 4.0e-3, q8_0 1.35e-2 (and all argmaxes agree).
   const std::string p = "-p 'Once upon a time, there was a little girl named Lily.'";
-  ASSERT_EQ(run("logits -m '" + gguf + "' " + p + " --out '" + tmp("f32.bin") + "'"), 0);
+  ASSERT_EQ(run("logits --kv-type f32 -m '" + gguf + "' " + p + " --out '" + tmp("f32.bin") + "'"),
+            0);
   const std::vector<float> f32 = floats(tmp("f32.bin"));
   ASSERT_GT(f32.size(), 512u * 5);
   float mx = 0;
@@ -341,7 +342,8 @@ TEST(Convert, Stories260KGgufAndHfReproduceReferenceAndDtypesStayClose) {
     const std::string out = tmp(std::string(c.dtype) + ".gguf");
     ASSERT_EQ(run("convert '" + model + "' '" + out + "' --dtype " + c.dtype + " -z '" + tok + "'"),
               0);
-    ASSERT_EQ(run("logits -m '" + out + "' " + p + " --out '" + tmp("l.bin") + "'"), 0);
+    ASSERT_EQ(run("logits --kv-type f32 -m '" + out + "' " + p + " --out '" + tmp("l.bin") + "'"),
+              0);
     const std::vector<float> got = floats(tmp("l.bin"));
     ASSERT_EQ(got.size(), f32.size());
     double d = 0;

@@ -20,7 +20,7 @@ const std::vector<std::string>& attention_value_flags() {
 }
 
 std::vector<AttentionConfig> parse_attention(const Args& a, bool allow_many) {
-  AttentionConfig base;
+  AttentionConfig base = attention_defaults();
   for (const std::string& f : attention_setting_flags())
     if (a.has(f)) apply_attention_flag(&base, f, a.str(f));
   const std::string list = a.str("--attn", "full");

@@ -65,7 +65,7 @@ AttentionConfig parse_attention(const LoadedModel& m, const std::string& text) {
                               .c_str());
   std::vector<AttentionConfig> list;
   try {
-    list = parse_attention_list(text.empty() ? "full" : text, AttentionConfig{}, !text.empty());
+    list = parse_attention_list(text.empty() ? "full" : text, attention_defaults(), !text.empty());
   } catch (const Error& e) {
     throw nb::value_error(("attention: " + std::string(e.what())).c_str());
   }

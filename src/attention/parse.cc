@@ -204,6 +204,12 @@ std::vector<AttentionConfig> parse_attention_list(const std::string& list,
   return out;
 }
 
+AttentionConfig attention_defaults() {
+  AttentionConfig c;
+  c.k_type = c.v_type = DType::BF16;
+  return c;
+}
+
 std::string attention_help() {
   // Words wrapped at 96 columns, continuation lines indented by `indent`.
   auto wrap = [](const std::string& first, const std::string& text, size_t indent) {
@@ -242,7 +248,7 @@ std::string attention_help() {
   }
   h += wrap("  (every)   ",
             "kv=T keys and values, kt=T keys, vt=T values: the KV cache's element types (" +
-                std::string(kv_type_names()) + "; f32 by default) [keys: kv kt vt]",
+                std::string(kv_type_names()) + "; bf16 by default) [keys: kv kt vt]",
             12);
   std::string shared;
   for (const Setting& s : kSettings)

@@ -24,6 +24,10 @@ void apply_attention_flag(AttentionConfig* c, const std::string& flag, const std
 // --topk/--middle-pool off lambda and the TRAMS settings off trams.
 std::vector<AttentionConfig> parse_attention_list(const std::string& list,
                                                   const AttentionConfig& base, bool explicit_attn);
+// What the commands, the server and the Python API start from before their flags: bf16 keys and
+// values (docs/results/kv_precision.md measures the cost: +0.01% NLL at 32K). AttentionConfig's
+// own default stays f32, the cache the reference tests use.
+AttentionConfig attention_defaults();
 // The help text of the attention flags, generated from the two tables.
 std::string attention_help();
 
