@@ -49,7 +49,7 @@ std::pair<double, double> dot_and_mag(int64_t n, A a, B b) {
 TEST(Kivi, GroupScoresAndQ4ValuesMatchTheReferencePerIsa) {
   Rng rng(41);
   for (Isa isa : isas())
-    for (int64_t hd : {32, 64, 96, 128})
+    for (int64_t hd : {32, 64, 96, 128, 160, 256})
       for (int64_t group : {1, 3, 4, 5, 9}) {
         SCOPED_TRACE(testing::Message() << isa_name(isa) << " hd " << hd << " group " << group);
         const ops::KernelTable& K = ops::kernels_for(isa);

@@ -1,30 +1,44 @@
 #include "attention/kivi.h"
 
+#include <cstring>
+
 #include "core/dtype.h"
-#include "ops/quant/dequant.h"
 #include "ops/quant/quantize.h"
 
 namespace lc {
 
+namespace {
+// One channel's 32 values as ggml's Q4_1 block (the weights' asymmetric quantizer).
+struct Q4Block {
+  uint16_t d, m;
+  uint8_t qs[16];
+};
+static_assert(sizeof(Q4Block) == 20);
+}  // namespace
+
 void kivi_quantize_group(const float* rows, int64_t head_dim, void* out) {
-  auto* o = static_cast<uint8_t*>(out);
+  auto* d = static_cast<uint16_t*>(out);
+  uint16_t* m = d + head_dim;
+  uint8_t* nib = static_cast<uint8_t*>(out) + 4 * head_dim;
   float channel[kKiviGroup];
   for (int64_t c = 0; c < head_dim; ++c) {
     for (int64_t t = 0; t < kKiviGroup; ++t) channel[t] = rows[t * head_dim + c];
-    ops::quant::quantize_row(DType::Q4_1, channel, o + c * 20, kKiviGroup);
+    Q4Block b;
+    ops::quant::quantize_row(DType::Q4_1, channel, &b, kKiviGroup);
+    d[c] = b.d;
+    m[c] = b.m;
+    std::memcpy(nib + c * 16, b.qs, 16);
   }
 }
 
 void kivi_decode_key(const void* grp, int64_t head_dim, int64_t t, float* out) {
-  const auto* g = static_cast<const uint8_t*>(grp);
+  const auto* d = static_cast<const uint16_t*>(grp);
+  const uint16_t* m = d + head_dim;
+  const uint8_t* nib = static_cast<const uint8_t*>(grp) + 4 * head_dim;
   for (int64_t c = 0; c < head_dim; ++c) {
-    const uint8_t* blk = g + c * 20;
-    uint16_t d, m;
-    __builtin_memcpy(&d, blk, 2);
-    __builtin_memcpy(&m, blk + 2, 2);
-    const uint8_t byte = blk[4 + t % 16];
+    const uint8_t byte = nib[c * 16 + t % 16];
     const int u = t < 16 ? byte & 15 : byte >> 4;
-    out[c] = f16_to_f32(d) * static_cast<float>(u) + f16_to_f32(m);
+    out[c] = f16_to_f32(d[c]) * static_cast<float>(u) + f16_to_f32(m[c]);
   }
 }
 

@@ -1,12 +1,13 @@
 // The 4-bit KV cache after KIVI (Liu et al. 2024; docs/design.md, "KV-cache precision"): keys are
 // quantized per channel over groups of kKiviGroup consecutive tokens, so that a channel's
-// outliers get their own scale and minimum. A key group is stored as head_dim Q4_1 blocks, block c
-// holding channel c of the group's 32 tokens (fp16 scale d, fp16 minimum m, 16 bytes of 4-bit
-// levels u: token t < 16 in the low nibble of byte t, t + 16 in its high nibble), so a key is
-// x[t][c] = d_c u_c[t] + m_c and a group costs 20 bytes per channel, as a Q4_1 row of the same
-// size would. Values are Q4_1 rows (per token). KvCache keeps the group being filled in an f32
-// residual and quantizes it when its last slot is stored; the attention kernel reads groups in
-// place (KernelTable::kivi_scores).
+// outliers get their own scale and minimum (ggml's Q4_1 quantizer over the channel's 32 values).
+// A key group is stored as the head_dim fp16 scales d_c, the head_dim fp16 minimums m_c, then 16
+// bytes of 4-bit levels u per channel (token t < 16 in the low nibble of byte t, t + 16 in its
+// high nibble), so a key is x[t][c] = d_c u_c[t] + m_c and a group costs 20 bytes per channel, as
+// Q4_1 rows of the same keys would; the scales and minimums are contiguous so that the kernel
+// scales the query by a whole vector of them at once. Values are Q4_1 rows (per token). KvCache
+// keeps the group being filled in an f32 residual and quantizes it when its last slot is stored;
+// the attention kernel reads groups in place (KernelTable::kivi_scores).
 #pragma once
 #include <cstdint>
 

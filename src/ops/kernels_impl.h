@@ -615,45 +615,58 @@ void q8_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp
   }
 }
 
-// A KIVI key group (attention/kivi.h) read in place: 32 keys quantized per channel, stored as hd
-// Q4_1 blocks (block c: fp16 scale d_c, fp16 minimum m_c, the 32 tokens' 4-bit levels u). For
-// h < group and j in [j0, j1): scores[h * ld + j - j0] = sum_c q_h[c] * (d_c u_c[j] + m_c), as
-// sum_c (q_h[c] d_c) u_c[j] + sum_c q_h[c] m_c: per channel one broadcast per head and the
-// levels of all 32 tokens unpacked once for up to 4 heads.
+// A KIVI key group (attention/kivi.h) read in place: 32 keys quantized per channel, stored as
+// the hd fp16 scales d_c, the hd fp16 minimums m_c, then 16 bytes of 4-bit levels u per channel
+// (token t < 16 in the low nibble of byte t, t + 16 in its high nibble). For h < group and j in
+// [j0, j1): scores[h * ld + j - j0] = sum_c q_h[c] * (d_c u_c[j] + m_c), computed as
+// sum_c (q_h[c] d_c) u_c[j] + <q_h, m>: the scaled queries and the bias once per group, then per
+// channel the levels of all 32 tokens unpacked once for up to 4 heads, one broadcast FMA each.
 template <class V>
 void kivi_scores(const void* grp, int64_t hd, const float* q, int64_t group, int64_t j0, int64_t j1,
                  float* scores, int64_t ld) {
   using F = typename V::F;
   constexpr int L = V::kLanes, kC = 32 / L;
-  const uint8_t* base = static_cast<const uint8_t*>(grp);
+  constexpr int64_t kSpan = 128;  // channels per pass (a multiple of 32, as hd is)
+  const auto* d16 = static_cast<const Fp16*>(grp);
+  const Fp16* m16 = d16 + hd;
+  const uint8_t* nib = static_cast<const uint8_t*>(grp) + 4 * hd;
   for (int64_t h0 = 0; h0 < group; h0 += 4) {
     const int nh = static_cast<int>(imin<int64_t>(4, group - h0));
     F acc[4][kC];
-    float bias[4] = {0, 0, 0, 0};
-    for (int i = 0; i < 4; ++i)
+    F bias[4];
+    for (int i = 0; i < 4; ++i) {
+      bias[i] = V::zero();
       for (int k = 0; k < kC; ++k) acc[i][k] = V::zero();
-    for (int64_t c = 0; c < hd; ++c) {
-      const uint8_t* blk = base + c * 20;
-      uint16_t dh, mh;
-      __builtin_memcpy(&dh, blk, 2);
-      __builtin_memcpy(&mh, blk + 2, 2);
-      const float d = V::half(dh), m = V::half(mh);
-      F x[kC];
-      for (int k = 0; k < kC; ++k)
-        x[k] = k * L < 16 ? V::load(reinterpret_cast<const NibLo*>(blk + 4 + k * L))
-                          : V::load(reinterpret_cast<const NibHi*>(blk + 4 + k * L - 16));
+    }
+    for (int64_t c0 = 0; c0 < hd; c0 += kSpan) {
+      const int64_t cn = imin(kSpan, hd - c0);
+      alignas(64) float qd[4][kSpan];
       for (int i = 0; i < nh; ++i) {
-        const float qc = q[(h0 + i) * hd + c];
-        bias[i] += qc * m;
-        const F w = V::set1(qc * d);
-        for (int k = 0; k < kC; ++k) acc[i][k] = V::fmadd(w, x[k], acc[i][k]);
+        const float* qh = q + (h0 + i) * hd + c0;
+        for (int64_t c = 0; c < cn; c += L) {
+          const F qv = V::load(qh + c);
+          V::store(qd[i] + c, V::mul(qv, V::load(d16 + c0 + c)));
+          bias[i] = V::fmadd(qv, V::load(m16 + c0 + c), bias[i]);
+        }
+      }
+      for (int64_t c = 0; c < cn; ++c) {
+        const uint8_t* b = nib + (c0 + c) * 16;
+        F x[kC];
+        for (int k = 0; k < kC; ++k)
+          x[k] = k * L < 16 ? V::load(reinterpret_cast<const NibLo*>(b + k * L))
+                            : V::load(reinterpret_cast<const NibHi*>(b + k * L - 16));
+        for (int i = 0; i < nh; ++i) {
+          const F w = V::set1(qd[i][c]);
+          for (int k = 0; k < kC; ++k) acc[i][k] = V::fmadd(w, x[k], acc[i][k]);
+        }
       }
     }
     for (int i = 0; i < nh; ++i) {
       alignas(64) float row[32];
       for (int k = 0; k < kC; ++k) V::store(row + k * L, acc[i][k]);
+      const float bi = V::reduce(bias[i]);
       float* out = scores + (h0 + i) * ld - j0;
-      for (int64_t j = j0; j < j1; ++j) out[j] = row[j] + bias[i];
+      for (int64_t j = j0; j < j1; ++j) out[j] = row[j] + bi;
     }
   }
 }
@@ -672,15 +685,20 @@ void q4_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t*
   for (int64_t j = 0; j < n_keys; ++j) {
     const uint8_t* row = v + j * rb;
     F x[kChunks];
+    F d = V::zero(), m = V::zero();
     for (int c = 0; c < kChunks; ++c) {
       const int64_t at = d0 + c * L, o = at % 32;
       const uint8_t* blk = row + at / 32 * 20;
-      uint16_t dh, mh;
-      __builtin_memcpy(&dh, blk, 2);
-      __builtin_memcpy(&mh, blk + 2, 2);
+      if (c == 0 || o == 0) {  // a new block: its scale and minimum, converted once
+        uint16_t dh, mh;
+        __builtin_memcpy(&dh, blk, 2);
+        __builtin_memcpy(&mh, blk + 2, 2);
+        d = V::set1(V::half(dh));
+        m = V::set1(V::half(mh));
+      }
       const F u = o < 16 ? V::load(reinterpret_cast<const NibLo*>(blk + 4 + o))
                          : V::load(reinterpret_cast<const NibHi*>(blk + 4 + o - 16));
-      x[c] = V::fmadd(V::set1(V::half(dh)), u, V::set1(V::half(mh)));
+      x[c] = V::fmadd(d, u, m);
     }
     for (int r = 0; r < 4; ++r) {
       if (r >= rows) break;

@@ -94,7 +94,8 @@ struct KernelTable {
   void (*q8_weighted_sum)(const float* p, int64_t ldp, int64_t n_rows, const void* v, int64_t hd,
                           int64_t n_keys, float* out, int64_t ldo);
   // The 4-bit KV cache (attention/kivi.h): scores of the query heads h < group against keys
-  // [j0, j1) of one KIVI key group (32 keys stored as hd Q4_1 blocks, one per channel):
+  // [j0, j1) of one KIVI key group (32 keys quantized per channel: hd fp16 scales, hd fp16
+  // minimums, 16 bytes of levels per channel):
   // scores[h * ld + j - j0] = <q_h, key_j>; and the value pass over Q4_1 value rows (one row per
   // token, hd a multiple of 32), as q8_weighted_sum.
   void (*kivi_scores)(const void* grp, int64_t hd, const float* q, int64_t group, int64_t j0,
