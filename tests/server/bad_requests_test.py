@@ -19,8 +19,10 @@ BIN = sys.argv[1]
 MODEL = smollm2()
 KEY = "sk-test-0123456789"
 c = Checks()
+# f32 cache: the two good streams below (seeds 11 and 12) then run long (> 100 characters) and
+# keep both slots busy while the queue is tested; under the default bf16 cache one ends early.
 srv = Server(BIN, MODEL, "--slots", "2", "--max-queue", "1", "--ctx", "1024", "--api-key", KEY,
-             "--max-body", "1048576", "--read-timeout", "1", "-t", "2")
+             "--max-body", "1048576", "--read-timeout", "1", "-t", "2", "--kv-type", "f32")
 atexit.register(srv.kill)
 AUTH = {"Authorization": "Bearer " + KEY, "Content-Type": "application/json"}
 

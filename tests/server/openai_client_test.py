@@ -167,23 +167,24 @@ c.check("metrics: state bytes, slots, generated tokens", m1["longctx_slots"] == 
         m1["longctx_state_bytes"] > 0 and m1["longctx_generated_tokens_total"] > 100 and
         m1['longctx_http_requests_total{endpoint="/v1/completions",status="200"}'] >= 8)
 # SmolLM2: 30 layers x 3 kv heads x 64 x (key + value), f32 by default.
-c.check("metrics: KV bytes per token", m1["longctx_kv_bytes_per_token"] == 30 * 3 * 64 * 4 * 2,
+# The default cache is bf16: 2 bytes per value.
+c.check("metrics: KV bytes per token", m1["longctx_kv_bytes_per_token"] == 30 * 3 * 64 * 2 * 2,
         str(m1.get("longctx_kv_bytes_per_token")))
 
 code, log = srv.stop()
 c.check("SIGTERM exits 0", code == 0, log[-500:])
 
-# A q8_0 KV cache (--kv-type): the same client, the type in the model's meta and in /metrics.
-srv = Server(BIN, MODEL, "--slots", "1", "--ctx", "1024", "-t", "2", "--kv-type", "q8_0")
+# A q4 KV cache (--kv-type, KIVI): the same client, the type in the model's meta and in /metrics.
+srv = Server(BIN, MODEL, "--slots", "1", "--ctx", "1024", "-t", "2", "--kv-type", "q4")
 client = openai.OpenAI(base_url=srv.url + "/v1", api_key="unused", max_retries=0)
 meta = client.models.list().data[0].model_extra["meta"]
-c.check("--kv-type q8_0: the attention label says so", "+kv(q8_0)" in meta["attention"], str(meta))
+c.check("--kv-type q4: the attention label says so", "+kv(q4)" in meta["attention"], str(meta))
 r = client.completions.create(model=name, prompt="The capital of France is", max_tokens=8,
                               temperature=0)
-c.check("--kv-type q8_0: a completion", r.usage.completion_tokens >= 1 and
+c.check("--kv-type q4: a completion", r.usage.completion_tokens >= 1 and
         r.choices[0].text.strip() != "", str(r))
-c.check("--kv-type q8_0: 34 bytes per 32 values in /metrics",
-        srv.metrics()["longctx_kv_bytes_per_token"] == 30 * 3 * 68 * 2)
+c.check("--kv-type q4: 20 bytes per 32 keys and per 32 values in /metrics",
+        srv.metrics()["longctx_kv_bytes_per_token"] == 30 * 3 * 40 * 2)
 code, log = srv.stop()
-c.check("SIGTERM exits 0 (q8_0 server)", code == 0, log[-500:])
+c.check("SIGTERM exits 0 (q4 server)", code == 0, log[-500:])
 c.finish()
