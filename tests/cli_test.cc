@@ -117,6 +117,9 @@ TEST(Cli, BadFlagsGiveOneLineErrors) {
   expect_clean_error(run_cli(m + "--attn lambda:kv=x"), "kv: expected one of f32, bf16, f16");
   // stories260K's heads are 8 wide: q8_0 rows need whole blocks of 32.
   expect_clean_error(run_cli(m + "--kv-type q8_0"), "head size 8 is not a multiple");
+  expect_clean_error(run_cli(m + "--kv-type q4"), "type q4 stores blocks of 32");
+  // LM-Infinite's top-k middle store takes no q4 keys (KIVI groups them); the error says what does.
+  expect_clean_error(run_cli(m + "--attn lambda:K=2:kt=q4"), "does not keep q4 keys");
   expect_clean_error(run_cli(m + "-f /nonexistent/prompt.txt"), "-f: cannot read");
   expect_clean_error(run_cli(m + "--ctx 8 -p 'Once upon a time there was a little girl'"),
                      "longer than the context");
