@@ -23,6 +23,7 @@
 #include "ops/ops.h"
 #include "ops/rope.h"
 #include "policy_cases.h"
+#include "policy_tokens.h"
 
 namespace lc {
 namespace {
@@ -209,8 +210,7 @@ TEST(Kivi, RingsAreRoundedToWholeGroupsAndTopKIsRefused) {
 // f32 cache into which every slot of the q4 cache is read back after the block is stored.
 double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_heads, int64_t hd,
                       int64_t block, int threads, int64_t n, int64_t decode, uint64_t seed) {
-  const ops::KernelTable& K = ops::kernels();
-  const int64_t q_dim = heads * hd, kv_dim = kv_heads * hd, half = hd / 2;
+  const int64_t q_dim = heads * hd;
   PolicyContext pc{64, n, block};
   auto pol = make_policy(cfg, pc);
   CacheGeometry g32 = pol->geometry();
@@ -222,27 +222,17 @@ double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_head
   std::vector<float> scratch(std::max(attention_scratch_floats(shape, *pol, threads),
                                       attention_scratch_floats(shape, cq.capacity(), threads)));
   std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pol, threads)));
-  Rng rng(seed);
-  std::vector<float> q(block * q_dim), qg(block * q_dim), outq(block * q_dim), out32(block * q_dim),
-      k(kv_dim), kr(kv_dim), v(kv_dim), cs(half), sn(half), scores(kv_heads), row(hd);
+  test::PolicyTokens tk(heads, kv_heads, hd, block, seed, /*outlier_every=*/11);
+  std::vector<float> outq(block * q_dim), out32(block * q_dim), row(hd);
   double max_err = 0;
   const int64_t layer = 1;
   for (int64_t r0 = 0; r0 < n;) {
     const int64_t nb = r0 >= n - decode ? 1 : std::min(block, n - decode - r0);
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t pos = r0 + b;
-      for (int64_t i = 0; i < q_dim; ++i)
-        q[b * q_dim + i] = qg[b * q_dim + i] = 1.5f * rng.normal();
-      for (int64_t i = 0; i < kv_dim; ++i)
-        k[i] = kr[i] = (i % 11 == 0 ? 6.0f : 1.5f) * rng.normal(), v[i] = rng.normal();
-      for (float& s : scores) s = rng.normal();
-      ops::rope_angles(static_cast<double>(pos), hd, 10000.0, cs.data(), sn.data());
-      K.rope(q.data() + b * q_dim, heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
-      K.rope(k.data(), kv_heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
-      ops::rope_angles(static_cast<double>(pol->plan(pos).global_pos), hd, 10000.0, cs.data(),
-                       sn.data());
-      K.rope(qg.data() + b * q_dim, heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
-      cache_store(cq, layer, kv_heads, pos, k.data(), kr.data(), v.data(), scores.data());
+      tk.next(*pol, b, pos);
+      cache_store(cq, layer, kv_heads, pos, tk.k.data(), tk.kr.data(), tk.v.data(),
+                  tk.scores.data());
     }
     // The f32 cache: every slot as the q4 cache reads it now.
     const CacheGeometry& geo = cq.geometry();
@@ -259,9 +249,9 @@ double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_head
         c32.store_k_raw(layer, g, p, row.data());
       }
     }
-    attend_policy(pool, cq, layer, shape, *pol, q.data(), qg.data(), nb, r0, outq.data(),
+    attend_policy(pool, cq, layer, shape, *pol, tk.q.data(), tk.qg.data(), nb, r0, outq.data(),
                   scratch.data(), nullptr, idx.data());
-    attend_policy(pool, c32, layer, shape, *pol, q.data(), qg.data(), nb, r0, out32.data(),
+    attend_policy(pool, c32, layer, shape, *pol, tk.q.data(), tk.qg.data(), nb, r0, out32.data(),
                   scratch.data(), nullptr, idx.data());
     for (int64_t i = 0; i < nb * q_dim; ++i) {
       const double e = std::fabs(outq[i] - out32[i]);

@@ -21,6 +21,7 @@
 #include "ops/ops.h"
 #include "ops/reference.h"
 #include "policy_cases.h"
+#include "policy_tokens.h"
 
 namespace lc {
 namespace {
@@ -164,8 +165,7 @@ struct TypedCase {
 // rounded to those types, into an f32 cache; returns the largest difference of the outputs.
 double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64_t decode,
                         uint64_t seed) {
-  const ops::KernelTable& K = ops::kernels();
-  const int64_t hd = c.hd, q_dim = c.heads * hd, kv_dim = c.kv_heads * hd, half = hd / 2;
+  const int64_t hd = c.hd, q_dim = c.heads * hd;
   AttentionConfig typed_cfg = c.cfg;
   typed_cfg.k_type = kt;
   typed_cfg.v_type = vt;
@@ -179,38 +179,25 @@ double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64
   std::vector<float> scratch(std::max(attention_scratch_floats(shape, *pt, c.threads),
                                       attention_scratch_floats(shape, ct.capacity(), c.threads)));
   std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pt, c.threads)));
-  Rng rng(seed);
-  std::vector<float> q(c.block * q_dim), qg(c.block * q_dim), out32(c.block * q_dim),
-      outt(c.block * q_dim), k(kv_dim), kr(kv_dim), v(kv_dim), cs(half), sn(half),
-      scores(c.kv_heads);
+  test::PolicyTokens tk(c.heads, c.kv_heads, hd, c.block, seed);
+  std::vector<float> out32(c.block * q_dim), outt(c.block * q_dim);
   double max_err = 0;
   for (int64_t r0 = 0; r0 < n;) {
     const int64_t nb = r0 >= n - decode ? 1 : std::min(c.block, n - decode - r0);
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t pos = r0 + b;
-      for (int64_t i = 0; i < q_dim; ++i)
-        q[b * q_dim + i] = qg[b * q_dim + i] = 1.5f * rng.normal();
-      for (int64_t i = 0; i < kv_dim; ++i) k[i] = kr[i] = 1.5f * rng.normal(), v[i] = rng.normal();
-      for (float& s : scores) s = rng.normal();
-      ops::rope_angles(static_cast<double>(pos), hd, 10000.0, cs.data(), sn.data());
-      K.rope(q.data() + b * q_dim, c.heads, hd, cs.data(), sn.data(),
-             ops::RopeStyle::AdjacentPairs);
-      K.rope(k.data(), c.kv_heads, hd, cs.data(), sn.data(), ops::RopeStyle::AdjacentPairs);
-      ops::rope_angles(static_cast<double>(pt->plan(pos).global_pos), hd, 10000.0, cs.data(),
-                       sn.data());
-      K.rope(qg.data() + b * q_dim, c.heads, hd, cs.data(), sn.data(),
-             ops::RopeStyle::AdjacentPairs);
-      cache_store(ct, 1, c.kv_heads, pos, k.data(), kr.data(), v.data(), scores.data());
+      tk.next(*pt, b, pos);
+      cache_store(ct, 1, c.kv_heads, pos, tk.k.data(), tk.kr.data(), tk.v.data(), tk.scores.data());
       // The f32 cache gets the values the typed cache holds.
-      std::vector<float> k2 = k, kr2 = kr, v2 = v;
+      std::vector<float> k2 = tk.k, kr2 = tk.kr, v2 = tk.v;
       encode_rows(kt, k2, hd);
       encode_rows(kt, kr2, hd);
       encode_rows(vt, v2, hd);
-      cache_store(c32, 1, c.kv_heads, pos, k2.data(), kr2.data(), v2.data(), scores.data());
+      cache_store(c32, 1, c.kv_heads, pos, k2.data(), kr2.data(), v2.data(), tk.scores.data());
     }
-    attend_policy(pool, ct, 1, shape, *pt, q.data(), qg.data(), nb, r0, outt.data(), scratch.data(),
-                  nullptr, idx.data());
-    attend_policy(pool, c32, 1, shape, *p32, q.data(), qg.data(), nb, r0, out32.data(),
+    attend_policy(pool, ct, 1, shape, *pt, tk.q.data(), tk.qg.data(), nb, r0, outt.data(),
+                  scratch.data(), nullptr, idx.data());
+    attend_policy(pool, c32, 1, shape, *p32, tk.q.data(), tk.qg.data(), nb, r0, out32.data(),
                   scratch.data(), nullptr, idx.data());
     for (int64_t i = 0; i < nb * q_dim; ++i) {
       const double e = std::fabs(outt[i] - out32[i]);

@@ -583,36 +583,46 @@ void q8_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t*
     for (int c = 0; c < kChunks; ++c) V::store(out + r * ldo + d0 + c * L, acc[r][c]);
 }
 
-template <class V>
-void q8_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
-                     int64_t n_keys, float* out, int64_t ldo) {
+// The loop of the quantized value passes: rows in blocks of up to 4, columns in spans of up to 4
+// vectors (hd is a multiple of 32 and kLanes divides 32: every span is whole vectors); calls
+// block(Chunks<k>{}, r0, rows, d0) for each.
+template <int K>
+struct Chunks {
+  static constexpr int value = K;
+};
+template <class V, class Block>
+void over_value_spans(int64_t n_rows, int64_t hd, Block block) {
   constexpr int64_t L = V::kLanes;
-  const uint8_t* v = static_cast<const uint8_t*>(vp);
-  const int64_t rb = hd / 32 * 34;
   for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
     const int rows = static_cast<int>(imin<int64_t>(4, n_rows - r0));
     for (int64_t d0 = 0; d0 < hd; d0 += 4 * L) {
-      // hd is a multiple of 32 and L divides 32: every chunk is a whole vector.
       switch (imin<int64_t>(4, (hd - d0) / L)) {
         case 1:
-          q8_weighted_sum_block<V, 1>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
-                                      ldo);
+          block(Chunks<1>{}, r0, rows, d0);
           break;
         case 2:
-          q8_weighted_sum_block<V, 2>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
-                                      ldo);
+          block(Chunks<2>{}, r0, rows, d0);
           break;
         case 3:
-          q8_weighted_sum_block<V, 3>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
-                                      ldo);
+          block(Chunks<3>{}, r0, rows, d0);
           break;
         default:
-          q8_weighted_sum_block<V, 4>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0, out + r0 * ldo,
-                                      ldo);
+          block(Chunks<4>{}, r0, rows, d0);
           break;
       }
     }
   }
+}
+
+template <class V>
+void q8_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
+                     int64_t n_keys, float* out, int64_t ldo) {
+  const uint8_t* v = static_cast<const uint8_t*>(vp);
+  const int64_t rb = hd / 32 * 34;
+  over_value_spans<V>(n_rows, hd, [&](auto chunks, int64_t r0, int rows, int64_t d0) {
+    q8_weighted_sum_block<V, decltype(chunks)::value>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0,
+                                                      out + r0 * ldo, ldo);
+  });
 }
 
 // A KIVI key group (attention/kivi.h) read in place: 32 keys quantized per channel, stored as
@@ -713,30 +723,12 @@ void q4_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t*
 template <class V>
 void q4_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
                      int64_t n_keys, float* out, int64_t ldo) {
-  constexpr int64_t L = V::kLanes;
   const uint8_t* v = static_cast<const uint8_t*>(vp);
   const int64_t rb = hd / 32 * 20;
-  for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
-    const int rows = static_cast<int>(imin<int64_t>(4, n_rows - r0));
-    for (int64_t d0 = 0; d0 < hd; d0 += 4 * L) {
-      const float* pr = p + r0 * ldp;
-      float* o = out + r0 * ldo;
-      switch (imin<int64_t>(4, (hd - d0) / L)) {  // whole vectors: L divides 32
-        case 1:
-          q4_weighted_sum_block<V, 1>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
-          break;
-        case 2:
-          q4_weighted_sum_block<V, 2>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
-          break;
-        case 3:
-          q4_weighted_sum_block<V, 3>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
-          break;
-        default:
-          q4_weighted_sum_block<V, 4>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
-          break;
-      }
-    }
-  }
+  over_value_spans<V>(n_rows, hd, [&](auto chunks, int64_t r0, int rows, int64_t d0) {
+    q4_weighted_sum_block<V, decltype(chunks)::value>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0,
+                                                      out + r0 * ldo, ldo);
+  });
 }
 
 template <class V>
