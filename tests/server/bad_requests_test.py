@@ -128,7 +128,14 @@ for name, method, path, body, headers, want in CASES:
 waiting = threading.Thread(target=request, args=("POST", "/v1/completions",
                                                  {"prompt": "x", "max_tokens": 2}))
 waiting.start()
-time.sleep(0.3)
+# Wait until the server has queued it (a fixed sleep raced with a loaded machine), then check the
+# slots are still both busy: only then is the queue full when the next request arrives.
+deadline = time.time() + 30
+while time.time() < deadline and srv.metrics(KEY)["longctx_queue_length"] < 1:
+    time.sleep(0.05)
+m = srv.metrics(KEY)
+c.check("one request queued behind the two streams",
+        m["longctx_queue_length"] == 1 and m["longctx_slots_busy"] == 2, str(m))
 status, err, hdrs = request("POST", "/v1/completions", {"prompt": "y", "max_tokens": 2})
 c.check("queue full -> 429 with Retry-After", status == 429 and "Retry-After" in hdrs,
         "got %d %s" % (status, err))
