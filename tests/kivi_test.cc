@@ -210,7 +210,6 @@ TEST(Kivi, RingsAreRoundedToWholeGroupsAndTopKIsRefused) {
 // f32 cache into which every slot of the q4 cache is read back after the block is stored.
 double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_heads, int64_t hd,
                       int64_t block, int threads, int64_t n, int64_t decode, uint64_t seed) {
-  const int64_t q_dim = heads * hd;
   PolicyContext pc{64, n, block};
   auto pol = make_policy(cfg, pc);
   CacheGeometry g32 = pol->geometry();
@@ -223,7 +222,7 @@ double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_head
                                       attention_scratch_floats(shape, cq.capacity(), threads)));
   std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pol, threads)));
   test::PolicyTokens tk(heads, kv_heads, hd, block, seed, /*outlier_every=*/11);
-  std::vector<float> outq(block * q_dim), out32(block * q_dim), row(hd);
+  std::vector<float> row(hd);
   double max_err = 0;
   const int64_t layer = 1;
   for (int64_t r0 = 0; r0 < n;) {
@@ -249,14 +248,8 @@ double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_head
         c32.store_k_raw(layer, g, p, row.data());
       }
     }
-    attend_policy(pool, cq, layer, shape, *pol, tk.q.data(), tk.qg.data(), nb, r0, outq.data(),
-                  scratch.data(), nullptr, idx.data());
-    attend_policy(pool, c32, layer, shape, *pol, tk.q.data(), tk.qg.data(), nb, r0, out32.data(),
-                  scratch.data(), nullptr, idx.data());
-    for (int64_t i = 0; i < nb * q_dim; ++i) {
-      const double e = std::fabs(outq[i] - out32[i]);
-      if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
-    }
+    test::attend_and_compare(pool, shape, tk, r0, nb, cq, *pol, c32, *pol, scratch.data(),
+                             idx.data(), &max_err);
     r0 += nb;
   }
   return max_err;

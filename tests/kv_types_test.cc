@@ -165,7 +165,7 @@ struct TypedCase {
 // rounded to those types, into an f32 cache; returns the largest difference of the outputs.
 double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64_t decode,
                         uint64_t seed) {
-  const int64_t hd = c.hd, q_dim = c.heads * hd;
+  const int64_t hd = c.hd;
   AttentionConfig typed_cfg = c.cfg;
   typed_cfg.k_type = kt;
   typed_cfg.v_type = vt;
@@ -180,7 +180,6 @@ double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64
                                       attention_scratch_floats(shape, ct.capacity(), c.threads)));
   std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pt, c.threads)));
   test::PolicyTokens tk(c.heads, c.kv_heads, hd, c.block, seed);
-  std::vector<float> out32(c.block * q_dim), outt(c.block * q_dim);
   double max_err = 0;
   for (int64_t r0 = 0; r0 < n;) {
     const int64_t nb = r0 >= n - decode ? 1 : std::min(c.block, n - decode - r0);
@@ -195,14 +194,8 @@ double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64
       encode_rows(vt, v2, hd);
       cache_store(c32, 1, c.kv_heads, pos, k2.data(), kr2.data(), v2.data(), tk.scores.data());
     }
-    attend_policy(pool, ct, 1, shape, *pt, tk.q.data(), tk.qg.data(), nb, r0, outt.data(),
-                  scratch.data(), nullptr, idx.data());
-    attend_policy(pool, c32, 1, shape, *p32, tk.q.data(), tk.qg.data(), nb, r0, out32.data(),
-                  scratch.data(), nullptr, idx.data());
-    for (int64_t i = 0; i < nb * q_dim; ++i) {
-      const double e = std::fabs(outt[i] - out32[i]);
-      if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
-    }
+    test::attend_and_compare(pool, shape, tk, r0, nb, ct, *pt, c32, *p32, scratch.data(),
+                             idx.data(), &max_err);
     r0 += nb;
   }
   return max_err;

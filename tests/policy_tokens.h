@@ -2,11 +2,14 @@
 // (kv_types_test.cc, kivi_test.cc): per position, queries rotated to the position and to the
 // policy's global position, keys rotated (plus the unrotated copy), values and TRAMS scores.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "attention/attention.h"
 #include "attention/policy.h"
 #include "core/rng.h"
+#include "core/thread_pool.h"
 #include "ops/ops.h"
 #include "ops/rope.h"
 
@@ -56,5 +59,24 @@ struct PolicyTokens {
  private:
   std::vector<float> cs, sn;
 };
+
+// attend_policy over a cache (`got`) and its reference (`want`) for the rows [r0, r0 + nb) of
+// tk's queries (layer 1); raises *max_err to their largest difference (NaN: infinity).
+inline void attend_and_compare(ThreadPool& pool, const AttentionShape& shape,
+                               const PolicyTokens& tk, int64_t r0, int64_t nb, const KvCache& got,
+                               const AttentionPolicy& got_policy, const KvCache& want,
+                               const AttentionPolicy& want_policy, float* scratch, int64_t* idx,
+                               double* max_err) {
+  const int64_t q_dim = tk.heads * tk.hd;
+  std::vector<float> a(static_cast<size_t>(nb * q_dim)), b(a.size());
+  attend_policy(pool, got, 1, shape, got_policy, tk.q.data(), tk.qg.data(), nb, r0, a.data(),
+                scratch, nullptr, idx);
+  attend_policy(pool, want, 1, shape, want_policy, tk.q.data(), tk.qg.data(), nb, r0, b.data(),
+                scratch, nullptr, idx);
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double e = std::fabs(a[i] - b[i]);
+    if (!(e <= *max_err)) *max_err = std::isnan(e) ? INFINITY : e;
+  }
+}
 
 }  // namespace lc::test
