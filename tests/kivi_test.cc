@@ -256,22 +256,7 @@ double q4_vs_readback(const AttentionConfig& cfg, int64_t heads, int64_t kv_head
 }
 
 TEST(Kivi, EveryPolicyOverAQ4CacheMatchesTheValuesItReadsBack) {
-  using test::kNone;
-  using test::Pol;
-  std::vector<AttentionConfig> cfgs = {
-      test::config_of(Pol{AttnPolicy::Full, 0, 0, kNone}),
-      test::config_of(Pol{AttnPolicy::Full, 0, 0, 9}),
-      test::config_of(Pol{AttnPolicy::Window, 0, 11, kNone}),
-      test::config_of(Pol{AttnPolicy::Streaming, 4, 13, kNone}),
-      test::config_of(Pol{AttnPolicy::Lambda, 3, 17, 17}),
-      test::config_of(Pol{AttnPolicy::Lambda, 3, 40, kNone}),
-  };
-  AttentionConfig trams;
-  trams.policy = AttnPolicy::Trams;
-  trams.trams_pool = 40;
-  trams.trams_recent = 6;
-  trams.trams_select = 14;
-  cfgs.push_back(trams);
+  std::vector<AttentionConfig> cfgs = test::small_policies();
   struct Dims {
     int64_t heads, kv, hd;
   };

@@ -202,22 +202,7 @@ double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64
 }
 
 TEST(KvTypes, EveryPolicyOverATypedCacheMatchesTheSameValuesInF32) {
-  using test::kNone;
-  using test::Pol;
-  std::vector<AttentionConfig> cfgs = {
-      test::config_of(Pol{AttnPolicy::Full, 0, 0, kNone}),
-      test::config_of(Pol{AttnPolicy::Full, 0, 0, 9}),
-      test::config_of(Pol{AttnPolicy::Window, 0, 11, kNone}),
-      test::config_of(Pol{AttnPolicy::Streaming, 4, 13, kNone}),
-      test::config_of(Pol{AttnPolicy::Lambda, 3, 17, 17}),
-      test::config_of(Pol{AttnPolicy::Lambda, 3, 17, kNone}),
-  };
-  AttentionConfig trams;
-  trams.policy = AttnPolicy::Trams;
-  trams.trams_pool = 40;
-  trams.trams_recent = 6;
-  trams.trams_select = 14;
-  cfgs.push_back(trams);
+  std::vector<AttentionConfig> cfgs = test::small_policies();
   // LM-Infinite's top-k middle tokens: the unbounded store and a bounded pool (20 rows).
   cfgs.push_back(test::lambda_topk(3, 17, 17, 4, 0));
   cfgs.push_back(test::lambda_topk(3, 17, 17, 4, 0, 20));

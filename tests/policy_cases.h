@@ -2,6 +2,7 @@
 // (ceiling kNone = no ceiling) and the AttentionConfig it stands for; lambda with top-k.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "attention/config.h"
 
@@ -35,6 +36,24 @@ inline AttentionConfig lambda_topk(int64_t G, int64_t L, int64_t D, int64_t K, i
   c.topk = K;
   c.topk_from_layer = H;
   c.middle_pool = P;
+  return c;
+}
+
+// One of each policy without top-k, with small windows (the typed-cache policy tests): full,
+// full with a ceiling, window, streaming, lambda with and without a ceiling, TRAMS.
+inline std::vector<AttentionConfig> small_policies() {
+  std::vector<AttentionConfig> c = {config_of(Pol{AttnPolicy::Full, 0, 0, kNone}),
+                                    config_of(Pol{AttnPolicy::Full, 0, 0, 9}),
+                                    config_of(Pol{AttnPolicy::Window, 0, 11, kNone}),
+                                    config_of(Pol{AttnPolicy::Streaming, 4, 13, kNone}),
+                                    config_of(Pol{AttnPolicy::Lambda, 3, 17, 17}),
+                                    config_of(Pol{AttnPolicy::Lambda, 3, 17, kNone})};
+  AttentionConfig trams;
+  trams.policy = AttnPolicy::Trams;
+  trams.trams_pool = 40;
+  trams.trams_recent = 6;
+  trams.trams_select = 14;
+  c.push_back(trams);
   return c;
 }
 
