@@ -16,20 +16,20 @@ int64_t KvCache::checked_row_bytes(DType t, int64_t head_dim) {
 }
 
 void KvCache::check_groups() const {
-  check(!kivi_ || geo_.ring % kKiviGroup == 0, "KV cache: q4 keys are kept in groups of ",
+  check(!grouped_keys() || geo_.ring % kKiviGroup == 0, "KV cache: q4 keys are kept in groups of ",
         kKiviGroup, " slots; a ring of ", geo_.ring, " slots is not a multiple");
 }
 
 void KvCache::store_k(int64_t layer, int64_t head, int64_t slot, const float* x) {
   if (slot >= gbase_) return store_grouped_k(layer, head, slot, x);
-  kv_encode(key_row_type(), x, const_cast<void*>(k(layer, head, slot)), head_dim_);
+  kv_encode(key_row_type(), x, k_.data() + k_index(layer, head, slot) * k_row_, head_dim_);
 }
 
 void KvCache::store_grouped_k(int64_t layer, int64_t head, int64_t slot, const float* x) {
   const int64_t hd = head_dim_, at = layer * n_kv_heads_ + head;
   const int64_t grp = (slot - gbase_) / kKiviGroup, t = (slot - gbase_) % kKiviGroup;
   float* resid = k_resid_.data() + at * kKiviGroup * hd;
-  uint8_t* dst = k_groups_.data() + (at * n_groups_ + grp) * kivi_group_bytes(hd);
+  uint8_t* dst = k_groups_.data() + group_index(layer, head, grp) * kivi_group_bytes(hd);
   // Keys are stored in position order, so the residual normally holds this group's first t keys
   // already. Otherwise (a ring entered mid-group, a rewind) the group's earlier keys are taken
   // from its stored, quantized form.

@@ -69,11 +69,10 @@ class KvCache {
         n_kv_heads_(n_kv_heads),
         capacity_(g.slots()),
         head_dim_(head_dim),
-        kivi_(g.k_type == DType::Q4_1),
-        gbase_(!kivi_       ? g.slots()
-               : g.ring > 0 ? g.n_pinned
-                            : 0),
-        n_groups_(kivi_ ? (g.slots() - gbase_ + kKiviGroup - 1) / kKiviGroup : 0),
+        gbase_(!grouped_keys() ? g.slots()
+               : g.ring > 0    ? g.n_pinned
+                               : 0),
+        n_groups_(grouped_keys() ? (g.slots() - gbase_ + kKiviGroup - 1) / kKiviGroup : 0),
         k_pos_bytes_(checked_row_bytes(g.k_type, head_dim)),
         k_row_(dtype_bytes(key_row_type(), head_dim)),
         v_row_(checked_row_bytes(g.v_type, head_dim)),
@@ -82,8 +81,9 @@ class KvCache {
         k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * k_row_)),
         k_groups_(
             static_cast<size_t>(n_layers * n_kv_heads * n_groups_ * kivi_group_bytes(head_dim))),
-        k_resid_(kivi_ ? static_cast<size_t>(n_layers * n_kv_heads * kKiviGroup * head_dim) : 0),
-        open_(kivi_ ? static_cast<size_t>(n_layers * n_kv_heads) : 0, -1),
+        k_resid_(grouped_keys() ? static_cast<size_t>(n_layers * n_kv_heads * kKiviGroup * head_dim)
+                                : 0),
+        open_(grouped_keys() ? static_cast<size_t>(n_layers * n_kv_heads) : 0, -1),
         fill_(open_.size(), 0),
         scores_(g.slot_scores ? static_cast<size_t>(n_layers * n_kv_heads * g.slots()) : 0),
         middle_(g.middle_from_layer >= 0
@@ -120,12 +120,11 @@ class KvCache {
   // its last slot is stored; until then the group's keys so far (open_fill() of them) are f32 rows
   // of a residual, and its later slots still hold the previous round's quantized keys. Other key
   // rows (the pinned slots before a ring, the unrotated copies) are f32: key_row_type().
-  bool grouped_keys() const { return kivi_; }
+  bool grouped_keys() const { return geo_.k_type == DType::Q4_1; }
   int64_t key_group_base() const { return gbase_; }
-  DType key_row_type() const { return kivi_ ? DType::F32 : geo_.k_type; }
+  DType key_row_type() const { return grouped_keys() ? DType::F32 : geo_.k_type; }
   const void* k_group(int64_t layer, int64_t head, int64_t grp) const {
-    return k_groups_.data() +
-           ((layer * n_kv_heads_ + head) * n_groups_ + grp) * kivi_group_bytes(head_dim_);
+    return k_groups_.data() + group_index(layer, head, grp) * kivi_group_bytes(head_dim_);
   }
   const float* k_residual(int64_t layer, int64_t head) const {
     return k_resid_.data() + (layer * n_kv_heads_ + head) * kKiviGroup * head_dim_;
@@ -144,7 +143,7 @@ class KvCache {
   // before key_group_base()), and the value row in v_type; rows of consecutive slots are
   // adjacent.
   const void* k(int64_t layer, int64_t head, int64_t slot) const {
-    return k_.data() + ((layer * n_kv_heads_ + head) * gbase_ + slot) * k_row_;
+    return k_.data() + k_index(layer, head, slot) * k_row_;
   }
   const void* v(int64_t layer, int64_t head, int64_t slot) const {
     return v_.data() + index(layer, head, slot) * v_row_;
@@ -194,12 +193,18 @@ class KvCache {
   int64_t index(int64_t layer, int64_t head, int64_t slot) const {
     return (layer * n_kv_heads_ + head) * capacity_ + slot;
   }
+  int64_t group_index(int64_t layer, int64_t head, int64_t grp) const {
+    return (layer * n_kv_heads_ + head) * n_groups_ + grp;
+  }
+  // Key rows are kept for the slots before gbase_ only.
+  int64_t k_index(int64_t layer, int64_t head, int64_t slot) const {
+    return (layer * n_kv_heads_ + head) * gbase_ + slot;
+  }
   int64_t raw_index(int64_t layer, int64_t head, int64_t pos) const {
     return (layer * n_kv_heads_ + head) * geo_.n_raw + pos;
   }
   CacheGeometry geo_;
   int64_t n_layers_ = 0, n_kv_heads_ = 0, capacity_ = 0, head_dim_ = 0;
-  bool kivi_ = false;
   int64_t gbase_ = 0, n_groups_ = 0;  // grouped keys: first grouped slot, groups per head
   int64_t k_pos_bytes_ = 0, k_row_ = 0, v_row_ = 0;
   AlignedBuffer<uint8_t> k_, v_, k_raw_, k_groups_;

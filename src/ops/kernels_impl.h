@@ -552,20 +552,14 @@ void q8_scores(const void* keys, int64_t hd, const float* q, int64_t group, floa
   }
 }
 
-// The attention value pass straight from Q8_0 value rows: out[r * ldo + d] =
-// sum_j p[r * ldp + j] * d_j(d) * int8_j[d], overwriting out (hd a multiple of 32). As
-// weighted_sum_block: up to 4 rows x kChunks vectors of accumulators per pass over the keys.
+// Value rows of a quantized KV cache: load() dequantizes the kChunks vectors [d0, d0 + kChunks *
+// kLanes) of one row as they are loaded (hd a multiple of 32, kLanes dividing 32: a vector never
+// straddles a block). Q8_0: blocks of 34 bytes (fp16 scale d, 32 int8 q): d * q.
 template <class V, int kChunks>
-void q8_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t* v, int64_t rb,
-                           int64_t n_keys, int64_t d0, float* out, int64_t ldo) {
-  using F = typename V::F;
-  constexpr int64_t L = V::kLanes;
-  F acc[4][kChunks];
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < kChunks; ++c) acc[r][c] = V::zero();
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const uint8_t* row = v + j * rb;
-    F x[kChunks];
+struct Q8Values {
+  static constexpr int64_t kBlockBytes = 34;
+  static void load(const uint8_t* row, int64_t d0, typename V::F* x) {
+    constexpr int64_t L = V::kLanes;
     for (int c = 0; c < kChunks; ++c) {
       const int64_t at = d0 + c * L, blk = at / 32;
       uint16_t h;
@@ -573,6 +567,49 @@ void q8_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t*
       x[c] = V::mul(V::set1(V::half(h)),
                     V::load(reinterpret_cast<const Int8*>(row + blk * 34 + 2 + at % 32)));
     }
+  }
+};
+
+// Q4_1: blocks of 20 bytes (fp16 scale d, fp16 minimum m, 16 bytes of 4-bit levels u): d * u + m,
+// each block's scale and minimum converted once.
+template <class V, int kChunks>
+struct Q4Values {
+  static constexpr int64_t kBlockBytes = 20;
+  static void load(const uint8_t* row, int64_t d0, typename V::F* x) {
+    using F = typename V::F;
+    constexpr int64_t L = V::kLanes;
+    F d = V::zero(), m = V::zero();
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t at = d0 + c * L, o = at % 32;
+      const uint8_t* blk = row + at / 32 * 20;
+      if (c == 0 || o == 0) {  // a new block
+        uint16_t dh, mh;
+        __builtin_memcpy(&dh, blk, 2);
+        __builtin_memcpy(&mh, blk + 2, 2);
+        d = V::set1(V::half(dh));
+        m = V::set1(V::half(mh));
+      }
+      const F u = o < 16 ? V::load(reinterpret_cast<const NibLo*>(blk + 4 + o))
+                         : V::load(reinterpret_cast<const NibHi*>(blk + 4 + o - 16));
+      x[c] = V::fmadd(d, u, m);
+    }
+  }
+};
+
+// The attention value pass straight from quantized value rows of rb bytes:
+// out[r * ldo + d] = sum_j p[r * ldp + j] * value_j[d] for up to 4 rows and the kChunks vectors
+// from d0, overwriting out. As weighted_sum_block: 4 rows x kChunks accumulators per pass.
+template <class V, int kChunks, template <class, int> class Row>
+void quant_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t* v, int64_t rb,
+                              int64_t n_keys, int64_t d0, float* out, int64_t ldo) {
+  using F = typename V::F;
+  constexpr int64_t L = V::kLanes;
+  F acc[4][kChunks];
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < kChunks; ++c) acc[r][c] = V::zero();
+  for (int64_t j = 0; j < n_keys; ++j) {
+    F x[kChunks];
+    Row<V, kChunks>::load(v + j * rb, d0, x);
     for (int r = 0; r < 4; ++r) {
       if (r >= rows) break;
       const F w = V::set1(p[r * ldp + j]);
@@ -583,46 +620,36 @@ void q8_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t*
     for (int c = 0; c < kChunks; ++c) V::store(out + r * ldo + d0 + c * L, acc[r][c]);
 }
 
-// The loop of the quantized value passes: rows in blocks of up to 4, columns in spans of up to 4
-// vectors (hd is a multiple of 32 and kLanes divides 32: every span is whole vectors); calls
-// block(Chunks<k>{}, r0, rows, d0) for each.
-template <int K>
-struct Chunks {
-  static constexpr int value = K;
-};
-template <class V, class Block>
-void over_value_spans(int64_t n_rows, int64_t hd, Block block) {
+// The value pass over a quantized cache's rows (q8_weighted_sum, q4_weighted_sum): rows in blocks
+// of up to 4, columns in spans of up to 4 vectors (hd is a multiple of 32 and kLanes divides 32:
+// every span is whole vectors); overwrites out (zeros for n_keys 0).
+template <class V, template <class, int> class Row>
+void quant_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
+                        int64_t n_keys, float* out, int64_t ldo) {
   constexpr int64_t L = V::kLanes;
+  const uint8_t* v = static_cast<const uint8_t*>(vp);
+  const int64_t rb = hd / 32 * Row<V, 1>::kBlockBytes;
   for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
     const int rows = static_cast<int>(imin<int64_t>(4, n_rows - r0));
+    const float* pr = p + r0 * ldp;
+    float* o = out + r0 * ldo;
     for (int64_t d0 = 0; d0 < hd; d0 += 4 * L) {
       switch (imin<int64_t>(4, (hd - d0) / L)) {
         case 1:
-          block(Chunks<1>{}, r0, rows, d0);
+          quant_weighted_sum_block<V, 1, Row>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
           break;
         case 2:
-          block(Chunks<2>{}, r0, rows, d0);
+          quant_weighted_sum_block<V, 2, Row>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
           break;
         case 3:
-          block(Chunks<3>{}, r0, rows, d0);
+          quant_weighted_sum_block<V, 3, Row>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
           break;
         default:
-          block(Chunks<4>{}, r0, rows, d0);
+          quant_weighted_sum_block<V, 4, Row>(pr, ldp, rows, v, rb, n_keys, d0, o, ldo);
           break;
       }
     }
   }
-}
-
-template <class V>
-void q8_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
-                     int64_t n_keys, float* out, int64_t ldo) {
-  const uint8_t* v = static_cast<const uint8_t*>(vp);
-  const int64_t rb = hd / 32 * 34;
-  over_value_spans<V>(n_rows, hd, [&](auto chunks, int64_t r0, int rows, int64_t d0) {
-    q8_weighted_sum_block<V, decltype(chunks)::value>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0,
-                                                      out + r0 * ldo, ldo);
-  });
 }
 
 // A KIVI key group (attention/kivi.h) read in place: 32 keys quantized per channel, stored as
@@ -681,56 +708,6 @@ void kivi_scores(const void* grp, int64_t hd, const float* q, int64_t group, int
   }
 }
 
-// The attention value pass straight from Q4_1 value rows (hd / 32 blocks of 20 bytes: fp16 scale
-// d, fp16 minimum m, 16 bytes of levels): out[r * ldo + c] = sum_j p[r * ldp + j] * (d u_j[c] + m),
-// overwriting out (hd a multiple of 32). As q8_weighted_sum_block: up to 4 rows x kChunks vectors.
-template <class V, int kChunks>
-void q4_weighted_sum_block(const float* p, int64_t ldp, int rows, const uint8_t* v, int64_t rb,
-                           int64_t n_keys, int64_t d0, float* out, int64_t ldo) {
-  using F = typename V::F;
-  constexpr int64_t L = V::kLanes;
-  F acc[4][kChunks];
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < kChunks; ++c) acc[r][c] = V::zero();
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const uint8_t* row = v + j * rb;
-    F x[kChunks];
-    F d = V::zero(), m = V::zero();
-    for (int c = 0; c < kChunks; ++c) {
-      const int64_t at = d0 + c * L, o = at % 32;
-      const uint8_t* blk = row + at / 32 * 20;
-      if (c == 0 || o == 0) {  // a new block: its scale and minimum, converted once
-        uint16_t dh, mh;
-        __builtin_memcpy(&dh, blk, 2);
-        __builtin_memcpy(&mh, blk + 2, 2);
-        d = V::set1(V::half(dh));
-        m = V::set1(V::half(mh));
-      }
-      const F u = o < 16 ? V::load(reinterpret_cast<const NibLo*>(blk + 4 + o))
-                         : V::load(reinterpret_cast<const NibHi*>(blk + 4 + o - 16));
-      x[c] = V::fmadd(d, u, m);
-    }
-    for (int r = 0; r < 4; ++r) {
-      if (r >= rows) break;
-      const F w = V::set1(p[r * ldp + j]);
-      for (int c = 0; c < kChunks; ++c) acc[r][c] = V::fmadd(w, x[c], acc[r][c]);
-    }
-  }
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < kChunks; ++c) V::store(out + r * ldo + d0 + c * L, acc[r][c]);
-}
-
-template <class V>
-void q4_weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const void* vp, int64_t hd,
-                     int64_t n_keys, float* out, int64_t ldo) {
-  const uint8_t* v = static_cast<const uint8_t*>(vp);
-  const int64_t rb = hd / 32 * 20;
-  over_value_spans<V>(n_rows, hd, [&](auto chunks, int64_t r0, int rows, int64_t d0) {
-    q4_weighted_sum_block<V, decltype(chunks)::value>(p + r0 * ldp, ldp, rows, v, rb, n_keys, d0,
-                                                      out + r0 * ldo, ldo);
-  });
-}
-
 template <class V>
 constexpr KernelTable make_table(Isa isa) {
   return KernelTable{isa,
@@ -751,9 +728,9 @@ constexpr KernelTable make_table(Isa isa) {
                      weighted_sum<V, Bf16>,
                      weighted_sum<V, Fp16>,
                      q8_scores<V>,
-                     q8_weighted_sum<V>,
+                     quant_weighted_sum<V, Q8Values>,
                      kivi_scores<V>,
-                     q4_weighted_sum<V>};
+                     quant_weighted_sum<V, Q4Values>};
 }
 
 }  // namespace lc::ops::impl
