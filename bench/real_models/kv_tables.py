@@ -66,7 +66,8 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
 
 def paired_key_nll(cells_path):
     """Per (policy, kv, length): the paired differences of key NLL against f32's same samples
-    (same length and key) -> {(policy, kv, length): (n, mean diff, standard error)}."""
+    (same length and key) -> {(policy, kv, length): (n, mean diff, standard error, f32's mean
+    key NLL over those samples)}."""
     by = collections.defaultdict(dict)
     for line in open(cells_path):
         r = json.loads(line)["result"]
@@ -83,7 +84,8 @@ def paired_key_nll(cells_path):
             continue
         m = sum(d) / len(d)
         sd = math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1))
-        out[(p, kv, n)] = (len(d), m, sd / math.sqrt(len(d)))
+        f32 = sum(base[k] for k in samples if k in base) / len(d)
+        out[(p, kv, n)] = (len(d), m, sd / math.sqrt(len(d)), f32)
     return out
 
 
@@ -140,12 +142,8 @@ def main():
               "its standard error, and its 95% interval (Student's t) relative to f32's mean.\n")
         print("| policy | KV type | length | samples | mean diff (nats) | s.e. | 95% interval vs f32 |")
         print("|---|---|---:|---:|---:|---:|---|")
-        base = {(p, n): v for p, kv, v, _, _, _, n in
-                [(p, kv, v, rel, b, ok, l["target_len"]) for (p, kv, v, rel, b, ok), (_, _, l)
-                 in zip(cmp, rows)] if kv == "f32"} if a.passkey else {}
         doc["passkey_paired"] = []
-        for (p, kv, n), (cnt, m, se) in sorted(pairs.items()):
-            f = base.get((p, n), float("nan"))
+        for (p, kv, n), (cnt, m, se, f) in sorted(pairs.items()):
             t = T95.get(cnt - 1, 1.96)
             lo, hi = (m - t * se) / f, (m + t * se) / f
             print("| %s | %s | %d | %d | %+.4f | %.4f | %+.1f%% .. %+.1f%% |" % (
