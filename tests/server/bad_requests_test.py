@@ -19,8 +19,8 @@ BIN = sys.argv[1]
 MODEL = smollm2()
 KEY = "sk-test-0123456789"
 c = Checks()
-# f32 cache: the two good streams below (seeds 11 and 12) then run long (> 100 characters) and
-# keep both slots busy while the queue is tested; under the default bf16 cache one ends early.
+# f32 cache: the two good streams below (seeds 11 and 12) then run long (> 100 characters, which
+# their check asks); under the default bf16 cache one ends early.
 srv = Server(BIN, MODEL, "--slots", "2", "--max-queue", "1", "--ctx", "1024", "--api-key", KEY,
              "--max-body", "1048576", "--read-timeout", "1", "-t", "2", "--kv-type", "f32")
 atexit.register(srv.kill)
@@ -55,7 +55,7 @@ def stream(body):
     return text
 
 
-# Two good streams, long enough to outlast the catalogue.
+# Two good streams, run while the catalogue below is sent.
 GOOD = [{"prompt": "The old lighthouse keeper", "max_tokens": 160, "temperature": 0.8, "seed": 11},
         {"prompt": "In the beginning of the", "max_tokens": 160, "temperature": 0.8, "seed": 12}]
 results = [None, None]
@@ -124,21 +124,37 @@ for name, method, path, body, headers, want in CASES:
     c.check("%s -> %d" % (name, want), status == want and shaped,
             "got %d %s" % (status, json.dumps(err)[:300]))
 
-# A full queue: both slots run the good streams, one request waits, the next is refused.
+# A full queue: two streams hold both slots, one request waits, the next is refused. The good
+# streams above may already have ended (sampled text can stop early), so the slots are held by
+# two greedy streams that count (400 tokens, no end of text in sight), started once they are done.
+for t in threads:
+    t.join()
+HOLD = {"prompt": "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,", "max_tokens": 400, "temperature": 0}
+holders = [threading.Thread(target=stream, args=(HOLD,)) for _ in range(2)]
+for t in holders:
+    t.start()
+
+
+def wait_metric(name, at_least):
+    deadline = time.time() + 30
+    while time.time() < deadline and srv.metrics(KEY)[name] < at_least:
+        time.sleep(0.05)
+
+
+wait_metric("longctx_slots_busy", 2)
 waiting = threading.Thread(target=request, args=("POST", "/v1/completions",
                                                  {"prompt": "x", "max_tokens": 2}))
 waiting.start()
-# Wait until the server has queued it (a fixed sleep raced with a loaded machine), then check the
-# slots are still both busy: only then is the queue full when the next request arrives.
-deadline = time.time() + 30
-while time.time() < deadline and srv.metrics(KEY)["longctx_queue_length"] < 1:
-    time.sleep(0.05)
+wait_metric("longctx_queue_length", 1)
 m = srv.metrics(KEY)
 c.check("one request queued behind the two streams",
         m["longctx_queue_length"] == 1 and m["longctx_slots_busy"] == 2, str(m))
 status, err, hdrs = request("POST", "/v1/completions", {"prompt": "y", "max_tokens": 2})
 c.check("queue full -> 429 with Retry-After", status == 429 and "Retry-After" in hdrs,
         "got %d %s" % (status, err))
+for t in holders:
+    t.join()
+waiting.join()
 
 # Slow partial headers: the server drops the connection after --read-timeout (1 s).
 sock = socket.create_connection(("127.0.0.1", srv.port))
@@ -156,9 +172,6 @@ sock.close()
 c.check("slow partial headers are dropped after the read timeout (%.1f s)" % (time.time() - t0),
         dropped and time.time() - t0 < 10)
 
-for t in threads:
-    t.join()
-waiting.join()
 # A client that disconnects mid-stream: its job is cancelled at the next token.
 m0 = srv.metrics(KEY)
 sock = socket.create_connection(("127.0.0.1", srv.port))
