@@ -1,7 +1,8 @@
 // The 4-bit KV cache (attention/kivi.h): the KIVI key-group score kernel and the Q4_1 value pass
 // per ISA against double-precision references; the cache's grouping (a group is quantized per
 // channel when its last slot is stored, the open group's keys stay exact, the ring rounded to
-// whole groups, a ring entered mid-group); and every policy over a q4 cache against the same
+// whole groups, a ring entered mid-group); the newest 128 values kept exact beside their Q4_1 rows
+// (KIVI's residual) and summed in place; and every policy over a q4 cache against the same
 // policy over an f32 cache holding the values the q4 cache reads back at that moment (GQA, odd
 // blocks, ring wrap-around, decode after prefill).
 #include "attention/kivi.h"
@@ -173,6 +174,75 @@ TEST(Kivi, CacheQuantizesAGroupWhenItIsCompleteAndKeepsTheOpenGroupExact) {
             std::copy_n(keys[q0 + t].data() + g * hd, hd, x.data() + t * hd);
           expect_quantized(x, row.data(), hd, r % kKiviGroup);
         }
+    }
+  }
+}
+
+TEST(Kivi, CacheKeepsTheNewestValuesExactAndSumsThemInPlace) {
+  Rng rng(7);
+  const int64_t hd = 64, heads = 2, group = 3;
+  const ops::KernelTable& K = ops::kernels();
+  // Full attention; a ring of 256 slots after 3 pinned slots (whose values have no residual); a
+  // ring of 200 slots (the residues of the newest 128 collide across its end, so fewer of them
+  // are exact, which must still read right).
+  const int64_t R = kKiviValueResidual;
+  for (const CacheGeometry& base :
+       {CacheGeometry{300, 0, 0}, CacheGeometry{3, 256, 0}, CacheGeometry{3, 200, 0}}) {
+    CacheGeometry geo = base;
+    geo.v_type = DType::Q4_1;
+    KvCache cache(1, heads, hd, geo);
+    ASSERT_TRUE(cache.value_residual());
+    const int64_t n = base.ring > 0 ? 3 + base.ring * 2 + 45 : 300;
+    std::vector<std::vector<float>> vals(n, std::vector<float>(heads * hd));
+    std::vector<float> row(hd), rounded(hd), p(group * n), out(group * hd), tmp(group * hd);
+    std::vector<uint8_t> q4(kv_row_bytes(DType::Q4_1, hd));
+    for (int64_t pos = 0; pos < n; ++pos) {
+      for (float& x : vals[pos]) x = rng.normal();
+      for (int64_t g = 0; g < heads; ++g)
+        cache.store_v(0, g, cache.slot(pos), vals[pos].data() + g * hd);
+      const int64_t first = base.ring > 0 ? std::max<int64_t>(3, pos + 1 - base.ring) : 0;
+      for (int64_t g = 0; g < heads; ++g) {
+        // Every held value: exact when it is one of the 128 newest (and not pinned before a
+        // ring), its Q4_1 row otherwise.
+        for (int64_t q = 0; q <= pos; ++q) {
+          if (q >= 3 && q < first) continue;
+          const int64_t s = cache.slot(q);
+          const bool exact = cache.value_exact(0, g, s);
+          if (base.ring % R == 0) {
+            EXPECT_EQ(exact, q > pos - R && (base.ring == 0 || q >= 3)) << q << " " << pos;
+          }
+          cache.load_v(0, g, s, row.data());
+          kv_encode(DType::Q4_1, vals[q].data() + g * hd, q4.data(), hd);
+          kv_decode(DType::Q4_1, q4.data(), rounded.data(), hd);
+          const float* want = exact ? vals[q].data() + g * hd : rounded.data();
+          for (int64_t c = 0; c < hd; ++c) ASSERT_EQ(row[c], want[c]) << q << " " << pos;
+        }
+        // value_sum over runs of held slots that do not wrap, overwriting and accumulating,
+        // against a double sum of load_v.
+        if (pos % 7 != 0) continue;
+        const int64_t lo = cache.slot(first), hi = cache.slot(pos) + 1;
+        for (int64_t r = 0; r < 4; ++r) {
+          const int64_t s0 = hi > lo ? lo + static_cast<int64_t>(rng.next_u32() % (hi - lo)) : lo;
+          const int64_t s1 = std::max(
+              s0, hi > lo ? hi - static_cast<int64_t>(rng.next_u32() % 3) : cache.capacity());
+          const int64_t m = s1 - s0;
+          for (float& x : p) x = static_cast<float>(rng.next_u32() % 1000) / 1000.0f;
+          for (float& x : out) x = 1.0f;
+          const bool acc = r % 2 == 1;
+          cache.value_sum(K, 0, g, s0, m, p.data(), n, group, out.data(), hd, acc, tmp.data());
+          for (int64_t h = 0; h < group; ++h) {
+            std::vector<double> want(hd, acc ? 1.0 : 0.0);
+            for (int64_t j = 0; j < m; ++j) {
+              cache.load_v(0, g, s0 + j, row.data());
+              for (int64_t c = 0; c < hd; ++c)
+                want[c] += static_cast<double>(p[h * n + j]) * row[c];
+            }
+            for (int64_t c = 0; c < hd; ++c)
+              ASSERT_NEAR(out[h * hd + c], want[c], 1e-4 * (1.0 + std::fabs(want[c])))
+                  << "slots " << s0 << ".." << s1 << " accumulate " << acc;
+          }
+        }
+      }
     }
   }
 }

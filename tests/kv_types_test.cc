@@ -162,7 +162,9 @@ struct TypedCase {
 
 // Streams n tokens (blocks of c.block; then single-token decode steps for the last `decode`)
 // through cache_store + attend_policy into a cache of types (kt, vt) and, with the same values
-// rounded to those types, into an f32 cache; returns the largest difference of the outputs.
+// rounded to those types, into an f32 cache; returns the largest difference of the outputs. q4
+// values are exact while the typed cache holds them in its residual (KvCache::value_exact): the
+// f32 cache then gets them unrounded.
 double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64_t decode,
                         uint64_t seed) {
   const int64_t hd = c.hd;
@@ -180,6 +182,9 @@ double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64
                                       attention_scratch_floats(shape, ct.capacity(), c.threads)));
   std::vector<int64_t> idx(std::max<int64_t>(1, attention_scratch_indices(shape, *pt, c.threads)));
   test::PolicyTokens tk(c.heads, c.kv_heads, hd, c.block, seed);
+  // Per slot of the typed cache: the value it was last given, exact and rounded ([slot][g][hd]).
+  const int64_t vrow = c.kv_heads * hd;
+  std::vector<float> exact(ct.capacity() * vrow), rounded(exact.size());
   double max_err = 0;
   for (int64_t r0 = 0; r0 < n;) {
     const int64_t nb = r0 >= n - decode ? 1 : std::min(c.block, n - decode - r0);
@@ -192,8 +197,21 @@ double typed_vs_rounded(const TypedCase& c, DType kt, DType vt, int64_t n, int64
       encode_rows(kt, k2, hd);
       encode_rows(kt, kr2, hd);
       encode_rows(vt, v2, hd);
+      // A lagged middle store takes position pos - lag from its slot now: the typed one as it is
+      // stored there (rounded), so the f32 cache's slot gets the rounded value back first.
+      const int64_t lag = c32.geometry().middle_lag;
+      if (ct.value_residual() && lag > 0 && pos >= lag)
+        for (int64_t g = 0, old = ct.slot(pos - lag); g < c.kv_heads; ++g)
+          c32.store_v(1, g, old, rounded.data() + old * vrow + g * hd);
       cache_store(c32, 1, c.kv_heads, pos, k2.data(), kr2.data(), v2.data(), tk.scores.data());
+      std::copy(tk.v.begin(), tk.v.end(), exact.begin() + ct.slot(pos) * vrow);
+      std::copy(v2.begin(), v2.end(), rounded.begin() + ct.slot(pos) * vrow);
     }
+    if (ct.value_residual())
+      for (int64_t s = 0; s < ct.capacity(); ++s)
+        for (int64_t g = 0; g < c.kv_heads; ++g)
+          c32.store_v(1, g, s,
+                      (ct.value_exact(1, g, s) ? exact : rounded).data() + s * vrow + g * hd);
     test::attend_and_compare(pool, shape, tk, r0, nb, ct, *pt, c32, *p32, scratch.data(),
                              idx.data(), &max_err);
     r0 += nb;

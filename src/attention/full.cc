@@ -39,8 +39,8 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
         for (int64_t j = 0; j < n_keys; ++j) row[j] *= scale;
         K.softmax(row, n_keys);
       }
-      kv_values(K, cache.v_type(), scores, cap, group, cache.v(layer, g, 0), hd, n_keys,
-                out + i * q_dim + g * group * hd, hd);
+      cache.value_sum(K, layer, g, 0, n_keys, scores, cap, group, out + i * q_dim + g * group * hd,
+                      hd, false, scores + group * cap);
     }
   });
 }

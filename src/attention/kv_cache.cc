@@ -71,6 +71,52 @@ void KvCache::key_scores(const ops::KernelTable& K, int64_t layer, int64_t head,
 }
 void KvCache::store_v(int64_t layer, int64_t head, int64_t slot, const float* x) {
   kv_encode(geo_.v_type, x, v_.data() + index(layer, head, slot) * v_row_, head_dim_);
+  if (value_residual() && slot >= vbase_) {
+    const int64_t e = vres_index(layer, head, slot);
+    std::copy_n(x, head_dim_, v_resid_.data() + e * head_dim_);
+    vtag_[e] = slot;
+  }
+}
+
+void KvCache::value_sum(const ops::KernelTable& K, int64_t layer, int64_t head, int64_t s0,
+                        int64_t n, const float* p, int64_t ldp, int64_t group, float* out,
+                        int64_t ldo, bool accumulate, float* tmp) const {
+  const int64_t hd = head_dim_;
+  // The run's slots held in the residual, in slot order.
+  int64_t hits[kKiviValueResidual];
+  int64_t n_hits = 0;
+  if (value_residual())
+    for (int64_t e = 0; e < kKiviValueResidual; ++e) {
+      const int64_t s = vtag_[(layer * n_kv_heads_ + head) * kKiviValueResidual + e];
+      if (s >= s0 && s < s0 + n) hits[n_hits++] = s;
+    }
+  std::sort(hits, hits + n_hits);
+  bool written = accumulate;
+  auto rows = [&](int64_t j0, int64_t j1) {  // slots s0 + [j0, j1) from their typed rows
+    if (j1 <= j0) return;
+    if (!written) {
+      kv_values(K, geo_.v_type, p + j0, ldp, group, v(layer, head, s0 + j0), hd, j1 - j0, out, ldo);
+      written = true;
+      return;
+    }
+    kv_values(K, geo_.v_type, p + j0, ldp, group, v(layer, head, s0 + j0), hd, j1 - j0, tmp, hd);
+    for (int64_t h = 0; h < group; ++h) K.axpy(1.0f, tmp + h * hd, out + h * ldo, hd);
+  };
+  int64_t j = 0;
+  for (int64_t i = 0; i < n_hits; ++i) {
+    const int64_t jh = hits[i] - s0;
+    rows(j, jh);
+    if (!written) {
+      for (int64_t h = 0; h < group; ++h) std::fill_n(out + h * ldo, hd, 0.0f);
+      written = true;
+    }
+    const float* x = v_resid_.data() + vres_index(layer, head, hits[i]) * hd;
+    for (int64_t h = 0; h < group; ++h) K.axpy(p[h * ldp + jh], x, out + h * ldo, hd);
+    j = jh + 1;
+  }
+  rows(j, n);
+  if (!written)  // n == 0
+    for (int64_t h = 0; h < group; ++h) std::fill_n(out + h * ldo, hd, 0.0f);
 }
 void KvCache::store_k_raw(int64_t layer, int64_t head, int64_t pos, const float* x) {
   kv_encode(key_row_type(), x, k_raw_.data() + raw_index(layer, head, pos) * k_row_, head_dim_);
@@ -84,7 +130,10 @@ void KvCache::load_k(int64_t layer, int64_t head, int64_t slot, float* out) cons
     kivi_decode_key(k_group(layer, head, grp), head_dim_, t, out);
 }
 void KvCache::load_v(int64_t layer, int64_t head, int64_t slot, float* out) const {
-  kv_decode(geo_.v_type, v(layer, head, slot), out, head_dim_);
+  if (value_exact(layer, head, slot))
+    std::copy_n(v_resid_.data() + vres_index(layer, head, slot) * head_dim_, head_dim_, out);
+  else
+    kv_decode(geo_.v_type, v(layer, head, slot), out, head_dim_);
 }
 void KvCache::load_k_raw(int64_t layer, int64_t head, int64_t pos, float* out) const {
   kv_decode(key_row_type(), k_raw(layer, head, pos), out, head_dim_);

@@ -85,6 +85,13 @@ class KvCache {
                                 : 0),
         open_(grouped_keys() ? static_cast<size_t>(n_layers * n_kv_heads) : 0, -1),
         fill_(open_.size(), 0),
+        vbase_(g.ring > 0 ? g.n_pinned : 0),
+        v_resid_(value_residual()
+                     ? static_cast<size_t>(n_layers * n_kv_heads * kKiviValueResidual * head_dim)
+                     : 0),
+        vtag_(
+            value_residual() ? static_cast<size_t>(n_layers * n_kv_heads * kKiviValueResidual) : 0,
+            -1),
         scores_(g.slot_scores ? static_cast<size_t>(n_layers * n_kv_heads * g.slots()) : 0),
         middle_(g.middle_from_layer >= 0
                     ? MiddleStore(n_layers, g.middle_from_layer, n_kv_heads, head_dim,
@@ -102,7 +109,7 @@ class KvCache {
   // Every byte held, including a growing (unbounded) middle store.
   size_t bytes() const {
     return k_.bytes() + v_.bytes() + k_raw_.bytes() + k_groups_.bytes() + k_resid_.bytes() +
-           scores_.bytes() + middle_.bytes();
+           v_resid_.bytes() + scores_.bytes() + middle_.bytes();
   }
 
   // The slot holding position `pos` (pos must fit: pos < max_positions()).
@@ -138,6 +145,23 @@ class KvCache {
   // read in place in whatever form they are stored.
   void key_scores(const ops::KernelTable& K, int64_t layer, int64_t head, int64_t s0, int64_t n,
                   const float* q, int64_t group, float* scores, int64_t ld) const;
+
+  // q4 values (KIVI's full-precision residual for values): every value from value_base() on is
+  // stored as a Q4_1 row, and the newest of them are kept as f32 rows too and read from there
+  // (value_exact()): an entry per residue of slot - value_base() modulo kKiviValueResidual, so the
+  // last 128 positions stored in order (fewer across the wrap-around of a ring that is not a
+  // multiple of 128: a residue met twice keeps the newer slot).
+  bool value_residual() const { return geo_.v_type == DType::Q4_1; }
+  int64_t value_base() const { return vbase_; }
+  bool value_exact(int64_t layer, int64_t head, int64_t slot) const {
+    return value_residual() && slot >= vbase_ && vtag_[vres_index(layer, head, slot)] == slot;
+  }
+  // out[h * ldo + d] = (or +=, when accumulate) sum_j p[h * ldp + j] * value of slot s0 + j [d]
+  // for the group's heads h < group and j < n, over consecutive slots (which must not wrap around
+  // the ring), read in place from the rows and the residual; tmp: [group, head_dim] scratch.
+  void value_sum(const ops::KernelTable& K, int64_t layer, int64_t head, int64_t s0, int64_t n,
+                 const float* p, int64_t ldp, int64_t group, float* out, int64_t ldo,
+                 bool accumulate, float* tmp) const;
 
   // The key row of `slot` for one kv head in key_row_type() (with grouped keys: only for slots
   // before key_group_base()), and the value row in v_type; rows of consecutive slots are
@@ -200,6 +224,10 @@ class KvCache {
   int64_t k_index(int64_t layer, int64_t head, int64_t slot) const {
     return (layer * n_kv_heads_ + head) * gbase_ + slot;
   }
+  // The residual entry that may hold slot's value (slot >= vbase_).
+  int64_t vres_index(int64_t layer, int64_t head, int64_t slot) const {
+    return (layer * n_kv_heads_ + head) * kKiviValueResidual + (slot - vbase_) % kKiviValueResidual;
+  }
   int64_t raw_index(int64_t layer, int64_t head, int64_t pos) const {
     return (layer * n_kv_heads_ + head) * geo_.n_raw + pos;
   }
@@ -211,6 +239,9 @@ class KvCache {
   AlignedBuffer<float> k_resid_;  // grouped keys: [layer][kv_head][kKiviGroup][head_dim]
   std::vector<int64_t> open_;     // grouped keys, per (layer, kv head): the open group or -1
   std::vector<int32_t> fill_;     // and how many of its first slots the residual holds
+  int64_t vbase_ = 0;             // q4 values: the first slot with a residual entry
+  AlignedBuffer<float> v_resid_;  // q4 values: [layer][kv_head][kKiviValueResidual][head_dim]
+  std::vector<int64_t> vtag_;     // and the slot each entry holds, or -1
   AlignedBuffer<float> scores_;   // [layer][kv_head][slot] when geometry().slot_scores
   MiddleStore middle_;
   AlignedBuffer<float> admit_;  // lagged admission: keys, values [n_kv_heads, head_dim], scores

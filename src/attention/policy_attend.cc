@@ -16,10 +16,11 @@ namespace {
 // A contiguous run of cached keys that one row attends to (or, for TRAMS, the selected keys
 // gathered into scratch, with their positions and distances listed).
 struct Run {
-  int64_t slot;   // >= 0: the keys of slots [slot, slot + n), read by KvCache::key_scores
-  const void* k;  // slot < 0: [n, head_dim] key rows of kt
-  const void* v;  // [n, head_dim] of vt
-  DType kt, vt;
+  int64_t slot;    // >= 0: the keys of slots [slot, slot + n), read by KvCache::key_scores
+  const void* k;   // slot < 0: [n, head_dim] key rows of kt
+  int64_t vslot;   // >= 0: the values of slots [vslot, vslot + n), read by KvCache::value_sum
+  const float* v;  // vslot < 0: [n, head_dim] f32 value rows
+  DType kt;
   int64_t first;  // position of the first key
   int64_t n;
   int64_t col;  // first score column
@@ -28,9 +29,8 @@ struct Run {
 };
 
 // The run of n cached slots from s (positions from `first`).
-Run slot_run(const KvCache& cache, int64_t layer, int64_t g, int64_t s, int64_t first, int64_t n,
-             bool global) {
-  return Run{s, nullptr, cache.v(layer, g, s), cache.k_type(), cache.v_type(), first, n, 0, global};
+Run slot_run(const KvCache& cache, int64_t s, int64_t first, int64_t n, bool global) {
+  return Run{s, nullptr, s, nullptr, cache.k_type(), first, n, 0, global};
 }
 
 // Splits the plan of the query at `pos` into runs of adjacent slots; returns how many.
@@ -39,28 +39,23 @@ int runs_of(const KvCache& cache, int64_t layer, int64_t g, int64_t pos, const R
   const CacheGeometry& geo = cache.geometry();
   int n = 0;
   if (p.n_global > 0)
-    runs[n++] = p.global_raw ? Run{-1,
-                                   cache.k_raw(layer, g, 0),
-                                   cache.v(layer, g, 0),
-                                   cache.key_row_type(),
-                                   cache.v_type(),
-                                   0,
-                                   p.n_global,
-                                   0,
-                                   true}
-                             : slot_run(cache, layer, g, 0, 0, p.n_global, true);
+    runs[n++] =
+        p.global_raw
+            ? Run{-1,  cache.k_raw(layer, g, 0), 0, nullptr, cache.key_row_type(), 0, p.n_global, 0,
+                  true}
+            : slot_run(cache, 0, 0, p.n_global, true);
   // Local keys in pinned slots.
   const int64_t pin_end = std::min(pos + 1, geo.n_pinned);
   if (p.local_lo < pin_end)
-    runs[n++] = slot_run(cache, layer, g, p.local_lo, p.local_lo, pin_end - p.local_lo, false);
+    runs[n++] = slot_run(cache, p.local_lo, p.local_lo, pin_end - p.local_lo, false);
   // Local keys in the ring: one run, or two when they wrap around its end.
   const int64_t a = std::max(p.local_lo, geo.n_pinned);
   if (a <= pos) {
     const int64_t count = pos - a + 1, s0 = cache.slot(a);
     const int64_t first_run = std::min(count, geo.n_pinned + geo.ring - s0);
-    runs[n++] = slot_run(cache, layer, g, s0, a, first_run, false);
+    runs[n++] = slot_run(cache, s0, a, first_run, false);
     if (count > first_run)
-      runs[n++] = slot_run(cache, layer, g, geo.n_pinned, a + first_run, count - first_run, false);
+      runs[n++] = slot_run(cache, geo.n_pinned, a + first_run, count - first_run, false);
   }
   return n;
 }
@@ -248,7 +243,7 @@ bool select_trams(const KvCache& cache, int64_t layer, int64_t g, const Attentio
       K.rope(gk + e * hd, 1, hd, cs, cs + hd / 2, s.rope_style);
     }
   }
-  *run = Run{-1, gk, gv, DType::F32, DType::F32, 0, want, 0, false, dist};
+  *run = Run{-1, gk, -1, gv, DType::F32, 0, want, 0, false, dist};
   return true;
 }
 
@@ -375,8 +370,14 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
         K.softmax(row, n_cols + n_mid);
       }
       for (int r = 0; r < n_runs; ++r) {
-        kv_values(K, runs[r].vt, scores + runs[r].col, cols, group, runs[r].v, hd, runs[r].n,
-                  r == 0 ? o : partial, hd);
+        const float* p = scores + runs[r].col;
+        if (runs[r].vslot >= 0) {
+          cache.value_sum(K, layer, g, runs[r].vslot, runs[r].n, p, cols, group, o, hd, r > 0,
+                          partial);
+          continue;
+        }
+        kv_values(K, DType::F32, p, cols, group, runs[r].v, hd, runs[r].n, r == 0 ? o : partial,
+                  hd);
         if (r > 0) K.axpy(1.0f, partial, o, group * hd);
       }
       if (n_mid > 0) {
