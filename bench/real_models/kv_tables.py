@@ -11,12 +11,17 @@ it holds, and the largest relative difference of any position bin (the bound is 
 passkey accuracy and key NLL likewise, and (with --cells, the sweep's per-sample record) the
 paired per-sample difference of key NLL against f32 with its standard error and 95% interval, so
 that a difference can be told from the spread between samples. Standard library only.
+
+Each input may be given more than once (a later sweep beside an earlier one): results are taken
+in the order given, and a label (or, for --cells, a sample) already taken is dropped from the
+later files, with a note on stderr when its value differs.
 """
 import argparse
 import collections
 import json
 import math
 import re
+import sys
 
 BOUNDS = {"f32": 0.0, "bf16": 0.002, "f16": 0.002, "q8_0": 0.005, "q4": 0.03}
 
@@ -64,13 +69,39 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
        26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042}
 
 
-def paired_key_nll(cells_path):
+def merged(paths, load, ident, value):
+    """The records of every path in order (load(path) -> records), the first of each ident only;
+    later ones with another value are counted on stderr (the first named)."""
+    out, seen = [], {}
+    for path in paths:
+        differ = []
+        for r in load(path):
+            k = ident(r)
+            if k in seen:
+                if value(r) != seen[k]:
+                    differ.append((k, value(r), seen[k]))
+                continue
+            seen[k] = value(r)
+            out.append(r)
+        if differ:
+            print("kv_tables: %s: %d record(s) taken from an earlier file differ here, e.g. %r "
+                  "(%r here, %r used)" % ((path, len(differ)) + differ[0]), file=sys.stderr)
+    return out
+
+
+def load_json(path):
+    return json.load(open(path))
+
+
+def paired_key_nll(cells_paths):
     """Per (policy, kv, length): the paired differences of key NLL against f32's same samples
     (same length and key) -> {(policy, kv, length): (n, mean diff, standard error, f32's mean
     key NLL over those samples)}."""
     by = collections.defaultdict(dict)
-    for line in open(cells_path):
-        r = json.loads(line)["result"]
+    cells = merged(cells_paths, lambda path: [json.loads(line)["result"] for line in open(path)],
+                   lambda r: (r.get("label"), r.get("target_len"), r.get("key")),
+                   lambda r: r.get("key_nll"))
+    for r in cells:
         if "key_nll" in r:
             p, kv = split_label(r["label"])
             by[(p, kv, r["target_len"])][r["key"]] = r["key_nll"]
@@ -91,14 +122,17 @@ def paired_key_nll(cells_path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ppl")
-    ap.add_argument("--passkey")
-    ap.add_argument("--cells", help="the sweep's cells.jsonl: paired per-sample key NLL")
+    ap.add_argument("--ppl", action="append")
+    ap.add_argument("--passkey", action="append")
+    ap.add_argument("--cells", action="append",
+                    help="the sweep's cells.jsonl: paired per-sample key NLL")
     ap.add_argument("--json", help="writes the comparison here")
     a = ap.parse_args()
     doc = {}
     if a.ppl:
-        d = json.load(open(a.ppl))
+        d = load_json(a.ppl[0])
+        d["results"] = merged(a.ppl, lambda path: load_json(path)["results"],
+                              lambda r: r["resolved_label"], lambda r: r["mean_nll"])
         rows = [split_label(r["resolved_label"]) + (r,) for r in d["results"]]
         cmp = compare(rows, lambda r: r["mean_nll"])
         print("Mean NLL over %d positions (nats/token), each type against f32 with the same "
@@ -118,7 +152,10 @@ def main():
                                "kv_cache_bytes": r["kv_cache_bytes"]})
         print()
     if a.passkey:
-        d = json.load(open(a.passkey))
+        d = load_json(a.passkey[0])
+        d["results"] = merged(a.passkey, lambda path: load_json(path)["results"],
+                              lambda r: r["resolved_label"],
+                              lambda r: [l["mean_key_nll"] for l in r["per_length"]])
         rows = [split_label(r["resolved_label"]) + (l,) for r in d["results"]
                 for l in r["per_length"]]
         cmp = compare(rows, lambda l: l["mean_key_nll"])
