@@ -1,10 +1,10 @@
 // The 4-bit KV cache (attention/kivi.h): the KIVI key-group score kernel and the Q4_1 value pass
 // per ISA against double-precision references; the cache's grouping (a group is quantized per
 // channel when its last slot is stored, the open group's keys stay exact, the ring rounded to
-// whole groups, a ring entered mid-group); the newest 128 values kept exact beside their Q4_1 rows
-// (KIVI's residual) and summed in place; and every policy over a q4 cache against the same
-// policy over an f32 cache holding the values the q4 cache reads back at that moment (GQA, odd
-// blocks, ring wrap-around, decode after prefill).
+// whole groups, a ring entered mid-group, the newest 4 groups' keys exact); the newest 128 values
+// kept exact beside their Q4_1 rows (KIVI's residual) and summed in place; and every policy over a
+// q4 cache against the same policy over an f32 cache holding the values the q4 cache reads back at
+// that moment (GQA, odd blocks, ring wrap-around, decode after prefill).
 #include "attention/kivi.h"
 
 #include <gtest/gtest.h>
@@ -133,19 +133,21 @@ void expect_quantized(const std::vector<float>& x, const float* back, int64_t hd
   }
 }
 
-TEST(Kivi, CacheQuantizesAGroupWhenItIsCompleteAndKeepsTheOpenGroupExact) {
+TEST(Kivi, CacheQuantizesAGroupWhenItIsCompleteAndKeepsTheNewestGroupsExact) {
   Rng rng(42);
-  const int64_t hd = 64, heads = 2;
-  // Full attention (every slot grouped, a partial last group) and a ring of 2 groups after 3
-  // pinned slots (which stay f32).
-  for (const CacheGeometry& base : {CacheGeometry{80, 0, 0}, CacheGeometry{3, 64, 0}}) {
+  const int64_t hd = 64, heads = 2, G = kKiviGroup, R = kKiviKeyResidual;
+  // Full attention (every slot grouped, a partial last group), a ring of 8 groups after 3 pinned
+  // slots (which stay f32), and a ring of 5 groups (whose newest 4 share residual entries across
+  // its end, so fewer of them are exact, which must still read right).
+  for (const CacheGeometry& base :
+       {CacheGeometry{300, 0, 0}, CacheGeometry{3, 8 * G, 0}, CacheGeometry{3, 5 * G, 0}}) {
     CacheGeometry geo = base;
     geo.k_type = geo.v_type = DType::Q4_1;
     KvCache cache(1, heads, hd, geo);
     EXPECT_TRUE(cache.grouped_keys());
     EXPECT_EQ(cache.key_group_base(), base.ring > 0 ? 3 : 0);
-    EXPECT_EQ(cache.bytes_per_position(), heads * 2 * 40);   // 20 bytes per 32 keys and values
-    const int64_t n = base.ring > 0 ? 3 + 64 * 2 + 45 : 80;  // the ring wraps twice
+    EXPECT_EQ(cache.bytes_per_position(), heads * 2 * 40);  // 20 bytes per 32 keys and values
+    const int64_t n = base.ring > 0 ? 3 + base.ring * 2 + 45 : 300;  // the ring wraps twice
     std::vector<std::vector<float>> keys(n, std::vector<float>(heads * hd));
     std::vector<float> row(hd);
     for (int64_t p = 0; p < n; ++p) {
@@ -155,14 +157,19 @@ TEST(Kivi, CacheQuantizesAGroupWhenItIsCompleteAndKeepsTheOpenGroupExact) {
         cache.store_k(0, g, cache.slot(p), keys[p].data() + g * hd);
       }
       // Every held position reads back as expected after every store.
-      const int64_t first = base.ring > 0 ? std::max<int64_t>(3, p + 1 - 64) : 0;
+      const int64_t first = base.ring > 0 ? std::max<int64_t>(3, p + 1 - base.ring) : 0;
+      // The first position of the newest group.
+      const int64_t p0 = p - (cache.slot(p) - cache.key_group_base()) % G;
       for (int64_t g = 0; g < heads; ++g)
         for (int64_t q = 0; q <= p; ++q) {
           if (q >= 3 && q < first) continue;  // overwritten in the ring
           const int64_t s = cache.slot(q), r = s - cache.key_group_base();
           cache.load_k(0, g, s, row.data());
-          const bool exact = r < 0 || (r / kKiviGroup == cache.open_group(0, g) &&
-                                       r % kKiviGroup < cache.open_fill(0, g));
+          const bool exact = r < 0 || cache.key_exact(0, g, s);
+          // The keys of the newest R groups, as far as they are stored.
+          if (r >= 0 && base.ring % (R * G) == 0) {
+            EXPECT_EQ(exact, q >= p0 - (R - 1) * G) << q << " " << p;
+          }
           if (exact) {
             for (int64_t c = 0; c < hd; ++c) ASSERT_EQ(row[c], keys[q][g * hd + c]) << q;
             continue;

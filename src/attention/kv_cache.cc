@@ -26,23 +26,21 @@ void KvCache::store_k(int64_t layer, int64_t head, int64_t slot, const float* x)
 }
 
 void KvCache::store_grouped_k(int64_t layer, int64_t head, int64_t slot, const float* x) {
-  const int64_t hd = head_dim_, at = layer * n_kv_heads_ + head;
+  const int64_t hd = head_dim_;
   const int64_t grp = (slot - gbase_) / kKiviGroup, t = (slot - gbase_) % kKiviGroup;
-  float* resid = k_resid_.data() + at * kKiviGroup * hd;
+  const int64_t e = kres_index(layer, head, grp);
+  float* resid = kres_rows(e);
   uint8_t* dst = k_groups_.data() + group_index(layer, head, grp) * kivi_group_bytes(hd);
-  // Keys are stored in position order, so the residual normally holds this group's first t keys
-  // already. Otherwise (a ring entered mid-group, a rewind) the group's earlier keys are taken
-  // from its stored, quantized form.
-  if (open_[at] != grp || fill_[at] < t)
+  // Keys are stored in position order, so the entry normally holds this group's first t keys
+  // already. Otherwise (a group entered anew, a ring entered mid-group, a rewind) the group's
+  // earlier keys are taken from its stored, quantized form.
+  if (ktag_[e] != grp || kfill_[e] < t)
     for (int64_t j = 0; j < t; ++j) kivi_decode_key(dst, hd, j, resid + j * hd);
   std::copy_n(x, hd, resid + t * hd);
-  open_[at] = grp;
-  fill_[at] = static_cast<int32_t>(t + 1);
-  if (t + 1 == kKiviGroup) {  // complete: quantized per channel, the residual empties
-    kivi_quantize_group(resid, hd, dst);
-    open_[at] = -1;
-    fill_[at] = 0;
-  }
+  ktag_[e] = grp;
+  kfill_[e] = static_cast<int32_t>(t + 1);
+  // Complete: quantized per channel; the entry keeps the exact keys until a newer group takes it.
+  if (t + 1 == kKiviGroup) kivi_quantize_group(resid, hd, dst);
 }
 
 void KvCache::key_scores(const ops::KernelTable& K, int64_t layer, int64_t head, int64_t s0,
@@ -53,15 +51,16 @@ void KvCache::key_scores(const ops::KernelTable& K, int64_t layer, int64_t head,
     kv_scores(K, key_row_type(), k(layer, head, s0), hd, q, group, scores, ld, n);
     return;
   }
-  const int64_t open = open_group(layer, head), fill = open_fill(layer, head);
   for (int64_t s = s0; s < s0 + n;) {
     const int64_t grp = (s - gbase_) / kKiviGroup, t0 = (s - gbase_) % kKiviGroup;
     const int64_t t1 = std::min(kKiviGroup, t0 + (s0 + n - s));
+    const int64_t e = kres_index(layer, head, grp);
+    const int64_t fill = ktag_[e] == grp ? kfill_[e] : 0;
     float* out = scores + (s - s0);
     int64_t t = t0;
-    if (grp == open && t < fill) {  // the open group's newest keys: f32 rows of the residual
+    if (t < fill) {  // keys of one of the newest groups: f32 rows of the residual
       const int64_t r1 = std::min(t1, fill);
-      K.gemm_f32(k_residual(layer, head) + t * hd, hd, q, hd, group, out, ld, 0, r1 - t);
+      K.gemm_f32(kres_rows(e) + t * hd, hd, q, hd, group, out, ld, 0, r1 - t);
       out += r1 - t;
       t = r1;
     }
@@ -124,8 +123,8 @@ void KvCache::store_k_raw(int64_t layer, int64_t head, int64_t pos, const float*
 void KvCache::load_k(int64_t layer, int64_t head, int64_t slot, float* out) const {
   if (slot < gbase_) return kv_decode(key_row_type(), k(layer, head, slot), out, head_dim_);
   const int64_t grp = (slot - gbase_) / kKiviGroup, t = (slot - gbase_) % kKiviGroup;
-  if (grp == open_group(layer, head) && t < open_fill(layer, head))
-    std::copy_n(k_residual(layer, head) + t * head_dim_, head_dim_, out);
+  if (key_exact(layer, head, slot))
+    std::copy_n(kres_rows(kres_index(layer, head, grp)) + t * head_dim_, head_dim_, out);
   else
     kivi_decode_key(k_group(layer, head, grp), head_dim_, t, out);
 }

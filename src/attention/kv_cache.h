@@ -81,10 +81,12 @@ class KvCache {
         k_raw_(static_cast<size_t>(n_layers * n_kv_heads * g.n_raw * k_row_)),
         k_groups_(
             static_cast<size_t>(n_layers * n_kv_heads * n_groups_ * kivi_group_bytes(head_dim))),
-        k_resid_(grouped_keys() ? static_cast<size_t>(n_layers * n_kv_heads * kKiviGroup * head_dim)
+        k_resid_(grouped_keys() ? static_cast<size_t>(n_layers * n_kv_heads * kKiviKeyResidual *
+                                                      kKiviGroup * head_dim)
                                 : 0),
-        open_(grouped_keys() ? static_cast<size_t>(n_layers * n_kv_heads) : 0, -1),
-        fill_(open_.size(), 0),
+        ktag_(grouped_keys() ? static_cast<size_t>(n_layers * n_kv_heads * kKiviKeyResidual) : 0,
+              -1),
+        kfill_(ktag_.size(), 0),
         vbase_(g.ring > 0 ? g.n_pinned : 0),
         v_resid_(value_residual()
                      ? static_cast<size_t>(n_layers * n_kv_heads * kKiviValueResidual * head_dim)
@@ -124,22 +126,22 @@ class KvCache {
 
   // q4 keys (KIVI): the slots from key_group_base() on (every slot without a ring; the ring's
   // with one) are kept in groups of kKiviGroup consecutive slots, each quantized per channel when
-  // its last slot is stored; until then the group's keys so far (open_fill() of them) are f32 rows
-  // of a residual, and its later slots still hold the previous round's quantized keys. Other key
-  // rows (the pinned slots before a ring, the unrotated copies) are f32: key_row_type().
+  // its last slot is stored. The keys of the newest kKiviKeyResidual groups are also kept as f32
+  // rows of a residual (one entry per group index modulo kKiviKeyResidual, tagged with its group,
+  // holding that group's first few or all 32 keys) and read from there: key_exact(). A group's
+  // slots past its entry's fill still hold the previous round's quantized keys. Other key rows
+  // (the pinned slots before a ring, the unrotated copies) are f32: key_row_type().
   bool grouped_keys() const { return geo_.k_type == DType::Q4_1; }
   int64_t key_group_base() const { return gbase_; }
   DType key_row_type() const { return grouped_keys() ? DType::F32 : geo_.k_type; }
   const void* k_group(int64_t layer, int64_t head, int64_t grp) const {
     return k_groups_.data() + group_index(layer, head, grp) * kivi_group_bytes(head_dim_);
   }
-  const float* k_residual(int64_t layer, int64_t head) const {
-    return k_resid_.data() + (layer * n_kv_heads_ + head) * kKiviGroup * head_dim_;
+  bool key_exact(int64_t layer, int64_t head, int64_t slot) const {
+    if (!grouped_keys() || slot < gbase_) return false;
+    const int64_t grp = (slot - gbase_) / kKiviGroup, e = kres_index(layer, head, grp);
+    return ktag_[e] == grp && (slot - gbase_) % kKiviGroup < kfill_[e];
   }
-  int64_t open_group(int64_t layer, int64_t head) const {
-    return open_[layer * n_kv_heads_ + head];
-  }
-  int64_t open_fill(int64_t layer, int64_t head) const { return fill_[layer * n_kv_heads_ + head]; }
   // scores[h * ld + j] = <q_h, key of slot s0 + j> for the group's query heads h < group (q:
   // [group, head_dim]) and j < n, over consecutive slots (which must not wrap around the ring),
   // read in place in whatever form they are stored.
@@ -220,6 +222,12 @@ class KvCache {
   int64_t group_index(int64_t layer, int64_t head, int64_t grp) const {
     return (layer * n_kv_heads_ + head) * n_groups_ + grp;
   }
+  // The key residual entry that may hold group grp, and its f32 rows [kKiviGroup, head_dim].
+  int64_t kres_index(int64_t layer, int64_t head, int64_t grp) const {
+    return (layer * n_kv_heads_ + head) * kKiviKeyResidual + grp % kKiviKeyResidual;
+  }
+  float* kres_rows(int64_t e) { return k_resid_.data() + e * kKiviGroup * head_dim_; }
+  const float* kres_rows(int64_t e) const { return k_resid_.data() + e * kKiviGroup * head_dim_; }
   // Key rows are kept for the slots before gbase_ only.
   int64_t k_index(int64_t layer, int64_t head, int64_t slot) const {
     return (layer * n_kv_heads_ + head) * gbase_ + slot;
@@ -236,9 +244,11 @@ class KvCache {
   int64_t gbase_ = 0, n_groups_ = 0;  // grouped keys: first grouped slot, groups per head
   int64_t k_pos_bytes_ = 0, k_row_ = 0, v_row_ = 0;
   AlignedBuffer<uint8_t> k_, v_, k_raw_, k_groups_;
-  AlignedBuffer<float> k_resid_;  // grouped keys: [layer][kv_head][kKiviGroup][head_dim]
-  std::vector<int64_t> open_;     // grouped keys, per (layer, kv head): the open group or -1
-  std::vector<int32_t> fill_;     // and how many of its first slots the residual holds
+  // Grouped keys: [layer][kv_head][kKiviKeyResidual][kKiviGroup][head_dim], and per entry the
+  // group it holds (or -1) and how many of that group's first slots.
+  AlignedBuffer<float> k_resid_;
+  std::vector<int64_t> ktag_;
+  std::vector<int32_t> kfill_;
   int64_t vbase_ = 0;             // q4 values: the first slot with a residual entry
   AlignedBuffer<float> v_resid_;  // q4 values: [layer][kv_head][kKiviValueResidual][head_dim]
   std::vector<int64_t> vtag_;     // and the slot each entry holds, or -1
