@@ -44,8 +44,14 @@ void attend_full_reference(const KvCache& cache, int64_t layer, const AttentionS
 void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos, const float* k,
                  const float* k_unrotated, const float* v, const float* scores = nullptr);
 
-// Floats of scratch that attend_policy needs (plain policies without top-k or TRAMS).
+// Floats of scratch that attend_policy needs (plain policies without top-k or TRAMS):
+// n_threads times attention_thread_floats, one thread's share (the row kernels' scores and the
+// tiled kernel's blocks, attention/flash.h).
 int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads);
+int64_t attention_thread_floats(const AttentionShape& s, int64_t cache_slots);
+// Enough for blocks of fewer than kFlashMinRows rows only (the row kernels), for a caller that
+// never attends more rows at once.
+int64_t attention_row_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads);
 // Floats and int64s of scratch that attend_policy needs for `policy` over a cache of its
 // geometry (covers top-k middle tokens and TRAMS selection).
 int64_t attention_scratch_floats(const AttentionShape& s, const AttentionPolicy& policy,

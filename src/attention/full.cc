@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/flash.h"
 #include "attention/kv_types.h"
 #include "attention/policy.h"
 #include "attention/policy_table.h"
@@ -22,13 +23,16 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
   const int64_t hd = s.head_dim, q_dim = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t cap = cache.capacity();
+  if (flash_serves(s, n_q, false, false))
+    return attend_flash(pool, cache, layer, s, nullptr, q, nullptr, n_q, pos0, out, scratch,
+                        attention_thread_floats(s, cap));
   // Multiply-adds: scores and weighted sum, for every query row and head.
   const int64_t work = 2 * n_q * s.n_heads * (pos0 + n_q) * hd;
   pool.run_sized(work, [&](int t, int nt) {
     int64_t b, e;
     ThreadPool::split_range(n_q * s.n_kv_heads, 1, t, nt, &b, &e);
-    // Per thread: the layout of attention_scratch_floats(s, cap, threads): scores [group, cap]
-    // (then a partial output attend_policy uses).
+    // Per thread (attention_row_scratch_floats): scores [group, cap] (then a partial output
+    // attend_policy uses).
     float* scores = scratch + t * group * (cap + hd);
     for (int64_t item = b; item < e; ++item) {
       const int64_t i = item / s.n_kv_heads, g = item % s.n_kv_heads, n_keys = pos0 + i + 1;

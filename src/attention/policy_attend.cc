@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "attention/attention.h"
+#include "attention/flash.h"
 #include "attention/kv_types.h"
 #include "attention/policy.h"
 #include "core/error.h"
@@ -92,7 +93,7 @@ Layout layout_of(const AttentionShape& s, const AttentionPolicy& p) {
   l.gather_k = l.heap_logits + group * kcols;
   l.gather_v = l.gather_k + extra * hd;
   l.angles = l.gather_v + extra * hd;
-  l.floats = l.angles + hd;
+  l.floats = std::max(l.angles + hd, flash_thread_floats(s));
   l.heap_refs = 0;
   l.candidates = group * kcols;
   l.dists = l.candidates + std::max(p.trams().pool, geo.middle_capacity);
@@ -274,9 +275,23 @@ void cache_store(KvCache& cache, int64_t layer, int64_t n_kv_heads, int64_t pos,
   }
 }
 
+namespace {
+// The row kernels' share of one thread: scores [group, slots] and a partial output [group, hd].
+int64_t row_thread_floats(const AttentionShape& s, int64_t cache_slots) {
+  return (s.n_heads / s.n_kv_heads) * (cache_slots + s.head_dim);
+}
+}  // namespace
+
+int64_t attention_thread_floats(const AttentionShape& s, int64_t cache_slots) {
+  return std::max(row_thread_floats(s, cache_slots), flash_thread_floats(s));
+}
+
+int64_t attention_row_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads) {
+  return static_cast<int64_t>(n_threads) * row_thread_floats(s, cache_slots);
+}
+
 int64_t attention_scratch_floats(const AttentionShape& s, int64_t cache_slots, int n_threads) {
-  // Per thread: scores [group, slots] and a partial output [group, head_dim].
-  return static_cast<int64_t>(n_threads) * (s.n_heads / s.n_kv_heads) * (cache_slots + s.head_dim);
+  return static_cast<int64_t>(n_threads) * attention_thread_floats(s, cache_slots);
 }
 
 int64_t attention_scratch_floats(const AttentionShape& s, const AttentionPolicy& policy,
@@ -303,7 +318,10 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
   if (!topk && !trams) {
     lay.cols = cache.capacity();
     lay.partial = group * lay.cols;
-    lay.floats = group * (lay.cols + hd);
+    lay.floats = row_thread_floats(s, lay.cols);  // the row kernels' stride
+    if (flash_serves(s, n_q, false, false))
+      return attend_flash(pool, cache, layer, s, &policy, q, q_global, n_q, pos0, out, scratch,
+                          attention_thread_floats(s, lay.cols));
   } else {
     check(scratch_idx != nullptr, "attend_policy: ", policy.label(), " needs index scratch");
     check(lay.cols >= cache.capacity() + topk_columns(policy),

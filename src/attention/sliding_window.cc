@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "attention/attention.h"
+#include "attention/flash.h"
 #include "attention/policy.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -42,7 +43,7 @@ SlidingWindowAttention::SlidingWindowAttention(const SlidingWindowShape& s, int6
   sin_.resize(static_cast<size_t>(s.head_dim / 2));
   const AttentionShape shape{s.n_heads, s.n_heads, s.head_dim, nullptr};
   scratch_.resize(
-      static_cast<size_t>(attention_scratch_floats(shape, cache_.capacity(), n_threads_)));
+      static_cast<size_t>(attention_row_scratch_floats(shape, cache_.capacity(), n_threads_)));
 }
 
 SlidingWindowAttention::~SlidingWindowAttention() = default;
@@ -88,8 +89,14 @@ void SlidingWindowAttention::forward(ThreadPool& pool, int64_t layer, const floa
       }
       cache_store(cache_, layer, shape_.n_heads, pos0 + i, k_.data(), nullptr, v + row * ld);
     }
-    attend_policy(pool, cache_, layer, shape, *policy_, q_.data(), nullptr, nb, pos0, out + b0 * d,
-                  scratch_.data());
+    // In pieces of fewer than kFlashMinRows rows: the row kernels, whose scratch is a few rows of
+    // this small window. It is part of every sequence's state, and the tiled prefill kernel's
+    // (attention/flash.h, ~100 KB) would be several times the rest of it.
+    for (int64_t r = 0; r < nb; r += kFlashMinRows - 1) {
+      const int64_t m = std::min(kFlashMinRows - 1, nb - r);
+      attend_policy(pool, cache_, layer, shape, *policy_, q_.data() + r * d, nullptr, m, pos0 + r,
+                    out + (b0 + r) * d, scratch_.data());
+    }
     pos_[layer] += nb;
   }
 }

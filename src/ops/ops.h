@@ -46,6 +46,39 @@ using WeightedSumFn = void (*)(const float* p, int64_t ldp, int64_t n_rows, cons
                                int64_t ldv, int64_t n_keys, int64_t d_cols, float* out,
                                int64_t ldo);
 
+// Flash attention (attention/flash.h), one tile: a block of m query vectors against nk <=
+// kFlashKeys keys, with the query index along the vector lanes. Arrays indexed by query have a row
+// stride of ldm floats (m rounded up to the lanes, <= KernelTable::flash_max_m; lanes past m are
+// computed and ignored). The tile updates each query's running softmax state:
+//   s[j][i] = <q_i, k_j> + bias[j * ldm + i]   (bias nullptr: none; -inf masks a key)
+//   mx' = max(mx, max_j s), alpha = exp(mx - mx'), p = exp(s - mx'),
+//   l' = alpha * l + sum_j p,  ot'[d][i] = alpha * ot[d][i] + sum_j p_j * v_j[d].
+// mx starts at kFlashStart (finite, below any score, so a query whose keys are all masked so far
+// keeps alpha = 1 and p = 0), l and ot at 0; the output is ot / l.
+constexpr int64_t kFlashKeys = 32;
+constexpr int64_t kFlashMaxM = 64;  // the widest flash_max_m of any ISA (scratch sizing)
+constexpr float kFlashStart = -1e30f;
+struct FlashTile {
+  const float* qt;      // [hd][ldm] queries (already scaled by 1/sqrt(hd))
+  int64_t ldm, hd, nk;  //
+  const void* k;        // [nk][hd] key rows of type kt (f32, bf16 or f16)
+  const void* v;        // [nk][hd] value rows of type vt (f32, bf16 or f16)
+  DType kt, vt;
+  const float* bias;  // [nk][ldm] or nullptr
+  float* mx;          // [ldm]
+  float* l;           // [ldm]
+  float* ot;          // [hd][ldm]
+  // flash_work_floats(hd) floats: the scores [kFlashKeys][kFlashMaxM], then f32 key and value
+  // rows [kFlashKeys][hd] each (converted there when kt / vt is not f32). A caller may stage f32
+  // rows in those two parts itself and pass them as k / v with type f32.
+  float* work;
+};
+constexpr int64_t flash_work_floats(int64_t hd) { return kFlashKeys * (kFlashMaxM + 2 * hd); }
+inline float* flash_work_keys(float* work) { return work + kFlashKeys * kFlashMaxM; }
+inline float* flash_work_values(float* work, int64_t hd) {
+  return flash_work_keys(work) + kFlashKeys * hd;
+}
+
 struct KernelTable {
   Isa isa;
   GemmFn gemm_f32;
@@ -102,6 +135,10 @@ struct KernelTable {
                       int64_t j1, float* scores, int64_t ld);
   void (*q4_weighted_sum)(const float* p, int64_t ldp, int64_t n_rows, const void* v, int64_t hd,
                           int64_t n_keys, float* out, int64_t ldo);
+  // One flash-attention tile (FlashTile); ldm is a multiple of flash_lanes, at most flash_max_m.
+  void (*flash_tile)(const FlashTile& t);
+  int64_t flash_lanes;
+  int64_t flash_max_m;
 };
 
 // The table for the selected ISA (computed once; thread-safe).

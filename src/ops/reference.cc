@@ -1,8 +1,10 @@
 #include "ops/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <vector>
 
 #include "ops/quant/dequant.h"
 
@@ -115,6 +117,30 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const f
       v[a] = static_cast<float>(x0 * cos[i] - x1 * sin[i]);
       v[b] = static_cast<float>(x0 * sin[i] + x1 * cos[i]);
     }
+  }
+}
+
+void flash_tile(const FlashTile& t) {
+  for (int64_t i = 0; i < t.ldm; ++i) {
+    std::vector<double> s(static_cast<size_t>(t.nk));
+    double m = t.mx[i];
+    for (int64_t j = 0; j < t.nk; ++j) {
+      double x = 0;
+      for (int64_t d = 0; d < t.hd; ++d)
+        x += static_cast<double>(t.qt[d * t.ldm + i]) * load(t.k, t.kt, j * t.hd + d);
+      s[j] = x + (t.bias ? t.bias[j * t.ldm + i] : 0.0);
+      m = std::max(m, s[j]);
+    }
+    const double alpha = std::exp(t.mx[i] - m);
+    double sum = 0;
+    for (double& x : s) sum += (x = std::exp(x - m));
+    for (int64_t d = 0; d < t.hd; ++d) {
+      double acc = alpha * t.ot[d * t.ldm + i];
+      for (int64_t j = 0; j < t.nk; ++j) acc += s[j] * load(t.v, t.vt, j * t.hd + d);
+      t.ot[d * t.ldm + i] = static_cast<float>(acc);
+    }
+    t.l[i] = static_cast<float>(alpha * t.l[i] + sum);
+    t.mx[i] = static_cast<float>(m);
   }
 }
 

@@ -23,5 +23,7 @@ void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, i
                   int64_t n_keys, int64_t d_cols, float* out, int64_t ldo);
 void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
           RopeStyle style);
+// FlashTile's update, lane by lane in double (t.work unused).
+void flash_tile(const FlashTile& t);
 
 }  // namespace lc::ops::ref
