@@ -2,8 +2,8 @@
 // blocks of rows: the same block streamed through cache_store, then attended once as a block
 // (attend_policy / attend_full take the tiled path) and once row by row (one-row calls take the
 // row kernels), over every cache type, every policy it serves, GQA and odd head dims, blocks that
-// wrap around the ring, and rows whose plans differ inside a block. The dense-reference tests
-// (attention_policy_test.cc) also run through it for their multi-row blocks.
+// wrap around the ring, rows whose plans differ inside a block, and ALiBi. The dense-reference
+// tests (attention_policy_test.cc) also run through it for their multi-row blocks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,6 +25,7 @@ struct FlashCase {
   AttentionConfig cfg;
   int64_t heads, kv_heads, hd, block, n;
   int threads;
+  bool alibi = false;
 };
 
 // Largest |block - rows| over the last `check` blocks of a stream of c.n positions.
@@ -36,7 +37,11 @@ double block_vs_rows(const FlashCase& c, DType kt, DType vt, uint64_t seed) {
   auto pol = make_policy(cfg, pc);
   KvCache cache(2, c.kv_heads, c.hd, pol->geometry());
   const ops::RopeFreqs rope(c.hd, 10000.0);
-  const AttentionShape shape{c.heads, c.kv_heads, c.hd, nullptr, &rope};
+  std::vector<float> slopes;  // ALiBi's geometric sequence, steep enough to matter here
+  for (int64_t h = 0; h < c.heads; ++h)
+    slopes.push_back(4.0f * std::pow(2.0f, -8.0f * static_cast<float>(h + 1) / c.heads));
+  const AttentionShape shape{c.heads, c.kv_heads, c.hd, c.alibi ? slopes.data() : nullptr,
+                             c.alibi ? nullptr : &rope};
   EXPECT_TRUE(flash_serves(shape, c.block, false, false));
   ThreadPool pool(c.threads);
   std::vector<float> scratch(
@@ -91,6 +96,15 @@ TEST(AttentionFlash, BlocksMatchRowByRowOnEveryCacheType) {
       SCOPED_TRACE(cfg.label() + " kv=" + dtype_name(t));
       EXPECT_LE(block_vs_rows(c, t, t, 5), kTol);
     }
+}
+
+TEST(AttentionFlash, BlocksMatchRowByRowWithAlibi) {
+  for (AttentionConfig cfg : served_policies()) {
+    FlashCase c{cfg, 9, 3, 64, 37, 300, 2, true};
+    SCOPED_TRACE(cfg.label() + " alibi");
+    EXPECT_LE(block_vs_rows(c, DType::F32, DType::F32, 21), kTol);
+    EXPECT_LE(block_vs_rows(c, DType::BF16, DType::Q8_0, 22), kTol);
+  }
 }
 
 TEST(AttentionFlash, BlocksMatchRowByRowOverShapes) {

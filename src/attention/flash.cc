@@ -37,23 +37,26 @@ Layout layout_of(int64_t hd) {
   return f;
 }
 
-// One (row block, kv head) item.
+// One (row block, kv head) item. slopes: ALiBi's, of the group's query heads (nullptr: RoPE).
 struct Item {
   const KvCache& cache;
   int64_t layer, g, hd, group, rows, ldm;
   float* sc;
   const Layout& lay;
+  const float* slopes;
 };
 
 // The positions [lo, hi] a part of a block's rows attend to; row r sees [a[r], b[r]] of them
 // (nothing when b[r] < a[r]). raw: keys from the unrotated copies (positions < n_raw; values in
-// the pinned slots of the same positions), else from the slots.
+// the pinned slots of the same positions), else from the slots. ALiBi: row r sees the key at
+// position p at distance origin[r] - p, or origin[r] for raw (global) keys at a fixed distance.
 struct Segment {
   bool raw;
   const float* qt;
   int64_t lo, hi;
   const int64_t* a;
   const int64_t* b;
+  const int64_t* origin;
 };
 
 // Tiles of positions [p, end): at most kFlashKeys, starting at multiples of it, never across the
@@ -121,14 +124,20 @@ void run_segment(const ops::KernelTable& K, const Item& it, const Segment& sg) {
     }
     if (any) {
       float* bias = nullptr;
-      if (!whole) {
+      if (!whole || it.slopes) {
         bias = sc + it.lay.bias;
         for (int64_t j = 0; j < n; ++j) {
           float* row = bias + j * it.ldm;
           std::fill(row, row + it.ldm, 0.0f);  // padding lanes: any finite value
-          for (int64_t r = 0; r < it.rows; ++r)
-            if (p + j < sg.a[r] || p + j > sg.b[r])
-              std::fill(row + r * it.group, row + (r + 1) * it.group, kMasked);
+          for (int64_t r = 0; r < it.rows; ++r) {
+            float* lanes = row + r * it.group;
+            if (p + j < sg.a[r] || p + j > sg.b[r]) {
+              std::fill(lanes, lanes + it.group, kMasked);
+            } else if (it.slopes) {
+              const float d = static_cast<float>(sg.origin[r] - (sg.raw ? 0 : p + j));
+              for (int64_t h = 0; h < it.group; ++h) lanes[h] = -it.slopes[h] * d;
+            }
+          }
         }
       }
       const void *kr, *vr;
@@ -157,7 +166,7 @@ void transpose_queries(const float* q, int64_t q_dim, int64_t g, int64_t group, 
 }  // namespace
 
 bool flash_serves(const AttentionShape& s, int64_t n_q, bool topk, bool trams) {
-  return !s.alibi_slopes && !topk && !trams && n_q >= kFlashMinRows &&
+  return !topk && !trams && n_q >= kFlashMinRows &&
          s.n_heads / s.n_kv_heads <= ops::kernels().flash_max_m;
 }
 
@@ -188,7 +197,7 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
       const int64_t blk = item / s.n_kv_heads, g = item % s.n_kv_heads, r0 = blk * per;
       const int64_t rows = std::min(per, n_q - r0);
       const int64_t ldm = (rows * group + K.flash_lanes - 1) / K.flash_lanes * K.flash_lanes;
-      int64_t la[kMaxRows], lb[kMaxRows], ga[kMaxRows], gb[kMaxRows];
+      int64_t la[kMaxRows], lb[kMaxRows], ga[kMaxRows], gb[kMaxRows], go[kMaxRows];
       int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1, n_global = 0;
       bool raw = false;
       for (int64_t r = 0; r < rows; ++r) {
@@ -198,6 +207,7 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
         lb[r] = pos;
         ga[r] = 0;
         gb[r] = p.n_global - 1;
+        go[r] = p.global_pos;
         if (la[r] <= lb[r]) {
           lo = std::min(lo, la[r]);
           hi = std::max(hi, lb[r]);
@@ -214,13 +224,14 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
       std::fill(sc + lay.mx, sc + lay.mx + ldm, ops::kFlashStart);
       std::fill(sc + lay.l, sc + lay.l + ldm, 0.0f);
       std::fill(sc + lay.ot, sc + lay.ot + hd * ldm, 0.0f);
-      const Item it{cache, layer, g, hd, group, rows, ldm, sc, lay};
+      const float* slopes = s.alibi_slopes ? s.alibi_slopes + g * group : nullptr;
+      const Item it{cache, layer, g, hd, group, rows, ldm, sc, lay, slopes};
       if (n_global > 0) {
         transpose_queries(q_global + r0 * q_dim, q_dim, g, group, hd, rows, ldm, scale,
                           sc + lay.qgt);
-        run_segment(K, it, Segment{raw, sc + lay.qgt, 0, n_global - 1, ga, gb});
+        run_segment(K, it, Segment{raw, sc + lay.qgt, 0, n_global - 1, ga, gb, go});
       }
-      if (hi >= lo) run_segment(K, it, Segment{false, sc + lay.qt, lo, hi, la, lb});
+      if (hi >= lo) run_segment(K, it, Segment{false, sc + lay.qt, lo, hi, la, lb, lb});
       // out = ot / l (a row without keys, which no policy plans, gets zeros).
       const float* ot = sc + lay.ot;
       const float* l = sc + lay.l;

@@ -7,8 +7,9 @@
 // row of the block sees whole has no mask, the others get a -inf bias where a row does not see a
 // key, and tiles that no row sees are skipped. Tiles start at multiples of kFlashKeys in position
 // space (and at the ring's seams), so a row's result does not depend on which rows share its
-// block. attend_full and attend_policy call it for the policies it serves (flash_serves); the
-// row-by-row kernels stay for decode, ALiBi, top-k middle tokens and TRAMS.
+// block. ALiBi's distance bias joins the mask tile (every tile gets one). attend_full and
+// attend_policy call it for the policies it serves (flash_serves); the row-by-row kernels stay for
+// decode, top-k middle tokens and TRAMS.
 #pragma once
 #include <cstdint>
 
@@ -21,8 +22,8 @@ class AttentionPolicy;
 // Fewest rows for which the tiled kernel is used (decode rows stay row by row).
 constexpr int64_t kFlashMinRows = 4;
 
-// Whether attend_flash serves n_q rows of a layer: RoPE (no ALiBi bias), no top-k middle tokens,
-// no TRAMS selection, and a head group that fits one flash block.
+// Whether attend_flash serves n_q rows of a layer: no top-k middle tokens, no TRAMS selection,
+// and a head group that fits one flash block.
 bool flash_serves(const AttentionShape& s, int64_t n_q, bool topk, bool trams);
 
 // Floats of scratch per thread.
