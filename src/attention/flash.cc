@@ -69,7 +69,16 @@ int64_t tile_end(const KvCache& cache, const Segment& sg, int64_t p) {
   return std::min(end, p + geo.n_pinned + geo.ring - cache.slot(p));
 }
 
-// The tile's rows in a type the kernel reads (f32, bf16, f16): in place, or decoded into `stage`.
+// Rows of type *type at *rows, left in place when the tile kernel reads that type (f32, bf16,
+// f16), else decoded into `stage` as f32.
+void readable(int64_t n_floats, float* stage, const void** rows, DType* type) {
+  if (*type == DType::F32 || *type == DType::BF16 || *type == DType::F16) return;
+  kv_decode(*type, *rows, stage, n_floats);
+  *rows = stage;
+  *type = DType::F32;
+}
+
+// The tile's rows in a type the kernel reads: in place, or decoded into `stage`.
 void tile_keys(const Item& it, const Segment& sg, int64_t p, int64_t n, float* stage,
                const void** rows, DType* type) {
   const KvCache& c = it.cache;
@@ -82,11 +91,7 @@ void tile_keys(const Item& it, const Segment& sg, int64_t p, int64_t n, float* s
   }
   *rows = sg.raw ? c.k_raw(it.layer, it.g, p) : c.k(it.layer, it.g, s0);
   *type = c.key_row_type();
-  if (*type != DType::F32 && *type != DType::BF16 && *type != DType::F16) {
-    kv_decode(*type, *rows, stage, n * it.hd);
-    *rows = stage;
-    *type = DType::F32;
-  }
+  readable(n * it.hd, stage, rows, type);
 }
 
 void tile_values(const Item& it, int64_t p, int64_t n, float* stage, const void** rows,
@@ -101,11 +106,7 @@ void tile_values(const Item& it, int64_t p, int64_t n, float* stage, const void*
   }
   *rows = c.v(it.layer, it.g, s0);
   *type = c.v_type();
-  if (*type != DType::F32 && *type != DType::BF16 && *type != DType::F16) {
-    kv_decode(*type, *rows, stage, n * it.hd);
-    *rows = stage;
-    *type = DType::F32;
-  }
+  readable(n * it.hd, stage, rows, type);
 }
 
 void run_segment(const ops::KernelTable& K, const Item& it, const Segment& sg) {
@@ -219,8 +220,7 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
           raw = p.global_raw;
         }
       }
-      const float* qb = q + (r0)*q_dim;
-      transpose_queries(qb, q_dim, g, group, hd, rows, ldm, scale, sc + lay.qt);
+      transpose_queries(q + r0 * q_dim, q_dim, g, group, hd, rows, ldm, scale, sc + lay.qt);
       std::fill(sc + lay.mx, sc + lay.mx + ldm, ops::kFlashStart);
       std::fill(sc + lay.l, sc + lay.l + ldm, 0.0f);
       std::fill(sc + lay.ot, sc + lay.ot + hd * ldm, 0.0f);

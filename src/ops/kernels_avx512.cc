@@ -3,7 +3,7 @@
 // masked-off lanes, so reading a tail at the very end of a mapping is safe.
 // <immintrin.h> through core/immintrin_quiet.h (GCC 12.2's false warnings in its AVX-512 header).
 #include "core/immintrin_quiet.h"
-#include "ops/kernels_impl.h"
+#include "ops/kernels_table.h"
 
 namespace lc::ops {
 namespace {

@@ -1,7 +1,7 @@
 // Generic (baseline x86-64, no AVX) instantiation of kernels_impl.h. The "vector" is four plain
 // floats; with -O3 the compiler maps it onto SSE2 registers, which every x86-64 CPU has.
 #include "core/dtype.h"
-#include "ops/kernels_impl.h"
+#include "ops/kernels_table.h"
 
 namespace lc::ops {
 namespace {

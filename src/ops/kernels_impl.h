@@ -14,7 +14,11 @@
 //   c) = a*b + c, round (to nearest integer), pow2i (2^n for an integral vector n in [-127, 127];
 //   -127 -> 0), half (one IEEE fp16 value to float), reduce (sum of lanes), reduce_max, reduce4(a,
 //   b, c, d, out) (out[i] = sum of lanes of the i-th argument), kGemmRN (X rows per prefill
-//   micro-tile; limited by the register count).
+//   micro-tile; limited by the register count), kFlashChunks (query vectors per flash tile,
+//   kernels_flash.h).
+//
+// The flash-attention tile is in kernels_flash.h, and the table of every kernel in
+// kernels_table.h, which the per-ISA files include.
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -706,159 +710,6 @@ void kivi_scores(const void* grp, int64_t hd, const float* q, int64_t group, int
       for (int64_t j = j0; j < j1; ++j) out[j] = row[j] + bi;
     }
   }
-}
-
-// ------------------------------------------------------------------------------------------
-// Flash attention (FlashTile in ops.h). The query index runs along the vector, so every pass is
-// an outer product: a scalar of a key or value row broadcast against C query vectors, J rows at
-// a time (J x C accumulators), with no horizontal reductions; the softmax state is per lane.
-
-// f32 rows of a tile: in place, or converted into buf.
-template <class V>
-const float* flash_rows(const void* src, DType t, int64_t n, float* buf) {
-  if (t == DType::F32) return static_cast<const float*>(src);
-  constexpr int64_t L = V::kLanes;
-  auto convert = [&](const auto* x) {
-    int64_t i = 0;
-    for (; i + L <= n; i += L) V::store(buf + i, V::load(x + i));
-    if (i < n)
-      V::store_n(buf + i, V::load_n(x + i, static_cast<int>(n - i)), static_cast<int>(n - i));
-  };
-  if (t == DType::BF16)
-    convert(static_cast<const Bf16*>(src));
-  else
-    convert(static_cast<const Fp16*>(src));
-  return buf;
-}
-
-// out[r][c] (+)= sum_t a[r * sr + t * st] * b[t * ldb + c-th vector] for JN rows r, C vectors,
-// t < T; init: the starting values (nullptr: zero), each vector scaled by scale[c].
-template <class V, int C, int JN>
-inline void flash_outer(const float* const* a, int64_t st, const float* b, int64_t ldb, int64_t T,
-                        const float* const* init, const typename V::F* scale, float* const* out) {
-  using F = typename V::F;
-  constexpr int64_t L = V::kLanes;
-  F acc[JN][C];
-  for (int r = 0; r < JN; ++r)
-    for (int c = 0; c < C; ++c)
-      acc[r][c] = init ? V::mul(V::load(init[r] + c * L), scale[c]) : V::zero();
-  for (int64_t t = 0; t < T; ++t) {
-    F bv[C];
-    for (int c = 0; c < C; ++c) bv[c] = V::load(b + t * ldb + c * L);
-    for (int r = 0; r < JN; ++r) {
-      const F x = V::set1(a[r][t * st]);
-      for (int c = 0; c < C; ++c) acc[r][c] = V::fmadd(x, bv[c], acc[r][c]);
-    }
-  }
-  for (int r = 0; r < JN; ++r)
-    for (int c = 0; c < C; ++c) V::store(out[r] + c * L, acc[r][c]);
-}
-
-template <class V, int C>
-void flash_tile_c(const FlashTile& t) {
-  using F = typename V::F;
-  constexpr int64_t L = V::kLanes;
-  constexpr int J = (4 * V::kGemmRN) / C > 1 ? (4 * V::kGemmRN) / C : 1;
-  const int64_t hd = t.hd, nk = t.nk, ldm = t.ldm;
-  float* s = t.work;
-  const float* kf = flash_rows<V>(t.k, t.kt, nk * hd, flash_work_keys(t.work));
-  const float* vf = flash_rows<V>(t.v, t.vt, nk * hd, flash_work_values(t.work, hd));
-  // Scores: s[j] = sum_d k_j[d] * qt[d], J keys at a time, then the bias.
-  const float* a[J];
-  float* o[J];
-  int64_t j = 0;
-  for (; j + J <= nk; j += J) {
-    for (int r = 0; r < J; ++r) {
-      a[r] = kf + (j + r) * hd;
-      o[r] = s + (j + r) * ldm;
-    }
-    flash_outer<V, C, J>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o);
-  }
-  for (; j < nk; ++j) {
-    a[0] = kf + j * hd;
-    o[0] = s + j * ldm;
-    flash_outer<V, C, 1>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o);
-  }
-  if (t.bias)
-    for (int64_t i = 0; i < nk * ldm; i += L)
-      V::store(s + i, V::add(V::load(s + i), V::load(t.bias + i)));
-  // The running softmax state, lane by lane; s becomes the probabilities.
-  F alpha[C];
-  for (int c = 0; c < C; ++c) {
-    const F m_old = V::load(t.mx + c * L);
-    F m = m_old;
-    for (int64_t jj = 0; jj < nk; ++jj) m = V::max(m, V::load(s + jj * ldm + c * L));
-    alpha[c] = vexp<V>(V::sub(m_old, m));
-    F sum = V::zero();
-    for (int64_t jj = 0; jj < nk; ++jj) {
-      const F p = vexp<V>(V::sub(V::load(s + jj * ldm + c * L), m));
-      V::store(s + jj * ldm + c * L, p);
-      sum = V::add(sum, p);
-    }
-    V::store(t.l + c * L, V::fmadd(V::load(t.l + c * L), alpha[c], sum));
-    V::store(t.mx + c * L, m);
-  }
-  // Values: ot[d] = alpha * ot[d] + sum_j v_j[d] * p_j, J channels at a time.
-  int64_t d = 0;
-  for (; d + J <= hd; d += J) {
-    for (int r = 0; r < J; ++r) {
-      a[r] = vf + d + r;
-      o[r] = t.ot + (d + r) * ldm;
-    }
-    flash_outer<V, C, J>(a, hd, s, ldm, nk, o, alpha, o);
-  }
-  for (; d < hd; ++d) {
-    a[0] = vf + d;
-    o[0] = t.ot + d * ldm;
-    flash_outer<V, C, 1>(a, hd, s, ldm, nk, o, alpha, o);
-  }
-}
-
-template <class V>
-void flash_tile(const FlashTile& t) {
-  switch (t.ldm / V::kLanes) {
-    case 1:
-      return flash_tile_c<V, 1>(t);
-    case 2:
-      return flash_tile_c<V, 2>(t);
-    case 3:
-      if constexpr (V::kFlashChunks >= 3) return flash_tile_c<V, 3>(t);
-      break;
-    case 4:
-      if constexpr (V::kFlashChunks >= 4) return flash_tile_c<V, 4>(t);
-      break;
-    default:
-      break;
-  }
-  __builtin_trap();  // the caller sizes ldm by flash_max_m
-}
-
-template <class V>
-constexpr KernelTable make_table(Isa isa) {
-  return KernelTable{isa,
-                     gemm<V, float, false>,
-                     gemm<V, Bf16, false>,
-                     gemm<V, Fp16, false>,
-                     rmsnorm<V>,
-                     softmax<V>,
-                     silu_mul<V>,
-                     gelu_tanh_mul<V>,
-                     dot<V>,
-                     axpy<V>,
-                     rope<V>,
-                     weighted_sum<V, float>,
-                     gemm<V, float, true>,
-                     gemm<V, Bf16, true>,
-                     gemm<V, Fp16, true>,
-                     weighted_sum<V, Bf16>,
-                     weighted_sum<V, Fp16>,
-                     q8_scores<V>,
-                     quant_weighted_sum<V, Q8Values>,
-                     kivi_scores<V>,
-                     quant_weighted_sum<V, Q4Values>,
-                     flash_tile<V>,
-                     V::kLanes,
-                     V::kLanes * V::kFlashChunks};
 }
 
 }  // namespace lc::ops::impl
