@@ -15,52 +15,28 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/immintrin_quiet.h"  // GCC 12.2's AVX-512 header warnings silenced
+#include "fma_peak.h"
 
 namespace {
 
 constexpr long kArchReqXcompPerm = 0x1023;  // linux/arch/x86/include/uapi/asm/prctl.h
 constexpr long kXfeatureXtiledata = 18;
 
-volatile float g_sink;  // keeps the accumulators live
+using lc::bench::g_fma_sink;
+using lc::bench::now_s;
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// 24 independent chains hide the instruction latency; the asm barrier keeps each accumulator in
-// its register and stops the compiler from folding the loop.
-// clang-format 14 reflows this macro differently on every run.
-// clang-format off
-#define LC_X24(M) \
-  M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) M(16) \
-  M(17) M(18) M(19) M(20) M(21) M(22) M(23)
-// clang-format on
-
-__attribute__((target("avx512f"))) double fma_gflops(double seconds) {
-#define LC_DECL(j) __m512 a##j = _mm512_set1_ps(j * 1e-9f);
-  LC_X24(LC_DECL)
-  const __m512 x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
-  long iters = 0;
+// The f32 FMA peak (bench/fma_peak.h) over about `seconds`: a short call sizes the long one.
+double fma_gflops(double seconds) {
+  const long probe = 100000;
   const double t0 = now_s();
-  double t = t0;
-  while (t - t0 < seconds) {
-    for (int i = 0; i < 100000; ++i) {
-#define LC_FMA(j) a##j = _mm512_fmadd_ps(x, y, a##j);
-      LC_X24(LC_FMA)
-      __asm__ volatile("" ::"v"(x));
-    }
-    iters += 100000;
-    t = now_s();
-  }
-  float sink = 0.0f;
-#define LC_SUM(j) sink += _mm512_reduce_add_ps(a##j);
-  LC_X24(LC_SUM)
-  g_sink = sink;
-  return iters * 24.0 * 16 * 2 / (t - t0) / 1e9;
+  lc::bench::fma512_gflops(probe);
+  const double dt = now_s() - t0;
+  const long iters = static_cast<long>(probe * seconds / (dt > 1e-6 ? dt : 1e-6));
+  return lc::bench::fma512_gflops(iters > probe ? iters : probe);
 }
 
 __attribute__((target("avx512f,avx512bf16"))) double dpbf16_gflops(double seconds) {
+#define LC_DECL(j) __m512 a##j = _mm512_set1_ps(j * 1e-9f);
   LC_X24(LC_DECL)
   const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = x;  // bf16 1.0
   long iters = 0;
@@ -76,8 +52,9 @@ __attribute__((target("avx512f,avx512bf16"))) double dpbf16_gflops(double second
     t = now_s();
   }
   float sink = 0.0f;
+#define LC_SUM(j) sink += _mm512_reduce_add_ps(a##j);
   LC_X24(LC_SUM)
-  g_sink = sink;
+  g_fma_sink = sink;
   return iters * 24.0 * 32 * 2 / (t - t0) / 1e9;
 }
 
