@@ -17,7 +17,8 @@
 //      prefill block); FLOPs = 2 M K N; reference ops::ref::gemm; v1 = the table's gemm_<w>.
 // Each variant runs on every ISA the CPU has (generic, avx2, avx512).
 //
-// Usage: kernel_lab [--rounds R] [--keys N] [--json FILE]
+// Usage: kernel_lab [--rounds R] [--keys N] [--filter TEXT] [--json FILE]
+// --filter keeps the variants whose "problem variant isa" contains TEXT (e.g. "flash avx512").
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -281,7 +282,7 @@ int usage(const char* why) {
 int main(int argc, char** argv) {
   int rounds = 9;
   int64_t keys = 4096;
-  std::string json_path;
+  std::string json_path, filter;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return usage(("missing the value of " + a).c_str());
@@ -292,6 +293,8 @@ int main(int argc, char** argv) {
     } else if (a == "--keys") {
       keys = std::strtoll(argv[++i], &end, 10);
       if (*end || keys < 32 || keys > 1048576) return usage("--keys wants an integer 32-1048576");
+    } else if (a == "--filter") {
+      filter = argv[++i];
     } else if (a == "--json") {
       json_path = argv[++i];
     } else {
@@ -310,6 +313,12 @@ int main(int argc, char** argv) {
   for (DType kv : {DType::BF16, DType::F32}) add_attention(vs, att, kv, keys, isas);
   for (DType w : {DType::F32, DType::BF16}) add_gemm(vs, gem, w, 1536, 576, 64, isas);
 
+  if (!filter.empty()) {
+    std::erase_if(vs, [&](const Variant& v) {
+      return (v.problem + " " + v.name + " " + v.isa).find(filter) == std::string::npos;
+    });
+    if (vs.empty()) return usage(("no variant matches --filter " + filter).c_str());
+  }
   // The checks: relative to the output's scale (|values| < 1 here), f32 accumulation.
   bool ok = true;
   for (const Variant& v : vs) {

@@ -14,6 +14,7 @@ struct VAvx512 {
   static constexpr int kGemmRN = 6;  // 24 accumulators + 6 X + 1 W = 31 of 32 zmm registers
   // Flash tiles of up to 4 query vectors (64 queries): 4 x 6 accumulators.
   static constexpr int kFlashChunks = 4;
+  static constexpr bool kFlashOutlined = true;  // kernels_flash.h, flash_outer_outlined
 
   static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static F bf16_to_f32(__m256i h) {

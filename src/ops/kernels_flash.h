@@ -33,10 +33,12 @@ const float* flash_rows(const void* src, DType t, int64_t n, float* buf) {
 }
 
 // out[r][c] (+)= sum_t a[r * sr + t * st] * b[t * ldb + c-th vector] for JN rows r, C vectors,
-// t < T; init: the starting values (nullptr: zero), each vector scaled by scale[c].
+// t < T; init: the starting values (nullptr: zero), each vector scaled by scale[c]. mx (nullptr:
+// none) takes the lane-wise max of the results: mx[c] = max(mx[c], out[r][c] over r).
 template <class V, int C, int JN>
 inline void flash_outer(const float* const* a, int64_t st, const float* b, int64_t ldb, int64_t T,
-                        const float* const* init, const typename V::F* scale, float* const* out) {
+                        const float* const* init, const typename V::F* scale, float* const* out,
+                        typename V::F* mx) {
   using F = typename V::F;
   constexpr int64_t L = V::kLanes;
   F acc[JN][C];
@@ -53,6 +55,30 @@ inline void flash_outer(const float* const* a, int64_t st, const float* b, int64
   }
   for (int r = 0; r < JN; ++r)
     for (int c = 0; c < C; ++c) V::store(out[r] + c * L, acc[r][c]);
+  if (mx)
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < JN; ++r) mx[c] = V::max(mx[c], acc[r][c]);
+}
+
+// flash_outer, called out of line where V::kFlashOutlined says so: inlined into flash_tile_c,
+// GCC 12 keeps two of AVX-512's three b vectors on the stack in the value pass (a store and a
+// reload per step); out of line it does not (bench/kernel_lab: 12% faster, docs/perf/prefill.md).
+template <class V, int C, int JN>
+[[gnu::noinline]] void flash_outer_outlined(const float* const* a, int64_t st, const float* b,
+                                            int64_t ldb, int64_t T, const float* const* init,
+                                            const typename V::F* scale, float* const* out,
+                                            typename V::F* mx) {
+  flash_outer<V, C, JN>(a, st, b, ldb, T, init, scale, out, mx);
+}
+
+template <class V, int C, int JN>
+inline void flash_pass(const float* const* a, int64_t st, const float* b, int64_t ldb, int64_t T,
+                       const float* const* init, const typename V::F* scale, float* const* out,
+                       typename V::F* mx) {
+  if constexpr (V::kFlashOutlined)
+    flash_outer_outlined<V, C, JN>(a, st, b, ldb, T, init, scale, out, mx);
+  else
+    flash_outer<V, C, JN>(a, st, b, ldb, T, init, scale, out, mx);
 }
 
 template <class V, int C>
@@ -67,7 +93,11 @@ void flash_tile_c(const FlashTile& t) {
   float* kbuf = t.work + kFlashKeys * kFlashMaxM;
   const float* kf = flash_rows<V>(t.k, t.kt, nk * hd, kbuf);
   const float* vf = flash_rows<V>(t.v, t.vt, nk * hd, kbuf + kFlashKeys * hd);
-  // Scores: s[j] = sum_d k_j[d] * qt[d], J keys at a time, then the bias.
+  // Scores: s[j] = sum_d k_j[d] * qt[d], J keys at a time, then the bias. Without a bias the
+  // passes also take the new running max (m); with one, a pass after the bias does.
+  F m[C];
+  for (int c = 0; c < C; ++c) m[c] = V::load(t.mx + c * L);
+  F* fused = t.bias ? nullptr : m;
   const float* a[J];
   float* o[J];
   int64_t j = 0;
@@ -76,31 +106,31 @@ void flash_tile_c(const FlashTile& t) {
       a[r] = kf + (j + r) * hd;
       o[r] = s + (j + r) * ldm;
     }
-    flash_outer<V, C, J>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o);
+    flash_pass<V, C, J>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o, fused);
   }
   for (; j < nk; ++j) {
     a[0] = kf + j * hd;
     o[0] = s + j * ldm;
-    flash_outer<V, C, 1>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o);
+    flash_pass<V, C, 1>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o, fused);
   }
-  if (t.bias)
+  if (t.bias) {
     for (int64_t i = 0; i < nk * ldm; i += L)
       V::store(s + i, V::add(V::load(s + i), V::load(t.bias + i)));
+    for (int c = 0; c < C; ++c)
+      for (int64_t jj = 0; jj < nk; ++jj) m[c] = V::max(m[c], V::load(s + jj * ldm + c * L));
+  }
   // The running softmax state, lane by lane; s becomes the probabilities.
   F alpha[C];
   for (int c = 0; c < C; ++c) {
-    const F m_old = V::load(t.mx + c * L);
-    F m = m_old;
-    for (int64_t jj = 0; jj < nk; ++jj) m = V::max(m, V::load(s + jj * ldm + c * L));
-    alpha[c] = vexp<V>(V::sub(m_old, m));
+    alpha[c] = vexp<V>(V::sub(V::load(t.mx + c * L), m[c]));
     F sum = V::zero();
     for (int64_t jj = 0; jj < nk; ++jj) {
-      const F p = vexp<V>(V::sub(V::load(s + jj * ldm + c * L), m));
+      const F p = vexp<V>(V::sub(V::load(s + jj * ldm + c * L), m[c]));
       V::store(s + jj * ldm + c * L, p);
       sum = V::add(sum, p);
     }
     V::store(t.l + c * L, V::fmadd(V::load(t.l + c * L), alpha[c], sum));
-    V::store(t.mx + c * L, m);
+    V::store(t.mx + c * L, m[c]);
   }
   // Values: ot[d] = alpha * ot[d] + sum_j v_j[d] * p_j, J channels at a time.
   int64_t d = 0;
@@ -109,12 +139,12 @@ void flash_tile_c(const FlashTile& t) {
       a[r] = vf + d + r;
       o[r] = t.ot + (d + r) * ldm;
     }
-    flash_outer<V, C, J>(a, hd, s, ldm, nk, o, alpha, o);
+    flash_pass<V, C, J>(a, hd, s, ldm, nk, o, alpha, o, nullptr);
   }
   for (; d < hd; ++d) {
     a[0] = vf + d;
     o[0] = t.ot + d * ldm;
-    flash_outer<V, C, 1>(a, hd, s, ldm, nk, o, alpha, o);
+    flash_pass<V, C, 1>(a, hd, s, ldm, nk, o, alpha, o, nullptr);
   }
 }
 

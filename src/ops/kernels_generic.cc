@@ -11,6 +11,7 @@ struct VGeneric {
   static constexpr int kGemmRN = 2;  // 8 accumulators + 2 X + 1 W fit the 16 SSE registers
   // Flash tiles of up to 2 query vectors (8 queries): 2 x 4 accumulators.
   static constexpr int kFlashChunks = 2;
+  static constexpr bool kFlashOutlined = false;
   struct F {
     float v[4];
   };

@@ -18,6 +18,7 @@ struct VAvx2 {
   static constexpr int kGemmRN = 3;  // 12 accumulators + 3 X + 1 W = 16 ymm registers
   // Flash tiles of up to 3 query vectors (24 queries): 3 x 4 accumulators.
   static constexpr int kFlashChunks = 3;
+  static constexpr bool kFlashOutlined = false;
 
   static __m256i mask(int n) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskWindow + 8 - n));
