@@ -335,8 +335,9 @@ int main(int argc, char** argv) {
   std::vector<double> peak512, peak256;
   const bool has512 = lc::isa_supported(Isa::Avx512), has256 = lc::isa_supported(Isa::Avx2);
   for (int r = 0; r < rounds; ++r) {
-    if (has512) peak512.push_back(lc::bench::fma512_gflops(2000000));
-    if (has256) peak256.push_back(lc::bench::fma256_gflops(2000000));
+    // About 100 ms each (a 7 ms sample read ~10% low: the FMA units' clock settles slowly).
+    if (has512) peak512.push_back(lc::bench::fma512_gflops(30000000));
+    if (has256) peak256.push_back(lc::bench::fma256_gflops(30000000));
     for (Variant& v : vs) {
       // About 50 ms per sample: enough calls to swamp the timer.
       const double t0 = now_s();
