@@ -14,7 +14,9 @@
 //      (KernelTable::flash_tile) driven over 32-key tiles as attention/flash.cc does, in blocks of
 //      flash_max_m query vectors.
 //  gemm/<w>/<M>x<K>/N:<N>  Y = X W^T for W of type w (SmolLM2's MLP up projection at a 64-row
-//      prefill block); FLOPs = 2 M K N; reference ops::ref::gemm; v1 = the table's gemm_<w>.
+//      prefill block); FLOPs = 2 M K N; reference ops::ref::gemm; v1 = the table's gemm_<w> (dot
+//      products along K, 4 x 6 micro-tiles, a horizontal sum per output), v2 = pack_xt + the
+//      table's gemm_xt_<w> (X transposed, outer products; kernels_gemm_xt.h), as matmul runs them.
 // Each variant runs on every ISA the CPU has (generic, avx2, avx512).
 //
 // Usage: kernel_lab [--rounds R] [--keys N] [--filter TEXT] [--json FILE]
@@ -251,6 +253,28 @@ void add_gemm(std::vector<Variant>& vs, std::vector<GemmProblem>& store, DType w
                   2.0 * M * K * N,
                   max_abs_diff(*out, p.expected),
                   run,
+                  {}});
+    const ops::KernelTable& kt = ops::kernels_for(isa);
+    const ops::GemmXtFn xf = w == DType::F32    ? kt.gemm_xt_f32
+                             : w == DType::BF16 ? kt.gemm_xt_bf16
+                                                : kt.gemm_xt_f16;
+    if (!xf) continue;
+    // v2: X transposed (pack_xt, timed with the product), then the outer-product kernel.
+    const int64_t block = kt.xt_block;
+    auto xt = std::make_shared<lc::AlignedBuffer<float>>(
+        static_cast<size_t>((N + block - 1) / block * block * K));
+    auto out2 = std::make_shared<std::vector<float>>(N * M);
+    auto run2 = [xf, &p, xt, out2, block] {
+      ops::pack_xt(p.X.data(), p.K, p.N, p.K, block, xt->data());
+      xf(p.W.data(), p.K, xt->data(), p.N, out2->data(), p.M, 0, p.M);
+    };
+    run2();
+    vs.push_back({name,
+                  "v2 xt",
+                  lc::isa_name(isa),
+                  2.0 * M * K * N,
+                  max_abs_diff(*out2, p.expected),
+                  run2,
                   {}});
   }
 }

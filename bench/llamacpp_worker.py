@@ -28,7 +28,8 @@ As a command (each timing run is its own process, like each `longctx bench`), JS
 Settings common to all: n_gpu_layers 0, load_mode NONE by default (weights read into memory,
 no mmap: nothing is faulted in from the page cache during timing; --load-mode mmap for the
 library default), n_threads = n_threads_batch = --threads, KV cache f16 (llama.cpp's default),
-flash attention llama.cpp's default (auto; the resolved value is read from its log).
+flash attention llama.cpp's default (auto; the resolved value is read from its log) unless
+--flash-attn on|off says otherwise; bench --ubatch N sets n_ubatch (llama-bench's default is 512).
 """
 
 import argparse
@@ -70,6 +71,10 @@ def log_text():
     return "".join(_LOG_LINES)
 
 
+# auto: llama.cpp decides (the resolved value is read from its log).
+FLASH_ATTN = {"auto": L.LLAMA_FLASH_ATTN_TYPE_AUTO, "off": L.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+              "on": L.LLAMA_FLASH_ATTN_TYPE_ENABLED}
+
 LOAD_MODES = {"none": L.LLAMA_LOAD_MODE_NONE, "mmap": L.LLAMA_LOAD_MODE_MMAP,
               "auto": L.LLAMA_LOAD_MODE_AUTO}
 
@@ -78,7 +83,7 @@ class Engine:
     """One llama.cpp model + context (single sequence)."""
 
     def __init__(self, path, n_ctx, threads, n_batch=512, n_ubatch=512, load_mode="none",
-                 all_outputs=False):
+                 all_outputs=False, flash_attn="auto"):
         L.llama_backend_init()
         mp = L.llama_model_default_params()
         mp.n_gpu_layers = 0
@@ -98,6 +103,7 @@ class Engine:
             cp.n_outputs_max = n_batch
             cp.n_outputs_max_per_seq = n_batch
         cp.no_perf = True
+        cp.flash_attn_type = FLASH_ATTN[flash_attn]
         self.cparams = {"n_ctx": n_ctx, "n_batch": n_batch, "n_ubatch": n_ubatch,
                         "n_threads": threads, "n_threads_batch": threads,
                         "type_k": cp.type_k, "type_v": cp.type_v,
@@ -213,6 +219,7 @@ def main():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--threads", type=int, default=2)
     common.add_argument("--load-mode", choices=sorted(LOAD_MODES), default="none")
+    common.add_argument("--flash-attn", choices=sorted(FLASH_ATTN), default="auto")
     common.add_argument("--verbose", action="store_true", help="echo llama.cpp's log")
     pi = sub.add_parser("info", parents=[common])
     pi.add_argument("--model", required=True)
@@ -225,6 +232,8 @@ def main():
     pb.add_argument("--reps", type=int, default=3)
     pb.add_argument("--n-ctx", type=int, default=0)
     pb.add_argument("--seed", type=int, default=1)
+    pb.add_argument("--ubatch", type=int, default=0,
+                    help="n_ubatch (0: one ubatch, n_ubatch = n_batch = max(512, prompt))")
     pl = sub.add_parser("logits", parents=[common])
     pl.add_argument("--model", required=True)
     pl.add_argument("--tokens", required=True)
@@ -240,7 +249,8 @@ def main():
         out = quantize(a.src, a.dst, a.type, a.threads)
         out["bytes"] = os.path.getsize(a.dst)
     elif a.cmd == "info":
-        e = Engine(a.model, 512, a.threads, load_mode=a.load_mode, all_outputs=True)
+        e = Engine(a.model, 512, a.threads, load_mode=a.load_mode, all_outputs=True,
+                   flash_attn=a.flash_attn)
         import numpy as np
         lg = e.all_logits([1, 2, 3, 4][: e.n_vocab])
         out = e.info()
@@ -260,8 +270,9 @@ def main():
         n_batch = max(512, a.pp if a.mode == "prefill" else a.tg_prompt)
         need = a.pp if a.mode == "prefill" else a.tg_prompt + a.tg
         n_ctx = a.n_ctx or max(512, -(-need // 256) * 256)
-        e = Engine(a.model, n_ctx, a.threads, n_batch=n_batch, n_ubatch=n_batch,
-                   load_mode=a.load_mode)
+        e = Engine(a.model, n_ctx, a.threads, n_batch=n_batch,
+                   n_ubatch=min(a.ubatch, n_batch) if a.ubatch > 0 else n_batch,
+                   load_mode=a.load_mode, flash_attn=a.flash_attn)
         rng = random.Random(a.seed)
         n = a.pp if a.mode == "prefill" else a.tg_prompt
         prompt = [rng.randrange(e.n_vocab) for _ in range(n)]

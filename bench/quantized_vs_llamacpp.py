@@ -3,6 +3,9 @@
 
 Files (built once into --workdir, default build/qbench/, then reused):
   smollm2-q4_1   the real SmolLM2-135M-Instruct Q4_1 GGUF as shipped (token_embd Q8_0, tied)
+  smollm2-<type> (--smollm-types, e.g. F32,F16,BF16,Q8_0) the shipped Q4_1 file dequantized to
+                 f32 by `longctx convert Q4_1.gguf smollm2-f32.gguf --dtype f32` (the same
+                 weights in f32), other types quantized from it by llama.cpp as below
   s110m-<type>   a random llama2.c model at the stories110M shape, written by longctx
                    longctx synth-model -o s110m.bin --dim 768 --hidden 2048 --layers 12
                        --heads 12 --kv-heads 12 --vocab 32000 --ctx 1024 --seed 1
@@ -32,7 +35,8 @@ size: longctx --ctx N and llama.cpp n_ctx N, N = max(512, the run's tokens round
 llama.cpp settings: n_gpu_layers 0, weights read into memory (load_mode NONE, no mmap), KV
 cache f16, flash attention at its default (auto -> the resolved value is recorded), its CPU
 REPACK of Q4_0/Q4_K/IQ4 weights into interleaved layouts (as llama.cpp ships; recorded).
-longctx: weights mmapped from the GGUF, KV cache f32, the ISA it dispatches to (recorded).
+longctx: weights mmapped from the GGUF, its default KV cache (bf16 since 2026-12-06; recorded as
+kv_cache_bytes), the ISA it dispatches to (recorded).
 
 Interleaving: round r runs the bandwidth benchmark, then for every file and test the two
 engines back to back, their order alternating by round and file. Per (file, test, engine)
@@ -171,6 +175,20 @@ def prepare(args, wanted):
     if "smollm2-q4_1" in wanted:
         files.append({"name": "smollm2-q4_1", "path": args.smollm,
                       "origin": "SmolLM2-135M-Instruct Q4_1 GGUF as shipped"})
+    stypes = [t for t in args.smollm_types if f"smollm2-{t.lower()}" in wanted]
+    if stypes:
+        f32 = os.path.join(args.workdir, "smollm2-f32.gguf")
+        if args.rebuild or not os.path.exists(f32):
+            sh([args.longctx, "convert", args.smollm, f32, "--to", "gguf", "--dtype", "f32"])
+        for t in stypes:
+            q = f32 if t == "F32" else os.path.join(args.workdir, f"smollm2-{t.lower()}.gguf")
+            if q != f32 and (args.rebuild or not os.path.exists(q)
+                             or os.path.getmtime(q) < os.path.getmtime(f32)):
+                sh([py, WORKER, "quantize", f32, q, t, "--threads", str(args.threads)])
+            files.append({"name": f"smollm2-{t.lower()}", "path": q,
+                          "origin": "SmolLM2-135M-Instruct Q4_1 dequantized to f32 by longctx"
+                                    + ("" if t == "F32" else
+                                       f", quantized by llama.cpp (LLAMA_FTYPE_MOSTLY_{t})")})
     types = [t for t in args.types if f"s110m-{t.lower()}" in wanted]
     if types:
         binp = os.path.join(args.workdir, "s110m.bin")
@@ -257,7 +275,8 @@ def run_llamacpp(args, f, test):
     cmd = [args.python, WORKER, "bench", "--model", f["path"], "--mode", test, "--threads",
            str(args.threads), "--pp", str(args.pp), "--tg", str(args.tg), "--tg-prompt",
            str(args.tg_prompt), "--reps", str(args.reps), "--n-ctx", str(n_ctx_for(args, test)),
-           "--load-mode", args.llama_load_mode]
+           "--load-mode", args.llama_load_mode, "--flash-attn", args.llama_flash_attn,
+           "--ubatch", str(args.llama_ubatch)]
     o, _, info = run_child(cmd, env=child_env(args.threads))
     j = last_json(o)
     s = j["samples_tok_s"]
@@ -329,7 +348,8 @@ def main():
     ap.add_argument("--rebuild", action="store_true", help="rebuild the s110m files")
     ap.add_argument("--types", default="Q4_0,Q4_K_M,Q8_0",
                     help="llama.cpp quantization types of the s110m model")
-    ap.add_argument("--files", help="comma-separated subset of: smollm2-q4_1, s110m-<type>")
+    ap.add_argument("--files", help="comma-separated subset of: smollm2-q4_1, smollm2-<type>, "
+                                    "s110m-<type>")
     ap.add_argument("--tests", default="prefill,decode")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
@@ -342,6 +362,12 @@ def main():
     ap.add_argument("--no-footprint-bw", action="store_true",
                     help="skip the bandwidth run at a buffer the size of each file's weights")
     ap.add_argument("--llama-load-mode", choices=["none", "mmap", "auto"], default="none")
+    ap.add_argument("--llama-flash-attn", choices=["auto", "on", "off"], default="auto",
+                    help="llama.cpp's flash attention (auto: its choice, recorded)")
+    ap.add_argument("--llama-ubatch", type=int, default=0,
+                    help="llama.cpp's n_ubatch (0: the whole prompt in one ubatch)")
+    ap.add_argument("--smollm-types", default="",
+                    help="SmolLM2 files besides the shipped Q4_1, e.g. F32,F16,BF16,Q8_0")
     ap.add_argument("--longctx-args", default="", help="extra `longctx bench` arguments")
     ap.add_argument("--max-busy", type=float, default=None,
                     help="before each run wait until the CPUs are at most this busy")
@@ -363,7 +389,9 @@ def main():
     tests = [t.strip() for t in args.tests.split(",")]
     if any(t not in ("prefill", "decode") for t in tests):
         ap.error("--tests: prefill and/or decode")
-    names = ["smollm2-q4_1"] + [f"s110m-{t.lower()}" for t in args.types]
+    args.smollm_types = [t.strip().upper() for t in args.smollm_types.split(",") if t.strip()]
+    names = (["smollm2-q4_1"] + [f"smollm2-{t.lower()}" for t in args.smollm_types]
+             + [f"s110m-{t.lower()}" for t in args.types])
     wanted = names if not args.files else [x.strip().lower() for x in args.files.split(",")]
     bad = [w for w in wanted if w not in names]
     if bad:

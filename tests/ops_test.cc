@@ -102,10 +102,12 @@ struct GemmCase {
 };
 
 // Runs one gemm case for one ISA/dtype and checks values, rows outside [m0, m1), and guards.
-void check_gemm(const KernelTable& kt, DType t, const GemmCase& c, Rng& rng) {
-  SCOPED_TRACE(testing::Message() << isa_name(kt.isa) << " " << dtype_name(t) << " M=" << c.M
-                                  << " K=" << c.K << " N=" << c.N << " rows [" << c.m0 << ","
-                                  << c.m1 << ")");
+// xt: the product through pack_xt + gemm_xt_* (the table must have them) instead of gemm_* (whose
+// _nt twin is then not compared).
+void check_gemm(const KernelTable& kt, DType t, const GemmCase& c, Rng& rng, bool xt = false) {
+  SCOPED_TRACE(testing::Message() << isa_name(kt.isa) << (xt ? " xt " : " ") << dtype_name(t)
+                                  << " M=" << c.M << " K=" << c.K << " N=" << c.N << " rows ["
+                                  << c.m0 << "," << c.m1 << ")");
   const int misalign = static_cast<int>(rng.next_u32() % 2);
   Weights W(t, c.M * c.K, misalign, rng);
   const int64_t ldx = c.K + rng.next_u32() % 3, ldy = c.M + rng.next_u32() % 3;
@@ -114,8 +116,21 @@ void check_gemm(const KernelTable& kt, DType t, const GemmCase& c, Rng& rng) {
   Guarded Y(c.N * ldy, misalign), Y_nt(c.N * ldy, misalign);
   std::vector<float> Yref(c.N * ldy, 0.0f);
   for (int64_t i = 0; i < Y.n; ++i) Y.data()[i] = Y_nt.data()[i] = kGuard;
-  gemm_for(kt, t)(W.data(), c.K, X.data(), ldx, c.N, Y.data(), ldy, c.m0, c.m1);
-  gemm_for(kt, t, true)(W.data(), c.K, X.data(), ldx, c.N, Y_nt.data(), ldy, c.m0, c.m1);
+  if (xt) {
+    const GemmXtFn f = t == DType::F32    ? kt.gemm_xt_f32
+                       : t == DType::BF16 ? kt.gemm_xt_bf16
+                                          : kt.gemm_xt_f16;
+    ASSERT_NE(f, nullptr);
+    const int64_t b = kt.xt_block;
+    // Packed into a buffer that starts dirty: pack_xt must write every lane it leaves to zero.
+    std::vector<float> packed((c.N + b - 1) / b * b * c.K, std::nanf(""));
+    pack_xt(X.data(), ldx, c.N, c.K, b, packed.data());
+    f(W.data(), c.K, packed.data(), c.N, Y.data(), ldy, c.m0, c.m1);
+    std::memcpy(Y_nt.data(), Y.data(), Y.n * sizeof(float));
+  } else {
+    gemm_for(kt, t)(W.data(), c.K, X.data(), ldx, c.N, Y.data(), ldy, c.m0, c.m1);
+    gemm_for(kt, t, true)(W.data(), c.K, X.data(), ldx, c.N, Y_nt.data(), ldy, c.m0, c.m1);
+  }
   ref::gemm(W.data(), t, c.K, X.data(), ldx, c.N, Yref.data(), ldy, c.m0, c.m1);
   ASSERT_TRUE(Y.guards_intact());
   ASSERT_TRUE(Y_nt.guards_intact());
@@ -188,6 +203,26 @@ TEST(OpsGemm, ManyRowsShapes) {
   for (Isa isa : runnable_isas())
     for (DType t : {DType::F32, DType::BF16, DType::F16})
       for (const GemmCase& c : cases) check_gemm(kernels_for(isa), t, c, rng);
+}
+
+// The transposed-activation kernels (kernels_gemm_xt.h) of every ISA that has them: N across
+// 1-3 token blocks with partial ones (1 .. 3 vectors of a block), M across the 96-row output tiles
+// and the 6- / 4-row micro-tiles with sub-ranges starting mid-tile, K across the 128-wide K blocks
+// with ragged tails (and K = 0).
+TEST(OpsGemm, TransposedActivations) {
+  Rng rng(4242);
+  const GemmCase cases[] = {{1, 1, 1, 0, 1},      {7, 17, 5, 0, 7},       {13, 128, 16, 2, 11},
+                            {97, 129, 33, 0, 97}, {200, 300, 64, 5, 199}, {45, 257, 65, 0, 45},
+                            {6, 7, 130, 1, 6},    {193, 64, 24, 96, 193}, {9, 0, 40, 0, 9},
+                            {31, 385, 100, 3, 30}};
+  int tables = 0;
+  for (Isa isa : runnable_isas()) {
+    if (!kernels_for(isa).gemm_xt_f32) continue;
+    ++tables;
+    for (DType t : {DType::F32, DType::BF16, DType::F16})
+      for (const GemmCase& c : cases) check_gemm(kernels_for(isa), t, c, rng, true);
+  }
+  if (tables == 0) GTEST_SKIP() << "no ISA of this CPU has gemm_xt (AVX2 or AVX-512 needed)";
 }
 
 const int64_t kLengths[] = {0,  1,  2,  3,  7,  8,  9,   15,   16,  17,
@@ -480,7 +515,8 @@ TEST(OpsMatmul, ThreadCountsMatchReference) {
   Rng rng(13);
   for (DType t : {DType::F32, DType::BF16, DType::F16})
     for (int threads : {1, 2, 3})
-      for (int64_t N : {1, 3, 64}) {
+      // N x K > 2^15 leaves the few-rows path: N = 150 goes through pack_xt + gemm_xt.
+      for (int64_t N : {1, 3, 64, 150}) {
         SCOPED_TRACE(testing::Message() << dtype_name(t) << " threads=" << threads << " N=" << N);
         const int64_t M = 83, K = 257;
         Weights W(t, M * K, 0, rng);

@@ -14,7 +14,10 @@ struct VAvx512 {
   static constexpr int kGemmRN = 6;  // 24 accumulators + 6 X + 1 W = 31 of 32 zmm registers
   // Flash tiles of up to 4 query vectors (64 queries): 4 x 6 accumulators.
   static constexpr int kFlashChunks = 4;
-  static constexpr bool kFlashOutlined = true;  // kernels_flash.h, flash_outer_outlined
+  static constexpr bool kFlashOutlined = true;
+  // gemm_xt: 6 rows of W x 4 vectors of tokens (64) = 24 accumulators + 4 + 1 broadcast.
+  static constexpr int kXtRows = 6;
+  static constexpr int kXtChunks = 4;  // kernels_flash.h, flash_outer_outlined
 
   static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static F bf16_to_f32(__m256i h) {

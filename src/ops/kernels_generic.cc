@@ -12,6 +12,8 @@ struct VGeneric {
   // Flash tiles of up to 2 query vectors (8 queries): 2 x 4 accumulators.
   static constexpr int kFlashChunks = 2;
   static constexpr bool kFlashOutlined = false;
+  static constexpr int kXtRows = 1;
+  static constexpr int kXtChunks = 0;  // no gemm_xt: the gemm kernels serve every N
   struct F {
     float v[4];
   };

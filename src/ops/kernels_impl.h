@@ -15,7 +15,8 @@
 //   -127 -> 0), half (one IEEE fp16 value to float), reduce (sum of lanes), reduce_max, reduce4(a,
 //   b, c, d, out) (out[i] = sum of lanes of the i-th argument), kGemmRN (X rows per prefill
 //   micro-tile; limited by the register count), kFlashChunks (query vectors per flash tile,
-//   kernels_flash.h), kFlashOutlined (whether the flash tile's passes are called out of line).
+//   kernels_flash.h), kFlashOutlined (whether the flash tile's passes are called out of line),
+//   kXtRows and kXtChunks (gemm_xt's micro-kernel, kernels_gemm_xt.h; kXtChunks 0: none).
 //
 // The flash-attention tile is in kernels_flash.h, and the table of every kernel in
 // kernels_table.h, which the per-ISA files include.

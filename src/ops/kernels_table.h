@@ -1,11 +1,19 @@
 // The kernel table of one instruction set: every kernel of kernels_impl.h and kernels_flash.h
-// instantiated for its vector wrapper V. Included by kernels_{generic,avx2,avx512}.cc.
+// (and kernels_gemm_xt.h) instantiated for its vector wrapper V. Included by
+// kernels_{generic,avx2,avx512}.cc.
 #pragma once
 #include "ops/kernels_flash.h"
+#include "ops/kernels_gemm_xt.h"
 #include "ops/kernels_impl.h"
 #include "ops/ops.h"
 
 namespace lc::ops::impl {
+
+template <class V, class WT>
+constexpr GemmXtFn xt_fn() {
+  if constexpr (V::kXtChunks > 0) return gemm_xt<V, WT>;
+  return nullptr;
+}
 
 template <class V>
 constexpr KernelTable make_table(Isa isa) {
@@ -32,7 +40,11 @@ constexpr KernelTable make_table(Isa isa) {
                      quant_weighted_sum<V, Q4Values>,
                      flash_tile<V>,
                      V::kLanes,
-                     V::kLanes * V::kFlashChunks};
+                     V::kLanes * V::kFlashChunks,
+                     xt_fn<V, float>(),
+                     xt_fn<V, Bf16>(),
+                     xt_fn<V, Fp16>(),
+                     V::kLanes * V::kXtChunks};
 }
 
 }  // namespace lc::ops::impl

@@ -19,6 +19,9 @@ struct VAvx2 {
   // Flash tiles of up to 3 query vectors (24 queries): 3 x 4 accumulators.
   static constexpr int kFlashChunks = 3;
   static constexpr bool kFlashOutlined = false;
+  // gemm_xt: 4 rows of W x 3 vectors of tokens (24) = 12 accumulators + 3 + 1 broadcast.
+  static constexpr int kXtRows = 4;
+  static constexpr int kXtChunks = 3;
 
   static __m256i mask(int n) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskWindow + 8 - n));

@@ -39,6 +39,10 @@ enum class RopeStyle : uint8_t {
 using GemmFn = void (*)(const void* W, int64_t K, const float* X, int64_t ldx, int64_t N, float* Y,
                         int64_t ldy, int64_t m0, int64_t m1);
 
+// Y[n, m] as GemmFn, with X given as xt (KernelTable::gemm_xt_*, pack_xt) and Y's row stride ldy.
+using GemmXtFn = void (*)(const void* W, int64_t K, const float* xt, int64_t N, float* Y,
+                          int64_t ldy, int64_t m0, int64_t m1);
+
 // out[r*ldo + d] = sum_j p[r*ldp + j] * v[j*ldv + d] for r < n_rows, d < d_cols, j < n_keys:
 // the value pass of attention (probabilities times the value rows), overwriting out. v holds
 // elements of the kernel's type (f32, bf16 or f16); ldv counts elements.
@@ -139,7 +143,18 @@ struct KernelTable {
   void (*flash_tile)(const FlashTile& t);
   int64_t flash_lanes;
   int64_t flash_max_m;
+  // Prefill products over transposed activations (kernels_gemm_xt.h), nullptr where the ISA has
+  // none (generic); matmul uses them for N >= xt_block / 2. xt holds X in blocks of xt_block
+  // rows, block b a [K][xt_block] array at xt + b * K * xt_block (lanes past N zero); pack_xt
+  // writes it.
+  GemmXtFn gemm_xt_f32;
+  GemmXtFn gemm_xt_bf16;
+  GemmXtFn gemm_xt_f16;
+  int64_t xt_block;
 };
+
+// xt (KernelTable::gemm_xt_*) from X[N, K] (row stride ldx): ceil(N / block) * K * block floats.
+void pack_xt(const float* X, int64_t ldx, int64_t N, int64_t K, int64_t block, float* xt);
 
 // The table for the selected ISA (computed once; thread-safe).
 const KernelTable& kernels();
