@@ -17,6 +17,11 @@
 //      prefill block); FLOPs = 2 M K N; reference ops::ref::gemm; v1 = the table's gemm_<w> (dot
 //      products along K, 4 x 6 micro-tiles, a horizontal sum per output), v2 = pack_xt + the
 //      table's gemm_xt_<w> (X transposed, outer products; kernels_gemm_xt.h), as matmul runs them.
+//  qgemm/<w>/<M>x<K>/N:<N>  the same product with W quantized (Q4_1: SmolLM2's file, Q8_0): X
+//      quantized per row (timed) and the quant table's integer kernel (ops/quant/kernels.h); the
+//      reference dequantizes W, so X's 8-bit rounding is part of the error. Its "% of peak" is
+//      still against the f32 FMA peak (the int8 units' peak is higher; the figure compares the
+//      products' speed, not each unit's use).
 // Each variant runs on every ISA the CPU has (generic, avx2, avx512).
 //
 // Usage: kernel_lab [--rounds R] [--keys N] [--filter TEXT] [--json FILE]
@@ -38,6 +43,9 @@
 #include "core/rng.h"
 #include "fma_peak.h"
 #include "ops/ops.h"
+#include "ops/quant/dequant.h"
+#include "ops/quant/kernels.h"
+#include "ops/quant/quantize.h"
 #include "ops/reference.h"
 
 namespace {
@@ -279,6 +287,57 @@ void add_gemm(std::vector<Variant>& vs, std::vector<GemmProblem>& store, DType w
   }
 }
 
+// ---- quantized gemm ------------------------------------------------------------------------
+// W quantized to type w (longctx's quantizer), X quantized per row for it and the table's integer
+// product, as matmul runs them; the reference is the f32 product with W dequantized, so the error
+// includes the activations' 8-bit rounding (hence the looser check below).
+struct QGemmProblem {
+  DType w;
+  int64_t M, K, N;
+  std::vector<uint8_t> W;
+  std::vector<float> X;
+  std::vector<double> expected;
+};
+
+void add_qgemm(std::vector<Variant>& vs, std::vector<QGemmProblem>& store, DType w, int64_t M,
+               int64_t K, int64_t N, const std::vector<Isa>& isas) {
+  QGemmProblem& p = store.emplace_back();
+  p.w = w;
+  p.M = M;
+  p.K = K;
+  p.N = N;
+  const int64_t rb = lc::dtype_bytes(w, K);
+  p.W.resize(static_cast<size_t>(M * rb));
+  lc::Rng rng(23);
+  std::vector<float> row(K), deq(M * K);
+  for (int64_t m = 0; m < M; ++m) {
+    for (float& x : row) x = rng.uniform() * 2.0f - 1.0f;
+    ops::quant::quantize_row(w, row.data(), p.W.data() + m * rb, K);
+    ops::quant::dequantize_row(w, p.W.data() + m * rb, deq.data() + m * K, K);
+  }
+  p.X.resize(N * K);
+  for (float& x : p.X) x = rng.uniform() * 2.0f - 1.0f;
+  std::vector<float> y(N * M);
+  ops::ref::gemm(deq.data(), DType::F32, K, p.X.data(), K, N, y.data(), M, 0, M);
+  p.expected.assign(y.begin(), y.end());
+  const std::string name = std::string("qgemm/") + lc::dtype_name(w) + "/" + std::to_string(M) +
+                           "x" + std::to_string(K) + "/N:" + std::to_string(N);
+  for (Isa isa : isas) {
+    const ops::quant::QuantKernels& qk = ops::quant::quant_kernels_for(isa);
+    const ops::quant::QGemmFn g = qk.gemm[static_cast<int>(w)];
+    if (!g) continue;
+    auto xq = std::make_shared<std::vector<uint8_t>>(N * ops::quant::x_row_bytes(w, K));
+    auto out = std::make_shared<std::vector<float>>(N * M);
+    auto run = [&qk, g, &p, xq, out] {
+      ops::quant::quantize_rows(qk, p.w, p.X.data(), p.K, p.N, p.K, xq->data());
+      g(p.W.data(), p.K, xq->data(), p.N, out->data(), p.M, 0, p.M);
+    };
+    run();
+    vs.push_back(
+        {name, "v1 int8", qk.name, 2.0 * M * K * N, max_abs_diff(*out, p.expected), run, {}});
+  }
+}
+
 double median(std::vector<double> x) {
   std::sort(x.begin(), x.end());
   const size_t n = x.size();
@@ -336,6 +395,9 @@ int main(int argc, char** argv) {
   gem.reserve(2);
   for (DType kv : {DType::BF16, DType::F32}) add_attention(vs, att, kv, keys, isas);
   for (DType w : {DType::F32, DType::BF16}) add_gemm(vs, gem, w, 1536, 576, 64, isas);
+  std::vector<QGemmProblem> qgem;
+  qgem.reserve(2);
+  for (DType w : {DType::Q4_1, DType::Q8_0}) add_qgemm(vs, qgem, w, 1536, 576, 64, isas);
 
   if (!filter.empty()) {
     std::erase_if(vs, [&](const Variant& v) {
@@ -346,7 +408,10 @@ int main(int argc, char** argv) {
   // The checks: relative to the output's scale (|values| < 1 here), f32 accumulation.
   bool ok = true;
   for (const Variant& v : vs) {
-    const double tol = 1e-4 * (v.problem.rfind("gemm", 0) == 0 ? std::sqrt(576.0) : 1.0);
+    // f32 products: rounding only; int8 products: X's 8-bit steps (1/254 of a row's max) too.
+    const double tol = v.problem.rfind("qgemm", 0) == 0  ? 0.02 * std::sqrt(576.0)
+                       : v.problem.rfind("gemm", 0) == 0 ? 1e-4 * std::sqrt(576.0)
+                                                         : 1e-4;
     if (!(v.max_err <= tol)) {
       std::fprintf(stderr, "kernel_lab: CHECK FAILED %s %s %s: max |error| %.3g > %.3g\n",
                    v.problem.c_str(), v.name.c_str(), v.isa.c_str(), v.max_err, tol);
@@ -385,12 +450,12 @@ int main(int argc, char** argv) {
   out["peak_gflops"] = {{"avx512_fma", peak512}, {"avx2_fma", peak256}};
   std::printf("f32 FMA peak, 1 thread, median of %d rounds: avx512 %.1f GFLOP/s, avx2 %.1f\n",
               rounds, has512 ? median(peak512) : 0.0, has256 ? median(peak256) : 0.0);
-  std::printf("%-28s %-9s %-7s %10s %10s %10s %7s\n", "problem", "variant", "isa", "max|err|",
+  std::printf("%-28s %-9s %-10s %10s %10s %10s %7s\n", "problem", "variant", "isa", "max|err|",
               "GFLOP/s", "min-max", "% peak");
   for (const Variant& v : vs) {
     const auto [lo, hi] = std::minmax_element(v.gflops.begin(), v.gflops.end());
     const double med = median(v.gflops);
-    std::printf("%-28s %-9s %-7s %10.2e %10.1f %4.0f-%-5.0f %6.1f%%\n", v.problem.c_str(),
+    std::printf("%-28s %-9s %-10s %10.2e %10.1f %4.0f-%-5.0f %6.1f%%\n", v.problem.c_str(),
                 v.name.c_str(), v.isa.c_str(), v.max_err, med, *lo, *hi,
                 peak > 0 ? 100.0 * med / peak : 0.0);
     out["variants"].push_back({{"problem", v.problem},
