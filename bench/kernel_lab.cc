@@ -392,9 +392,11 @@ int main(int argc, char** argv) {
   std::vector<AttentionProblem> att;
   std::vector<GemmProblem> gem;
   att.reserve(2);
-  gem.reserve(2);
+  gem.reserve(5);
   for (DType kv : {DType::BF16, DType::F32}) add_attention(vs, att, kv, keys, isas);
   for (DType w : {DType::F32, DType::BF16}) add_gemm(vs, gem, w, 1536, 576, 64, isas);
+  for (auto [m, k] : {std::pair<int64_t, int64_t>{192, 576}, {576, 576}, {576, 1536}})
+    add_gemm(vs, gem, DType::F32, m, k, 64, isas);
   std::vector<QGemmProblem> qgem;
   qgem.reserve(2);
   for (DType w : {DType::Q4_1, DType::Q8_0}) add_qgemm(vs, qgem, w, 1536, 576, 64, isas);

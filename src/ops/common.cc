@@ -64,7 +64,7 @@ void split_rows(ThreadPool& pool, const WeightView& W, int64_t N, Fn&& fn) {
 // Per-thread buffers for quantized activations: they grow to the largest product seen and are
 // then reused, so steady-state decode allocates nothing.
 uint8_t* x_scratch(int slot, int64_t bytes) {
-  thread_local AlignedBuffer<uint8_t> bufs[3];  // [BlockQ8x rows, BlockQ8K rows, xt]
+  thread_local AlignedBuffer<uint8_t> bufs[2];
   AlignedBuffer<uint8_t>& b = bufs[slot];
   if (static_cast<int64_t>(b.size()) < bytes) b.resize(static_cast<size_t>(bytes));
   return b.data();
@@ -157,36 +157,9 @@ void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, fl
                [&](int64_t m0, int64_t m1) { fn(W.data, W.cols, xq, N, Y, W.rows, m0, m1); });
     return;
   }
-  const KernelTable& kt = kernels();
-  const GemmXtFn xt_fn = W.dtype == DType::F32    ? kt.gemm_xt_f32
-                         : W.dtype == DType::BF16 ? kt.gemm_xt_bf16
-                                                  : kt.gemm_xt_f16;
-  if (xt_fn && 2 * N >= kt.xt_block) {
-    // Many rows: X transposed once (kernels_gemm_xt.h), shared by the threads.
-    const int64_t blocks = (N + kt.xt_block - 1) / kt.xt_block;
-    auto* xt = reinterpret_cast<float*>(
-        x_scratch(2, blocks * kt.xt_block * W.cols * static_cast<int64_t>(sizeof(float))));
-    pack_xt(X, W.cols, N, W.cols, kt.xt_block, xt);
-    split_rows(pool, W, N,
-               [&](int64_t m0, int64_t m1) { xt_fn(W.data, W.cols, xt, N, Y, W.rows, m0, m1); });
-    return;
-  }
-  GemmFn fn = gemm_for(kt, W.dtype);
+  GemmFn fn = gemm_for(kernels(), W.dtype);
   split_rows(pool, W, N,
              [&](int64_t m0, int64_t m1) { fn(W.data, W.cols, X, W.cols, N, Y, W.rows, m0, m1); });
-}
-
-void pack_xt(const float* X, int64_t ldx, int64_t N, int64_t K, int64_t block, float* xt) {
-  for (int64_t n0 = 0; n0 < N; n0 += block) {
-    float* b = xt + n0 * K;
-    const int64_t nl = std::min(block, N - n0);
-    for (int64_t n = 0; n < nl; ++n) {
-      const float* x = X + (n0 + n) * ldx;
-      for (int64_t k = 0; k < K; ++k) b[k * block + n] = x[k];
-    }
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t n = nl; n < block; ++n) b[k * block + n] = 0.0f;
-  }
 }
 
 void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const float* X, int64_t N) {
@@ -225,6 +198,26 @@ void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const fl
         gemm_for(K, w.dtype)(w.data, w.cols, X, w.cols, 1, jobs[j].y, w.rows, b, e);
     }
   });
+}
+
+// Experimental, not on matmul's path (KernelTable::gemm_xt_*): bench/kernel_lab and the tests.
+void pack_xt(const float* X, int64_t ldx, int64_t N, int64_t K, int64_t block, float* xt) {
+  // 16 columns of X at a time: each row's 16 values are one contiguous read, and the 16 rows of
+  // the block they land in (16 x block floats) stay in L1 while n runs.
+  constexpr int64_t kCols = 16;
+  for (int64_t n0 = 0; n0 < N; n0 += block) {
+    float* b = xt + n0 * K;
+    const int64_t nl = std::min(block, N - n0);
+    for (int64_t k0 = 0; k0 < K; k0 += kCols) {
+      const int64_t kl = std::min(kCols, K - k0);
+      for (int64_t n = 0; n < nl; ++n) {
+        const float* x = X + (n0 + n) * ldx + k0;
+        for (int64_t k = 0; k < kl; ++k) b[(k0 + k) * block + n] = x[k];
+      }
+      for (int64_t k = 0; k < kl; ++k)
+        for (int64_t n = nl; n < block; ++n) b[(k0 + k) * block + n] = 0.0f;
+    }
+  }
 }
 
 }  // namespace lc::ops

@@ -1,8 +1,10 @@
 // The prefill product with transposed activations (KernelTable::gemm_xt_*; ops.h, GemmXtFn),
 // written once against the vector wrapper V of kernels_impl.h, under the same rules (templates on
 // V only; no std:: containers or other inline functions shared with the baseline files).
+// EXPERIMENTAL: faster than gemm_* in bench/kernel_lab, not in the model (ops.h), so matmul does
+// not use it.
 //
-// matmul transposes X once per call (pack_xt): xt holds, for each block of nb = V::kXtChunks *
+// X is transposed once per call (pack_xt): xt holds, for each block of nb = V::kXtChunks *
 // kLanes rows of X, a [K][nb] array (row n of X is lane n % nb; lanes past N are zero). The
 // micro-kernel then runs the product as outer products, like the flash tile: a W element broadcast
 // against up to kXtChunks vectors of tokens, kXtRows rows of W at a time (AVX-512: 6 x 4 = 24
@@ -18,23 +20,39 @@
 
 namespace lc::ops::impl {
 
-constexpr int64_t kXtKb = 128;  // K block of xt (AVX-512: 128 x 64 floats = 32 KiB)
-constexpr int64_t kXtMb = 96;   // rows of W per output tile (AVX-512: 96 x 64 floats = 24 KiB)
+// One weight element as float (templates on V, as the rules above ask).
+template <class V>
+inline float xt_scalar(float x) {
+  return x;
+}
+template <class V>
+inline float xt_scalar(Bf16 x) {
+  return __builtin_bit_cast(float, static_cast<uint32_t>(x.bits) << 16);
+}
+template <class V>
+inline float xt_scalar(Fp16 x) {
+  return V::half(x.bits);
+}
 
-// yt[i][c-th vector] (+)= sum_k w[i][k] * xt[k][c-th vector] for RM rows i, C vectors, k < kl.
-template <class V, int C, int RM>
-inline void xt_micro(const float* const* w, const float* xt, int64_t ldn, int64_t kl, float* yt,
-                     bool first) {
+// yt[i][c-th vector] = sum_k w_i[k] * xt[k][c-th vector] for RM rows i of W (type WT, row stride
+// K), C vectors, all of K: the accumulators stay in registers over K, W's rows are read as RM
+// sequential streams (prefetched kPrefetchBytes ahead, as in gemv), xt from L2.
+template <class V, class WT, int C, int RM>
+inline void xt_micro(const WT* const* w, const float* xt, int64_t ldn, int64_t K, float* yt) {
   using F = typename V::F;
   constexpr int64_t L = V::kLanes;
+  constexpr int64_t kAhead = kPrefetchBytes / static_cast<int64_t>(sizeof(WT));
+  constexpr int64_t kLine = 64 / static_cast<int64_t>(sizeof(WT));
   F acc[RM][C];
   for (int i = 0; i < RM; ++i)
-    for (int c = 0; c < C; ++c) acc[i][c] = first ? V::zero() : V::load(yt + i * ldn + c * L);
-  for (int64_t k = 0; k < kl; ++k) {
+    for (int c = 0; c < C; ++c) acc[i][c] = V::zero();
+  for (int64_t k = 0; k < K; ++k) {
+    if (k % kLine == 0 && k + kAhead < K)
+      for (int i = 0; i < RM; ++i) prefetch<false>(w[i] + k + kAhead);
     F xv[C];
     for (int c = 0; c < C; ++c) xv[c] = V::load(xt + k * ldn + c * L);
     for (int i = 0; i < RM; ++i) {
-      const F b = V::set1(w[i][k]);
+      const F b = V::set1(xt_scalar<V>(w[i][k]));
       for (int c = 0; c < C; ++c) acc[i][c] = V::fmadd(b, xv[c], acc[i][c]);
     }
   }
@@ -42,45 +60,21 @@ inline void xt_micro(const float* const* w, const float* xt, int64_t ldn, int64_
     for (int c = 0; c < C; ++c) V::store(yt + i * ldn + c * L, acc[i][c]);
 }
 
-// One block of nb rows of X (C vectors of them valid) against W rows [m0, m1).
+// One block of nb rows of X (C vectors of them, nl rows valid) against W rows [m0, m1).
 template <class V, class WT, int C>
 void gemm_xt_block(const WT* W, int64_t K, const float* xt, int64_t nl, float* Y, int64_t ldy,
                    int64_t m0, int64_t m1) {
   constexpr int RM = V::kXtRows;
-  constexpr int64_t L = V::kLanes, nb = V::kXtChunks * L;
-  constexpr bool kConvert = !std::is_same_v<WT, float>;
-  alignas(64) float yt[(kXtMb + RM) * nb];
-  alignas(64) float wbuf[kConvert ? RM * kXtKb : 1];
-  for (int64_t mc = m0; mc < m1; mc += kXtMb) {
-    const int64_t ml = imin(kXtMb, m1 - mc);
-    for (int64_t k0 = 0; k0 < K; k0 += kXtKb) {
-      const int64_t kl = imin(kXtKb, K - k0);
-      for (int64_t m = mc; m < mc + ml; m += RM) {
-        const int rows = static_cast<int>(imin<int64_t>(RM, mc + ml - m));
-        const float* w[RM];
-        for (int i = 0; i < RM; ++i) {
-          // Rows past the chunk repeat its last row; their results land past ml and are dropped.
-          const WT* src = W + (m + imin(i, rows - 1)) * K + k0;
-          if constexpr (kConvert) {
-            float* dst = wbuf + i * kXtKb;
-            if (i < rows) {
-              int64_t k = 0;
-              for (; k + L <= kl; k += L) V::store(dst + k, V::load(src + k));
-              if (k < kl) {
-                const int r = static_cast<int>(kl - k);
-                V::store_n(dst + k, V::load_n(src + k, r), r);
-              }
-            }
-            w[i] = i < rows ? dst : w[rows - 1];
-          } else {
-            w[i] = src;
-          }
-        }
-        xt_micro<V, C, RM>(w, xt + k0 * nb, nb, kl, yt + (m - mc) * nb, k0 == 0);
-      }
-    }
+  constexpr int64_t nb = V::kXtChunks * V::kLanes;
+  alignas(64) float yt[RM * nb];
+  for (int64_t m = m0; m < m1; m += RM) {
+    const int rows = static_cast<int>(imin<int64_t>(RM, m1 - m));
+    // Rows past m1 repeat the last valid row; their results are not stored.
+    const WT* w[RM];
+    for (int i = 0; i < RM; ++i) w[i] = W + (m + imin(i, rows - 1)) * K;
+    xt_micro<V, WT, C, RM>(w, xt, nb, K, yt);
     for (int64_t n = 0; n < nl; ++n)
-      for (int64_t i = 0; i < ml; ++i) Y[n * ldy + mc + i] = yt[i * nb + n];
+      for (int i = 0; i < rows; ++i) Y[n * ldy + m + i] = yt[i * nb + n];
   }
 }
 

@@ -143,10 +143,12 @@ struct KernelTable {
   void (*flash_tile)(const FlashTile& t);
   int64_t flash_lanes;
   int64_t flash_max_m;
-  // Prefill products over transposed activations (kernels_gemm_xt.h), nullptr where the ISA has
-  // none (generic); matmul uses them for N >= xt_block / 2. xt holds X in blocks of xt_block
-  // rows, block b a [K][xt_block] array at xt + b * K * xt_block (lanes past N zero); pack_xt
-  // writes it.
+  // EXPERIMENTAL, not on matmul's path. Prefill products over transposed activations
+  // (kernels_gemm_xt.h), nullptr where the ISA has none (generic). xt holds X in blocks of
+  // xt_block rows, block b a [K][xt_block] array at xt + b * K * xt_block (lanes past N zero);
+  // pack_xt writes it. Measured (docs/perf/prefill.md, "GEMM over transposed activations"):
+  // 1.1-1.45x the gemm_* kernels in bench/kernel_lab with W in cache, but no faster in a SmolLM2
+  // f32 prefill (W streamed from memory), so matmul keeps gemm_*.
   GemmXtFn gemm_xt_f32;
   GemmXtFn gemm_xt_bf16;
   GemmXtFn gemm_xt_f16;
