@@ -133,7 +133,12 @@ class Engine:
                 "bos": L.llama_vocab_bos(self.vocab),
                 "add_bos": bool(L.llama_vocab_get_add_bos(self.vocab)),
                 "add_bos": bool(L.llama_vocab_get_add_bos(self.vocab)),
-                "flash_attn": (fa or ["? (not in the log)"])[-1],
+                # llama.cpp logs the resolved value under auto; a forced value is what was asked
+                "flash_attn": (fa[-1] if fa else
+                               {FLASH_ATTN["off"]: "disabled (forced)",
+                                FLASH_ATTN["on"]: "enabled (forced)"}.get(
+                                   self.cparams["flash_attn_type_requested"],
+                                   "? (not in the log)")),
                 "repack_buffer_mib": float(repack[-1]) if repack else 0.0,
                 "context_params": self.cparams,
                 "system_info": L.llama_print_system_info().decode(),

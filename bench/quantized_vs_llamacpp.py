@@ -214,7 +214,7 @@ def prepare(args, wanted):
     for f in files:
         f["weights"] = weight_bytes(f["path"])
         o, _, _ = run_child([py, WORKER, "info", "--model", f["path"], "--threads",
-                             str(args.threads)])
+                             str(args.threads), "--flash-attn", args.llama_flash_attn])
         f["llamacpp_info"] = last_json(o)
         f["parity"] = parity(args, f["path"], f["llamacpp_info"]["n_vocab"])
         log(f"  {f['name']}: {f['llamacpp_info']['desc']}, "

@@ -127,6 +127,7 @@ TEST(Cli, BadFlagsGiveOneLineErrors) {
                      "/nonexistent/tok.bin");
   expect_clean_error(run_cli("run -z '" + tok + "'"), "-m is required");
   expect_clean_error(run_cli("bench -m '" + model + "' --reps 0"), "--reps");
+  expect_clean_error(run_cli("bench -m '" + model + "' --block 0"), "--block");
   expect_clean_error(run_cli("logits -m '" + model + "' --tokens 1,2,,3"), "--tokens");
   expect_clean_error(run_cli("logits -m '" + model + "' --tokens 1,99999"), "out of range");
   Result u = run_cli("frobnicate");
@@ -208,6 +209,9 @@ TEST(Cli, SynthModelLogitsAndBench) {
   ASSERT_EQ(b.status, 0) << b.err;
   EXPECT_NE(b.out.find("decode"), std::string::npos);
   EXPECT_NE(slurp(js).find("\"tok_s_median\""), std::string::npos);
+  // --block: the prompt in blocks of 5 tokens (the bench's own checks run at that block size too).
+  Result bb = run_cli("bench -m '" + m + "' --prompt 16 --gen 2 --reps 1 --block 5");
+  ASSERT_EQ(bb.status, 0) << bb.err;
   // A bad size leaves no file behind.
   std::string bad = tmp("bad.bin");
   expect_clean_error(run_cli("synth-model -o '" + bad +

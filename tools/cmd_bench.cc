@@ -22,8 +22,8 @@ namespace {
 const char* kHelp =
     "usage: longctx bench -m MODEL [-t THREADS] [--prompt N] [--gen N] [--reps R]\n"
     "                     [--json FILE] [--ctx N] [--dtype f32|bf16|f16] [--seed S]\n"
-    "                     [--fill N] [--batch B] [--taylor chunked|quadratic [--mixer-only]]\n"
-    "                     [attention flags]\n"
+    "                     [--fill N] [--batch B] [--block N]\n"
+    "                     [--taylor chunked|quadratic [--mixer-only]] [attention flags]\n"
     "  Times prefill of N random prompt tokens and decode of --gen tokens, R times after a\n"
     "  warm-up; reports tokens/s median, p10, p90 and peak resident memory.\n"
     "  --fill N  decode at context N: random keys/values stand in for N positions (written\n"
@@ -31,6 +31,7 @@ const char* kHelp =
     "            the last window; a recurrent model gets a random state), then the prompt and\n"
     "            --gen tokens follow at position N.\n"
     "  --ctx N   context of --attn full (default: the model's, raised to fit the run)\n"
+    "  --block N prompt tokens per forward during prefill (default 64, 1-4096; as serve's)\n"
     "  --batch B B independent sequences, each its own KV cache or recurrent state; every\n"
     "            decode step is one forward over all B (tokens/s count all of them); reports\n"
     "            the state bytes per sequence and in total; --prompt 0 (with --fill) skips the\n"
@@ -92,9 +93,9 @@ void print_result(const Args& a, const ModelFile& file, const BenchSpec& sp, con
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",     "-t",     "--prompt", "--gen",
-                                    "--reps", "--json", "--ctx",    "--dtype",
-                                    "--seed", "--fill", "--batch",  "--taylor"};
+  std::vector<std::string> flags = {"-m",      "-t",       "--prompt", "--gen",  "--reps",
+                                    "--json",  "--ctx",    "--dtype",  "--seed", "--fill",
+                                    "--batch", "--taylor", "--block"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("bench", flags, {"--help", "--mixer-only"});
   a.parse(argc, argv, 2);
@@ -109,6 +110,7 @@ int cmd_bench(int argc, char** argv) {
   SessionOptions so;
   so.n_threads = threads;
   so.ctx = a.integer("--ctx", 0, 1, 1 << 26);
+  so.block_tokens = a.integer("--block", 64, 1, 4096);
   so.attn = parse_attention(a, /*allow_many=*/false).front();
   const std::string json = a.str("--json");
   check_output_file("--json", json);  // before the model loads and the runs start
