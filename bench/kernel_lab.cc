@@ -263,9 +263,7 @@ void add_gemm(std::vector<Variant>& vs, std::vector<GemmProblem>& store, DType w
                   run,
                   {}});
     const ops::KernelTable& kt = ops::kernels_for(isa);
-    const ops::GemmXtFn xf = w == DType::F32    ? kt.gemm_xt_f32
-                             : w == DType::BF16 ? kt.gemm_xt_bf16
-                                                : kt.gemm_xt_f16;
+    const ops::GemmXtFn xf = ops::gemm_xt_for(kt, w);
     if (!xf) continue;
     // v2: X transposed (pack_xt, timed with the product), then the outer-product kernel.
     const int64_t block = kt.xt_block;

@@ -117,9 +117,7 @@ void check_gemm(const KernelTable& kt, DType t, const GemmCase& c, Rng& rng, boo
   std::vector<float> Yref(c.N * ldy, 0.0f);
   for (int64_t i = 0; i < Y.n; ++i) Y.data()[i] = Y_nt.data()[i] = kGuard;
   if (xt) {
-    const GemmXtFn f = t == DType::F32    ? kt.gemm_xt_f32
-                       : t == DType::BF16 ? kt.gemm_xt_bf16
-                                          : kt.gemm_xt_f16;
+    const GemmXtFn f = gemm_xt_for(kt, t);
     ASSERT_NE(f, nullptr);
     const int64_t b = kt.xt_block;
     // Packed into a buffer that starts dirty: pack_xt must write every lane it leaves to zero.

@@ -8,10 +8,9 @@
 // kLanes rows of X, a [K][nb] array (row n of X is lane n % nb; lanes past N are zero). The
 // micro-kernel then runs the product as outer products, like the flash tile: a W element broadcast
 // against up to kXtChunks vectors of tokens, kXtRows rows of W at a time (AVX-512: 6 x 4 = 24
-// accumulators), with no horizontal reductions and no re-reading of X from L2: a K block of xt
-// (kXtKb x nb floats, 32 KiB on AVX-512) stays in L1 while every row of W in the chunk passes over
-// it. The partial sums of a chunk of kXtMb rows of W live in a transposed output tile yt [rows][nb]
-// on the stack and go to Y at the end of the chunk.
+// accumulators), with no horizontal reductions. The accumulators cover all of K (xt, K x nb
+// floats, is read from L2; W's rows stream once per block of tokens, prefetched), and each
+// kXtRows x nb result goes through a small transposed tile on the stack into Y.
 #pragma once
 #include <cstdint>
 

@@ -172,6 +172,12 @@ inline GemmFn gemm_for(const KernelTable& k, DType t, bool stream_nt = false) {
   return t == DType::F32 ? k.gemm_f32 : t == DType::BF16 ? k.gemm_bf16 : k.gemm_f16;
 }
 
+// The experimental transposed-activation kernel for a plain weight type (nullptr where the table
+// has none).
+inline GemmXtFn gemm_xt_for(const KernelTable& k, DType t) {
+  return t == DType::F32 ? k.gemm_xt_f32 : t == DType::BF16 ? k.gemm_xt_bf16 : k.gemm_xt_f16;
+}
+
 // cos/sin of pos * theta^(-2i/head_dim), i in [0, head_dim/2), computed in double precision so
 // that positions beyond 10^8 stay exact to float rounding.
 void rope_angles(double pos, int64_t head_dim, double theta, float* cos, float* sin);
