@@ -5,6 +5,7 @@
 
 #include "core/aligned.h"
 #include "core/thread_pool.h"
+#include "ops/amx/amx.h"
 #include "ops/ops.h"
 #include "ops/quant/kernels.h"
 
@@ -61,13 +62,34 @@ void split_rows(ThreadPool& pool, const WeightView& W, int64_t N, Fn&& fn) {
   });
 }
 
-// Per-thread buffers for quantized activations: they grow to the largest product seen and are
-// then reused, so steady-state decode allocates nothing.
+// Per-thread buffers for quantized (slots 0, 1) or AMX-packed (2) activations: they grow to the
+// largest product seen and are then reused, so steady-state decode allocates nothing.
 uint8_t* x_scratch(int slot, int64_t bytes) {
-  thread_local AlignedBuffer<uint8_t> bufs[2];
+  thread_local AlignedBuffer<uint8_t> bufs[3];
   AlignedBuffer<uint8_t>& b = bufs[slot];
   if (static_cast<int64_t>(b.size()) < bytes) b.resize(static_cast<size_t>(bytes));
   return b.data();
+}
+
+// A bf16 W computed in bf16 (ops/amx/amx.h). Where AMX is on it takes every product of such a W
+// -- prefill, few rows and decode -- so that a token's logits do not depend on the path that
+// computed them: each output is the same tile sum whatever the number of rows of X. (Decode
+// through the f32 kernel on X rounded to bf16 ran 5% faster, but summed in another order, and a
+// last-bit difference that moves a bf16 rounding of X moved SmolLM2's logits by 1.4%.)
+bool on_amx(const WeightView& w) {
+  return w.dtype == DType::BF16 && amx::takes(w.cols) && amx::enabled();
+}
+
+// X [N, K] packed for the AMX product into this thread's scratch slot 2 (amx::pack_x).
+const uint32_t* pack_for_amx(const float* X, int64_t N, int64_t K) {
+  auto* xp = reinterpret_cast<uint32_t*>(x_scratch(2, amx::packed_x_bytes(N, K)));
+  amx::pack_x(X, K, N, K, xp);
+  return xp;
+}
+
+void gemm_amx(const WeightView& w, const uint32_t* xp, int64_t N, float* y, int64_t m0,
+              int64_t m1) {
+  amx::gemm_bf16(static_cast<const uint16_t*>(w.data), w.cols, xp, N, y, w.rows, m0, m1);
 }
 
 // X quantized for W's type into a per-thread scratch slot (rows split over the pool).
@@ -102,6 +124,9 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
     rows += jobs[j].w->rows;
     work += jobs[j].w->rows * jobs[j].w->cols * N;
   }
+  const uint32_t* xp = nullptr;  // X packed once for the jobs on AMX (all jobs share X)
+  for (int j = 0; j < n_jobs && !xp; ++j)
+    if (on_amx(*jobs[j].w)) xp = pack_for_amx(X, N, jobs[j].w->cols);
   const int64_t chunk = row_chunk(rows, pool.size());
   std::atomic<int64_t> next{0};
   pool.run_sized(work, [&](int, int) {
@@ -121,6 +146,8 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
       if (dtype_quantized(w.dtype))
         qk.gemm[static_cast<int>(w.dtype)](w.data, w.cols, xq[quant::uses_q8k(w.dtype) ? 1 : 0], N,
                                            jobs[j].y, w.rows, m0, m1);
+      else if (on_amx(w))
+        gemm_amx(w, xp, N, jobs[j].y, m0, m1);
       else
         gemm_for(kt, w.dtype)(w.data, w.cols, X, w.cols, N, jobs[j].y, w.rows, m0, m1);
     };
@@ -157,6 +184,12 @@ void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, fl
                [&](int64_t m0, int64_t m1) { fn(W.data, W.cols, xq, N, Y, W.rows, m0, m1); });
     return;
   }
+  if (on_amx(W)) {
+    // X rounded to bf16 and packed once, on this thread (a few microseconds for 64 tokens).
+    const uint32_t* xp = pack_for_amx(X, N, W.cols);
+    split_rows(pool, W, N, [&](int64_t m0, int64_t m1) { gemm_amx(W, xp, N, Y, m0, m1); });
+    return;
+  }
   GemmFn fn = gemm_for(kernels(), W.dtype);
   split_rows(pool, W, N,
              [&](int64_t m0, int64_t m1) { fn(W.data, W.cols, X, W.cols, N, Y, W.rows, m0, m1); });
@@ -185,6 +218,9 @@ void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const fl
     const int slot = quant::uses_q8k(w.dtype) ? 1 : 0;
     if (!xq[slot]) xq[slot] = quantize_input(pool, qk, w.dtype, X, 1, w.cols, slot);
   }
+  const uint32_t* xp = nullptr;
+  for (int j = 0; j < n_jobs && !xp; ++j)
+    if (on_amx(*jobs[j].w)) xp = pack_for_amx(X, 1, jobs[j].w->cols);
   pool.run_sized(work, [&](int t, int nt) {
     for (int j = 0; j < n_jobs; ++j) {
       const WeightView& w = *jobs[j].w;
@@ -194,6 +230,8 @@ void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const fl
       if (dtype_quantized(w.dtype))
         qk.gemm[static_cast<int>(w.dtype)](w.data, w.cols, xq[quant::uses_q8k(w.dtype) ? 1 : 0], 1,
                                            jobs[j].y, w.rows, b, e);
+      else if (on_amx(w))
+        gemm_amx(w, xp, 1, jobs[j].y, b, e);
       else
         gemm_for(K, w.dtype)(w.data, w.cols, X, w.cols, 1, jobs[j].y, w.rows, b, e);
     }
