@@ -1,10 +1,10 @@
-// The AMX bf16 product (src/ops/amx/amx.h) against a double-precision reference, over seeded
-// random shapes: token counts around the 16-token groups (1, 15, 16, 17, 33, 64, 100), row counts
-// around the 16-row tiles (1, 15, 16, 17, 48, 70) and sub-ranges of them, K of 1 to 48 chunks,
-// and a row stride of Y wider than M with guard values in the gaps. Skips, saying why, where the
-// CPU or the OS does not offer AMX.
+// The AMX bf16 and f16 products (src/ops/amx/amx.h) against double-precision references, over
+// seeded random shapes: token counts around the 16-token groups (1, 15, 16, 17, 33, 64, 100), row
+// counts around the 16-row tiles (1, 15, 16, 17, 48, 70) and sub-ranges of them, K of 1 to 48
+// chunks, and a row stride of Y wider than M with guard values in the gaps. Skips, saying why,
+// where the CPU or the OS does not offer AMX.
 //
-// Two bounds, from the error analysis in amx.h:
+// bf16 weights, two bounds from the error analysis in amx.h (f16: check_f16_case):
 //  * the arithmetic: against sum_k bf16(x_k) w_k in double, within K * 2^-23 * sum |bf16(x_k) w_k|
 //    (twice gamma_K) -- a wrong tile layout or a lost chunk is far outside it;
 //  * the rounding of the activations: against sum_k x_k w_k, within
@@ -32,8 +32,47 @@ struct Case {
   int64_t N, M, K, m0, m1;
 };
 
+// f16 weights (gemm_f16 on X split in two bf16 parts): against sum_k x_k w_k in double, within
+// (2^-14 + 3K * 2^-23) * sum |x_k w_k| (twice amx.h's bound).
+void check_f16_case(const Case& c, uint64_t seed) {
+  SCOPED_TRACE(testing::Message() << "f16 N=" << c.N << " M=" << c.M << " K=" << c.K << " rows ["
+                                  << c.m0 << ", " << c.m1 << ")");
+  Rng rng(seed);
+  std::vector<float> X(static_cast<size_t>(c.N * c.K));
+  std::vector<uint16_t> W(static_cast<size_t>(c.M * c.K));
+  for (auto& x : X) x = rng.normal();
+  for (auto& w : W) w = f32_to_f16(rng.normal() * 0.05f);
+  const int64_t bytes = amx::packed_x_bytes(c.N, c.K);
+  AlignedBuffer<uint32_t> xp(static_cast<size_t>(bytes / 4)), xl(static_cast<size_t>(bytes / 4));
+  amx::pack_x_split(X.data(), c.K, c.N, c.K, xp.data(), xl.data());
+  const int64_t ldy = c.M + 3;
+  std::vector<float> Y(static_cast<size_t>(c.N * ldy), kGuard);
+  amx::gemm_f16(W.data(), c.K, xp.data(), xl.data(), c.N, Y.data(), ldy, c.m0, c.m1);
+  const double bound = std::ldexp(1.0, -14) + 3.0 * static_cast<double>(c.K) * std::ldexp(1.0, -23);
+  for (int64_t n = 0; n < c.N; ++n) {
+    for (int64_t m = 0; m < ldy; ++m) {
+      const float y = Y[static_cast<size_t>(n * ldy + m)];
+      if (m < c.m0 || m >= c.m1) {
+        ASSERT_EQ(y, kGuard) << "touched Y[" << n << "][" << m << "] outside the rows asked for";
+        continue;
+      }
+      double exact = 0, abs_exact = 0;
+      for (int64_t k = 0; k < c.K; ++k) {
+        const double p = static_cast<double>(X[static_cast<size_t>(n * c.K + k)]) *
+                         f16_to_f32(W[static_cast<size_t>(m * c.K + k)]);
+        exact += p;
+        abs_exact += std::fabs(p);
+      }
+      ASSERT_TRUE(std::isfinite(y)) << "Y[" << n << "][" << m << "]";
+      ASSERT_LE(std::fabs(y - exact), bound * abs_exact + 1e-30)
+          << "Y[" << n << "][" << m << "] = " << y << " vs " << exact;
+    }
+  }
+}
+
 void check_case(const Case& c, uint64_t seed) {
-  SCOPED_TRACE(testing::Message() << "N=" << c.N << " M=" << c.M << " K=" << c.K << " rows ["
+  check_f16_case(c, seed + 1000);
+  SCOPED_TRACE(testing::Message() << "bf16 N=" << c.N << " M=" << c.M << " K=" << c.K << " rows ["
                                   << c.m0 << ", " << c.m1 << ")");
   Rng rng(seed);
   std::vector<float> X(static_cast<size_t>(c.N * c.K));
@@ -72,7 +111,7 @@ void check_case(const Case& c, uint64_t seed) {
   }
 }
 
-TEST(Amx, Bf16ProductWithinItsBoundOverRandomShapes) {
+TEST(Amx, Bf16AndF16ProductsWithinTheirBoundsOverRandomShapes) {
   if (!amx::enabled())
     GTEST_SKIP() << "AMX-BF16 not usable here (cpuid, the OS permission, LONGCTX_ISA or "
                     "LONGCTX_AMX=0): the AMX product is not tested on this machine";
@@ -97,52 +136,67 @@ TEST(Amx, Bf16ProductWithinItsBoundOverRandomShapes) {
 
 // matmul takes the AMX path for a bf16 W and many rows of X: the threaded product equals the
 // kernel called directly, bit for bit, whatever the thread count.
-TEST(Amx, MatmulUsesItForBf16Weights) {
+TEST(Amx, MatmulUsesItForBf16AndF16Weights) {
   if (!amx::enabled()) GTEST_SKIP() << "AMX-BF16 not usable here";
-  const int64_t N = 77, M = 300, K = 576;
-  Rng rng(7);
-  std::vector<float> X(static_cast<size_t>(N * K));
-  std::vector<uint16_t> W(static_cast<size_t>(M * K));
-  for (auto& x : X) x = rng.normal();
-  for (auto& w : W) w = f32_to_bf16(rng.normal() * 0.05f);
-  AlignedBuffer<uint32_t> xp(static_cast<size_t>(amx::packed_x_bytes(N, K) / 4));
-  amx::pack_x(X.data(), K, N, K, xp.data());
-  std::vector<float> direct(static_cast<size_t>(N * M));
-  amx::gemm_bf16(W.data(), K, xp.data(), N, direct.data(), M, 0, M);
-  const WeightView wv{DType::BF16, W.data(), M, K};
-  for (int threads : {1, 2, 3}) {
-    ThreadPool pool(threads);
-    std::vector<float> Y(static_cast<size_t>(N * M), kGuard);
-    matmul(pool, wv, X.data(), N, Y.data());
-    ASSERT_EQ(0, std::memcmp(Y.data(), direct.data(), Y.size() * sizeof(float)))
-        << threads << " threads";
+  for (DType t : {DType::BF16, DType::F16}) {
+    SCOPED_TRACE(dtype_name(t));
+    const int64_t N = 77, M = 300, K = 576;
+    Rng rng(7);
+    std::vector<float> X(static_cast<size_t>(N * K));
+    std::vector<uint16_t> W(static_cast<size_t>(M * K));
+    for (auto& x : X) x = rng.normal();
+    for (auto& w : W)
+      w = t == DType::BF16 ? f32_to_bf16(rng.normal() * 0.05f) : f32_to_f16(rng.normal() * 0.05f);
+    const int64_t bytes = amx::packed_x_bytes(N, K);
+    AlignedBuffer<uint32_t> xp(static_cast<size_t>(bytes / 4)), xl(static_cast<size_t>(bytes / 4));
+    std::vector<float> direct(static_cast<size_t>(N * M));
+    if (t == DType::BF16) {
+      amx::pack_x(X.data(), K, N, K, xp.data());
+      amx::gemm_bf16(W.data(), K, xp.data(), N, direct.data(), M, 0, M);
+    } else {
+      amx::pack_x_split(X.data(), K, N, K, xp.data(), xl.data());
+      amx::gemm_f16(W.data(), K, xp.data(), xl.data(), N, direct.data(), M, 0, M);
+    }
+    const WeightView wv{t, W.data(), M, K};
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> Y(static_cast<size_t>(N * M), kGuard);
+      matmul(pool, wv, X.data(), N, Y.data());
+      ASSERT_EQ(0, std::memcmp(Y.data(), direct.data(), Y.size() * sizeof(float)))
+          << threads << " threads";
+    }
   }
 }
 
-// Decode (one row of X) gives each output the same tile sum as a product of many rows, bit for
-// bit, through matmul and matmul_shared alike: a token's logits do not depend on the path.
+// bf16 weights: decode (one row of X) gives each output the same tile sum as a product of many
+// rows, bit for bit, through matmul and matmul_shared alike: a token's logits do not depend on the
+// path.
 TEST(Amx, OneRowAgreesWithTheTiles) {
   if (!amx::enabled()) GTEST_SKIP() << "AMX-BF16 not usable here";
-  const int64_t N = 64, M = 200, K = 1536;
-  Rng rng(11);
-  std::vector<float> X(static_cast<size_t>(N * K));
-  std::vector<uint16_t> W(static_cast<size_t>(M * K));
-  for (auto& x : X) x = rng.normal();
-  for (auto& w : W) w = f32_to_bf16(rng.normal() * 0.05f);
-  const WeightView wv{DType::BF16, W.data(), M, K};
-  ThreadPool pool(2);
-  std::vector<float> many(static_cast<size_t>(N * M)), one(static_cast<size_t>(M)),
-      shared(static_cast<size_t>(M));
-  matmul(pool, wv, X.data(), N, many.data());
-  for (int64_t n = 0; n < N; n += 21) {
-    matmul(pool, wv, X.data() + n * K, 1, one.data());
-    const MatmulJob job{&wv, shared.data()};
-    matmul_shared(pool, &job, 1, X.data() + n * K, 1);
-    for (int64_t m = 0; m < M; ++m) {
-      ASSERT_EQ(one[static_cast<size_t>(m)], many[static_cast<size_t>(n * M + m)])
-          << "matmul, row " << n << ", output " << m;
-      ASSERT_EQ(shared[static_cast<size_t>(m)], many[static_cast<size_t>(n * M + m)])
-          << "matmul_shared, row " << n << ", output " << m;
+  for (DType t : {DType::BF16}) {  // f16 takes the tiles for many rows only (common.cc)
+    SCOPED_TRACE(dtype_name(t));
+    const int64_t N = 64, M = 200, K = 1536;
+    Rng rng(11);
+    std::vector<float> X(static_cast<size_t>(N * K));
+    std::vector<uint16_t> W(static_cast<size_t>(M * K));
+    for (auto& x : X) x = rng.normal();
+    for (auto& w : W)
+      w = t == DType::BF16 ? f32_to_bf16(rng.normal() * 0.05f) : f32_to_f16(rng.normal() * 0.05f);
+    const WeightView wv{t, W.data(), M, K};
+    ThreadPool pool(2);
+    std::vector<float> many(static_cast<size_t>(N * M)), one(static_cast<size_t>(M)),
+        shared(static_cast<size_t>(M));
+    matmul(pool, wv, X.data(), N, many.data());
+    for (int64_t n = 0; n < N; n += 21) {
+      matmul(pool, wv, X.data() + n * K, 1, one.data());
+      const MatmulJob job{&wv, shared.data()};
+      matmul_shared(pool, &job, 1, X.data() + n * K, 1);
+      for (int64_t m = 0; m < M; ++m) {
+        ASSERT_EQ(one[static_cast<size_t>(m)], many[static_cast<size_t>(n * M + m)])
+            << "matmul, row " << n << ", output " << m;
+        ASSERT_EQ(shared[static_cast<size_t>(m)], many[static_cast<size_t>(n * M + m)])
+            << "matmul_shared, row " << n << ", output " << m;
+      }
     }
   }
 }

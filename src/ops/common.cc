@@ -71,25 +71,52 @@ uint8_t* x_scratch(int slot, int64_t bytes) {
   return b.data();
 }
 
-// A bf16 W computed in bf16 (ops/amx/amx.h). Where AMX is on it takes every product of such a W
-// -- prefill, few rows and decode -- so that a token's logits do not depend on the path that
-// computed them: each output is the same tile sum whatever the number of rows of X. (Decode
-// through the f32 kernel on X rounded to bf16 ran 5% faster, but summed in another order, and a
-// last-bit difference that moves a bf16 rounding of X moved SmolLM2's logits by 1.4%.)
-bool on_amx(const WeightView& w) {
-  return w.dtype == DType::BF16 && amx::takes(w.cols) && amx::enabled();
+// A W computed on AMX tiles (ops/amx/amx.h).
+//  * bf16: every product -- prefill, few rows and decode -- so that a token's logits do not depend
+//    on the path that computed them: each output is the same tile sum whatever the number of
+//    rows of X. (Decode through the f32 kernel on X rounded to bf16 ran 5% faster, but summed in
+//    another order, and a last-bit difference that moves a bf16 rounding of X moved SmolLM2's
+//    logits by 1.4%.)
+//  * f16: only the many-rows path of matmul (prefill blocks). Each block of W is split into two
+//    bf16 parts per product, which costs as much as the tiles save unless many rows of X share
+//    it (decode ran at 30 tok/s against the f32 kernel's 85); its result differs from the f32
+//    kernels' by about 2^-15, the order of f32 summation differences, not bf16's 2^-8.
+bool on_amx(const WeightView& w, bool many_rows) {
+  if (!amx::takes(w.cols) || !(w.dtype == DType::BF16 || (w.dtype == DType::F16 && many_rows)))
+    return false;
+  return amx::enabled();
 }
 
-// X [N, K] packed for the AMX product into this thread's scratch slot 2 (amx::pack_x).
-const uint32_t* pack_for_amx(const float* X, int64_t N, int64_t K) {
-  auto* xp = reinterpret_cast<uint32_t*>(x_scratch(2, amx::packed_x_bytes(N, K)));
-  amx::pack_x(X, K, N, K, xp);
-  return xp;
+// X [N, K] packed for the AMX products into this thread's scratch slot 2: bf16(x) (amx::pack_x),
+// followed, where an f16 W needs it, by the residual (amx::pack_x_split).
+struct AmxX {
+  const uint32_t* hi = nullptr;
+  const uint32_t* lo = nullptr;
+};
+AmxX pack_for_amx(const float* X, int64_t N, int64_t K, bool split) {
+  const int64_t bytes = amx::packed_x_bytes(N, K);
+  auto* xp = reinterpret_cast<uint32_t*>(x_scratch(2, split ? 2 * bytes : bytes));
+  if (!split) {
+    amx::pack_x(X, K, N, K, xp);
+    return {xp, nullptr};
+  }
+  amx::pack_x_split(X, K, N, K, xp, xp + bytes / 4);
+  return {xp, xp + bytes / 4};
 }
 
-void gemm_amx(const WeightView& w, const uint32_t* xp, int64_t N, float* y, int64_t m0,
-              int64_t m1) {
-  amx::gemm_bf16(static_cast<const uint16_t*>(w.data), w.cols, xp, N, y, w.rows, m0, m1);
+// X packed once for the jobs on AMX (all jobs share X; few rows or decode: bf16 only).
+AmxX pack_for_amx_jobs(const MatmulJob* jobs, int n_jobs, const float* X, int64_t N) {
+  for (int j = 0; j < n_jobs; ++j)
+    if (on_amx(*jobs[j].w, false)) return pack_for_amx(X, N, jobs[j].w->cols, false);
+  return AmxX{};
+}
+
+void gemm_amx(const WeightView& w, const AmxX& x, int64_t N, float* y, int64_t m0, int64_t m1) {
+  const auto* wd = static_cast<const uint16_t*>(w.data);
+  if (w.dtype == DType::F16)
+    amx::gemm_f16(wd, w.cols, x.hi, x.lo, N, y, w.rows, m0, m1);
+  else
+    amx::gemm_bf16(wd, w.cols, x.hi, N, y, w.rows, m0, m1);
 }
 
 // X quantized for W's type into a per-thread scratch slot (rows split over the pool).
@@ -124,9 +151,7 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
     rows += jobs[j].w->rows;
     work += jobs[j].w->rows * jobs[j].w->cols * N;
   }
-  const uint32_t* xp = nullptr;  // X packed once for the jobs on AMX (all jobs share X)
-  for (int j = 0; j < n_jobs && !xp; ++j)
-    if (on_amx(*jobs[j].w)) xp = pack_for_amx(X, N, jobs[j].w->cols);
+  const AmxX xp = pack_for_amx_jobs(jobs, n_jobs, X, N);
   const int64_t chunk = row_chunk(rows, pool.size());
   std::atomic<int64_t> next{0};
   pool.run_sized(work, [&](int, int) {
@@ -146,7 +171,7 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
       if (dtype_quantized(w.dtype))
         qk.gemm[static_cast<int>(w.dtype)](w.data, w.cols, xq[quant::uses_q8k(w.dtype) ? 1 : 0], N,
                                            jobs[j].y, w.rows, m0, m1);
-      else if (on_amx(w))
+      else if (on_amx(w, false))
         gemm_amx(w, xp, N, jobs[j].y, m0, m1);
       else
         gemm_for(kt, w.dtype)(w.data, w.cols, X, w.cols, N, jobs[j].y, w.rows, m0, m1);
@@ -184,9 +209,9 @@ void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, fl
                [&](int64_t m0, int64_t m1) { fn(W.data, W.cols, xq, N, Y, W.rows, m0, m1); });
     return;
   }
-  if (on_amx(W)) {
+  if (on_amx(W, N > 1)) {
     // X rounded to bf16 and packed once, on this thread (a few microseconds for 64 tokens).
-    const uint32_t* xp = pack_for_amx(X, N, W.cols);
+    const AmxX xp = pack_for_amx(X, N, W.cols, W.dtype == DType::F16);
     split_rows(pool, W, N, [&](int64_t m0, int64_t m1) { gemm_amx(W, xp, N, Y, m0, m1); });
     return;
   }
@@ -218,9 +243,7 @@ void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const fl
     const int slot = quant::uses_q8k(w.dtype) ? 1 : 0;
     if (!xq[slot]) xq[slot] = quantize_input(pool, qk, w.dtype, X, 1, w.cols, slot);
   }
-  const uint32_t* xp = nullptr;
-  for (int j = 0; j < n_jobs && !xp; ++j)
-    if (on_amx(*jobs[j].w)) xp = pack_for_amx(X, 1, jobs[j].w->cols);
+  const AmxX xp = pack_for_amx_jobs(jobs, n_jobs, X, 1);
   pool.run_sized(work, [&](int t, int nt) {
     for (int j = 0; j < n_jobs; ++j) {
       const WeightView& w = *jobs[j].w;
@@ -230,7 +253,7 @@ void matmul_shared(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const fl
       if (dtype_quantized(w.dtype))
         qk.gemm[static_cast<int>(w.dtype)](w.data, w.cols, xq[quant::uses_q8k(w.dtype) ? 1 : 0], 1,
                                            jobs[j].y, w.rows, b, e);
-      else if (on_amx(w))
+      else if (on_amx(w, false))
         gemm_amx(w, xp, 1, jobs[j].y, b, e);
       else
         gemm_for(K, w.dtype)(w.data, w.cols, X, w.cols, 1, jobs[j].y, w.rows, b, e);

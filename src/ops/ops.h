@@ -188,9 +188,9 @@ void layernorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void gelu(float* x, int64_t n);
 
 // Threaded Y[N, W.rows] = X[N, W.cols] * W^T, splitting the rows of W across the pool. For a
-// quantized W, each row of X is quantized once (into a per-thread buffer that only grows). Every
-// product of a bf16 W (here and in matmul_shared) runs on AMX where the CPU has it
-// (ops/amx/amx.h): X is rounded to bf16 there, with the error bound written in that header.
+// quantized W, each row of X is quantized once (into a per-thread buffer that only grows). Where
+// the CPU has AMX (ops/amx/amx.h, with the error bounds), every product of a bf16 W (here and in
+// matmul_shared; X rounded to bf16) and the many-rows products of an f16 W run on its tiles.
 void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y);
 
 // One of several products that share their input X.

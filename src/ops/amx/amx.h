@@ -1,5 +1,5 @@
-// bf16 matrix products on Intel AMX tiles (TDPBF16PS), for the prefill and batched products of
-// bf16 weights where the CPU has AMX-TILE + AMX-BF16 and Linux grants the tile data
+// bf16 matrix products on Intel AMX tiles (TDPBF16PS), for the products of bf16 (and, split in
+// two bf16 parts, f16) weights where the CPU has AMX-TILE + AMX-BF16 and Linux grants the tile data
 // (arch_prctl ARCH_REQ_XCOMP_PERM). Reached only through ops::matmul; off with LONGCTX_AMX=0 or
 // when LONGCTX_ISA caps the choice below avx512.
 //
@@ -16,8 +16,9 @@
 
 namespace lc::ops::amx {
 
-// Whether gemm_bf16 can run here (cpuid, the OS permission, avx512 selected, LONGCTX_AMX not 0).
-// Decided once per process.
+// Whether gemm_bf16 / gemm_f16 can run here: cpuid, the OS permission, avx512 selected, and
+// LONGCTX_AMX unset, empty or 1 (0 turns it off; anything else throws lc::Error). Decided once per
+// process.
 bool enabled();
 
 // Whether the AMX path takes a product with K inputs (K a multiple of 32, the tile depth).
@@ -35,5 +36,17 @@ void pack_x(const float* X, int64_t ldx, int64_t N, int64_t K, uint32_t* xp);
 // row-major, xp from pack_x. Other rows of Y are not touched. Requires enabled() and takes(K).
 void gemm_bf16(const uint16_t* W, int64_t K, const uint32_t* xp, int64_t N, float* Y, int64_t ldy,
                int64_t m0, int64_t m1);
+
+// f16 weights (gemm_f16): X is carried to 16 bits as two bf16 parts, xp = bf16(x) and
+// xl = bf16(x - bf16(x)), both in pack_x's layout (packed_x_bytes each).
+void pack_x_split(const float* X, int64_t ldx, int64_t N, int64_t K, uint32_t* xp, uint32_t* xl);
+
+// Y[n * ldy + m] = sum_k X[n][k] * W[m][k] as gemm_bf16, for f16 W [M, K]: each weight split
+// exactly into bf16 wh + wl, three tile passes per chunk (wh xh + wl xh + wh xl). Error:
+//   |y_amx - y| <= (2^-15 + gamma_3K) * sum_k |x_k| |w_k|
+// (2^-16 each from x's 16-bit representation and from the dropped wl xl), about f32's gamma_K:
+// finer than rounding X to f16 (2^-11), as llama.cpp's f16 products do.
+void gemm_f16(const uint16_t* W, int64_t K, const uint32_t* xp, const uint32_t* xl, int64_t N,
+              float* Y, int64_t ldy, int64_t m0, int64_t m1);
 
 }  // namespace lc::ops::amx

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/cpu.h"
+#include "core/error.h"
 #include "ops/amx/amx.h"
 
 namespace lc::ops::amx {
@@ -18,7 +19,11 @@ constexpr long kXfeatureXtiledata = 18;
 
 bool cpu_and_os_allow() {
   const char* env = std::getenv("LONGCTX_AMX");
-  if (env && std::strcmp(env, "0") == 0) return false;
+  if (env && *env && std::strcmp(env, "1") != 0) {
+    check(std::strcmp(env, "0") == 0,
+          "LONGCTX_AMX: expected 0 (off) or 1 (on where the CPU has it), got '", env, "'");
+    return false;
+  }
   if (selected_isa() != Isa::Avx512) return false;  // the packing and stores use AVX-512
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;

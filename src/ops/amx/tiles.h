@@ -1,0 +1,131 @@
+// Pieces shared by the AMX product files (*_amx.cc only: they need the AMX and AVX-512 flags):
+// the tile configuration, a 16x16 transpose of 32-bit lanes, bf16 rounding, the transposed
+// store of a C tile into Y, and the packing of X into AMX's B layout.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace lc::ops::amx::tiles {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// All eight tiles 16 rows x 64 bytes.
+inline void configure_tiles() {
+  TileConfig c;
+  for (int i = 0; i < 8; ++i) {
+    c.colsb[i] = 64;
+    c.rows[i] = 16;
+  }
+  _tile_loadconfig(&c);
+}
+
+// Permutation indices of transpose16's rounds, b = 8, 4, 2, 1: row i (bit b of i clear) keeps
+// its columns j without bit b and takes row i + b's others (lo); row i + b the converse (hi).
+struct TransposeIdx {
+  int32_t lo[4][16];
+  int32_t hi[4][16];
+};
+constexpr TransposeIdx make_transpose_idx() {
+  TransposeIdx t{};
+  for (int r = 0; r < 4; ++r) {
+    const int b = 8 >> r;
+    for (int j = 0; j < 16; ++j) {
+      t.lo[r][j] = (j & b) ? 16 + j - b : j;
+      t.hi[r][j] = (j & b) ? 16 + j : j + b;
+    }
+  }
+  return t;
+}
+constexpr TransposeIdx kTransposeIdx = make_transpose_idx();
+
+template <int R>
+inline void transpose_round(__m512i r[16]) {
+  constexpr int b = 8 >> R;
+  const __m512i ilo = _mm512_loadu_si512(kTransposeIdx.lo[R]);
+  const __m512i ihi = _mm512_loadu_si512(kTransposeIdx.hi[R]);
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) {
+    if (i & b) continue;
+    const __m512i a = r[i], c = r[i + b];
+    r[i] = _mm512_permutex2var_epi32(a, ilo, c);
+    r[i + b] = _mm512_permutex2var_epi32(a, ihi, c);
+  }
+}
+
+// Transposes a 16x16 matrix of 32-bit values held in r[0..15] (r[i] = row i) in place: four
+// rounds, each swapping the off-diagonal b x b blocks of every 2b x 2b block.
+inline void transpose16(__m512i r[16]) {
+  transpose_round<0>(r);
+  transpose_round<1>(r);
+  transpose_round<2>(r);
+  transpose_round<3>(r);
+}
+
+// 16 floats of x rounded to bf16 (nearest even), as the high halves of 32-bit lanes.
+inline __m512i round_bf16(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i v = _mm512_add_epi32(u, _mm512_set1_epi32(0x7fff));
+  const __mmask16 odd = _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x10000));
+  return _mm512_mask_add_epi32(v, odd, v, _mm512_set1_epi32(1));
+}
+
+// C (16 rows of W x 16 tokens, row-major in c) into Y[n][m0 + i] for i < m_valid, n < n_valid.
+inline void store_transposed(const float* c, float* Y, int64_t ldy, int64_t m_valid,
+                             int64_t n_valid) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_load_si512(c + 16 * i);
+  transpose16(r);
+  const __mmask16 mask = static_cast<__mmask16>((1u << m_valid) - 1u);
+  for (int64_t n = 0; n < n_valid; ++n)
+    _mm512_mask_storeu_ps(Y + n * ldy, mask, _mm512_castsi512_ps(r[n]));
+}
+
+// X [N, K] into AMX's B layout (amx.h, pack_x): xp gets bf16(x); with kSplit, xl also gets the
+// residual bf16(x - bf16(x)), so that xp + xl carries 16 bits of each x's significand.
+template <bool kSplit>
+void pack_b(const float* X, int64_t ldx, int64_t N, int64_t K, uint32_t* xp, uint32_t* xl) {
+  // Word 2i + 1 of the concatenated pair (lo, hi) of rounded vectors: the bf16 of element i.
+  alignas(64) int16_t idx[32];
+  for (int i = 0; i < 32; ++i) idx[i] = static_cast<int16_t>(2 * i + 1);
+  const __m512i pick = _mm512_load_si512(idx);
+  const __m512i top = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  const int64_t groups = (N + 15) / 16;
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t k = 0; k < K; k += 32) {
+      __m512i r[16], q[16];
+      for (int t = 0; t < 16; ++t) {
+        const int64_t n = 16 * g + t;
+        if (n >= N) {
+          r[t] = q[t] = _mm512_setzero_si512();
+          continue;
+        }
+        const __m512 x0 = _mm512_loadu_ps(X + n * ldx + k),
+                     x1 = _mm512_loadu_ps(X + n * ldx + k + 16);
+        const __m512i h0 = round_bf16(x0), h1 = round_bf16(x1);
+        r[t] = _mm512_permutex2var_epi16(h0, pick, h1);
+        if constexpr (kSplit) {
+          const __m512 l0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(_mm512_and_si512(h0, top)));
+          const __m512 l1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(_mm512_and_si512(h1, top)));
+          q[t] = _mm512_permutex2var_epi16(round_bf16(l0), pick, round_bf16(l1));
+        }
+      }
+      transpose16(r);  // r[i]: pair i of these 32 inputs for the 16 tokens
+      uint32_t* out = xp + (g * (K / 2) + k / 2) * 16;
+      for (int i = 0; i < 16; ++i) _mm512_store_si512(out + 16 * i, r[i]);
+      if constexpr (kSplit) {
+        transpose16(q);
+        out = xl + (g * (K / 2) + k / 2) * 16;
+        for (int i = 0; i < 16; ++i) _mm512_store_si512(out + 16 * i, q[i]);
+      }
+    }
+  }
+}
+
+}  // namespace lc::ops::amx::tiles
