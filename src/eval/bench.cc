@@ -11,6 +11,7 @@
 #include "core/timer.h"
 #include "git_commit.h"
 #include "linear/taylor.h"
+#include "ops/ops.h"
 #include "runtime/batch_session.h"
 #include "runtime/sampler.h"
 
@@ -35,8 +36,19 @@ double rel_diff(const float* a, const float* b, int64_t n) {
   return d / std::max(mx, 1e-30);
 }
 
+// The checks compare two paths through the same model that differ in the order of some f32 sums
+// (attention kernels, batching). Their logits agree to 1e-3 of the largest, except where the
+// products round activations to bf16 (ops::activations_rounded_to_bf16: a bf16 model on AMX),
+// which amplifies a last-bit difference into a moved rounding step: SmolLM2 bf16 measured 0.75%
+// (batched decode vs a lone prefill) and 1.4% (decode vs prefill rows when they summed in different
+// orders). A wrong cache row or sequence moves the logits by tens of percent, so 5% still catches
+// those.
+double check_tolerance() { return ops::activations_rounded_to_bf16() ? 5e-2 : 1e-3; }
+
 void require(double check, const char* what) {
-  if (!(check < 1e-3)) fail("correctness check failed: ", what, " differ (relative ", check, ")");
+  if (!(check < check_tolerance()))
+    fail("correctness check failed: ", what, " differ (relative ", check, ", tolerance ",
+         check_tolerance(), ")");
 }
 
 // The last logits of a short prefix fed in different pieces, which must agree to rounding: one
@@ -316,7 +328,7 @@ std::string bench_json(const BenchRecord& rec, const BenchSpec& sp, const BenchR
       j.key("decode").null();
   }
   j.member("peak_rss_bytes", static_cast<uint64_t>(peak_rss_bytes()));
-  j.member("check_rel_err", r.check);
+  j.member("check_rel_err", r.check).member("check_tolerance", check_tolerance());
   j.end_object();
   return j.str();
 }

@@ -111,12 +111,17 @@ AmxX pack_for_amx_jobs(const MatmulJob* jobs, int n_jobs, const float* X, int64_
   return AmxX{};
 }
 
+std::atomic<bool> g_bf16_activations{false};  // ops::activations_rounded_to_bf16()
+
 void gemm_amx(const WeightView& w, const AmxX& x, int64_t N, float* y, int64_t m0, int64_t m1) {
   const auto* wd = static_cast<const uint16_t*>(w.data);
-  if (w.dtype == DType::F16)
+  if (w.dtype == DType::F16) {
     amx::gemm_f16(wd, w.cols, x.hi, x.lo, N, y, w.rows, m0, m1);
-  else
-    amx::gemm_bf16(wd, w.cols, x.hi, N, y, w.rows, m0, m1);
+    return;
+  }
+  if (!g_bf16_activations.load(std::memory_order_relaxed))
+    g_bf16_activations.store(true, std::memory_order_relaxed);
+  amx::gemm_bf16(wd, w.cols, x.hi, N, y, w.rows, m0, m1);
 }
 
 // X quantized for W's type into a per-thread scratch slot (rows split over the pool).
@@ -195,6 +200,8 @@ void matmul_few_rows(ThreadPool& pool, const MatmulJob* jobs, int n_jobs, const 
 }
 
 }  // namespace
+
+bool activations_rounded_to_bf16() { return g_bf16_activations.load(std::memory_order_relaxed); }
 
 void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y) {
   if (few_rows(N, W.cols)) {

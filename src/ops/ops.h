@@ -193,6 +193,12 @@ void gelu(float* x, int64_t n);
 // matmul_shared; X rounded to bf16) and the many-rows products of an f16 W run on its tiles.
 void matmul(ThreadPool& pool, const WeightView& W, const float* X, int64_t N, float* Y);
 
+// Whether any product in this process so far rounded its activations to bf16 (a bf16 W on AMX).
+// Such a model's logits move by up to a few percent between paths that differ only in the order
+// of f32 sums (a last-bit difference moves a bf16 rounding of X), so correctness checks between
+// such paths (eval/bench.cc) need a wider tolerance.
+bool activations_rounded_to_bf16();
+
 // One of several products that share their input X.
 struct MatmulJob {
   const WeightView* w;
