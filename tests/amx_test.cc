@@ -32,59 +32,47 @@ struct Case {
   int64_t N, M, K, m0, m1;
 };
 
-// f16 weights (gemm_f16 on X split in two bf16 parts): against sum_k x_k w_k in double, within
-// (2^-14 + 3K * 2^-23) * sum |x_k w_k| (twice amx.h's bound).
-void check_f16_case(const Case& c, uint64_t seed) {
-  SCOPED_TRACE(testing::Message() << "f16 N=" << c.N << " M=" << c.M << " K=" << c.K << " rows ["
-                                  << c.m0 << ", " << c.m1 << ")");
+// Seeded X [N, K] ~ N(0, 1) and W [M, K] ~ N(0, 0.05^2) in type t (bf16 or f16).
+struct Operands {
+  std::vector<float> X;
+  std::vector<uint16_t> W;
+};
+Operands random_operands(DType t, int64_t N, int64_t M, int64_t K, uint64_t seed) {
   Rng rng(seed);
-  std::vector<float> X(static_cast<size_t>(c.N * c.K));
-  std::vector<uint16_t> W(static_cast<size_t>(c.M * c.K));
-  for (auto& x : X) x = rng.normal();
-  for (auto& w : W) w = f32_to_f16(rng.normal() * 0.05f);
-  const int64_t bytes = amx::packed_x_bytes(c.N, c.K);
-  AlignedBuffer<uint32_t> xp(static_cast<size_t>(bytes / 4)), xl(static_cast<size_t>(bytes / 4));
-  amx::pack_x_split(X.data(), c.K, c.N, c.K, xp.data(), xl.data());
-  const int64_t ldy = c.M + 3;
-  std::vector<float> Y(static_cast<size_t>(c.N * ldy), kGuard);
-  amx::gemm_f16(W.data(), c.K, xp.data(), xl.data(), c.N, Y.data(), ldy, c.m0, c.m1);
-  const double bound = std::ldexp(1.0, -14) + 3.0 * static_cast<double>(c.K) * std::ldexp(1.0, -23);
-  for (int64_t n = 0; n < c.N; ++n) {
-    for (int64_t m = 0; m < ldy; ++m) {
-      const float y = Y[static_cast<size_t>(n * ldy + m)];
-      if (m < c.m0 || m >= c.m1) {
-        ASSERT_EQ(y, kGuard) << "touched Y[" << n << "][" << m << "] outside the rows asked for";
-        continue;
-      }
-      double exact = 0, abs_exact = 0;
-      for (int64_t k = 0; k < c.K; ++k) {
-        const double p = static_cast<double>(X[static_cast<size_t>(n * c.K + k)]) *
-                         f16_to_f32(W[static_cast<size_t>(m * c.K + k)]);
-        exact += p;
-        abs_exact += std::fabs(p);
-      }
-      ASSERT_TRUE(std::isfinite(y)) << "Y[" << n << "][" << m << "]";
-      ASSERT_LE(std::fabs(y - exact), bound * abs_exact + 1e-30)
-          << "Y[" << n << "][" << m << "] = " << y << " vs " << exact;
-    }
-  }
+  Operands o{std::vector<float>(static_cast<size_t>(N * K)),
+             std::vector<uint16_t>(static_cast<size_t>(M * K))};
+  for (auto& x : o.X) x = rng.normal();
+  for (auto& w : o.W)
+    w = t == DType::BF16 ? f32_to_bf16(rng.normal() * 0.05f) : f32_to_f16(rng.normal() * 0.05f);
+  return o;
 }
 
-void check_case(const Case& c, uint64_t seed) {
-  check_f16_case(c, seed + 1000);
-  SCOPED_TRACE(testing::Message() << "bf16 N=" << c.N << " M=" << c.M << " K=" << c.K << " rows ["
-                                  << c.m0 << ", " << c.m1 << ")");
-  Rng rng(seed);
-  std::vector<float> X(static_cast<size_t>(c.N * c.K));
-  std::vector<uint16_t> W(static_cast<size_t>(c.M * c.K));
-  for (auto& x : X) x = rng.normal();
-  for (auto& w : W) w = f32_to_bf16(rng.normal() * 0.05f);
-  AlignedBuffer<uint32_t> xp(static_cast<size_t>(amx::packed_x_bytes(c.N, c.K) / 4));
-  amx::pack_x(X.data(), c.K, c.N, c.K, xp.data());
-  const int64_t ldy = c.M + 3;
+// Y [N, ldy] (guards outside rows [m0, m1)) from the AMX kernel for weights of type t.
+std::vector<float> run_kernel(DType t, const Operands& o, const Case& c, int64_t ldy) {
+  const int64_t bytes = amx::packed_x_bytes(c.N, c.K);
+  AlignedBuffer<uint32_t> xp(static_cast<size_t>(bytes / 4)), xl(static_cast<size_t>(bytes / 4));
   std::vector<float> Y(static_cast<size_t>(c.N * ldy), kGuard);
-  amx::gemm_bf16(W.data(), c.K, xp.data(), c.N, Y.data(), ldy, c.m0, c.m1);
-  const double gamma = static_cast<double>(c.K) * std::ldexp(1.0, -23);
+  if (t == DType::BF16) {
+    amx::pack_x(o.X.data(), c.K, c.N, c.K, xp.data());
+    amx::gemm_bf16(o.W.data(), c.K, xp.data(), c.N, Y.data(), ldy, c.m0, c.m1);
+  } else {
+    amx::pack_x_split(o.X.data(), c.K, c.N, c.K, xp.data(), xl.data());
+    amx::gemm_f16(o.W.data(), c.K, xp.data(), xl.data(), c.N, Y.data(), ldy, c.m0, c.m1);
+  }
+  return Y;
+}
+
+// bf16: the two bounds of the header comment. f16 (gemm_f16 on X split in two bf16 parts):
+// against sum_k x_k w_k in double, within (2^-14 + 3K * 2^-23) * sum |x_k w_k| (twice amx.h's).
+void check_case(DType t, const Case& c, uint64_t seed) {
+  SCOPED_TRACE(testing::Message() << dtype_name(t) << " N=" << c.N << " M=" << c.M << " K=" << c.K
+                                  << " rows [" << c.m0 << ", " << c.m1 << ")");
+  const Operands o = random_operands(t, c.N, c.M, c.K, seed);
+  const int64_t ldy = c.M + 3;
+  const std::vector<float> Y = run_kernel(t, o, c, ldy);
+  const double K = static_cast<double>(c.K);
+  const double gamma = K * std::ldexp(1.0, -23);
+  const double f16_bound = std::ldexp(1.0, -14) + 3.0 * gamma;
   for (int64_t n = 0; n < c.N; ++n) {
     for (int64_t m = 0; m < ldy; ++m) {
       const float y = Y[static_cast<size_t>(n * ldy + m)];
@@ -94,21 +82,32 @@ void check_case(const Case& c, uint64_t seed) {
       }
       double exact = 0, abs_exact = 0, rounded = 0, abs_rounded = 0;
       for (int64_t k = 0; k < c.K; ++k) {
-        const double x = X[static_cast<size_t>(n * c.K + k)];
-        const double xr = bf16_to_f32(f32_to_bf16(static_cast<float>(x)));
-        const double w = bf16_to_f32(W[static_cast<size_t>(m * c.K + k)]);
+        const float xf = o.X[static_cast<size_t>(n * c.K + k)];
+        const uint16_t wb = o.W[static_cast<size_t>(m * c.K + k)];
+        const double x = xf, xr = bf16_to_f32(f32_to_bf16(xf));
+        const double w = t == DType::BF16 ? bf16_to_f32(wb) : f16_to_f32(wb);
         exact += x * w;
         abs_exact += std::fabs(x * w);
         rounded += xr * w;
         abs_rounded += std::fabs(xr * w);
       }
       ASSERT_TRUE(std::isfinite(y)) << "Y[" << n << "][" << m << "]";
+      if (t == DType::F16) {
+        ASSERT_LE(std::fabs(y - exact), f16_bound * abs_exact + 1e-30)
+            << "Y[" << n << "][" << m << "] = " << y << " vs " << exact;
+        continue;
+      }
       ASSERT_LE(std::fabs(y - rounded), gamma * abs_rounded + 1e-30)
           << "Y[" << n << "][" << m << "] = " << y << " vs " << rounded;
       ASSERT_LE(std::fabs(y - exact), (std::ldexp(1.0, -8) + gamma) * abs_exact + 1e-30)
           << "Y[" << n << "][" << m << "] = " << y << " vs " << exact;
     }
   }
+}
+
+void check_case(const Case& c, uint64_t seed) {
+  check_case(DType::F16, c, seed + 1000);
+  check_case(DType::BF16, c, seed);
 }
 
 TEST(Amx, Bf16AndF16ProductsWithinTheirBoundsOverRandomShapes) {
@@ -141,27 +140,13 @@ TEST(Amx, MatmulUsesItForBf16AndF16Weights) {
   for (DType t : {DType::BF16, DType::F16}) {
     SCOPED_TRACE(dtype_name(t));
     const int64_t N = 77, M = 300, K = 576;
-    Rng rng(7);
-    std::vector<float> X(static_cast<size_t>(N * K));
-    std::vector<uint16_t> W(static_cast<size_t>(M * K));
-    for (auto& x : X) x = rng.normal();
-    for (auto& w : W)
-      w = t == DType::BF16 ? f32_to_bf16(rng.normal() * 0.05f) : f32_to_f16(rng.normal() * 0.05f);
-    const int64_t bytes = amx::packed_x_bytes(N, K);
-    AlignedBuffer<uint32_t> xp(static_cast<size_t>(bytes / 4)), xl(static_cast<size_t>(bytes / 4));
-    std::vector<float> direct(static_cast<size_t>(N * M));
-    if (t == DType::BF16) {
-      amx::pack_x(X.data(), K, N, K, xp.data());
-      amx::gemm_bf16(W.data(), K, xp.data(), N, direct.data(), M, 0, M);
-    } else {
-      amx::pack_x_split(X.data(), K, N, K, xp.data(), xl.data());
-      amx::gemm_f16(W.data(), K, xp.data(), xl.data(), N, direct.data(), M, 0, M);
-    }
-    const WeightView wv{t, W.data(), M, K};
+    const Operands o = random_operands(t, N, M, K, 7);
+    const std::vector<float> direct = run_kernel(t, o, Case{N, M, K, 0, M}, M);
+    const WeightView wv{t, o.W.data(), M, K};
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);
       std::vector<float> Y(static_cast<size_t>(N * M), kGuard);
-      matmul(pool, wv, X.data(), N, Y.data());
+      matmul(pool, wv, o.X.data(), N, Y.data());
       ASSERT_EQ(0, std::memcmp(Y.data(), direct.data(), Y.size() * sizeof(float)))
           << threads << " threads";
     }
@@ -173,16 +158,10 @@ TEST(Amx, MatmulUsesItForBf16AndF16Weights) {
 // path.
 TEST(Amx, OneRowAgreesWithTheTiles) {
   if (!amx::enabled()) GTEST_SKIP() << "AMX-BF16 not usable here";
-  for (DType t : {DType::BF16}) {  // f16 takes the tiles for many rows only (common.cc)
-    SCOPED_TRACE(dtype_name(t));
+  {  // f16 takes the tiles for many rows only (common.cc)
     const int64_t N = 64, M = 200, K = 1536;
-    Rng rng(11);
-    std::vector<float> X(static_cast<size_t>(N * K));
-    std::vector<uint16_t> W(static_cast<size_t>(M * K));
-    for (auto& x : X) x = rng.normal();
-    for (auto& w : W)
-      w = t == DType::BF16 ? f32_to_bf16(rng.normal() * 0.05f) : f32_to_f16(rng.normal() * 0.05f);
-    const WeightView wv{t, W.data(), M, K};
+    const auto [X, W] = random_operands(DType::BF16, N, M, K, 11);
+    const WeightView wv{DType::BF16, W.data(), M, K};
     ThreadPool pool(2);
     std::vector<float> many(static_cast<size_t>(N * M)), one(static_cast<size_t>(M)),
         shared(static_cast<size_t>(M));
