@@ -25,7 +25,7 @@ const char* kHelp =
     "usage: longctx serve -m MODEL [-z TOKENIZER] [--host H] [--port P] [--slots N] [--ctx N]\n"
     "                     [--api-key KEY] [--max-queue Q] [-t THREADS] [--template FILE]\n"
     "                     [--timeout S] [--max-tokens N] [--max-body BYTES] [--no-reuse]\n"
-    "                     [attention flags]\n"
+    "                     [--dtype D] [attention flags]\n"
     "  An OpenAI-compatible server: GET /v1/models, POST /v1/completions,\n"
     "  POST /v1/chat/completions (the model's chat template), GET /health, GET /metrics.\n"
     "  Requests may name their own policy: \"attention\": \"lambda\" (or any --attn item).\n"
@@ -42,7 +42,9 @@ const char* kHelp =
     "  --read-timeout S  drop a client that sends nothing for S seconds mid-request (10)\n"
     "  --prefill-budget N  prompt tokens per scheduler step (default: --block)\n"
     "  --block N       prompt tokens per forward of one sequence (default 64)\n"
-    "  --no-reuse      always prefill the whole prompt (no conversation cache reuse)\n";
+    "  --no-reuse      always prefill the whole prompt (no conversation cache reuse)\n"
+    "  --dtype D       convert weight matrices at load (default: as stored); bf16 puts\n"
+    "                  batched decode on AMX tiles where the CPU has them (docs/perf/server.md)\n";
 
 }  // namespace
 
