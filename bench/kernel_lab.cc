@@ -16,7 +16,8 @@
 //  gemm/<w>/<M>x<K>/N:<N>  Y = X W^T for W of type w (SmolLM2's MLP up projection at a 64-row
 //      prefill block); FLOPs = 2 M K N; reference ops::ref::gemm; v1 = the table's gemm_<w> (dot
 //      products along K, 4 x 6 micro-tiles, a horizontal sum per output), v2 = pack_xt + the
-//      table's gemm_xt_<w> (X transposed, outer products; kernels_gemm_xt.h), as matmul runs them.
+//      table's gemm_xt_<w> (X transposed, outer products; kernels_gemm_xt.h), as matmul runs them;
+//      bf16 where the CPU grants AMX: v3 amx = amx::pack_x + amx::gemm_bf16 (ops/amx/amx.h).
 //  qgemm/<w>/<M>x<K>/N:<N>  the same product with W quantized (Q4_1: SmolLM2's file, Q8_0): X
 //      quantized per row (timed) and the quant table's integer kernel (ops/quant/kernels.h); the
 //      reference dequantizes W, so X's 8-bit rounding is part of the error. Its "% of peak" is
@@ -42,6 +43,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "fma_peak.h"
+#include "ops/amx/amx.h"
 #include "ops/ops.h"
 #include "ops/quant/dequant.h"
 #include "ops/quant/kernels.h"
@@ -262,6 +264,21 @@ void add_gemm(std::vector<Variant>& vs, std::vector<GemmProblem>& store, DType w
                   max_abs_diff(*out, p.expected),
                   run,
                   {}});
+    if (isa == Isa::Avx512 && w == DType::BF16 && ops::amx::enabled()) {
+      // v3: AMX tiles (ops/amx/amx.h): X rounded to bf16 and packed (timed with the product), as
+      // matmul runs a bf16 W where the CPU grants AMX.
+      auto xp = std::make_shared<lc::AlignedBuffer<uint32_t>>(
+          static_cast<size_t>(ops::amx::packed_x_bytes(N, K) / 4));
+      auto out3 = std::make_shared<std::vector<float>>(N * M);
+      auto run3 = [&p, xp, out3] {
+        ops::amx::pack_x(p.X.data(), p.K, p.N, p.K, xp->data());
+        ops::amx::gemm_bf16(static_cast<const uint16_t*>(static_cast<const void*>(p.W.data())), p.K,
+                            xp->data(), p.N, out3->data(), p.M, 0, p.M);
+      };
+      run3();
+      vs.push_back(
+          {name, "v3 amx", "amx", 2.0 * M * K * N, max_abs_diff(*out3, p.expected), run3, {}});
+    }
     const ops::KernelTable& kt = ops::kernels_for(isa);
     const ops::GemmXtFn xf = ops::gemm_xt_for(kt, w);
     if (!xf) continue;
@@ -408,8 +425,10 @@ int main(int argc, char** argv) {
   // The checks: relative to the output's scale (|values| < 1 here), f32 accumulation.
   bool ok = true;
   for (const Variant& v : vs) {
-    // f32 products: rounding only; int8 products: X's 8-bit steps (1/254 of a row's max) too.
-    const double tol = v.problem.rfind("qgemm", 0) == 0  ? 0.02 * std::sqrt(576.0)
+    // f32 products: rounding only; int8 products: X's 8-bit steps (1/254 of a row's max) too;
+    // AMX: X rounded to bf16's 8 significant bits, a step of the same order.
+    const double tol = v.problem.rfind("qgemm", 0) == 0 || v.name == "v3 amx"
+                           ? 0.02 * std::sqrt(576.0)
                        : v.problem.rfind("gemm", 0) == 0 ? 1e-4 * std::sqrt(576.0)
                                                          : 1e-4;
     if (!(v.max_err <= tol)) {
