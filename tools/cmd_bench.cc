@@ -14,6 +14,7 @@
 #include "core/timer.h"
 #include "eval/bench.h"
 #include "model/registry.h"
+#include "ops/amx/amx.h"
 
 namespace lc::cli {
 
@@ -68,9 +69,9 @@ void print_result(const Args& a, const ModelFile& file, const BenchSpec& sp, con
               r.label.c_str(), static_cast<double>(r.state_bytes_per_seq) / mib, slots.c_str(),
               r.bounded ? ", constant in context" : "", static_cast<long long>(seqs),
               static_cast<double>(r.state_bytes_per_seq) * static_cast<double>(seqs) / mib);
-  std::printf("threads %d, isa %s, ctx %s, correctness check %.1e\n", threads,
-              isa_name(selected_isa()), r.bounded ? "unbounded" : std::to_string(r.ctx).c_str(),
-              r.check);
+  std::printf("threads %d, isa %s%s, ctx %s, correctness check %.1e\n", threads,
+              isa_name(selected_isa()), ops::amx::enabled() ? " (+ AMX for bf16/f16 weights)" : "",
+              r.bounded ? "unbounded" : std::to_string(r.ctx).c_str(), r.check);
   if (sp.fill > 0)
     std::printf(
         "context     --fill %lld: random state stands in for positions [0, %lld) of every "

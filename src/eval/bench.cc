@@ -11,6 +11,7 @@
 #include "core/timer.h"
 #include "git_commit.h"
 #include "linear/taylor.h"
+#include "ops/amx/amx.h"
 #include "ops/ops.h"
 #include "runtime/batch_session.h"
 #include "runtime/sampler.h"
@@ -307,6 +308,8 @@ std::string bench_json(const BenchRecord& rec, const BenchSpec& sp, const BenchR
   j.member("model", rec.model_path).member("arch", rec.arch).member("n_params", rec.n_params);
   j.member("weight_bytes", static_cast<uint64_t>(rec.weight_bytes)).member("dtype", rec.dtype);
   j.member("threads", rec.threads).member("isa", rec.isa).member("commit", LONGCTX_GIT_COMMIT);
+  // Whether bf16/f16 weights may run on AMX tiles here (docs/design.md, "AMX").
+  j.member("amx", ops::amx::enabled());
   j.member("ctx", r.ctx).member("fill", sp.fill).member("reps", sp.reps);
   if (sp.batch == 0 && rec.taylor.empty()) {  // one sequence (docs/perf, bench/*.py)
     j.member("attn", r.label).member("bounded", r.bounded).member("cache_slots", r.cache_slots);
