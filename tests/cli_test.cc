@@ -134,6 +134,20 @@ TEST(Cli, BadFlagsGiveOneLineErrors) {
   EXPECT_EQ(u.status, 2);
 }
 
+// LONGCTX_AMX takes 0 or 1; anything else is a one-line error when a product of bf16 weights
+// first asks for the AMX tiles (stories260K's 64-wide rows, converted to bf16 at load), on any CPU.
+TEST(Cli, BadAmxSettingIsAnError) {
+  LC_REQUIRE_BIN();
+  std::string model = test::asset("llama2c/stories260K.bin"),
+              tok = test::asset("llama2c/tok512.bin");
+  LC_REQUIRE_ASSET(model);
+  LC_REQUIRE_ASSET(tok);
+  ::setenv("LONGCTX_AMX", "yes", 1);
+  const Result r = run_cli("run -m '" + model + "' -z '" + tok + "' --dtype bf16 -n 2");
+  ::unsetenv("LONGCTX_AMX");
+  expect_clean_error(r, "LONGCTX_AMX: expected 0 (off) or 1");
+}
+
 TEST(Cli, CorruptModelAndTokenizerFilesAreRejected) {
   LC_REQUIRE_BIN();
   std::string tok = test::asset("llama2c/tok512.bin"),
