@@ -23,10 +23,6 @@ using namespace tiles;
 
 // rows x K f16 weights (row stride K) into hi and lo, both [16, K] bf16; rows past `rows` zero.
 void split_f16_rows(const uint16_t* w, int64_t rows, int64_t K, uint16_t* hi, uint16_t* lo) {
-  alignas(64) int16_t idx[32];
-  for (int i = 0; i < 32; ++i) idx[i] = static_cast<int16_t>(2 * i + 1);
-  const __m512i pick = _mm512_load_si512(idx);
-  const __m512i top = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t k = 0; k < K; k += 32) {
       const uint16_t* src = w + r * K + k;
@@ -34,12 +30,9 @@ void split_f16_rows(const uint16_t* w, int64_t rows, int64_t K, uint16_t* hi, ui
           _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
       const __m512 f1 = _mm512_maskz_cvtph_ps(
           0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 16)));
-      const __m512i h0 = round_bf16(f0), h1 = round_bf16(f1);
-      const __m512 l0 = _mm512_sub_ps(f0, _mm512_castsi512_ps(_mm512_and_si512(h0, top)));
-      const __m512 l1 = _mm512_sub_ps(f1, _mm512_castsi512_ps(_mm512_and_si512(h1, top)));
-      _mm512_storeu_si512(hi + r * K + k, _mm512_permutex2var_epi16(h0, pick, h1));
-      _mm512_storeu_si512(lo + r * K + k,
-                          _mm512_permutex2var_epi16(round_bf16(l0), pick, round_bf16(l1)));
+      const Bf16Split b = split_bf16<true>(f0, f1);
+      _mm512_storeu_si512(hi + r * K + k, b.hi);
+      _mm512_storeu_si512(lo + r * K + k, b.lo);
     }
   }
   if (rows < 16) {

@@ -87,15 +87,40 @@ inline void store_transposed(const float* c, float* Y, int64_t ldy, int64_t m_va
     _mm512_mask_storeu_ps(Y + n * ldy, mask, _mm512_castsi512_ps(r[n]));
 }
 
+// Word 2i + 1 of a pair (a, b) of vectors of 16 rounded lanes each: the bf16 of element i.
+struct PickIdx {
+  int16_t i[32];
+};
+constexpr PickIdx make_pick_idx() {
+  PickIdx p{};
+  for (int i = 0; i < 32; ++i) p.i[i] = static_cast<int16_t>(2 * i + 1);
+  return p;
+}
+constexpr PickIdx kPickHigh = make_pick_idx();
+
+// 32 floats (x0 then x1) as 32 bf16 in order: hi = bf16(x) and, with kLo, lo = bf16(x - hi), the
+// residual that makes hi + lo carry 16 bits of each x's significand.
+struct Bf16Split {
+  __m512i hi, lo;
+};
+template <bool kLo>
+inline Bf16Split split_bf16(__m512 x0, __m512 x1) {
+  const __m512i pick = _mm512_loadu_si512(kPickHigh.i);
+  const __m512i h0 = round_bf16(x0), h1 = round_bf16(x1);
+  Bf16Split r{_mm512_permutex2var_epi16(h0, pick, h1), _mm512_setzero_si512()};
+  if constexpr (kLo) {
+    const __m512i top = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+    const __m512 l0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(_mm512_and_si512(h0, top)));
+    const __m512 l1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(_mm512_and_si512(h1, top)));
+    r.lo = _mm512_permutex2var_epi16(round_bf16(l0), pick, round_bf16(l1));
+  }
+  return r;
+}
+
 // X [N, K] into AMX's B layout (amx.h, pack_x): xp gets bf16(x); with kSplit, xl also gets the
 // residual bf16(x - bf16(x)), so that xp + xl carries 16 bits of each x's significand.
 template <bool kSplit>
 void pack_b(const float* X, int64_t ldx, int64_t N, int64_t K, uint32_t* xp, uint32_t* xl) {
-  // Word 2i + 1 of the concatenated pair (lo, hi) of rounded vectors: the bf16 of element i.
-  alignas(64) int16_t idx[32];
-  for (int i = 0; i < 32; ++i) idx[i] = static_cast<int16_t>(2 * i + 1);
-  const __m512i pick = _mm512_load_si512(idx);
-  const __m512i top = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   const int64_t groups = (N + 15) / 16;
   for (int64_t g = 0; g < groups; ++g) {
     for (int64_t k = 0; k < K; k += 32) {
@@ -106,15 +131,10 @@ void pack_b(const float* X, int64_t ldx, int64_t N, int64_t K, uint32_t* xp, uin
           r[t] = q[t] = _mm512_setzero_si512();
           continue;
         }
-        const __m512 x0 = _mm512_loadu_ps(X + n * ldx + k),
-                     x1 = _mm512_loadu_ps(X + n * ldx + k + 16);
-        const __m512i h0 = round_bf16(x0), h1 = round_bf16(x1);
-        r[t] = _mm512_permutex2var_epi16(h0, pick, h1);
-        if constexpr (kSplit) {
-          const __m512 l0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(_mm512_and_si512(h0, top)));
-          const __m512 l1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(_mm512_and_si512(h1, top)));
-          q[t] = _mm512_permutex2var_epi16(round_bf16(l0), pick, round_bf16(l1));
-        }
+        const Bf16Split b = split_bf16<kSplit>(_mm512_loadu_ps(X + n * ldx + k),
+                                               _mm512_loadu_ps(X + n * ldx + k + 16));
+        r[t] = b.hi;
+        q[t] = b.lo;
       }
       transpose16(r);  // r[i]: pair i of these 32 inputs for the 16 tokens
       uint32_t* out = xp + (g * (K / 2) + k / 2) * 16;
