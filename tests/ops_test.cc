@@ -20,6 +20,7 @@
 #include <cstring>
 #include <numbers>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -295,6 +296,51 @@ TEST(OpsKernels, WeightedSum) {
               ASSERT_NEAR(got, want[r * ldo + d], (keys + 1) * kEps * mag + 1e-30)
                   << "r=" << r << " d=" << d;
             }
+        }
+}
+
+// gemm_tn (the trainer's weight gradient C += A^T B) against the double reference: row counts n
+// around the 128-row block, column counts k around the vector and tile widths, sub-ranges [m0, m1)
+// that start and end inside a row group, padded strides; C starts from random values (it is
+// accumulated into) and its padding stays untouched. Splitting [m0, m1) in two gives the same
+// bits as one call (the trainer's threads split it).
+TEST(OpsKernels, GemmTn) {
+  Rng rng(23);
+  for (Isa isa : runnable_isas())
+    for (int64_t n : {0, 1, 5, 127, 128, 129, 300})
+      for (int64_t k : {1, 7, 16, 17, 47, 63, 64, 65, 100})
+        for (auto [m0, m1] : {std::pair<int64_t, int64_t>{0, 1}, {0, 6}, {1, 13}, {5, 29}}) {
+          SCOPED_TRACE(testing::Message()
+                       << isa_name(isa) << " n=" << n << " k=" << k << " m=" << m0 << ".." << m1);
+          const int64_t M = m1 + 2, lda = M + 3, ldb = k + 5, ldc = k + 2;
+          Guarded a(std::max<int64_t>(n * lda, 1), 1), b(std::max<int64_t>(n * ldb, 1), 3),
+              c(M * ldc, 1);
+          a.fill(rng);
+          b.fill(rng);
+          c.fill(rng);
+          std::vector<float> c0(c.data(), c.data() + M * ldc), want = c0;
+          kernels_for(isa).gemm_tn(a.data(), lda, b.data(), ldb, n, k, c.data(), ldc, m0, m1);
+          ref::gemm_tn(a.data(), lda, b.data(), ldb, n, k, want.data(), ldc, m0, m1);
+          ASSERT_TRUE(a.guards_intact() && b.guards_intact() && c.guards_intact());
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t j = 0; j < ldc; ++j) {
+              const float got = c.data()[m * ldc + j];
+              if (m < m0 || m >= m1 || j >= k) {  // outside the range: untouched
+                ASSERT_EQ(got, c0[m * ldc + j]) << "m=" << m << " j=" << j;
+                continue;
+              }
+              // n products summed in f32 in blocks, then added to C: (n + 2) eps (sum |a b| + |c|).
+              double mag = std::fabs(c0[m * ldc + j]);
+              for (int64_t i = 0; i < n; ++i)
+                mag += std::fabs(a.data()[i * lda + m] * b.data()[i * ldb + j]);
+              ASSERT_NEAR(got, want[m * ldc + j], (n + 2) * kEps * mag + 1e-30)
+                  << "m=" << m << " j=" << j;
+            }
+          std::vector<float> split = c0;
+          const int64_t mid = m0 + (m1 - m0) / 2;
+          kernels_for(isa).gemm_tn(a.data(), lda, b.data(), ldb, n, k, split.data(), ldc, m0, mid);
+          kernels_for(isa).gemm_tn(a.data(), lda, b.data(), ldb, n, k, split.data(), ldc, mid, m1);
+          for (int64_t i = 0; i < M * ldc; ++i) ASSERT_EQ(split[i], c.data()[i]) << "i=" << i;
         }
 }
 

@@ -18,6 +18,9 @@ struct VAvx512 {
   // gemm_xt: 6 rows of W x 4 vectors of tokens (64) = 24 accumulators + 4 + 1 broadcast.
   static constexpr int kXtRows = 6;
   static constexpr int kXtChunks = 4;  // kernels_flash.h, flash_outer_outlined
+  // gemm_tn: 6 rows x 4 vectors = 24 accumulators + 4 loaded + 1 broadcast.
+  static constexpr int kTnRows = 6;
+  static constexpr int kTnChunks = 4;
 
   static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static F bf16_to_f32(__m256i h) {

@@ -14,6 +14,9 @@ struct VGeneric {
   static constexpr bool kFlashOutlined = false;
   static constexpr int kXtRows = 1;
   static constexpr int kXtChunks = 0;  // no gemm_xt: the gemm kernels serve every N
+  // gemm_tn: 4 rows x 2 vectors = 8 accumulators + 2 loaded + 1 broadcast.
+  static constexpr int kTnRows = 4;
+  static constexpr int kTnChunks = 2;
   struct F {
     float v[4];
   };

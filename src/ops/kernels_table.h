@@ -1,8 +1,9 @@
 // The kernel table of one instruction set: every kernel of kernels_impl.h and kernels_flash.h
-// (and kernels_gemm_xt.h) instantiated for its vector wrapper V. Included by
+// (and kernels_gemm_xt.h, kernels_gemm_tn.h) instantiated for its vector wrapper V. Included by
 // kernels_{generic,avx2,avx512}.cc.
 #pragma once
 #include "ops/kernels_flash.h"
+#include "ops/kernels_gemm_tn.h"
 #include "ops/kernels_gemm_xt.h"
 #include "ops/kernels_impl.h"
 #include "ops/ops.h"
@@ -44,7 +45,8 @@ constexpr KernelTable make_table(Isa isa) {
                      xt_fn<V, float>(),
                      xt_fn<V, Bf16>(),
                      xt_fn<V, Fp16>(),
-                     V::kLanes * V::kXtChunks};
+                     V::kLanes * V::kXtChunks,
+                     gemm_tn<V>};
 }
 
 }  // namespace lc::ops::impl

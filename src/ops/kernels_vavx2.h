@@ -22,6 +22,9 @@ struct VAvx2 {
   // gemm_xt: 4 rows of W x 3 vectors of tokens (24) = 12 accumulators + 3 + 1 broadcast.
   static constexpr int kXtRows = 4;
   static constexpr int kXtChunks = 3;
+  // gemm_tn: 4 rows x 3 vectors = 12 accumulators + 3 loaded + 1 broadcast.
+  static constexpr int kTnRows = 4;
+  static constexpr int kTnChunks = 3;
 
   static __m256i mask(int n) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskWindow + 8 - n));

@@ -43,6 +43,14 @@ using GemmFn = void (*)(const void* W, int64_t K, const float* X, int64_t ldx, i
 using GemmXtFn = void (*)(const void* W, int64_t K, const float* xt, int64_t N, float* Y,
                           int64_t ldy, int64_t m0, int64_t m1);
 
+// C[m*ldc + k] += sum_n A[n*lda + m] * B[n*ldb + k] for m in [m0, m1), k < K, n < N: a linear
+// layer's weight gradient dW += dY^T X with dY and X read as stored. Each element's sum runs over
+// n in ascending order inside blocks of kGemmTnBlock rows, and the blocks' sums are added to C in
+// order, so the result does not depend on how threads split [m0, m1) (kernels_gemm_tn.h).
+using GemmTnFn = void (*)(const float* A, int64_t lda, const float* B, int64_t ldb, int64_t N,
+                          int64_t K, float* C, int64_t ldc, int64_t m0, int64_t m1);
+constexpr int64_t kGemmTnBlock = 128;
+
 // out[r*ldo + d] = sum_j p[r*ldp + j] * v[j*ldv + d] for r < n_rows, d < d_cols, j < n_keys:
 // the value pass of attention (probabilities times the value rows), overwriting out. v holds
 // elements of the kernel's type (f32, bf16 or f16); ldv counts elements.
@@ -153,6 +161,8 @@ struct KernelTable {
   GemmXtFn gemm_xt_bf16;
   GemmXtFn gemm_xt_f16;
   int64_t xt_block;
+  // The weight gradient (GemmTnFn); the trainer's linear_backward.
+  GemmTnFn gemm_tn;
 };
 
 // xt (KernelTable::gemm_xt_*) from X[N, K] (row stride ldx): ceil(N / block) * K * block floats.

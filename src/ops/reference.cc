@@ -105,6 +105,16 @@ void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, i
     }
 }
 
+void gemm_tn(const float* A, int64_t lda, const float* B, int64_t ldb, int64_t N, int64_t K,
+             float* C, int64_t ldc, int64_t m0, int64_t m1) {
+  for (int64_t m = m0; m < m1; ++m)
+    for (int64_t k = 0; k < K; ++k) {
+      double acc = 0.0;
+      for (int64_t n = 0; n < N; ++n) acc += static_cast<double>(A[n * lda + m]) * B[n * ldb + k];
+      C[m * ldc + k] = static_cast<float>(C[m * ldc + k] + acc);
+    }
+}
+
 void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
           RopeStyle style) {
   int64_t half = head_dim / 2;

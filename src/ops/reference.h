@@ -21,6 +21,9 @@ float dot(const float* a, const float* b, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void weighted_sum(const float* p, int64_t ldp, int64_t n_rows, const float* v, int64_t ldv,
                   int64_t n_keys, int64_t d_cols, float* out, int64_t ldo);
+// C[m*ldc + k] += sum_n A[n*lda + m] B[n*ldb + k] (GemmTnFn), the sum in double.
+void gemm_tn(const float* A, int64_t lda, const float* B, int64_t ldb, int64_t N, int64_t K,
+             float* C, int64_t ldc, int64_t m0, int64_t m1);
 void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
           RopeStyle style);
 // FlashTile's update, lane by lane in double (t.work unused).

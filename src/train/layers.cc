@@ -75,31 +75,16 @@ void linear_forward(ThreadPool& pool, const T* X, int64_t N, int64_t K, const T*
 
 namespace {
 
-// dW[M, K] += dY[N, M]^T X[N, K] in float without transposing X or all of dY: the rows n go in
-// chunks of kChunk; a chunk's dY block is transposed into a panel [M, kChunk] (it stays in cache)
-// and weighted_sum (out = panel X_chunk) gives that chunk's part, added to dW in chunk order.
-// Threads own ranges of output rows m, so every dW entry has one writer and a fixed order.
-constexpr int64_t kDwChunk = 256;
-
+// dW[M, K] += dY[N, M]^T X[N, K] in float through gemm_tn (neither operand transposed). Threads own
+// ranges of output rows m, so every dW entry has one writer, and gemm_tn's order of additions does
+// not depend on the split.
 void dweight_f32(ThreadPool& pool, const float* X, const float* dY, int64_t N, int64_t K, int64_t M,
-                 float* dW, float* panel /* [M, kDwChunk] */, float* part /* [M, K] */) {
-  const auto weighted_sum = ops::kernels().weighted_sum;
+                 float* dW) {
+  const ops::GemmTnFn gemm_tn = ops::kernels().gemm_tn;
   pool.run_sized(N * M * K, [&](int t, int nt) {
     int64_t m0, m1;
-    ThreadPool::split_range(M, 4, t, nt, &m0, &m1);
-    if (m0 >= m1) return;
-    float* pan = panel + m0 * kDwChunk;
-    float* out = part + m0 * K;
-    for (int64_t n0 = 0; n0 < N; n0 += kDwChunk) {
-      const int64_t nc = std::min(kDwChunk, N - n0);
-      for (int64_t j0 = 0; j0 < nc; j0 += 16) {  // 16 dY rows at a time stay in L1
-        const int64_t j1 = std::min(nc, j0 + 16);
-        for (int64_t m = m0; m < m1; ++m)
-          for (int64_t j = j0; j < j1; ++j) pan[(m - m0) * kDwChunk + j] = dY[(n0 + j) * M + m];
-      }
-      weighted_sum(pan, kDwChunk, m1 - m0, X + n0 * K, K, nc, K, out, K);
-      for (int64_t i = 0; i < (m1 - m0) * K; ++i) dW[m0 * K + i] += out[i];
-    }
+    ThreadPool::split_range(M, 12, t, nt, &m0, &m1);  // whole groups of kTnRows (4 or 6)
+    if (m0 < m1) gemm_tn(dY, M, X, K, N, K, dW, K, m0, m1);
   });
 }
 
@@ -109,15 +94,15 @@ template <typename T>
 void linear_backward(ThreadPool& pool, const T* X, const T* dY, int64_t N, int64_t K, const T* W,
                      int64_t M, T* dX, T* dW, T* db, std::vector<T>& scratch) {
   if constexpr (std::is_same_v<T, float>) {
-    // scratch: [K, M] W^T | [M, kDwChunk] panel | [M, K] partial dW.
-    const size_t need = static_cast<size_t>(K * M + M * kDwChunk + M * K);
+    // scratch: [K, M] W^T.
+    const size_t need = static_cast<size_t>(K * M);
     if (scratch.size() < need) scratch.resize(need);
     float* wt = scratch.data();
     if (dX) {
       transpose_par(pool, W, M, K, wt);
       gemm_nt(pool, dY, N, M, wt, K, dX);  // dX[N, K] = dY[N, M] (W^T)[K, M]^T
     }
-    dweight_f32(pool, X, dY, N, K, M, dW, wt + K * M, wt + K * M + M * kDwChunk);
+    dweight_f32(pool, X, dY, N, K, M, dW);
     if (db) {  // column sums of dY, each over n in ascending order; threads own column chunks
       constexpr int64_t kCols = 32;
       for_rows(pool, (M + kCols - 1) / kCols, kCols * N, [&](int64_t chunk) {
