@@ -108,11 +108,20 @@ TEST(TrainCli, RefusesBadFlags) {
   if (test::longctx_bin().empty()) GTEST_SKIP() << "LONGCTX_BIN not set";
   for (const char* args :
        {"train --arch gpt --task mqar", "train --arch llama", "train --task mqar --steps 12abc",
-        "train --arch llama --task mqar --mixers al", "train --task mqar --seq-len 31"}) {
+        "train --arch llama --task mqar --mixers al", "train --task mqar --seq-len 31",
+        "train --task mqar --matmul-precision medium"}) {
     const Result r = run_cli(args);
     EXPECT_EQ(r.status, 1) << args << "\n" << r.err;
     EXPECT_NE(r.err.find("error:"), std::string::npos) << args;
   }
+  // --matmul-precision high needs AMX tiles: with them turned off it is a one-line error on any
+  // CPU, before a step is run.
+  ::setenv("LONGCTX_AMX", "0", 1);
+  const Result r = run_cli("train --task mqar --matmul-precision high --steps 2");
+  ::unsetenv("LONGCTX_AMX");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("needs AMX-BF16 tiles"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("step 1/"), std::string::npos) << r.err;
 }
 
 // Outputs are written after training; an unwritable --json or -o path is refused before the

@@ -19,6 +19,7 @@
 #include "eval/json_writer.h"
 #include "tokenizer/byte_level.h"
 #include "train/export.h"
+#include "train/layers.h"
 #include "train/model.h"
 #include "train/optim.h"
 #include "train/train_run.h"
@@ -38,7 +39,7 @@ constexpr const char* kHelp =
     "                     [--untied] [--steps N --batch B --seq-len T --lr X --warmup N]\n"
     "                     [--weight-decay X --clip X --seed S -t THREADS] [-o DIR]\n"
     "                     [--val-frac F --eval-every N --val-batches N] [--log-every N]\n"
-    "                     [--json FILE]\n"
+    "                     [--json FILE] [--matmul-precision highest|high]\n"
     "  --data FILE    byte-level language modelling (vocab 257: bytes + BOS 256); repeat the\n"
     "                 flag for several documents (joined by a blank line); -o also writes a\n"
     "                 byte-level tokenizer.json\n"
@@ -46,6 +47,10 @@ constexpr const char* kHelp =
     "                 bits per byte) every --eval-every steps and at the end, over at most\n"
     "                 --val-batches batches of held-out windows (default 8)\n"
     "  --json FILE    the run as JSON: settings, per-step loss/lr/gnorm/tok/s, validation\n"
+    "  --matmul-precision  highest (default): f32 products on the FMA kernels; high: 'bf16x3'\n"
+    "                 on AMX tiles (each f32 operand as two bf16 parts, error ~3 * 2^-16 of\n"
+    "                 sum |a b| instead of f32's; torch's float32_matmul_precision('high')),\n"
+    "                 an error where the CPU or OS has no AMX\n"
     "  --task mqar    multi-query associative recall; --vocab V, --pairs P, --seq-len T\n"
     "  --mixers MIX   one letter per layer: a attention, w sliding window (--window W keys),\n"
     "                 l Taylor linear attention, c BaseConv (llama: a or w only; default all a,\n"
@@ -136,6 +141,8 @@ void write_train_json(const std::string& path, int argc, char** argv,
   JsonWriter j;
   j.begin_object().member("command", cmd).member("arch", arch_name(model.config().arch));
   j.member("parameters", model.n_params()).member("tokens_per_s", log.tokens_per_s);
+  j.member("matmul_precision",
+           train::matmul_precision() == train::MatmulPrecision::kHigh ? "high" : "highest");
   j.key("steps").begin_array();
   for (const train::StepStats& s : log.steps) {
     j.begin_object().member("step", s.step).member("loss", s.loss).member("lr", s.lr);
@@ -151,20 +158,49 @@ void write_train_json(const std::string& path, int argc, char** argv,
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  Args a(
-      "train",
-      {"--arch",         "--data",         "--task",        "--vocab",     "--pairs",   "--dim",
-       "--layers",       "--heads",        "--kv-heads",    "--hidden",    "--mixers",  "--window",
-       "--linear-heads", "--feature-dim",  "--steps",       "--batch",     "--seq-len", "--lr",
-       "--warmup",       "--weight-decay", "--clip",        "--seed",      "-t",        "-o",
-       "--val-frac",     "--eval-every",   "--val-batches", "--log-every", "--json"},
-      {"--untied", "--help"}, {"--data"});
+  Args a("train",
+         {"--arch",
+          "--data",
+          "--task",
+          "--vocab",
+          "--pairs",
+          "--dim",
+          "--layers",
+          "--heads",
+          "--kv-heads",
+          "--hidden",
+          "--mixers",
+          "--window",
+          "--linear-heads",
+          "--feature-dim",
+          "--steps",
+          "--batch",
+          "--seq-len",
+          "--lr",
+          "--warmup",
+          "--weight-decay",
+          "--clip",
+          "--seed",
+          "-t",
+          "-o",
+          "--val-frac",
+          "--eval-every",
+          "--val-batches",
+          "--log-every",
+          "--json",
+          "--matmul-precision"},
+         {"--untied", "--help"}, {"--data"});
   a.parse(argc, argv, 2);
   if (a.has("--help")) {
     std::fputs(kHelp, stdout);
     return 0;
   }
   train::TrainConfig c = config_from_flags(a);
+  const std::string precision = a.str("--matmul-precision", "highest");
+  if (precision != "highest" && precision != "high")
+    fail("--matmul-precision: expected highest or high, got '", precision, "'");
+  train::set_matmul_precision(precision == "high" ? train::MatmulPrecision::kHigh
+                                                  : train::MatmulPrecision::kHighest);
   const bool mqar = a.has("--task");
   if (mqar && a.str("--task") != "mqar") fail("--task: expected mqar, got '", a.str("--task"), "'");
   if (mqar == a.has("--data")) fail("give exactly one of --data FILE or --task mqar");

@@ -1,20 +1,74 @@
 #include "train/layers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <type_traits>
 
+#include "core/aligned.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "ops/amx/amx.h"
 #include "ops/ops.h"
 #include "train/layers_util.h"
 
 namespace lc::train {
 
+namespace {
+
+std::atomic<MatmulPrecision> g_precision{MatmulPrecision::kHighest};
+
+bool high_precision_tiles() {
+  return g_precision.load(std::memory_order_relaxed) == MatmulPrecision::kHigh;
+}
+
+// Per-thread packed operands of the AMX products (grown once, then reused every step).
+uint32_t* amx_scratch(int slot, int64_t bytes) {
+  thread_local AlignedBuffer<uint32_t> bufs[2];
+  AlignedBuffer<uint32_t>& b = bufs[slot];
+  const auto words = static_cast<size_t>((bytes + 3) / 4);
+  if (b.size() < words) b.resize(words);
+  return b.data();
+}
+
+// Rows of A packed per AMX call of gemm_nt (their hi + lo, 2 * kChunk * K * 2 bytes, stay in L2),
+// and rows n of a weight gradient per packed block of X.
+constexpr int64_t kAmxRows = 256;
+constexpr int64_t kAmxTnRows = 512;
+
+// gemm_nt on tiles: threads own rows n (whole groups of 16); each packs its rows of A in chunks
+// and runs them against all of B, split per 16 rows of B inside the kernel.
+void gemm_nt_amx(ThreadPool& pool, const float* A, int64_t N, int64_t K, const float* B, int64_t M,
+                 float* C) {
+  pool.run_sized(N * M * K, [&](int t, int nt) {
+    int64_t n0, n1;
+    ThreadPool::split_range(N, 16, t, nt, &n0, &n1);
+    const int64_t part = ops::amx::packed_x_bytes(kAmxRows, K);
+    uint32_t* xp = amx_scratch(0, 2 * part);
+    for (int64_t c = n0; c < n1; c += kAmxRows) {
+      const int64_t n = std::min(kAmxRows, n1 - c);
+      ops::amx::pack_x_split(A + c * K, K, n, K, xp, xp + part / 4);
+      ops::amx::gemm_f32_split(B, K, K, xp, xp + part / 4, n, C + c * M, M, 0, M);
+    }
+  });
+}
+
+}  // namespace
+
+void set_matmul_precision(MatmulPrecision p) {
+  check(p == MatmulPrecision::kHighest || ops::amx::enabled(),
+        "matmul precision high: needs AMX-BF16 tiles, which this CPU or OS does not grant (or "
+        "LONGCTX_AMX=0 turned them off); use highest");
+  g_precision.store(p, std::memory_order_relaxed);
+}
+
+MatmulPrecision matmul_precision() { return g_precision.load(std::memory_order_relaxed); }
+
 template <typename T>
 void gemm_nt(ThreadPool& pool, const T* A, int64_t N, int64_t K, const T* B, int64_t M, T* C) {
   if (N <= 0 || M <= 0) return;
   if constexpr (std::is_same_v<T, float>) {
+    if (high_precision_tiles() && ops::amx::takes(K)) return gemm_nt_amx(pool, A, N, K, B, M, C);
     const ops::GemmFn fn = ops::kernels().gemm_f32;
     pool.run_sized(N * M * K, [&](int t, int nt) {
       int64_t m0, m1;
@@ -80,6 +134,23 @@ namespace {
 // not depend on the split.
 void dweight_f32(ThreadPool& pool, const float* X, const float* dY, int64_t N, int64_t K, int64_t M,
                  float* dW) {
+  if (high_precision_tiles()) {
+    // Threads own rows m (whole tiles of 16); each packs every block of X itself (a repeat of
+    // N * K words per thread, against N * M * K / threads products) and adds the blocks in order.
+    pool.run_sized(N * M * K, [&](int t, int nt) {
+      int64_t m0, m1;
+      ThreadPool::split_range(M, 16, t, nt, &m0, &m1);
+      if (m0 >= m1) return;
+      const int64_t part = ops::amx::tn_b_bytes(kAmxTnRows, K);
+      uint32_t* bh = amx_scratch(1, 2 * part);
+      for (int64_t n0 = 0; n0 < N; n0 += kAmxTnRows) {
+        const int64_t n = std::min(kAmxTnRows, N - n0);
+        ops::amx::pack_tn_b(X + n0 * K, K, n, K, bh, bh + part / 4);
+        ops::amx::gemm_tn_split(dY + n0 * M, M, n, bh, bh + part / 4, K, dW, K, m0, m1);
+      }
+    });
+    return;
+  }
   const ops::GemmTnFn gemm_tn = ops::kernels().gemm_tn;
   pool.run_sized(N * M * K, [&](int t, int nt) {
     int64_t m0, m1;

@@ -23,6 +23,18 @@ namespace lc::train {
 
 inline constexpr int kIgnoreLabel = -100;  // a label that is not scored (as in PyTorch)
 
+// How the float matrix products of the layers run (process-wide, set once before training, like
+// torch.set_float32_matmul_precision):
+//  - kHighest (the default): the f32 FMA kernels, ops::kernels().gemm_f32 and gemm_tn.
+//  - kHigh: "bf16x3" on AMX tiles (ops/amx/amx.h): both operands split into two bf16 parts,
+//    three tile passes, error <= ~3 * 2^-16 sum |a b| per output instead of f32's gamma_K.
+//    Products whose contraction length is not a multiple of 32 (the forward and dX products
+//    only; the weight gradient takes any length) and the attention stay on the f32 kernels.
+enum class MatmulPrecision { kHighest, kHigh };
+// Throws lc::Error when kHigh is asked for where AMX is not usable (ops::amx::enabled()).
+void set_matmul_precision(MatmulPrecision p);
+MatmulPrecision matmul_precision();
+
 // C[N, M] = A[N, K] * B[M, K]^T (overwrites C).
 template <typename T>
 void gemm_nt(ThreadPool& pool, const T* A, int64_t N, int64_t K, const T* B, int64_t M, T* C);

@@ -49,4 +49,30 @@ void pack_x_split(const float* X, int64_t ldx, int64_t N, int64_t K, uint32_t* x
 void gemm_f16(const uint16_t* W, int64_t K, const uint32_t* xp, const uint32_t* xl, int64_t N,
               float* Y, int64_t ldy, int64_t m0, int64_t m1);
 
+// ---- f32 operands at "high" precision (bf16x3, as torch.set_float32_matmul_precision("high")) --
+// For the trainer's f32 products (train/layers.h, MatmulPrecision::kHigh). Both operands are
+// split into bf16 hi + lo (a = ah + al + ea, |ea| <= 2^-16 |a|: each part rounds to 8 significant
+// bits), three tile passes per chunk (ah bh + al bh + ah bl; al bl <= 2^-16 |a b| dropped):
+//   |y_amx - y| <= (3 * 2^-16 + 2^-32 + gamma_3K) * sum_k |a_k| |b_k|,
+// against gamma_K for the f32 FMA kernels. Requires enabled().
+
+// Y[n * ldy + m] = sum_k X[n][k] * W[m][k] for n < N, m in [m0, m1); W is f32 [M, K] (row stride
+// ldw), xp / xl from pack_x_split. Requires takes(K).
+void gemm_f32_split(const float* W, int64_t ldw, int64_t K, const uint32_t* xp, const uint32_t* xl,
+                    int64_t N, float* Y, int64_t ldy, int64_t m0, int64_t m1);
+
+// The weight-gradient form C += A^T B (ops.h, GemmTnFn) on tiles. B [N, K] (row stride ldb) is
+// packed once by pack_tn_b into bh and bl, tn_b_bytes(N, K) each: for each group of 16 columns,
+// N rounded up to 32 rows as pairs (bf16 of rows 2i and 2i + 1 in the low and high halves of a
+// 32-bit word), rows past N zero. gemm_tn_split then does, for m in [m0, m1) and k < K,
+//   C[m * ldc + k] += sum_{n < N} A[n * lda + m] B[n * ldb + k],
+// packing A's 16-column panels (transposed into rows along n) into a per-thread buffer; each
+// element gets its one tile sum added once, so the split of [m0, m1) does not change the bits.
+inline int64_t tn_b_bytes(int64_t N, int64_t K) {
+  return (K + 15) / 16 * 16 * ((N + 31) / 32) * 64;
+}
+void pack_tn_b(const float* B, int64_t ldb, int64_t N, int64_t K, uint32_t* bh, uint32_t* bl);
+void gemm_tn_split(const float* A, int64_t lda, int64_t N, const uint32_t* bh, const uint32_t* bl,
+                   int64_t K, float* C, int64_t ldc, int64_t m0, int64_t m1);
+
 }  // namespace lc::ops::amx

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "core/aligned.h"
+
 namespace lc::ops::amx::tiles {
 
 struct alignas(64) TileConfig {
@@ -146,6 +148,71 @@ void pack_b(const float* X, int64_t ldx, int64_t N, int64_t K, uint32_t* xp, uin
       }
     }
   }
+}
+
+// The three passes of a split product (gemm_f16, gemm_f32_split, gemm_tn_split): 16 rows of A in
+// two bf16 parts (ah, al: row stride lda bytes) against NB groups of 16 columns of B in two parts
+// (bh, bl: group stride bg bytes) over kc chunks of 32 inputs, each chunk always in the order
+// ah.bh, al.bh, ah.bl (al.bl, below 2^-16 of the product, is dropped); C tiles into c (tile ib at
+// c + 256 * ib).
+template <int NB>
+void split_block(const uint8_t* ah, const uint8_t* al, int64_t lda, const uint8_t* bh,
+                 const uint8_t* bl, int64_t bg, int64_t kc, float* c) {
+  _tile_zero(0);
+  if constexpr (NB > 1) _tile_zero(1);
+  for (int64_t k = 0; k < kc; ++k) {
+    _tile_loadd(4, ah + 64 * k, lda);
+    _tile_loadd(5, al + 64 * k, lda);
+    _tile_loadd(6, bh + 1024 * k, 64);
+    if constexpr (NB > 1) _tile_loadd(7, bh + bg + 1024 * k, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (NB > 1) _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(0, 5, 6);
+    if constexpr (NB > 1) _tile_dpbf16ps(1, 5, 7);
+    _tile_loadd(6, bl + 1024 * k, 64);
+    if constexpr (NB > 1) _tile_loadd(7, bl + bg + 1024 * k, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (NB > 1) _tile_dpbf16ps(1, 4, 7);
+  }
+  _tile_stored(0, c, 64);
+  if constexpr (NB > 1) _tile_stored(1, c + 256, 64);
+}
+
+// Y[n * ldy + m] = sum_k X[n][k] W[m][k] for n < N, m in [m0, m1) with both operands in two bf16
+// parts: split_rows(m, rows, hi, lo) writes rows [m, m + rows) of W as hi and lo, each [16, K]
+// bf16 (rows past `rows` zero), once per block of 16 rows into a per-thread buffer that serves
+// every token group; X comes packed as xp (hi) and xl (lo) (pack_b<true>). Requires K % 32 == 0.
+template <class SplitRows>
+void split_product(SplitRows split_rows, int64_t K, const uint32_t* xp, const uint32_t* xl,
+                   int64_t N, float* Y, int64_t ldy, int64_t m0, int64_t m1) {
+  if (m0 >= m1 || N <= 0) return;
+  thread_local AlignedBuffer<uint16_t> split;  // [hi 16 x K | lo 16 x K]
+  if (static_cast<int64_t>(split.size()) < 32 * K) split.resize(static_cast<size_t>(32 * K));
+  uint16_t* hi = split.data();
+  uint16_t* lo = split.data() + 16 * K;
+  configure_tiles();
+  alignas(64) float c[2 * 256];
+  const int64_t groups = (N + 15) / 16, bg = K * 32, kc = K / 32, lda = K * 2;
+  const auto* ah = reinterpret_cast<const uint8_t*>(hi);
+  const auto* al = reinterpret_cast<const uint8_t*>(lo);
+  const auto* bh = reinterpret_cast<const uint8_t*>(xp);
+  const auto* bl = reinterpret_cast<const uint8_t*>(xl);
+  for (int64_t m = m0; m < m1; m += 16) {
+    const int64_t rows = m1 - m < 16 ? m1 - m : 16;
+    split_rows(m, rows, hi, lo);
+    for (int64_t g = 0; g < groups; g += 2) {
+      const bool two = g + 1 < groups;
+      if (two)
+        split_block<2>(ah, al, lda, bh + g * bg, bl + g * bg, bg, kc, c);
+      else
+        split_block<1>(ah, al, lda, bh + g * bg, bl + g * bg, bg, kc, c);
+      for (int ib = 0; ib < (two ? 2 : 1); ++ib) {
+        const int64_t n0 = 16 * (g + ib), nv = N - n0 < 16 ? N - n0 : 16;
+        store_transposed(c + 256 * ib, Y + n0 * ldy + m, ldy, rows, nv);
+      }
+    }
+  }
+  _tile_release();
 }
 
 }  // namespace lc::ops::amx::tiles
