@@ -182,12 +182,13 @@ STEP_RE = re.compile(r"^step (\d+)/\d+\s+loss ([0-9.naninf]+)\s+lr (\S+)\s+gnorm
 PARAMS_RE = re.compile(r"train: llama model, (\d+) parameters")
 
 
-def longctx_cmd(a, config, steps):
+def longctx_cmd(a, config, steps, precision="highest"):
     dim, layers, heads, hidden = CONFIGS[config]
-    return [a.bin, "train", "--arch", "llama", "--data", a.data, "--dim", str(dim),
-            "--layers", str(layers), "--heads", str(heads), "--hidden", str(hidden),
-            "--seq-len", str(a.seq_len), "--batch", str(a.batch), "--steps", str(steps),
-            "--seed", str(a.seed), "-t", str(a.threads)]
+    cmd = [a.bin, "train", "--arch", "llama", "--data", a.data, "--dim", str(dim),
+           "--layers", str(layers), "--heads", str(heads), "--hidden", str(hidden),
+           "--seq-len", str(a.seq_len), "--batch", str(a.batch), "--steps", str(steps),
+           "--seed", str(a.seed), "-t", str(a.threads)]
+    return cmd + (["--matmul-precision", precision] if precision != "highest" else [])
 
 
 def torch_cmd(a, config, steps):
@@ -197,7 +198,10 @@ def torch_cmd(a, config, steps):
 
 
 def run(a, impl, config, steps):
-    cmd = (longctx_cmd if impl == "longctx" else torch_cmd)(a, config, steps)
+    if impl == "pytorch":
+        cmd = torch_cmd(a, config, steps)
+    else:
+        cmd = longctx_cmd(a, config, steps, "high" if impl == "longctx-high" else "highest")
     env = dict(os.environ, OPENBLAS_CORETYPE="SKYLAKEX")
     if impl == "pytorch" and a.blas_dir:
         env["LD_LIBRARY_PATH"] = a.blas_dir
@@ -207,7 +211,7 @@ def run(a, impl, config, steps):
     if proc.returncode != 0:
         sys.exit("failed: %s\n%s%s" % (" ".join(cmd), proc.stdout, proc.stderr))
     steps_out, blas = [], None
-    if impl == "longctx":
+    if impl != "pytorch":
         n_params = int(PARAMS_RE.search(proc.stderr).group(1))
         for line in proc.stderr.splitlines():
             m = STEP_RE.match(line)
@@ -229,7 +233,7 @@ def run(a, impl, config, steps):
     if blas is not None:
         r["blas"] = blas
         r["env"] = {k: env[k] for k in ("OPENBLAS_CORETYPE", "LD_LIBRARY_PATH") if k in env}
-    print("  %-8s %-4s %2d steps  first loss %.4f  last loss %.4f  (%.0f s, load %.2f)" % (
+    print("  %-12s %-4s %2d steps  first loss %.4f  last loss %.4f  (%.0f s, load %.2f)" % (
         impl, config, steps, steps_out[0]["loss"], steps_out[-1]["loss"], r["wall_s"], load),
         flush=True)
     return r
@@ -270,6 +274,9 @@ def main():
     ap.add_argument("--blas-dir", default=DEFAULT_BLAS_DIR if os.path.isdir(DEFAULT_BLAS_DIR) else "",
                     help="LD_LIBRARY_PATH for the PyTorch worker: a folder with OpenBLAS's "
                          "libblas.so.3 ('' = the system's libblas.so.3)")
+    ap.add_argument("--longctx-high", action="store_true",
+                    help="also run longctx with --matmul-precision high (bf16x3 on AMX tiles) as "
+                         "a third implementation in every round")
     ap.add_argument("--torch-worker", action="store_true")
     a = ap.parse_args()
     if a.torch_worker:
@@ -285,16 +292,18 @@ def main():
                                          if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    impls = ("longctx", "longctx-high", "pytorch") if a.longctx_high else ("longctx", "pytorch")
     if a.loss_steps > 0:
         print("loss check: %s, %d steps" % (a.configs[0], a.loss_steps), flush=True)
-        for impl in ("longctx", "pytorch"):
+        for impl in impls:
             res["loss_check"].append(run(a, impl, a.configs[0], a.loss_steps))
     for rnd in range(a.rounds):
         print("round %d" % (rnd + 1), flush=True)
         for ci, config in enumerate(a.configs):
             w = a.warmup[min(ci, len(a.warmup) - 1)]
             n = a.timed[min(ci, len(a.timed) - 1)]
-            order = ("longctx", "pytorch") if rnd % 2 == 0 else ("pytorch", "longctx")
+            # rotate which implementation goes first
+            order = impls[rnd % len(impls):] + impls[:rnd % len(impls)]
             for impl in order:
                 r = run(a, impl, config, w + n)
                 timed = r["steps"][w:]
@@ -306,16 +315,19 @@ def main():
     summary = {}
     for config in a.configs:
         rows = {}
-        for impl in ("longctx", "pytorch"):
+        for impl in impls:
             runs = [r for r in res["runs"] if r["config"] == config and r["impl"] == impl]
             rows[impl] = {"n_params": runs[0]["n_params"],
                           "tok_s": spread([r["tok_s"] for r in runs]),
                           "first_loss": spread([r["steps"][0]["loss"] for r in runs]),
                           "last_loss": spread([r["steps"][-1]["loss"] for r in runs]),
                           "steps_per_run": len(runs[0]["steps"])}
-        if rows["longctx"]["n_params"] != rows["pytorch"]["n_params"]:
+        if len({rows[i]["n_params"] for i in impls}) != 1:
             sys.exit("parameter counts differ for %s: %s" % (config, rows))
         rows["ratio_median"] = rows["longctx"]["tok_s"]["median"] / rows["pytorch"]["tok_s"]["median"]
+        if a.longctx_high:
+            rows["ratio_median_high"] = (rows["longctx-high"]["tok_s"]["median"] /
+                                         rows["pytorch"]["tok_s"]["median"])
         summary[config] = rows
     res["summary"] = summary
 
@@ -332,6 +344,13 @@ def main():
                       r["ratio_median"], r["longctx"]["first_loss"]["median"],
                       r["pytorch"]["first_loss"]["median"], r["longctx"]["last_loss"]["median"],
                       r["pytorch"]["last_loss"]["median"], r["longctx"]["steps_per_run"]))
+        if a.longctx_high:
+            ht = r["longctx-high"]["tok_s"]
+            md.append("| %s, longctx `--matmul-precision high` | | %.0f (%.0f-%.0f) | | %.2fx | "
+                      "%.3f | %.3f |" % (config, ht["median"], ht["min"], ht["max"],
+                                         r["ratio_median_high"],
+                                         r["longctx-high"]["first_loss"]["median"],
+                                         r["longctx-high"]["last_loss"]["median"]))
     if res["loss_check"]:
         md.append("")
         md.append("| loss check (%s, %d steps) | step 1 | step 10 | step %d |" % (
