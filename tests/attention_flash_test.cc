@@ -42,7 +42,7 @@ double block_vs_rows(const FlashCase& c, DType kt, DType vt, uint64_t seed) {
     slopes.push_back(4.0f * std::pow(2.0f, -8.0f * static_cast<float>(h + 1) / c.heads));
   const AttentionShape shape{c.heads, c.kv_heads, c.hd, c.alibi ? slopes.data() : nullptr,
                              c.alibi ? nullptr : &rope};
-  EXPECT_TRUE(flash_serves(shape, c.block, false, false));
+  EXPECT_TRUE(flash_serves(shape, c.block, false));
   ThreadPool pool(c.threads);
   std::vector<float> scratch(
       std::max(attention_scratch_floats(shape, *pol, c.threads),

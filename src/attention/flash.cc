@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "attention/kv_types.h"
+#include "attention/middle_store.h"
 #include "attention/policy.h"
+#include "attention/topk_heap.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
@@ -164,23 +167,175 @@ void transpose_queries(const float* q, int64_t q_dim, int64_t g, int64_t group, 
   }
 }
 
-}  // namespace
+// The top-k middle stage's scratch after a thread's Layout (flash.h): the block's query vectors
+// rotated for the middle [M][hd], one chunk's logits [M][kChunk] and the heaps [M][kcols]; int64s:
+// the heaps' refs [M][kcols], then the bounded store's candidates [capacity].
+struct MidLayout {
+  int64_t qm, logits, heap, floats;
+  int64_t refs, cand, indices;
+};
 
-bool flash_serves(const AttentionShape& s, int64_t n_q, bool topk, bool trams) {
-  return !topk && !trams && n_q >= kFlashMinRows &&
-         s.n_heads / s.n_kv_heads <= ops::kernels().flash_max_m;
+MidLayout mid_layout(int64_t hd, int64_t kcols, int64_t capacity) {
+  constexpr int64_t M = ops::kFlashMaxM;
+  MidLayout m{};
+  m.qm = layout_of(hd).floats;
+  m.logits = m.qm + M * hd;
+  m.heap = m.logits + M * MiddleStore::kChunk;
+  m.floats = m.heap + M * kcols;
+  m.refs = 0;
+  m.cand = M * kcols;
+  m.indices = m.cand + capacity;
+  return m;
 }
 
-int64_t flash_thread_floats(const AttentionShape& s) { return layout_of(s.head_dim).floats; }
+// One block's top-k middle keys: query vector (row r, head h) = lane r * group + h keeps in its
+// heap the best kcols keys of the middle [first, ends[r]) by logit = <q, k> * scale - ALiBi bias,
+// as select_middle (policy_attend.cc) does for one row; sizes[lane] says how many.
+struct BlockMiddle {
+  const MiddleStore& ms;
+  const MiddleTopK& mt;
+  int64_t kcols;
+  float scale;
+  const MidLayout& ml;
+};
+
+void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockMiddle& bm,
+                         const float* q_middle, int64_t q_dim, const int64_t* ends, int64_t* idx,
+                         int64_t* sizes) {
+  const MiddleStore& ms = bm.ms;
+  const int64_t hd = it.hd, group = it.group, nq = it.rows * group, C = MiddleStore::kChunk;
+  float* qm = it.sc + bm.ml.qm;
+  float* logits = it.sc + bm.ml.logits;
+  for (int64_t r = 0; r < it.rows; ++r)
+    for (int64_t h = 0; h < group; ++h)
+      std::memcpy(qm + (r * group + h) * hd, q_middle + r * q_dim + (it.g * group + h) * hd,
+                  sizeof(float) * hd);
+  std::fill(sizes, sizes + nq, 0);
+  float bias[ops::kFlashMaxM];
+  for (int64_t h = 0; h < group; ++h)
+    bias[h] = it.slopes ? it.slopes[h] * static_cast<float>(bm.mt.distance) : 0.0f;
+  auto push_all = [&](int64_t r, int64_t j, int64_t ref, const int64_t* pos_of) {
+    for (int64_t h = 0; h < group; ++h) {
+      const int64_t lane = r * group + h;
+      TopK hp{it.sc + bm.ml.heap + lane * bm.kcols, idx + bm.ml.refs + lane * bm.kcols, sizes[lane],
+              bm.kcols, pos_of};
+      hp.push(logits[lane * C + j] * bm.scale - bias[h], ref);
+      sizes[lane] = hp.size;
+    }
+  };
+  const int64_t first = bm.mt.first;
+  if (!ms.bounded()) {
+    int64_t end = first;
+    for (int64_t r = 0; r < it.rows; ++r) end = std::max(end, ends[r]);
+    for (int64_t c = 0; c * C < end - first; ++c) {
+      const int64_t n = std::min(C, end - first - c * C);
+      kv_scores(K, ms.k_type(), ms.chunk_k(it.layer, it.g, c), hd, qm, nq, logits, C, n);
+      for (int64_t r = 0; r < it.rows; ++r) {
+        const int64_t lim = std::min(n, ends[r] - first - c * C);
+        for (int64_t j = 0; j < lim; ++j) push_all(r, j, c * C + j, nullptr);
+      }
+    }
+    return;
+  }
+  // Bounded pool: a row's candidates are the P best by (score, position) among the held rows
+  // before its end (select_middle); thr[r] is the worst of them (-1: every such row).
+  const int64_t held = ms.held(it.layer, it.g);
+  const int64_t* ps = ms.positions(it.layer, it.g);
+  const float* psc = ms.scores(it.layer, it.g);
+  auto lower = [&](int64_t a, int64_t b) {
+    return psc[a] < psc[b] || (psc[a] == psc[b] && ps[a] < ps[b]);
+  };
+  int64_t thr[kMaxRows];
+  int64_t* cand = idx + bm.ml.cand;
+  for (int64_t r = 0; r < it.rows; ++r) {
+    int64_t nc = 0;
+    for (int64_t e = 0; e < held; ++e)
+      if (ps[e] < ends[r]) cand[nc++] = e;
+    thr[r] = -1;
+    if (nc > bm.mt.pool) {
+      std::nth_element(cand, cand + (nc - bm.mt.pool), cand + nc, lower);
+      thr[r] = cand[nc - bm.mt.pool];
+    }
+  }
+  const int64_t row_bytes = kv_row_bytes(ms.k_type(), hd);
+  for (int64_t c0 = 0; c0 < held; c0 += C) {
+    const int64_t n = std::min(C, held - c0);
+    kv_scores(K, ms.k_type(), static_cast<const uint8_t*>(ms.k(it.layer, it.g)) + c0 * row_bytes,
+              hd, qm, nq, logits, C, n);
+    for (int64_t r = 0; r < it.rows; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t e = c0 + j;
+        if (ps[e] < ends[r] && (thr[r] < 0 || !lower(e, thr[r]))) push_all(r, j, e, ps);
+      }
+  }
+}
+
+// The chosen middle keys join each query's running softmax state (mx, l, ot) of the tiles.
+void merge_block_middle(const Item& it, const BlockMiddle& bm, const int64_t* idx,
+                        const int64_t* sizes) {
+  const MiddleStore& ms = bm.ms;
+  float* mx = it.sc + it.lay.mx;
+  float* l = it.sc + it.lay.l;
+  float* ot = it.sc + it.lay.ot;
+  float* v = it.sc + bm.ml.logits;  // free again: one decoded value row
+  for (int64_t lane = 0; lane < it.rows * it.group; ++lane) {
+    const int64_t n = sizes[lane];
+    if (n == 0) continue;
+    const float* hl = it.sc + bm.ml.heap + lane * bm.kcols;
+    const int64_t* refs = idx + bm.ml.refs + lane * bm.kcols;
+    float m = mx[lane];
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, hl[j]);
+    const float alpha = std::exp(mx[lane] - m);
+    l[lane] *= alpha;
+    for (int64_t d = 0; d < it.hd; ++d) ot[d * it.ldm + lane] *= alpha;
+    for (int64_t j = 0; j < n; ++j) {
+      const float p = std::exp(hl[j] - m);
+      l[lane] += p;
+      const void* row = ms.v_row(it.layer, it.g, refs[j]);
+      const float* vr = static_cast<const float*>(row);
+      if (ms.v_type() != DType::F32) {
+        kv_decode(ms.v_type(), row, v, it.hd);
+        vr = v;
+      }
+      for (int64_t d = 0; d < it.hd; ++d) ot[d * it.ldm + lane] += p * vr[d];
+    }
+    mx[lane] = m;
+  }
+}
+
+}  // namespace
+
+bool flash_serves(const AttentionShape& s, int64_t n_q, bool trams) {
+  return !trams && n_q >= kFlashMinRows && s.n_heads / s.n_kv_heads <= ops::kernels().flash_max_m;
+}
+
+int64_t flash_thread_floats(const AttentionShape& s, int64_t kcols) {
+  return kcols > 0 ? mid_layout(s.head_dim, kcols, 0).floats : layout_of(s.head_dim).floats;
+}
+
+int64_t flash_thread_indices(int64_t kcols, int64_t middle_capacity) {
+  return kcols > 0 ? mid_layout(0, kcols, middle_capacity).indices : 0;
+}
 
 void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const AttentionShape& s,
                   const AttentionPolicy* policy, const float* q, const float* q_global, int64_t n_q,
-                  int64_t pos0, float* out, float* scratch, int64_t thread_floats) {
+                  int64_t pos0, float* out, float* scratch, int64_t thread_floats,
+                  const float* q_middle, int64_t* scratch_idx, int64_t thread_indices) {
   const ops::KernelTable& K = ops::kernels();
   const int64_t hd = s.head_dim, q_dim = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
   const Layout lay = layout_of(hd);
-  check(thread_floats >= lay.floats, "attend_flash: ", thread_floats,
-        " floats of scratch per thread, expected at least ", lay.floats);
+  const bool topk = policy && policy->middle().active(layer) && cache.middle().has_layer(layer);
+  const int64_t kcols =
+      topk ? std::min(policy->middle().k,
+                      policy->middle().pool > 0 ? policy->middle().pool : policy->middle().k)
+           : 0;
+  const MidLayout ml = mid_layout(hd, kcols, cache.middle().capacity());
+  const int64_t need = topk ? ml.floats : lay.floats;
+  check(thread_floats >= need, "attend_flash: ", thread_floats,
+        " floats of scratch per thread, expected at least ", need);
+  check(!topk || (q_middle && scratch_idx && thread_indices >= ml.indices),
+        "attend_flash: top-k middle tokens need the middle queries and ", ml.indices,
+        " indices of scratch per thread");
   const int64_t max_rows = std::min(K.flash_max_m / group, kMaxRows);
   check(max_rows >= 1, "attend_flash: a group of ", group, " query heads exceeds a block");
   if (n_q <= 0) return;
@@ -194,6 +349,7 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
     int64_t b, e;
     ThreadPool::split_range(n_blocks * s.n_kv_heads, 1, t, nt, &b, &e);
     float* sc = scratch + t * thread_floats;
+    int64_t* ix = topk ? scratch_idx + t * thread_indices : nullptr;
     for (int64_t item = b; item < e; ++item) {
       const int64_t blk = item / s.n_kv_heads, g = item % s.n_kv_heads, r0 = blk * per;
       const int64_t rows = std::min(per, n_q - r0);
@@ -232,6 +388,12 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
         run_segment(K, it, Segment{raw, sc + lay.qgt, 0, n_global - 1, ga, gb, go});
       }
       if (hi >= lo) run_segment(K, it, Segment{false, sc + lay.qt, lo, hi, la, lb, lb});
+      if (topk) {
+        const BlockMiddle bm{cache.middle(), policy->middle(), kcols, scale, ml};
+        int64_t sizes[ops::kFlashMaxM];
+        select_block_middle(K, it, bm, q_middle + r0 * q_dim, q_dim, la, ix, sizes);
+        merge_block_middle(it, bm, ix, sizes);
+      }
       // out = ot / l (a row without keys, which no policy plans, gets zeros).
       const float* ot = sc + lay.ot;
       const float* l = sc + lay.l;

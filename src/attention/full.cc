@@ -23,7 +23,7 @@ void attend_full(ThreadPool& pool, const KvCache& cache, int64_t layer, const At
   const int64_t hd = s.head_dim, q_dim = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t cap = cache.capacity();
-  if (!s.alibi_slopes && flash_serves(s, n_q, false, false))  // no bias here (BlockAttention)
+  if (!s.alibi_slopes && flash_serves(s, n_q, false))  // no bias here (BlockAttention)
     return attend_flash(pool, cache, layer, s, nullptr, q, nullptr, n_q, pos0, out, scratch,
                         attention_thread_floats(s, cap));
   // Multiply-adds: scores and weighted sum, for every query row and head.

@@ -6,6 +6,7 @@
 #include "attention/flash.h"
 #include "attention/kv_types.h"
 #include "attention/policy.h"
+#include "attention/topk_heap.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "ops/ops.h"
@@ -93,50 +94,13 @@ Layout layout_of(const AttentionShape& s, const AttentionPolicy& p) {
   l.gather_k = l.heap_logits + group * kcols;
   l.gather_v = l.gather_k + extra * hd;
   l.angles = l.gather_v + extra * hd;
-  l.floats = std::max(l.angles + hd, flash_thread_floats(s));
+  l.floats = std::max(l.angles + hd, flash_thread_floats(s, kcols));
   l.heap_refs = 0;
   l.candidates = group * kcols;
   l.dists = l.candidates + std::max(p.trams().pool, geo.middle_capacity);
-  l.indices = l.dists + extra;
+  l.indices = std::max(l.dists + extra, flash_thread_indices(kcols, geo.middle_capacity));
   return l;
 }
-
-// A min-heap of one query head's best middle keys, worst on top: by logit, ties by position
-// (the newer wins), so that the choice does not depend on the order keys are visited.
-struct TopK {
-  float* logit;
-  int64_t* ref;  // unbounded store: position - first; bounded: row of the pool
-  int64_t size, cap;
-  const int64_t* pos_of = nullptr;  // bounded: row -> position
-  int64_t tie(int64_t r) const { return pos_of ? pos_of[r] : r; }
-  bool worse(int64_t a, int64_t b) const {  // entry a worse than entry b
-    return logit[a] < logit[b] || (logit[a] == logit[b] && tie(ref[a]) < tie(ref[b]));
-  }
-  void swap(int64_t a, int64_t b) {
-    std::swap(logit[a], logit[b]);
-    std::swap(ref[a], ref[b]);
-  }
-  void push(float x, int64_t r) {
-    if (size < cap) {
-      logit[size] = x;
-      ref[size] = r;
-      for (int64_t c = size++; c > 0 && worse(c, (c - 1) / 2); c = (c - 1) / 2)
-        swap(c, (c - 1) / 2);
-      return;
-    }
-    if (x < logit[0] || (x == logit[0] && tie(r) < tie(ref[0]))) return;
-    logit[0] = x;
-    ref[0] = r;
-    for (int64_t c = 0;;) {
-      int64_t w = c;
-      for (int64_t ch : {2 * c + 1, 2 * c + 2})
-        if (ch < size && worse(ch, w)) w = ch;
-      if (w == c) return;
-      swap(c, w);
-      c = w;
-    }
-  }
-};
 
 // LM-Infinite top-k for the row whose middle is [first, local_lo) and kv head g: leaves each query
 // head's best keys in its heap (scratch + heap_logits + h * kcols, refs at idx + heap_refs +
@@ -319,13 +283,16 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
     lay.cols = cache.capacity();
     lay.partial = group * lay.cols;
     lay.floats = row_thread_floats(s, lay.cols);  // the row kernels' stride
-    if (flash_serves(s, n_q, false, false))
+    if (flash_serves(s, n_q, false))
       return attend_flash(pool, cache, layer, s, &policy, q, q_global, n_q, pos0, out, scratch,
                           attention_thread_floats(s, lay.cols));
   } else {
     check(scratch_idx != nullptr, "attend_policy: ", policy.label(), " needs index scratch");
     check(lay.cols >= cache.capacity() + topk_columns(policy),
           "attend_policy: the cache is larger than the policy's geometry");
+    if (flash_serves(s, n_q, trams))  // top-k middle tokens (TRAMS stays row by row)
+      return attend_flash(pool, cache, layer, s, &policy, q, q_global, n_q, pos0, out, scratch,
+                          lay.floats, q_middle ? q_middle : q, scratch_idx, lay.indices);
   }
   const int64_t cols = lay.cols;
   if (!q_global) q_global = q;
