@@ -190,6 +190,29 @@ TEST_F(EvalCli, BadInputGivesOneLineErrors) {
   expect_clean_error(run_cli(k + "--lengths 256,1024 --ctx 600"), "exceeds the context of 600");
   expect_clean_error(run_cli(k + "--lengths 256 --digits 0"), "--digits");
   expect_clean_error(run_cli(k + "--lengths 256 --samples 0"), "--samples");
+  expect_clean_error(run_cli(k + "--lengths 256 --depths 0.2,1"), "must be in [0, 1)");
+  expect_clean_error(run_cli(k + "--lengths 256 --depths 0.2,-0.1"), "--depths");
+  expect_clean_error(run_cli(k + "--lengths 256 --depths 0.2,,0.4"), "--depths");
+}
+
+// --depths: sample i puts its needle at depth i mod the list's size (its key still drawn per
+// sample), so every length gets each depth, and the JSON records the list.
+TEST_F(EvalCli, PasskeyFixedDepths) {
+  const std::string js = tmp("pk_depths.json");
+  Result r = run_cli(
+      "passkey " + m_ +
+      "--lengths 512 --samples 4 --digits 2 --attn full --depths 0.05,0.95 --json '" + js + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string j = slurp(js);
+  EXPECT_NE(j.find("\"depths\": [0.05, 0.95]"), std::string::npos) << j;
+  // Each sample's realised depth (slot / fillers) sits next to the one asked for.
+  std::vector<double> got;
+  for (size_t at = j.find("\"depth\": "); at != std::string::npos;
+       at = j.find("\"depth\": ", at + 1))
+    got.push_back(std::stod(j.substr(at + 9)));
+  ASSERT_EQ(got.size(), 4u) << j;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], i % 2 == 0 ? 0.05 : 0.95, 0.1) << "sample " << i;
 }
 
 }  // namespace

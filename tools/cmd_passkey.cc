@@ -26,12 +26,15 @@ const char* kHelp =
     "usage: longctx passkey -m MODEL [-z TOK] --lengths 1024,2048,... [--samples N]\n"
     "                       [--digits D] [--seed S] [--ctx N] [attention flags]\n"
     "                       [--json FILE] [--plot FILE.png] [-t THREADS] [--dtype D]\n"
-    "                       [--chat [--template FILE]]\n"
+    "                       [--chat [--template FILE]] [--depths D1,D2,...]\n"
     "  Prompts of at most each target length (filler repeated, the needle at a random depth);\n"
     "  greedy answer of up to 7 tokens (plus one per extra token the key takes), stopping once\n"
     "  its first integer is complete; correct when that integer is the key. Also reports\n"
     "  the mean NLL of the key tokens given the prompt (teacher-forced).\n"
     "  --samples N  prompts per length (default 10)\n"
+    "  --depths L   fixed needle depths in [0, 1) (0 = right after the task): sample i takes\n"
+    "               depth i mod the list's size, so --samples = seeds x depths (default: each\n"
+    "               sample draws its own depth)\n"
     "  --digits D   key uniform in [1, 10^D - 1] (default 7)\n"
     "  --ctx N      limit of the full-attention KV cache (default: the longest prompt + answer)\n"
     "  --chat       an instruct model's prompt: the task and the text as one user message through\n"
@@ -44,9 +47,9 @@ constexpr int kBuckets = 5;
 }  // namespace
 
 int cmd_passkey(int argc, char** argv) {
-  std::vector<std::string> flags = {"-m",       "-z",      "--lengths", "--samples",
-                                    "--digits", "--seed",  "--json",    "--plot",
-                                    "-t",       "--dtype", "--ctx",     "--template"};
+  std::vector<std::string> flags = {"-m",     "-z",         "--lengths", "--samples", "--digits",
+                                    "--seed", "--json",     "--plot",    "-t",        "--dtype",
+                                    "--ctx",  "--template", "--depths"};
   for (const auto& f : attention_value_flags()) flags.push_back(f);
   Args a("passkey", flags, {"--help", "--chat"});
   a.parse(argc, argv, 2);
@@ -63,6 +66,10 @@ int cmd_passkey(int argc, char** argv) {
   opt.seed = static_cast<uint64_t>(a.integer("--seed", 1, 0, INT64_MAX));
   opt.full_ctx = a.integer("--ctx", 0, 1, int64_t{1} << 30);
   opt.depth_buckets = kBuckets;
+  if (a.has("--depths")) {
+    opt.depths = parse_float_list("--depths", a.str("--depths"), 0.0, 1.0);
+    check_passkey_depths(opt.depths, "--depths");
+  }
   const std::vector<AttentionConfig> configs = parse_attention(a, /*allow_many=*/true);
   const std::string json = a.str("--json"), plot = a.str("--plot");
   check_output_file("--json", json);

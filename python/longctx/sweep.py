@@ -19,6 +19,7 @@ The config (YAML):
     passkey:                       # passkey.json (+ passkey.png, passkey-accuracy.png)
       lengths: [1024, 2048]
       samples: 10                  # per length; each sample draws its key and depth
+      depths: [0.1, 0.5, 0.9]      # optional: fixed needle depths, sample i at depths[i % 3]
       digits: 7
       seed: 1                      # or seeds: [1, 2, 3] -> passkey-seed{S}.json each
       chat: false                  # true: through the model's chat template (instruct models)
@@ -146,6 +147,11 @@ def load_config(path):
         k.setdefault("chat", False)
         if not isinstance(k["chat"], bool):
             raise ConfigError("passkey: 'chat' must be true or false")
+        k.setdefault("depths", [])
+        if not isinstance(k["depths"], list) or not all(
+                isinstance(d, (int, float)) and not isinstance(d, bool) and 0 <= d < 1
+                for d in k["depths"]):
+            raise ConfigError("passkey: 'depths' must be a list of numbers in [0, 1)")
         if "seeds" in k:
             _int_list(k, "seeds", "passkey", 0)
         else:
@@ -209,9 +215,9 @@ class Worker:
     def ppl(self, tokens, attention, session_tokens):
         return _core.ppl_cell(self.model, tokens, attention, session_tokens)
 
-    def passkey(self, attention, lengths, samples, digits, seed, length, index, chat):
+    def passkey(self, attention, lengths, samples, digits, seed, length, index, chat, depths=()):
         return _core.passkey_cell(self.model, attention, lengths, samples, digits, seed, length,
-                                  index, chat)
+                                  index, chat, list(depths))
 
 
 # ---------------------------------------------------------------- cells and reports
@@ -244,15 +250,17 @@ def plan(cfg, model):
             name = "passkey" if len(k["seeds"]) == 1 else "passkey-seed%d" % seed
             groups.append({"name": name, "kind": "passkey", "attention": list(k["attention"]),
                            "lengths": k["lengths"], "samples": k["samples"],
-                           "digits": k["digits"], "seed": seed, "chat": chat})
+                           "digits": k["digits"], "seed": seed, "chat": chat,
+                           "depths": [float(d) for d in k["depths"]]})
             for attn in k["attention"]:
                 for li, length in enumerate(k["lengths"]):
                     for i in range(k["samples"]):
+                        args = (attn, k["lengths"], k["samples"], k["digits"], seed, length, i,
+                                chat)
+                        if k["depths"]:  # (only then: the cells of older journals keep their keys)
+                            args += ([float(d) for d in k["depths"]],)
                         cells.append({"group": name, "attention": attn, "index": (li, i),
-                                      "call": "passkey",
-                                      "args": (attn, k["lengths"], k["samples"], k["digits"],
-                                               seed, length, i, chat),
-                                      "cost": length})
+                                      "call": "passkey", "args": args, "cost": length})
     for n, c in enumerate(cells):
         c["id"] = n
     return cells, groups
@@ -283,7 +291,7 @@ def report(model, group, cells, command, out_dir):
     else:
         text = _core.passkey_report(model, results, group["lengths"], group["samples"],
                                     group["digits"], group["seed"], command, plot,
-                                    group["chat"])
+                                    group["chat"], group["depths"])
     tmp = json_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

@@ -58,8 +58,11 @@ RunInfo run_info(const LoadedModel& m, const char* evaluation, const std::string
 }
 
 PasskeyOptions passkey_options(const LoadedModel& m, const std::vector<int64_t>& lengths,
-                               int64_t samples, int digits, uint64_t seed, bool chat) {
+                               int64_t samples, int digits, uint64_t seed, bool chat,
+                               const std::vector<double>& depths = {}) {
   PasskeyOptions o;
+  check_passkey_depths(depths, "depths");
+  o.depths = depths;
   if (chat) {  // as `longctx passkey --chat`: the model's own template
     o.chat = chat_template_for_model(*m.file);
     if (!o.chat) throw nb::value_error((m.path + " has no chat template (chat=True)").c_str());
@@ -241,9 +244,11 @@ void bind_eval(nb::module_& m) {
   m.def(
       "passkey_cell",
       [](const LoadedModel& lm, const std::string& attention, const std::vector<int64_t>& lengths,
-         int64_t samples, int digits, uint64_t seed, int64_t length, int64_t index, bool chat) {
+         int64_t samples, int digits, uint64_t seed, int64_t length, int64_t index, bool chat,
+         const std::vector<double>& depths) {
         const AttentionConfig attn = parse_attention(lm, attention);
-        const PasskeyOptions opt = passkey_options(lm, lengths, samples, digits, seed, chat);
+        const PasskeyOptions opt =
+            passkey_options(lm, lengths, samples, digits, seed, chat, depths);
         if (std::find(lengths.begin(), lengths.end(), length) == lengths.end())
           throw nb::value_error("passkey_cell: length is not one of lengths");
         if (index < 0 || index >= samples)
@@ -265,7 +270,7 @@ void bind_eval(nb::module_& m) {
         return d;
       },
       "model"_a, "attention"_a, "lengths"_a, "samples"_a, "digits"_a, "seed"_a, "length"_a,
-      "index"_a, "chat"_a = false);
+      "index"_a, "chat"_a = false, "depths"_a = std::vector<double>{});
 
   // The passkey JSON of results, one per configuration: {attention, label, samples (cells in
   // length-then-index order), seconds}. Writes the two plots when plot_path is given.
@@ -273,8 +278,9 @@ void bind_eval(nb::module_& m) {
       "passkey_report",
       [](const LoadedModel& lm, const nb::list& results, const std::vector<int64_t>& lengths,
          int64_t samples, int digits, uint64_t seed, const std::string& command,
-         const std::string& plot_path, bool chat) {
-        const PasskeyOptions opt = passkey_options(lm, lengths, samples, digits, seed, chat);
+         const std::string& plot_path, bool chat, const std::vector<double>& depths) {
+        const PasskeyOptions opt =
+            passkey_options(lm, lengths, samples, digits, seed, chat, depths);
         std::vector<PasskeyResult> out;
         for (nb::handle h : results) {
           nb::dict r = nb::cast<nb::dict>(h);
@@ -292,7 +298,7 @@ void bind_eval(nb::module_& m) {
                             opt, out);
       },
       "model"_a, "results"_a, "lengths"_a, "samples"_a, "digits"_a, "seed"_a, "command"_a,
-      "plot_path"_a = "", "chat"_a = false);
+      "plot_path"_a = "", "chat"_a = false, "depths"_a = std::vector<double>{});
 }
 
 }  // namespace lc::py

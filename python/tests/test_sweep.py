@@ -29,7 +29,7 @@ def setup(default_model_path, tmp_path_factory):
            "ppl": {"documents": books, "lengths": [1500, 4000], "bin": 100,
                    "attention": ["full", "lambda", "streaming:G=4:W=128"]},
            "passkey": {"lengths": [300, 600], "samples": 4, "digits": 5, "seeds": [3, 4],
-                       "attention": ["full", "lambda"]}}
+                       "depths": [0.2, 0.7], "attention": ["full", "lambda"]}}
     want = {}
     for n in (1500, 4000):
         want["ppl-len%d" % n] = d / ("cli-ppl-%d.json" % n)
@@ -39,7 +39,7 @@ def setup(default_model_path, tmp_path_factory):
     for seed in (3, 4):
         want["passkey-seed%d" % seed] = d / ("cli-passkey-%d.json" % seed)
         cli("passkey", "-m", default_model_path, "--lengths", "300,600", "--samples", 4,
-            "--digits", 5, "--seed", seed, "--attn", "full,lambda", "-t", 1,
+            "--digits", 5, "--seed", seed, "--depths", "0.2,0.7", "--attn", "full,lambda", "-t", 1,
             "--json", want["passkey-seed%d" % seed])
     return cfg, {k: json.load(open(v)) for k, v in want.items()}, d
 
@@ -116,6 +116,7 @@ def test_config_errors(tmp_path, default_model_path):
         "model: m\nppl: {documents: [a], lengths: [1], attention: [full]}\n": "length of 1",
         "model: m\nppl: {documents: [], attention: [full]}\n": "non-empty list",
         "model: m\npasskey: {lengths: [512], attention: [full], digits: 40}\n": "digits",
+        "model: m\npasskey: {lengths: [512], attention: [full], depths: [0.5, 1]}\n": "depths",
         "model: m\nbogus: 1\n": "unknown key 'bogus'",
         "model: [unclosed\n": "not valid YAML",
     }

@@ -204,6 +204,13 @@ SessionOptions passkey_session_options(const AttentionConfig& attn, const Passke
   return eval_session_options(attn, needed, opt.n_threads);
 }
 
+void check_passkey_depths(const std::vector<double>& depths, const std::string& what) {
+  for (double d : depths)
+    check(d >= 0.0 && d < 1.0, what,
+          ": a needle depth must be in [0, 1) (0 = right after the task, ",
+          "near 1 = right before the question), got ", d);
+}
+
 PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const PasskeyOptions& opt,
                                  int64_t len, int64_t index) {
   const int64_t vocab = session.vocab_size();
@@ -211,6 +218,7 @@ PasskeySample run_passkey_sample(Session& session, const Tokenizer& tok, const P
   PasskeySample s;
   double depth_u = 0;
   passkey_draw(opt.seed, len, index, opt.digits, &s.key, &depth_u);
+  if (!opt.depths.empty()) depth_u = opt.depths[static_cast<size_t>(index) % opt.depths.size()];
   const ChatTemplateSource* chat = opt.chat ? &*opt.chat : nullptr;
   PasskeyPrompt p = build_passkey_prompt(tok, len, s.key, depth_u, chat);
   s.target_len = len;

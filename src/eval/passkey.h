@@ -76,6 +76,9 @@ struct PasskeyOptions {
   uint64_t seed = 1;
   int64_t max_new_tokens = 7;  // before passkey_answer_budget's extension
   int depth_buckets = 5;
+  // Fixed needle depths in [0, 1) (empty: each sample draws its own): sample i takes
+  // depths[i % size], its key still drawn per sample, so `samples` = seeds x depths.
+  std::vector<double> depths;
   int n_threads = 2;
   int64_t full_ctx = 0;  // KV cache for full attention; 0 = what the longest prompt needs
   std::optional<ChatTemplateSource> chat;  // prompts through this chat template (instruct models)
@@ -111,6 +114,9 @@ struct PasskeyResult {
 // lengths and sample counts, so adding a length does not change the others' prompts.
 void passkey_draw(uint64_t seed, int64_t length, int64_t index, int digits, uint64_t* key,
                   double* depth_u);
+
+// Fails (lc::Error naming `what`) unless every depth is in [0, 1).
+void check_passkey_depths(const std::vector<double>& depths, const std::string& what);
 
 // Fails (lc::Error, before anything runs) when a length is below the prompt's overhead for the
 // largest key of opt.digits digits (which has the largest overhead), framed as opt.chat says.

@@ -39,6 +39,7 @@ std::string passkey_json(const RunInfo& info, const ModelConfig& cfg, bool takes
            "max_new_tokens + key_tokens - 1 generated tokens, stopping once the first integer "
            "is complete");
   j.member("depth_buckets", opt.depth_buckets).array("lengths", opt.lengths);
+  j.array("depths", opt.depths);  // fixed needle depths; empty: drawn per sample
   j.key("chat_template");
   if (opt.chat)
     j.value(opt.chat->origin);
