@@ -214,14 +214,23 @@ void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockM
   float bias[ops::kFlashMaxM];
   for (int64_t h = 0; h < group; ++h)
     bias[h] = it.slopes ? it.slopes[h] * static_cast<float>(bm.mt.distance) : 0.0f;
-  auto push_all = [&](int64_t r, int64_t j, int64_t ref, const int64_t* pos_of) {
-    for (int64_t h = 0; h < group; ++h) {
-      const int64_t lane = r * group + h;
-      TopK hp{it.sc + bm.ml.heap + lane * bm.kcols, idx + bm.ml.refs + lane * bm.kcols, sizes[lane],
-              bm.kcols, pos_of};
-      hp.push(logits[lane * C + j] * bm.scale - bias[h], ref);
-      sizes[lane] = hp.size;
+  // Lane `lane`'s heap takes logits[lane * C + j] for the j in [0, n) that keep(j) admits, in
+  // order, as key ref_of(j). A logit below a full heap's worst is rejected before TopK::push (the
+  // push's own first test, so the heap ends the same), which skips the call for almost every key.
+  auto push_lane = [&](int64_t lane, int64_t h, int64_t n, const int64_t* pos_of, auto keep,
+                       auto ref_of) {
+    TopK hp{it.sc + bm.ml.heap + lane * bm.kcols, idx + bm.ml.refs + lane * bm.kcols, sizes[lane],
+            bm.kcols, pos_of};
+    constexpr float kNone = -std::numeric_limits<float>::infinity();
+    float worst = hp.size < hp.cap ? kNone : hp.logit[0];
+    const float* lg = logits + lane * C;
+    for (int64_t j = 0; j < n; ++j) {
+      const float x = lg[j] * bm.scale - bias[h];
+      if (x < worst || !keep(j)) continue;
+      hp.push(x, ref_of(j));
+      worst = hp.size < hp.cap ? kNone : hp.logit[0];
     }
+    sizes[lane] = hp.size;
   };
   const int64_t first = bm.mt.first;
   if (!ms.bounded()) {
@@ -232,7 +241,10 @@ void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockM
       kv_scores(K, ms.k_type(), ms.chunk_k(it.layer, it.g, c), hd, qm, nq, logits, C, n);
       for (int64_t r = 0; r < it.rows; ++r) {
         const int64_t lim = std::min(n, ends[r] - first - c * C);
-        for (int64_t j = 0; j < lim; ++j) push_all(r, j, c * C + j, nullptr);
+        for (int64_t h = 0; h < group && lim > 0; ++h)
+          push_lane(
+              r * group + h, h, lim, nullptr, [](int64_t) { return true; },
+              [&](int64_t j) { return c * C + j; });
       }
     }
     return;
@@ -263,10 +275,14 @@ void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockM
     kv_scores(K, ms.k_type(), static_cast<const uint8_t*>(ms.k(it.layer, it.g)) + c0 * row_bytes,
               hd, qm, nq, logits, C, n);
     for (int64_t r = 0; r < it.rows; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t e = c0 + j;
-        if (ps[e] < ends[r] && (thr[r] < 0 || !lower(e, thr[r]))) push_all(r, j, e, ps);
-      }
+      for (int64_t h = 0; h < group; ++h)
+        push_lane(
+            r * group + h, h, n, ps,
+            [&](int64_t j) {
+              const int64_t e = c0 + j;
+              return ps[e] < ends[r] && (thr[r] < 0 || !lower(e, thr[r]));
+            },
+            [&](int64_t j) { return c0 + j; });
   }
 }
 
