@@ -168,7 +168,8 @@ void transpose_queries(const float* q, int64_t q_dim, int64_t g, int64_t group, 
 }
 
 // The top-k middle stage's scratch after a thread's Layout (flash.h): the block's query vectors
-// rotated for the middle [M][hd], one chunk's logits [M][kChunk] and the heaps [M][kcols]; int64s:
+// rotated for the middle, transposed [hd][M], one chunk's logits [kChunk][M] and the heaps
+// [M][kcols]; int64s:
 // the heaps' refs [M][kcols], then the bounded store's candidates [capacity].
 struct MidLayout {
   int64_t qm, logits, heap, floats;
@@ -204,13 +205,22 @@ void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockM
                          int64_t* sizes) {
   const MiddleStore& ms = bm.ms;
   const int64_t hd = it.hd, group = it.group, nq = it.rows * group, C = MiddleStore::kChunk;
-  float* qm = it.sc + bm.ml.qm;
-  float* logits = it.sc + bm.ml.logits;
-  for (int64_t r = 0; r < it.rows; ++r)
-    for (int64_t h = 0; h < group; ++h)
-      std::memcpy(qm + (r * group + h) * hd, q_middle + r * q_dim + (it.g * group + h) * hd,
-                  sizeof(float) * hd);
+  float* qm = it.sc + bm.ml.qm;  // [hd][ldm], unscaled: logits are <q, k> * scale, as the rows'
+  float* logits = it.sc + bm.ml.logits;  // [key j of the chunk][ldm]
+  float* work = it.sc + it.lay.work;
+  transpose_queries(q_middle, q_dim, it.g, group, hd, it.rows, it.ldm, 1.0f, qm);
   std::fill(sizes, sizes + nq, 0);
+  const int64_t row_bytes = kv_row_bytes(ms.k_type(), hd);
+  // logits[j][lane] for n key rows at `keys`: flash_scores over tiles of kFlashKeys rows.
+  auto score = [&](const void* keys, int64_t n) {
+    for (int64_t j0 = 0; j0 < n; j0 += ops::kFlashKeys) {
+      const int64_t nt = std::min(ops::kFlashKeys, n - j0);
+      const void* rows = static_cast<const uint8_t*>(keys) + j0 * row_bytes;
+      DType kt = ms.k_type();
+      readable(nt * hd, ops::flash_work_keys(work), &rows, &kt);
+      K.flash_scores(qm, it.ldm, hd, rows, kt, nt, logits + j0 * it.ldm, work);
+    }
+  };
   float bias[ops::kFlashMaxM];
   for (int64_t h = 0; h < group; ++h)
     bias[h] = it.slopes ? it.slopes[h] * static_cast<float>(bm.mt.distance) : 0.0f;
@@ -223,9 +233,8 @@ void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockM
             bm.kcols, pos_of};
     constexpr float kNone = -std::numeric_limits<float>::infinity();
     float worst = hp.size < hp.cap ? kNone : hp.logit[0];
-    const float* lg = logits + lane * C;
     for (int64_t j = 0; j < n; ++j) {
-      const float x = lg[j] * bm.scale - bias[h];
+      const float x = logits[j * it.ldm + lane] * bm.scale - bias[h];
       if (x < worst || !keep(j)) continue;
       hp.push(x, ref_of(j));
       worst = hp.size < hp.cap ? kNone : hp.logit[0];
@@ -238,7 +247,7 @@ void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockM
     for (int64_t r = 0; r < it.rows; ++r) end = std::max(end, ends[r]);
     for (int64_t c = 0; c * C < end - first; ++c) {
       const int64_t n = std::min(C, end - first - c * C);
-      kv_scores(K, ms.k_type(), ms.chunk_k(it.layer, it.g, c), hd, qm, nq, logits, C, n);
+      score(ms.chunk_k(it.layer, it.g, c), n);
       for (int64_t r = 0; r < it.rows; ++r) {
         const int64_t lim = std::min(n, ends[r] - first - c * C);
         for (int64_t h = 0; h < group && lim > 0; ++h)
@@ -269,11 +278,9 @@ void select_block_middle(const ops::KernelTable& K, const Item& it, const BlockM
       thr[r] = cand[nc - bm.mt.pool];
     }
   }
-  const int64_t row_bytes = kv_row_bytes(ms.k_type(), hd);
   for (int64_t c0 = 0; c0 < held; c0 += C) {
     const int64_t n = std::min(C, held - c0);
-    kv_scores(K, ms.k_type(), static_cast<const uint8_t*>(ms.k(it.layer, it.g)) + c0 * row_bytes,
-              hd, qm, nq, logits, C, n);
+    score(static_cast<const uint8_t*>(ms.k(it.layer, it.g)) + c0 * row_bytes, n);
     for (int64_t r = 0; r < it.rows; ++r)
       for (int64_t h = 0; h < group; ++h)
         push_lane(

@@ -167,4 +167,49 @@ void flash_tile(const FlashTile& t) {
   __builtin_trap();  // the caller sizes ldm by flash_max_m
 }
 
+template <class V, int C>
+void flash_scores_c(const float* qt, int64_t ldm, int64_t hd, const void* k, DType kt, int64_t nk,
+                    float* s, float* work) {
+  constexpr int J = (4 * V::kGemmRN) / C > 1 ? (4 * V::kGemmRN) / C : 1;
+  // The work area's key rows (ops.h), computed here as flash_tile_c does.
+  const float* kf = flash_rows<V>(k, kt, nk * hd, work + kFlashKeys * kFlashMaxM);
+  const float* a[J];
+  float* o[J];
+  int64_t j = 0;
+  for (; j + J <= nk; j += J) {
+    for (int r = 0; r < J; ++r) {
+      a[r] = kf + (j + r) * hd;
+      o[r] = s + (j + r) * ldm;
+    }
+    flash_pass<V, C, J>(a, 1, qt, ldm, hd, nullptr, nullptr, o, nullptr);
+  }
+  for (; j < nk; ++j) {
+    a[0] = kf + j * hd;
+    o[0] = s + j * ldm;
+    flash_pass<V, C, 1>(a, 1, qt, ldm, hd, nullptr, nullptr, o, nullptr);
+  }
+}
+
+template <class V>
+void flash_scores(const float* qt, int64_t ldm, int64_t hd, const void* k, DType kt, int64_t nk,
+                  float* s, float* work) {
+  switch (ldm / V::kLanes) {
+    case 1:
+      return flash_scores_c<V, 1>(qt, ldm, hd, k, kt, nk, s, work);
+    case 2:
+      return flash_scores_c<V, 2>(qt, ldm, hd, k, kt, nk, s, work);
+    case 3:
+      if constexpr (V::kFlashChunks >= 3)
+        return flash_scores_c<V, 3>(qt, ldm, hd, k, kt, nk, s, work);
+      break;
+    case 4:
+      if constexpr (V::kFlashChunks >= 4)
+        return flash_scores_c<V, 4>(qt, ldm, hd, k, kt, nk, s, work);
+      break;
+    default:
+      break;
+  }
+  __builtin_trap();  // the caller sizes ldm by flash_max_m
+}
+
 }  // namespace lc::ops::impl

@@ -46,7 +46,8 @@ constexpr KernelTable make_table(Isa isa) {
                      xt_fn<V, Bf16>(),
                      xt_fn<V, Fp16>(),
                      V::kLanes * V::kXtChunks,
-                     gemm_tn<V>};
+                     gemm_tn<V>,
+                     flash_scores<V>};
 }
 
 }  // namespace lc::ops::impl

@@ -163,6 +163,11 @@ struct KernelTable {
   int64_t xt_block;
   // The weight gradient (GemmTnFn); the trainer's linear_backward.
   GemmTnFn gemm_tn;
+  // flash_tile's score pass alone: s[j * ldm + i] = sum_d k_j[d] * qt[d * ldm + i] for nk <=
+  // kFlashKeys key rows of type kt (f32, bf16, f16; converted into flash_work_keys(work)), lanes
+  // i < ldm (a multiple of flash_lanes, <= flash_max_m). For the top-k middle keys (flash.cc).
+  void (*flash_scores)(const float* qt, int64_t ldm, int64_t hd, const void* k, DType kt,
+                       int64_t nk, float* s, float* work);
 };
 
 // xt (KernelTable::gemm_xt_*) from X[N, K] (row stride ldx): ceil(N / block) * K * block floats.
