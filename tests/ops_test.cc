@@ -347,6 +347,51 @@ TEST(OpsKernels, GemmTn) {
 // The flash-attention tile (FlashTile) against the reference, two tiles in a row so that the
 // second starts from a running state: every lane count the ISA takes, odd head dims and key
 // counts, f32/bf16/f16 rows, with and without a mask (whole masked lanes included).
+// flash_scores (the tile's score pass alone, for the top-k middle keys) against double sums:
+// every lane count the ISA takes, odd head dims and key counts, f32/bf16/f16 key rows; rows past
+// nk of s stay untouched.
+TEST(OpsKernels, FlashScores) {
+  Rng rng(31);
+  for (Isa isa : runnable_isas()) {
+    const KernelTable& K = kernels_for(isa);
+    for (int64_t ldm = K.flash_lanes; ldm <= K.flash_max_m; ldm += K.flash_lanes)
+      for (int64_t hd : {1, 7, 64, 65})
+        for (int64_t nk : {1, 5, 9, 32})
+          for (DType kt : {DType::F32, DType::BF16, DType::F16}) {
+            SCOPED_TRACE(testing::Message() << isa_name(isa) << " ldm=" << ldm << " hd=" << hd
+                                            << " nk=" << nk << " kt=" << dtype_name(kt));
+            std::vector<float> qt(hd * ldm), kf(nk * hd);
+            for (float& x : qt) x = rng.normal();
+            std::vector<uint16_t> kh(nk * hd);
+            for (int64_t i = 0; i < nk * hd; ++i) {
+              const float x = rng.normal();
+              kh[i] = kt == DType::BF16 ? f32_to_bf16(x) : f32_to_f16(x);
+              kf[i] = kt == DType::F32    ? x
+                      : kt == DType::BF16 ? bf16_to_f32(kh[i])
+                                          : f16_to_f32(kh[i]);
+            }
+            const void* k = kt == DType::F32 ? static_cast<const void*>(kf.data()) : kh.data();
+            std::vector<float> s((nk + 1) * ldm, kGuard), work(flash_work_floats(hd));
+            K.flash_scores(qt.data(), ldm, hd, k, kt, nk, s.data(), work.data());
+            for (int64_t j = 0; j <= nk; ++j)
+              for (int64_t i = 0; i < ldm; ++i) {
+                const float got = s[j * ldm + i];
+                if (j == nk) {
+                  ASSERT_EQ(got, kGuard) << "row " << j << " lane " << i;
+                  continue;
+                }
+                double want = 0, mag = 0;
+                for (int64_t d = 0; d < hd; ++d) {
+                  want += static_cast<double>(kf[j * hd + d]) * qt[d * ldm + i];
+                  mag += std::fabs(static_cast<double>(kf[j * hd + d]) * qt[d * ldm + i]);
+                }
+                ASSERT_NEAR(got, want, (hd + 1) * kEps * mag + 1e-30)
+                    << "key " << j << " lane " << i;
+              }
+          }
+  }
+}
+
 TEST(OpsKernels, FlashTile) {
   Rng rng(29);
   for (Isa isa : runnable_isas()) {
