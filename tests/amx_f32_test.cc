@@ -165,27 +165,27 @@ TEST(AmxF32, TrainerLinearLayerAtHighPrecision) {
   const Out ref = run(train::MatmulPrecision::kHighest, 2);
   const Out high = run(train::MatmulPrecision::kHigh, 2);
   // Per element: both results within their bounds of the exact sum, so within the sum of the
-  // two of each other (kHighest's: 2 len 2^-24, twice gamma_len).
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t m = 0; m < M; ++m) {
-      double mag = 0;
-      for (int64_t k = 0; k < K; ++k)
-        mag += std::fabs(static_cast<double>(X[static_cast<size_t>(n * K + k)]) *
-                         W[static_cast<size_t>(m * K + k)]);
-      const size_t i = static_cast<size_t>(n * M + m);
-      ASSERT_LE(std::fabs(high.Y[i] - ref.Y[i]), (bound(K) + 2.0 * K * 0x1p-24) * mag + 1e-30)
-          << "Y[" << n << "][" << m << "]";
-    }
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k) {
-      double mag = 0;
-      for (int64_t n = 0; n < N; ++n)
-        mag += std::fabs(static_cast<double>(dY[static_cast<size_t>(n * M + m)]) *
-                         X[static_cast<size_t>(n * K + k)]);
-      const size_t i = static_cast<size_t>(m * K + k);
-      ASSERT_LE(std::fabs(high.dW[i] - ref.dW[i]), (bound(N) + 2.0 * N * 0x1p-24) * mag + 1e-30)
-          << "dW[" << m << "][" << k << "]";
-    }
+  // two of each other (kHighest's: 2 len 2^-24, twice gamma_len). Output (i, j) of a product of
+  // length len is sum_t a(i, t) b(j, t), with the operands read through a and b.
+  auto check = [](const std::vector<float>& got, const std::vector<float>& want, int64_t rows,
+                  int64_t cols, int64_t len, auto a, auto b, const char* what) {
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        double mag = 0;
+        for (int64_t t = 0; t < len; ++t) mag += std::fabs(static_cast<double>(a(i, t)) * b(j, t));
+        const size_t e = static_cast<size_t>(i * cols + j);
+        ASSERT_LE(std::fabs(got[e] - want[e]), (bound(len) + 2.0 * len * 0x1p-24) * mag + 1e-30)
+            << what << "[" << i << "][" << j << "]";
+      }
+  };
+  auto at = [](const std::vector<float>& v, int64_t stride) {
+    return [&v, stride](int64_t r, int64_t c) { return v[static_cast<size_t>(r * stride + c)]; };
+  };
+  auto at_t = [](const std::vector<float>& v, int64_t stride) {  // transposed
+    return [&v, stride](int64_t r, int64_t c) { return v[static_cast<size_t>(c * stride + r)]; };
+  };
+  check(high.Y, ref.Y, N, M, K, at(X, K), at(W, K), "Y");
+  check(high.dW, ref.dW, M, K, N, at_t(dY, M), at_t(X, K), "dW");
   ASSERT_EQ(0, std::memcmp(high.dX.data(), ref.dX.data(), ref.dX.size() * sizeof(float)))
       << "dX's contraction (70) is not a multiple of 32: it stays on the f32 kernels";
   for (int threads : {1, 3}) {

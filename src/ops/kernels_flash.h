@@ -81,6 +81,29 @@ inline void flash_pass(const float* const* a, int64_t st, const float* b, int64_
     flash_outer<V, C, JN>(a, st, b, ldb, T, init, scale, out, mx);
 }
 
+// s[j * ldm + lane] = <k_j, qt[.][lane]> for nk f32 key rows kf (row stride hd), J keys at a
+// time; mx (nullptr: none) also takes the lane-wise max of the scores.
+template <class V, int C>
+void flash_score_pass(const float* kf, int64_t hd, const float* qt, int64_t ldm, int64_t nk,
+                      float* s, typename V::F* mx) {
+  constexpr int J = (4 * V::kGemmRN) / C > 1 ? (4 * V::kGemmRN) / C : 1;
+  const float* a[J];
+  float* o[J];
+  int64_t j = 0;
+  for (; j + J <= nk; j += J) {
+    for (int r = 0; r < J; ++r) {
+      a[r] = kf + (j + r) * hd;
+      o[r] = s + (j + r) * ldm;
+    }
+    flash_pass<V, C, J>(a, 1, qt, ldm, hd, nullptr, nullptr, o, mx);
+  }
+  for (; j < nk; ++j) {
+    a[0] = kf + j * hd;
+    o[0] = s + j * ldm;
+    flash_pass<V, C, 1>(a, 1, qt, ldm, hd, nullptr, nullptr, o, mx);
+  }
+}
+
 template <class V, int C>
 void flash_tile_c(const FlashTile& t) {
   using F = typename V::F;
@@ -97,22 +120,7 @@ void flash_tile_c(const FlashTile& t) {
   // passes also take the new running max (m); with one, a pass after the bias does.
   F m[C];
   for (int c = 0; c < C; ++c) m[c] = V::load(t.mx + c * L);
-  F* fused = t.bias ? nullptr : m;
-  const float* a[J];
-  float* o[J];
-  int64_t j = 0;
-  for (; j + J <= nk; j += J) {
-    for (int r = 0; r < J; ++r) {
-      a[r] = kf + (j + r) * hd;
-      o[r] = s + (j + r) * ldm;
-    }
-    flash_pass<V, C, J>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o, fused);
-  }
-  for (; j < nk; ++j) {
-    a[0] = kf + j * hd;
-    o[0] = s + j * ldm;
-    flash_pass<V, C, 1>(a, 1, t.qt, ldm, hd, nullptr, nullptr, o, fused);
-  }
+  flash_score_pass<V, C>(kf, hd, t.qt, ldm, nk, s, t.bias ? nullptr : m);
   if (t.bias) {
     for (int64_t i = 0; i < nk * ldm; i += L)
       V::store(s + i, V::add(V::load(s + i), V::load(t.bias + i)));
@@ -133,6 +141,8 @@ void flash_tile_c(const FlashTile& t) {
     V::store(t.mx + c * L, m[c]);
   }
   // Values: ot[d] = alpha * ot[d] + sum_j v_j[d] * p_j, J channels at a time.
+  const float* a[J];
+  float* o[J];
   int64_t d = 0;
   for (; d + J <= hd; d += J) {
     for (int r = 0; r < J; ++r) {
@@ -170,24 +180,9 @@ void flash_tile(const FlashTile& t) {
 template <class V, int C>
 void flash_scores_c(const float* qt, int64_t ldm, int64_t hd, const void* k, DType kt, int64_t nk,
                     float* s, float* work) {
-  constexpr int J = (4 * V::kGemmRN) / C > 1 ? (4 * V::kGemmRN) / C : 1;
   // The work area's key rows (ops.h), computed here as flash_tile_c does.
   const float* kf = flash_rows<V>(k, kt, nk * hd, work + kFlashKeys * kFlashMaxM);
-  const float* a[J];
-  float* o[J];
-  int64_t j = 0;
-  for (; j + J <= nk; j += J) {
-    for (int r = 0; r < J; ++r) {
-      a[r] = kf + (j + r) * hd;
-      o[r] = s + (j + r) * ldm;
-    }
-    flash_pass<V, C, J>(a, 1, qt, ldm, hd, nullptr, nullptr, o, nullptr);
-  }
-  for (; j < nk; ++j) {
-    a[0] = kf + j * hd;
-    o[0] = s + j * ldm;
-    flash_pass<V, C, 1>(a, 1, qt, ldm, hd, nullptr, nullptr, o, nullptr);
-  }
+  flash_score_pass<V, C>(kf, hd, qt, ldm, nk, s, nullptr);
 }
 
 template <class V>

@@ -11,7 +11,6 @@
 
 #include <cstring>
 
-#include "core/aligned.h"
 #include "ops/amx/amx.h"
 #include "ops/amx/tiles.h"
 

@@ -11,7 +11,6 @@
 // B tile row is two rows of B interleaved.
 #include <cstring>
 
-#include "core/aligned.h"
 #include "core/immintrin_quiet.h"  // before tiles.h's <immintrin.h>
 #include "ops/amx/amx.h"
 #include "ops/amx/tiles.h"
@@ -109,39 +108,21 @@ void gemm_tn_split(const float* A, int64_t lda, int64_t N, const uint32_t* bh, c
                    int64_t K, float* C, int64_t ldc, int64_t m0, int64_t m1) {
   if (m0 >= m1 || K <= 0 || N <= 0) return;
   const int64_t np = (N + 31) / 32 * 32;
-  thread_local AlignedBuffer<uint16_t> panel;  // [hi 16 x np | lo 16 x np]
-  if (static_cast<int64_t>(panel.size()) < 32 * np) panel.resize(static_cast<size_t>(32 * np));
-  uint16_t* ah = panel.data();
-  uint16_t* al = panel.data() + 16 * np;
-  configure_tiles();
-  alignas(64) float c[2 * 256];
-  const int64_t groups = (K + 15) / 16, bg = np * 32, kc = np / 32, lda_bytes = np * 2;
-  const auto* pbh = reinterpret_cast<const uint8_t*>(bh);
-  const auto* pbl = reinterpret_cast<const uint8_t*>(bl);
-  for (int64_t m = m0; m < m1; m += 16) {
-    const int64_t rows = m1 - m < 16 ? m1 - m : 16;
-    pack_a_panel(A, lda, N, np, m, rows, ah, al);
-    const auto* pah = reinterpret_cast<const uint8_t*>(ah);
-    const auto* pal = reinterpret_cast<const uint8_t*>(al);
-    for (int64_t g = 0; g < groups; g += 2) {
-      const bool two = g + 1 < groups;
-      if (two)
-        split_block<2>(pah, pal, lda_bytes, pbh + g * bg, pbl + g * bg, bg, kc, c);
-      else
-        split_block<1>(pah, pal, lda_bytes, pbh + g * bg, pbl + g * bg, bg, kc, c);
-      for (int ib = 0; ib < (two ? 2 : 1); ++ib) {
-        const int64_t k = 16 * (g + ib), cols = K - k < 16 ? K - k : 16;
+  uint16_t* ah = split_scratch(32 * np);  // [hi 16 x np | lo 16 x np]
+  uint16_t* al = ah + 16 * np;
+  split_tiles(
+      m0, m1, (K + 15) / 16, ah, al, np * 2, bh, bl, np * 32, np / 32,
+      [&](int64_t m, int64_t rows) { pack_a_panel(A, lda, N, np, m, rows, ah, al); },
+      [&](int64_t m, int64_t rows, int64_t g, const float* tile) {  // C rows m.. += the tile
+        const int64_t k = 16 * g, cols = K - k < 16 ? K - k : 16;
         const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1u);
         for (int64_t r = 0; r < rows; ++r) {
           float* dst = C + (m + r) * ldc + k;
-          const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dst),
-                                           _mm512_load_ps(c + 256 * ib + 16 * r));
-          _mm512_mask_storeu_ps(dst, mask, sum);
+          _mm512_mask_storeu_ps(
+              dst, mask,
+              _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dst), _mm512_load_ps(tile + 16 * r)));
         }
-      }
-    }
-  }
-  _tile_release();
+      });
 }
 
 }  // namespace lc::ops::amx

@@ -178,6 +178,43 @@ void split_block(const uint8_t* ah, const uint8_t* al, int64_t lda, const uint8_
   if constexpr (NB > 1) _tile_stored(1, c + 256, 64);
 }
 
+// This thread's buffer of at least n bf16 values for the split operands of a product (grown, then
+// reused; one product at a time per thread).
+inline uint16_t* split_scratch(int64_t n) {
+  thread_local AlignedBuffer<uint16_t> buf;
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
+
+// The loop of a split product: for each block of 16 rows [m, m + rows) of [m0, m1),
+// prepare(m, rows) fills A's two parts (ah, al: row stride lda bytes), then every group g of 16
+// columns of B (bh, bl: group stride bg bytes; two groups per split_block) gives its 16 x 16
+// tile to emit(m, rows, g, tile).
+template <class Prepare, class Emit>
+void split_tiles(int64_t m0, int64_t m1, int64_t groups, const uint16_t* ah, const uint16_t* al,
+                 int64_t lda, const void* bh, const void* bl, int64_t bg, int64_t kc,
+                 Prepare prepare, Emit emit) {
+  configure_tiles();
+  alignas(64) float c[2 * 256];
+  const auto* pah = reinterpret_cast<const uint8_t*>(ah);
+  const auto* pal = reinterpret_cast<const uint8_t*>(al);
+  const auto* pbh = static_cast<const uint8_t*>(bh);
+  const auto* pbl = static_cast<const uint8_t*>(bl);
+  for (int64_t m = m0; m < m1; m += 16) {
+    const int64_t rows = m1 - m < 16 ? m1 - m : 16;
+    prepare(m, rows);
+    for (int64_t g = 0; g < groups; g += 2) {
+      const bool two = g + 1 < groups;
+      if (two)
+        split_block<2>(pah, pal, lda, pbh + g * bg, pbl + g * bg, bg, kc, c);
+      else
+        split_block<1>(pah, pal, lda, pbh + g * bg, pbl + g * bg, bg, kc, c);
+      for (int ib = 0; ib < (two ? 2 : 1); ++ib) emit(m, rows, g + ib, c + 256 * ib);
+    }
+  }
+  _tile_release();
+}
+
 // Y[n * ldy + m] = sum_k X[n][k] W[m][k] for n < N, m in [m0, m1) with both operands in two bf16
 // parts: split_rows(m, rows, hi, lo) writes rows [m, m + rows) of W as hi and lo, each [16, K]
 // bf16 (rows past `rows` zero), once per block of 16 rows into a per-thread buffer that serves
@@ -186,33 +223,15 @@ template <class SplitRows>
 void split_product(SplitRows split_rows, int64_t K, const uint32_t* xp, const uint32_t* xl,
                    int64_t N, float* Y, int64_t ldy, int64_t m0, int64_t m1) {
   if (m0 >= m1 || N <= 0) return;
-  thread_local AlignedBuffer<uint16_t> split;  // [hi 16 x K | lo 16 x K]
-  if (static_cast<int64_t>(split.size()) < 32 * K) split.resize(static_cast<size_t>(32 * K));
-  uint16_t* hi = split.data();
-  uint16_t* lo = split.data() + 16 * K;
-  configure_tiles();
-  alignas(64) float c[2 * 256];
-  const int64_t groups = (N + 15) / 16, bg = K * 32, kc = K / 32, lda = K * 2;
-  const auto* ah = reinterpret_cast<const uint8_t*>(hi);
-  const auto* al = reinterpret_cast<const uint8_t*>(lo);
-  const auto* bh = reinterpret_cast<const uint8_t*>(xp);
-  const auto* bl = reinterpret_cast<const uint8_t*>(xl);
-  for (int64_t m = m0; m < m1; m += 16) {
-    const int64_t rows = m1 - m < 16 ? m1 - m : 16;
-    split_rows(m, rows, hi, lo);
-    for (int64_t g = 0; g < groups; g += 2) {
-      const bool two = g + 1 < groups;
-      if (two)
-        split_block<2>(ah, al, lda, bh + g * bg, bl + g * bg, bg, kc, c);
-      else
-        split_block<1>(ah, al, lda, bh + g * bg, bl + g * bg, bg, kc, c);
-      for (int ib = 0; ib < (two ? 2 : 1); ++ib) {
-        const int64_t n0 = 16 * (g + ib), nv = N - n0 < 16 ? N - n0 : 16;
-        store_transposed(c + 256 * ib, Y + n0 * ldy + m, ldy, rows, nv);
-      }
-    }
-  }
-  _tile_release();
+  uint16_t* hi = split_scratch(32 * K);  // [hi 16 x K | lo 16 x K]
+  uint16_t* lo = hi + 16 * K;
+  split_tiles(
+      m0, m1, (N + 15) / 16, hi, lo, K * 2, xp, xl, K * 32, K / 32,
+      [&](int64_t m, int64_t rows) { split_rows(m, rows, hi, lo); },
+      [&](int64_t m, int64_t rows, int64_t g, const float* tile) {
+        const int64_t n0 = 16 * g, nv = N - n0 < 16 ? N - n0 : 16;
+        store_transposed(tile, Y + n0 * ldy + m, ldy, rows, nv);
+      });
 }
 
 }  // namespace lc::ops::amx::tiles
