@@ -18,10 +18,6 @@ namespace {
 
 std::atomic<MatmulPrecision> g_precision{MatmulPrecision::kHighest};
 
-bool high_precision_tiles() {
-  return g_precision.load(std::memory_order_relaxed) == MatmulPrecision::kHigh;
-}
-
 // Per-thread packed operands of the AMX products (grown once, then reused every step).
 uint32_t* amx_scratch(int slot, int64_t bytes) {
   thread_local AlignedBuffer<uint32_t> bufs[2];
@@ -31,7 +27,7 @@ uint32_t* amx_scratch(int slot, int64_t bytes) {
   return b.data();
 }
 
-// Rows of A packed per AMX call of gemm_nt (their hi + lo, 2 * kChunk * K * 2 bytes, stay in L2),
+// Rows of A packed per AMX call of gemm_nt (their hi + lo, 2 * kAmxRows * K * 2 bytes, stay in L2),
 // and rows n of a weight gradient per packed block of X.
 constexpr int64_t kAmxRows = 256;
 constexpr int64_t kAmxTnRows = 512;
@@ -68,7 +64,8 @@ template <typename T>
 void gemm_nt(ThreadPool& pool, const T* A, int64_t N, int64_t K, const T* B, int64_t M, T* C) {
   if (N <= 0 || M <= 0) return;
   if constexpr (std::is_same_v<T, float>) {
-    if (high_precision_tiles() && ops::amx::takes(K)) return gemm_nt_amx(pool, A, N, K, B, M, C);
+    if (matmul_precision() == MatmulPrecision::kHigh && ops::amx::takes(K))
+      return gemm_nt_amx(pool, A, N, K, B, M, C);
     const ops::GemmFn fn = ops::kernels().gemm_f32;
     pool.run_sized(N * M * K, [&](int t, int nt) {
       int64_t m0, m1;
@@ -134,7 +131,7 @@ namespace {
 // not depend on the split.
 void dweight_f32(ThreadPool& pool, const float* X, const float* dY, int64_t N, int64_t K, int64_t M,
                  float* dW) {
-  if (high_precision_tiles()) {
+  if (matmul_precision() == MatmulPrecision::kHigh) {
     // Threads own rows m (whole tiles of 16); each packs every block of X itself (a repeat of
     // N * K words per thread, against N * M * K / threads products) and adds the blocks in order.
     pool.run_sized(N * M * K, [&](int t, int nt) {
