@@ -73,16 +73,32 @@ double block_vs_rows(const FlashCase& c, DType kt, DType vt, uint64_t seed) {
   return worst;
 }
 
+// TRAMS at true distances: pool M, R recent, m attended.
+AttentionConfig trams(int64_t M, int64_t R, int64_t m) {
+  AttentionConfig c;
+  c.policy = AttnPolicy::Trams;
+  c.trams_pool = M;
+  c.trams_recent = R;
+  c.trams_select = m;
+  return c;
+}
+
 std::vector<AttentionConfig> served_policies() {
   using test::config_of;
   using test::kNone;
   using test::Pol;
+  // TRAMS: pools that the blocks' rows share in part, a whole-pool selection (m = M), no recent
+  // keys (R = 0), and a pool smaller than a block.
   return {config_of(Pol{AttnPolicy::Full, 0, 0, kNone}),
           config_of(Pol{AttnPolicy::Full, 0, 0, 37}),
           config_of(Pol{AttnPolicy::Window, 0, 45, kNone}),
           config_of(Pol{AttnPolicy::Streaming, 4, 53, kNone}),
           config_of(Pol{AttnPolicy::Lambda, 10, 71, 71}),
-          config_of(Pol{AttnPolicy::Lambda, 3, 40, kNone})};
+          config_of(Pol{AttnPolicy::Lambda, 3, 40, kNone}),
+          trams(90, 17, 41),
+          trams(60, 10, 60),
+          trams(45, 0, 13),
+          trams(11, 3, 7)};
 }
 
 // Outputs are convex combinations of N(0, 1) values; the two kernels sum the same products in

@@ -53,6 +53,13 @@ struct Item {
 // (nothing when b[r] < a[r]). raw: keys from the unrotated copies (positions < n_raw; values in
 // the pinned slots of the same positions), else from the slots. ALiBi: row r sees the key at
 // position p at distance origin[r] - p, or origin[r] for raw (global) keys at a fixed distance.
+// pick (TRAMS's pool): row r sees only the keys of [a[r], b[r]] ranked at or above its threshold
+// key thr_pos[r] (slot score thr[r], ties to the newer token); thr_pos[r] < 0: all of them.
+struct Pick {
+  const float* thr;
+  const int64_t* thr_pos;
+};
+
 struct Segment {
   bool raw;
   const float* qt;
@@ -60,7 +67,16 @@ struct Segment {
   const int64_t* a;
   const int64_t* b;
   const int64_t* origin;
+  const Pick* pick = nullptr;
 };
+
+// Whether row r of the segment sees the key at position p.
+bool sees(const Item& it, const Segment& sg, int64_t r, int64_t p) {
+  if (p < sg.a[r] || p > sg.b[r]) return false;
+  if (!sg.pick || sg.pick->thr_pos[r] < 0) return true;
+  const float s = *it.cache.score(it.layer, it.g, it.cache.slot(p));
+  return s > sg.pick->thr[r] || (s == sg.pick->thr[r] && p >= sg.pick->thr_pos[r]);
+}
 
 // Tiles of positions [p, end): at most kFlashKeys, starting at multiples of it, never across the
 // end of the pinned slots or the ring's seam.
@@ -117,8 +133,9 @@ void run_segment(const ops::KernelTable& K, const Item& it, const Segment& sg) {
   float* work = sc + it.lay.work;
   for (int64_t p = sg.lo; p <= sg.hi;) {
     const int64_t end = tile_end(it.cache, sg, p), n = end - p;
-    bool any = false, whole = true;
-    for (int64_t r = 0; r < it.rows; ++r) {
+    // Which rows see the tile: from the ranges alone, or (pick) key by key in the mask below.
+    bool any = sg.pick != nullptr, whole = sg.pick == nullptr;
+    for (int64_t r = 0; r < it.rows && !sg.pick; ++r) {
       if (sg.b[r] < sg.a[r] || sg.b[r] < p || sg.a[r] >= end) {
         whole = false;
         continue;
@@ -130,28 +147,72 @@ void run_segment(const ops::KernelTable& K, const Item& it, const Segment& sg) {
       float* bias = nullptr;
       if (!whole || it.slopes) {
         bias = sc + it.lay.bias;
+        int64_t seen = 0;
         for (int64_t j = 0; j < n; ++j) {
           float* row = bias + j * it.ldm;
           std::fill(row, row + it.ldm, 0.0f);  // padding lanes: any finite value
           for (int64_t r = 0; r < it.rows; ++r) {
             float* lanes = row + r * it.group;
-            if (p + j < sg.a[r] || p + j > sg.b[r]) {
+            if (!sees(it, sg, r, p + j)) {
               std::fill(lanes, lanes + it.group, kMasked);
-            } else if (it.slopes) {
+              continue;
+            }
+            ++seen;
+            if (it.slopes) {
               const float d = static_cast<float>(sg.origin[r] - (sg.raw ? 0 : p + j));
               for (int64_t h = 0; h < it.group; ++h) lanes[h] = -it.slopes[h] * d;
             }
           }
         }
+        any = seen > 0;
       }
-      const void *kr, *vr;
-      DType kt, vt;
-      tile_keys(it, sg, p, n, ops::flash_work_keys(work), &kr, &kt);
-      tile_values(it, p, n, ops::flash_work_values(work, it.hd), &vr, &vt);
-      K.flash_tile(ops::FlashTile{sg.qt, it.ldm, it.hd, n, kr, vr, kt, vt, bias, sc + it.lay.mx,
-                                  sc + it.lay.l, sc + it.lay.ot, work});
+      if (any) {
+        const void *kr, *vr;
+        DType kt, vt;
+        tile_keys(it, sg, p, n, ops::flash_work_keys(work), &kr, &kt);
+        tile_values(it, p, n, ops::flash_work_values(work, it.hd), &vr, &vt);
+        K.flash_tile(ops::FlashTile{sg.qt, it.ldm, it.hd, n, kr, vr, kt, vt, bias, sc + it.lay.mx,
+                                    sc + it.lay.l, sc + it.lay.ot, work});
+      }
     }
     p = end;
+  }
+}
+
+// TRAMS (trams.cc, select_trams in policy_attend.cc): row r at pos0 + r0 + r attends, beside its
+// recent keys (the plan's local run), to the best extra() keys of its pool [pos - M, local_lo)
+// by slot score, ties to the newer token. Sets the pool ranges [a[r], b[r]] and each row's
+// threshold (the worst key it selects; -1: the whole pool), and returns the positions the block
+// reads, [*lo, *hi] (*hi < *lo: none). cand: pool int64s of scratch.
+void trams_pool(const Item& it, const TramsSelect& ts, int64_t pos_r0, const int64_t* local_lo,
+                int64_t* a, int64_t* b, float* thr, int64_t* thr_pos, int64_t* cand, int64_t* lo,
+                int64_t* hi) {
+  const KvCache& c = it.cache;
+  auto score = [&](int64_t p) { return *c.score(it.layer, it.g, c.slot(p)); };
+  auto better = [&](int64_t x, int64_t y) {
+    const float sx = score(x), sy = score(y);
+    return sx > sy || (sx == sy && x > y);
+  };
+  *lo = std::numeric_limits<int64_t>::max();
+  *hi = -1;
+  for (int64_t r = 0; r < it.rows; ++r) {
+    const int64_t pos = pos_r0 + r;
+    a[r] = std::max<int64_t>(0, pos - ts.pool);
+    b[r] = local_lo[r] - 1;
+    thr[r] = 0.0f;
+    thr_pos[r] = -1;
+    const int64_t n_cand = local_lo[r] - a[r], want = std::min(ts.extra(), n_cand);
+    if (want <= 0) {
+      b[r] = a[r] - 1;
+      continue;
+    }
+    *lo = std::min(*lo, a[r]);
+    *hi = std::max(*hi, b[r]);
+    if (want == n_cand) continue;
+    for (int64_t e = 0; e < n_cand; ++e) cand[e] = a[r] + e;
+    std::nth_element(cand, cand + want - 1, cand + n_cand, better);
+    thr_pos[r] = cand[want - 1];
+    thr[r] = score(thr_pos[r]);
   }
 }
 
@@ -328,8 +389,9 @@ void merge_block_middle(const Item& it, const BlockMiddle& bm, const int64_t* id
 
 }  // namespace
 
-bool flash_serves(const AttentionShape& s, int64_t n_q, bool trams) {
-  return !trams && n_q >= kFlashMinRows && s.n_heads / s.n_kv_heads <= ops::kernels().flash_max_m;
+bool flash_serves(const AttentionShape& s, int64_t n_q, bool rows_only) {
+  return !rows_only && n_q >= kFlashMinRows &&
+         s.n_heads / s.n_kv_heads <= ops::kernels().flash_max_m;
 }
 
 int64_t flash_thread_floats(const AttentionShape& s, int64_t kcols) {
@@ -359,6 +421,10 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
   check(!topk || (q_middle && scratch_idx && thread_indices >= ml.indices),
         "attend_flash: top-k middle tokens need the middle queries and ", ml.indices,
         " indices of scratch per thread");
+  const TramsSelect* ts = policy && policy->trams().pool > 0 ? &policy->trams() : nullptr;
+  check(!ts || !ts->compacted, "attend_flash: TRAMS with compacted distances runs row by row");
+  check(!ts || (scratch_idx && thread_indices >= ts->pool), "attend_flash: TRAMS needs ",
+        ts ? ts->pool : 0, " indices of scratch per thread");
   const int64_t max_rows = std::min(K.flash_max_m / group, kMaxRows);
   check(max_rows >= 1, "attend_flash: a group of ", group, " query heads exceeds a block");
   if (n_q <= 0) return;
@@ -372,7 +438,7 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
     int64_t b, e;
     ThreadPool::split_range(n_blocks * s.n_kv_heads, 1, t, nt, &b, &e);
     float* sc = scratch + t * thread_floats;
-    int64_t* ix = topk ? scratch_idx + t * thread_indices : nullptr;
+    int64_t* ix = topk || ts ? scratch_idx + t * thread_indices : nullptr;
     for (int64_t item = b; item < e; ++item) {
       const int64_t blk = item / s.n_kv_heads, g = item % s.n_kv_heads, r0 = blk * per;
       const int64_t rows = std::min(per, n_q - r0);
@@ -409,6 +475,14 @@ void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const A
         transpose_queries(q_global + r0 * q_dim, q_dim, g, group, hd, rows, ldm, scale,
                           sc + lay.qgt);
         run_segment(K, it, Segment{raw, sc + lay.qgt, 0, n_global - 1, ga, gb, go});
+      }
+      if (ts) {
+        int64_t pa[kMaxRows], pb[kMaxRows], thr_pos[kMaxRows], plo, phi;
+        float thr[kMaxRows];
+        trams_pool(it, *ts, pos0 + r0, la, pa, pb, thr, thr_pos, ix, &plo, &phi);
+        const Pick pick{thr, thr_pos};
+        if (phi >= plo)
+          run_segment(K, it, Segment{false, sc + lay.qt, plo, phi, pa, pb, lb, &pick});
       }
       if (hi >= lo) run_segment(K, it, Segment{false, sc + lay.qt, lo, hi, la, lb, lb});
       if (topk) {

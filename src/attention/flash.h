@@ -12,8 +12,11 @@
 // of the block's query vectors against the chunk's keys, so a key is read once per block, not
 // once per row), every query head of every row keeps its best k in a heap (topk_heap.h, as the
 // row kernels do), and the chosen keys join each query's running softmax before the output is
-// normalised. attend_full and attend_policy call it for the policies it serves (flash_serves); the
-// row-by-row kernels stay for decode and TRAMS.
+// normalised. TRAMS: a row's pool keys are masked per row in the tiles of its pool (each row keeps
+// the keys at or above its threshold score, found as select_trams finds its selection), so the
+// pool is read once per block. attend_full and attend_policy call it for the policies it serves
+// (flash_serves); the row-by-row kernels stay for decode and TRAMS with compacted distances (each
+// row re-rotates its selected keys).
 #pragma once
 #include <cstdint>
 
@@ -26,9 +29,9 @@ class AttentionPolicy;
 // Fewest rows for which the tiled kernel is used (decode rows stay row by row).
 constexpr int64_t kFlashMinRows = 4;
 
-// Whether attend_flash serves n_q rows of a layer: no TRAMS selection, and a head group that
-// fits one flash block.
-bool flash_serves(const AttentionShape& s, int64_t n_q, bool trams);
+// Whether attend_flash serves n_q rows of a layer: not a policy that must run row by row
+// (rows_only: TRAMS with compacted distances), and a head group that fits one flash block.
+bool flash_serves(const AttentionShape& s, int64_t n_q, bool rows_only);
 
 // Scratch per thread: floats, and int64s (none without top-k); kcols: the policy's top-k middle
 // keys per query head (0: none), middle_capacity: a bounded middle store's rows (0: unbounded).
@@ -38,7 +41,8 @@ int64_t flash_thread_indices(int64_t kcols, int64_t middle_capacity);
 // As attend_policy (policy nullptr: plain causal attention over slot == position, attend_full).
 // scratch: thread_floats (>= flash_thread_floats) floats per thread of the pool. Where the
 // policy's top-k is active in this layer: q_middle (the queries rotated to the middle distance,
-// as attend_policy's) and scratch_idx, thread_indices (>= flash_thread_indices) per thread.
+// as attend_policy's) and scratch_idx, thread_indices (>= flash_thread_indices) per thread;
+// TRAMS: scratch_idx with thread_indices >= its pool M.
 void attend_flash(ThreadPool& pool, const KvCache& cache, int64_t layer, const AttentionShape& s,
                   const AttentionPolicy* policy, const float* q, const float* q_global, int64_t n_q,
                   int64_t pos0, float* out, float* scratch, int64_t thread_floats,

@@ -290,7 +290,7 @@ void attend_policy(ThreadPool& pool, const KvCache& cache, int64_t layer, const 
     check(scratch_idx != nullptr, "attend_policy: ", policy.label(), " needs index scratch");
     check(lay.cols >= cache.capacity() + topk_columns(policy),
           "attend_policy: the cache is larger than the policy's geometry");
-    if (flash_serves(s, n_q, trams))  // top-k middle tokens (TRAMS stays row by row)
+    if (flash_serves(s, n_q, trams && policy.trams().compacted))  // top-k middle tokens, TRAMS
       return attend_flash(pool, cache, layer, s, &policy, q, q_global, n_q, pos0, out, scratch,
                           lay.floats, q_middle ? q_middle : q, scratch_idx, lay.indices);
   }
