@@ -12,7 +12,9 @@
 //      double. Variants: v1 rows = the row kernels (scores by the table's gemm, softmax, weighted
 //      sum: the path before the tiled kernel, still used by decode), v2 flash = the tiled kernel
 //      (KernelTable::flash_tile) driven over 32-key tiles as attention/flash.cc does, in blocks of
-//      flash_max_m query vectors.
+//      flash_max_m query vectors; bf16 where the CPU grants AMX: v3 amx = the same blocks through
+//      amx::pack_flash_q + amx::flash_tile_bf16 (ops/amx/flash_amx.h; queries and probabilities
+//      rounded to bf16, so its error is bf16's, not f32's; FLOPs counted as for the others).
 //  gemm/<w>/<M>x<K>/N:<N>  Y = X W^T for W of type w (SmolLM2's MLP up projection at a 64-row
 //      prefill block); FLOPs = 2 M K N; reference ops::ref::gemm; v1 = the table's gemm_<w> (dot
 //      products along K, 4 x 6 micro-tiles, a horizontal sum per output), v2 = pack_xt + the
@@ -44,6 +46,7 @@
 #include "core/rng.h"
 #include "fma_peak.h"
 #include "ops/amx/amx.h"
+#include "ops/amx/flash_amx.h"
 #include "ops/ops.h"
 #include "ops/quant/dequant.h"
 #include "ops/quant/kernels.h"
@@ -144,6 +147,8 @@ struct FlashRunner {
   const AttentionProblem* p;
   lc::AlignedBuffer<float> qt, mx, l, ot, work;
   std::vector<float> out;
+  bool amx = false;  // v3: the AMX tile
+  std::vector<uint32_t> qp;
   void operator()() {
     const int64_t lanes = K->flash_lanes;
     const int64_t per_block = K->flash_max_m / kGroup * kGroup;
@@ -158,6 +163,10 @@ struct FlashRunner {
         l[i] = 0;
       }
       std::fill(ot.data(), ot.data() + kHd * ldm, 0.0f);
+      if (amx) {
+        ops::amx::pack_flash_q(qt.data(), ldm, kHd, qp.data());
+        ops::amx::flash_begin();
+      }
       for (int64_t j = 0; j < p->n; j += ops::kFlashKeys) {
         ops::FlashTile t{qt.data(),
                          ldm,
@@ -172,8 +181,12 @@ struct FlashRunner {
                          l.data(),
                          ot.data(),
                          work.data()};
-        K->flash_tile(t);
+        if (amx)
+          ops::amx::flash_tile_bf16(t, qp.data());
+        else
+          K->flash_tile(t);
       }
+      if (amx) ops::amx::flash_end();
       for (int64_t i = 0; i < m; ++i)
         for (int64_t c = 0; c < kHd; ++c) out[(i0 + i) * kHd + c] = ot[c * ldm + i] / l[i];
     }
@@ -224,6 +237,27 @@ void add_attention(std::vector<Variant>& vs, std::vector<AttentionProblem>& stor
                   max_abs_diff(fl->out, p.expected),
                   [fl] { (*fl)(); },
                   {}});
+    if (isa == Isa::Avx512 && kv == DType::BF16 && ops::amx::flash_enabled()) {
+      auto am = std::make_shared<FlashRunner>();
+      am->K = &K;
+      am->p = &p;
+      am->amx = true;
+      am->qt.resize(kHd * ops::kFlashMaxM);
+      am->mx.resize(ops::kFlashMaxM);
+      am->l.resize(ops::kFlashMaxM);
+      am->ot.resize(kHd * ops::kFlashMaxM);
+      am->work.resize(ops::flash_work_floats(kHd));
+      am->qp.resize(ops::amx::flash_q_words(kHd, ops::kFlashMaxM));
+      am->out.resize(kQ * kHd);
+      (*am)();
+      vs.push_back({name,
+                    "v3 amx",
+                    lc::isa_name(isa),
+                    flops,
+                    max_abs_diff(am->out, p.expected),
+                    [am] { (*am)(); },
+                    {}});
+    }
   }
 }
 
@@ -427,7 +461,11 @@ int main(int argc, char** argv) {
   for (const Variant& v : vs) {
     // f32 products: rounding only; int8 products: X's 8-bit steps (1/254 of a row's max) too;
     // AMX: X rounded to bf16's 8 significant bits, a step of the same order.
-    const double tol = v.problem.rfind("qgemm", 0) == 0 || v.name == "v3 amx"
+    // AMX attention: queries and probabilities rounded to bf16 (ops/amx/flash_amx.h's bound is
+    // ~1% of the values' scale for these scores).
+    const bool attention = v.problem.rfind("attention", 0) == 0;
+    const double tol = attention && v.name == "v3 amx" ? 0.02
+                       : v.problem.rfind("qgemm", 0) == 0 || v.name == "v3 amx"
                            ? 0.02 * std::sqrt(576.0)
                        : v.problem.rfind("gemm", 0) == 0 ? 1e-4 * std::sqrt(576.0)
                                                          : 1e-4;

@@ -33,8 +33,8 @@ print(time.perf_counter() - t)
 """
 
 
-def run(pythonpath, model, attention, n, threads, python):
-    env = dict(os.environ, PYTHONPATH=pythonpath)
+def run(pythonpath, model, attention, n, threads, python, extra_env=None):
+    env = dict(os.environ, PYTHONPATH=pythonpath, **(extra_env or {}))
     out = subprocess.run([python, "-c", CHILD, model, attention, str(n), str(threads)], env=env,
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -47,6 +47,9 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", action="append", required=True,
                     help="NAME=PYTHONPATH of a build (repeatable; the first is the baseline)")
+    ap.add_argument("--build-env", action="append", default=[],
+                    help="NAME:VAR=VALUE, an environment variable for build NAME's runs "
+                         "(repeatable; e.g. two builds of one PYTHONPATH, LONGCTX_AMX_ATTN=0 and 1)")
     ap.add_argument("--model", required=True)
     ap.add_argument("--cases", required=True,
                     help="comma-separated ATTENTION:TOKENS (attention items as in longctx ppl)")
@@ -61,6 +64,13 @@ def main():
         if not sep or not name or not path:
             ap.error("--build: expected NAME=PYTHONPATH, got %r" % b)
         builds.append((name, path))
+    envs = {name: {} for name, _ in builds}
+    for e in args.build_env:
+        name, sep, kv = e.partition(":")
+        var, sep2, val = kv.partition("=")
+        if not sep or not sep2 or not var or name not in envs:
+            ap.error("--build-env: expected NAME:VAR=VALUE for a NAME of --build, got %r" % e)
+        envs[name][var] = val
     cases = []
     for c in args.cases.split(","):
         att, _, n = c.rpartition(":")
@@ -73,7 +83,7 @@ def main():
         order = builds if r % 2 == 0 else builds[::-1]
         for att, n in cases:
             for name, path in order:
-                s = run(path, args.model, att, n, args.threads, args.python)
+                s = run(path, args.model, att, n, args.threads, args.python, envs[name])
                 seconds[(att, n, name)].append(s)
                 print("round %d/%d %s:%d %s: %.1f tok/s (%.0f s elapsed)" %
                       (r + 1, args.rounds, att, n, name, n / s, time.time() - t0), flush=True)
@@ -86,6 +96,7 @@ def main():
             t = seconds[(att, n, name)]
             med = statistics.median(t)
             row = {"attention": att, "tokens": n, "build": name, "pythonpath": path,
+                   "env": envs[name],
                    "tok_s": n / med, "tok_s_min": n / max(t), "tok_s_max": n / min(t),
                    "speed_vs_baseline": base / med, "seconds": t}
             report.append(row)

@@ -13,6 +13,8 @@
 #include "attention/flash.h"
 #include "attention/policy.h"
 #include "core/thread_pool.h"
+#include "flash_amx_scope.h"
+#include "ops/amx/amx.h"
 #include "ops/ops.h"
 #include "ops/rope.h"
 #include "policy_cases.h"
@@ -106,6 +108,7 @@ std::vector<AttentionConfig> served_policies() {
 constexpr double kTol = 2e-5;
 
 TEST(AttentionFlash, BlocksMatchRowByRowOnEveryCacheType) {
+  const test::FlashAmxScope exact(false);  // the FMA tile; the AMX one below
   for (const AttentionConfig& cfg : served_policies())
     for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_1}) {
       const FlashCase c{cfg, 9, 3, 64, 37, 300, 2};
@@ -114,7 +117,27 @@ TEST(AttentionFlash, BlocksMatchRowByRowOnEveryCacheType) {
     }
 }
 
+// bf16 keys and values through the AMX tile where it runs: the same blocks within bf16's
+// rounding of queries and probabilities (amx_flash_test.cc holds the tile itself to the derived
+// bound, which is ~1% of the values' scale here); a key, mask or weight the driver got wrong moves
+// outputs of N(0, 1) values by O(1).
+TEST(AttentionFlash, AmxTileBlocksMatchRowByRowWithinBf16) {
+  if (!ops::amx::enabled()) GTEST_SKIP() << "AMX-BF16 not usable here: the AMX tile is not run";
+  const test::FlashAmxScope amx(true);
+  for (const AttentionConfig& cfg : served_policies()) {
+    SCOPED_TRACE(cfg.label());
+    EXPECT_LE(block_vs_rows(FlashCase{cfg, 9, 3, 64, 37, 300, 2}, DType::BF16, DType::BF16, 5),
+              0.1);
+    EXPECT_LE(
+        block_vs_rows(FlashCase{cfg, 9, 3, 64, 37, 300, 2, true}, DType::BF16, DType::BF16, 6),
+        0.1);
+    EXPECT_LE(block_vs_rows(FlashCase{cfg, 8, 1, 32, 64, 260, 1}, DType::BF16, DType::BF16, 7),
+              0.1);
+  }
+}
+
 TEST(AttentionFlash, BlocksMatchRowByRowWithAlibi) {
+  const test::FlashAmxScope exact(false);
   for (AttentionConfig cfg : served_policies()) {
     FlashCase c{cfg, 9, 3, 64, 37, 300, 2, true};
     SCOPED_TRACE(cfg.label() + " alibi");
@@ -124,6 +147,7 @@ TEST(AttentionFlash, BlocksMatchRowByRowWithAlibi) {
 }
 
 TEST(AttentionFlash, BlocksMatchRowByRowOverShapes) {
+  const test::FlashAmxScope exact(false);
   // Head dims that are not multiples of the lanes, MHA, wide GQA groups (one row per block when the
   // group fills it), one thread.
   const FlashCase cases[] = {

@@ -12,6 +12,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "flash_amx_scope.h"
 
 namespace lc {
 namespace {
@@ -21,6 +22,7 @@ struct Shape {
 };
 
 TEST(AttentionFull, MatchesReference) {
+  const test::FlashAmxScope exact(false);  // the f32 kernels (the AMX tile: amx_flash_test.cc)
   Rng rng(2024);
   const Shape shapes[] = {{1, 1, 2, 1, 0},    {4, 2, 8, 3, 5},     {6, 2, 8, 1, 40},
                           {8, 4, 8, 17, 0},   {3, 3, 7, 4, 9},     {12, 12, 64, 1, 130},

@@ -11,6 +11,7 @@
 #include "attention/topk_heap.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "ops/amx/flash_amx.h"
 #include "ops/ops.h"
 
 namespace lc {
@@ -21,9 +22,10 @@ constexpr float kMasked = -std::numeric_limits<float>::infinity();
 constexpr int64_t kMaxRows = ops::kFlashMaxM;  // a block has at most one row per query vector
 
 // One thread's scratch, in floats: the block's queries transposed (local and global rotation),
-// the running output, max and sum, a mask tile and the tile kernel's work area.
+// the running output, max and sum, a mask tile, the tile kernel's work area and a segment's
+// queries packed for the AMX tile (ops/amx/flash_amx.h).
 struct Layout {
-  int64_t qt, qgt, ot, mx, l, bias, work, floats;
+  int64_t qt, qgt, ot, mx, l, bias, work, qp, floats;
 };
 
 Layout layout_of(int64_t hd) {
@@ -36,7 +38,8 @@ Layout layout_of(int64_t hd) {
   f.l = f.mx + M;
   f.bias = f.l + M;
   f.work = f.bias + ops::kFlashKeys * M;
-  f.floats = f.work + ops::flash_work_floats(hd);
+  f.qp = f.work + ops::flash_work_floats(hd);
+  f.floats = f.qp + ops::amx::flash_q_words(hd, M);
   return f;
 }
 
@@ -131,6 +134,11 @@ void tile_values(const Item& it, int64_t p, int64_t n, float* stage, const void*
 void run_segment(const ops::KernelTable& K, const Item& it, const Segment& sg) {
   float* sc = it.sc;
   float* work = sc + it.lay.work;
+  // bf16 keys and values go through the AMX tile where it runs; the segment's queries are packed
+  // for it once, at its first such tile.
+  const bool amx = ops::amx::flash_enabled() && ops::amx::flash_takes(it.hd) && it.ldm % 16 == 0;
+  uint32_t* qp = reinterpret_cast<uint32_t*>(sc + it.lay.qp);
+  bool packed = false;
   for (int64_t p = sg.lo; p <= sg.hi;) {
     const int64_t end = tile_end(it.cache, sg, p), n = end - p;
     // Which rows see the tile: from the ranges alone, or (pick) key by key in the mask below.
@@ -171,12 +179,24 @@ void run_segment(const ops::KernelTable& K, const Item& it, const Segment& sg) {
         DType kt, vt;
         tile_keys(it, sg, p, n, ops::flash_work_keys(work), &kr, &kt);
         tile_values(it, p, n, ops::flash_work_values(work, it.hd), &vr, &vt);
-        K.flash_tile(ops::FlashTile{sg.qt, it.ldm, it.hd, n, kr, vr, kt, vt, bias, sc + it.lay.mx,
-                                    sc + it.lay.l, sc + it.lay.ot, work});
+        const ops::FlashTile tile{
+            sg.qt,          it.ldm,        it.hd,          n,   kr, vr, kt, vt, bias,
+            sc + it.lay.mx, sc + it.lay.l, sc + it.lay.ot, work};
+        if (amx && kt == DType::BF16 && vt == DType::BF16) {
+          if (!packed) {
+            ops::amx::pack_flash_q(sg.qt, it.ldm, it.hd, qp);
+            ops::amx::flash_begin();
+          }
+          packed = true;
+          ops::amx::flash_tile_bf16(tile, qp);
+        } else {
+          K.flash_tile(tile);
+        }
       }
     }
     p = end;
   }
+  if (packed) ops::amx::flash_end();
 }
 
 // TRAMS (trams.cc, select_trams in policy_attend.cc): row r at pos0 + r0 + r attends, beside its

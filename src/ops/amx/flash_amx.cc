@@ -1,0 +1,258 @@
+// The AMX flash tile (flash_amx.h), compiled with -mamx-tile -mamx-bf16 and AVX-512.
+//
+// Scores, transposed: S^T[key j][query q] = K Q^T, with the tile's key rows (bf16, in place) as A
+// (16 keys x 32 dims per tile, row stride hd * 2 bytes) and the packed queries as B, so S^T lands
+// in the scores' layout of the FMA kernel (query index along the lanes) and the softmax runs on it
+// unchanged. Values: ot^T[d][q] += V^T P^T, with V^T (16 dims x 32 keys, built by interleaving
+// key rows in pairs and transposing 16 x 16 words) as A and the probabilities packed in key pairs
+// as B; each 16-dim block's product lands in scratch and is folded into ot with the rescale.
+// Tiles: C 0-3 (one per 16 queries), A 4, B 5-7.
+#include "ops/amx/flash_amx.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/immintrin_quiet.h"  // before tiles.h's <immintrin.h>
+#include "ops/amx/amx.h"
+#include "ops/amx/tiles.h"
+
+namespace lc::ops::amx {
+
+namespace {
+
+using namespace tiles;
+
+bool flash_env_allows() {
+  const char* env = std::getenv("LONGCTX_AMX_ATTN");
+  if (env && *env && std::strcmp(env, "1") != 0) {
+    check(std::strcmp(env, "0") == 0,
+          "LONGCTX_AMX_ATTN: expected 0 (off) or 1 (on where AMX is), got '", env, "'");
+    return false;
+  }
+  return true;
+}
+
+std::atomic<int>& flash_state() {  // -1: not decided yet
+  static std::atomic<int> s{-1};
+  return s;
+}
+
+// exp as the FMA kernels' vexp (kernels_impl.h): the same reduction and polynomial.
+__m512 exp_ps(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32(e, 23)));
+}
+
+// Low word: bf16 of a, high word: bf16 of b (nearest even), lane by lane.
+__m512i pair_bf16(__m512 a, __m512 b) {
+  const __m512i top = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  return _mm512_or_si512(_mm512_srli_epi32(round_bf16(a), 16),
+                         _mm512_and_si512(round_bf16(b), top));
+}
+
+// S^T for the 16 keys at k (row stride lda bytes) against C groups of 16 queries, over kc chunks
+// of 32 dims, into s (row stride lds bytes).
+template <int C>
+void score_block(const uint8_t* k, int64_t lda, const uint8_t* qp, int64_t kc, float* s,
+                 int64_t lds) {
+  _tile_zero(0);
+  if constexpr (C > 1) _tile_zero(1);
+  if constexpr (C > 2) _tile_zero(2);
+  if constexpr (C > 3) _tile_zero(3);
+  for (int64_t ks = 0; ks < kc; ++ks) {
+    _tile_loadd(4, k + 64 * ks, lda);
+    _tile_loadd(5, qp + 1024 * ks, 64);
+    _tile_dpbf16ps(0, 4, 5);
+    if constexpr (C > 1) {
+      _tile_loadd(6, qp + 1024 * (kc + ks), 64);
+      _tile_dpbf16ps(1, 4, 6);
+    }
+    if constexpr (C > 2) {
+      _tile_loadd(7, qp + 1024 * (2 * kc + ks), 64);
+      _tile_dpbf16ps(2, 4, 7);
+    }
+    if constexpr (C > 3) {
+      _tile_loadd(5, qp + 1024 * (3 * kc + ks), 64);
+      _tile_dpbf16ps(3, 4, 5);
+    }
+  }
+  _tile_stored(0, s, lds);
+  if constexpr (C > 1) _tile_stored(1, s + 16, lds);
+  if constexpr (C > 2) _tile_stored(2, s + 32, lds);
+  if constexpr (C > 3) _tile_stored(3, s + 48, lds);
+}
+
+// The tile's share of ot rows [d0, d0 + 16): V^T rows at vt (16 rows of 64 bytes) x P^T into pv
+// (row stride ldp bytes), from zero; the caller folds it into ot with the rescale of the earlier
+// tiles (ot = alpha ot + pv), so ot is never read by a tile load right after vector stores.
+template <int C>
+void value_block(const uint8_t* vt, const uint8_t* pb, float* pv, int64_t ldp) {
+  _tile_zero(0);
+  if constexpr (C > 1) _tile_zero(1);
+  if constexpr (C > 2) _tile_zero(2);
+  if constexpr (C > 3) _tile_zero(3);
+  _tile_loadd(4, vt, 64);
+  _tile_loadd(5, pb, 64);
+  _tile_dpbf16ps(0, 4, 5);
+  if constexpr (C > 1) {
+    _tile_loadd(6, pb + 1024, 64);
+    _tile_dpbf16ps(1, 4, 6);
+  }
+  if constexpr (C > 2) {
+    _tile_loadd(7, pb + 2048, 64);
+    _tile_dpbf16ps(2, 4, 7);
+  }
+  if constexpr (C > 3) {
+    _tile_loadd(5, pb + 3072, 64);
+    _tile_dpbf16ps(3, 4, 5);
+  }
+  _tile_stored(0, pv, ldp);
+  if constexpr (C > 1) _tile_stored(1, pv + 16, ldp);
+  if constexpr (C > 2) _tile_stored(2, pv + 32, ldp);
+  if constexpr (C > 3) _tile_stored(3, pv + 48, ldp);
+}
+
+template <int C>
+void tile_c(const FlashTile& t, const uint32_t* qp) {
+  const int64_t hd = t.hd, nk = t.nk, ldm = t.ldm, kc = hd / 32;
+  float* s = t.work;  // [kFlashKeys][ldm] scores, then probabilities
+  // Staging (flash_work_floats: 2 * kFlashKeys * hd floats after the scores): padded keys
+  // [32][hd] bf16, V^T [hd][32] bf16, then P^T in pairs [C][16][16] words.
+  uint16_t* kpad = reinterpret_cast<uint16_t*>(t.work + kFlashKeys * kFlashMaxM);
+  uint16_t* vt = kpad + kFlashKeys * hd;
+  uint32_t* pb = reinterpret_cast<uint32_t*>(vt + kFlashKeys * hd);
+  const uint16_t* k = static_cast<const uint16_t*>(t.k);
+  const uint16_t* v = static_cast<const uint16_t*>(t.v);
+  const uint8_t* q8 = reinterpret_cast<const uint8_t*>(qp);
+  // V^T first (it does not depend on the scores): tile loads of rows just written by vector stores
+  // wait for the stores to drain, so they are written well before the value product reads them.
+  // 16 dims at a time, word i of row d = (v[2i][d], v[2i + 1][d]); rows past nk zero.
+  for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+    __m512i r[16];
+    for (int64_t i = 0; i < 16; ++i) {
+      const __m512i lo = 2 * i < nk ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+                                          reinterpret_cast<const __m256i*>(v + 2 * i * hd + d0)))
+                                    : _mm512_setzero_si512();
+      const __m512i hi = 2 * i + 1 < nk
+                             ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+                                   reinterpret_cast<const __m256i*>(v + (2 * i + 1) * hd + d0)))
+                             : _mm512_setzero_si512();
+      r[i] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+    }
+    transpose16(r);
+    for (int64_t dd = 0; dd < 16; ++dd) _mm512_storeu_si512(vt + (d0 + dd) * 32, r[dd]);
+  }
+  // Scores. A part-filled 16-key block is read from a zero-padded copy (never past the rows).
+  for (int64_t j0 = 0; j0 < nk; j0 += 16) {
+    const uint16_t* kb = k + j0 * hd;
+    if (nk - j0 < 16) {
+      std::memset(kpad, 0, static_cast<size_t>(16 * hd) * 2);
+      std::memcpy(kpad, kb, static_cast<size_t>((nk - j0) * hd) * 2);
+      kb = kpad;
+    }
+    score_block<C>(reinterpret_cast<const uint8_t*>(kb), hd * 2, q8, kc, s + j0 * ldm, ldm * 4);
+  }
+  // Softmax state, lane group by lane group, as the FMA kernel (kernels_flash.h).
+  __m512 alphas[C];
+  for (int c = 0; c < C; ++c) {
+    float* sc = s + 16 * c;
+    __m512 m = _mm512_loadu_ps(t.mx + 16 * c);
+    for (int64_t j = 0; j < nk; ++j) {
+      __m512 x = _mm512_loadu_ps(sc + j * ldm);
+      if (t.bias) {
+        x = _mm512_add_ps(x, _mm512_loadu_ps(t.bias + j * ldm + 16 * c));
+        _mm512_storeu_ps(sc + j * ldm, x);
+      }
+      m = _mm512_max_ps(m, x);
+    }
+    const __m512 alpha = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(t.mx + 16 * c), m));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nk; ++j) {
+      const __m512 p = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(sc + j * ldm), m));
+      _mm512_storeu_ps(sc + j * ldm, p);
+      sum = _mm512_add_ps(sum, p);
+    }
+    _mm512_storeu_ps(t.l + 16 * c, _mm512_fmadd_ps(_mm512_loadu_ps(t.l + 16 * c), alpha, sum));
+    _mm512_storeu_ps(t.mx + 16 * c, m);
+    alphas[c] = alpha;
+    // P^T in key pairs (keys past nk weigh 0).
+    for (int64_t i = 0; i < 16; ++i) {
+      const __m512 p0 = 2 * i < nk ? _mm512_loadu_ps(sc + 2 * i * ldm) : _mm512_setzero_ps();
+      const __m512 p1 =
+          2 * i + 1 < nk ? _mm512_loadu_ps(sc + (2 * i + 1) * ldm) : _mm512_setzero_ps();
+      _mm512_storeu_si512(pb + (16 * c + i) * 16, pair_bf16(p0, p1));
+    }
+  }
+  // Values, 16 dims at a time, into the scores' rows (free again: P^T is packed in pb).
+  const uint8_t* pb8 = reinterpret_cast<const uint8_t*>(pb);
+  for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+    value_block<C>(reinterpret_cast<const uint8_t*>(vt + d0 * 32), pb8, s, ldm * 4);
+    for (int64_t dd = 0; dd < 16; ++dd)
+      for (int c = 0; c < C; ++c) {
+        float* o = t.ot + (d0 + dd) * ldm + 16 * c;
+        _mm512_storeu_ps(o, _mm512_fmadd_ps(_mm512_loadu_ps(o), alphas[c],
+                                            _mm512_loadu_ps(s + dd * ldm + 16 * c)));
+      }
+  }
+}
+
+}  // namespace
+
+bool flash_enabled() {
+  int s = flash_state().load(std::memory_order_relaxed);
+  if (s < 0) {
+    s = enabled() && flash_env_allows() ? 1 : 0;
+    flash_state().store(s, std::memory_order_relaxed);
+  }
+  return s == 1;
+}
+
+void set_flash_enabled(bool on) {
+  flash_state().store(on && enabled() ? 1 : 0, std::memory_order_relaxed);
+}
+
+void pack_flash_q(const float* qt, int64_t ldm, int64_t hd, uint32_t* qp) {
+  for (int64_t c = 0; c < ldm / 16; ++c)
+    for (int64_t p = 0; p < hd / 2; ++p)
+      _mm512_storeu_si512(qp + (c * (hd / 2) + p) * 16,
+                          pair_bf16(_mm512_loadu_ps(qt + 2 * p * ldm + 16 * c),
+                                    _mm512_loadu_ps(qt + (2 * p + 1) * ldm + 16 * c)));
+}
+
+void flash_begin() { configure_tiles(); }
+void flash_end() { _tile_release(); }
+
+void flash_tile_bf16(const FlashTile& t, const uint32_t* qp) {
+  switch (t.ldm / 16) {
+    case 1:
+      tile_c<1>(t, qp);
+      break;
+    case 2:
+      tile_c<2>(t, qp);
+      break;
+    case 3:
+      tile_c<3>(t, qp);
+      break;
+    case 4:
+      tile_c<4>(t, qp);
+      break;
+    default:
+      __builtin_trap();  // the caller sizes ldm by flash_max_m
+  }
+}
+
+}  // namespace lc::ops::amx
