@@ -137,6 +137,11 @@ TEST(Cli, BadFlagsGiveOneLineErrors) {
   const Result amx = run_cli(m + "--dtype bf16 -n 2");
   ::unsetenv("LONGCTX_AMX");
   expect_clean_error(amx, "LONGCTX_AMX: expected 0 (off) or 1");
+  // LONGCTX_AMX_ATTN likewise, at the first tiled prefill (a prompt of more than 3 tokens).
+  ::setenv("LONGCTX_AMX_ATTN", "on", 1);
+  const Result amx_attn = run_cli(m + "-n 2 -p 'Once upon a time there was a girl'");
+  ::unsetenv("LONGCTX_AMX_ATTN");
+  expect_clean_error(amx_attn, "LONGCTX_AMX_ATTN: expected 0 (off) or 1");
   Result u = run_cli("frobnicate");
   EXPECT_EQ(u.status, 2);
 }

@@ -15,6 +15,7 @@
 #include "eval/bench.h"
 #include "model/registry.h"
 #include "ops/amx/amx.h"
+#include "ops/amx/flash_amx.h"
 
 namespace lc::cli {
 
@@ -70,7 +71,10 @@ void print_result(const Args& a, const ModelFile& file, const BenchSpec& sp, con
               r.bounded ? ", constant in context" : "", static_cast<long long>(seqs),
               static_cast<double>(r.state_bytes_per_seq) * static_cast<double>(seqs) / mib);
   std::printf("threads %d, isa %s%s, ctx %s, correctness check %.1e\n", threads,
-              isa_name(selected_isa()), ops::amx::enabled() ? " (+ AMX for bf16/f16 weights)" : "",
+              isa_name(selected_isa()),
+              ops::amx::flash_enabled() ? " (+ AMX for bf16/f16 weights and bf16-cache attention)"
+              : ops::amx::enabled()     ? " (+ AMX for bf16/f16 weights)"
+                                        : "",
               r.bounded ? "unbounded" : std::to_string(r.ctx).c_str(), r.check);
   if (sp.fill > 0)
     std::printf(

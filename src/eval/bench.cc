@@ -12,6 +12,7 @@
 #include "git_commit.h"
 #include "linear/taylor.h"
 #include "ops/amx/amx.h"
+#include "ops/amx/flash_amx.h"
 #include "ops/ops.h"
 #include "runtime/batch_session.h"
 #include "runtime/sampler.h"
@@ -310,6 +311,9 @@ std::string bench_json(const BenchRecord& rec, const BenchSpec& sp, const BenchR
   j.member("threads", rec.threads).member("isa", rec.isa).member("commit", LONGCTX_GIT_COMMIT);
   // Whether bf16/f16 weights may run on AMX tiles here (docs/design.md, "AMX").
   j.member("amx", ops::amx::enabled());
+  // Whether the prefill's attention tiles over bf16 keys and values run on AMX (bf16 compute:
+  // ops/amx/flash_amx.h; LONGCTX_AMX_ATTN=0 turns it off).
+  j.member("amx_attention", ops::amx::flash_enabled());
   j.member("ctx", r.ctx).member("fill", sp.fill).member("reps", sp.reps);
   if (sp.batch == 0 && rec.taylor.empty()) {  // one sequence (docs/perf, bench/*.py)
     j.member("attn", r.label).member("bounded", r.bounded).member("cache_slots", r.cache_slots);

@@ -215,7 +215,7 @@ void tile_c(const FlashTile& t, const uint32_t* qp) {
 bool flash_enabled() {
   int s = flash_state().load(std::memory_order_relaxed);
   if (s < 0) {
-    s = enabled() && flash_env_allows() ? 1 : 0;
+    s = flash_env_allows() && enabled() ? 1 : 0;  // a bad LONGCTX_AMX_ATTN is an error anywhere
     flash_state().store(s, std::memory_order_relaxed);
   }
   return s == 1;
