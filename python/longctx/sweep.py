@@ -268,7 +268,7 @@ def plan(cfg, model):
 
 def report(model, group, cells, command, out_dir):
     """Writes one group's JSON (and plots); returns its path, or None when a cell failed."""
-    mine = [c for c in cells if c["group"] == group["name"]]
+    mine = [c for c in cells if c["group"] == group["name"] and c["attention"] in group["attention"]]
     if any("result" not in c for c in mine):
         return None
     results = []
@@ -427,11 +427,14 @@ def init_ray(address, num_cpus=None):
 
 
 def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_retries=3,
-              command="", on_progress=None, resume=True):
+              command="", on_progress=None, resume=True, report_finished=False):
     """Runs every cell of cfg on Ray actors and writes the reports. on_progress(state), if
     given, is called after each finished cell with {done, failed, slot (the worker that
     finished it), actors, pids} (tests use it to kill a worker). Returns the summary written
-    to sweep.json."""
+    to sweep.json. report_finished: compute nothing and start no Ray; write the reports of the
+    journal's finished cells, each group with the policies whose cells are all done (a sweep
+    still running or interrupted), and the summary, with what is pending, to
+    sweep-partial.json."""
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
@@ -450,6 +453,20 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
             c["result"] = found[c["key"]]
             resumed += 1
     todo = [c for c in cells if "result" not in c]
+    if report_finished:
+        pending = []
+        for g in groups:
+            mine = [c for c in cells if c["group"] == g["name"]]
+            ready = [a for a in g["attention"]
+                     if all("result" in c for c in mine if c["attention"] == a)]
+            pending += [{"group": g["name"], "attention": a} for a in g["attention"]
+                        if a not in ready]
+            g["attention"] = ready
+        return _finish(model, cells, [g for g in groups if g["attention"]], command, out_dir,
+                       address, resumed,
+                       {"done": 0, "failed": 0, "retried": 0, "workers": 0, "threads": threads,
+                        "lost": 0, "cpus": [], "wall": 0.0, "cluster_cpus": 0},
+                       summary_name="sweep-partial.json", extra={"pending": pending})
     journal = Journal(journal_path, fresh=not resume)
     if resumed:
         print("longctx.sweep: %d of %d cells found in %s" % (resumed, len(cells), journal_path),
@@ -541,8 +558,9 @@ def run_sweep(cfg, address="local", workers=None, threads=None, out=None, max_re
                     "cluster_cpus": cluster_cpus})
 
 
-def _finish(model, cells, groups, command, out_dir, address, resumed, run):
-    """Writes the reports and sweep.json; returns the summary."""
+def _finish(model, cells, groups, command, out_dir, address, resumed, run,
+            summary_name="sweep.json", extra=None):
+    """Writes the reports and the summary (sweep.json); returns the summary."""
     written, failed_groups = [], []
     for g in groups:
         path = report(model, g, cells, command, out_dir)
@@ -557,7 +575,8 @@ def _finish(model, cells, groups, command, out_dir, address, resumed, run):
                     "error": c["error"]} for c in cells if "error" in c],
         "command": command,
     }
-    with open(os.path.join(out_dir, "sweep.json"), "w", encoding="utf-8") as f:
+    summary.update(extra or {})
+    with open(os.path.join(out_dir, summary_name), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     return summary
 
@@ -576,7 +595,13 @@ def main(argv=None):
                     help="times a cell is retried when its worker dies (default 3)")
     ap.add_argument("--no-resume", action="store_true",
                     help="recompute every cell (ignore and restart the output's cells.jsonl)")
+    ap.add_argument("--report-finished", action="store_true",
+                    help="compute nothing: the reports of the cells already in cells.jsonl, per "
+                         "group the policies that are complete (while a sweep runs, or after it "
+                         "stopped); summary in sweep-partial.json")
     a = ap.parse_args(argv)
+    if a.report_finished and a.no_resume:
+        ap.error("--report-finished reads the journal; it does not combine with --no-resume")
     for flag, v in (("--workers", a.workers), ("--threads", a.threads)):
         if v is not None and v < 1:
             ap.error("%s: expected >= 1, got %d" % (flag, v))
@@ -586,7 +611,7 @@ def main(argv=None):
         cfg = load_config(a.config)
         command = "python -m longctx.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
         s = run_sweep(cfg, a.ray_address, a.workers, a.threads, a.out, a.max_retries, command,
-                      resume=not a.no_resume)
+                      resume=not a.no_resume, report_finished=a.report_finished)
     except (ConfigError, ValueError, FileNotFoundError, _core.Error) as e:
         print("longctx.sweep: %s" % e, file=sys.stderr)
         return 2
@@ -598,6 +623,8 @@ def main(argv=None):
     for e in s["errors"]:
         print("  failed: %s %s %s: %s" % (e["group"], e["attention"], e["index"], e["error"]),
               file=sys.stderr)
+    for p in s.get("pending", []):
+        print("  pending: %s %s" % (p["group"], p["attention"]), file=sys.stderr)
     return 0 if s["failed"] == 0 else 1
 
 

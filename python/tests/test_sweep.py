@@ -103,6 +103,22 @@ def test_interrupted_sweep_resumes_without_recomputing(local_ray, setup):
     r = sweep.run_sweep(cfg, out=str(cut), command="test")
     assert r["resumed"] == half and r["done"] == r["cells"] - half
     check_reports(r, str(cut), want)
+    # --report-finished: nothing computed; the groups get the policies whose cells are all in
+    # the journal (here: ppl with `full` only), equal to the CLI's entries; the rest is pending.
+    part = d / "partial"
+    only_full = dict(cfg, ppl=dict(cfg["ppl"], attention=["full"]))
+    del only_full["passkey"]
+    sweep.run_sweep(only_full, out=str(part), command="test")
+    p = sweep.run_sweep(cfg, out=str(part), command="test", report_finished=True)
+    assert p["done"] == 0 and p["failed"] == 0
+    assert sorted(os.path.basename(x) for x in p["reports"]) == ["ppl-len1500.json",
+                                                                  "ppl-len4000.json"]
+    assert len(p["pending"]) == 2 * 2 + 2 * 2  # lambda, streaming x 2 lengths; 2 x 2 passkey
+    assert os.path.exists(part / "sweep-partial.json")
+    for name in ("ppl-len1500", "ppl-len4000"):
+        got = json.load(open(part / (name + ".json")))
+        w = dict(want[name], results=want[name]["results"][:1])
+        assert sweep.report_difference(w, got) == ""
     # --no-resume recomputes everything.
     fresh = sweep.run_sweep(cfg, out=str(cut), command="test", resume=False)
     assert fresh["resumed"] == 0 and fresh["done"] == fresh["cells"]
