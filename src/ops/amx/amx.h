@@ -21,6 +21,10 @@ namespace lc::ops::amx {
 // process.
 bool enabled();
 
+// An on/off environment switch (LONGCTX_AMX, LONGCTX_AMX_ATTN): unset, empty or 1 is on, 0 off;
+// anything else throws lc::Error naming it.
+bool env_switch(const char* name);
+
 // Whether the AMX path takes a product with K inputs (K a multiple of 32, the tile depth).
 inline bool takes(int64_t K) { return K > 0 && K % 32 == 0; }
 

@@ -18,12 +18,7 @@ constexpr long kArchReqXcompPerm = 0x1023;  // linux/arch/x86/include/uapi/asm/p
 constexpr long kXfeatureXtiledata = 18;
 
 bool cpu_and_os_allow() {
-  const char* env = std::getenv("LONGCTX_AMX");
-  if (env && *env && std::strcmp(env, "1") != 0) {
-    check(std::strcmp(env, "0") == 0,
-          "LONGCTX_AMX: expected 0 (off) or 1 (on where the CPU has it), got '", env, "'");
-    return false;
-  }
+  if (!env_switch("LONGCTX_AMX")) return false;
   if (selected_isa() != Isa::Avx512) return false;  // the packing and stores use AVX-512
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
@@ -37,6 +32,16 @@ bool cpu_and_os_allow() {
 }
 
 }  // namespace
+
+bool env_switch(const char* name) {
+  const char* env = std::getenv(name);
+  if (env && *env && std::strcmp(env, "1") != 0) {
+    check(std::strcmp(env, "0") == 0, name,
+          ": expected 0 (off) or 1 (on where the CPU has it), got '", env, "'");
+    return false;
+  }
+  return true;
+}
 
 bool enabled() {
   static const bool on = cpu_and_os_allow();

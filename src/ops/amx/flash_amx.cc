@@ -10,7 +10,6 @@
 #include "ops/amx/flash_amx.h"
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -23,16 +22,6 @@ namespace lc::ops::amx {
 namespace {
 
 using namespace tiles;
-
-bool flash_env_allows() {
-  const char* env = std::getenv("LONGCTX_AMX_ATTN");
-  if (env && *env && std::strcmp(env, "1") != 0) {
-    check(std::strcmp(env, "0") == 0,
-          "LONGCTX_AMX_ATTN: expected 0 (off) or 1 (on where AMX is), got '", env, "'");
-    return false;
-  }
-  return true;
-}
 
 std::atomic<int>& flash_state() {  // -1: not decided yet
   static std::atomic<int> s{-1};
@@ -64,66 +53,39 @@ __m512i pair_bf16(__m512 a, __m512 b) {
                          _mm512_and_si512(round_bf16(b), top));
 }
 
-// S^T for the 16 keys at k (row stride lda bytes) against C groups of 16 queries, over kc chunks
-// of 32 dims, into s (row stride lds bytes).
+// C tiles (C <= 4) of 16 x 16 f32, from zero: tile g = sum over kc chunks of A . B_g, A's chunk k
+// at a + 64 k (16 rows, row stride lda bytes), B_g's at b + bg g + 1024 k (packed pairs, 16 rows
+// of 64 bytes); tile g stored at c + 16 g (row stride ldc bytes). Scores: A = 16 key rows, B_g =
+// the packed queries of lane group g, kc = hd / 32. Values: A = 16 rows of V^T (32 keys), B_g =
+// P^T's pairs of lane group g, kc = 1.
 template <int C>
-void score_block(const uint8_t* k, int64_t lda, const uint8_t* qp, int64_t kc, float* s,
-                 int64_t lds) {
+void tile_products(const uint8_t* a, int64_t lda, const uint8_t* b, int64_t bg, int64_t kc,
+                   float* c, int64_t ldc) {
   _tile_zero(0);
   if constexpr (C > 1) _tile_zero(1);
   if constexpr (C > 2) _tile_zero(2);
   if constexpr (C > 3) _tile_zero(3);
-  for (int64_t ks = 0; ks < kc; ++ks) {
-    _tile_loadd(4, k + 64 * ks, lda);
-    _tile_loadd(5, qp + 1024 * ks, 64);
+  for (int64_t k = 0; k < kc; ++k) {
+    _tile_loadd(4, a + 64 * k, lda);
+    _tile_loadd(5, b + 1024 * k, 64);
     _tile_dpbf16ps(0, 4, 5);
     if constexpr (C > 1) {
-      _tile_loadd(6, qp + 1024 * (kc + ks), 64);
+      _tile_loadd(6, b + bg + 1024 * k, 64);
       _tile_dpbf16ps(1, 4, 6);
     }
     if constexpr (C > 2) {
-      _tile_loadd(7, qp + 1024 * (2 * kc + ks), 64);
+      _tile_loadd(7, b + 2 * bg + 1024 * k, 64);
       _tile_dpbf16ps(2, 4, 7);
     }
     if constexpr (C > 3) {
-      _tile_loadd(5, qp + 1024 * (3 * kc + ks), 64);
+      _tile_loadd(5, b + 3 * bg + 1024 * k, 64);
       _tile_dpbf16ps(3, 4, 5);
     }
   }
-  _tile_stored(0, s, lds);
-  if constexpr (C > 1) _tile_stored(1, s + 16, lds);
-  if constexpr (C > 2) _tile_stored(2, s + 32, lds);
-  if constexpr (C > 3) _tile_stored(3, s + 48, lds);
-}
-
-// The tile's share of ot rows [d0, d0 + 16): V^T rows at vt (16 rows of 64 bytes) x P^T into pv
-// (row stride ldp bytes), from zero; the caller folds it into ot with the rescale of the earlier
-// tiles (ot = alpha ot + pv), so ot is never read by a tile load right after vector stores.
-template <int C>
-void value_block(const uint8_t* vt, const uint8_t* pb, float* pv, int64_t ldp) {
-  _tile_zero(0);
-  if constexpr (C > 1) _tile_zero(1);
-  if constexpr (C > 2) _tile_zero(2);
-  if constexpr (C > 3) _tile_zero(3);
-  _tile_loadd(4, vt, 64);
-  _tile_loadd(5, pb, 64);
-  _tile_dpbf16ps(0, 4, 5);
-  if constexpr (C > 1) {
-    _tile_loadd(6, pb + 1024, 64);
-    _tile_dpbf16ps(1, 4, 6);
-  }
-  if constexpr (C > 2) {
-    _tile_loadd(7, pb + 2048, 64);
-    _tile_dpbf16ps(2, 4, 7);
-  }
-  if constexpr (C > 3) {
-    _tile_loadd(5, pb + 3072, 64);
-    _tile_dpbf16ps(3, 4, 5);
-  }
-  _tile_stored(0, pv, ldp);
-  if constexpr (C > 1) _tile_stored(1, pv + 16, ldp);
-  if constexpr (C > 2) _tile_stored(2, pv + 32, ldp);
-  if constexpr (C > 3) _tile_stored(3, pv + 48, ldp);
+  _tile_stored(0, c, ldc);
+  if constexpr (C > 1) _tile_stored(1, c + 16, ldc);
+  if constexpr (C > 2) _tile_stored(2, c + 32, ldc);
+  if constexpr (C > 3) _tile_stored(3, c + 48, ldc);
 }
 
 template <int C>
@@ -164,7 +126,8 @@ void tile_c(const FlashTile& t, const uint32_t* qp) {
       std::memcpy(kpad, kb, static_cast<size_t>((nk - j0) * hd) * 2);
       kb = kpad;
     }
-    score_block<C>(reinterpret_cast<const uint8_t*>(kb), hd * 2, q8, kc, s + j0 * ldm, ldm * 4);
+    tile_products<C>(reinterpret_cast<const uint8_t*>(kb), hd * 2, q8, 1024 * kc, kc, s + j0 * ldm,
+                     ldm * 4);
   }
   // Softmax state, lane group by lane group, as the FMA kernel (kernels_flash.h).
   __m512 alphas[C];
@@ -200,7 +163,10 @@ void tile_c(const FlashTile& t, const uint32_t* qp) {
   // Values, 16 dims at a time, into the scores' rows (free again: P^T is packed in pb).
   const uint8_t* pb8 = reinterpret_cast<const uint8_t*>(pb);
   for (int64_t d0 = 0; d0 < hd; d0 += 16) {
-    value_block<C>(reinterpret_cast<const uint8_t*>(vt + d0 * 32), pb8, s, ldm * 4);
+    // This 16-dim block's products land in scratch and are folded into ot with the rescale of
+    // the earlier tiles (ot = alpha ot + pv): ot is never read by a tile load right after vector
+    // stores.
+    tile_products<C>(reinterpret_cast<const uint8_t*>(vt + d0 * 32), 64, pb8, 1024, 1, s, ldm * 4);
     for (int64_t dd = 0; dd < 16; ++dd)
       for (int c = 0; c < C; ++c) {
         float* o = t.ot + (d0 + dd) * ldm + 16 * c;
@@ -215,7 +181,8 @@ void tile_c(const FlashTile& t, const uint32_t* qp) {
 bool flash_enabled() {
   int s = flash_state().load(std::memory_order_relaxed);
   if (s < 0) {
-    s = flash_env_allows() && enabled() ? 1 : 0;  // a bad LONGCTX_AMX_ATTN is an error anywhere
+    // A bad LONGCTX_AMX_ATTN is an error on any CPU: the switch is read first.
+    s = env_switch("LONGCTX_AMX_ATTN") && enabled() ? 1 : 0;
     flash_state().store(s, std::memory_order_relaxed);
   }
   return s == 1;
