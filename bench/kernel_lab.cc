@@ -220,44 +220,31 @@ void add_attention(std::vector<Variant>& vs, std::vector<AttentionProblem>& stor
                   max_abs_diff(rows->out, p.expected),
                   [rows] { (*rows)(); },
                   {}});
-    auto fl = std::make_shared<FlashRunner>();
-    fl->K = &K;
-    fl->p = &p;
-    fl->qt.resize(kHd * ops::kFlashMaxM);
-    fl->mx.resize(ops::kFlashMaxM);
-    fl->l.resize(ops::kFlashMaxM);
-    fl->ot.resize(kHd * ops::kFlashMaxM);
-    fl->work.resize(ops::flash_work_floats(kHd));
-    fl->out.resize(kQ * kHd);
-    (*fl)();
-    vs.push_back({name,
-                  "v2 flash",
-                  lc::isa_name(isa),
-                  flops,
-                  max_abs_diff(fl->out, p.expected),
-                  [fl] { (*fl)(); },
-                  {}});
-    if (isa == Isa::Avx512 && kv == DType::BF16 && ops::amx::flash_enabled()) {
-      auto am = std::make_shared<FlashRunner>();
-      am->K = &K;
-      am->p = &p;
-      am->amx = true;
-      am->qt.resize(kHd * ops::kFlashMaxM);
-      am->mx.resize(ops::kFlashMaxM);
-      am->l.resize(ops::kFlashMaxM);
-      am->ot.resize(kHd * ops::kFlashMaxM);
-      am->work.resize(ops::flash_work_floats(kHd));
-      am->qp.resize(ops::amx::flash_q_words(kHd, ops::kFlashMaxM));
-      am->out.resize(kQ * kHd);
-      (*am)();
+    // v2 and (bf16 where the CPU grants AMX) v3: one runner each, sized and checked alike.
+    auto add_flash = [&](const char* variant, bool amx) {
+      auto fl = std::make_shared<FlashRunner>();
+      fl->K = &K;
+      fl->p = &p;
+      fl->amx = amx;
+      fl->qt.resize(kHd * ops::kFlashMaxM);
+      fl->mx.resize(ops::kFlashMaxM);
+      fl->l.resize(ops::kFlashMaxM);
+      fl->ot.resize(kHd * ops::kFlashMaxM);
+      fl->work.resize(ops::flash_work_floats(kHd));
+      if (amx) fl->qp.resize(ops::amx::flash_q_words(kHd, ops::kFlashMaxM));
+      fl->out.resize(kQ * kHd);
+      (*fl)();
       vs.push_back({name,
-                    "v3 amx",
+                    variant,
                     lc::isa_name(isa),
                     flops,
-                    max_abs_diff(am->out, p.expected),
-                    [am] { (*am)(); },
+                    max_abs_diff(fl->out, p.expected),
+                    [fl] { (*fl)(); },
                     {}});
-    }
+    };
+    add_flash("v2 flash", false);
+    if (isa == Isa::Avx512 && kv == DType::BF16 && ops::amx::flash_enabled())
+      add_flash("v3 amx", true);
   }
 }
 

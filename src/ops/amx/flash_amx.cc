@@ -16,6 +16,7 @@
 #include "core/immintrin_quiet.h"  // before tiles.h's <immintrin.h>
 #include "ops/amx/amx.h"
 #include "ops/amx/tiles.h"
+#include "ops/kernels_vavx512.h"  // the FMA kernels' vexp, so both tiles exponentiate alike
 
 namespace lc::ops::amx {
 
@@ -26,31 +27,6 @@ using namespace tiles;
 std::atomic<int>& flash_state() {  // -1: not decided yet
   static std::atomic<int> s{-1};
   return s;
-}
-
-// exp as the FMA kernels' vexp (kernels_impl.h): the same reduction and polynomial.
-__m512 exp_ps(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32(e, 23)));
-}
-
-// Low word: bf16 of a, high word: bf16 of b (nearest even), lane by lane.
-__m512i pair_bf16(__m512 a, __m512 b) {
-  const __m512i top = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
-  return _mm512_or_si512(_mm512_srli_epi32(round_bf16(a), 16),
-                         _mm512_and_si512(round_bf16(b), top));
 }
 
 // C tiles (C <= 4) of 16 x 16 f32, from zero: tile g = sum over kc chunks of A . B_g, A's chunk k
@@ -142,10 +118,10 @@ void tile_c(const FlashTile& t, const uint32_t* qp) {
       }
       m = _mm512_max_ps(m, x);
     }
-    const __m512 alpha = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(t.mx + 16 * c), m));
+    const __m512 alpha = impl::vexp<VAvx512>(_mm512_sub_ps(_mm512_loadu_ps(t.mx + 16 * c), m));
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < nk; ++j) {
-      const __m512 p = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(sc + j * ldm), m));
+      const __m512 p = impl::vexp<VAvx512>(_mm512_sub_ps(_mm512_loadu_ps(sc + j * ldm), m));
       _mm512_storeu_ps(sc + j * ldm, p);
       sum = _mm512_add_ps(sum, p);
     }

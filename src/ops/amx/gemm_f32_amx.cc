@@ -47,8 +47,7 @@ inline PairWords pair_words(__m512 a, __m512 b) {
   const __m512 ra = _mm512_sub_ps(a, _mm512_castsi512_ps(_mm512_and_si512(ha, kTop)));
   const __m512 rb = _mm512_sub_ps(b, _mm512_castsi512_ps(_mm512_and_si512(hb, kTop)));
   const __m512i la = round_bf16(ra), lb = round_bf16(rb);
-  return {_mm512_or_si512(_mm512_srli_epi32(ha, 16), _mm512_and_si512(hb, kTop)),
-          _mm512_or_si512(_mm512_srli_epi32(la, 16), _mm512_and_si512(lb, kTop))};
+  return {pair_rounded(ha, hb), pair_rounded(la, lb)};
 }
 
 inline __m512 load_masked(const float* p, __mmask16 mask, bool valid) {

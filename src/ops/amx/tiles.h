@@ -82,6 +82,16 @@ inline __m512i round_bf16(__m512 x) {
   return _mm512_mask_add_epi32(v, odd, v, _mm512_set1_epi32(1));
 }
 
+// Words pairing two vectors of rounded lanes (round_bf16): ha's bf16 in the low half, hb's in
+// the high half, lane by lane: AMX's pair layout for two rows.
+inline __m512i pair_rounded(__m512i ha, __m512i hb) {
+  return _mm512_or_si512(_mm512_srli_epi32(ha, 16),
+                         _mm512_and_si512(hb, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+}
+
+// Words pairing a and b lane by lane, each rounded to bf16 (a's in the low half).
+inline __m512i pair_bf16(__m512 a, __m512 b) { return pair_rounded(round_bf16(a), round_bf16(b)); }
+
 // C (16 rows of W x 16 tokens, row-major in c) into Y[n][m0 + i] for i < m_valid, n < n_valid.
 inline void store_transposed(const float* c, float* Y, int64_t ldy, int64_t m_valid,
                              int64_t n_valid) {
